@@ -1,0 +1,117 @@
+// The event-bus interface: everything pathway needs from Kafka, and nothing more.
+//
+// Two implementations: Kafka (kafka_bus.h, librdkafka; the same code talks to the
+// embedded mock broker and to a real cluster) and in-memory (memory_bus.h, for unit
+// tests). Services depend only on this header.
+//
+// Threading: a Producer or Consumer is used from one thread at a time. Delivery
+// callbacks run on the thread that calls Producer::Poll or Producer::Flush.
+// Every blocking call takes a timeout and returns when it expires.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pathway::bus {
+
+enum class errc {
+  kOk = 0,
+  kConfig = 1,      // a setting was rejected
+  kTimeout = 2,     // a bounded call ran out of time
+  kTransport = 3,   // the broker or network failed
+  kDelivery = 4,    // a message could not be delivered
+  kQueueFull = 5,   // the producer's local queue is full; Poll and retry
+  kState = 6,       // called in the wrong state (e.g. Poll before Subscribe/Assign)
+};
+const std::error_category& bus_category();
+inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), bus_category()}; }
+
+// Special offsets, with Kafka's meanings.
+inline constexpr int64_t kOffsetBeginning = -2;
+inline constexpr int64_t kOffsetEnd = -1;
+inline constexpr int64_t kOffsetCommitted = -1000;  // the group's committed offset
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = kOffsetCommitted;  // where to start (Assign) or the next offset (Commit)
+};
+
+struct Message {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::optional<std::string> key;  // absent for a null key
+  std::string value;
+  int64_t timestamp_ms = 0;
+};
+
+// The outcome of one Produce call, reported once.
+struct Delivery {
+  uint64_t opaque = 0;  // the value given to Produce
+  std::error_code error;  // empty on success
+  std::string error_detail;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+using DeliveryCallback = std::function<void(const Delivery&)>;
+
+class Producer {
+ public:
+  virtual ~Producer() = default;
+  // Queues a message; copies key and value. Messages with the same key go to the
+  // same partition (murmur2, as Kafka's Java client) and keep their order.
+  // kQueueFull means: call Poll and try again.
+  virtual Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                         uint64_t opaque) = 0;
+  // Serves delivery callbacks; waits at most `timeout` for one.
+  virtual void Poll(std::chrono::milliseconds timeout) = 0;
+  // Waits until every queued message is delivered or failed (callbacks run), or until
+  // `timeout`; kTimeout if messages are still outstanding.
+  virtual Status Flush(std::chrono::milliseconds timeout) = 0;
+  // Messages produced but not yet reported.
+  virtual size_t InFlight() const = 0;
+};
+
+// Told about partition assignment in a consumer group, on the Poll thread.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  // May set each partition's start offset; kOffsetCommitted keeps the group's.
+  virtual void OnAssign(std::vector<TopicPartition>& partitions) = 0;
+  virtual void OnRevoke(const std::vector<TopicPartition>& partitions) = 0;
+};
+
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // Joins the consumer group for `topics`. `listener` (may be null) must outlive the
+  // consumer.
+  virtual Status Subscribe(const std::vector<std::string>& topics,
+                           RebalanceListener* listener) = 0;
+  // Reads exactly these partitions from their offsets, outside any group.
+  virtual Status Assign(const std::vector<TopicPartition>& partitions) = 0;
+  // The next message, or nullopt when none arrived within `timeout`.
+  virtual Result<std::optional<Message>> Poll(std::chrono::milliseconds timeout) = 0;
+  // Synchronously commits these next offsets for the group.
+  virtual Status Commit(const std::vector<TopicPartition>& next_offsets) = 0;
+  // The partition ids of `topic`.
+  virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
+                                                  std::chrono::milliseconds timeout) = 0;
+  // Leaves the group (bounded). Further calls fail with kState.
+  virtual void Close() = 0;
+};
+
+}  // namespace pathway::bus
+
+template <>
+struct std::is_error_code_enum<pathway::bus::errc> : std::true_type {};

@@ -1,0 +1,94 @@
+#include "services/bus/kafka_admin.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+
+namespace pathway::bus {
+namespace {
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+template <class T>
+using Owned = std::unique_ptr<T, KafkaDeleter>;
+
+Error ConfigError(const std::string& what) { return Error{make_error_code(errc::kConfig), what}; }
+}  // namespace
+
+Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                    std::chrono::milliseconds timeout) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const std::string& k, const std::string& v) {
+    return rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK;
+  };
+  if (!set("bootstrap.servers", config.bootstrap_servers)) {
+    rd_kafka_conf_destroy(conf);
+    return ConfigError(err);
+  }
+  for (const auto& [k, v] : config.settings) {
+    if (!set(k, v)) {
+      rd_kafka_conf_destroy(conf);
+      return ConfigError(k + ": " + err);
+    }
+  }
+  Owned<rd_kafka_t> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);  // rd_kafka_new takes ownership only on success
+    return ConfigError(err);
+  }
+
+  std::vector<rd_kafka_NewTopic_t*> requests;
+  Status status;
+  for (const auto& t : topics) {
+    rd_kafka_NewTopic_t* nt =
+        rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication_factor, err, sizeof err);
+    if (!nt) {
+      status = ConfigError(t.name + ": " + err);
+      break;
+    }
+    requests.push_back(nt);
+    for (const auto& [k, v] : t.configs) {
+      if (rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = ConfigError(t.name + ": config " + k);
+      }
+    }
+  }
+  if (status.ok()) {
+    Owned<rd_kafka_AdminOptions_t> options(
+        rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
+    rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()),
+                                              err, sizeof err);
+    rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
+                                                err, sizeof err);
+    Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
+    rd_kafka_CreateTopics(rk.get(), requests.data(), requests.size(), options.get(), queue.get());
+    // The request timeout bounds the result; allow a little more for its delivery.
+    Owned<rd_kafka_event_t> event(
+        rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 2000));
+    if (!event) {
+      status = Error{make_error_code(errc::kTimeout), "create topics"};
+    } else if (rd_kafka_event_error(event.get())) {
+      status = Error{make_error_code(errc::kTransport), rd_kafka_event_error_string(event.get())};
+    } else {
+      const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
+      size_t n = 0;
+      const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &n);
+      for (size_t i = 0; i < n; ++i) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
+        status = Error{make_error_code(errc::kTransport),
+                       std::string(rd_kafka_topic_result_name(results[i])) + ": " +
+                           rd_kafka_err2str(e)};
+        break;
+      }
+    }
+  }
+  for (auto* nt : requests) rd_kafka_NewTopic_destroy(nt);
+  return status;
+}
+
+}  // namespace pathway::bus

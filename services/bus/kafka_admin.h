@@ -1,0 +1,28 @@
+// Topic administration on a Kafka cluster (librdkafka's Admin API). Used by
+// `pathwayctl create-topics`, deployment scripts and tests; services never create
+// topics implicitly.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "services/bus/kafka_bus.h"
+
+namespace pathway::bus {
+
+struct TopicSpec {
+  std::string name;
+  int partitions = 8;
+  int replication_factor = 1;
+  std::map<std::string, std::string> configs;  // e.g. {"min.insync.replicas", "2"}
+};
+
+// Creates each topic that does not exist yet; an existing topic is left as it is
+// (its partition count is not changed). Bounded by `timeout`.
+Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                    std::chrono::milliseconds timeout);
+
+}  // namespace pathway::bus

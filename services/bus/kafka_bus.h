@@ -1,0 +1,39 @@
+// The Kafka implementation of the event bus (librdkafka C++ API). It does not know
+// whether it talks to the embedded mock broker or to a real cluster: every
+// librdkafka setting (SASL, TLS, timeouts) passes through KafkaConfig unchanged.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "services/bus/event_bus.h"
+
+namespace pathway::bus {
+
+struct KafkaConfig {
+  std::string bootstrap_servers;
+  // Any librdkafka property ("security.protocol", "sasl.mechanisms", ...). Applied after
+  // pathway's defaults, so an operator can override them.
+  std::map<std::string, std::string> settings;
+
+  // Reads `key=value` lines ('#' comments, blank lines allowed) into `settings`.
+  Status LoadPropertiesFile(const std::string& path);
+  // Parses one `key=value` (from a -X flag) into `settings`.
+  Status AddSetting(const std::string& key_equals_value);
+  // Bootstrap servers: `flag` if not empty, else $PATHWAY_KAFKA_BOOTSTRAP, else error.
+  Status ResolveBootstrap(const std::string& flag);
+};
+
+// An idempotent producer (enable.idempotence=true, acks=all, murmur2 partitioner).
+Result<std::unique_ptr<Producer>> NewKafkaProducer(const KafkaConfig& config,
+                                                   DeliveryCallback on_delivery);
+
+// A consumer with manual commits (enable.auto.commit=false) that starts from the
+// earliest offset when the group has none. `group_id` may be empty for Assign-only use.
+Result<std::unique_ptr<Consumer>> NewKafkaConsumer(const KafkaConfig& config,
+                                                   const std::string& group_id);
+
+}  // namespace pathway::bus

@@ -1,0 +1,196 @@
+#include "services/bus/memory_bus.h"
+
+#include <deque>
+#include <set>
+
+namespace pathway::bus {
+
+void MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions) {
+  topics_[topic].resize(static_cast<size_t>(partitions));
+}
+
+std::vector<std::vector<Message>>& MemoryBroker::Topic(const std::string& topic) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) {
+    it = topics_.emplace(topic, std::vector<std::vector<Message>>(
+                                    static_cast<size_t>(default_partitions_)))
+             .first;
+  }
+  return it->second;
+}
+
+int64_t MemoryBroker::Append(const std::string& topic, int32_t partition,
+                             std::optional<std::string> key, std::string value) {
+  auto& log = Topic(topic).at(static_cast<size_t>(partition));
+  Message m;
+  m.topic = topic;
+  m.partition = partition;
+  m.offset = static_cast<int64_t>(log.size());
+  m.key = std::move(key);
+  m.value = std::move(value);
+  log.push_back(std::move(m));
+  return log.back().offset;
+}
+
+std::vector<Message> MemoryBroker::ReadAll(const std::string& topic) const {
+  std::vector<Message> out;
+  auto it = topics_.find(topic);
+  if (it == topics_.end()) return out;
+  for (const auto& partition : it->second) out.insert(out.end(), partition.begin(), partition.end());
+  return out;
+}
+
+int32_t MemoryBroker::PartitionCount(const std::string& topic) {
+  return static_cast<int32_t>(Topic(topic).size());
+}
+
+int32_t MemoryBroker::PartitionFor(const std::string& topic, std::string_view key) {
+  // FNV-1a: deterministic; the in-memory bus need not match Kafka's murmur2.
+  uint32_t h = 2166136261u;
+  for (unsigned char c : key) h = (h ^ c) * 16777619u;
+  return static_cast<int32_t>(h % static_cast<uint32_t>(PartitionCount(topic)));
+}
+
+const std::vector<Message>& MemoryBroker::Log(const std::string& topic, int32_t partition) {
+  return Topic(topic).at(static_cast<size_t>(partition));
+}
+
+bool MemoryBroker::TakeDeliveryFailure(const std::string& topic) {
+  if (fail_deliveries_ == 0 || (!fail_topic_.empty() && fail_topic_ != topic)) return false;
+  --fail_deliveries_;
+  return true;
+}
+
+namespace {
+
+class MemoryProducer final : public Producer {
+ public:
+  MemoryProducer(MemoryBroker& broker, DeliveryCallback cb) : broker_(broker), cb_(std::move(cb)) {}
+
+  Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                 uint64_t opaque) override {
+    Delivery d;
+    d.opaque = opaque;
+    std::string t(topic);
+    if (broker_.TakeDeliveryFailure(t)) {
+      d.error = make_error_code(errc::kDelivery);
+      d.error_detail = "injected delivery failure";
+    } else {
+      d.partition = broker_.PartitionFor(t, key);
+      d.offset = broker_.Append(t, d.partition, std::string(key), std::string(value));
+    }
+    pending_.push_back(std::move(d));
+    return {};
+  }
+
+  void Poll(std::chrono::milliseconds) override { Report(); }
+
+  Status Flush(std::chrono::milliseconds) override {
+    Report();
+    return {};
+  }
+
+  size_t InFlight() const override { return pending_.size(); }
+
+ private:
+  void Report() {
+    if (broker_.holding_reports()) return;
+    // Callbacks may Produce again; report only what was pending on entry.
+    std::deque<Delivery> ready;
+    ready.swap(pending_);
+    for (const auto& d : ready) {
+      if (cb_) cb_(d);
+    }
+  }
+
+  MemoryBroker& broker_;
+  DeliveryCallback cb_;
+  std::deque<Delivery> pending_;
+};
+
+class MemoryConsumer final : public Consumer {
+ public:
+  MemoryConsumer(MemoryBroker& broker, std::string group) : broker_(broker), group_(std::move(group)) {}
+
+  Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override {
+    std::vector<TopicPartition> parts;
+    for (const auto& t : topics) {
+      for (int32_t p = 0; p < broker_.PartitionCount(t); ++p) parts.push_back({t, p, kOffsetCommitted});
+    }
+    if (listener) listener->OnAssign(parts);
+    return Assign(parts);
+  }
+
+  Status Assign(const std::vector<TopicPartition>& partitions) override {
+    positions_.clear();
+    for (const auto& tp : partitions) {
+      int64_t start = tp.offset;
+      if (start == kOffsetCommitted) {
+        auto it = broker_.CommittedOffsets().find(CommitKey(tp.topic, tp.partition));
+        start = it == broker_.CommittedOffsets().end() ? 0 : it->second;
+      } else if (start == kOffsetBeginning) {
+        start = 0;
+      } else if (start == kOffsetEnd) {
+        start = static_cast<int64_t>(broker_.Log(tp.topic, tp.partition).size());
+      }
+      positions_[{tp.topic, tp.partition}] = start;
+    }
+    assigned_ = true;
+    return {};
+  }
+
+  Result<std::optional<Message>> Poll(std::chrono::milliseconds) override {
+    if (!assigned_) return Error{make_error_code(errc::kState), "poll before subscribe/assign"};
+    // Round-robin over partitions so one busy partition cannot starve the others.
+    size_t n = positions_.size();
+    for (size_t i = 0; i < n; ++i) {
+      auto it = positions_.begin();
+      std::advance(it, static_cast<long>((next_ + i) % n));
+      const auto& log = broker_.Log(it->first.first, it->first.second);
+      if (it->second < static_cast<int64_t>(log.size())) {
+        next_ = (next_ + i + 1) % n;
+        return std::optional<Message>(log[static_cast<size_t>(it->second++)]);
+      }
+    }
+    return std::optional<Message>();
+  }
+
+  Status Commit(const std::vector<TopicPartition>& next_offsets) override {
+    for (const auto& tp : next_offsets) {
+      broker_.CommittedOffsets()[CommitKey(tp.topic, tp.partition)] = tp.offset;
+    }
+    return {};
+  }
+
+  Result<std::vector<int32_t>> Partitions(const std::string& topic,
+                                          std::chrono::milliseconds) override {
+    std::vector<int32_t> out;
+    for (int32_t p = 0; p < broker_.PartitionCount(topic); ++p) out.push_back(p);
+    return out;
+  }
+
+  void Close() override { assigned_ = false; }
+
+ private:
+  std::string CommitKey(const std::string& topic, int32_t partition) const {
+    return group_ + "/" + topic + "/" + std::to_string(partition);
+  }
+
+  MemoryBroker& broker_;
+  std::string group_;
+  std::map<std::pair<std::string, int32_t>, int64_t> positions_;
+  size_t next_ = 0;
+  bool assigned_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Producer> NewMemoryProducer(MemoryBroker& broker, DeliveryCallback on_delivery) {
+  return std::make_unique<MemoryProducer>(broker, std::move(on_delivery));
+}
+
+std::unique_ptr<Consumer> NewMemoryConsumer(MemoryBroker& broker, std::string group_id) {
+  return std::make_unique<MemoryConsumer>(broker, std::move(group_id));
+}
+
+}  // namespace pathway::bus

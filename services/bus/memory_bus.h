@@ -1,0 +1,58 @@
+// The in-memory event bus for unit tests: topics with partitions held in memory,
+// deterministic and instantaneous. One MemoryBroker can serve several producers
+// and consumers. Not thread-safe: use from one thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "services/bus/event_bus.h"
+
+namespace pathway::bus {
+
+class MemoryBroker {
+ public:
+  explicit MemoryBroker(int32_t default_partitions = 4) : default_partitions_(default_partitions) {}
+
+  void CreateTopic(const std::string& topic, int32_t partitions);
+  // Appends directly (as another system would publish). Returns the offset.
+  int64_t Append(const std::string& topic, int32_t partition, std::optional<std::string> key,
+                 std::string value);
+  // Every message of `topic`, partition by partition.
+  std::vector<Message> ReadAll(const std::string& topic) const;
+  int32_t PartitionCount(const std::string& topic);
+  int32_t PartitionFor(const std::string& topic, std::string_view key);
+  const std::vector<Message>& Log(const std::string& topic, int32_t partition);
+  std::map<std::string, int64_t>& CommittedOffsets() { return committed_; }
+
+  // Fault injection: the next `n` Produce calls to `topic` (any topic if empty) are
+  // not appended and report kDelivery.
+  void FailNextDeliveries(int n, std::string topic = "") {
+    fail_deliveries_ = n;
+    fail_topic_ = std::move(topic);
+  }
+  bool TakeDeliveryFailure(const std::string& topic);
+  // Fault injection: while held, messages are appended but their delivery reports
+  // are withheld (as if the process died before it heard back from the broker).
+  void HoldDeliveryReports(bool hold) { hold_reports_ = hold; }
+  bool holding_reports() const { return hold_reports_; }
+
+ private:
+  std::vector<std::vector<Message>>& Topic(const std::string& topic);
+
+  int32_t default_partitions_;
+  std::map<std::string, std::vector<std::vector<Message>>> topics_;
+  std::map<std::string, int64_t> committed_;  // "group/topic/partition" -> next offset
+  int fail_deliveries_ = 0;
+  std::string fail_topic_;
+  bool hold_reports_ = false;
+};
+
+// Messages are appended at Produce; deliveries are reported at the next Poll/Flush.
+std::unique_ptr<Producer> NewMemoryProducer(MemoryBroker& broker, DeliveryCallback on_delivery);
+// Subscribe assigns every partition of the topics at once (a group of one member).
+std::unique_ptr<Consumer> NewMemoryConsumer(MemoryBroker& broker, std::string group_id);
+
+}  // namespace pathway::bus

@@ -1,0 +1,173 @@
+// pathway-engine: hosts the intake and stateful stages on Kafka.
+//
+//   pathway-engine --bootstrap-servers B --data-dir DIR [--subject-key-file F]
+//                  [--kafka-config FILE] [-X key=value]... [--group-prefix P]
+//
+// Runs until SIGTERM or SIGINT, then stops fetching, drains the outbox (bounded) and
+// exits 0. Exits 1 on a fatal error (restart resumes from the stored offsets), 2 on
+// bad flags.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "common/log.h"
+#include "services/bus/kafka_bus.h"
+#include "services/engine/engine.h"
+
+namespace {
+using namespace pathway;
+using std::chrono::milliseconds;
+
+std::atomic<bool> g_stop{false};
+extern "C" void OnSignal(int) { g_stop.store(true); }
+
+constexpr const char* kUsage =
+    "usage: pathway-engine --bootstrap-servers HOST:PORT[,...] --data-dir DIR\n"
+    "                      [--subject-key-file FILE] [--kafka-config FILE]\n"
+    "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
+    "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
+
+struct Flags {
+  std::string bootstrap;
+  std::string data_dir;
+  std::string key_file;
+  std::string group_prefix = "pathway-engine";
+  bus::KafkaConfig kafka;
+};
+
+int Usage(const std::string& problem) {
+  std::cerr << "pathway-engine: " << problem << "\n" << kUsage;
+  return 2;
+}
+
+int Run(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--bootstrap-servers") {
+      if (!value(&flags.bootstrap)) return Usage("--bootstrap-servers needs a value");
+    } else if (arg == "--data-dir") {
+      if (!value(&flags.data_dir)) return Usage("--data-dir needs a value");
+    } else if (arg == "--subject-key-file") {
+      if (!value(&flags.key_file)) return Usage("--subject-key-file needs a value");
+    } else if (arg == "--group-prefix") {
+      if (!value(&flags.group_prefix)) return Usage("--group-prefix needs a value");
+    } else if (arg == "--kafka-config") {
+      if (!value(&v)) return Usage("--kafka-config needs a value");
+      if (auto s = flags.kafka.LoadPropertiesFile(v); !s) return Usage(s.error().ToString());
+    } else if (arg == "-X") {
+      if (!value(&v)) return Usage("-X needs key=value");
+      if (auto s = flags.kafka.AddSetting(v); !s) return Usage(s.error().ToString());
+    } else if (arg == "--log-level") {
+      if (!value(&v)) return Usage("--log-level needs a value");
+      if (v == "debug") log::SetLevel(log::Level::kDebug);
+      else if (v == "info") log::SetLevel(log::Level::kInfo);
+      else if (v == "warn") log::SetLevel(log::Level::kWarn);
+      else return Usage("--log-level must be debug, info or warn");
+    } else {
+      return Usage("unknown argument '" + arg + "'");
+    }
+  }
+  if (flags.data_dir.empty()) return Usage("--data-dir is required");
+  if (auto s = flags.kafka.ResolveBootstrap(flags.bootstrap); !s) return Usage(s.error().ToString());
+
+  if (::mkdir(flags.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    log::Error("data_dir_unusable", {{"path", flags.data_dir}, {"error", std::strerror(errno)}});
+    return 1;
+  }
+  bool created = false;
+  auto keyer = engine::SubjectKeyer::Load(flags.key_file, flags.data_dir, &created);
+  if (!keyer) {
+    log::Error("subject_key_unusable", {{"error", keyer.error().ToString()}});
+    return 1;
+  }
+  if (created) {
+    log::Warn("subject_key_created",
+              {{"path", flags.data_dir + "/subject-key"},
+               {"note", "every engine instance of a deployment must share this key: copy it "
+                        "and pass --subject-key-file"}});
+  }
+  auto store = state::CaseStore::Open(flags.data_dir + "/state");
+  if (!store) {
+    log::Error("state_unusable", {{"error", store.error().ToString()}});
+    return 1;
+  }
+
+  engine::Engine* engine_ptr = nullptr;
+  auto producer = bus::NewKafkaProducer(flags.kafka, [&engine_ptr](const bus::Delivery& d) {
+    if (engine_ptr) engine_ptr->OnDelivery(d);
+  });
+  if (!producer) {
+    log::Error("kafka_producer_failed", {{"error", producer.error().ToString()}});
+    return 1;
+  }
+  auto intake = bus::NewKafkaConsumer(flags.kafka, flags.group_prefix + ".intake");
+  auto processor = bus::NewKafkaConsumer(flags.kafka, flags.group_prefix + ".commands");
+  if (!intake || !processor) {
+    log::Error("kafka_consumer_failed",
+               {{"error", (!intake ? intake.error() : processor.error()).ToString()}});
+    return 1;
+  }
+
+  RealTimeSource time;
+  engine::Engine engine({}, **store, *keyer, time, **producer, **intake, **processor);
+  engine_ptr = &engine;
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  if (auto s = engine.Start(); !s) {
+    log::Error("engine_start_failed", {{"error", s.error().ToString()}});
+    return 1;
+  }
+  log::Info("engine_started", {{"bootstrap", flags.kafka.bootstrap_servers},
+                               {"data_dir", flags.data_dir}});
+  int rc = 0;
+  while (!g_stop.load()) {
+    if (auto s = engine.Step(milliseconds(100)); !s) {
+      log::Error("engine_step_failed", {{"error", s.error().ToString()}});
+      rc = 1;
+      break;
+    }
+  }
+  log::Info("engine_stopping", {});
+  (*intake)->Close();
+  (*processor)->Close();
+  if (auto s = engine.Drain(milliseconds(10000)); !s) {
+    log::Warn("outbox_not_drained", {{"error", s.error().ToString()},
+                                     {"note", "undelivered entries are re-sent on next start"}});
+  }
+  const auto& st = engine.stats();
+  log::Info("engine_stopped", {{"inbound", std::to_string(st.inbound)},
+                               {"events", std::to_string(st.events)},
+                               {"rejections", std::to_string(st.rejections)},
+                               {"dead_letters", std::to_string(st.dead_letters)},
+                               {"duplicates", std::to_string(st.duplicates)}});
+  return rc;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    pathway::log::Error("fatal", {{"error", e.what()}});
+    return 1;
+  }
+}

@@ -1,0 +1,102 @@
+// CaseStore: the engine's durable state, over RocksDB (RocksDB details stay in state/).
+//
+// What one processed inbound message changes (new case state, appended history,
+// dedupe entry, outbox entries, consumed offset) is committed by Commit() as ONE
+// atomic RocksDB WriteBatch: after a crash either all of it is there or none.
+//
+// Keys never hold personal data: cases and history are keyed by the subject key (a
+// keyed hash), dedupe entries by a hash of the event id.
+//
+// Thread safety: all methods may be called concurrently (RocksDB is thread-safe);
+// the engine nevertheless uses one store per process from one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "state/errc.h"
+
+namespace pathway::state {
+
+// Column families. The numbers are PERMANENT: a family's id is never reused, even
+// after the family is retired (add it to RetiredColumnFamilyIds()). Names on disk
+// are derived from the id ("cf<id>_<name>"), so renaming code never moves data.
+enum class ColumnFamily : uint8_t {
+  kMeta = 1,       // store-wide values (schema version, outbox sequence)
+  kCaseState = 2,  // subject key -> CaseState
+  kHistory = 3,    // subject key + sequence -> Envelope (the audit trail, replay source)
+  kDedupe = 4,     // hash(event id) -> consumed offset marker
+  kOutbox = 5,     // sequence -> OutboxEntry waiting for delivery
+  kOffsets = 6,    // topic + partition -> next offset to consume
+};
+
+struct ColumnFamilySpec {
+  ColumnFamily id;
+  std::string_view name;
+};
+// Every live column family, in id order.
+std::span<const ColumnFamilySpec> ColumnFamilies();
+// Ids that were used once and must never be used again.
+std::span<const uint8_t> RetiredColumnFamilyIds();
+// "cf02_case_state": the on-disk RocksDB column family name.
+std::string DiskName(const ColumnFamilySpec& spec);
+
+struct ConsumedOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;  // the offset of the message after the one processed
+};
+
+// Everything one processed message changes.
+struct Batch {
+  ConsumedOffset consumed;  // required
+  std::string dedupe_event_id;  // empty: nothing to remember (e.g. an undecodable message)
+  std::string subject_key;      // empty: no case change
+  std::optional<pathway::store::v1::CaseState> new_state;  // with subject_key
+  std::vector<pathway::v1::Envelope> history;  // appended after the existing history
+  uint64_t history_start = 0;                  // sequence of history[0]
+  std::vector<pathway::store::v1::OutboxEntry> outbox;
+};
+
+struct OutboxItem {
+  uint64_t sequence = 0;
+  pathway::store::v1::OutboxEntry entry;
+};
+
+class CaseStore {
+ public:
+  // Opens or creates the store in `dir`. Fails with kIncompatible if the directory
+  // holds a column family this version does not know (written by a newer pathway).
+  static Result<std::unique_ptr<CaseStore>> Open(const std::string& dir);
+  virtual ~CaseStore() = default;
+
+  virtual Result<bool> SeenEvent(std::string_view event_id) = 0;
+  virtual Result<std::optional<pathway::store::v1::CaseState>> LoadCase(
+      std::string_view subject_key) = 0;
+  virtual Result<std::vector<pathway::v1::Envelope>> History(std::string_view subject_key) = 0;
+  virtual Result<std::optional<int64_t>> NextOffset(std::string_view topic,
+                                                    int32_t partition) = 0;
+
+  // Atomically applies `batch`. Outbox entries get increasing sequence numbers.
+  virtual Status Commit(const Batch& batch) = 0;
+
+  // Up to `max` outbox entries with sequence >= `from`, in sequence order.
+  virtual Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) = 0;
+  // Removes a delivered entry.
+  virtual Status DeleteOutbox(uint64_t sequence) = 0;
+
+  // Calls `fn` with every key and value of `family` (tests and operations tools).
+  virtual Status Scan(ColumnFamily family,
+                      const std::function<void(std::string_view, std::string_view)>& fn) = 0;
+};
+
+}  // namespace pathway::state

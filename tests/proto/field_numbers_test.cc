@@ -1,0 +1,113 @@
+// Rule: protobuf field numbers and enum values are permanent (design.md, "explicit
+// numbers"). proto/field_numbers.golden records every number ever assigned; a number
+// may be retired only with `reserved`, never changed or given to another field.
+//
+// To add fields: run `PATHWAY_PRINT_GOLDEN=1 ./field_numbers_test` and append the new
+// lines it prints to the golden file.
+#include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+
+namespace {
+using google::protobuf::Descriptor;
+using google::protobuf::EnumDescriptor;
+using google::protobuf::FileDescriptor;
+
+// "pathway.v1.Envelope" -> {number -> name}
+using Numbers = std::map<std::string, std::map<int, std::string>>;
+
+void CollectEnum(const EnumDescriptor* e, Numbers& out) {
+  for (int i = 0; i < e->value_count(); ++i) {
+    out[e->full_name()][e->value(i)->number()] = e->value(i)->name();
+  }
+}
+
+void CollectMessage(const Descriptor* d, Numbers& out) {
+  auto& fields = out[d->full_name()];
+  for (int i = 0; i < d->field_count(); ++i) fields[d->field(i)->number()] = d->field(i)->name();
+  for (int i = 0; i < d->nested_type_count(); ++i) CollectMessage(d->nested_type(i), out);
+  for (int i = 0; i < d->enum_type_count(); ++i) CollectEnum(d->enum_type(i), out);
+}
+
+Numbers Current() {
+  Numbers out;
+  for (const FileDescriptor* f : {pathway::v1::Envelope::descriptor()->file(),
+                                  pathway::store::v1::CaseState::descriptor()->file()}) {
+    for (int i = 0; i < f->message_type_count(); ++i) CollectMessage(f->message_type(i), out);
+    for (int i = 0; i < f->enum_type_count(); ++i) CollectEnum(f->enum_type(i), out);
+  }
+  return out;
+}
+
+// Lines: "<type> <number> <name>".
+Numbers Golden() {
+  Numbers out;
+  std::ifstream in(PATHWAY_GOLDEN);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string type, name;
+    int number = 0;
+    fields >> type >> number >> name;
+    out[type][number] = name;
+  }
+  return out;
+}
+
+bool IsReserved(const std::string& type, int number) {
+  auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  if (const Descriptor* d = pool->FindMessageTypeByName(type)) return d->IsReservedNumber(number);
+  if (const EnumDescriptor* e = pool->FindEnumTypeByName(type)) return e->IsReservedNumber(number);
+  return false;
+}
+
+TEST(FieldNumbers, GoldenFileIsReadable) {
+  Numbers golden = Golden();
+  ASSERT_FALSE(golden.empty()) << "cannot read " << PATHWAY_GOLDEN;
+  EXPECT_TRUE(golden.count("pathway.v1.Envelope"));
+}
+
+TEST(FieldNumbers, NoRecordedNumberIsChangedOrReused) {
+  Numbers current = Current();
+  for (const auto& [type, numbers] : Golden()) {
+    for (const auto& [number, name] : numbers) {
+      auto type_it = current.find(type);
+      bool type_gone = type_it == current.end();
+      auto it = type_gone ? decltype(type_it->second.end())() : type_it->second.find(number);
+      if (type_gone || it == type_it->second.end()) {
+        // Removed: only allowed if the number is reserved (or the whole type retired).
+        EXPECT_TRUE(type_gone || IsReserved(type, number))
+            << type << " " << number << " (" << name
+            << ") was removed without `reserved " << number << "`";
+        continue;
+      }
+      EXPECT_EQ(it->second, name) << type << " number " << number << " was '" << name
+                                  << "' and is now '" << it->second << "': never reuse a number";
+    }
+  }
+}
+
+TEST(FieldNumbers, EveryNumberIsRecorded) {
+  Numbers golden = Golden();
+  std::ostringstream missing;
+  for (const auto& [type, numbers] : Current()) {
+    for (const auto& [number, name] : numbers) {
+      if (!golden[type].count(number)) missing << type << " " << number << " " << name << "\n";
+    }
+  }
+  if (std::getenv("PATHWAY_PRINT_GOLDEN")) std::cout << missing.str();
+  EXPECT_EQ(missing.str(), "") << "append these lines to proto/field_numbers.golden";
+}
+
+}  // namespace

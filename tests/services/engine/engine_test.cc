@@ -1,0 +1,265 @@
+// The engine over the in-memory bus: every path of one inbound message, and
+// restarts on the same data (issue 2, "Deliver" 7 and 9).
+#include "services/engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/common/engine_harness.h"
+
+namespace pathway::engine {
+namespace {
+using pathway::testing::EngineHarness;
+using pathway::testing::kOtherValidNhsNumber;
+using pathway::testing::kValidNhsNumber;
+using pathway::testing::ValidReferral;
+using pathway::v1::Envelope;
+
+std::set<std::string> Ids(const std::vector<Envelope>& events) {
+  std::set<std::string> ids;
+  for (const auto& e : events) ids.insert(e.event_id());
+  return ids;
+}
+
+TEST(Engine, ValidReferralIsStoredAndAnsweredKeyedBySubject) {
+  EngineHarness h;
+  h.Publish(ValidReferral("evt-1"));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+
+  std::string subject = h.SubjectOf(kValidNhsNumber);
+  auto events = h.broker().ReadAll(std::string(topics::kEvents));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].key, subject);
+  Envelope e;
+  ASSERT_TRUE(e.ParseFromString(events[0].value));
+  ASSERT_TRUE(e.has_referral_received());
+  EXPECT_EQ(e.subject_key(), subject);
+  EXPECT_EQ(e.causation_id(), "evt-1");
+
+  // Re-keyed onto the commands topic by subject (the repartition step).
+  auto commands = h.broker().ReadAll(std::string(topics::kCommands));
+  ASSERT_EQ(commands.size(), 1u);
+  EXPECT_EQ(commands[0].key, subject);
+
+  auto state = h.store().LoadCase(subject);
+  ASSERT_TRUE(state.ok());
+  ASSERT_TRUE(state->has_value());
+  EXPECT_EQ((*state)->referrals_size(), 1);
+  EXPECT_EQ(h.store().History(subject)->size(), 1u);
+  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty()) << "delivered entries are deleted";
+  EXPECT_TRUE(h.Read(topics::kRejections).empty());
+  EXPECT_TRUE(h.Read(topics::kDeadLetter).empty());
+}
+
+TEST(Engine, InvalidNhsNumberIsRejectedAtIntakeNamingTheField) {
+  EngineHarness h;
+  Envelope bad = ValidReferral("evt-1");
+  bad.mutable_referral_submitted()->mutable_child()->set_nhs_number("9434765918");
+  h.Publish(bad);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].command_rejected().field(), "referral_submitted.child.nhs_number");
+  EXPECT_EQ(rejections[0].command_rejected().rule(), "nhs_number.modulus11");
+  EXPECT_EQ(rejections[0].command_rejected().rejected_event_id(), "evt-1");
+  EXPECT_TRUE(h.Read(topics::kEvents).empty());
+  EXPECT_TRUE(h.Read(topics::kCommands).empty());
+  // The rejection's Kafka key must not be the (invalid) NHS number.
+  for (const auto& m : h.broker().ReadAll(std::string(topics::kRejections))) {
+    EXPECT_EQ(m.key->find("9434765918"), std::string::npos);
+  }
+}
+
+TEST(Engine, FutureDateOfBirthIsRejectedByTheWorkflow) {
+  EngineHarness h;
+  Envelope bad = ValidReferral("evt-1");
+  bad.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth()->set_year(2030);
+  h.Publish(bad);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].command_rejected().field(), "referral_submitted.child.date_of_birth");
+  EXPECT_EQ(rejections[0].command_rejected().rule(), "date_of_birth.not_in_future");
+  EXPECT_EQ(rejections[0].subject_key(), h.SubjectOf(kValidNhsNumber));
+  EXPECT_TRUE(h.Read(topics::kEvents).empty());
+  EXPECT_FALSE(h.store().LoadCase(h.SubjectOf(kValidNhsNumber))->has_value());
+}
+
+TEST(Engine, UndecodableBytesAreDeadLetteredWithoutBlockingThePartition) {
+  EngineHarness h;
+  h.PublishRaw("\xff\xff\xff not protobuf");
+  h.Publish(ValidReferral("evt-2"));  // same partition, after the poison message
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto dead = h.Read(topics::kDeadLetter);
+  ASSERT_EQ(dead.size(), 1u);
+  const auto& d = dead[0].dead_lettered();
+  EXPECT_EQ(d.topic(), topics::kInbound);
+  EXPECT_EQ(d.partition(), 0);
+  EXPECT_EQ(d.offset(), 0);
+  EXPECT_EQ(d.original(), "\xff\xff\xff not protobuf");
+  EXPECT_NE(d.reason().find("does not decode"), std::string::npos);
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u) << "the next message was still processed";
+}
+
+TEST(Engine, UnknownPayloadFromANewerSchemaIsDeadLettered) {
+  EngineHarness h;
+  Envelope e;
+  e.set_event_id("evt-future");
+  std::string bytes = e.SerializeAsString();
+  // Field 450 (varint 1): a payload this engine's schema does not have.
+  bytes += std::string("\x90\x1c\x01", 3);
+  h.PublishRaw(bytes);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto dead = h.Read(topics::kDeadLetter);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_NE(dead[0].dead_lettered().reason().find("field 450"), std::string::npos);
+  EXPECT_NE(dead[0].dead_lettered().reason().find("newer schema"), std::string::npos);
+}
+
+TEST(Engine, OversizedMessageIsDeadLettered) {
+  EngineHarness h;
+  h.options().max_message_bytes = 100;
+  h.Restart();
+  Envelope big = ValidReferral("evt-1");
+  big.mutable_referral_submitted()->set_concerns(std::string(200, 'x'));
+  h.Publish(big);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto dead = h.Read(topics::kDeadLetter);
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_NE(dead[0].dead_lettered().reason().find("exceeds"), std::string::npos);
+}
+
+TEST(Engine, MissingEventIdIsRejected) {
+  EngineHarness h;
+  Envelope e = ValidReferral("evt-1");
+  e.clear_event_id();
+  h.Publish(e);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].command_rejected().field(), "event_id");
+}
+
+TEST(Engine, RepeatedEventIdProducesNothingNew) {
+  EngineHarness h;
+  h.Publish(ValidReferral("evt-1"), 0);
+  h.Publish(ValidReferral("evt-1"), 2);  // a partner's retry, on another partition
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u);
+  EXPECT_EQ(h.engine().stats().duplicates, 1u);
+  EXPECT_TRUE(h.Read(topics::kRejections).empty());
+}
+
+TEST(Engine, RestartEmitsNothingTwiceAndResumesFromStoredOffsets) {
+  EngineHarness h;
+  h.Publish(ValidReferral("evt-1"));
+  h.Publish(ValidReferral("evt-2", kOtherValidNhsNumber));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  ASSERT_EQ(h.Read(topics::kEvents).size(), 2u);
+
+  h.Restart();
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 2u) << "nothing re-emitted after a clean restart";
+  EXPECT_EQ(h.engine().stats().commands, 0u) << "resumed after the stored offset";
+
+  h.Publish(ValidReferral("evt-3"));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 3u);
+}
+
+TEST(Engine, UndeliveredOutboxSurvivesRestartAndIsSent) {
+  // Kafka unreachable for our output: the decision is committed in RocksDB and
+  // waits in the outbox; after a restart it is sent, and nothing is lost.
+  EngineHarness h;
+  h.broker().FailNextDeliveries(1000, std::string(topics::kEvents));
+  h.Publish(ValidReferral("evt-1"));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_TRUE(h.Read(topics::kEvents).empty());
+  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 1u) << "kept until delivery is confirmed";
+
+  h.broker().FailNextDeliveries(0);
+  h.Restart();
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  ASSERT_EQ(h.Read(topics::kEvents).size(), 1u);
+  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
+}
+
+TEST(Engine, FailedOutboxDeliveryIsRetriedWithoutRestart) {
+  EngineHarness reference;
+  reference.Publish(ValidReferral("evt-1"));
+  ASSERT_TRUE(reference.RunUntilIdle().ok());
+
+  EngineHarness h;
+  h.broker().FailNextDeliveries(1, std::string(topics::kEvents));
+  h.Publish(ValidReferral("evt-1"));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u);
+  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
+}
+
+TEST(Engine, IntakeDeliveryFailureStopsBeforeCommittingAndRestartRecovers) {
+  // If intake output is not delivered its input offsets are not committed: the
+  // process stops, and the restarted intake reads the same messages again.
+  EngineHarness h;
+  h.broker().FailNextDeliveries(1, std::string(topics::kCommands));
+  h.Publish(ValidReferral("evt-1"));
+  EXPECT_FALSE(h.RunUntilIdle().ok());
+  EXPECT_TRUE(h.Read(topics::kCommands).empty());
+
+  h.Restart();
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u);
+}
+
+TEST(Engine, CrashAfterCommitBeforeSendGivesTheSameIdsAsACrashFreeRun) {
+  EngineHarness reference;
+  EngineHarness h;
+  for (auto* harness : {&reference, &h}) {
+    harness->Publish(ValidReferral("evt-1"));
+    harness->Publish(ValidReferral("evt-2", kOtherValidNhsNumber));
+  }
+  ASSERT_TRUE(reference.RunUntilIdle().ok());
+
+  // The first run commits its decisions and sends them, but dies before any
+  // delivery report arrives: its outbox still holds every entry.
+  h.broker().HoldDeliveryReports(true);
+  ASSERT_TRUE(h.engine().Step(std::chrono::milliseconds(0)).ok());
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 2u);
+  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 2u);
+  h.broker().HoldDeliveryReports(false);
+  h.Restart();
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  // The re-send repeats ids (duplicates on the wire, which consumers drop by id);
+  // the set of distinct ids is exactly the crash-free run's.
+  EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
+  EXPECT_EQ(h.Read(topics::kEvents).size(), 2 * reference.Read(topics::kEvents).size());
+  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
+}
+
+TEST(Engine, LogsAndKeysCarryNoPersonalData) {
+  EngineHarness h;
+  ::testing::internal::CaptureStderr();
+  h.Publish(ValidReferral("evt-1"));
+  Envelope bad = ValidReferral("evt-2");
+  bad.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth()->set_year(2030);
+  h.Publish(bad);
+  h.PublishRaw("garbage 9434765919 Okafor");
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  std::string logs = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(logs.empty());
+  for (const char* personal : {kValidNhsNumber, "Amara", "Okafor", "SE1 7PB"}) {
+    EXPECT_EQ(logs.find(personal), std::string::npos) << personal << " in logs:\n" << logs;
+    for (auto topic : topics::kAll) {
+      for (const auto& m : h.broker().ReadAll(std::string(topic))) {
+        if (m.key) {
+          EXPECT_EQ(m.key->find(personal), std::string::npos) << topic;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pathway::engine

@@ -1,0 +1,67 @@
+// The pure, deterministic core: what a command means for a case.
+//
+// Decide() turns a command into events or a rejection; Apply() folds an event into
+// case state and never fails. No I/O, no clock reads (time is an argument), no
+// randomness: the same inputs always give byte-identical outputs, which is what
+// makes rebuild and replay possible. Thread-safe (no shared state).
+//
+// This first slice knows one command, ReferralSubmitted; the pathway definitions
+// (EHC needs assessment, neurodevelopmental, ...) extend Decide/Apply.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/time_source.h"
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "workflow/calendar.h"
+
+namespace pathway::workflow {
+
+// The version of the referral definition a new case starts with.
+inline constexpr uint32_t kReferralDefinitionVersion = 1;
+
+// Why a command was not accepted. `field` is the offending field's path in the
+// protobuf names ("referral_submitted.child.nhs_number"), `rule` a stable id
+// ("nhs_number.modulus11"), `reason` a sentence for people that never repeats the
+// personal data it is about.
+struct Rejection {
+  std::string field;
+  std::string rule;
+  std::string reason;
+};
+
+struct Decision {
+  std::vector<pathway::v1::Envelope> events;  // to record and emit, in order
+  std::optional<Rejection> rejection;        // set iff events is empty
+};
+
+// Field checks that need no case state (also run by the intake stage before a
+// subject key can be computed). `today` is the London date.
+std::optional<Rejection> ValidateReferral(const pathway::v1::ReferralSubmitted& referral,
+                                          CivilDate today);
+
+// The decision for `command` against `state` at `now`. `command.subject_key()` must
+// be set (the intake stage sets it).
+Decision Decide(const pathway::store::v1::CaseState& state, const pathway::v1::Envelope& command,
+                TimePoint now);
+
+// Folds `event` (one produced by Decide) into `state`. Unknown events only count
+// towards history_length, so an older binary can still rebuild.
+void Apply(pathway::store::v1::CaseState& state, const pathway::v1::Envelope& event);
+
+// Which child a command is about: the NHS number that routes it to the child's
+// partition, or why it has none. Checked by the intake stage before anything else.
+struct Routing {
+  std::string nhs_number;          // set when routable
+  std::optional<Rejection> rejection;  // set when not
+};
+Routing RouteCommand(const pathway::v1::Envelope& command);
+
+// The CommandRejected envelope for `command`, with a deterministic event id.
+pathway::v1::Envelope MakeRejection(const pathway::v1::Envelope& command,
+                                    const Rejection& rejection, TimePoint now);
+
+}  // namespace pathway::workflow
