@@ -8,7 +8,7 @@
 
 namespace pathway {
 
-std::string Sha256(std::string_view data);  // 32 raw bytes
+std::string Sha256(std::string_view data);                            // 32 raw bytes
 std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes
 std::string HexEncode(std::string_view bytes);
 // Returns false if `hex` is not an even-length string of hex digits.

@@ -32,11 +32,16 @@ class StateCategory final : public std::error_category {
   const char* name() const noexcept override { return "pathway.state"; }
   std::string message(int code) const override {
     switch (static_cast<errc>(code)) {
-      case errc::kOk: return "ok";
-      case errc::kIo: return "storage error";
-      case errc::kCorruption: return "stored data is corrupt";
-      case errc::kIncompatible: return "data directory is incompatible with this version";
-      case errc::kInvalidArgument: return "invalid argument";
+      case errc::kOk:
+        return "ok";
+      case errc::kIo:
+        return "storage error";
+      case errc::kCorruption:
+        return "stored data is corrupt";
+      case errc::kIncompatible:
+        return "data directory is incompatible with this version";
+      case errc::kInvalidArgument:
+        return "invalid argument";
     }
     return "unknown state error";
   }
@@ -130,8 +135,8 @@ class RocksCaseStore final : public CaseStore {
       auto subject = SubjectBytes(batch.subject_key);
       if (!subject) return subject.error();
       if (batch.new_state) {
-        CheckPut(wb.Put(cf(ColumnFamily::kCaseState), *subject,
-                        batch.new_state->SerializeAsString()));
+        CheckPut(
+            wb.Put(cf(ColumnFamily::kCaseState), *subject, batch.new_state->SerializeAsString()));
       }
       uint64_t seq = batch.history_start;
       for (const auto& event : batch.history) {
@@ -210,9 +215,7 @@ class RocksCaseStore final : public CaseStore {
   }
   // Event ids are chosen by partners; hashing keeps any identifier they might embed
   // out of our keys and bounds the key size.
-  static std::string DedupeKey(std::string_view event_id) {
-    return Sha256(event_id).substr(0, 16);
-  }
+  static std::string DedupeKey(std::string_view event_id) { return Sha256(event_id).substr(0, 16); }
   static std::string OffsetKey(std::string_view topic, int32_t partition) {
     std::string key(topic);
     key.push_back('\0');
@@ -256,9 +259,9 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir) {
       bool known = false;
       for (const auto& spec : kFamilies) known = known || DiskName(spec) == name;
       if (!known) {
-        return Error{make_error_code(errc::kIncompatible),
-                     "unknown column family '" + name + "' in " + dir +
-                         " (written by a newer pathway?)"};
+        return Error{
+            make_error_code(errc::kIncompatible),
+            "unknown column family '" + name + "' in " + dir + " (written by a newer pathway?)"};
       }
     }
   }

@@ -58,12 +58,12 @@ struct ConsumedOffset {
 
 // Everything one processed message changes.
 struct Batch {
-  ConsumedOffset consumed;  // required
+  ConsumedOffset consumed;      // required
   std::string dedupe_event_id;  // empty: nothing to remember (e.g. an undecodable message)
   std::string subject_key;      // empty: no case change
   std::optional<pathway::store::v1::CaseState> new_state;  // with subject_key
-  std::vector<pathway::v1::Envelope> history;  // appended after the existing history
-  uint64_t history_start = 0;                  // sequence of history[0]
+  std::vector<pathway::v1::Envelope> history;              // appended after the existing history
+  uint64_t history_start = 0;                              // sequence of history[0]
   std::vector<pathway::store::v1::OutboxEntry> outbox;
 };
 
@@ -83,8 +83,7 @@ class CaseStore {
   virtual Result<std::optional<pathway::store::v1::CaseState>> LoadCase(
       std::string_view subject_key) = 0;
   virtual Result<std::vector<pathway::v1::Envelope>> History(std::string_view subject_key) = 0;
-  virtual Result<std::optional<int64_t>> NextOffset(std::string_view topic,
-                                                    int32_t partition) = 0;
+  virtual Result<std::optional<int64_t>> NextOffset(std::string_view topic, int32_t partition) = 0;
 
   // Atomically applies `batch`. Outbox entries get increasing sequence numbers.
   virtual Status Commit(const Batch& batch) = 0;

@@ -54,8 +54,7 @@ std::optional<Rejection> CheckNhsNumber(const std::string& nhs, const char* fiel
 
 Decision Reject(Rejection r) { return Decision{{}, std::move(r)}; }
 
-Decision DecideReferral(const store::CaseState& state, const v1::Envelope& command,
-                        TimePoint now) {
+Decision DecideReferral(const store::CaseState& state, const v1::Envelope& command, TimePoint now) {
   const v1::ReferralSubmitted& referral = command.referral_submitted();
   CivilDate today = LondonDate(now);
   if (auto rejection = ValidateReferral(referral, today)) return Reject(std::move(*rejection));
@@ -84,8 +83,7 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
 }
 }  // namespace
 
-std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral,
-                                          CivilDate today) {
+std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral, CivilDate today) {
   if (referral.referral_id().empty()) return Required("referral_submitted.referral_id");
   if (!referral.has_child()) return Required("referral_submitted.child");
   const v1::ChildIdentity& child = referral.child();
@@ -152,8 +150,7 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
   }
 }
 
-v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejection,
-                           TimePoint now) {
+v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejection, TimePoint now) {
   v1::Envelope out = DerivedEnvelope(command, 0, now);
   v1::CommandRejected* r = out.mutable_command_rejected();
   r->set_rejected_event_id(command.event_id());

@@ -35,7 +35,7 @@ struct Rejection {
 
 struct Decision {
   std::vector<pathway::v1::Envelope> events;  // to record and emit, in order
-  std::optional<Rejection> rejection;        // set iff events is empty
+  std::optional<Rejection> rejection;         // set iff events is empty
 };
 
 // Field checks that need no case state (also run by the intake stage before a
@@ -55,7 +55,7 @@ void Apply(pathway::store::v1::CaseState& state, const pathway::v1::Envelope& ev
 // Which child a command is about: the NHS number that routes it to the child's
 // partition, or why it has none. Checked by the intake stage before anything else.
 struct Routing {
-  std::string nhs_number;          // set when routable
+  std::string nhs_number;              // set when routable
   std::optional<Rejection> rejection;  // set when not
 };
 Routing RouteCommand(const pathway::v1::Envelope& command);

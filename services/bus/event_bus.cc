@@ -7,13 +7,20 @@ class BusCategory final : public std::error_category {
   const char* name() const noexcept override { return "pathway.bus"; }
   std::string message(int code) const override {
     switch (static_cast<errc>(code)) {
-      case errc::kOk: return "ok";
-      case errc::kConfig: return "invalid Kafka configuration";
-      case errc::kTimeout: return "timed out";
-      case errc::kTransport: return "broker or network failure";
-      case errc::kDelivery: return "message not delivered";
-      case errc::kQueueFull: return "producer queue full";
-      case errc::kState: return "called in the wrong state";
+      case errc::kOk:
+        return "ok";
+      case errc::kConfig:
+        return "invalid Kafka configuration";
+      case errc::kTimeout:
+        return "timed out";
+      case errc::kTransport:
+        return "broker or network failure";
+      case errc::kDelivery:
+        return "message not delivered";
+      case errc::kQueueFull:
+        return "producer queue full";
+      case errc::kState:
+        return "called in the wrong state";
     }
     return "unknown bus error";
   }

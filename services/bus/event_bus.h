@@ -25,12 +25,12 @@ namespace pathway::bus {
 
 enum class errc {
   kOk = 0,
-  kConfig = 1,      // a setting was rejected
-  kTimeout = 2,     // a bounded call ran out of time
-  kTransport = 3,   // the broker or network failed
-  kDelivery = 4,    // a message could not be delivered
-  kQueueFull = 5,   // the producer's local queue is full; Poll and retry
-  kState = 6,       // called in the wrong state (e.g. Poll before Subscribe/Assign)
+  kConfig = 1,     // a setting was rejected
+  kTimeout = 2,    // a bounded call ran out of time
+  kTransport = 3,  // the broker or network failed
+  kDelivery = 4,   // a message could not be delivered
+  kQueueFull = 5,  // the producer's local queue is full; Poll and retry
+  kState = 6,      // called in the wrong state (e.g. Poll before Subscribe/Assign)
 };
 const std::error_category& bus_category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), bus_category()}; }
@@ -57,7 +57,7 @@ struct Message {
 
 // The outcome of one Produce call, reported once.
 struct Delivery {
-  uint64_t opaque = 0;  // the value given to Produce
+  uint64_t opaque = 0;    // the value given to Produce
   std::error_code error;  // empty on success
   std::string error_detail;
   int32_t partition = -1;
@@ -96,8 +96,7 @@ class Consumer {
   virtual ~Consumer() = default;
   // Joins the consumer group for `topics`. `listener` (may be null) must outlive the
   // consumer.
-  virtual Status Subscribe(const std::vector<std::string>& topics,
-                           RebalanceListener* listener) = 0;
+  virtual Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) = 0;
   // Reads exactly these partitions from their offsets, outside any group.
   virtual Status Assign(const std::vector<TopicPartition>& partitions) = 0;
   // The next message, or nullopt when none arrived within `timeout`.

@@ -60,8 +60,8 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
   if (status.ok()) {
     Owned<rd_kafka_AdminOptions_t> options(
         rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
-    rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()),
-                                              err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()), err,
+                                              sizeof err);
     rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
                                                 err, sizeof err);
     Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
@@ -74,15 +74,17 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
     } else if (rd_kafka_event_error(event.get())) {
       status = Error{make_error_code(errc::kTransport), rd_kafka_event_error_string(event.get())};
     } else {
-      const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event.get());
+      const rd_kafka_CreateTopics_result_t* result =
+          rd_kafka_event_CreateTopics_result(event.get());
       size_t n = 0;
       const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &n);
       for (size_t i = 0; i < n; ++i) {
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
-        status = Error{make_error_code(errc::kTransport),
-                       std::string(rd_kafka_topic_result_name(results[i])) + ": " +
-                           rd_kafka_err2str(e)};
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+          continue;
+        status =
+            Error{make_error_code(errc::kTransport),
+                  std::string(rd_kafka_topic_result_name(results[i])) + ": " + rd_kafka_err2str(e)};
         break;
       }
     }

@@ -12,8 +12,9 @@ void MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions) {
 std::vector<std::vector<Message>>& MemoryBroker::Topic(const std::string& topic) {
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
-    it = topics_.emplace(topic, std::vector<std::vector<Message>>(
-                                    static_cast<size_t>(default_partitions_)))
+    it = topics_
+             .emplace(topic,
+                      std::vector<std::vector<Message>>(static_cast<size_t>(default_partitions_)))
              .first;
   }
   return it->second;
@@ -36,7 +37,8 @@ std::vector<Message> MemoryBroker::ReadAll(const std::string& topic) const {
   std::vector<Message> out;
   auto it = topics_.find(topic);
   if (it == topics_.end()) return out;
-  for (const auto& partition : it->second) out.insert(out.end(), partition.begin(), partition.end());
+  for (const auto& partition : it->second)
+    out.insert(out.end(), partition.begin(), partition.end());
   return out;
 }
 
@@ -110,12 +112,14 @@ class MemoryProducer final : public Producer {
 
 class MemoryConsumer final : public Consumer {
  public:
-  MemoryConsumer(MemoryBroker& broker, std::string group) : broker_(broker), group_(std::move(group)) {}
+  MemoryConsumer(MemoryBroker& broker, std::string group)
+      : broker_(broker), group_(std::move(group)) {}
 
   Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override {
     std::vector<TopicPartition> parts;
     for (const auto& t : topics) {
-      for (int32_t p = 0; p < broker_.PartitionCount(t); ++p) parts.push_back({t, p, kOffsetCommitted});
+      for (int32_t p = 0; p < broker_.PartitionCount(t); ++p)
+        parts.push_back({t, p, kOffsetCommitted});
     }
     if (listener) listener->OnAssign(parts);
     return Assign(parts);

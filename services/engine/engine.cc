@@ -135,8 +135,7 @@ void Engine::OnDelivery(const bus::Delivery& d) {
   ++stats_.delivered;
 }
 
-Status Engine::ProduceIntake(std::string_view topic, std::string_view key,
-                             std::string_view value) {
+Status Engine::ProduceIntake(std::string_view topic, std::string_view key, std::string_view value) {
   // Bounded retry on a full local queue: Poll frees space as deliveries complete.
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto s = producer_.Produce(topic, key, value, kIntakeOpaque);
@@ -197,8 +196,8 @@ Status Engine::HandleInbound(const bus::Message& m) {
 
   auto reject = [&](const workflow::Rejection& r) {
     ++stats_.rejections;
-    log::Info("command_rejected", {{"source", Coordinates(m)}, {"field", r.field},
-                                   {"rule", r.rule}});
+    log::Info("command_rejected",
+              {{"source", Coordinates(m)}, {"field", r.field}, {"rule", r.rule}});
     v1::Envelope out = workflow::MakeRejection(command, r, time_.Now());
     return ProduceIntake(topics::kRejections, out.event_id(), out.SerializeAsString());
   };
@@ -296,8 +295,8 @@ Status Engine::SendOutbox() {
   auto items = store_.ReadOutbox(next_unsent_, options_.outbox_batch);
   if (!items) return items.error();
   for (const auto& item : *items) {
-    auto s = producer_.Produce(item.entry.topic(), item.entry.key(), item.entry.value(),
-                               item.sequence);
+    auto s =
+        producer_.Produce(item.entry.topic(), item.entry.key(), item.entry.value(), item.sequence);
     if (!s) {
       if (s.error().code == make_error_code(bus::errc::kQueueFull)) break;  // next Step
       return s;

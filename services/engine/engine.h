@@ -30,9 +30,9 @@
 namespace pathway::engine {
 
 struct EngineOptions {
-  size_t max_batch = 256;                         // messages per stage per Step
-  size_t outbox_batch = 1024;                     // outbox entries sent per Step
-  size_t max_message_bytes = 1 << 20;             // larger inbound values are dead-lettered
+  size_t max_batch = 256;                          // messages per stage per Step
+  size_t outbox_batch = 1024;                      // outbox entries sent per Step
+  size_t max_message_bytes = 1 << 20;              // larger inbound values are dead-lettered
   std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
 };
 
@@ -91,7 +91,7 @@ class Engine final : public bus::RebalanceListener {
   bus::Consumer& intake_;
   bus::Consumer& processor_;
 
-  uint64_t next_unsent_ = 0;     // first outbox sequence not yet handed to the producer
+  uint64_t next_unsent_ = 0;      // first outbox sequence not yet handed to the producer
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
   Status store_error_;            // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;

@@ -73,16 +73,21 @@ int Run(int argc, char** argv) {
       if (auto s = flags.kafka.AddSetting(v); !s) return Usage(s.error().ToString());
     } else if (arg == "--log-level") {
       if (!value(&v)) return Usage("--log-level needs a value");
-      if (v == "debug") log::SetLevel(log::Level::kDebug);
-      else if (v == "info") log::SetLevel(log::Level::kInfo);
-      else if (v == "warn") log::SetLevel(log::Level::kWarn);
-      else return Usage("--log-level must be debug, info or warn");
+      if (v == "debug")
+        log::SetLevel(log::Level::kDebug);
+      else if (v == "info")
+        log::SetLevel(log::Level::kInfo);
+      else if (v == "warn")
+        log::SetLevel(log::Level::kWarn);
+      else
+        return Usage("--log-level must be debug, info or warn");
     } else {
       return Usage("unknown argument '" + arg + "'");
     }
   }
   if (flags.data_dir.empty()) return Usage("--data-dir is required");
-  if (auto s = flags.kafka.ResolveBootstrap(flags.bootstrap); !s) return Usage(s.error().ToString());
+  if (auto s = flags.kafka.ResolveBootstrap(flags.bootstrap); !s)
+    return Usage(s.error().ToString());
 
   if (::mkdir(flags.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     log::Error("data_dir_unusable", {{"path", flags.data_dir}, {"error", std::strerror(errno)}});
@@ -97,8 +102,9 @@ int Run(int argc, char** argv) {
   if (created) {
     log::Warn("subject_key_created",
               {{"path", flags.data_dir + "/subject-key"},
-               {"note", "every engine instance of a deployment must share this key: copy it "
-                        "and pass --subject-key-file"}});
+               {"note",
+                "every engine instance of a deployment must share this key: copy it "
+                "and pass --subject-key-file"}});
   }
   auto store = state::CaseStore::Open(flags.data_dir + "/state");
   if (!store) {
@@ -136,8 +142,8 @@ int Run(int argc, char** argv) {
     log::Error("engine_start_failed", {{"error", s.error().ToString()}});
     return 1;
   }
-  log::Info("engine_started", {{"bootstrap", flags.kafka.bootstrap_servers},
-                               {"data_dir", flags.data_dir}});
+  log::Info("engine_started",
+            {{"bootstrap", flags.kafka.bootstrap_servers}, {"data_dir", flags.data_dir}});
   int rc = 0;
   while (!g_stop.load()) {
     if (auto s = engine.Step(milliseconds(100)); !s) {

@@ -16,7 +16,8 @@ namespace pathway::testing {
 
 class EngineHarness {
  public:
-  EngineHarness() : time_(March10th2025()), keyer_(engine::SubjectKeyer::FromSecret(std::string(32, 'k'))) {
+  EngineHarness()
+      : time_(March10th2025()), keyer_(engine::SubjectKeyer::FromSecret(std::string(32, 'k'))) {
     for (auto topic : topics::kAll) broker_.CreateTopic(std::string(topic), 4);
     Restart();
   }

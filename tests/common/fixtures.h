@@ -13,9 +13,7 @@ inline constexpr const char* kValidNhsNumber = "9434765919";
 inline constexpr const char* kOtherValidNhsNumber = "6541003238";
 
 // 2025-03-10T09:30:00Z, a Monday in GMT.
-inline TimePoint March10th2025() {
-  return TimePoint(std::chrono::seconds(1741599000));
-}
+inline TimePoint March10th2025() { return TimePoint(std::chrono::seconds(1741599000)); }
 
 // A complete, valid ReferralSubmitted from a GP for a child born 2019-06-14.
 inline pathway::v1::Envelope ValidReferral(const std::string& event_id,

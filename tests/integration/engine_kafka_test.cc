@@ -85,7 +85,8 @@ class EngineProcess {
     });
     auto intake = bus::NewKafkaConsumer(broker.consumer_config(), "it-engine.intake");
     auto processor = bus::NewKafkaConsumer(broker.consumer_config(), "it-engine.commands");
-    if (!producer.ok() || !intake.ok() || !processor.ok()) throw std::runtime_error("kafka clients");
+    if (!producer.ok() || !intake.ok() || !processor.ok())
+      throw std::runtime_error("kafka clients");
     producer_ = std::move(*producer);
     intake_ = std::move(*intake);
     processor_ = std::move(*processor);
@@ -123,7 +124,8 @@ class Observer {
     consumer_ = std::move(*c);
     std::vector<bus::TopicPartition> parts;
     for (auto t : {topics::kEvents, topics::kRejections, topics::kDeadLetter}) {
-      for (int32_t p = 0; p < kPartitions; ++p) parts.push_back({std::string(t), p, bus::kOffsetBeginning});
+      for (int32_t p = 0; p < kPartitions; ++p)
+        parts.push_back({std::string(t), p, bus::kOffsetBeginning});
     }
     if (!consumer_->Assign(parts).ok()) throw std::runtime_error("assign");
   }
@@ -150,14 +152,14 @@ class Observer {
 
 void PublishInbound(const Broker& broker, const std::vector<std::string>& values) {
   int failures = 0;
-  auto producer = bus::NewKafkaProducer(broker.config(), [&](const bus::Delivery& d) {
-    failures += d.error ? 1 : 0;
-  });
+  auto producer = bus::NewKafkaProducer(
+      broker.config(), [&](const bus::Delivery& d) { failures += d.error ? 1 : 0; });
   ASSERT_TRUE(producer.ok());
   uint64_t i = 0;
   for (const auto& v : values) {
     // Partners key as they like: here, by a partner-side message number.
-    ASSERT_TRUE((*producer)->Produce(topics::kInbound, "partner-msg-" + std::to_string(i), v, i).ok());
+    ASSERT_TRUE(
+        (*producer)->Produce(topics::kInbound, "partner-msg-" + std::to_string(i), v, i).ok());
     ++i;
   }
   ASSERT_TRUE((*producer)->Flush(30s).ok());
@@ -202,11 +204,14 @@ TEST(EngineOnKafka, ReferralsRoundTripAndRestartEmitsNothingTwice) {
   std::string subject_b = keyer.Key(kOtherValidNhsNumber);
   {
     EngineProcess engine(broker, dir.path() + "/state", time, keyer);
-    ASSERT_TRUE(RunUntil(engine, observer, [&] {
-      return observer.Count(topics::kEvents) >= 2 && observer.Count(topics::kRejections) >= 2 &&
-             observer.Count(topics::kDeadLetter) >= 1 &&
-             engine.engine().stats().duplicates >= 1;
-    })) << "events=" << observer.Count(topics::kEvents)
+    ASSERT_TRUE(RunUntil(engine, observer,
+                         [&] {
+                           return observer.Count(topics::kEvents) >= 2 &&
+                                  observer.Count(topics::kRejections) >= 2 &&
+                                  observer.Count(topics::kDeadLetter) >= 1 &&
+                                  engine.engine().stats().duplicates >= 1;
+                         }))
+        << "events=" << observer.Count(topics::kEvents)
         << " rejections=" << observer.Count(topics::kRejections)
         << " dead=" << observer.Count(topics::kDeadLetter);
 

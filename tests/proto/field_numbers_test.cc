@@ -88,8 +88,8 @@ TEST(FieldNumbers, NoRecordedNumberIsChangedOrReused) {
       if (type_gone || it == type_it->second.end()) {
         // Removed: only allowed if the number is reserved (or the whole type retired).
         EXPECT_TRUE(type_gone || IsReserved(type, number))
-            << type << " " << number << " (" << name
-            << ") was removed without `reserved " << number << "`";
+            << type << " " << number << " (" << name << ") was removed without `reserved " << number
+            << "`";
         continue;
       }
       EXPECT_EQ(it->second, name) << type << " number " << number << " was '" << name

@@ -17,8 +17,8 @@ TEST(ColumnFamilies, IdsArePermanentAndNeverReused) {
   // Rule: key prefixes/column family ids are permanent (design.md; Zeebe lesson).
   // Changing this table's existing rows is a data-format break: add, never edit.
   const std::vector<std::pair<int, std::string>> golden = {
-      {1, "cf01_meta"},    {2, "cf02_case_state"}, {3, "cf03_history"},
-      {4, "cf04_dedupe"},  {5, "cf05_outbox"},     {6, "cf06_offsets"},
+      {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"},
+      {4, "cf04_dedupe"}, {5, "cf05_outbox"},     {6, "cf06_offsets"},
   };
   std::set<int> ids;
   for (const auto& spec : ColumnFamilies()) {
@@ -186,9 +186,11 @@ TEST(CaseStore, RefusesADirectoryWithAnUnknownColumnFamily) {
     for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), descriptors, &handles, &raw).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir.path(), descriptors, &handles, &raw).ok());
     rocksdb::ColumnFamilyHandle* future = nullptr;
-    ASSERT_TRUE(raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "cf99_future", &future).ok());
+    ASSERT_TRUE(
+        raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "cf99_future", &future).ok());
     handles.push_back(future);
     for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
     delete raw;

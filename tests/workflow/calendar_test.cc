@@ -22,8 +22,8 @@ TEST(LondonDate, GmtInWinterBstInSummer) {
 
 TEST(LondonDate, ClockChangesAtOneUtcOnLastSundays) {
   // 2025: BST from Sunday 30 March 01:00 UTC to Sunday 26 October 01:00 UTC.
-  EXPECT_EQ(LondonDate(Utc(2025, 3, 30, 0, 59)), D(2025, 3, 30));   // still GMT
-  EXPECT_EQ(LondonDate(Utc(2025, 3, 29, 23, 30)), D(2025, 3, 29));  // GMT the night before
+  EXPECT_EQ(LondonDate(Utc(2025, 3, 30, 0, 59)), D(2025, 3, 30));     // still GMT
+  EXPECT_EQ(LondonDate(Utc(2025, 3, 29, 23, 30)), D(2025, 3, 29));    // GMT the night before
   EXPECT_EQ(LondonDate(Utc(2025, 10, 25, 23, 30)), D(2025, 10, 26));  // BST, next day
   EXPECT_EQ(LondonDate(Utc(2025, 10, 26, 23, 30)), D(2025, 10, 26));  // GMT again
   // 2024 (leap year): BST from 31 March.

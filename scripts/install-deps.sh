@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what pathway needs to build and test, from Debian 12 packages only.
+# Idempotent: installs nothing when everything is present. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config make git ca-certificates procps
+  librdkafka-dev libprotobuf-dev protobuf-compiler librocksdb-dev
+  libboost-dev libboost-program-options-dev libssl-dev
+  libgtest-dev libgmock-dev
+  kcat clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) != 0 ]]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing,
+# checks formatting, builds and runs every test (unit, embedded mock broker, real
+# Apache Kafka), then builds with ASan+UBSan and runs the unit and mock tests again.
+#   usage: scripts/test.sh
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+bash scripts/install-deps.sh
+# The real-Kafka tests need Java and the Kafka jars; fetched before the clock starts.
+bash scripts/kafka.sh fetch
+
+echo "== format check (clang-format, .clang-format)"
+mapfile -t sources < <(git ls-files '*.h' '*.cc')
+clang-format --dry-run --Werror "${sources[@]}"
+
+echo "== release build"
+bash scripts/build.sh release
+echo "== tests: unit, mock broker, real Kafka"
+ctest --test-dir build --output-on-failure -j 2 --timeout 600
+
+echo "== sanitizer build (ASan + UBSan)"
+bash scripts/build.sh asan
+echo "== tests under sanitizers: unit and mock broker"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j 2 --timeout 900 -LE kafka
