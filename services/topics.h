@@ -6,14 +6,19 @@
 
 namespace pathway::topics {
 
-inline constexpr std::string_view kInbound = "pathway.inbound.v1";        // partners -> intake
-inline constexpr std::string_view kCommands = "pathway.commands.v1";      // intake -> engine, keyed by subject
-inline constexpr std::string_view kEvents = "pathway.events.v1";          // what happened, keyed by subject
-inline constexpr std::string_view kRejections = "pathway.rejections.v1";  // invalid commands
-inline constexpr std::string_view kDeadLetter = "pathway.deadletter.v1";  // unprocessable bytes
+// Partners -> engine intake; keyed as each partner likes.
+inline constexpr std::string_view kInbound = "pathway.inbound.v1";
+// Intake -> stateful stage; keyed by subject key (the repartition).
+inline constexpr std::string_view kCommands = "pathway.commands.v1";
+// What happened; keyed by subject key.
+inline constexpr std::string_view kEvents = "pathway.events.v1";
+// Commands that were well formed but invalid, with the field and the rule.
+inline constexpr std::string_view kRejections = "pathway.rejections.v1";
+// Messages that could not be processed at all, with the reason and original bytes.
+inline constexpr std::string_view kDeadLetter = "pathway.deadletter.v1";
 
-inline constexpr std::array<std::string_view, 5> kAll = {kInbound, kCommands, kEvents,
-                                                         kRejections, kDeadLetter};
+inline constexpr std::array<std::string_view, 5> kAll = {kInbound, kCommands, kEvents, kRejections,
+                                                         kDeadLetter};
 inline constexpr int kDefaultPartitions = 8;
 
 }  // namespace pathway::topics

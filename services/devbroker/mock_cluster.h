@@ -24,7 +24,8 @@ struct TopicSpec {
 
 class MockCluster {
  public:
-  static Result<std::unique_ptr<MockCluster>> Start(int brokers, const std::vector<TopicSpec>& topics);
+  static Result<std::unique_ptr<MockCluster>> Start(int brokers,
+                                                    const std::vector<TopicSpec>& topics);
   virtual ~MockCluster() = default;
   // "HOST:PORT[,HOST:PORT...]"
   virtual std::string BootstrapServers() const = 0;
