@@ -1,0 +1,512 @@
+// pathwayctl: the pathway operations CLI.
+//
+//   pathwayctl publish --topic T [--raw] FILE.jsonl|-
+//   pathwayctl tail --topic T [--max N] [--timeout S] [--from-beginning|--from-end]
+//
+// Every subcommand takes --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
+// repeatable -X key=value and --kafka-config FILE for librdkafka settings.
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input.
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pathway/v1/envelope.pb.h"
+#include "services/bus/kafka_bus.h"
+
+namespace pathway::ctl {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// How long publish waits for the broker to confirm every message. Longer than the
+// producer's message.timeout.ms (30 s), so librdkafka reports failed messages itself.
+constexpr auto kPublishTimeout = std::chrono::seconds(35);
+
+constexpr std::string_view kKafkaFlagsHelp =
+    "  --bootstrap-servers B  Kafka brokers (default: $PATHWAY_KAFKA_BOOTSTRAP)\n"
+    "  -X key=value           a librdkafka setting; repeatable\n"
+    "  --kafka-config FILE    librdkafka settings, key=value lines ('#' comments)\n";
+
+// ---------------------------------------------------------------------------------
+// Flag parsing: `--flag value`, `--flag=value`, `-X value`, `-Xvalue`; `--` ends flags;
+// `-` alone is a positional argument (stdin).
+
+struct Flag {
+  std::string_view name;
+  bool takes_value;
+  // Applies the flag; returns an error message on a bad value.
+  std::function<std::optional<std::string>(std::string_view value)> apply;
+};
+
+std::optional<std::string> ParseArgs(std::span<char* const> args, const std::vector<Flag>& flags,
+                                     std::vector<std::string>& positional) {
+  bool flags_done = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (flags_done || arg == "-" || !arg.starts_with("-")) {
+      positional.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      flags_done = true;
+      continue;
+    }
+    std::string_view name = arg;
+    std::optional<std::string_view> value;
+    if (arg.starts_with("--")) {
+      if (size_t eq = arg.find('='); eq != std::string_view::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+      }
+    } else if (arg.size() > 2) {  // -Xkey=value
+      name = arg.substr(0, 2);
+      value = arg.substr(2);
+    }
+    auto flag =
+        std::find_if(flags.begin(), flags.end(), [&](const Flag& f) { return f.name == name; });
+    if (flag == flags.end()) return "unknown flag '" + std::string(name) + "'";
+    if (!flag->takes_value) {
+      if (value) return std::string(name) + " takes no value";
+      if (auto error = flag->apply({})) return error;
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) return std::string(name) + " needs a value";
+      value = args[++i];
+    }
+    if (auto error = flag->apply(*value)) return std::string(name) + ": " + *error;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> ParsePositiveInt(std::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < 1) return std::nullopt;
+  return value;
+}
+
+std::optional<double> ParsePositiveSeconds(std::string_view text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || !(value > 0) || value > 86400.0 * 365) return std::nullopt;
+  return value;
+}
+
+// The Kafka flags every subcommand shares.
+struct KafkaFlags {
+  std::string bootstrap;
+  bus::KafkaConfig config;
+
+  void AddTo(std::vector<Flag>& flags) {
+    flags.push_back({"--bootstrap-servers", true, [this](std::string_view v) {
+                       bootstrap = v;
+                       return std::optional<std::string>();
+                     }});
+    flags.push_back({"-X", true, [this](std::string_view v) -> std::optional<std::string> {
+                       if (Status s = config.AddSetting(std::string(v)); !s)
+                         return s.error().detail;
+                       return std::nullopt;
+                     }});
+    flags.push_back(
+        {"--kafka-config", true, [this](std::string_view v) -> std::optional<std::string> {
+           if (Status s = config.LoadPropertiesFile(std::string(v)); !s) {
+             return s.error().detail;
+           }
+           return std::nullopt;
+         }});
+  }
+
+  std::optional<std::string> Resolve() {
+    if (Status s = config.ResolveBootstrap(bootstrap); !s) return s.error().detail;
+    return std::nullopt;
+  }
+};
+
+void PrintErr(std::string_view command, std::string_view message) {
+  std::fprintf(stderr, "pathwayctl %.*s: %.*s\n", static_cast<int>(command.size()), command.data(),
+               static_cast<int>(message.size()), message.data());
+}
+
+int UsageError(std::string_view command, std::string_view message) {
+  PrintErr(command, message);
+  std::fprintf(stderr, "run 'pathwayctl %.*s --help' for usage\n", static_cast<int>(command.size()),
+               command.data());
+  return kExitUsage;
+}
+
+void PrintUsage(std::string_view usage) {
+  std::fwrite(usage.data(), 1, usage.size(), stdout);
+  std::fwrite(kKafkaFlagsHelp.data(), 1, kKafkaFlagsHelp.size(), stdout);
+}
+
+std::string_view Trim(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\r\n\f\v";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
+// ---------------------------------------------------------------------------------
+// publish
+
+constexpr std::string_view kPublishUsage =
+    "usage: pathwayctl publish --topic T [--raw] [kafka flags] FILE.jsonl|-\n"
+    "\n"
+    "Publishes each non-blank line of FILE (- for stdin) as one message. Lines are\n"
+    "Envelopes in protobuf's JSON mapping, sent as binary protobuf keyed by event id.\n"
+    "Every line is parsed before anything is sent: one bad line publishes nothing.\n"
+    "\n"
+    "  --topic T              the topic to publish to (required)\n"
+    "  --raw                  send each line's bytes as they are, unkeyed, unparsed\n"
+    "                         (for exercising dead-letter handling)\n";
+
+struct Record {
+  std::string key;
+  std::string value;
+};
+
+// Reads all of `path` ("-": stdin) into `out`. Plain stdio: GCC 12 flags
+// istreambuf_iterator with a false -Wnull-dereference.
+std::optional<std::string> ReadInput(const std::string& path, std::string& out) {
+  const bool from_stdin = path == "-";
+  std::FILE* in = from_stdin ? stdin : std::fopen(path.c_str(), "rb");
+  if (in == nullptr) return "cannot read '" + path + "'";
+  char chunk[65536];
+  size_t n = 0;
+  while ((n = std::fread(chunk, 1, sizeof chunk, in)) > 0) out.append(chunk, n);
+  const bool failed = std::ferror(in) != 0;
+  if (!from_stdin) std::fclose(in);
+  if (failed) return "error reading '" + (from_stdin ? std::string("stdin") : path) + "'";
+  return std::nullopt;
+}
+
+int RunPublish(std::span<char* const> args) {
+  constexpr std::string_view kCmd = "publish";
+  KafkaFlags kafka;
+  std::string topic;
+  bool raw = false;
+  bool help = false;
+  std::vector<Flag> flags = {
+      {"--topic", true,
+       [&](std::string_view v) {
+         topic = v;
+         return std::optional<std::string>();
+       }},
+      {"--raw", false,
+       [&](std::string_view) {
+         raw = true;
+         return std::optional<std::string>();
+       }},
+      {"--help", false,
+       [&](std::string_view) {
+         help = true;
+         return std::optional<std::string>();
+       }},
+  };
+  kafka.AddTo(flags);
+  std::vector<std::string> positional;
+  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
+  if (help) {
+    PrintUsage(kPublishUsage);
+    return kExitOk;
+  }
+  if (topic.empty()) return UsageError(kCmd, "--topic is required");
+  if (positional.size() != 1) return UsageError(kCmd, "expected one FILE (or - for stdin)");
+  if (auto error = kafka.Resolve()) return UsageError(kCmd, *error);
+  const std::string& path = positional[0];
+
+  std::string input;
+  if (auto error = ReadInput(path, input)) {
+    PrintErr(kCmd, *error);
+    return kExitUsage;
+  }
+
+  // Parse everything before producing anything.
+  std::vector<Record> records;
+  size_t line_number = 0;
+  for (size_t pos = 0; pos < input.size();) {
+    size_t end = input.find('\n', pos);
+    if (end == std::string::npos) end = input.size();
+    std::string_view line(input.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (Trim(line).empty()) continue;
+    if (raw) {
+      records.push_back({std::string(), std::string(line)});
+      continue;
+    }
+    v1::Envelope envelope;
+    const google::protobuf::util::Status status = google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(line.data(), line.size()), &envelope);
+    if (!status.ok()) {
+      const auto message = status.message();
+      PrintErr(kCmd, (path == "-" ? std::string("stdin") : path) + ":" +
+                         std::to_string(line_number) + ": " +
+                         std::string(message.data(), message.size()));
+      return kExitUsage;
+    }
+    // Partners key inbound messages as they like; the engine re-keys by subject.
+    records.push_back({envelope.event_id(), envelope.SerializeAsString()});
+  }
+
+  size_t delivered = 0;
+  size_t failed = 0;
+  std::string first_failure;
+  Result<std::unique_ptr<bus::Producer>> producer =
+      bus::NewKafkaProducer(kafka.config, [&](const bus::Delivery& delivery) {
+        if (!delivery.error) {
+          ++delivered;
+          return;
+        }
+        if (failed++ == 0) first_failure = delivery.error_detail;
+      });
+  if (!producer) {
+    PrintErr(kCmd, producer.error().ToString());
+    return producer.error().code == bus::errc::kConfig ? kExitUsage : kExitFailure;
+  }
+
+  const Clock::time_point deadline = Clock::now() + kPublishTimeout;
+  for (size_t i = 0; i < records.size(); ++i) {
+    for (;;) {
+      Status s = (*producer)->Produce(topic, records[i].key, records[i].value, i);
+      if (s) break;
+      if (s.error().code == bus::errc::kQueueFull && Clock::now() < deadline) {
+        (*producer)->Poll(milliseconds(100));
+        continue;
+      }
+      PrintErr(kCmd, "message " + std::to_string(i + 1) + ": " + s.error().ToString());
+      // Report what the messages already queued did, then fail.
+      (void)(*producer)->Flush(milliseconds(5000));
+      return kExitFailure;
+    }
+  }
+  const auto remaining =
+      std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  if (Status s = (*producer)->Flush(remaining); !s) {
+    PrintErr(kCmd, std::to_string((*producer)->InFlight()) + " of " +
+                       std::to_string(records.size()) +
+                       " messages not confirmed: " + s.error().ToString());
+    return kExitFailure;
+  }
+  if (failed > 0) {
+    PrintErr(kCmd, "published " + std::to_string(delivered) + " of " +
+                       std::to_string(records.size()) + " messages to " + topic + "; " +
+                       std::to_string(failed) + " failed (first: " + first_failure + ")");
+    return kExitFailure;
+  }
+  std::fprintf(stderr, "published %zu messages to %s\n", delivered, topic.c_str());
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------
+// tail
+
+constexpr std::string_view kTailUsage =
+    "usage: pathwayctl tail --topic T [--max N] [--timeout S] [--from-beginning|--from-end]\n"
+    "                       [kafka flags]\n"
+    "\n"
+    "Prints each message of every partition of T as one JSON line (an Envelope in\n"
+    "protobuf's JSON mapping, or {\"undecodable\":true,...}), as consumed. Reads outside\n"
+    "any consumer group and commits nothing.\n"
+    "\n"
+    "  --topic T              the topic to read (required)\n"
+    "  --max N                stop after N messages; exit 1 if fewer arrive in time\n"
+    "  --timeout S            stop after S seconds in all (default 10)\n"
+    "  --from-beginning       start at each partition's first message (default)\n"
+    "  --from-end             print only messages published from now on\n";
+
+void PrintMessage(const bus::Message& message) {
+  v1::Envelope envelope;
+  std::string json;
+  if (!envelope.ParseFromString(message.value) ||
+      !google::protobuf::util::MessageToJsonString(envelope, &json).ok()) {
+    json = "{\"undecodable\":true,\"partition\":" + std::to_string(message.partition) +
+           ",\"offset\":" + std::to_string(message.offset) +
+           ",\"bytes\":" + std::to_string(message.value.size()) + "}";
+  }
+  json.push_back('\n');
+  std::fwrite(json.data(), 1, json.size(), stdout);
+  std::fflush(stdout);  // so scripts piping us see each message at once
+}
+
+int RunTail(std::span<char* const> args) {
+  constexpr std::string_view kCmd = "tail";
+  KafkaFlags kafka;
+  std::string topic;
+  std::optional<int64_t> max;
+  double timeout_s = 10;
+  int64_t start = bus::kOffsetBeginning;
+  bool help = false;
+  std::vector<Flag> flags = {
+      {"--topic", true,
+       [&](std::string_view v) {
+         topic = v;
+         return std::optional<std::string>();
+       }},
+      {"--max", true,
+       [&](std::string_view v) -> std::optional<std::string> {
+         max = ParsePositiveInt(v);
+         if (!max) return "expected a positive integer, got '" + std::string(v) + "'";
+         return std::nullopt;
+       }},
+      {"--timeout", true,
+       [&](std::string_view v) -> std::optional<std::string> {
+         std::optional<double> s = ParsePositiveSeconds(v);
+         if (!s) return "expected a positive number of seconds, got '" + std::string(v) + "'";
+         timeout_s = *s;
+         return std::nullopt;
+       }},
+      {"--from-beginning", false,
+       [&](std::string_view) {
+         start = bus::kOffsetBeginning;
+         return std::optional<std::string>();
+       }},
+      {"--from-end", false,
+       [&](std::string_view) {
+         start = bus::kOffsetEnd;
+         return std::optional<std::string>();
+       }},
+      {"--help", false,
+       [&](std::string_view) {
+         help = true;
+         return std::optional<std::string>();
+       }},
+  };
+  kafka.AddTo(flags);
+  std::vector<std::string> positional;
+  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
+  if (help) {
+    PrintUsage(kTailUsage);
+    return kExitOk;
+  }
+  if (topic.empty()) return UsageError(kCmd, "--topic is required");
+  if (!positional.empty()) return UsageError(kCmd, "unexpected argument '" + positional[0] + "'");
+  if (auto error = kafka.Resolve()) return UsageError(kCmd, *error);
+
+  // One wall-clock bound for the whole command, metadata included.
+  const Clock::time_point deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                        std::chrono::duration<double>(timeout_s));
+  auto remaining = [&] {
+    return std::max(milliseconds(0),
+                    std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  };
+
+  Result<std::unique_ptr<bus::Consumer>> consumer = bus::NewKafkaConsumer(kafka.config, "");
+  if (!consumer) {
+    PrintErr(kCmd, consumer.error().ToString());
+    return consumer.error().code == bus::errc::kConfig ? kExitUsage : kExitFailure;
+  }
+  Result<std::vector<int32_t>> partitions = (*consumer)->Partitions(topic, remaining());
+  if (!partitions) {
+    PrintErr(kCmd, partitions.error().ToString());
+    return kExitFailure;
+  }
+  std::vector<bus::TopicPartition> assignment;
+  for (int32_t p : *partitions) assignment.push_back({topic, p, start});
+  if (Status s = (*consumer)->Assign(assignment); !s) {
+    PrintErr(kCmd, s.error().ToString());
+    return kExitFailure;
+  }
+
+  int64_t count = 0;
+  while (!max || count < *max) {
+    const milliseconds left = remaining();
+    if (left.count() == 0) break;
+    Result<std::optional<bus::Message>> message =
+        (*consumer)->Poll(std::min(left, milliseconds(250)));
+    if (!message) {
+      PrintErr(kCmd, message.error().ToString());
+      return kExitFailure;
+    }
+    if (!message->has_value()) continue;
+    PrintMessage(**message);
+    ++count;
+  }
+  (*consumer)->Close();
+  if (max && count < *max) {
+    PrintErr(kCmd, "timed out after " + std::to_string(count) + " of " + std::to_string(*max) +
+                       " messages");
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------
+// The subcommand table: a new subcommand is one entry here and one Run function.
+
+struct Subcommand {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(std::span<char* const> args);
+};
+
+constexpr std::array kSubcommands = {
+    Subcommand{"publish", "publish JSON-encoded Envelopes (or raw lines) to a topic", RunPublish},
+    Subcommand{"tail", "print a topic's messages as JSON lines", RunTail},
+};
+
+void PrintMainUsage(std::FILE* out) {
+  std::fputs(
+      "usage: pathwayctl COMMAND [flags]\n"
+      "\n"
+      "commands:\n",
+      out);
+  for (const Subcommand& command : kSubcommands) {
+    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(command.name.size()),
+                 command.name.data(), static_cast<int>(command.summary.size()),
+                 command.summary.data());
+  }
+  std::fputs("\nrun 'pathwayctl COMMAND --help' for a command's flags\n", out);
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintMainUsage(stderr);
+    return kExitUsage;
+  }
+  std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    PrintMainUsage(stdout);
+    return kExitOk;
+  }
+  for (const Subcommand& command : kSubcommands) {
+    if (command.name == name) {
+      return command.run(std::span<char* const>(argv + 2, static_cast<size_t>(argc - 2)));
+    }
+  }
+  std::fprintf(stderr, "pathwayctl: unknown command '%s'\n", argv[1]);
+  PrintMainUsage(stderr);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace pathway::ctl
+
+int main(int argc, char** argv) {
+  try {
+    return pathway::ctl::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pathwayctl: %s\n", e.what());
+    return 1;
+  }
+}

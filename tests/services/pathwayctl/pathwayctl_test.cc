@@ -1,0 +1,237 @@
+// pathwayctl run as a subprocess against an in-process mock cluster (label: mock).
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pathway/v1/envelope.pb.h"
+#include "services/devbroker/mock_cluster.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/temp_dir.h"
+
+extern char** environ;
+
+namespace pathway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr const char* kInbound = "pathway.inbound.v1";
+
+struct RunResult {
+  int exit_code = -1;  // -1: killed at the deadline or did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+class PathwayctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = devbroker::MockCluster::Start(
+        1, {{kInbound, 8}, {"malformed", 2}, {"raw", 1}, {"stdin", 2}});
+    ASSERT_TRUE(cluster.ok()) << cluster.error().ToString();
+    cluster_ = std::move(cluster).value();
+  }
+
+  std::string Bootstrap() const { return cluster_->BootstrapServers(); }
+
+  // Runs pathwayctl with `args`, stdin from `stdin_path` (or /dev/null), stdout and
+  // stderr captured in files; kills it if it runs longer than `limit`.
+  RunResult Run(const std::vector<std::string>& args,
+                const std::vector<std::string>& extra_env = {},
+                const std::string& stdin_path = "/dev/null",
+                milliseconds limit = milliseconds(60000)) {
+    const std::string out_path = dir_.path() + "/stdout";
+    const std::string err_path = dir_.path() + "/stderr";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, stdin_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<std::string> all = {PATHWAYCTL_BIN};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (const std::string& a : all) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings = extra_env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (!std::string_view(*e).starts_with("PATHWAY_KAFKA_BOOTSTRAP=")) env_strings.push_back(*e);
+    }
+    std::vector<char*> envp;
+    for (const std::string& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+
+    RunResult result;
+    pid_t pid = -1;
+    const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(spawned, 0);
+    if (spawned != 0) return result;
+
+    const auto deadline = Clock::now() + limit;
+    int status = 0;
+    for (;;) {
+      const pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) break;
+      if (r < 0 || Clock::now() >= deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        ADD_FAILURE() << "pathwayctl did not exit in time";
+        status = -1;
+        break;
+      }
+      // Polling a child's exit has no blocking-with-timeout call; the deadline bounds it.
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    result.out = ReadFile(out_path);
+    result.err = ReadFile(err_path);
+    return result;
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = dir_.path() + "/" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  static std::string JsonLine(const v1::Envelope& envelope) {
+    std::string json;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(envelope, &json).ok());
+    return json + "\n";
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<devbroker::MockCluster> cluster_;
+};
+
+TEST_F(PathwayctlTest, PublishThenTailRoundTrips) {
+  const std::string file =
+      WriteFile("referrals.jsonl",
+                JsonLine(testing::ValidReferral("evt-1")) + "\n   \n" +
+                    JsonLine(testing::ValidReferral("evt-2", testing::kOtherValidNhsNumber)));
+  RunResult published = Run({"publish", "--bootstrap-servers", Bootstrap(), "--topic", kInbound,
+                             "-X", "linger.ms=1", file});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_THAT(published.err, HasSubstr("published 2 messages to pathway.inbound.v1"));
+
+  // The bootstrap servers come from the environment this time.
+  RunResult tailed = Run({"tail", "--topic", kInbound, "--max", "2", "--timeout", "30"},
+                         {"PATHWAY_KAFKA_BOOTSTRAP=" + Bootstrap()});
+  ASSERT_EQ(tailed.exit_code, 0) << tailed.err;
+  std::vector<std::string> lines = Lines(tailed.out);
+  ASSERT_EQ(lines.size(), 2u) << tailed.out;
+  std::set<std::string> ids;
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, HasSubstr("\"eventId\":"));  // lowerCamel JSON names
+    v1::Envelope envelope;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &envelope).ok()) << line;
+    ids.insert(envelope.event_id());
+    EXPECT_EQ(envelope.referral_submitted().referral_id(), "REF-" + envelope.event_id());
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"evt-1", "evt-2"}));
+}
+
+TEST_F(PathwayctlTest, MalformedLinePublishesNothingAndNamesTheLine) {
+  const std::string file = WriteFile(
+      "bad.jsonl", JsonLine(testing::ValidReferral("evt-ok")) + "{\"eventId\": \"evt-bad\",\n");
+  RunResult published =
+      Run({"publish", "--bootstrap-servers", Bootstrap(), "--topic", "malformed", file});
+  EXPECT_EQ(published.exit_code, 2);
+  EXPECT_THAT(published.err, HasSubstr(file + ":2:"));
+
+  // Nothing arrives within the timeout: without --max that is success, with --max not.
+  RunResult tailed =
+      Run({"tail", "--bootstrap-servers", Bootstrap(), "--topic", "malformed", "--timeout", "2"});
+  EXPECT_EQ(tailed.exit_code, 0) << tailed.err;
+  EXPECT_THAT(tailed.out, IsEmpty());
+  RunResult waited = Run({"tail", "--bootstrap-servers", Bootstrap(), "--topic", "malformed",
+                          "--max", "1", "--timeout", "1.5"});
+  EXPECT_EQ(waited.exit_code, 1);
+  EXPECT_THAT(waited.out, IsEmpty());
+  EXPECT_THAT(waited.err, HasSubstr("0 of 1"));
+}
+
+TEST_F(PathwayctlTest, RawLinesAreUndecodableForTail) {
+  const std::string file = WriteFile("raw.txt", "not a protobuf\n");
+  RunResult published =
+      Run({"publish", "--bootstrap-servers", Bootstrap(), "--topic", "raw", "--raw", file});
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  RunResult tailed = Run({"tail", "--bootstrap-servers", Bootstrap(), "--topic", "raw", "--max",
+                          "1", "--timeout", "30"});
+  ASSERT_EQ(tailed.exit_code, 0) << tailed.err;
+  EXPECT_EQ(tailed.out, "{\"undecodable\":true,\"partition\":0,\"offset\":0,\"bytes\":14}\n");
+}
+
+TEST_F(PathwayctlTest, PublishReadsStdin) {
+  const std::string file = WriteFile("stdin.jsonl", JsonLine(testing::ValidReferral("evt-stdin")));
+  RunResult published =
+      Run({"publish", "--bootstrap-servers", Bootstrap(), "--topic", "stdin", "-"}, {}, file);
+  ASSERT_EQ(published.exit_code, 0) << published.err;
+  EXPECT_THAT(published.err, HasSubstr("published 1 messages to stdin"));
+}
+
+TEST_F(PathwayctlTest, UsageErrors) {
+  RunResult help = Run({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("publish"));
+  EXPECT_THAT(help.out, HasSubstr("tail"));
+  EXPECT_EQ(Run({"publish", "--help"}).exit_code, 0);
+  EXPECT_EQ(Run({}).exit_code, 2);
+  EXPECT_EQ(Run({"frobnicate"}).exit_code, 2);
+
+  RunResult no_bootstrap = Run({"tail", "--topic", "raw"});
+  EXPECT_EQ(no_bootstrap.exit_code, 2);
+  EXPECT_THAT(no_bootstrap.err, HasSubstr("PATHWAY_KAFKA_BOOTSTRAP"));
+
+  RunResult bad_setting = Run(
+      {"tail", "--bootstrap-servers", Bootstrap(), "--topic", "raw", "-X", "no.such.setting=1"});
+  EXPECT_EQ(bad_setting.exit_code, 2);
+  EXPECT_THAT(bad_setting.err, HasSubstr("no.such.setting"));
+
+  RunResult bad_max =
+      Run({"tail", "--bootstrap-servers", Bootstrap(), "--topic", "raw", "--max", "x"});
+  EXPECT_EQ(bad_max.exit_code, 2);
+  EXPECT_THAT(bad_max.err, HasSubstr("--max"));
+
+  RunResult missing = Run({"publish", "--bootstrap-servers", Bootstrap(), "--topic", "raw",
+                           dir_.path() + "/missing.jsonl"});
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace pathway
