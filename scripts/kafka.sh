@@ -1,0 +1,504 @@
+#!/usr/bin/env bash
+# kafka.sh - a real Apache Kafka cluster (KRaft mode, no ZooKeeper) on 127.0.0.1 for tests.
+#
+# Usage:
+#   scripts/kafka.sh fetch [--cache DIR]
+#   scripts/kafka.sh start --dir DIR [--brokers 1|3] [--base-port P] [--cache DIR]
+#   scripts/kafka.sh stop --dir DIR
+#   scripts/kafka.sh create-topics --dir DIR [--partitions N] [--replication-factor R] TOPIC...
+#   scripts/kafka.sh kill-broker --dir DIR --node N
+#   scripts/kafka.sh restart-broker --dir DIR --node N
+#
+#   fetch           Install Java 17, Maven and kcat from Debian packages if missing, then copy
+#                   the Kafka jars pinned in scripts/kafka/pom.xml from Maven Central into
+#                   CACHE/lib. CACHE is $PATHWAY_KAFKA_CACHE or <repo>/build/kafka. Does
+#                   nothing when the cache already matches the POM.
+#   start           Fetch if needed, format and start N combined broker+controller nodes
+#                   (default 1), wait until each node serves metadata listing all brokers,
+#                   then print exactly one line on stdout, also written to DIR/bootstrap:
+#                     bootstrap.servers=127.0.0.1:P1[,127.0.0.1:P2,...]
+#                   Node i takes port P+2(i-1) for clients and the next one for the
+#                   controller; without --base-port the first free block from 19092 is used.
+#                   On a running DIR it only prints the line again; a stopped DIR restarts
+#                   with its data and ports.
+#   stop            SIGTERM every node, SIGKILL after a bounded wait. Keeps data and logs.
+#   create-topics   Create topics (if absent); defaults: 8 partitions, min(brokers, 3) replicas.
+#   kill-broker     SIGKILL node N (1-based).
+#   restart-broker  Stop node N gracefully if it runs, start it, wait until it has rejoined.
+#
+# DIR layout: cluster.env, bootstrap, nodeN/{server.properties,server.log,pid,data/}.
+# Environment:
+#   PATHWAY_KAFKA_CACHE          jar cache (default <repo>/build/kafka)
+#   PATHWAY_KAFKA_JVM_OPTS       broker JVM options, default "-Xms128m -Xmx512m -XX:TieredStopAtLevel=1"
+#                                (the C1-only JIT halves start-up on 2 cores; drop it for benchmarks)
+#   PATHWAY_KAFKA_START_TIMEOUT  seconds start/restart-broker wait for the cluster (default 120)
+# Progress and errors go to stderr; only `start` writes to stdout.
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+POM="$SCRIPT_DIR/kafka/pom.xml"
+LOG4J_CONFIG="$SCRIPT_DIR/kafka/log4j2.yaml"
+
+CACHE="${PATHWAY_KAFKA_CACHE:-$REPO_ROOT/build/kafka}"
+JVM_OPTS="${PATHWAY_KAFKA_JVM_OPTS:--Xms128m -Xmx512m -XX:TieredStopAtLevel=1}"
+START_TIMEOUT="${PATHWAY_KAFKA_START_TIMEOUT:-120}"
+STOP_TIMEOUT=30
+DEFAULT_BASE_PORT=19092
+MAX_NODES=9
+START_LOCK="${TMPDIR:-/tmp}/pathway-kafka-start.lock"
+
+# Options, filled in by parse_args.
+DIR="" NODE="" OPT_BROKERS="" OPT_BASE_PORT="" PARTITIONS=8 REPLICATION=""
+ARGS=()
+# Cluster state, from DIR/cluster.env.
+BROKERS="" BASE_PORT="" CLUSTER_ID="" LIB="" JAVA=""
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() { sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit "${1:-2}"; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+in_range() { is_uint "$1" && (( $1 >= $2 && $1 <= $3 )); }
+
+# ---------------------------------------------------------------------------------------------
+# Tools and jars
+
+# Prints the path of a Java >= 17, or nothing.
+find_java() {
+  local j v
+  for j in "$(command -v java || true)" /usr/lib/jvm/java-*-openjdk-*/bin/java; do
+    [[ -n $j && -x $j ]] || continue
+    v=$("$j" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p')
+    if is_uint "$v" && (( v >= 17 )); then
+      echo "$j"
+      return 0
+    fi
+  done
+}
+
+apt_install() {
+  local sudo=()
+  (( EUID == 0 )) || sudo=(sudo)
+  log "installing $* with apt-get"
+  "${sudo[@]}" apt-get update -qq >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+ensure_tools() {
+  local missing=()
+  [[ -n $(find_java) ]] || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v kcat >/dev/null || missing+=(kcat)
+  (( ${#missing[@]} == 0 )) || apt_install "${missing[@]}"
+  JAVA=$(find_java)
+  [[ -n $JAVA ]] || die "no Java >= 17 found after installing openjdk-17-jre-headless"
+}
+
+pom_kafka_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM"
+}
+
+cache_is_current() {
+  local lib=$1 stamp=$2 version=$3
+  [[ -f $lib/kafka_2.13-$version.jar && -f $lib/.pom-sha256 && $(<"$lib/.pom-sha256") == "$stamp" ]]
+}
+
+cmd_fetch() {
+  ensure_tools
+  local version stamp lib="$CACHE/lib"
+  version=$(pom_kafka_version)
+  stamp=$(sha256sum "$POM" | cut -d' ' -f1)
+  LIB=$lib
+  cache_is_current "$lib" "$stamp" "$version" && return 0
+
+  mkdir -p "$CACHE"
+  (
+    flock -w 600 9 || die "timed out waiting for $CACHE/.fetch.lock"
+    cache_is_current "$lib" "$stamp" "$version" && exit 0  # fetched meanwhile
+    log "fetching Kafka $version from Maven Central into $lib"
+    local tmp="$CACHE/lib.tmp.$$"
+    rm -rf "$tmp"
+    if ! mvn -q -B -f "$POM" dependency:copy-dependencies -DoutputDirectory="$tmp" \
+        >"$CACHE/fetch.log" 2>&1; then
+      cat "$CACHE/fetch.log" >&2
+      rm -rf "$tmp"
+      die "maven could not fetch the Kafka jars (see above)"
+    fi
+    echo "$stamp" >"$tmp/.pom-sha256"
+    rm -rf "$lib"
+    mv "$tmp" "$lib"
+  ) 9>"$CACHE/.fetch.lock"
+}
+
+# Runs a short-lived Kafka command-line class (log4j falls back to errors only).
+kafka_tool() {
+  "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$LIB/*" "$@"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cluster directory
+
+broker_port() { echo $(( BASE_PORT + 2 * ($1 - 1) )); }
+controller_port() { echo $(( BASE_PORT + 2 * ($1 - 1) + 1 )); }
+node_dir() { echo "$DIR/node$1"; }
+
+bootstrap_servers() {
+  local n list=""
+  for (( n = 1; n <= BROKERS; n++ )); do list+="${list:+,}127.0.0.1:$(broker_port "$n")"; done
+  echo "$list"
+}
+
+require_dir() {
+  [[ -n $DIR ]] || die "--dir is required"
+  DIR=$(realpath -m "$DIR")
+}
+
+load_cluster() {
+  require_dir
+  [[ -f $DIR/cluster.env ]] || die "$DIR holds no cluster (run start first)"
+  # shellcheck source=/dev/null
+  source "$DIR/cluster.env"
+}
+
+save_cluster() {
+  {
+    printf 'BROKERS=%q\n' "$BROKERS"
+    printf 'BASE_PORT=%q\n' "$BASE_PORT"
+    printf 'CLUSTER_ID=%q\n' "$CLUSTER_ID"
+    printf 'LIB=%q\n' "$LIB"
+    printf 'JAVA=%q\n' "$JAVA"
+  } >"$DIR/cluster.env"
+}
+
+require_node() {
+  in_range "$NODE" 1 "$BROKERS" || die "--node must be in 1..$BROKERS"
+}
+
+# Prints the pid of node $1 and succeeds if that node's broker process is alive.
+node_pid() {
+  local pidfile pid
+  pidfile="$(node_dir "$1")/pid"
+  [[ -f $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  is_uint "$pid" && [[ -r /proc/$pid/cmdline ]] || return 1
+  # Guard against a recycled pid: the command line must name this node's config.
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$(node_dir "$1")/server.properties" || return 1
+  echo "$pid"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints the first base port >= DEFAULT_BASE_PORT whose 2*$1 ports are all free.
+pick_base_port() {
+  local base p
+  for (( base = DEFAULT_BASE_PORT; base < DEFAULT_BASE_PORT + 1000; base += 2 * MAX_NODES )); do
+    for (( p = base; p < base + 2 * $1; p++ )); do
+      port_in_use "$p" && continue 2
+    done
+    echo "$base"
+    return 0
+  done
+  die "no free block of $(( 2 * $1 )) ports in ${DEFAULT_BASE_PORT}..$(( DEFAULT_BASE_PORT + 999 ))"
+}
+
+write_node_config() {
+  local n=$1 dir i voters="" rf min_isr
+  dir=$(node_dir "$n")
+  rf=$(( BROKERS < 3 ? BROKERS : 3 ))
+  min_isr=$(( rf >= 3 ? 2 : 1 ))
+  for (( i = 1; i <= BROKERS; i++ )); do
+    voters+="${voters:+,}$i@127.0.0.1:$(controller_port "$i")"
+  done
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+# Generated by scripts/kafka.sh: node $n of a $BROKERS-node test cluster.
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+
+auto.create.topics.enable=true
+num.partitions=8
+default.replication.factor=$rf
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$min_isr
+transaction.state.log.num.partitions=8
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$min_isr
+group.initial.rebalance.delay.ms=0
+
+# Small footprint: several nodes share a 2-core machine.
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.segment.bytes=16777216
+log.cleaner.dedupe.buffer.size=16777216
+EOF
+}
+
+# Formats the storage of every node that has none yet, in parallel.
+format_nodes() {
+  local n dir failed=0
+  local -A formatting=()
+  for n in $(all_nodes); do
+    dir=$(node_dir "$n")
+    [[ -f $dir/data/meta.properties ]] && continue
+    kafka_tool kafka.tools.StorageTool format \
+      --cluster-id "$CLUSTER_ID" --config "$dir/server.properties" >>"$dir/server.log" 2>&1 &
+    formatting[$n]=$!
+  done
+  for n in "${!formatting[@]}"; do
+    if ! wait "${formatting[$n]}"; then
+      show_log_tail "$n"
+      failed=1
+    fi
+  done
+  (( failed == 0 )) || die "formatting the storage in $DIR failed"
+}
+
+launch_node() {
+  local n=$1 dir p
+  dir=$(node_dir "$n")
+  node_pid "$n" >/dev/null && return 0
+  for p in "$(broker_port "$n")" "$(controller_port "$n")"; do
+    port_in_use "$p" && die "port $p of node $n is already in use"
+  done
+  log "starting node $n on 127.0.0.1:$(broker_port "$n") (controller :$(controller_port "$n"))"
+  # shellcheck disable=SC2086  # JVM_OPTS is a list of words
+  "$JAVA" $JVM_OPTS -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$LIB/*" \
+    kafka.Kafka "$dir/server.properties" </dev/null >>"$dir/server.log" 2>&1 9>&- &
+  echo $! >"$dir/pid"
+}
+
+show_log_tail() {
+  local log
+  log="$(node_dir "$1")/server.log"
+  [[ -f $log ]] || return 0
+  log "---- last lines of $log"
+  tail -n 30 "$log" >&2
+}
+
+# Prints how many brokers the metadata served by node $1 lists (0 if it does not answer).
+metadata_broker_count() {
+  local count
+  count=$(timeout 10 kcat -b "127.0.0.1:$(broker_port "$1")" -L -m 3 2>/dev/null \
+    | awk '/^ [0-9]+ brokers:/ { print $1; exit }') || true
+  echo "${count:-0}"
+}
+
+# Waits until every node in "$@" runs and serves metadata listing at least that many brokers.
+wait_ready() {
+  local deadline=$(( SECONDS + START_TIMEOUT )) n ready
+  while (( SECONDS < deadline )); do
+    ready=1
+    for n in "$@"; do
+      if ! node_pid "$n" >/dev/null; then
+        show_log_tail "$n"
+        die "node $n exited during startup"
+      fi
+      if ! port_in_use "$(broker_port "$n")" || (( $(metadata_broker_count "$n") < $# )); then
+        ready=0
+        break
+      fi
+    done
+    (( ready )) && return 0
+    sleep 0.5
+  done
+  for n in "$@"; do show_log_tail "$n"; done
+  die "cluster in $DIR not ready after ${START_TIMEOUT}s"
+}
+
+# Succeeds if process $1 exists and is not a zombie.
+pid_alive() { grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null; }
+
+# Waits up to $1 seconds for the pids in "${@:2}" to exit; succeeds if they all did.
+wait_exit() {
+  local deadline=$(( SECONDS + $1 )) pid alive
+  shift
+  while :; do
+    alive=0
+    for pid in "$@"; do pid_alive "$pid" && alive=1; done
+    (( alive )) || return 0
+    (( SECONDS < deadline )) || return 1
+    sleep 0.2
+  done
+}
+
+# Stops the given nodes: SIGTERM, then SIGKILL after STOP_TIMEOUT seconds.
+stop_nodes() {
+  local n pid pids=()
+  for n in "$@"; do
+    if pid=$(node_pid "$n"); then pids+=("$pid"); fi
+  done
+  if (( ${#pids[@]} > 0 )); then
+    log "stopping node(s) $* in $DIR"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    if ! wait_exit "$STOP_TIMEOUT" "${pids[@]}"; then
+      log "still running after ${STOP_TIMEOUT}s, sending SIGKILL"
+      kill -KILL "${pids[@]}" 2>/dev/null || true
+      wait_exit 10 "${pids[@]}" || die "could not kill pid(s) ${pids[*]}"
+    fi
+  fi
+  for n in "$@"; do rm -f "$(node_dir "$n")/pid"; done
+}
+
+all_nodes() { seq 1 "$BROKERS"; }
+
+running_nodes() {
+  local n
+  for n in $(all_nodes); do node_pid "$n" >/dev/null && echo "$n"; done
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+cmd_start() {
+  require_dir
+  [[ -z $OPT_BROKERS ]] || in_range "$OPT_BROKERS" 1 "$MAX_NODES" \
+    || die "--brokers must be in 1..$MAX_NODES"
+  [[ -z $OPT_BASE_PORT ]] || in_range "$OPT_BASE_PORT" 1024 64000 \
+    || die "--base-port must be in 1024..64000"
+  cmd_fetch
+  mkdir -p "$DIR"
+
+  # Serialize starts on this machine so concurrent ones do not pick the same free ports.
+  exec 9>"$START_LOCK"
+  flock -w $(( START_TIMEOUT + 60 )) 9 || die "timed out waiting for $START_LOCK"
+
+  local lib=$LIB java=$JAVA n
+  if [[ -f $DIR/cluster.env ]]; then
+    # shellcheck source=/dev/null
+    source "$DIR/cluster.env"
+    [[ -z $OPT_BROKERS || $OPT_BROKERS == "$BROKERS" ]] \
+      || die "$DIR holds a $BROKERS-node cluster; use a fresh --dir for $OPT_BROKERS nodes"
+    [[ -z $OPT_BASE_PORT || $OPT_BASE_PORT == "$BASE_PORT" ]] \
+      || die "$DIR uses base port $BASE_PORT; use a fresh --dir for $OPT_BASE_PORT"
+    LIB=$lib JAVA=$java
+  else
+    BROKERS=${OPT_BROKERS:-1}
+    BASE_PORT=${OPT_BASE_PORT:-$(pick_base_port "$BROKERS")}
+    CLUSTER_ID=$(kafka_tool kafka.tools.StorageTool random-uuid | tail -n 1)
+    [[ $CLUSTER_ID =~ ^[A-Za-z0-9_-]{22}$ ]] || die "StorageTool random-uuid printed '$CLUSTER_ID'"
+    for n in $(all_nodes); do write_node_config "$n"; done
+  fi
+  save_cluster
+
+  format_nodes
+  trap abort_start EXIT
+  for n in $(all_nodes); do launch_node "$n"; done
+  # shellcheck disable=SC2046
+  wait_ready $(all_nodes)
+  trap - EXIT
+  exec 9>&-
+
+  echo "bootstrap.servers=$(bootstrap_servers)" | tee "$DIR/bootstrap"
+}
+
+# EXIT trap of a failing start: leave no half-started cluster behind.
+abort_start() {
+  local rc=$?
+  (( rc != 0 )) || return 0
+  log "start failed, stopping the nodes in $DIR"
+  # shellcheck disable=SC2046
+  stop_nodes $(all_nodes) || true
+  exit "$rc"
+}
+
+cmd_stop() {
+  require_dir
+  if [[ ! -f $DIR/cluster.env ]]; then
+    log "no cluster in $DIR, nothing to stop"
+    return 0
+  fi
+  load_cluster
+  # shellcheck disable=SC2046
+  stop_nodes $(all_nodes)
+}
+
+cmd_create_topics() {
+  load_cluster
+  (( ${#ARGS[@]} > 0 )) || die "create-topics needs at least one topic name"
+  local rf=${REPLICATION:-$(( BROKERS < 3 ? BROKERS : 3 ))} topic
+  in_range "$PARTITIONS" 1 100000 || die "--partitions must be in 1..100000"
+  in_range "$rf" 1 "$BROKERS" || die "--replication-factor must be in 1..$BROKERS"
+  [[ -n $(running_nodes) ]] || die "the cluster in $DIR is not running"
+  for topic in "${ARGS[@]}"; do
+    kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap_servers)" \
+      --create --if-not-exists --topic "$topic" \
+      --partitions "$PARTITIONS" --replication-factor "$rf" >&2
+  done
+}
+
+cmd_kill_broker() {
+  load_cluster
+  require_node
+  local pid
+  if ! pid=$(node_pid "$NODE"); then
+    log "node $NODE is not running"
+    return 0
+  fi
+  log "killing node $NODE (pid $pid)"
+  kill -KILL "$pid"
+  wait_exit 10 "$pid" || die "node $NODE (pid $pid) survived SIGKILL"
+  rm -f "$(node_dir "$NODE")/pid"
+}
+
+cmd_restart_broker() {
+  load_cluster
+  require_node
+  stop_nodes "$NODE"
+  launch_node "$NODE"
+  # shellcheck disable=SC2046
+  wait_ready $(running_nodes)
+}
+
+parse_args() {
+  while (( $# > 0 )); do
+    case $1 in
+      --dir) DIR=${2:?--dir needs a value}; shift 2 ;;
+      --cache) CACHE=${2:?--cache needs a value}; shift 2 ;;
+      --brokers) OPT_BROKERS=${2:?--brokers needs a value}; shift 2 ;;
+      --base-port) OPT_BASE_PORT=${2:?--base-port needs a value}; shift 2 ;;
+      --node) NODE=${2:?--node needs a value}; shift 2 ;;
+      --partitions) PARTITIONS=${2:?--partitions needs a value}; shift 2 ;;
+      --replication-factor) REPLICATION=${2:?--replication-factor needs a value}; shift 2 ;;
+      -h | --help) usage 0 ;;
+      --) shift; ARGS+=("$@"); break ;;
+      -*) die "unknown option $1 (see --help)" ;;
+      *) ARGS+=("$1"); shift ;;
+    esac
+  done
+}
+
+main() {
+  (( $# > 0 )) || usage
+  local cmd=$1
+  shift
+  parse_args "$@"
+  CACHE=$(realpath -m "$CACHE")
+  [[ $cmd == create-topics || ${#ARGS[@]} -eq 0 ]] || die "unexpected argument(s): ${ARGS[*]}"
+  case $cmd in
+    fetch) cmd_fetch ;;
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    create-topics) cmd_create_topics ;;
+    kill-broker) cmd_kill_broker ;;
+    restart-broker) cmd_restart_broker ;;
+    -h | --help | help) usage 0 ;;
+    *) die "unknown command '$cmd' (see --help)" ;;
+  esac
+}
+
+main "$@"
