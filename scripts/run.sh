@@ -54,6 +54,10 @@ echo
 echo "== pathway.deadletter.v1 (bytes that could not be decoded)"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.deadletter.v1 --max 1 --timeout 30
 
+echo
+echo "== engine log ($run/engine.log): repeated event ids ignored"
+grep 'event=duplicate_ignored' "$run/engine.log" || echo "(none yet)"
+
 cat <<MSG
 
 pathway is running.
