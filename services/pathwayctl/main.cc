@@ -54,6 +54,21 @@ struct Flag {
   std::function<std::optional<std::string>(std::string_view value)> apply;
 };
 
+// Handlers for the common flag shapes.
+std::function<std::optional<std::string>(std::string_view)> Store(std::string& out) {
+  return [&out](std::string_view v) {
+    out = v;
+    return std::optional<std::string>();
+  };
+}
+template <class T>
+std::function<std::optional<std::string>(std::string_view)> Set(T& out, T value) {
+  return [&out, value](std::string_view) {
+    out = value;
+    return std::optional<std::string>();
+  };
+}
+
 std::optional<std::string> ParseArgs(std::span<char* const> args, const std::vector<Flag>& flags,
                                      std::vector<std::string>& positional) {
   bool flags_done = false;
@@ -206,21 +221,9 @@ int RunPublish(std::span<char* const> args) {
   bool raw = false;
   bool help = false;
   std::vector<Flag> flags = {
-      {"--topic", true,
-       [&](std::string_view v) {
-         topic = v;
-         return std::optional<std::string>();
-       }},
-      {"--raw", false,
-       [&](std::string_view) {
-         raw = true;
-         return std::optional<std::string>();
-       }},
-      {"--help", false,
-       [&](std::string_view) {
-         help = true;
-         return std::optional<std::string>();
-       }},
+      {"--topic", true, Store(topic)},
+      {"--raw", false, Set(raw, true)},
+      {"--help", false, Set(help, true)},
   };
   kafka.AddTo(flags);
   std::vector<std::string> positional;
@@ -358,11 +361,7 @@ int RunTail(std::span<char* const> args) {
   int64_t start = bus::kOffsetBeginning;
   bool help = false;
   std::vector<Flag> flags = {
-      {"--topic", true,
-       [&](std::string_view v) {
-         topic = v;
-         return std::optional<std::string>();
-       }},
+      {"--topic", true, Store(topic)},
       {"--max", true,
        [&](std::string_view v) -> std::optional<std::string> {
          max = ParsePositiveInt(v);
@@ -376,21 +375,9 @@ int RunTail(std::span<char* const> args) {
          timeout_s = *s;
          return std::nullopt;
        }},
-      {"--from-beginning", false,
-       [&](std::string_view) {
-         start = bus::kOffsetBeginning;
-         return std::optional<std::string>();
-       }},
-      {"--from-end", false,
-       [&](std::string_view) {
-         start = bus::kOffsetEnd;
-         return std::optional<std::string>();
-       }},
-      {"--help", false,
-       [&](std::string_view) {
-         help = true;
-         return std::optional<std::string>();
-       }},
+      {"--from-beginning", false, Set(start, bus::kOffsetBeginning)},
+      {"--from-end", false, Set(start, bus::kOffsetEnd)},
+      {"--help", false, Set(help, true)},
   };
   kafka.AddTo(flags);
   std::vector<std::string> positional;
