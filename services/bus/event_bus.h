@@ -67,6 +67,8 @@ using DeliveryCallback = std::function<void(const Delivery&)>;
 
 class Producer {
  public:
+  // Messages not yet reported are dropped without a callback: Flush first. (The
+  // engine's outbox makes that safe: an entry is deleted only on a confirmed delivery.)
   virtual ~Producer() = default;
   // Queues a message; copies key and value. Messages with the same key go to the
   // same partition (murmur2, as Kafka's Java client) and keep their order.
@@ -101,12 +103,14 @@ class Consumer {
   virtual Status Assign(const std::vector<TopicPartition>& partitions) = 0;
   // The next message, or nullopt when none arrived within `timeout`.
   virtual Result<std::optional<Message>> Poll(std::chrono::milliseconds timeout) = 0;
-  // Synchronously commits these next offsets for the group.
+  // Synchronously commits these next offsets for the group. Bounded by the client's
+  // own timeouts (for Kafka, about session.timeout.ms when the coordinator is away).
   virtual Status Commit(const std::vector<TopicPartition>& next_offsets) = 0;
   // The partition ids of `topic`.
   virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                                   std::chrono::milliseconds timeout) = 0;
-  // Leaves the group (bounded). Further calls fail with kState.
+  // Leaves the group. Further calls fail with kState. For Kafka, librdkafka 2.0.2 can
+  // block here while no broker is reachable: callers bound their shutdown themselves.
   virtual void Close() = 0;
 };
 

@@ -7,6 +7,7 @@
 // exits 0. Exits 1 on a fatal error (restart resumes from the stored offsets), 2 on
 // bad flags.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -152,7 +153,11 @@ int Run(int argc, char** argv) {
       break;
     }
   }
-  log::Info("engine_stopping", {});
+  // Shutdown is bounded even if a broker is unreachable (librdkafka's consumer close
+  // can block then): after 30 s SIGALRM ends the process. Nothing is lost by that:
+  // every decision is in RocksDB and the outbox is re-sent on the next start.
+  ::alarm(30);
+  log::Info("engine_stopping", {{"bound_seconds", "30"}});
   (*intake)->Close();
   (*processor)->Close();
   if (auto s = engine.Drain(milliseconds(10000)); !s) {
