@@ -23,6 +23,12 @@ read -r -t 30 -u 3 first || fail "devbroker printed nothing within 30 s"
 [[ $first =~ ^bootstrap\.servers=127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+)*$ ]] || fail "first line: $first"
 bootstrap=${first#bootstrap.servers=}
 
+# Any Kafka client sees the pathway topics (kcat uses librdkafka's metadata request).
+metadata=$(timeout 30 kcat -b "$bootstrap" -L) || fail "kcat -L"
+for t in inbound commands events rejections deadletter; do
+  grep -q "topic \"pathway.$t.v1\" with 2 partitions" <<<"$metadata" || fail "kcat -L lacks pathway.$t.v1: $metadata"
+done
+
 "$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" 2>"$work/engine.log" &
 engine_pid=$!
 pids+=($engine_pid)
