@@ -46,7 +46,7 @@ printf 'this line is not a protobuf Envelope\n' >"$run/undecodable.txt"
 
 echo
 echo "== pathway.events.v1 (what happened)"
-"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 3 --timeout 60
+"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 6 --timeout 60
 echo
 echo "== pathway.rejections.v1 (invalid input, with the field and the rule)"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.rejections.v1 --max 2 --timeout 30

@@ -13,13 +13,14 @@
 namespace pathway::state {
 namespace {
 
-constexpr std::array<ColumnFamilySpec, 6> kFamilies = {{
+constexpr std::array<ColumnFamilySpec, 7> kFamilies = {{
     {ColumnFamily::kMeta, "meta"},
     {ColumnFamily::kCaseState, "case_state"},
     {ColumnFamily::kHistory, "history"},
     {ColumnFamily::kDedupe, "dedupe"},
     {ColumnFamily::kOutbox, "outbox"},
     {ColumnFamily::kOffsets, "offsets"},
+    {ColumnFamily::kTimers, "timers"},
 }};
 constexpr std::array<uint8_t, 0> kRetired = {};
 
@@ -55,6 +56,18 @@ uint64_t ReadU64(std::string_view s) {
   uint64_t v = 0;
   for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
   return v;
+}
+
+void AppendU32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+// Days since 1970-01-01, biased so that bytewise order is date order.
+uint32_t DayKey(const pathway::v1::Date& d) {
+  using namespace std::chrono;
+  year_month_day ymd{year{d.year()}, month{static_cast<unsigned>(d.month())},
+                     day{static_cast<unsigned>(d.day())}};
+  return static_cast<uint32_t>(sys_days{ymd}.time_since_epoch().count()) + 0x80000000u;
 }
 
 Error FromRocks(const rocksdb::Status& s, std::string_view what) {
@@ -125,9 +138,11 @@ class RocksCaseStore final : public CaseStore {
   Status Commit(const Batch& batch) override {
     rocksdb::WriteBatch wb;
     std::string offset_value;
-    AppendU64(offset_value, static_cast<uint64_t>(batch.consumed.next_offset));
-    CheckPut(wb.Put(cf(ColumnFamily::kOffsets),
-                    OffsetKey(batch.consumed.topic, batch.consumed.partition), offset_value));
+    if (batch.consumed) {
+      AppendU64(offset_value, static_cast<uint64_t>(batch.consumed->next_offset));
+      CheckPut(wb.Put(cf(ColumnFamily::kOffsets),
+                      OffsetKey(batch.consumed->topic, batch.consumed->partition), offset_value));
+    }
     if (!batch.dedupe_event_id.empty()) {
       CheckPut(wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(batch.dedupe_event_id), offset_value));
     }
@@ -144,6 +159,16 @@ class RocksCaseStore final : public CaseStore {
         AppendU64(key, seq++);
         CheckPut(wb.Put(cf(ColumnFamily::kHistory), key, event.SerializeAsString()));
       }
+    }
+    for (const auto& t : batch.timers_remove) {
+      auto key = TimerKey(batch.partition, t);
+      if (!key) return key.error();
+      CheckPut(wb.Delete(cf(ColumnFamily::kTimers), *key));
+    }
+    for (const auto& t : batch.timers_add) {
+      auto key = TimerKey(batch.partition, t);
+      if (!key) return key.error();
+      CheckPut(wb.Put(cf(ColumnFamily::kTimers), *key, t.SerializeAsString()));
     }
     uint64_t next = outbox_next_;
     for (const auto& entry : batch.outbox) {
@@ -187,6 +212,27 @@ class RocksCaseStore final : public CaseStore {
     return {};
   }
 
+  Result<std::vector<pathway::store::v1::Timer>> DueTimers(int32_t partition,
+                                                           const pathway::v1::Date& up_to,
+                                                           size_t max) override {
+    std::vector<pathway::store::v1::Timer> out;
+    std::string prefix;
+    AppendU32(prefix, static_cast<uint32_t>(partition));
+    std::string end = prefix;
+    AppendU32(end, DayKey(up_to) + 1);  // the first key after `up_to`
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kTimers)));
+    for (it->Seek(prefix); it->Valid() && out.size() < max; it->Next()) {
+      if (it->key().compare(end) >= 0) break;
+      pathway::store::v1::Timer t;
+      if (!t.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return Error{make_error_code(errc::kCorruption), "timer does not parse"};
+      }
+      out.push_back(std::move(t));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read timers");
+    return out;
+  }
+
   Status Scan(ColumnFamily family,
               const std::function<void(std::string_view, std::string_view)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(family)));
@@ -216,6 +262,22 @@ class RocksCaseStore final : public CaseStore {
   // Event ids are chosen by partners; hashing keeps any identifier they might embed
   // out of our keys and bounds the key size.
   static std::string DedupeKey(std::string_view event_id) { return Sha256(event_id).substr(0, 16); }
+  // partition | fire date | subject (32 bytes) | instance | NUL | deadline | NUL | kind:
+  // one partition's timers in firing order, and the same timer always has one key.
+  static Result<std::string> TimerKey(int32_t partition, const pathway::store::v1::Timer& t) {
+    auto subject = SubjectBytes(t.subject_key());
+    if (!subject) return subject.error();
+    std::string key;
+    AppendU32(key, static_cast<uint32_t>(partition));
+    AppendU32(key, DayKey(t.fires_on()));
+    key += *subject;
+    key += t.instance_id();
+    key.push_back('\0');
+    key += t.deadline();
+    key.push_back('\0');
+    key.push_back(static_cast<char>(t.kind()));
+    return key;
+  }
   static std::string OffsetKey(std::string_view topic, int32_t partition) {
     std::string key(topic);
     key.push_back('\0');

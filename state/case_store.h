@@ -37,6 +37,7 @@ enum class ColumnFamily : uint8_t {
   kDedupe = 4,     // hash(event id) -> consumed offset marker
   kOutbox = 5,     // sequence -> OutboxEntry waiting for delivery
   kOffsets = 6,    // topic + partition -> next offset to consume
+  kTimers = 7,     // partition + fire date + subject + identity -> Timer
 };
 
 struct ColumnFamilySpec {
@@ -56,15 +57,20 @@ struct ConsumedOffset {
   int64_t next_offset = 0;  // the offset of the message after the one processed
 };
 
-// Everything one processed message changes.
+// Everything one processed message (or one fired timer) changes.
 struct Batch {
-  ConsumedOffset consumed;      // required
+  std::optional<ConsumedOffset> consumed;  // absent for a fired timer
   std::string dedupe_event_id;  // empty: nothing to remember (e.g. an undecodable message)
   std::string subject_key;      // empty: no case change
   std::optional<pathway::store::v1::CaseState> new_state;  // with subject_key
   std::vector<pathway::v1::Envelope> history;              // appended after the existing history
   uint64_t history_start = 0;                              // sequence of history[0]
   std::vector<pathway::store::v1::OutboxEntry> outbox;
+  // Deadline timers, filed under the subject's partition so that the instance owning
+  // the partition fires them.
+  int32_t partition = 0;
+  std::vector<pathway::store::v1::Timer> timers_add;
+  std::vector<pathway::store::v1::Timer> timers_remove;
 };
 
 struct OutboxItem {
@@ -92,6 +98,11 @@ class CaseStore {
   virtual Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) = 0;
   // Removes a delivered entry.
   virtual Status DeleteOutbox(uint64_t sequence) = 0;
+
+  // Up to `max` timers of `partition` that fire on or before `up_to`, in firing order.
+  virtual Result<std::vector<pathway::store::v1::Timer>> DueTimers(int32_t partition,
+                                                                   const pathway::v1::Date& up_to,
+                                                                   size_t max) = 0;
 
   // Calls `fn` with every key and value of `family` (tests and operations tools).
   virtual Status Scan(ColumnFamily family,

@@ -2,38 +2,23 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <algorithm>
+
 #include "common/crypto.h"
+#include "workflow/clock.h"
 #include "workflow/identifiers.h"
+#include "workflow/pathways/step_helpers.h"
 
 namespace pathway::workflow {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
-
-Rejection Required(std::string field) {
-  return {std::move(field), "required", "this field is required"};
-}
+using pathways::Required;
 
 void SetTimestamp(google::protobuf::Timestamp* ts, TimePoint t) {
   auto us = t.time_since_epoch().count();
   ts->set_seconds(us / 1'000'000);
   ts->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
-}
-
-// Envelope fields every event the engine emits shares with its command.
-v1::Envelope DerivedEnvelope(const v1::Envelope& command, uint32_t index, TimePoint now) {
-  v1::Envelope out;
-  out.set_event_id(DerivedEventId(command.event_id(), index));
-  out.set_subject_key(command.subject_key());
-  out.set_pathway_instance_id(command.pathway_instance_id());
-  if (command.has_occurred_at()) *out.mutable_occurred_at() = command.occurred_at();
-  SetTimestamp(out.mutable_recorded_at(), now);
-  out.mutable_source()->set_agency("pathway");
-  out.mutable_source()->set_system("pathway-engine");
-  out.set_correlation_id(command.correlation_id().empty() ? command.event_id()
-                                                          : command.correlation_id());
-  out.set_causation_id(command.event_id());
-  return out;
 }
 
 Rejection NotACommand() {
@@ -54,7 +39,267 @@ std::optional<Rejection> CheckNhsNumber(const std::string& nhs, const char* fiel
 
 Decision Reject(Rejection r) { return Decision{{}, std::move(r)}; }
 
-Decision DecideReferral(const store::CaseState& state, const v1::Envelope& command, TimePoint now) {
+// What the engine needs to know about a pathway command, whatever its payload.
+struct CommandInfo {
+  v1::PathwayKind kind = v1::PATHWAY_KIND_UNSPECIFIED;
+  std::string_view step;
+  std::string reference;
+  std::string reference_field;
+  const v1::Date* date = nullptr;  // null: the command has no date field set: today
+  std::string date_field;
+};
+
+template <class Message>
+CommandInfo Info(v1::PathwayKind kind, std::string_view step, const Message& m,
+                 const std::string& reference, const char* payload, const char* reference_name,
+                 bool has_date, const v1::Date& date, const char* date_name) {
+  CommandInfo info;
+  info.kind = kind;
+  info.step = step;
+  info.reference = reference;
+  info.reference_field = std::string(payload) + "." + reference_name;
+  if (has_date) info.date = &date;
+  info.date_field = std::string(payload) + "." + date_name;
+  (void)m;
+  return info;
+}
+
+std::optional<CommandInfo> Classify(const v1::Envelope& c) {
+  constexpr auto kIntake = v1::PATHWAY_KIND_REFERRAL_INTAKE;
+  constexpr auto kEhc = v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT;
+  static const v1::Date kNoDate;
+#define PATHWAY_INFO(kind, step, field, ref, date)                                   \
+  Info(kind, step, c.field(), c.field().ref(), #field, #ref, c.field().has_##date(), \
+       c.field().date(), #date)
+  switch (c.payload_case()) {
+    case v1::Envelope::kReferralSubmitted:
+      return Info(kIntake, "received", c.referral_submitted(), c.referral_submitted().referral_id(),
+                  "referral_submitted", "referral_id", false, kNoDate, "");
+    case v1::Envelope::kReferralScreened:
+      return PATHWAY_INFO(kIntake, "screened", referral_screened, referral_id, screened_on);
+    case v1::Envelope::kReferralAccepted:
+      return PATHWAY_INFO(kIntake, "accepted", referral_accepted, referral_id, accepted_on);
+    case v1::Envelope::kReferralRedirected:
+      return PATHWAY_INFO(kIntake, "redirected", referral_redirected, referral_id, redirected_on);
+    case v1::Envelope::kReferralDeclined:
+      return PATHWAY_INFO(kIntake, "declined", referral_declined, referral_id, declined_on);
+    case v1::Envelope::kEhcAssessmentRequested:
+      return PATHWAY_INFO(kEhc, "request_received", ehc_assessment_requested, request_id,
+                          received_on);
+    case v1::Envelope::kEhcAssessmentDecided:
+      return PATHWAY_INFO(kEhc, "decision_to_assess", ehc_assessment_decided, request_id,
+                          decided_on);
+    case v1::Envelope::kEhcAdviceRequested:
+      return PATHWAY_INFO(kEhc, "advice_requested", ehc_advice_requested, request_id, requested_on);
+    case v1::Envelope::kEhcAdviceReceived:
+      return PATHWAY_INFO(kEhc, "advice_received", ehc_advice_received, request_id, received_on);
+    case v1::Envelope::kEhcDecidedNotToIssue:
+      return PATHWAY_INFO(kEhc, "decided_not_to_issue", ehc_decided_not_to_issue, request_id,
+                          decided_on);
+    case v1::Envelope::kEhcDraftPlanIssued:
+      return PATHWAY_INFO(kEhc, "draft_plan_issued", ehc_draft_plan_issued, request_id, served_on);
+    case v1::Envelope::kEhcDraftPlanCommentsReceived:
+      return PATHWAY_INFO(kEhc, "draft_plan_comments_received", ehc_draft_plan_comments_received,
+                          request_id, received_on);
+    case v1::Envelope::kEhcFinalPlanIssued:
+      return PATHWAY_INFO(kEhc, "final_plan_issued", ehc_final_plan_issued, request_id, issued_on);
+    case v1::Envelope::kEhcExceptionRecorded:
+      return PATHWAY_INFO(kEhc, "exception_recorded", ehc_exception_recorded, request_id,
+                          recorded_on);
+    case v1::Envelope::kEhcRequestWithdrawn:
+      return PATHWAY_INFO(kEhc, "request_withdrawn", ehc_request_withdrawn, request_id,
+                          withdrawn_on);
+    default:
+      return std::nullopt;
+  }
+#undef PATHWAY_INFO
+}
+
+// "draft_plan_issued" -> "draft plan issued": states and steps in sentences.
+std::string Words(std::string_view snake) {
+  std::string out(snake);
+  std::replace(out.begin(), out.end(), '_', ' ');
+  return out;
+}
+
+const store::PathwayInstance* FindInstance(const store::CaseState& state, v1::PathwayKind kind,
+                                           const std::string& reference) {
+  const store::PathwayInstance* found = nullptr;
+  for (const auto& p : state.pathways()) {
+    if (p.pathway() == kind && p.reference() == reference) found = &p;
+  }
+  return found;
+}
+
+store::PathwayInstance* FindInstanceById(store::CaseState& state, const std::string& id) {
+  for (auto& p : *state.mutable_pathways()) {
+    if (p.instance_id() == id) return &p;
+  }
+  return nullptr;
+}
+
+store::Deadline* FindDeadlineMutable(store::PathwayInstance& instance, const std::string& name) {
+  store::Deadline* found = nullptr;
+  for (auto& d : *instance.mutable_deadlines()) {
+    if (d.name() == name) found = &d;
+  }
+  return found;
+}
+
+std::string InstanceId(const std::string& subject_key, const Definition& d,
+                       const std::string& reference) {
+  return HexEncode(Sha256("pathway.instance|" + subject_key + "|" + std::string(d.name) + "|" +
+                          reference))
+      .substr(0, 32);
+}
+
+bool InformationAlreadyRequested(const store::CaseState& state, const std::string& fact) {
+  for (const auto& r : state.information_requests()) {
+    if (r.fact() == fact) return true;
+  }
+  return false;
+}
+
+// Turns a step's Outcome into events, in a fixed order.
+void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* instance,
+                 const Definition& def, const CommandInfo& info, const std::string& instance_id,
+                 CivilDate on, const Outcome& outcome, const v1::Envelope& command, TimePoint now,
+                 uint32_t& index, std::vector<v1::Envelope>& events) {
+  auto next = [&]() -> v1::Envelope& {
+    events.push_back(DerivedEnvelope(command, index++, now));
+    events.back().set_pathway_instance_id(instance_id);
+    return events.back();
+  };
+  v1::Date on_proto = ToProto(on);
+  {
+    auto* step = next().mutable_pathway_step_recorded();
+    step->set_instance_id(instance_id);
+    step->set_pathway(def.kind);
+    step->set_version(def.version);
+    step->set_step(std::string(info.step));
+    if (instance) step->set_from_state(instance->state());
+    step->set_to_state(outcome.to_state.empty() ? instance->state() : outcome.to_state);
+    *step->mutable_on() = on_proto;
+    step->set_reference(info.reference);
+    for (const auto& f : outcome.facts) *step->add_facts() = f;
+  }
+  std::vector<std::string> closed;
+  for (const auto& name : outcome.met) {
+    const store::Deadline* d = instance ? FindDeadline(*instance, name) : nullptr;
+    // A late completion is still recorded (met_on), on a deadline already breached.
+    if (!d || d->status() == v1::DEADLINE_STATUS_CANCELLED ||
+        d->status() == v1::DEADLINE_STATUS_MET) {
+      continue;
+    }
+    auto* met = next().mutable_deadline_met();
+    met->set_instance_id(instance_id);
+    met->set_name(name);
+    *met->mutable_met_on() = on_proto;
+    *met->mutable_due() = d->due();
+    closed.push_back(name);
+  }
+  auto cancel = [&](const std::string& name, const std::string& reason) {
+    auto* c = next().mutable_deadline_cancelled();
+    c->set_instance_id(instance_id);
+    c->set_name(name);
+    c->set_reason(reason);
+    *c->mutable_on() = on_proto;
+    closed.push_back(name);
+  };
+  for (const auto& [name, reason] : outcome.cancel) cancel(name, reason);
+  if (outcome.cancel_all_pending && instance) {
+    for (const auto& d : instance->deadlines()) {
+      if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+      if (std::find(closed.begin(), closed.end(), d.name()) != closed.end()) continue;
+      cancel(d.name(), "the " + std::string(def.title) + " ended: " +
+                           Words(outcome.to_state.empty() ? instance->state() : outcome.to_state));
+    }
+  }
+  for (const auto& spec : outcome.set) {
+    auto* s = next().mutable_deadline_set();
+    s->set_instance_id(instance_id);
+    s->set_name(spec.name);
+    *s->mutable_due() = ToProto(spec.due);
+    s->set_rule(spec.rule);
+    *s->mutable_set_on() = on_proto;
+    s->set_exceptable(spec.exceptable);
+  }
+  for (const auto& fact : outcome.information_requests) {
+    // Ask the family once: a request already made for this child is not repeated,
+    // whichever pathway or agency needs the fact.
+    if (InformationAlreadyRequested(state, fact)) continue;
+    auto* r = next().mutable_information_requested();
+    r->set_instance_id(instance_id);
+    r->set_fact(fact);
+    *r->mutable_on() = on_proto;
+  }
+}
+
+Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope& command,
+                              const CommandInfo& info, TimePoint now, uint32_t first_index,
+                              Decision decision) {
+  CivilDate today = LondonDate(now);
+  if (info.reference.empty()) return Reject(Required(info.reference_field));
+  CivilDate on = today;
+  if (info.date) {
+    auto d = ToCivil(*info.date);
+    if (!d) {
+      return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
+    }
+    if (std::chrono::sys_days{*d} > std::chrono::sys_days{today}) {
+      return Reject({info.date_field, "date.not_in_future", "this date is after today's date"});
+    }
+    on = *d;
+  }
+
+  const store::PathwayInstance* instance = FindInstance(state, info.kind, info.reference);
+  const Definition* def =
+      instance ? FindDefinition(info.kind, instance->version()) : LatestDefinition(info.kind);
+  const Transition* transition = def ? def->Find(info.step) : nullptr;
+  if (!transition) return Reject(NotACommand());
+  std::string title(def->title);
+
+  if (transition->from.empty()) {
+    if (instance) {
+      return Reject({info.reference_field, "pathway.duplicate",
+                     "a " + title + " with this reference already exists for the child"});
+    }
+  } else {
+    if (!instance) {
+      return Reject({info.reference_field, "pathway.unknown_reference",
+                     "there is no " + title + " with this reference for the child"});
+    }
+    if (def->IsTerminal(instance->state())) {
+      return Reject({"payload", "transition.after_end",
+                     "the " + title + " has ended (" + Words(instance->state()) + ")"});
+    }
+    if (std::find(transition->from.begin(), transition->from.end(), instance->state()) ==
+        transition->from.end()) {
+      return Reject({"payload", "transition.not_allowed",
+                     "'" + std::string(transition->label) + "' is not possible while the " + title +
+                         " is at '" + Words(instance->state()) + "'"});
+    }
+    if (auto started = ToCivil(instance->started_on());
+        started && std::chrono::sys_days{on} < std::chrono::sys_days{*started}) {
+      return Reject(
+          {info.date_field, "date.before_start",
+           "this date is before the " + title + " started (" + FormatDate(*started) + ")"});
+    }
+  }
+
+  StepResult result = transition->apply(StepInput{state, instance, command, on, today});
+  if (auto* rejection = std::get_if<Rejection>(&result)) return Reject(std::move(*rejection));
+  const Outcome& outcome = std::get<Outcome>(result);
+  std::string instance_id =
+      instance ? instance->instance_id() : InstanceId(command.subject_key(), *def, info.reference);
+  uint32_t index = first_index;
+  EmitOutcome(state, instance, *def, info, instance_id, on, outcome, command, now, index,
+              decision.events);
+  return decision;
+}
+
+Decision DecideReferral(const store::CaseState& state, const v1::Envelope& command,
+                        const CommandInfo& info, TimePoint now) {
   const v1::ReferralSubmitted& referral = command.referral_submitted();
   CivilDate today = LondonDate(now);
   if (auto rejection = ValidateReferral(referral, today)) return Reject(std::move(*rejection));
@@ -69,6 +314,7 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
     }
   }
 
+  Decision decision;
   v1::Envelope event = DerivedEnvelope(command, 0, now);
   v1::ReferralReceived* received = event.mutable_referral_received();
   received->set_referral_id(referral.referral_id());
@@ -77,11 +323,25 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
   *received->mutable_received_on() = ToProto(today);
   *received->mutable_date_of_birth() = referral.child().date_of_birth();
   received->set_inbound_event_id(command.event_id());
-  Decision decision;
   decision.events.push_back(std::move(event));
-  return decision;
+  return DecidePathwayCommand(state, command, info, now, 1, std::move(decision));
 }
 }  // namespace
+
+v1::Envelope DerivedEnvelope(const v1::Envelope& command, uint32_t index, TimePoint now) {
+  v1::Envelope out;
+  out.set_event_id(DerivedEventId(command.event_id(), index));
+  out.set_subject_key(command.subject_key());
+  out.set_pathway_instance_id(command.pathway_instance_id());
+  if (command.has_occurred_at()) *out.mutable_occurred_at() = command.occurred_at();
+  SetTimestamp(out.mutable_recorded_at(), now);
+  out.mutable_source()->set_agency("pathway");
+  out.mutable_source()->set_system("pathway-engine");
+  out.set_correlation_id(command.correlation_id().empty() ? command.event_id()
+                                                          : command.correlation_id());
+  out.set_causation_id(command.event_id());
+  return out;
+}
 
 std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral, CivilDate today) {
   if (referral.referral_id().empty()) return Required("referral_submitted.referral_id");
@@ -111,42 +371,121 @@ std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral,
 }
 
 Routing RouteCommand(const v1::Envelope& command) {
-  switch (command.payload_case()) {
-    case v1::Envelope::kReferralSubmitted: {
-      const v1::ReferralSubmitted& referral = command.referral_submitted();
-      if (!referral.has_child()) return {{}, Required("referral_submitted.child")};
-      const std::string& nhs = referral.child().nhs_number();
-      if (nhs.empty()) return {{}, Required("referral_submitted.child.nhs_number")};
-      if (auto r = CheckNhsNumber(nhs, "referral_submitted.child.nhs_number")) return {{}, r};
-      return {nhs, std::nullopt};
-    }
-    default:
-      return {{}, NotACommand()};
+  if (command.payload_case() == v1::Envelope::kReferralSubmitted) {
+    const v1::ReferralSubmitted& referral = command.referral_submitted();
+    if (!referral.has_child()) return {{}, Required("referral_submitted.child")};
+    const std::string& nhs = referral.child().nhs_number();
+    if (nhs.empty()) return {{}, Required("referral_submitted.child.nhs_number")};
+    if (auto r = CheckNhsNumber(nhs, "referral_submitted.child.nhs_number")) return {{}, r};
+    return {nhs, std::nullopt};
   }
+  if (!Classify(command)) return {{}, NotACommand()};
+  const std::string& nhs = command.subject().nhs_number();
+  if (nhs.empty()) return {{}, Required("subject.nhs_number")};
+  if (auto r = CheckNhsNumber(nhs, "subject.nhs_number")) return {{}, r};
+  return {nhs, std::nullopt};
 }
 
 Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now) {
   if (command.event_id().empty()) return Reject(Required("event_id"));
-  switch (command.payload_case()) {
-    case v1::Envelope::kReferralSubmitted:
-      return DecideReferral(state, command, now);
-    default:
-      return Reject(NotACommand());
+  auto info = Classify(command);
+  if (!info) return Reject(NotACommand());
+  if (command.payload_case() == v1::Envelope::kReferralSubmitted) {
+    return DecideReferral(state, command, *info, now);
   }
+  return DecidePathwayCommand(state, command, *info, now, 0, Decision{});
 }
 
 void Apply(store::CaseState& state, const v1::Envelope& event) {
   state.set_history_length(state.history_length() + 1);
-  if (event.payload_case() == v1::Envelope::kReferralReceived) {
-    const v1::ReferralReceived& received = event.referral_received();
-    if (state.definition_version() == 0) state.set_definition_version(kReferralDefinitionVersion);
-    store::ReferralRecord* record = state.add_referrals();
-    record->set_referral_id(received.referral_id());
-    record->set_reason(received.reason());
-    *record->mutable_received_on() = received.received_on();
-    record->set_referrer_agency(received.referrer().agency());
-    record->set_inbound_event_id(received.inbound_event_id());
-    *state.mutable_date_of_birth() = received.date_of_birth();
+  switch (event.payload_case()) {
+    case v1::Envelope::kReferralReceived: {
+      const v1::ReferralReceived& received = event.referral_received();
+      if (state.definition_version() == 0) {
+        state.set_definition_version(kReferralDefinitionVersion);
+      }
+      store::ReferralRecord* record = state.add_referrals();
+      record->set_referral_id(received.referral_id());
+      record->set_reason(received.reason());
+      *record->mutable_received_on() = received.received_on();
+      record->set_referrer_agency(received.referrer().agency());
+      record->set_inbound_event_id(received.inbound_event_id());
+      *state.mutable_date_of_birth() = received.date_of_birth();
+      break;
+    }
+    case v1::Envelope::kPathwayStepRecorded: {
+      const auto& step = event.pathway_step_recorded();
+      store::PathwayInstance* instance = FindInstanceById(state, step.instance_id());
+      if (!instance) {
+        instance = state.add_pathways();
+        instance->set_instance_id(step.instance_id());
+        instance->set_pathway(step.pathway());
+        instance->set_version(step.version());
+        instance->set_reference(step.reference());
+        *instance->mutable_started_on() = step.on();
+      }
+      instance->set_state(step.to_state());
+      for (const auto& f : step.facts()) *instance->add_facts() = f;
+      break;
+    }
+    case v1::Envelope::kDeadlineSet: {
+      const auto& s = event.deadline_set();
+      if (auto* instance = FindInstanceById(state, s.instance_id())) {
+        store::Deadline* d = instance->add_deadlines();
+        d->set_name(s.name());
+        *d->mutable_due() = s.due();
+        d->set_status(v1::DEADLINE_STATUS_PENDING);
+        d->set_rule(s.rule());
+        *d->mutable_set_on() = s.set_on();
+        d->set_exceptable(s.exceptable());
+      }
+      break;
+    }
+    case v1::Envelope::kDeadlineMet: {
+      const auto& m = event.deadline_met();
+      if (auto* instance = FindInstanceById(state, m.instance_id())) {
+        if (auto* d = FindDeadlineMutable(*instance, m.name())) {
+          if (d->status() == v1::DEADLINE_STATUS_PENDING) d->set_status(v1::DEADLINE_STATUS_MET);
+          *d->mutable_met_on() = m.met_on();
+        }
+      }
+      break;
+    }
+    case v1::Envelope::kDeadlineCancelled: {
+      const auto& c = event.deadline_cancelled();
+      if (auto* instance = FindInstanceById(state, c.instance_id())) {
+        if (auto* d = FindDeadlineMutable(*instance, c.name())) {
+          d->set_status(v1::DEADLINE_STATUS_CANCELLED);
+        }
+      }
+      break;
+    }
+    case v1::Envelope::kDeadlineWarning: {
+      const auto& w = event.deadline_warning();
+      if (auto* instance = FindInstanceById(state, w.instance_id())) {
+        if (auto* d = FindDeadlineMutable(*instance, w.name())) d->set_warned(true);
+      }
+      break;
+    }
+    case v1::Envelope::kDeadlineBreached: {
+      const auto& b = event.deadline_breached();
+      if (auto* instance = FindInstanceById(state, b.instance_id())) {
+        if (auto* d = FindDeadlineMutable(*instance, b.name())) {
+          d->set_status(b.excepted() ? v1::DEADLINE_STATUS_EXCEPTED : v1::DEADLINE_STATUS_BREACHED);
+        }
+      }
+      break;
+    }
+    case v1::Envelope::kInformationRequested: {
+      const auto& r = event.information_requested();
+      store::InformationRequest* request = state.add_information_requests();
+      request->set_instance_id(r.instance_id());
+      request->set_fact(r.fact());
+      *request->mutable_requested_on() = r.on();
+      break;
+    }
+    default:
+      break;
   }
 }
 

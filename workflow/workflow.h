@@ -5,8 +5,8 @@
 // randomness: the same inputs always give byte-identical outputs, which is what
 // makes rebuild and replay possible. Thread-safe (no shared state).
 //
-// This first slice knows one command, ReferralSubmitted; the pathway definitions
-// (EHC needs assessment, neurodevelopmental, ...) extend Decide/Apply.
+// Pathway commands are run by the definitions in workflow/pathway.h; deadlines they
+// set are fired by the timers of workflow/timers.h.
 #pragma once
 
 #include <optional>
@@ -17,21 +17,13 @@
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
+#include "workflow/pathway.h"
+#include "workflow/rejection.h"
 
 namespace pathway::workflow {
 
 // The version of the referral definition a new case starts with.
 inline constexpr uint32_t kReferralDefinitionVersion = 1;
-
-// Why a command was not accepted. `field` is the offending field's path in the
-// protobuf names ("referral_submitted.child.nhs_number"), `rule` a stable id
-// ("nhs_number.modulus11"), `reason` a sentence for people that never repeats the
-// personal data it is about.
-struct Rejection {
-  std::string field;
-  std::string rule;
-  std::string reason;
-};
 
 struct Decision {
   std::vector<pathway::v1::Envelope> events;  // to record and emit, in order
@@ -59,6 +51,11 @@ struct Routing {
   std::optional<Rejection> rejection;  // set when not
 };
 Routing RouteCommand(const pathway::v1::Envelope& command);
+
+// An event caused by `command`: envelope fields shared with it, and the deterministic
+// id DerivedEventId(command.event_id(), index).
+pathway::v1::Envelope DerivedEnvelope(const pathway::v1::Envelope& command, uint32_t index,
+                                      TimePoint now);
 
 // The CommandRejected envelope for `command`, with a deterministic event id.
 pathway::v1::Envelope MakeRejection(const pathway::v1::Envelope& command,

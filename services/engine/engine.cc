@@ -7,6 +7,8 @@
 #include "common/crypto.h"
 #include "common/log.h"
 #include "services/topics.h"
+#include "workflow/calendar.h"
+#include "workflow/timers.h"
 #include "workflow/workflow.h"
 
 namespace pathway::engine {
@@ -74,6 +76,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
       continue;
     }
     tp.offset = next->value_or(bus::kOffsetBeginning);
+    owned_.insert(tp.partition);
     log::Info("partition_assigned", {{"topic", tp.topic},
                                      {"partition", std::to_string(tp.partition)},
                                      {"offset", std::to_string(tp.offset)}});
@@ -83,6 +86,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
 void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
   // State is already committed per message, so a revoked partition needs no flush.
   for (const auto& tp : partitions) {
+    owned_.erase(tp.partition);
     log::Info("partition_revoked",
               {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
   }
@@ -90,6 +94,9 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
 
 Status Engine::Step(milliseconds poll_timeout) {
   if (auto s = RunIntake(poll_timeout); !s) return s;
+  // Timers due today fire before today's commands, as in workflow::Simulator: a
+  // deadline due yesterday is breached before a command that arrives today.
+  if (auto s = FireTimers(); !s) return s;
   if (auto s = RunProcessor(poll_timeout); !s) return s;
   if (auto s = SendOutbox(); !s) return s;
   producer_.Poll(milliseconds(0));
@@ -227,7 +234,8 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
 
 Status Engine::HandleCommand(const bus::Message& m) {
   state::Batch batch;
-  batch.consumed = {m.topic, m.partition, m.offset + 1};
+  batch.consumed = state::ConsumedOffset{m.topic, m.partition, m.offset + 1};
+  batch.partition = m.partition;
 
   v1::Envelope command;
   if (!command.ParseFromString(m.value) || command.event_id().empty() ||
@@ -275,6 +283,10 @@ Status Engine::HandleCommand(const bus::Message& m) {
 
   batch.subject_key = command.subject_key();
   batch.history_start = state.history_length();
+  workflow::TimerChanges timers = workflow::TimersFor(command.subject_key(), state, decision.events,
+                                                      options_.warning_lead_days);
+  batch.timers_add = std::move(timers.add);
+  batch.timers_remove = std::move(timers.remove);
   for (auto& event : decision.events) {
     workflow::Apply(state, event);
     auto& entry = batch.outbox.emplace_back();
@@ -289,6 +301,42 @@ Status Engine::HandleCommand(const bus::Message& m) {
   batch.history = std::move(decision.events);
   batch.new_state = std::move(state);
   return store_.Commit(batch);
+}
+
+Status Engine::FireTimers() {
+  // Bounded per Step (max_batch per partition) so a burst of due deadlines cannot
+  // stall the commands waiting behind it; the rest fire on the next Steps.
+  TimePoint now = time_.Now();
+  pathway::v1::Date today = workflow::ToProto(workflow::LondonDate(now));
+  for (int32_t partition : owned_) {
+    auto due = store_.DueTimers(partition, today, options_.max_batch);
+    if (!due) return due.error();
+    for (const auto& timer : *due) {
+      auto loaded = store_.LoadCase(timer.subject_key());
+      if (!loaded) return loaded.error();
+      pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
+      state::Batch batch;
+      batch.partition = partition;
+      batch.timers_remove.push_back(timer);
+      std::vector<v1::Envelope> events = workflow::FireTimer(state, timer, now);
+      if (!events.empty()) {
+        batch.subject_key = timer.subject_key();
+        batch.history_start = state.history_length();
+        for (auto& event : events) {
+          workflow::Apply(state, event);
+          auto& entry = batch.outbox.emplace_back();
+          entry.set_topic(std::string(topics::kEvents));
+          entry.set_key(timer.subject_key());
+          entry.set_value(event.SerializeAsString());
+        }
+        batch.history = std::move(events);
+        batch.new_state = std::move(state);
+        ++stats_.timers_fired;
+      }
+      if (auto s = store_.Commit(batch); !s) return s;
+    }
+  }
+  return {};
 }
 
 Status Engine::SendOutbox() {

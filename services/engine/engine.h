@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 
 #include "common/result.h"
 #include "common/time_source.h"
@@ -34,6 +35,7 @@ struct EngineOptions {
   size_t outbox_batch = 1024;                      // outbox entries sent per Step
   size_t max_message_bytes = 1 << 20;              // larger inbound values are dead-lettered
   std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
+  int warning_lead_days = 14;                      // deadline warnings this long before
 };
 
 struct EngineStats {
@@ -44,6 +46,7 @@ struct EngineStats {
   uint64_t dead_letters = 0;  // messages dead-lettered
   uint64_t duplicates = 0;    // commands whose event id was seen before
   uint64_t delivered = 0;     // outbox entries confirmed and deleted
+  uint64_t timers_fired = 0;  // deadline warnings and breaches recorded
 };
 
 class Engine final : public bus::RebalanceListener {
@@ -80,6 +83,7 @@ class Engine final : public bus::RebalanceListener {
   Status HandleInbound(const bus::Message& message);
   Status RunProcessor(std::chrono::milliseconds poll_timeout);
   Status HandleCommand(const bus::Message& message);
+  Status FireTimers();
   Status SendOutbox();
   Status ProduceIntake(std::string_view topic, std::string_view key, std::string_view value);
 
@@ -91,6 +95,7 @@ class Engine final : public bus::RebalanceListener {
   bus::Consumer& intake_;
   bus::Consumer& processor_;
 
+  std::set<int32_t> owned_;       // partitions of pathway.commands.v1 this instance owns
   uint64_t next_unsent_ = 0;      // first outbox sequence not yet handed to the producer
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
   Status store_error_;            // a failure inside a delivery callback, surfaced by Step

@@ -2,8 +2,10 @@
 //
 //   pathwayctl publish --topic T [--raw] FILE.jsonl|-
 //   pathwayctl tail --topic T [--max N] [--timeout S] [--from-beginning|--from-end]
+//   pathwayctl simulate --events FILE.jsonl [--as-of YYYY-MM-DD] [--json]
+//   pathwayctl describe PATHWAY --format mermaid
 //
-// Every subcommand takes --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
+// publish and tail take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
 // repeatable -X key=value and --kafka-config FILE for librdkafka settings.
 // Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input.
 #include <google/protobuf/util/json_util.h>
@@ -23,16 +25,14 @@
 
 #include "pathway/v1/envelope.pb.h"
 #include "services/bus/kafka_bus.h"
+#include "services/pathwayctl/cli.h"
+#include "services/pathwayctl/commands.h"
 
 namespace pathway::ctl {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 // How long publish waits for the broker to confirm every message. Longer than the
 // producer's message.timeout.ms (30 s), so librdkafka reports failed messages itself.
@@ -42,89 +42,6 @@ constexpr std::string_view kKafkaFlagsHelp =
     "  --bootstrap-servers B  Kafka brokers (default: $PATHWAY_KAFKA_BOOTSTRAP)\n"
     "  -X key=value           a librdkafka setting; repeatable\n"
     "  --kafka-config FILE    librdkafka settings, key=value lines ('#' comments)\n";
-
-// ---------------------------------------------------------------------------------
-// Flag parsing: `--flag value`, `--flag=value`, `-X value`, `-Xvalue`; `--` ends flags;
-// `-` alone is a positional argument (stdin).
-
-struct Flag {
-  std::string_view name;
-  bool takes_value;
-  // Applies the flag; returns an error message on a bad value.
-  std::function<std::optional<std::string>(std::string_view value)> apply;
-};
-
-// Handlers for the common flag shapes.
-std::function<std::optional<std::string>(std::string_view)> Store(std::string& out) {
-  return [&out](std::string_view v) {
-    out = v;
-    return std::optional<std::string>();
-  };
-}
-template <class T>
-std::function<std::optional<std::string>(std::string_view)> Set(T& out, T value) {
-  return [&out, value](std::string_view) {
-    out = value;
-    return std::optional<std::string>();
-  };
-}
-
-std::optional<std::string> ParseArgs(std::span<char* const> args, const std::vector<Flag>& flags,
-                                     std::vector<std::string>& positional) {
-  bool flags_done = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view arg = args[i];
-    if (flags_done || arg == "-" || !arg.starts_with("-")) {
-      positional.emplace_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      flags_done = true;
-      continue;
-    }
-    std::string_view name = arg;
-    std::optional<std::string_view> value;
-    if (arg.starts_with("--")) {
-      if (size_t eq = arg.find('='); eq != std::string_view::npos) {
-        name = arg.substr(0, eq);
-        value = arg.substr(eq + 1);
-      }
-    } else if (arg.size() > 2) {  // -Xkey=value
-      name = arg.substr(0, 2);
-      value = arg.substr(2);
-    }
-    auto flag =
-        std::find_if(flags.begin(), flags.end(), [&](const Flag& f) { return f.name == name; });
-    if (flag == flags.end()) return "unknown flag '" + std::string(name) + "'";
-    if (!flag->takes_value) {
-      if (value) return std::string(name) + " takes no value";
-      if (auto error = flag->apply({})) return error;
-      continue;
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) return std::string(name) + " needs a value";
-      value = args[++i];
-    }
-    if (auto error = flag->apply(*value)) return std::string(name) + ": " + *error;
-  }
-  return std::nullopt;
-}
-
-std::optional<int64_t> ParsePositiveInt(std::string_view text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || value < 1) return std::nullopt;
-  return value;
-}
-
-std::optional<double> ParsePositiveSeconds(std::string_view text) {
-  double value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || !(value > 0) || value > 86400.0 * 365) return std::nullopt;
-  return value;
-}
 
 // The Kafka flags every subcommand shares.
 struct KafkaFlags {
@@ -156,28 +73,9 @@ struct KafkaFlags {
   }
 };
 
-void PrintErr(std::string_view command, std::string_view message) {
-  std::fprintf(stderr, "pathwayctl %.*s: %.*s\n", static_cast<int>(command.size()), command.data(),
-               static_cast<int>(message.size()), message.data());
-}
-
-int UsageError(std::string_view command, std::string_view message) {
-  PrintErr(command, message);
-  std::fprintf(stderr, "run 'pathwayctl %.*s --help' for usage\n", static_cast<int>(command.size()),
-               command.data());
-  return kExitUsage;
-}
-
 void PrintUsage(std::string_view usage) {
   std::fwrite(usage.data(), 1, usage.size(), stdout);
   std::fwrite(kKafkaFlagsHelp.data(), 1, kKafkaFlagsHelp.size(), stdout);
-}
-
-std::string_view Trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n\f\v";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
 }
 
 // ---------------------------------------------------------------------------------
@@ -198,21 +96,6 @@ struct Record {
   std::string key;
   std::string value;
 };
-
-// Reads all of `path` ("-": stdin) into `out`. Plain stdio: GCC 12 flags
-// istreambuf_iterator with a false -Wnull-dereference.
-std::optional<std::string> ReadInput(const std::string& path, std::string& out) {
-  const bool from_stdin = path == "-";
-  std::FILE* in = from_stdin ? stdin : std::fopen(path.c_str(), "rb");
-  if (in == nullptr) return "cannot read '" + path + "'";
-  char chunk[65536];
-  size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof chunk, in)) > 0) out.append(chunk, n);
-  const bool failed = std::ferror(in) != 0;
-  if (!from_stdin) std::fclose(in);
-  if (failed) return "error reading '" + (from_stdin ? std::string("stdin") : path) + "'";
-  return std::nullopt;
-}
 
 int RunPublish(std::span<char* const> args) {
   constexpr std::string_view kCmd = "publish";
@@ -259,13 +142,9 @@ int RunPublish(std::span<char* const> args) {
       continue;
     }
     v1::Envelope envelope;
-    const google::protobuf::util::Status status = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(line.data(), line.size()), &envelope);
-    if (!status.ok()) {
-      const auto message = status.message();
+    if (auto error = ParseEnvelopeJson(line, envelope)) {
       PrintErr(kCmd, (path == "-" ? std::string("stdin") : path) + ":" +
-                         std::to_string(line_number) + ": " +
-                         std::string(message.data(), message.size()));
+                         std::to_string(line_number) + ": " + *error);
       return kExitUsage;
     }
     // Partners key inbound messages as they like; the engine re-keys by subject.
@@ -450,6 +329,8 @@ struct Subcommand {
 constexpr std::array kSubcommands = {
     Subcommand{"publish", "publish JSON-encoded Envelopes (or raw lines) to a topic", RunPublish},
     Subcommand{"tail", "print a topic's messages as JSON lines", RunTail},
+    Subcommand{"simulate", "run the pathways over a JSONL history, without Kafka", RunSimulate},
+    Subcommand{"describe", "print a pathway's state diagram from its definition", RunDescribe},
 };
 
 void PrintMainUsage(std::FILE* out) {

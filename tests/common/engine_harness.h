@@ -60,7 +60,7 @@ class EngineHarness {
       if (!s.ok()) return s;
       const engine::EngineStats& after = engine_->stats();
       if (before.inbound == after.inbound && before.commands == after.commands &&
-          before.delivered == after.delivered) {
+          before.delivered == after.delivered && before.timers_fired == after.timers_fired) {
         return s;
       }
     }

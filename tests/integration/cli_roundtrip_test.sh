@@ -39,8 +39,8 @@ printf 'not a protobuf envelope\n' >"$work/raw.txt"
 "$ctl" publish --raw --bootstrap-servers "$bootstrap" --topic pathway.inbound.v1 "$work/raw.txt" \
   2>>"$work/publish.log" || fail "publish --raw"
 
-"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 3 --timeout 90 \
-  >"$work/events.jsonl" 2>"$work/tail.log" || fail "expected 3 events"
+"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 6 --timeout 90 \
+  >"$work/events.jsonl" 2>"$work/tail.log" || fail "expected 6 events"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.rejections.v1 --max 2 --timeout 60 \
   >"$work/rejections.jsonl" 2>>"$work/tail.log" || fail "expected 2 rejections"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.deadletter.v1 --max 1 --timeout 60 \

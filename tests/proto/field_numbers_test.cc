@@ -39,14 +39,31 @@ void CollectMessage(const Descriptor* d, Numbers& out) {
   for (int i = 0; i < d->enum_type_count(); ++i) CollectEnum(d->enum_type(i), out);
 }
 
+// Every pathway .proto file reachable from the envelope and the store records.
+void CollectFile(const FileDescriptor* f, std::set<const FileDescriptor*>& seen, Numbers& out) {
+  if (!f->name().starts_with("pathway/") || !seen.insert(f).second) return;
+  for (int i = 0; i < f->dependency_count(); ++i) CollectFile(f->dependency(i), seen, out);
+  for (int i = 0; i < f->message_type_count(); ++i) CollectMessage(f->message_type(i), out);
+  for (int i = 0; i < f->enum_type_count(); ++i) CollectEnum(f->enum_type(i), out);
+}
+
 Numbers Current() {
   Numbers out;
-  for (const FileDescriptor* f : {pathway::v1::Envelope::descriptor()->file(),
-                                  pathway::store::v1::CaseState::descriptor()->file()}) {
-    for (int i = 0; i < f->message_type_count(); ++i) CollectMessage(f->message_type(i), out);
-    for (int i = 0; i < f->enum_type_count(); ++i) CollectEnum(f->enum_type(i), out);
-  }
+  std::set<const FileDescriptor*> seen;
+  CollectFile(pathway::v1::Envelope::descriptor()->file(), seen, out);
+  CollectFile(pathway::store::v1::CaseState::descriptor()->file(), seen, out);
   return out;
+}
+
+TEST(FieldNumbers, CoversEveryPathwayFile) {
+  std::set<const FileDescriptor*> seen;
+  Numbers ignored;
+  CollectFile(pathway::v1::Envelope::descriptor()->file(), seen, ignored);
+  CollectFile(pathway::store::v1::CaseState::descriptor()->file(), seen, ignored);
+  std::set<std::string> names;
+  for (const auto* f : seen) names.insert(f->name());
+  EXPECT_EQ(names, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/envelope.proto",
+                                          "pathway/v1/pathways.proto", "pathway/v1/store.proto"}));
 }
 
 // Lines: "<type> <number> <name>".

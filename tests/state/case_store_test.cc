@@ -17,8 +17,8 @@ TEST(ColumnFamilies, IdsArePermanentAndNeverReused) {
   // Rule: key prefixes/column family ids are permanent (design.md; Zeebe lesson).
   // Changing this table's existing rows is a data-format break: add, never edit.
   const std::vector<std::pair<int, std::string>> golden = {
-      {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"},
-      {4, "cf04_dedupe"}, {5, "cf05_outbox"},     {6, "cf06_offsets"},
+      {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"}, {4, "cf04_dedupe"},
+      {5, "cf05_outbox"}, {6, "cf06_offsets"},    {7, "cf07_timers"},
   };
   std::set<int> ids;
   for (const auto& spec : ColumnFamilies()) {
@@ -43,7 +43,7 @@ TEST(ColumnFamilies, IdsArePermanentAndNeverReused) {
 
 Batch SampleBatch(int64_t next_offset, const std::string& event_id) {
   Batch b;
-  b.consumed = {"pathway.commands.v1", 3, next_offset};
+  b.consumed = ConsumedOffset{"pathway.commands.v1", 3, next_offset};
   b.dedupe_event_id = event_id;
   b.subject_key = kSubject;
   pathway::store::v1::CaseState state;
@@ -135,7 +135,7 @@ TEST(CaseStore, OffsetOnlyBatchAdvancesOffsetAndNothingElse) {
   auto store = CaseStore::Open(dir.path());
   ASSERT_TRUE(store.ok());
   Batch b;
-  b.consumed = {"pathway.commands.v1", 0, 42};
+  b.consumed = ConsumedOffset{"pathway.commands.v1", 0, 42};
   ASSERT_TRUE((*store)->Commit(b).ok());
   EXPECT_EQ((*store)->NextOffset("pathway.commands.v1", 0)->value_or(-1), 42);
   EXPECT_TRUE((*store)->ReadOutbox(0, 10)->empty());
@@ -172,6 +172,56 @@ TEST(CaseStore, KeysHoldNoEventIdsOrSubjectText) {
                            })
                     .ok());
   }
+}
+
+pathway::store::v1::Timer MakeTimer(const std::string& deadline, int day,
+                                    pathway::store::v1::TimerKind kind) {
+  pathway::store::v1::Timer t;
+  t.set_subject_key(kSubject);
+  t.set_instance_id("i1");
+  t.set_deadline(deadline);
+  t.set_kind(kind);
+  t.mutable_fires_on()->set_year(2025);
+  t.mutable_fires_on()->set_month(3);
+  t.mutable_fires_on()->set_day(day);
+  return t;
+}
+
+TEST(CaseStore, TimersAreFiledPerPartitionAndReturnedInFiringOrder) {
+  TempDir dir;
+  auto store = CaseStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  Batch b;
+  b.partition = 3;
+  b.timers_add = {MakeTimer("late", 20, pathway::store::v1::TIMER_KIND_BREACH),
+                  MakeTimer("early", 5, pathway::store::v1::TIMER_KIND_WARNING),
+                  MakeTimer("middle", 10, pathway::store::v1::TIMER_KIND_BREACH)};
+  ASSERT_TRUE((*store)->Commit(b).ok());
+  Batch other;
+  other.partition = 4;
+  other.timers_add = {MakeTimer("elsewhere", 1, pathway::store::v1::TIMER_KIND_BREACH)};
+  ASSERT_TRUE((*store)->Commit(other).ok());
+
+  pathway::v1::Date up_to;
+  up_to.set_year(2025);
+  up_to.set_month(3);
+  up_to.set_day(10);
+  auto due = (*store)->DueTimers(3, up_to, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 2u) << "due on or before 10 March, partition 3 only";
+  EXPECT_EQ((*due)[0].deadline(), "early");
+  EXPECT_EQ((*due)[1].deadline(), "middle");
+  EXPECT_EQ((*store)->DueTimers(3, up_to, 1)->size(), 1u) << "bounded";
+
+  Batch fired;
+  fired.partition = 3;
+  fired.timers_remove = {MakeTimer("early", 5, pathway::store::v1::TIMER_KIND_WARNING)};
+  ASSERT_TRUE((*store)->Commit(fired).ok());
+  due = (*store)->DueTimers(3, up_to, 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].deadline(), "middle");
+  EXPECT_FALSE((*store)->NextOffset("pathway.commands.v1", 3)->has_value())
+      << "a timer batch consumes no offset";
 }
 
 TEST(CaseStore, RefusesADirectoryWithAnUnknownColumnFamily) {

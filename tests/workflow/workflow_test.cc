@@ -23,7 +23,15 @@ Envelope Routed(Envelope e) {
 TEST(Referral, ValidReferralIsReceived) {
   Decision d = Decide(CaseState(), Routed(ValidReferral("evt-1")), March10th2025());
   ASSERT_FALSE(d.rejection) << d.rejection->field;
-  ASSERT_EQ(d.events.size(), 1u);
+  // ReferralReceived for partners, then the referral intake pathway starting.
+  ASSERT_EQ(d.events.size(), 2u);
+  const Envelope& step = d.events[1];
+  ASSERT_TRUE(step.has_pathway_step_recorded());
+  EXPECT_EQ(step.pathway_step_recorded().pathway(), pathway::v1::PATHWAY_KIND_REFERRAL_INTAKE);
+  EXPECT_EQ(step.pathway_step_recorded().step(), "received");
+  EXPECT_EQ(step.pathway_step_recorded().to_state(), "received");
+  EXPECT_EQ(step.pathway_step_recorded().reference(), "REF-evt-1");
+  EXPECT_NE(step.event_id(), d.events[0].event_id());
   const Envelope& e = d.events[0];
   ASSERT_TRUE(e.has_referral_received());
   EXPECT_EQ(e.subject_key(), kSubject);
@@ -37,10 +45,12 @@ TEST(Referral, ValidReferralIsReceived) {
 TEST(Referral, EmittedEventCarriesNoNamesOrNhsNumber) {
   // Rule: minimum necessary (Caldicott); consumers identify the child by subject key.
   Decision d = Decide(CaseState(), Routed(ValidReferral("evt-1")), March10th2025());
-  ASSERT_EQ(d.events.size(), 1u);
-  std::string bytes = d.events[0].SerializeAsString();
-  for (const char* personal : {"9434765919", "Amara", "Okafor", "SE1 7PB", "eye contact"}) {
-    EXPECT_EQ(bytes.find(personal), std::string::npos) << personal;
+  ASSERT_EQ(d.events.size(), 2u);
+  for (const auto& event : d.events) {
+    std::string bytes = event.SerializeAsString();
+    for (const char* personal : {"9434765919", "Amara", "Okafor", "SE1 7PB", "eye contact"}) {
+      EXPECT_EQ(bytes.find(personal), std::string::npos) << personal;
+    }
   }
 }
 
@@ -49,9 +59,11 @@ TEST(Referral, DecisionIsDeterministic) {
   Envelope cmd = Routed(ValidReferral("evt-1"));
   Decision a = Decide(CaseState(), cmd, March10th2025());
   Decision b = Decide(CaseState(), cmd, March10th2025());
-  ASSERT_EQ(a.events.size(), 1u);
-  ASSERT_EQ(b.events.size(), 1u);
-  EXPECT_EQ(a.events[0].SerializeAsString(), b.events[0].SerializeAsString());
+  ASSERT_EQ(a.events.size(), 2u);
+  ASSERT_EQ(b.events.size(), 2u);
+  for (size_t i = 0; i < a.events.size(); ++i) {
+    EXPECT_EQ(a.events[i].SerializeAsString(), b.events[i].SerializeAsString());
+  }
 }
 
 struct RejectionCase {
@@ -141,8 +153,8 @@ TEST(Referral, BornTodayInLondonIsNotInTheFuture) {
 TEST(Referral, SameReferralResentUnderNewEventIdIsRejectedAsDuplicate) {
   CaseState state;
   Decision first = Decide(state, Routed(ValidReferral("evt-1")), March10th2025());
-  ASSERT_EQ(first.events.size(), 1u);
-  Apply(state, first.events[0]);
+  ASSERT_EQ(first.events.size(), 2u);
+  for (const auto& e : first.events) Apply(state, e);
 
   Envelope resend = Routed(ValidReferral("evt-1"));
   resend.set_event_id("evt-2");  // same referral id, new event id
@@ -155,10 +167,13 @@ TEST(Referral, SameReferralResentUnderNewEventIdIsRejectedAsDuplicate) {
 TEST(Referral, ApplyFoldsTheReferralIntoState) {
   CaseState state;
   Decision d = Decide(state, Routed(ValidReferral("evt-1")), March10th2025());
-  ASSERT_EQ(d.events.size(), 1u);
-  Apply(state, d.events[0]);
+  ASSERT_EQ(d.events.size(), 2u);
+  for (const auto& e : d.events) Apply(state, e);
   EXPECT_EQ(state.definition_version(), kReferralDefinitionVersion);
-  EXPECT_EQ(state.history_length(), 1u);
+  EXPECT_EQ(state.history_length(), 2u);
+  ASSERT_EQ(state.pathways_size(), 1);
+  EXPECT_EQ(state.pathways(0).state(), "received");
+  EXPECT_EQ(state.pathways(0).version(), 1u);
   ASSERT_EQ(state.referrals_size(), 1);
   EXPECT_EQ(state.referrals(0).referral_id(), "REF-evt-1");
   EXPECT_EQ(state.referrals(0).inbound_event_id(), "evt-1");
@@ -171,7 +186,7 @@ TEST(Referral, RebuildFromHistoryGivesIdenticalState) {
   std::vector<Envelope> history;
   for (const char* id : {"evt-1", "evt-2", "evt-3"}) {
     Decision d = Decide(live, Routed(ValidReferral(id)), March10th2025());
-    ASSERT_EQ(d.events.size(), 1u);
+    ASSERT_EQ(d.events.size(), 2u);
     for (const auto& e : d.events) {
       Apply(live, e);
       history.push_back(e);

@@ -2,11 +2,15 @@
 // restarts on the same data (issue 2, "Deliver" 7 and 9).
 #include "services/engine/engine.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
 
+#include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
+#include "workflow/simulator.h"
 
 namespace pathway::engine {
 namespace {
@@ -15,6 +19,16 @@ using pathway::testing::kOtherValidNhsNumber;
 using pathway::testing::kValidNhsNumber;
 using pathway::testing::ValidReferral;
 using pathway::v1::Envelope;
+
+// The ReferralReceived events among `events` (each referral also starts its intake
+// pathway, with events of its own).
+std::vector<Envelope> Received(const std::vector<Envelope>& events) {
+  std::vector<Envelope> out;
+  for (const auto& e : events) {
+    if (e.has_referral_received()) out.push_back(e);
+  }
+  return out;
+}
 
 std::set<std::string> Ids(const std::vector<Envelope>& events) {
   std::set<std::string> ids;
@@ -29,7 +43,7 @@ TEST(Engine, ValidReferralIsStoredAndAnsweredKeyedBySubject) {
 
   std::string subject = h.SubjectOf(kValidNhsNumber);
   auto events = h.broker().ReadAll(std::string(topics::kEvents));
-  ASSERT_EQ(events.size(), 1u);
+  ASSERT_EQ(events.size(), 2u) << "ReferralReceived and the intake pathway's first step";
   EXPECT_EQ(events[0].key, subject);
   Envelope e;
   ASSERT_TRUE(e.ParseFromString(events[0].value));
@@ -46,7 +60,7 @@ TEST(Engine, ValidReferralIsStoredAndAnsweredKeyedBySubject) {
   ASSERT_TRUE(state.ok());
   ASSERT_TRUE(state->has_value());
   EXPECT_EQ((*state)->referrals_size(), 1);
-  EXPECT_EQ(h.store().History(subject)->size(), 1u);
+  EXPECT_EQ(h.store().History(subject)->size(), 2u);
   EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty()) << "delivered entries are deleted";
   EXPECT_TRUE(h.Read(topics::kRejections).empty());
   EXPECT_TRUE(h.Read(topics::kDeadLetter).empty());
@@ -99,7 +113,7 @@ TEST(Engine, UndecodableBytesAreDeadLetteredWithoutBlockingThePartition) {
   EXPECT_EQ(d.offset(), 0);
   EXPECT_EQ(d.original(), "\xff\xff\xff not protobuf");
   EXPECT_NE(d.reason().find("does not decode"), std::string::npos);
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u) << "the next message was still processed";
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 1u) << "the next message was still processed";
 }
 
 TEST(Engine, UnknownPayloadFromANewerSchemaIsDeadLettered) {
@@ -107,13 +121,13 @@ TEST(Engine, UnknownPayloadFromANewerSchemaIsDeadLettered) {
   Envelope e;
   e.set_event_id("evt-future");
   std::string bytes = e.SerializeAsString();
-  // Field 450 (varint 1): a payload this engine's schema does not have.
-  bytes += std::string("\x90\x1c\x01", 3);
+  // Field 4000 (varint 1): a payload this engine's schema does not have.
+  bytes += std::string("\x80\xfa\x01\x01", 4);
   h.PublishRaw(bytes);
   ASSERT_TRUE(h.RunUntilIdle().ok());
   auto dead = h.Read(topics::kDeadLetter);
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_NE(dead[0].dead_lettered().reason().find("field 450"), std::string::npos);
+  EXPECT_NE(dead[0].dead_lettered().reason().find("field 4000"), std::string::npos);
   EXPECT_NE(dead[0].dead_lettered().reason().find("newer schema"), std::string::npos);
 }
 
@@ -146,7 +160,7 @@ TEST(Engine, RepeatedEventIdProducesNothingNew) {
   h.Publish(ValidReferral("evt-1"), 0);
   h.Publish(ValidReferral("evt-1"), 2);  // a partner's retry, on another partition
   ASSERT_TRUE(h.RunUntilIdle().ok());
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u);
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
   EXPECT_EQ(h.engine().stats().duplicates, 1u);
   EXPECT_TRUE(h.Read(topics::kRejections).empty());
 }
@@ -156,16 +170,17 @@ TEST(Engine, RestartEmitsNothingTwiceAndResumesFromStoredOffsets) {
   h.Publish(ValidReferral("evt-1"));
   h.Publish(ValidReferral("evt-2", kOtherValidNhsNumber));
   ASSERT_TRUE(h.RunUntilIdle().ok());
-  ASSERT_EQ(h.Read(topics::kEvents).size(), 2u);
+  ASSERT_EQ(Received(h.Read(topics::kEvents)).size(), 2u);
 
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 2u) << "nothing re-emitted after a clean restart";
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 2u)
+      << "nothing re-emitted after a clean restart";
   EXPECT_EQ(h.engine().stats().commands, 0u) << "resumed after the stored offset";
 
   h.Publish(ValidReferral("evt-3"));
   ASSERT_TRUE(h.RunUntilIdle().ok());
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 3u);
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 3u);
 }
 
 TEST(Engine, UndeliveredOutboxSurvivesRestartAndIsSent) {
@@ -176,12 +191,12 @@ TEST(Engine, UndeliveredOutboxSurvivesRestartAndIsSent) {
   h.Publish(ValidReferral("evt-1"));
   ASSERT_TRUE(h.RunUntilIdle().ok());
   EXPECT_TRUE(h.Read(topics::kEvents).empty());
-  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 1u) << "kept until delivery is confirmed";
+  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 2u) << "kept until delivery is confirmed";
 
   h.broker().FailNextDeliveries(0);
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
-  ASSERT_EQ(h.Read(topics::kEvents).size(), 1u);
+  ASSERT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
   EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
 }
 
@@ -195,7 +210,7 @@ TEST(Engine, FailedOutboxDeliveryIsRetriedWithoutRestart) {
   h.Publish(ValidReferral("evt-1"));
   ASSERT_TRUE(h.RunUntilIdle().ok());
   EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u);
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
   EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
 }
 
@@ -210,7 +225,7 @@ TEST(Engine, IntakeDeliveryFailureStopsBeforeCommittingAndRestartRecovers) {
 
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 1u);
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
 }
 
 TEST(Engine, CrashAfterCommitBeforeSendGivesTheSameIdsAsACrashFreeRun) {
@@ -226,15 +241,16 @@ TEST(Engine, CrashAfterCommitBeforeSendGivesTheSameIdsAsACrashFreeRun) {
   // delivery report arrives: its outbox still holds every entry.
   h.broker().HoldDeliveryReports(true);
   ASSERT_TRUE(h.engine().Step(std::chrono::milliseconds(0)).ok());
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 2u);
-  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 2u);
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 2u);
+  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 4u);
   h.broker().HoldDeliveryReports(false);
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
   // The re-send repeats ids (duplicates on the wire, which consumers drop by id);
   // the set of distinct ids is exactly the crash-free run's.
   EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
-  EXPECT_EQ(h.Read(topics::kEvents).size(), 2 * reference.Read(topics::kEvents).size());
+  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(),
+            2 * Received(reference.Read(topics::kEvents)).size());
   EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
 }
 
@@ -259,6 +275,67 @@ TEST(Engine, LogsAndKeysCarryNoPersonalData) {
       }
     }
   }
+}
+
+std::vector<Envelope> ReadHistory(const std::string& name) {
+  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
+  std::vector<Envelope> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    Envelope e;
+    if (!line.empty() && google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+TEST(Engine, RunsThePathwaysAndFiresTimersExactlyAsTheSimulatorDoes) {
+  // Issue 3: the engine emits the same transitions over the bus as simulate does for
+  // the same input. Time is simulated: each event is published at its occurredAt.
+  auto history = ReadHistory("ehc_assessment.jsonl");
+  ASSERT_EQ(history.size(), 13u);
+  EngineHarness h;
+  workflow::Simulator sim([&h](std::string_view nhs) { return h.SubjectOf(std::string(nhs)); });
+  for (const auto& e : history) {
+    TimePoint at{std::chrono::seconds(e.occurred_at().seconds())};
+    sim.Process(e, at);
+    h.time().Set(at);
+    h.Publish(e);
+    ASSERT_TRUE(h.RunUntilIdle().ok());
+  }
+  TimePoint end = pathway::testing::At("2025-06-30");
+  sim.AdvanceTo(workflow::LondonDate(end));
+  h.time().Set(end);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+
+  std::string subject = h.SubjectOf(kValidNhsNumber);
+  const auto& expected = sim.subjects().at(subject);
+  auto stored = h.store().LoadCase(subject);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  // The same pathways, states, deadlines and information requests...
+  auto strip = [](pathway::store::v1::CaseState s) {
+    s.clear_history_length();
+    return s.SerializeAsString();
+  };
+  EXPECT_EQ(strip(**stored), strip(expected.state));
+  // ...from the same transitions, emitted on pathway.events.v1.
+  std::vector<std::string> emitted, simulated;
+  for (const auto& e : h.Read(topics::kEvents)) {
+    if (e.has_pathway_step_recorded() || e.has_deadline_set() || e.has_deadline_met() ||
+        e.has_deadline_breached() || e.has_deadline_warning()) {
+      emitted.push_back(e.event_id());
+    }
+  }
+  for (const auto& e : expected.events) {
+    if (e.has_pathway_step_recorded() || e.has_deadline_set() || e.has_deadline_met() ||
+        e.has_deadline_breached() || e.has_deadline_warning()) {
+      simulated.push_back(e.event_id());
+    }
+  }
+  EXPECT_EQ(emitted, simulated);
+  EXPECT_GT(h.engine().stats().timers_fired, 0u);
+  EXPECT_EQ(h.Read(topics::kRejections).size(), expected.rejections.size());
 }
 
 }  // namespace

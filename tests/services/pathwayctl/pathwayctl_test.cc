@@ -1,6 +1,7 @@
 // pathwayctl run as a subprocess against an in-process mock cluster (label: mock).
 #include <fcntl.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -231,6 +232,75 @@ TEST_F(PathwayctlTest, UsageErrors) {
   RunResult missing = Run({"publish", "--bootstrap-servers", Bootstrap(), "--topic", "raw",
                            dir_.path() + "/missing.jsonl"});
   EXPECT_EQ(missing.exit_code, 2);
+}
+
+// --- simulate and describe (no broker involved) -------------------------------
+
+google::protobuf::Struct ParseJson(const std::string& text) {
+  google::protobuf::Struct doc;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &doc).ok()) << text;
+  return doc;
+}
+
+const google::protobuf::Value& Get(const google::protobuf::Struct& s, const std::string& key) {
+  static const google::protobuf::Value kMissing;
+  auto it = s.fields().find(key);
+  EXPECT_NE(it, s.fields().end()) << "missing " << key;
+  return it == s.fields().end() ? kMissing : it->second;
+}
+
+TEST_F(PathwayctlTest, SimulateJsonReportsPathwaysDeadlinesRequestsRejectionsAndWarnings) {
+  RunResult r = Run({"simulate", "--events", PATHWAY_HISTORIES "/ehc_assessment.jsonl", "--as-of",
+                     "2025-06-30", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  google::protobuf::Struct doc = ParseJson(r.out);
+  EXPECT_EQ(Get(doc, "as_of").string_value(), "2025-06-30");
+  const auto& subjects = Get(doc, "subjects").list_value();
+  ASSERT_EQ(subjects.values_size(), 1);
+  const auto& child = subjects.values(0).struct_value();
+  const auto& pathways = Get(child, "pathways").list_value();
+  ASSERT_EQ(pathways.values_size(), 2);
+  const auto& ehc = pathways.values(1).struct_value();
+  EXPECT_EQ(Get(ehc, "pathway").string_value(), "ehc_needs_assessment");
+  EXPECT_EQ(Get(ehc, "version").number_value(), 1);
+  EXPECT_EQ(Get(ehc, "state").string_value(), "plan_issued");
+  const auto& final_plan = Get(ehc, "deadlines").list_value().values(2).struct_value();
+  EXPECT_EQ(Get(final_plan, "name").string_value(), "final_plan");
+  EXPECT_EQ(Get(final_plan, "due").string_value(), "2025-05-26");
+  EXPECT_EQ(Get(final_plan, "status").string_value(), "met");
+  EXPECT_EQ(Get(final_plan, "met_on").string_value(), "2025-05-19");
+  EXPECT_EQ(Get(child, "information_requests").list_value().values_size(), 1);
+  const auto& rejections = Get(child, "rejections").list_value();
+  ASSERT_EQ(rejections.values_size(), 1);
+  EXPECT_EQ(Get(rejections.values(0).struct_value(), "rule").string_value(),
+            "final_plan.comment_period");
+  EXPECT_EQ(Get(child, "warnings").list_value().values_size(), 6);
+}
+
+TEST_F(PathwayctlTest, SimulateDefaultsToTheLastEventsDateAndExplainsBadInput) {
+  RunResult r = Run({"simulate", "--events", PATHWAY_HISTORIES "/ehc_assessment.jsonl", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Get(ParseJson(r.out), "as_of").string_value(), "2025-05-19");
+
+  std::string no_time = WriteFile("no_time.jsonl", "{\"eventId\":\"a\"}\n");
+  RunResult missing = Run({"simulate", "--events", no_time});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("no_time.jsonl:1: occurredAt is required"));
+  RunResult bad_date = Run({"simulate", "--events", no_time, "--as-of", "2025-02-30"});
+  EXPECT_EQ(bad_date.exit_code, 2);
+  EXPECT_THAT(bad_date.err, HasSubstr("--as-of"));
+}
+
+TEST_F(PathwayctlTest, DescribePrintsTheStateDiagramFromTheDefinition) {
+  RunResult r = Run({"describe", "ehc_needs_assessment", "--format", "mermaid"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("stateDiagram-v2"));
+  EXPECT_THAT(r.out, HasSubstr("draft_plan_issued --> plan_issued : final plan issued"));
+  RunResult unknown = Run({"describe", "nonesuch"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown pathway 'nonesuch'"));
+  RunResult help = Run({"describe", "--help"});
+  EXPECT_THAT(help.out, HasSubstr("referral_intake"));
 }
 
 }  // namespace

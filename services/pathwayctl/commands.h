@@ -1,0 +1,13 @@
+// pathwayctl subcommands implemented outside main.cc.
+#pragma once
+
+#include <span>
+
+namespace pathway::ctl {
+
+// pathwayctl simulate --events FILE.jsonl [--as-of YYYY-MM-DD] [--json] [--subject-key-file F]
+int RunSimulate(std::span<char* const> args);
+// pathwayctl describe PATHWAY [--format mermaid]
+int RunDescribe(std::span<char* const> args);
+
+}  // namespace pathway::ctl

@@ -1,0 +1,244 @@
+// EHC needs assessment, version 1. The Special Educational Needs and Disability
+// Regulations 2014 (SI 2014/1530) and the SEND Code of Practice (2015), chapter 9.
+#include "workflow/clock.h"
+#include "workflow/pathways/definitions.h"
+#include "workflow/pathways/step_helpers.h"
+
+namespace pathway::workflow::pathways {
+namespace {
+namespace v1 = pathway::v1;
+
+constexpr std::string_view kReceived = "request_received";
+constexpr std::string_view kAssessing = "assessing";
+constexpr std::string_view kRefused = "refused_to_assess";
+constexpr std::string_view kNotIssued = "not_issued";
+constexpr std::string_view kDraft = "draft_plan_issued";
+constexpr std::string_view kIssued = "plan_issued";
+constexpr std::string_view kWithdrawn = "withdrawn";
+
+constexpr const char* kReg5 = "SEND Regulations 2014 reg 5(1)";
+constexpr const char* kReg8 = "SEND Regulations 2014 reg 8(1)";
+constexpr const char* kReg10 = "SEND Regulations 2014 reg 10(1)";
+constexpr const char* kReg13 = "SEND Regulations 2014 reg 13(2)";
+
+std::string AdviceDeadline(v1::AdviceSource source) {
+  return "advice_" + EnumSuffix(v1::AdviceSource_Name(source), "ADVICE_SOURCE_");
+}
+
+// The clock for the 16 and 20-week limits runs from the request (reg 5(1), 10, 13).
+CivilDate RequestDate(const StepInput& in) { return *ToCivil(in.instance->started_on()); }
+
+StepResult Requested(const StepInput& in) {
+  const auto& c = in.command.ehc_assessment_requested();
+  if (c.requested_by() == v1::EHC_REQUESTER_UNSPECIFIED) {
+    return Required("ehc_assessment_requested.requested_by");
+  }
+  Outcome out;
+  out.to_state = kReceived;
+  out.facts.push_back(MakeFact(
+      "requested_by", EnumSuffix(v1::EhcRequester_Name(c.requested_by()), "EHC_REQUESTER_")));
+  out.set.push_back({"decision_to_assess", AddWeeks(in.on, 6), kReg5, true});
+  return out;
+}
+
+StepResult Decided(const StepInput& in) {
+  const auto& c = in.command.ehc_assessment_decided();
+  Outcome out;
+  out.met.push_back("decision_to_assess");
+  switch (c.decision()) {
+    case v1::ASSESSMENT_DECISION_ASSESS: {
+      out.to_state = kAssessing;
+      out.facts.push_back(MakeFact("decision", "assess"));
+      CivilDate requested = RequestDate(in);
+      out.set.push_back({"issue_decision", AddWeeks(requested, 16), kReg10, true});
+      out.set.push_back({"final_plan", AddWeeks(requested, 20), kReg13, true});
+      // The family's own advice and views are part of every assessment (reg 6(1)(a)).
+      out.information_requests.push_back("family_views");
+      return out;
+    }
+    case v1::ASSESSMENT_DECISION_REFUSE:
+      if (!c.appeal_rights_given()) {
+        return Rejection{"ehc_assessment_decided.appeal_rights_given", "appeal_rights.required",
+                         "a decision not to assess must tell the family of their right to "
+                         "appeal (SEND Regulations 2014 reg 5(3))"};
+      }
+      out.to_state = kRefused;
+      out.facts.push_back(MakeFact("decision", "refuse"));
+      return out;
+    default:
+      return Required("ehc_assessment_decided.decision");
+  }
+}
+
+StepResult AdviceRequested(const StepInput& in) {
+  const auto& c = in.command.ehc_advice_requested();
+  if (c.source() == v1::ADVICE_SOURCE_UNSPECIFIED) return Required("ehc_advice_requested.source");
+  std::string name = AdviceDeadline(c.source());
+  if (const auto* d = FindDeadline(*in.instance, name)) {
+    if (d->status() == v1::DEADLINE_STATUS_PENDING) {
+      return Rejection{"ehc_advice_requested.source", "advice.already_requested",
+                       "this advice was requested on " + FormatDate(*ToCivil(d->set_on())) +
+                           " and is still awaited"};
+    }
+    if (d->status() == v1::DEADLINE_STATUS_MET) {
+      return Rejection{"ehc_advice_requested.source", "advice.already_received",
+                       "this advice was received on " + FormatDate(*ToCivil(d->met_on())) +
+                           ": advice that exists is not sought again (SEND Regulations 2014 "
+                           "reg 6(4))"};
+    }
+  }
+  Outcome out;
+  out.facts.push_back(MakeFact("advice_requested", name.substr(7)));
+  out.set.push_back({name, AddWeeks(in.on, 6), kReg8, false});
+  return out;
+}
+
+StepResult AdviceReceived(const StepInput& in) {
+  const auto& c = in.command.ehc_advice_received();
+  if (c.source() == v1::ADVICE_SOURCE_UNSPECIFIED) return Required("ehc_advice_received.source");
+  std::string name = AdviceDeadline(c.source());
+  const auto* d = FindDeadline(*in.instance, name);
+  if (!d || d->status() == v1::DEADLINE_STATUS_CANCELLED) {
+    return Rejection{"ehc_advice_received.source", "advice.not_requested",
+                     "no request for this advice is awaiting a reply"};
+  }
+  if (d->status() == v1::DEADLINE_STATUS_MET) {
+    return Rejection{"ehc_advice_received.source", "advice.already_received",
+                     "this advice was received on " + FormatDate(*ToCivil(d->met_on()))};
+  }
+  // Late advice (after a breach) is still recorded: the date it came matters.
+  Outcome out;
+  out.facts.push_back(MakeFact("advice_received", name.substr(7)));
+  out.met.push_back(name);
+  return out;
+}
+
+StepResult NotToIssue(const StepInput& in) {
+  if (!in.command.ehc_decided_not_to_issue().appeal_rights_given()) {
+    return Rejection{"ehc_decided_not_to_issue.appeal_rights_given", "appeal_rights.required",
+                     "a decision not to issue a plan must tell the family of their right to "
+                     "appeal (SEND Regulations 2014 reg 10(1))"};
+  }
+  Outcome out;
+  out.to_state = kNotIssued;
+  out.met.push_back("issue_decision");
+  out.cancel_all_pending = true;
+  return out;
+}
+
+StepResult DraftIssued(const StepInput& in) {
+  Outcome out;
+  out.to_state = kDraft;
+  out.met.push_back("issue_decision");
+  out.facts.push_back(MakeFact("draft_served_on", FormatDate(in.on)));
+  return out;
+}
+
+StepResult CommentsReceived(const StepInput& in) {
+  const auto& c = in.command.ehc_draft_plan_comments_received();
+  Outcome out;
+  out.facts.push_back(MakeFact("comments_received_on", FormatDate(in.on)));
+  if (!c.school_preference().empty()) {
+    out.facts.push_back(MakeFact("school_preference", c.school_preference()));
+  }
+  return out;
+}
+
+StepResult FinalIssued(const StepInput& in) {
+  // The family has at least 15 days from the day the draft is served to comment and
+  // ask for a school (reg 13(1)); the plan may be finalised earlier only once they
+  // have responded.
+  auto served = ParseDate(FactValue(*in.instance, "draft_served_on"));
+  bool responded = !FactValue(*in.instance, "comments_received_on").empty();
+  if (served && !responded && in.on < AddDays(*served, 15)) {
+    return Rejection{"ehc_final_plan_issued.issued_on", "final_plan.comment_period",
+                     "the family has until " + FormatDate(AddDays(*served, 15)) +
+                         " to comment on the draft plan served on " + FormatDate(*served) +
+                         " (SEND Regulations 2014 reg 13(1))"};
+  }
+  Outcome out;
+  out.to_state = kIssued;
+  out.met.push_back("final_plan");
+  out.cancel_all_pending = true;
+  const auto& c = in.command.ehc_final_plan_issued();
+  if (!c.named_setting().empty()) out.facts.push_back(MakeFact("named_setting", c.named_setting()));
+  return out;
+}
+
+StepResult ExceptionRecorded(const StepInput& in) {
+  const auto& c = in.command.ehc_exception_recorded();
+  if (c.exception() == v1::STATUTORY_EXCEPTION_UNSPECIFIED) {
+    return Required("ehc_exception_recorded.exception");
+  }
+  // Recorded and reported, never moving a deadline (reg 10(4)).
+  Outcome out;
+  out.facts.push_back(MakeFact(
+      "exception", EnumSuffix(v1::StatutoryException_Name(c.exception()), "STATUTORY_EXCEPTION_")));
+  return out;
+}
+
+StepResult Withdrawn(const StepInput&) {
+  Outcome out;
+  out.to_state = kWithdrawn;
+  out.cancel_all_pending = true;
+  return out;
+}
+
+Definition Make() {
+  Definition d;
+  d.kind = v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT;
+  d.version = 1;
+  d.name = "ehc_needs_assessment";
+  d.title = "EHC needs assessment";
+  d.states = {kReceived, kAssessing, kRefused, kDraft, kNotIssued, kIssued, kWithdrawn};
+  d.terminal = {kRefused, kNotIssued, kIssued, kWithdrawn};
+  d.transitions = {
+      {"request_received", {}, {kReceived}, "request received (6-week decision clock)", Requested},
+      {"decision_to_assess",
+       {kReceived},
+       {kAssessing, kRefused},
+       "decide whether to assess",
+       Decided},
+      {"advice_requested",
+       {kAssessing},
+       {kAssessing},
+       "advice requested (6 weeks)",
+       AdviceRequested},
+      {"advice_received", {kAssessing, kDraft}, {}, "advice received", AdviceReceived},
+      {"decided_not_to_issue",
+       {kAssessing},
+       {kNotIssued},
+       "decide not to issue (16 weeks)",
+       NotToIssue},
+      {"draft_plan_issued",
+       {kAssessing},
+       {kDraft},
+       "draft plan served (15 days to comment)",
+       DraftIssued},
+      {"draft_plan_comments_received",
+       {kDraft},
+       {},
+       "family comments and school preference",
+       CommentsReceived},
+      {"final_plan_issued", {kDraft}, {kIssued}, "final plan issued (20 weeks)", FinalIssued},
+      {"exception_recorded",
+       {kReceived, kAssessing, kDraft},
+       {},
+       "reg 10(4) exception recorded",
+       ExceptionRecorded},
+      {"request_withdrawn",
+       {kReceived, kAssessing, kDraft},
+       {kWithdrawn},
+       "request withdrawn",
+       Withdrawn},
+  };
+  return d;
+}
+}  // namespace
+
+const Definition& EhcNeedsAssessmentV1() {
+  static const Definition d = Make();
+  return d;
+}
+
+}  // namespace pathway::workflow::pathways

@@ -1,0 +1,63 @@
+// The simulator: the engine's decisions without Kafka or RocksDB. It feeds inbound
+// Envelopes through the same RouteCommand / Decide / Apply / timers as the engine,
+// in order, with event time as "now", and fires deadline timers as the calendar
+// passes. `pathwayctl simulate` and the tests use it; the engine must agree with it.
+//
+// Not thread-safe. Deterministic: the same inputs give the same outputs.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/time_source.h"
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "workflow/calendar.h"
+#include "workflow/timers.h"
+
+namespace pathway::workflow {
+
+class Simulator {
+ public:
+  // Maps an NHS number to its subject key (the engine's keyed hash).
+  using Keyer = std::function<std::string(std::string_view nhs_number)>;
+
+  explicit Simulator(Keyer keyer, int warning_lead_days = kDefaultWarningLeadDays);
+
+  // Fires the timers due on or before the London date of `now`, then decides
+  // `inbound` at `now`. A repeated event id is ignored, as the engine does.
+  void Process(pathway::v1::Envelope inbound, TimePoint now);
+
+  // Fires every timer due on or before `as_of`.
+  void AdvanceTo(CivilDate as_of);
+
+  struct Subject {
+    pathway::store::v1::CaseState state;
+    std::vector<pathway::v1::Envelope> events;      // recorded events, in order
+    std::vector<pathway::v1::Envelope> rejections;  // CommandRejected envelopes
+  };
+  const std::map<std::string, Subject>& subjects() const { return subjects_; }
+  // Rejections of commands that name no valid child (no subject to file them under).
+  const std::vector<pathway::v1::Envelope>& unrouted_rejections() const { return unrouted_; }
+
+ private:
+  struct TimerOrder {
+    bool operator()(const pathway::store::v1::Timer& a, const pathway::store::v1::Timer& b) const {
+      return TimerBefore(a, b);
+    }
+  };
+  void Record(Subject& subject, const std::string& key, std::vector<pathway::v1::Envelope> events);
+
+  Keyer keyer_;
+  int lead_days_;
+  std::map<std::string, Subject> subjects_;
+  std::vector<pathway::v1::Envelope> unrouted_;
+  std::set<pathway::store::v1::Timer, TimerOrder> timers_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace pathway::workflow

@@ -1,0 +1,147 @@
+#include "workflow/timers.h"
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <tuple>
+
+#include "common/crypto.h"
+#include "workflow/calendar.h"
+#include "workflow/clock.h"
+#include "workflow/pathway.h"
+
+namespace pathway::workflow {
+namespace {
+namespace v1 = pathway::v1;
+namespace store = pathway::store::v1;
+
+store::Timer MakeTimer(const std::string& subject, const std::string& instance,
+                       const std::string& name, store::TimerKind kind, CivilDate fires_on,
+                       const v1::Date& due) {
+  store::Timer t;
+  t.set_subject_key(subject);
+  t.set_instance_id(instance);
+  t.set_deadline(name);
+  t.set_kind(kind);
+  *t.mutable_fires_on() = ToProto(fires_on);
+  *t.mutable_due() = due;
+  return t;
+}
+
+// Both timers of a deadline set on `set_on` and due on `due`.
+void TimersOf(const std::string& subject, const std::string& instance, const std::string& name,
+              const v1::Date& set_on, const v1::Date& due, int lead_days,
+              std::vector<store::Timer>& out) {
+  auto due_date = ToCivil(due);
+  auto set_date = ToCivil(set_on);
+  if (!due_date || !set_date) return;
+  // Warn `lead_days` ahead, but never before the day after the deadline was set: a
+  // deadline shorter than the lead still gets its warning, as early as it can.
+  CivilDate warn = AddDays(*due_date, -lead_days);
+  CivilDate earliest = AddDays(*set_date, 1);
+  if (std::chrono::sys_days{warn} < std::chrono::sys_days{earliest}) warn = earliest;
+  if (std::chrono::sys_days{warn} < std::chrono::sys_days{*due_date}) {
+    out.push_back(MakeTimer(subject, instance, name, store::TIMER_KIND_WARNING, warn, due));
+  }
+  out.push_back(
+      MakeTimer(subject, instance, name, store::TIMER_KIND_BREACH, AddDays(*due_date, 1), due));
+}
+
+const store::Deadline* PendingDeadline(const store::CaseState& state, const std::string& instance,
+                                       const std::string& name) {
+  for (const auto& p : state.pathways()) {
+    if (p.instance_id() != instance) continue;
+    const store::Deadline* d = FindDeadline(p, name);
+    if (d && d->status() == v1::DEADLINE_STATUS_PENDING) return d;
+  }
+  return nullptr;
+}
+
+const store::PathwayInstance* Instance(const store::CaseState& state, const std::string& id) {
+  for (const auto& p : state.pathways()) {
+    if (p.instance_id() == id) return &p;
+  }
+  return nullptr;
+}
+}  // namespace
+
+TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& before,
+                       const std::vector<v1::Envelope>& events, int lead_days) {
+  TimerChanges changes;
+  for (const auto& e : events) {
+    switch (e.payload_case()) {
+      case v1::Envelope::kDeadlineSet: {
+        const auto& s = e.deadline_set();
+        TimersOf(subject_key, s.instance_id(), s.name(), s.set_on(), s.due(), lead_days,
+                 changes.add);
+        break;
+      }
+      case v1::Envelope::kDeadlineMet:
+      case v1::Envelope::kDeadlineCancelled: {
+        const std::string& instance = e.has_deadline_met() ? e.deadline_met().instance_id()
+                                                           : e.deadline_cancelled().instance_id();
+        const std::string& name =
+            e.has_deadline_met() ? e.deadline_met().name() : e.deadline_cancelled().name();
+        if (const store::Deadline* d = PendingDeadline(before, instance, name)) {
+          TimersOf(subject_key, instance, name, d->set_on(), d->due(), lead_days, changes.remove);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return changes;
+}
+
+std::vector<v1::Envelope> FireTimer(const store::CaseState& state, const store::Timer& timer,
+                                    TimePoint now) {
+  std::vector<v1::Envelope> out;
+  const store::Deadline* d = PendingDeadline(state, timer.instance_id(), timer.deadline());
+  // A deadline re-set since the timer was made has timers of its own.
+  if (!d || d->due().SerializeAsString() != timer.due().SerializeAsString()) return out;
+  if (timer.kind() == store::TIMER_KIND_WARNING && d->warned()) return out;
+
+  v1::Envelope e;
+  std::string identity = "timer|" + timer.subject_key() + "|" + timer.instance_id() + "|" +
+                         timer.deadline() + "|" + std::to_string(timer.kind()) + "|" +
+                         FormatDate(*ToCivil(timer.due()));
+  e.set_event_id(DerivedEventId(identity, 0));
+  e.set_subject_key(timer.subject_key());
+  e.set_pathway_instance_id(timer.instance_id());
+  auto us = now.time_since_epoch().count();
+  e.mutable_recorded_at()->set_seconds(us / 1'000'000);
+  e.mutable_recorded_at()->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
+  e.mutable_source()->set_agency("pathway");
+  e.mutable_source()->set_system("pathway-engine");
+  e.set_causation_id("timer");
+  if (timer.kind() == store::TIMER_KIND_WARNING) {
+    auto* w = e.mutable_deadline_warning();
+    w->set_instance_id(timer.instance_id());
+    w->set_name(timer.deadline());
+    *w->mutable_due() = d->due();
+    w->set_days_left(DaysBetween(*ToCivil(timer.fires_on()), *ToCivil(d->due())));
+    *w->mutable_on() = timer.fires_on();
+  } else {
+    auto* b = e.mutable_deadline_breached();
+    b->set_instance_id(timer.instance_id());
+    b->set_name(timer.deadline());
+    *b->mutable_due() = d->due();
+    const store::PathwayInstance* instance = Instance(state, timer.instance_id());
+    // reg 10(4): a recorded exception is reported as such; the deadline never moves.
+    b->set_excepted(d->exceptable() && instance && !FactValue(*instance, "exception").empty());
+    *b->mutable_on() = timer.fires_on();
+  }
+  out.push_back(std::move(e));
+  return out;
+}
+
+bool TimerBefore(const store::Timer& a, const store::Timer& b) {
+  auto key = [](const store::Timer& t) {
+    return std::make_tuple(t.fires_on().year(), t.fires_on().month(), t.fires_on().day(),
+                           t.subject_key(), t.instance_id(), t.deadline(),
+                           static_cast<int>(t.kind()));
+  };
+  return key(a) < key(b);
+}
+
+}  // namespace pathway::workflow
