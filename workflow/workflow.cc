@@ -67,6 +67,11 @@ CommandInfo Info(v1::PathwayKind kind, std::string_view step, const Message& m,
 std::optional<CommandInfo> Classify(const v1::Envelope& c) {
   constexpr auto kIntake = v1::PATHWAY_KIND_REFERRAL_INTAKE;
   constexpr auto kEhc = v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT;
+  constexpr auto kReview = v1::PATHWAY_KIND_ANNUAL_REVIEW;
+  constexpr auto kNd = v1::PATHWAY_KIND_NEURODEVELOPMENTAL;
+  constexpr auto kPfa = v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD;
+  constexpr auto kEng = v1::PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT;
+  constexpr auto kDispute = v1::PATHWAY_KIND_DISAGREEMENT;
   static const v1::Date kNoDate;
 #define PATHWAY_INFO(kind, step, field, ref, date)                                   \
   Info(kind, step, c.field(), c.field().ref(), #field, #ref, c.field().has_##date(), \
@@ -109,6 +114,96 @@ std::optional<CommandInfo> Classify(const v1::Envelope& c) {
     case v1::Envelope::kEhcRequestWithdrawn:
       return PATHWAY_INFO(kEhc, "request_withdrawn", ehc_request_withdrawn, request_id,
                           withdrawn_on);
+    // Annual review and phase transfer.
+    case v1::Envelope::kAnnualReviewDue:
+      return PATHWAY_INFO(kReview, "review_due", annual_review_due, review_id,
+                          plan_or_last_review_on);
+    case v1::Envelope::kAnnualReviewMeetingScheduled:
+      return PATHWAY_INFO(kReview, "meeting_scheduled", annual_review_meeting_scheduled, review_id,
+                          notice_sent_on);
+    case v1::Envelope::kAnnualReviewMeetingHeld:
+      return PATHWAY_INFO(kReview, "meeting_held", annual_review_meeting_held, review_id, held_on);
+    case v1::Envelope::kAnnualReviewReportSent:
+      return PATHWAY_INFO(kReview, "report_sent", annual_review_report_sent, review_id, sent_on);
+    case v1::Envelope::kAnnualReviewDecided:
+      return PATHWAY_INFO(kReview, "review_decided", annual_review_decided, review_id, decided_on);
+    case v1::Envelope::kPlanAmendmentProposed:
+      return PATHWAY_INFO(kReview, "amendment_proposed", plan_amendment_proposed, review_id,
+                          proposed_on);
+    case v1::Envelope::kPlanAmendmentCommentsReceived:
+      return PATHWAY_INFO(kReview, "amendment_comments_received", plan_amendment_comments_received,
+                          review_id, received_on);
+    case v1::Envelope::kAmendedPlanIssued:
+      return PATHWAY_INFO(kReview, "amended_plan_issued", amended_plan_issued, review_id,
+                          issued_on);
+    case v1::Envelope::kPhaseTransferDue:  // moves_on is in the future: the step is today
+      return Info(kReview, "phase_transfer_due", c.phase_transfer_due(),
+                  c.phase_transfer_due().review_id(), "phase_transfer_due", "review_id", false,
+                  kNoDate, "");
+    // Neurodevelopmental assessment.
+    case v1::Envelope::kNdReferralAccepted:
+      return PATHWAY_INFO(kNd, "referral_accepted", nd_referral_accepted, referral_id, accepted_on);
+    case v1::Envelope::kNdRiskAssessed:
+      return PATHWAY_INFO(kNd, "risk_assessed", nd_risk_assessed, referral_id, assessed_on);
+    case v1::Envelope::kNdWaitingContactMade:
+      return PATHWAY_INFO(kNd, "waiting_contact", nd_waiting_contact_made, referral_id,
+                          contacted_on);
+    case v1::Envelope::kNdSupportOffered:
+      return PATHWAY_INFO(kNd, "support_offered", nd_support_offered, referral_id, offered_on);
+    case v1::Envelope::kNdAssessmentCommissioned:
+      return PATHWAY_INFO(kNd, "assessment_commissioned", nd_assessment_commissioned, referral_id,
+                          commissioned_on);
+    case v1::Envelope::kNdFirstAppointmentAttended:
+      return PATHWAY_INFO(kNd, "first_appointment_attended", nd_first_appointment_attended,
+                          referral_id, attended_on);
+    case v1::Envelope::kNdOutcomeRecorded:
+      return PATHWAY_INFO(kNd, "outcome_recorded", nd_outcome_recorded, referral_id, decided_on);
+    case v1::Envelope::kNdPostDiagnosticSupportOffered:
+      return PATHWAY_INFO(kNd, "post_diagnostic_support_offered",
+                          nd_post_diagnostic_support_offered, referral_id, offered_on);
+    case v1::Envelope::kNdDischarged:
+      return PATHWAY_INFO(kNd, "discharged", nd_discharged, referral_id, discharged_on);
+    // Preparing for adulthood.
+    case v1::Envelope::kPfaStarted:
+      return PATHWAY_INFO(kPfa, "started", pfa_started, plan_id, started_on);
+    case v1::Envelope::kPfaCareActAssessmentNeeded:
+      return PATHWAY_INFO(kPfa, "care_act_assessment_needed", pfa_care_act_assessment_needed,
+                          plan_id, decided_on);
+    case v1::Envelope::kPfaCareActAssessmentCompleted:
+      return PATHWAY_INFO(kPfa, "care_act_assessment_completed", pfa_care_act_assessment_completed,
+                          plan_id, completed_on);
+    case v1::Envelope::kPfaNamedWorkerAssigned:
+      return PATHWAY_INFO(kPfa, "named_worker_assigned", pfa_named_worker_assigned, plan_id,
+                          assigned_on);
+    case v1::Envelope::kPfaHandoverPlanned:
+      return PATHWAY_INFO(kPfa, "handover_planned", pfa_handover_planned, plan_id, planned_on);
+    case v1::Envelope::kPfaHandoverCompleted:
+      return PATHWAY_INFO(kPfa, "handover_completed", pfa_handover_completed, plan_id,
+                          completed_on);
+    case v1::Envelope::kPfaPlanEnded:
+      return PATHWAY_INFO(kPfa, "plan_ended", pfa_plan_ended, plan_id, ended_on);
+    // Exceptional Needs Grant.
+    case v1::Envelope::kEngApplied:
+      return PATHWAY_INFO(kEng, "applied", eng_applied, application_id, applied_on);
+    case v1::Envelope::kEngDecided:
+      return PATHWAY_INFO(kEng, "decided", eng_decided, application_id, decided_on);
+    case v1::Envelope::kEngReviewed:
+      return PATHWAY_INFO(kEng, "reviewed", eng_reviewed, application_id, reviewed_on);
+    // Disagreement.
+    case v1::Envelope::kDisagreementOpened:
+      return PATHWAY_INFO(kDispute, "opened", disagreement_opened, case_id, decision_letter_on);
+    case v1::Envelope::kMediationAdviceContacted:
+      return PATHWAY_INFO(kDispute, "mediation_advice_contacted", mediation_advice_contacted,
+                          case_id, contacted_on);
+    case v1::Envelope::kMediationHeld:
+      return PATHWAY_INFO(kDispute, "mediation_held", mediation_held, case_id, held_on);
+    case v1::Envelope::kMediationCertificateIssued:
+      return PATHWAY_INFO(kDispute, "certificate_issued", mediation_certificate_issued, case_id,
+                          issued_on);
+    case v1::Envelope::kTribunalAppealLodged:
+      return PATHWAY_INFO(kDispute, "appeal_lodged", tribunal_appeal_lodged, case_id, lodged_on);
+    case v1::Envelope::kDisagreementResolved:
+      return PATHWAY_INFO(kDispute, "resolved", disagreement_resolved, case_id, resolved_on);
     default:
       return std::nullopt;
   }

@@ -7,5 +7,10 @@ namespace pathway::workflow::pathways {
 
 const Definition& ReferralIntakeV1();
 const Definition& EhcNeedsAssessmentV1();
+const Definition& AnnualReviewV1();
+const Definition& NeurodevelopmentalV1();
+const Definition& PreparingForAdulthoodV1();
+const Definition& ExceptionalNeedsGrantV1();
+const Definition& DisagreementV1();
 
 }  // namespace pathway::workflow::pathways
