@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "usage: pathway-engine --bootstrap-servers HOST:PORT[,...] --data-dir DIR\n"
     "                      [--subject-key-file FILE] [--kafka-config FILE]\n"
     "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
+    "                      [--warning-lead-days N (default 14)]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
 
 struct Flags {
@@ -37,6 +39,7 @@ struct Flags {
   std::string data_dir;
   std::string key_file;
   std::string group_prefix = "pathway-engine";
+  engine::EngineOptions options;
   bus::KafkaConfig kafka;
 };
 
@@ -66,6 +69,14 @@ int Run(int argc, char** argv) {
       if (!value(&flags.key_file)) return Usage("--subject-key-file needs a value");
     } else if (arg == "--group-prefix") {
       if (!value(&flags.group_prefix)) return Usage("--group-prefix needs a value");
+    } else if (arg == "--warning-lead-days") {
+      if (!value(&v)) return Usage("--warning-lead-days needs a value");
+      char* end = nullptr;
+      long days = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || days < 0 || days > 365) {
+        return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
+      }
+      flags.options.warning_lead_days = static_cast<int>(days);
     } else if (arg == "--kafka-config") {
       if (!value(&v)) return Usage("--kafka-config needs a value");
       if (auto s = flags.kafka.LoadPropertiesFile(v); !s) return Usage(s.error().ToString());
@@ -130,7 +141,7 @@ int Run(int argc, char** argv) {
   }
 
   RealTimeSource time;
-  engine::Engine engine({}, **store, *keyer, time, **producer, **intake, **processor);
+  engine::Engine engine(flags.options, **store, *keyer, time, **producer, **intake, **processor);
   engine_ptr = &engine;
 
   struct sigaction sa {};

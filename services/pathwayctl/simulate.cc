@@ -19,7 +19,7 @@ using workflow::CivilDate;
 
 constexpr std::string_view kUsage =
     "usage: pathwayctl simulate --events FILE.jsonl [--as-of YYYY-MM-DD] [--json]\n"
-    "                           [--subject-key-file F]\n"
+    "                           [--subject-key-file F] [--warning-lead-days N]\n"
     "\n"
     "Runs the engine's pathway code in-process (no Kafka) over FILE: one inbound\n"
     "Envelope per line in protobuf JSON mapping, in order, each at its occurredAt.\n"
@@ -208,11 +208,12 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
 int RunSimulate(std::span<char* const> args) {
   constexpr std::string_view kCmd = "simulate";
   std::string events_path, as_of_text, key_file;
+  std::string lead_text = std::to_string(workflow::kDefaultWarningLeadDays);
   bool json = false, help = false;
   std::vector<Flag> flags = {
       {"--events", true, Store(events_path)}, {"--as-of", true, Store(as_of_text)},
       {"--json", false, Set(json, true)},     {"--subject-key-file", true, Store(key_file)},
-      {"--help", false, Set(help, true)},
+      {"--help", false, Set(help, true)},     {"--warning-lead-days", true, Store(lead_text)},
   };
   std::vector<std::string> positional;
   if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
@@ -220,6 +221,11 @@ int RunSimulate(std::span<char* const> args) {
     std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
     return kExitOk;
   }
+  auto lead = ParsePositiveInt(lead_text);
+  if (lead_text != "0" && (!lead || *lead > 365)) {
+    return UsageError(kCmd, "--warning-lead-days must be a whole number of days from 0 to 365");
+  }
+  int lead_days = lead_text == "0" ? 0 : static_cast<int>(*lead);
   if (events_path.empty()) return UsageError(kCmd, "--events is required");
   if (!positional.empty()) return UsageError(kCmd, "unexpected argument '" + positional[0] + "'");
   std::optional<CivilDate> as_of;
@@ -270,7 +276,7 @@ int RunSimulate(std::span<char* const> args) {
     history.emplace_back(std::move(e), at);
   }
 
-  workflow::Simulator sim([&keyer](std::string_view nhs) { return keyer.Key(nhs); });
+  workflow::Simulator sim([&keyer](std::string_view nhs) { return keyer.Key(nhs); }, lead_days);
   for (auto& [envelope, at] : history) sim.Process(std::move(envelope), at);
   CivilDate until =
       as_of ? *as_of

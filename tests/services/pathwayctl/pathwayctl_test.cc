@@ -275,6 +275,15 @@ TEST_F(PathwayctlTest, SimulateJsonReportsPathwaysDeadlinesRequestsRejectionsAnd
   EXPECT_EQ(Get(rejections.values(0).struct_value(), "rule").string_value(),
             "final_plan.comment_period");
   EXPECT_EQ(Get(child, "warnings").list_value().values_size(), 6);
+
+  // The warning lead is configurable: a week ahead, the issue_decision warning would
+  // fall after the draft plan met it.
+  RunResult week = Run({"simulate", "--events", PATHWAY_HISTORIES "/ehc_assessment.jsonl",
+                        "--as-of", "2025-06-30", "--json", "--warning-lead-days", "7"});
+  ASSERT_EQ(week.exit_code, 0) << week.err;
+  google::protobuf::Struct week_doc = ParseJson(week.out);
+  const auto& week_child = Get(week_doc, "subjects").list_value().values(0);
+  EXPECT_EQ(Get(week_child.struct_value(), "warnings").list_value().values_size(), 5);
 }
 
 TEST_F(PathwayctlTest, SimulateDefaultsToTheLastEventsDateAndExplainsBadInput) {
