@@ -5,9 +5,11 @@
 // broker it talks to.
 //
 // Loops are bounded by deadlines; nothing sleeps for correctness.
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -17,8 +19,10 @@
 #include "services/engine/engine.h"
 #include "services/topics.h"
 #include "state/case_store.h"
+#include "tests/common/commands.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/temp_dir.h"
+#include "workflow/simulator.h"
 
 namespace pathway {
 namespace {
@@ -141,6 +145,27 @@ class Observer {
   }
 
   size_t Count(std::string_view topic) { return seen_[std::string(topic)].size(); }
+  // Whether the engine has answered inbound event `id` (an event or a rejection).
+  bool Answered(const std::string& id) {
+    for (auto topic : {topics::kEvents, topics::kRejections}) {
+      for (const auto& [key, e] : seen_[std::string(topic)]) {
+        if (e.causation_id() == id) return true;
+      }
+    }
+    return false;
+  }
+  // Ids of the pathway events (steps, deadlines, warnings, breaches) of `subject`.
+  std::vector<std::string> PathwayEventIds(const std::string& subject) {
+    std::vector<std::string> ids;
+    for (const auto& [key, e] : seen_[std::string(topics::kEvents)]) {
+      if (key == subject && IsPathwayEvent(e)) ids.push_back(e.event_id());
+    }
+    return ids;
+  }
+  static bool IsPathwayEvent(const Envelope& e) {
+    return e.has_pathway_step_recorded() || e.has_deadline_set() || e.has_deadline_met() ||
+           e.has_deadline_cancelled() || e.has_deadline_warning() || e.has_deadline_breached();
+  }
   size_t Received() {
     size_t n = 0;
     for (const auto& [key, e] : seen_[std::string(topics::kEvents)]) n += e.has_referral_received();
@@ -274,6 +299,65 @@ TEST(EngineOnKafka, ReferralsRoundTripAndRestartEmitsNothingTwice) {
   EXPECT_EQ(observer.Received(), 3u);
   EXPECT_EQ(observer.Count(topics::kRejections), 2u);
   EXPECT_EQ(observer.Count(topics::kDeadLetter), 1u);
+}
+
+std::vector<Envelope> ReadHistory(const std::string& name) {
+  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
+  std::vector<Envelope> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    Envelope e;
+    if (!line.empty() && google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+TEST(EngineOnKafka, EmitsTheSimulatorsTransitionsForAnEhcAssessment) {
+  // Issue 3: the engine emits over Kafka the transitions simulate computes for the same
+  // input. The history runs on simulated time; a child of its own keeps it apart from
+  // what other tests left on the topics.
+  constexpr const char* kChild = "7000000007";
+  Broker broker;
+  ASSERT_TRUE(broker.CreateTopics().ok());
+  pathway::testing::TempDir dir;
+  SimulatedTimeSource time(pathway::testing::At("2025-01-01"));
+  auto keyer = engine::SubjectKeyer::FromSecret(std::string(32, 's'));
+  workflow::Simulator sim([&keyer](std::string_view nhs) { return keyer.Key(nhs); });
+  std::vector<Envelope> history = ReadHistory("ehc_assessment.jsonl");
+  ASSERT_EQ(history.size(), 13u);
+
+  Observer observer(broker);
+  {
+    EngineProcess engine(broker, dir.path() + "/state", time, keyer);
+    for (Envelope e : history) {
+      if (e.has_referral_submitted()) {
+        e.mutable_referral_submitted()->mutable_child()->set_nhs_number(kChild);
+      } else {
+        e.mutable_subject()->set_nhs_number(kChild);
+      }
+      e.set_event_id("kafka-" + e.event_id());
+      TimePoint at{std::chrono::seconds(e.occurred_at().seconds())};
+      sim.Process(e, at);
+      time.Set(at);
+      PublishInbound(broker, {e.SerializeAsString()});
+      ASSERT_TRUE(RunUntil(engine, observer, [&] { return observer.Answered(e.event_id()); }))
+          << e.event_id();
+    }
+    TimePoint end = pathway::testing::At("2025-06-30");
+    sim.AdvanceTo(workflow::LondonDate(end));
+    time.Set(end);
+    std::string subject = keyer.Key(kChild);
+    std::vector<std::string> expected;
+    for (const auto& e : sim.subjects().at(subject).events) {
+      if (Observer::IsPathwayEvent(e)) expected.push_back(e.event_id());
+    }
+    ASSERT_TRUE(RunUntil(engine, observer, [&] {
+      return observer.PathwayEventIds(subject).size() >= expected.size();
+    }));
+    EXPECT_EQ(observer.PathwayEventIds(subject), expected);
+  }
 }
 
 }  // namespace
