@@ -49,18 +49,16 @@ struct CommandInfo {
   std::string date_field;
 };
 
-template <class Message>
-CommandInfo Info(v1::PathwayKind kind, std::string_view step, const Message& m,
-                 const std::string& reference, const char* payload, const char* reference_name,
-                 bool has_date, const v1::Date& date, const char* date_name) {
+CommandInfo Info(v1::PathwayKind kind, std::string_view step, const std::string& reference,
+                 const char* payload, const char* reference_name, const v1::Date* date,
+                 const char* date_name) {
   CommandInfo info;
   info.kind = kind;
   info.step = step;
   info.reference = reference;
   info.reference_field = std::string(payload) + "." + reference_name;
-  if (has_date) info.date = &date;
+  info.date = date;
   info.date_field = std::string(payload) + "." + date_name;
-  (void)m;
   return info;
 }
 
@@ -72,14 +70,14 @@ std::optional<CommandInfo> Classify(const v1::Envelope& c) {
   constexpr auto kPfa = v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD;
   constexpr auto kEng = v1::PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT;
   constexpr auto kDispute = v1::PATHWAY_KIND_DISAGREEMENT;
-  static const v1::Date kNoDate;
-#define PATHWAY_INFO(kind, step, field, ref, date)                                   \
-  Info(kind, step, c.field(), c.field().ref(), #field, #ref, c.field().has_##date(), \
-       c.field().date(), #date)
+// The payload field, its reference field and its date field (null when unset).
+#define PATHWAY_INFO(kind, step, field, ref, date) \
+  Info(kind, step, c.field().ref(), #field, #ref,  \
+       c.field().has_##date() ? &c.field().date() : nullptr, #date)
   switch (c.payload_case()) {
     case v1::Envelope::kReferralSubmitted:
-      return Info(kIntake, "received", c.referral_submitted(), c.referral_submitted().referral_id(),
-                  "referral_submitted", "referral_id", false, kNoDate, "");
+      return Info(kIntake, "received", c.referral_submitted().referral_id(), "referral_submitted",
+                  "referral_id", nullptr, "");
     case v1::Envelope::kReferralScreened:
       return PATHWAY_INFO(kIntake, "screened", referral_screened, referral_id, screened_on);
     case v1::Envelope::kReferralAccepted:
@@ -137,9 +135,8 @@ std::optional<CommandInfo> Classify(const v1::Envelope& c) {
       return PATHWAY_INFO(kReview, "amended_plan_issued", amended_plan_issued, review_id,
                           issued_on);
     case v1::Envelope::kPhaseTransferDue:  // moves_on is in the future: the step is today
-      return Info(kReview, "phase_transfer_due", c.phase_transfer_due(),
-                  c.phase_transfer_due().review_id(), "phase_transfer_due", "review_id", false,
-                  kNoDate, "");
+      return Info(kReview, "phase_transfer_due", c.phase_transfer_due().review_id(),
+                  "phase_transfer_due", "review_id", nullptr, "");
     // Neurodevelopmental assessment.
     case v1::Envelope::kNdReferralAccepted:
       return PATHWAY_INFO(kNd, "referral_accepted", nd_referral_accepted, referral_id, accepted_on);
