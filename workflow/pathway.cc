@@ -22,8 +22,11 @@ bool Definition::IsTerminal(std::string_view state) const {
 }
 
 std::span<const Definition* const> AllDefinitions() {
-  static const std::array<const Definition*, 2> all = {&pathways::ReferralIntakeV1(),
-                                                       &pathways::EhcNeedsAssessmentV1()};
+  static const std::array<const Definition*, 7> all = {
+      &pathways::ReferralIntakeV1(),        &pathways::EhcNeedsAssessmentV1(),
+      &pathways::AnnualReviewV1(),          &pathways::NeurodevelopmentalV1(),
+      &pathways::PreparingForAdulthoodV1(), &pathways::ExceptionalNeedsGrantV1(),
+      &pathways::DisagreementV1()};
   return all;
 }
 
