@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "tests/common/commands.h"
@@ -86,6 +87,48 @@ TEST(Simulator, EhcAssessmentHistoryWrittenFromTheCodeOfPractice) {
   // decision_to_assess (3 Feb), the three advice deadlines (11 Mar), issue_decision
   // (14 Apr, the morning the draft met it) and final_plan (12 May).
   EXPECT_EQ(warnings, 6);
+}
+
+TEST(Simulator, OneChildAcrossFivePathwaysAndFourAgencies) {
+  // A school's referral for possible ADHD (13 January 2025) is screened with early help
+  // and accepted onto the neurodevelopmental and EHC pathways; the trust's first
+  // appointment is 8 days late; the council refuses to assess (with appeal rights), the
+  // parent disagrees, mediation within 30 days resolves it, a new request is assessed.
+  Simulator sim(Key);
+  for (const auto& e : ReadHistory("multi_pathway_child.jsonl")) sim.Process(e, OccurredAt(e));
+  sim.AdvanceTo(*ParseDate("2025-07-31"));
+  const auto& child = sim.subjects().at(Key("6541003238"));
+  EXPECT_TRUE(child.rejections.empty());
+
+  std::map<std::string, std::string> states;
+  std::map<std::string, std::string> deadlines;  // "reference/name" -> "due status [met_on]"
+  for (const auto& p : child.state.pathways()) {
+    states[p.reference()] = p.state();
+    for (const auto& d : p.deadlines()) {
+      std::string text =
+          FormatDate(*ToCivil(d.due())) + " " + v1::DeadlineStatus_Name(d.status()).substr(16);
+      if (d.has_met_on()) text += " " + FormatDate(*ToCivil(d.met_on()));
+      deadlines[p.reference() + "/" + d.name()] = text;  // the latest of a name
+    }
+  }
+  EXPECT_EQ(states, (std::map<std::string, std::string>{{"SCH-77-0990", "accepted"},
+                                                        {"ND-25-0101", "diagnosed"},
+                                                        {"EHC-25-0300", "refused_to_assess"},
+                                                        {"DIS-25-0012", "resolved"},
+                                                        {"EHC-25-0377", "assessing"}}));
+  // NICE QS51: 13 weeks from the referral, not from acceptance.
+  EXPECT_EQ(deadlines["ND-25-0101/first_appointment"], "2025-04-14 BREACHED 2025-04-22");
+  EXPECT_EQ(deadlines["EHC-25-0300/decision_to_assess"], "2025-03-17 MET 2025-03-17");
+  EXPECT_EQ(deadlines["DIS-25-0012/mediation_advice"], "2025-05-17 MET 2025-04-01");
+  EXPECT_EQ(deadlines["DIS-25-0012/mediation"], "2025-05-01 MET 2025-04-28");
+  EXPECT_EQ(deadlines["DIS-25-0012/certificate"], "2025-05-01 MET 2025-04-30");
+  // The later of 2 months from the letter (Sat 17 May -> Mon 19 May) or a month from
+  // the certificate (30 May); ended by the resolution.
+  EXPECT_EQ(deadlines["DIS-25-0012/tribunal_appeal"], "2025-05-30 CANCELLED");
+  EXPECT_EQ(deadlines["EHC-25-0377/issue_decision"], "2025-08-26 PENDING");
+  EXPECT_EQ(deadlines["EHC-25-0377/final_plan"], "2025-09-23 PENDING");
+  ASSERT_EQ(child.state.information_requests_size(), 1) << "the family is asked once";
+  EXPECT_EQ(child.state.information_requests(0).fact(), "family_views");
 }
 
 TEST(Simulator, RepeatedEventIdIsIgnoredAndUnroutableCommandsAreKept) {
