@@ -21,11 +21,14 @@
 #include "state/case_store.h"
 #include "tests/common/commands.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/histories.h"
 #include "tests/common/temp_dir.h"
 #include "workflow/simulator.h"
 
 namespace pathway {
 namespace {
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
 using namespace std::chrono_literals;
 using pathway::testing::kOtherValidNhsNumber;
 using pathway::testing::kValidNhsNumber;
@@ -299,19 +302,6 @@ TEST(EngineOnKafka, ReferralsRoundTripAndRestartEmitsNothingTwice) {
   EXPECT_EQ(observer.Received(), 3u);
   EXPECT_EQ(observer.Count(topics::kRejections), 2u);
   EXPECT_EQ(observer.Count(topics::kDeadLetter), 1u);
-}
-
-std::vector<Envelope> ReadHistory(const std::string& name) {
-  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
-  std::vector<Envelope> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    Envelope e;
-    if (!line.empty() && google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
-      out.push_back(std::move(e));
-    }
-  }
-  return out;
 }
 
 TEST(EngineOnKafka, EmitsTheSimulatorsTransitionsForAnEhcAssessment) {

@@ -9,11 +9,14 @@
 
 #include "tests/common/commands.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/histories.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathway::testing::Command;
@@ -692,23 +695,6 @@ TEST_F(Review, GenericRejections) {
 }
 
 // ---- A whole history ----------------------------------------------------------------------
-
-std::vector<v1::Envelope> ReadHistory(const std::string& name) {
-  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
-  EXPECT_TRUE(in.good()) << name;
-  std::vector<v1::Envelope> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    v1::Envelope e;
-    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
-      ADD_FAILURE() << "bad line in " << name << ": " << line;
-      continue;
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
 
 TEST(AnnualReviewHistory, Year11PupilMovingToCollegeOn1September2026) {
   // A Year 11 pupil (last reviewed 20 November 2024) moving to college on 1 September

@@ -8,11 +8,14 @@
 #include <fstream>
 
 #include "tests/common/commands.h"
+#include "tests/common/histories.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathway::testing::Command;
@@ -457,22 +460,6 @@ TEST_F(Disagreement, GenericRejections) {
 }
 
 // ---- A realistic history --------------------------------------------------------------------
-
-std::vector<v1::Envelope> ReadHistory(const std::string& name) {
-  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
-  std::vector<v1::Envelope> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    v1::Envelope e;
-    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
-      ADD_FAILURE() << "bad line in " << name << ": " << line;
-      continue;
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
 
 TEST_F(Disagreement, HistoryOfAParentDisputingPlanContentsToATribunalDecision) {
   // The final plan of 19 May 2025 is disputed (sections B, F and I). The parent contacts

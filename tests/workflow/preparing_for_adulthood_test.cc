@@ -7,12 +7,15 @@
 #include <fstream>
 
 #include "tests/common/commands.h"
+#include "tests/common/histories.h"
 #include "workflow/clock.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathway::testing::Command;
@@ -507,23 +510,6 @@ TEST_F(Pfa, GenericRejections) {
 }
 
 // ---- A realistic history -----------------------------------------------------------------
-
-std::vector<v1::Envelope> ReadHistory(const std::string& name) {
-  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
-  EXPECT_TRUE(in.good()) << name;
-  std::vector<v1::Envelope> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    v1::Envelope e;
-    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
-      ADD_FAILURE() << "bad line in " << name << ": " << line;
-      continue;
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
 
 TEST(PfaHistory, FromYearNineToAdultServices) {
   // A young person born 2 October 2007 (Year 9 in 2021/22): planning starts at the Year 9

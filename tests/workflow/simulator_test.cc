@@ -9,35 +9,18 @@
 #include <random>
 
 #include "tests/common/commands.h"
+#include "tests/common/histories.h"
 #include "workflow/pathway.h"
 #include "workflow/workflow.h"
 
 namespace pathway::workflow {
 namespace {
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathway::testing::Command;
 using pathway::testing::Day;
-
-std::vector<v1::Envelope> ReadHistory(const std::string& name) {
-  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
-  std::vector<v1::Envelope> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    v1::Envelope e;
-    if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
-      ADD_FAILURE() << "bad line in " << name << ": " << line;
-      continue;
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
-TimePoint OccurredAt(const v1::Envelope& e) {
-  return TimePoint(std::chrono::seconds(e.occurred_at().seconds()));
-}
 
 std::string Key(std::string_view nhs) { return "subject-" + std::string(nhs); }
 

@@ -10,6 +10,7 @@
 
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
+#include "tests/common/histories.h"
 #include "workflow/simulator.h"
 
 namespace pathway::engine {
@@ -17,6 +18,8 @@ namespace {
 using pathway::testing::EngineHarness;
 using pathway::testing::kOtherValidNhsNumber;
 using pathway::testing::kValidNhsNumber;
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
 using pathway::testing::ValidReferral;
 using pathway::v1::Envelope;
 
@@ -275,19 +278,6 @@ TEST(Engine, LogsAndKeysCarryNoPersonalData) {
       }
     }
   }
-}
-
-std::vector<Envelope> ReadHistory(const std::string& name) {
-  std::ifstream in(std::string(PATHWAY_HISTORIES) + "/" + name);
-  std::vector<Envelope> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    Envelope e;
-    if (!line.empty() && google::protobuf::util::JsonStringToMessage(line, &e).ok()) {
-      out.push_back(std::move(e));
-    }
-  }
-  return out;
 }
 
 TEST(Engine, RunsThePathwaysAndFiresTimersExactlyAsTheSimulatorDoes) {
