@@ -58,6 +58,10 @@ echo
 echo "== engine log ($run/engine.log): repeated event ids ignored"
 grep 'event=duplicate_ignored' "$run/engine.log" || echo "(none yet)"
 
+echo
+echo "== the statutory clocks: one child's history across five pathways (pathwayctl simulate)"
+"$ctl" simulate --events tests/workflow/histories/multi_pathway_child.jsonl --as-of 2025-07-31
+
 cat <<MSG
 
 pathway is running.
