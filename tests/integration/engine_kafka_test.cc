@@ -27,7 +27,6 @@
 
 namespace pathway {
 namespace {
-using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 using namespace std::chrono_literals;
 using pathway::testing::kOtherValidNhsNumber;

@@ -10,12 +10,12 @@
 #include "tests/common/commands.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/histories.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
-using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
@@ -24,13 +24,10 @@ using pathway::testing::Day;
 
 constexpr const char* kReview = "AR-2025-0117";
 
-class Review : public ::testing::Test {
+class Review : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{[](std::string_view nhs) { return "subject-" + std::string(nhs); }};
+  Review() : PathwayFixture(v1::PATHWAY_KIND_ANNUAL_REVIEW, "no annual review instance") {}
 
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
   // The review cycle starts on `plan_on`, recorded on `recorded_on` (that day if empty).
   void Start(const std::string& plan_on, const std::string& dob, std::string recorded_on = "") {
     if (recorded_on.empty()) recorded_on = plan_on;
@@ -112,36 +109,6 @@ class Review : public ::testing::Test {
     Schedule("s", "2025-10-01", "2025-10-15");
     Held("h", "2025-10-15");
     Report("r", "2025-10-22");
-  }
-
-  const Simulator::Subject& Child() {
-    return sim.subjects().at("subject-" + std::string(pathway::testing::kValidNhsNumber));
-  }
-  const store::PathwayInstance& Instance() {
-    for (const auto& p : Child().state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_ANNUAL_REVIEW) return p;
-    }
-    throw std::runtime_error("no annual review instance");
-  }
-  const store::Deadline& Deadline(const std::string& name) {
-    const store::Deadline* d = FindDeadline(Instance(), name);
-    if (!d) throw std::runtime_error("no deadline " + name);
-    return *d;
-  }
-  std::string Due(const std::string& name) { return FormatDate(*ToCivil(Deadline(name).due())); }
-  std::string MetOn(const std::string& name) {
-    return FormatDate(*ToCivil(Deadline(name).met_on()));
-  }
-  const v1::CommandRejected& LastRejection() {
-    if (Child().rejections.empty()) throw std::runtime_error("no rejection");
-    return Child().rejections.back().command_rejected();
-  }
-  std::string LastRejectionRule() {
-    return Child().rejections.empty() ? "" : LastRejection().rule();
-  }
-  size_t Rejections() {
-    auto it = sim.subjects().find("subject-" + std::string(pathway::testing::kValidNhsNumber));
-    return it == sim.subjects().end() ? 0 : it->second.rejections.size();
   }
 };
 
@@ -696,22 +663,21 @@ TEST_F(Review, GenericRejections) {
 
 // ---- A whole history ----------------------------------------------------------------------
 
-TEST(AnnualReviewHistory, Year11PupilMovingToCollegeOn1September2026) {
+class AnnualReviewHistory : public Review {};
+
+TEST_F(AnnualReviewHistory, Year11PupilMovingToCollegeOn1September2026) {
   // A Year 11 pupil (last reviewed 20 November 2024) moving to college on 1 September
   // 2026: reg 18(1)(a) wants the plan reviewed and amended by 31 March 2026. The school
   // first records the meeting without preparing-for-adulthood (rejected, reg 20(6)), sends
   // the report a day late (reg 20(7)); the council decides to amend with its proposal on
   // 5 November, the family ask for the college on 14 November, and the amended plan naming
   // it is issued on 15 December 2025.
-  Simulator sim([](std::string_view nhs) { return "subject-" + std::string(nhs); });
   auto history = ReadHistory("annual_review.jsonl");
   ASSERT_EQ(history.size(), 10u);
-  for (const auto& e : history) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
+  for (const auto& e : history) Run(e);
   sim.AdvanceTo(*ParseDate("2026-09-01"));
 
-  const auto& child = sim.subjects().at("subject-9434765919");
+  const auto& child = Child();
   const store::PathwayInstance* review = nullptr;
   for (const auto& p : child.state.pathways()) {
     if (p.pathway() == v1::PATHWAY_KIND_ANNUAL_REVIEW) review = &p;

@@ -9,12 +9,12 @@
 
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
-using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
@@ -23,13 +23,10 @@ using pathway::testing::Day;
 
 constexpr const char* kCase = "DIS-2025-0017";
 
-class Disagreement : public ::testing::Test {
+class Disagreement : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{[](std::string_view nhs) { return "subject-" + std::string(nhs); }};
+  Disagreement() : PathwayFixture(v1::PATHWAY_KIND_DISAGREEMENT, "no disagreement", kCase) {}
 
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
   void Open(const std::string& date, v1::DisputedDecision about,
             const std::string& reference = kCase) {
     Run(Command("open-" + reference + "-" + date, date, [&](v1::Envelope& e) {
@@ -77,32 +74,9 @@ class Disagreement : public ::testing::Test {
     }));
   }
 
-  const Simulator::Subject& Child() {
-    return sim.subjects().at("subject-" + std::string(pathway::testing::kValidNhsNumber));
-  }
-  const store::PathwayInstance& Instance(const std::string& reference = kCase) {
-    for (const auto& p : Child().state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_DISAGREEMENT && p.reference() == reference) return p;
-    }
-    throw std::runtime_error("no disagreement " + reference);
-  }
-  const store::Deadline& Deadline(const std::string& name, const std::string& reference = kCase) {
-    const store::Deadline* d = FindDeadline(Instance(reference), name);
-    if (!d) throw std::runtime_error("no deadline " + name);
-    return *d;
-  }
   bool HasDeadline(const std::string& name) { return FindDeadline(Instance(), name) != nullptr; }
-  std::string Due(const std::string& name, const std::string& reference = kCase) {
-    return FormatDate(*ToCivil(Deadline(name, reference).due()));
-  }
-  std::string MetOn(const std::string& name) {
-    return FormatDate(*ToCivil(Deadline(name).met_on()));
-  }
-  std::string LastRejectionRule() {
-    return Child().rejections.empty() ? "" : Child().rejections.back().command_rejected().rule();
-  }
   std::string LastRejectionField() {
-    return Child().rejections.empty() ? "" : Child().rejections.back().command_rejected().field();
+    return Child().rejections.empty() ? "" : LastRejection().field();
   }
   int Breaches(const std::string& name) {
     int n = 0;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/commands.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
@@ -16,13 +17,10 @@ using pathway::testing::Day;
 
 constexpr const char* kRequest = "EHC-2025-0042";
 
-class Ehc : public ::testing::Test {
+class Ehc : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{[](std::string_view nhs) { return "subject-" + std::string(nhs); }};
+  Ehc() : PathwayFixture(v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT, "no EHC instance") {}
 
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
   void Request(const std::string& date) {
     Run(Command("req-" + date, date, [&](v1::Envelope& e) {
       auto* c = e.mutable_ehc_assessment_requested();
@@ -70,25 +68,6 @@ class Ehc : public ::testing::Test {
       c->set_request_id(kRequest);
       *c->mutable_issued_on() = Day(date);
     }));
-  }
-
-  const Simulator::Subject& Child() {
-    return sim.subjects().at("subject-" + std::string(pathway::testing::kValidNhsNumber));
-  }
-  const store::PathwayInstance& Instance() {
-    for (const auto& p : Child().state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT) return p;
-    }
-    throw std::runtime_error("no EHC instance");
-  }
-  const store::Deadline& Deadline(const std::string& name) {
-    const store::Deadline* d = FindDeadline(Instance(), name);
-    if (!d) throw std::runtime_error("no deadline " + name);
-    return *d;
-  }
-  std::string Due(const std::string& name) { return FormatDate(*ToCivil(Deadline(name).due())); }
-  std::string LastRejectionRule() {
-    return Child().rejections.empty() ? "" : Child().rejections.back().command_rejected().rule();
   }
 };
 

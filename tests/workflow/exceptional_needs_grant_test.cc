@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/commands.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/clock.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
@@ -14,18 +15,16 @@ namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathway::testing::Command;
 using pathway::testing::Day;
+using pathway::testing::SubjectKey;
 
 constexpr const char* kApplication = "ENG-2025-0107";
 
-std::string Key(std::string_view nhs) { return "subject-" + std::string(nhs); }
-
-class Eng : public ::testing::Test {
+class Eng : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{Key};
+  Eng()
+      : PathwayFixture(v1::PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT,
+                       "no Exceptional Needs Grant instance") {}
 
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
   void Apply(const std::string& id, const std::string& date,
              const std::string& cluster = "North cluster") {
     Run(Command(id, date, [&](v1::Envelope& e) {
@@ -65,36 +64,13 @@ class Eng : public ::testing::Test {
     }));
   }
 
-  const Simulator::Subject& Child() {
-    return sim.subjects().at(Key(pathway::testing::kValidNhsNumber));
-  }
-  const store::PathwayInstance* Find() {
-    auto it = sim.subjects().find(Key(pathway::testing::kValidNhsNumber));
-    if (it == sim.subjects().end()) return nullptr;
-    for (const auto& p : it->second.state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT) return &p;
-    }
-    return nullptr;
-  }
-  const store::PathwayInstance& Instance() {
-    if (const auto* p = Find()) return *p;
-    throw std::runtime_error("no Exceptional Needs Grant instance");
-  }
   // The latest grant_review (a renewal sets a new one beside the old).
   const store::Deadline& GrantReview() {
     const store::Deadline* d = FindDeadline(Instance(), "grant_review");
     if (!d) throw std::runtime_error("no grant_review");
     return *d;
   }
-  std::string Due() { return FormatDate(*ToCivil(GrantReview().due())); }
-  std::string Fact(const std::string& key) { return FactValue(Instance(), key); }
-  const v1::CommandRejected& LastRejection() {
-    if (Child().rejections.empty()) throw std::runtime_error("no rejection");
-    return Child().rejections.back().command_rejected();
-  }
-  std::string LastRejectionRule() {
-    return Child().rejections.empty() ? "" : LastRejection().rule();
-  }
+  std::string Due() { return Date(GrantReview().due()); }
 };
 
 TEST_F(Eng, AnApplicationNamesTheClusterForumThatDecidesIt) {
@@ -151,7 +127,7 @@ TEST(EngLeapDays, GrantsEndTheDayBeforeTheirAnniversaryAcrossLeapDays) {
       {"2023-11-06", "2023-11-24", "2023-12-01", 1, "2024-11-30", "a year over the leap day"},
   };
   for (const auto& c : cases) {
-    Simulator sim(Key);
+    Simulator sim(SubjectKey);
     auto run = [&](const v1::Envelope& e) {
       sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
     };
@@ -168,7 +144,7 @@ TEST(EngLeapDays, GrantsEndTheDayBeforeTheirAnniversaryAcrossLeapDays) {
       d->set_years(c.years);
       if (*c.from) *d->mutable_funded_from() = Day(c.from);
     }));
-    const auto& child = sim.subjects().at(Key(pathway::testing::kValidNhsNumber));
+    const auto& child = sim.subjects().at(SubjectKey(pathway::testing::kValidNhsNumber));
     ASSERT_TRUE(child.rejections.empty()) << c.why;
     const auto& grant = child.state.pathways(0);
     EXPECT_EQ(FactValue(grant, "funded_to"), c.funded_to) << c.why;

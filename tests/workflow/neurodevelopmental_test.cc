@@ -9,12 +9,12 @@
 
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
-using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
@@ -23,13 +23,11 @@ using pathway::testing::Day;
 
 constexpr const char* kReferral = "RV5-ND-25-0042";
 
-class Nd : public ::testing::Test {
+class Nd : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{[](std::string_view nhs) { return "subject-" + std::string(nhs); }};
-
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
+  Nd()
+      : PathwayFixture(v1::PATHWAY_KIND_NEURODEVELOPMENTAL, "no neurodevelopmental instance",
+                       kReferral) {}
 
   // An NdReferralAccepted for a standard autism assessment, adjusted by chained setters.
   struct Acceptance {
@@ -143,36 +141,7 @@ class Nd : public ::testing::Test {
       c->set_reason(reason);
     }));
   }
-  void AdvanceTo(const std::string& date) { sim.AdvanceTo(*ParseDate(date)); }
-
-  const Simulator::Subject& Child() {
-    return sim.subjects().at("subject-" + std::string(pathway::testing::kValidNhsNumber));
-  }
-  const store::PathwayInstance& Instance(const std::string& reference = kReferral) {
-    for (const auto& p : Child().state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_NEURODEVELOPMENTAL && p.reference() == reference) {
-        return p;
-      }
-    }
-    throw std::runtime_error("no neurodevelopmental instance " + reference);
-  }
-  bool HasInstance(const std::string& reference) {
-    if (!sim.subjects().count("subject-" + std::string(pathway::testing::kValidNhsNumber))) {
-      return false;
-    }
-    for (const auto& p : Child().state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_NEURODEVELOPMENTAL && p.reference() == reference) {
-        return true;
-      }
-    }
-    return false;
-  }
-  // The latest deadline with `name` (a re-set name supersedes the earlier one).
-  const store::Deadline& Deadline(const std::string& name) {
-    const store::Deadline* d = FindDeadline(Instance(), name);
-    if (!d) throw std::runtime_error("no deadline " + name);
-    return *d;
-  }
+  bool HasInstance(const std::string& reference) { return Find(reference) != nullptr; }
   // Every deadline with `name`, oldest first.
   std::vector<store::Deadline> All(const std::string& name) {
     std::vector<store::Deadline> out;
@@ -181,19 +150,6 @@ class Nd : public ::testing::Test {
     }
     return out;
   }
-  static std::string Date(const v1::Date& d) {
-    auto c = ToCivil(d);
-    return c ? FormatDate(*c) : "";
-  }
-  std::string Due(const std::string& name) { return Date(Deadline(name).due()); }
-  const v1::CommandRejected& LastRejection() {
-    if (Child().rejections.empty()) throw std::runtime_error("no rejection");
-    return Child().rejections.back().command_rejected();
-  }
-  std::string LastRejectionRule() {
-    return Child().rejections.empty() ? "" : LastRejection().rule();
-  }
-  size_t Rejections() { return Child().rejections.size(); }
 };
 
 // ---- The 13-week clock (NICE QS51 statement 1; NHS England ASD03) ------------------------
@@ -686,22 +642,21 @@ TEST_F(Nd, GenericRulesApplyToThisPathway) {
 
 // ---- A realistic history ---------------------------------------------------------------------
 
-TEST(NdHistory, SevenYearOldDualAssessmentAtHighRiskThroughToPostDiagnosticSupport) {
+class NdHistory : public Nd {};
+
+TEST_F(NdHistory, SevenYearOldDualAssessmentAtHighRiskThroughToPostDiagnosticSupport) {
   // A GP refers a 7-year-old on 13 Jan 2025; the trust accepts a dual ASD+ADHD
   // assessment on 20 Jan (first appointment due 14 Apr, QS51). High risk on 31 Jan:
   // contacts on 28 Feb and 27 Mar; the council's early help offers a parent workshop
   // while waiting; the assessment is commissioned from an external provider; first
   // appointment 8 Apr (in time, cancelling the next contact); a contact logged after the
   // assessment started is refused; diagnosed 16 Jun; post-diagnostic support 7 Jul.
-  Simulator sim([](std::string_view nhs) { return "subject-" + std::string(nhs); });
   auto history = ReadHistory("neurodevelopmental.jsonl");
   ASSERT_EQ(history.size(), 11u);
-  for (const auto& e : history) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
-  sim.AdvanceTo(*ParseDate("2025-12-31"));
+  for (const auto& e : history) Run(e);
+  AdvanceTo("2025-12-31");
 
-  const auto& child = sim.subjects().at("subject-6541003238");
+  const auto& child = Child(pathway::testing::kOtherValidNhsNumber);
   const store::PathwayInstance* nd = nullptr;
   for (const auto& p : child.state.pathways()) {
     if (p.pathway() == v1::PATHWAY_KIND_NEURODEVELOPMENTAL) nd = &p;

@@ -8,30 +8,28 @@
 
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/clock.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
-using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathway::testing::Command;
 using pathway::testing::Day;
+using pathway::testing::SubjectKey;
 
 constexpr const char* kPlan = "PFA-2025-0019";
 
-std::string Key(std::string_view nhs) { return "subject-" + std::string(nhs); }
-
-class Pfa : public ::testing::Test {
+class Pfa : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{Key};
+  Pfa()
+      : PathwayFixture(v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD,
+                       "no preparing for adulthood instance") {}
 
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
   void Start(const std::string& id, const std::string& date, const std::string& dob) {
     Run(Command(id, date, [&](v1::Envelope& e) {
       auto* c = e.mutable_pfa_started();
@@ -87,43 +85,6 @@ class Pfa : public ::testing::Test {
       *c->mutable_ended_on() = Day(date);
       c->set_reason(reason);
     }));
-  }
-
-  const Simulator::Subject& Child() {
-    return sim.subjects().at(Key(pathway::testing::kValidNhsNumber));
-  }
-  const store::PathwayInstance* Find() {
-    auto it = sim.subjects().find(Key(pathway::testing::kValidNhsNumber));
-    if (it == sim.subjects().end()) return nullptr;
-    for (const auto& p : it->second.state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD) return &p;
-    }
-    return nullptr;
-  }
-  const store::PathwayInstance& Instance() {
-    if (const auto* p = Find()) return *p;
-    throw std::runtime_error("no preparing for adulthood instance");
-  }
-  const store::Deadline& Deadline(const std::string& name) {
-    const store::Deadline* d = FindDeadline(Instance(), name);
-    if (!d) throw std::runtime_error("no deadline " + name);
-    return *d;
-  }
-  std::string Due(const std::string& name) { return FormatDate(*ToCivil(Deadline(name).due())); }
-  std::string MetOn(const std::string& name) {
-    return FormatDate(*ToCivil(Deadline(name).met_on()));
-  }
-  std::string Fact(const std::string& key) { return FactValue(Instance(), key); }
-  const v1::CommandRejected& LastRejection() {
-    if (Child().rejections.empty()) throw std::runtime_error("no rejection");
-    return Child().rejections.back().command_rejected();
-  }
-  std::string LastRejectionRule() {
-    return Child().rejections.empty() ? "" : LastRejection().rule();
-  }
-  size_t Rejections() {
-    auto it = sim.subjects().find(Key(pathway::testing::kValidNhsNumber));
-    return it == sim.subjects().end() ? 0 : it->second.rejections.size();
   }
 };
 
@@ -211,7 +172,7 @@ TEST_F(Pfa, PlanMayRunToTheThirtyFirstJulyEndingTheAcademicYearOfTheTwentyFifthB
   };
   int i = 0;
   for (const auto& c : cases) {
-    Simulator fresh(Key);
+    Simulator fresh(SubjectKey);
     std::string id = "s" + std::to_string(i++);
     fresh.Process(Command(id, "2026-01-05",
                           [&](v1::Envelope& e) {
@@ -221,7 +182,7 @@ TEST_F(Pfa, PlanMayRunToTheThirtyFirstJulyEndingTheAcademicYearOfTheTwentyFifthB
                             *p->mutable_started_on() = Day("2026-01-05");
                           }),
                   pathway::testing::At("2026-01-05"));
-    const auto& child = fresh.subjects().at(Key(pathway::testing::kValidNhsNumber));
+    const auto& child = fresh.subjects().at(SubjectKey(pathway::testing::kValidNhsNumber));
     ASSERT_TRUE(child.rejections.empty()) << c.why;
     EXPECT_EQ(FactValue(child.state.pathways(0), "plan_may_run_to"), c.plan_may_run_to) << c.why;
   }
@@ -231,7 +192,7 @@ TEST(PfaAgeLimit, TheTwentySixthBirthdayCapCannotBindUnderTheThirtyFirstJulyYear
   // reg 46(1)(b),(c) stop a plan the day before the 26th birthday. With the 31 July
   // academic year the first 31 July on or after the 25th birthday is always less than a
   // year after it, so the cap never binds: checked for every birth date over a leap cycle.
-  Simulator sim(Key);
+  Simulator sim(SubjectKey);
   int n = 0;
   for (CivilDate dob = *ParseDate("2000-01-01"); dob != *ParseDate("2004-01-01");
        dob = AddDays(dob, 1)) {
@@ -246,7 +207,7 @@ TEST(PfaAgeLimit, TheTwentySixthBirthdayCapCannotBindUnderTheThirtyFirstJulyYear
                 pathway::testing::At("2024-09-02"));
     ++n;
   }
-  const auto& child = sim.subjects().at(Key(pathway::testing::kValidNhsNumber));
+  const auto& child = sim.subjects().at(SubjectKey(pathway::testing::kValidNhsNumber));
   ASSERT_EQ(child.state.pathways_size(), n);
   int i = 0;
   for (CivilDate dob = *ParseDate("2000-01-01"); dob != *ParseDate("2004-01-01");
@@ -511,19 +472,18 @@ TEST_F(Pfa, GenericRejections) {
 
 // ---- A realistic history -----------------------------------------------------------------
 
-TEST(PfaHistory, FromYearNineToAdultServices) {
+class PfaHistory : public Pfa {};
+
+TEST_F(PfaHistory, FromYearNineToAdultServices) {
   // A young person born 2 October 2007 (Year 9 in 2021/22): planning starts at the Year 9
   // review, a named worker, a Care Act s58 assessment found needed at 17 and done before
   // 18, handovers from CAMHS to adult mental health (on time) and to the learning
   // disability service (late), a second mental health plan rejected, and an adult social
   // care handover still to come on the as-of date.
-  Simulator sim(Key);
-  for (const auto& e : ReadHistory("preparing_for_adulthood.jsonl")) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
+  for (const auto& e : ReadHistory("preparing_for_adulthood.jsonl")) Run(e);
   sim.AdvanceTo(*ParseDate("2026-03-20"));
 
-  const auto& child = sim.subjects().at(Key("9434765919"));
+  const auto& child = Child();
   const store::PathwayInstance* pfa = nullptr;
   for (const auto& p : child.state.pathways()) {
     if (p.pathway() == v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD) pfa = &p;

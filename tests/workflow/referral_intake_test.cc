@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/common/commands.h"
+#include "tests/common/pathway_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/simulator.h"
 
@@ -14,13 +15,10 @@ using pathway::testing::Command;
 using pathway::testing::Day;
 using pathway::testing::ValidReferral;
 
-class Intake : public ::testing::Test {
+class Intake : public pathway::testing::PathwayFixture {
  protected:
-  Simulator sim{[](std::string_view nhs) { return "subject-" + std::string(nhs); }};
+  Intake() : PathwayFixture(v1::PATHWAY_KIND_REFERRAL_INTAKE, "no referral intake") {}
 
-  void Run(const v1::Envelope& e) {
-    sim.Process(e, TimePoint(std::chrono::seconds(e.occurred_at().seconds())));
-  }
   void Refer() {
     v1::Envelope e = ValidReferral("ref-1");
     e.mutable_occurred_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(
@@ -28,18 +26,8 @@ class Intake : public ::testing::Test {
                                              .count());
     Run(e);
   }
-  const store::PathwayInstance& Instance() {
-    const auto& state =
-        sim.subjects().at("subject-" + std::string(pathway::testing::kValidNhsNumber)).state;
-    for (const auto& p : state.pathways()) {
-      if (p.pathway() == v1::PATHWAY_KIND_REFERRAL_INTAKE) return p;
-    }
-    throw std::runtime_error("no referral intake");
-  }
-  std::string LastRule() {
-    const auto& s = sim.subjects().at("subject-" + std::string(pathway::testing::kValidNhsNumber));
-    return s.rejections.empty() ? "" : s.rejections.back().command_rejected().rule();
-  }
+  // The tests below say LastRule for LastRejectionRule.
+  std::string LastRule() { return LastRejectionRule(); }
 };
 
 TEST_F(Intake, AReferralStartsIntakeWithItsReasonAndReferrer) {

@@ -18,7 +18,6 @@ namespace {
 using pathway::testing::EngineHarness;
 using pathway::testing::kOtherValidNhsNumber;
 using pathway::testing::kValidNhsNumber;
-using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 using pathway::testing::ValidReferral;
 using pathway::v1::Envelope;

@@ -1,0 +1,114 @@
+// The base gtest fixture of the pathway tests: one child's commands run through the
+// Simulator on event time, and accessors for what it recorded.
+//
+//   sim, Run(e)           a Simulator keyed by SubjectKey; Run decides `e` at its occurred_at
+//   AdvanceTo(date)       fires the timers due on or before `date` ("YYYY-MM-DD")
+//   Child(nhs)            the subject of `nhs` (the valid test child by default); throws if none
+//   Find(), Instance()    the instance of the pathway under test; Find gives null, Instance
+//                         throws `missing` (followed by the reference, if one is sought)
+//   Deadline(name), Due(name), MetOn(name), Fact(key)   of that instance; Deadline throws
+//                         "no deadline <name>"
+//   LastRejection(), LastRejectionRule(), Rejections()  of the child
+//
+// A derived fixture names its pathway, the error for a missing instance and, for pathways
+// a child may have more than one of, the reference Instance() means when given none.
+// Targets that include this define PATHWAY_HISTORIES (see histories.h).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/histories.h"
+#include "workflow/calendar.h"
+#include "workflow/clock.h"
+#include "workflow/pathway.h"
+#include "workflow/simulator.h"
+
+namespace pathway::testing {
+
+// The subject key the pathway tests use in place of the engine's keyed hash.
+inline std::string SubjectKey(std::string_view nhs) { return "subject-" + std::string(nhs); }
+
+class PathwayFixture : public ::testing::Test {
+ protected:
+  using Reference = std::optional<std::string>;  // unset: any instance of the kind
+
+  PathwayFixture(pathway::v1::PathwayKind kind, std::string missing, Reference reference = {})
+      : kind_(kind), missing_(std::move(missing)), reference_(std::move(reference)) {}
+
+  workflow::Simulator sim{SubjectKey};
+
+  void Run(const pathway::v1::Envelope& e) { sim.Process(e, OccurredAt(e)); }
+  void AdvanceTo(const std::string& date) { sim.AdvanceTo(*workflow::ParseDate(date)); }
+
+  const workflow::Simulator::Subject& Child(std::string_view nhs = kValidNhsNumber) const {
+    return sim.subjects().at(SubjectKey(nhs));
+  }
+
+  // The first instance of the pathway under test with `reference`; null if none.
+  const pathway::store::v1::PathwayInstance* Find(const Reference& reference) const {
+    auto it = sim.subjects().find(SubjectKey(kValidNhsNumber));
+    if (it == sim.subjects().end()) return nullptr;
+    for (const auto& p : it->second.state.pathways()) {
+      if (p.pathway() == kind_ && (!reference || p.reference() == *reference)) return &p;
+    }
+    return nullptr;
+  }
+  const pathway::store::v1::PathwayInstance* Find() const { return Find(reference_); }
+  const pathway::store::v1::PathwayInstance& Instance(const Reference& reference) const {
+    if (const auto* p = Find(reference)) return *p;
+    throw std::runtime_error(reference ? missing_ + " " + *reference : missing_);
+  }
+  const pathway::store::v1::PathwayInstance& Instance() const { return Instance(reference_); }
+
+  // The latest deadline with `name` (a re-set name supersedes the earlier one).
+  const pathway::store::v1::Deadline& Deadline(const std::string& name,
+                                               const Reference& reference) const {
+    const pathway::store::v1::Deadline* d = workflow::FindDeadline(Instance(reference), name);
+    if (!d) throw std::runtime_error("no deadline " + name);
+    return *d;
+  }
+  const pathway::store::v1::Deadline& Deadline(const std::string& name) const {
+    return Deadline(name, reference_);
+  }
+  // "YYYY-MM-DD", or "" for a date that is not set.
+  static std::string Date(const pathway::v1::Date& d) {
+    auto c = workflow::ToCivil(d);
+    return c ? workflow::FormatDate(*c) : "";
+  }
+  std::string Due(const std::string& name, const Reference& reference) const {
+    return Date(Deadline(name, reference).due());
+  }
+  std::string Due(const std::string& name) const { return Due(name, reference_); }
+  std::string MetOn(const std::string& name) const { return Date(Deadline(name).met_on()); }
+  std::string Fact(const std::string& key) const { return workflow::FactValue(Instance(), key); }
+
+  const pathway::v1::CommandRejected& LastRejection() const {
+    if (Child().rejections.empty()) throw std::runtime_error("no rejection");
+    return Child().rejections.back().command_rejected();
+  }
+  std::string LastRejectionRule() const {
+    return Child().rejections.empty() ? "" : LastRejection().rule();
+  }
+  // 0 when the child has no subject yet.
+  std::size_t Rejections() const {
+    auto it = sim.subjects().find(SubjectKey(kValidNhsNumber));
+    return it == sim.subjects().end() ? 0 : it->second.rejections.size();
+  }
+
+ private:
+  pathway::v1::PathwayKind kind_;
+  std::string missing_;
+  Reference reference_;
+};
+
+}  // namespace pathway::testing
