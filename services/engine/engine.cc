@@ -39,6 +39,28 @@ v1::Envelope DeadLetter(const bus::Message& m, std::string reason) {
   return out;
 }
 
+void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string& key,
+                 std::string value) {
+  auto& entry = batch.outbox.emplace_back();
+  entry.set_topic(std::string(topic));
+  entry.set_key(key);
+  entry.set_value(std::move(value));
+}
+
+// Folds `events` into `state` and puts both into `batch`: the new state, the events
+// appended to the subject's history, and each event queued for pathway.events.v1.
+void RecordEvents(state::Batch& batch, const std::string& subject,
+                  pathway::store::v1::CaseState state, std::vector<v1::Envelope> events) {
+  batch.subject_key = subject;
+  batch.history_start = state.history_length();
+  for (const auto& event : events) {
+    workflow::Apply(state, event);
+    AddToOutbox(batch, topics::kEvents, subject, event.SerializeAsString());
+  }
+  batch.history = std::move(events);
+  batch.new_state = std::move(state);
+}
+
 std::string UnknownFieldNumbers(const v1::Envelope& e) {
   const auto& unknown = e.GetReflection()->GetUnknownFields(e);
   std::string out;
@@ -244,10 +266,8 @@ Status Engine::HandleCommand(const bus::Message& m) {
     // stray producer. Keep it, with its reason, and move on.
     ++stats_.dead_letters;
     log::Warn("dead_letter", {{"source", Coordinates(m)}, {"reason", "malformed command"}});
-    auto& entry = batch.outbox.emplace_back();
-    entry.set_topic(std::string(topics::kDeadLetter));
-    entry.set_key(Coordinates(m));
-    entry.set_value(
+    AddToOutbox(
+        batch, topics::kDeadLetter, Coordinates(m),
         DeadLetter(m, "not a routed command (no event_id or subject_key)").SerializeAsString());
     return store_.Commit(batch);
   }
@@ -274,32 +294,21 @@ Status Engine::HandleCommand(const bus::Message& m) {
                                    {"field", decision.rejection->field},
                                    {"rule", decision.rejection->rule}});
     v1::Envelope rejection = workflow::MakeRejection(command, *decision.rejection, now);
-    auto& entry = batch.outbox.emplace_back();
-    entry.set_topic(std::string(topics::kRejections));
-    entry.set_key(command.subject_key());
-    entry.set_value(rejection.SerializeAsString());
+    AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
     return store_.Commit(batch);
   }
 
-  batch.subject_key = command.subject_key();
-  batch.history_start = state.history_length();
   workflow::TimerChanges timers = workflow::TimersFor(command.subject_key(), state, decision.events,
                                                       options_.warning_lead_days);
   batch.timers_add = std::move(timers.add);
   batch.timers_remove = std::move(timers.remove);
-  for (auto& event : decision.events) {
-    workflow::Apply(state, event);
-    auto& entry = batch.outbox.emplace_back();
-    entry.set_topic(std::string(topics::kEvents));
-    entry.set_key(command.subject_key());
-    entry.set_value(event.SerializeAsString());
+  for (const auto& event : decision.events) {
     log::Info("event_recorded", {{"subject", command.subject_key()},
                                  {"event_id", event.event_id()},
                                  {"cause", command.event_id()}});
   }
   stats_.events += decision.events.size();
-  batch.history = std::move(decision.events);
-  batch.new_state = std::move(state);
+  RecordEvents(batch, command.subject_key(), std::move(state), std::move(decision.events));
   return store_.Commit(batch);
 }
 
@@ -320,17 +329,7 @@ Status Engine::FireTimers() {
       batch.timers_remove.push_back(timer);
       std::vector<v1::Envelope> events = workflow::FireTimer(state, timer, now);
       if (!events.empty()) {
-        batch.subject_key = timer.subject_key();
-        batch.history_start = state.history_length();
-        for (auto& event : events) {
-          workflow::Apply(state, event);
-          auto& entry = batch.outbox.emplace_back();
-          entry.set_topic(std::string(topics::kEvents));
-          entry.set_key(timer.subject_key());
-          entry.set_value(event.SerializeAsString());
-        }
-        batch.history = std::move(events);
-        batch.new_state = std::move(state);
+        RecordEvents(batch, timer.subject_key(), std::move(state), std::move(events));
         ++stats_.timers_fired;
       }
       if (auto s = store_.Commit(batch); !s) return s;
