@@ -127,7 +127,8 @@ Status Engine::Step(milliseconds poll_timeout) {
 }
 
 Status Engine::Drain(milliseconds timeout) {
-  auto deadline = time_.Now() + timeout;
+  // An operational bound, not business time: the injected clock may stand still.
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   // Bounded by the deadline; each pass waits at most 100 ms for deliveries.
   while (true) {
     if (auto s = SendOutbox(); !s) return s;
@@ -136,7 +137,7 @@ Status Engine::Drain(milliseconds timeout) {
     auto left = store_.ReadOutbox(0, 1);
     if (!left) return left.error();
     if (left->empty() && producer_.InFlight() == 0) return {};
-    if (time_.Now() >= deadline) {
+    if (std::chrono::steady_clock::now() >= deadline) {
       return Error{make_error_code(bus::errc::kTimeout), "outbox not drained"};
     }
   }
@@ -244,12 +245,24 @@ Status Engine::HandleInbound(const bus::Message& m) {
 }
 
 Status Engine::RunProcessor(milliseconds poll_timeout) {
+  std::map<int32_t, int64_t> next_offsets;
   for (size_t i = 0; i < options_.max_batch; ++i) {
     auto polled = processor_.Poll(i == 0 ? poll_timeout : milliseconds(0));
     if (!polled) return polled.error();
     if (!polled->has_value()) break;
     ++stats_.commands;
     if (auto s = HandleCommand(**polled); !s) return s;
+    next_offsets[(*polled)->partition] = (*polled)->offset + 1;
+  }
+  if (next_offsets.empty()) return {};
+  // RocksDB holds the authoritative offsets (committed with the state); the group's
+  // offsets are kept too, so that Kafka's own lag tools show how far behind we are.
+  std::vector<bus::TopicPartition> commit;
+  for (const auto& [partition, offset] : next_offsets) {
+    commit.push_back({std::string(topics::kCommands), partition, offset});
+  }
+  if (auto s = processor_.Commit(commit); !s) {
+    log::Warn("offset_commit_failed", {{"error", s.error().ToString()}});
   }
   return {};
 }

@@ -6,6 +6,7 @@
 // Runs until SIGTERM or SIGINT, then stops fetching, drains the outbox (bounded) and
 // exits 0. Exits 1 on a fatal error (restart resumes from the stored offsets), 2 on
 // bad flags.
+#include <google/protobuf/util/time_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "common/log.h"
@@ -32,6 +34,7 @@ constexpr const char* kUsage =
     "                      [--subject-key-file FILE] [--kafka-config FILE]\n"
     "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
     "                      [--warning-lead-days N (default 14)]\n"
+    "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
 
 struct Flags {
@@ -41,6 +44,7 @@ struct Flags {
   std::string group_prefix = "pathway-engine";
   engine::EngineOptions options;
   bus::KafkaConfig kafka;
+  std::optional<TimePoint> fixed_clock;
 };
 
 int Usage(const std::string& problem) {
@@ -77,6 +81,14 @@ int Run(int argc, char** argv) {
         return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
       }
       flags.options.warning_lead_days = static_cast<int>(days);
+    } else if (arg == "--fixed-clock") {
+      if (!value(&v)) return Usage("--fixed-clock needs a value");
+      google::protobuf::Timestamp ts;
+      if (!google::protobuf::util::TimeUtil::FromString(v, &ts)) {
+        return Usage("--fixed-clock must be an RFC 3339 time such as 2026-01-05T09:00:00Z");
+      }
+      flags.fixed_clock =
+          TimePoint(std::chrono::microseconds(ts.seconds() * 1'000'000 + ts.nanos() / 1000));
     } else if (arg == "--kafka-config") {
       if (!value(&v)) return Usage("--kafka-config needs a value");
       if (auto s = flags.kafka.LoadPropertiesFile(v); !s) return Usage(s.error().ToString());
@@ -140,7 +152,12 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  RealTimeSource time;
+  // Business time: the system clock, or (tests, replays) a clock that stands still so
+  // that two runs over the same input decide byte-identical state.
+  RealTimeSource real_time;
+  SimulatedTimeSource fixed_time(flags.fixed_clock.value_or(TimePoint{}));
+  const TimeSource& time = flags.fixed_clock ? static_cast<const TimeSource&>(fixed_time)
+                                             : static_cast<const TimeSource&>(real_time);
   engine::Engine engine(flags.options, **store, *keyer, time, **producer, **intake, **processor);
   engine_ptr = &engine;
 
