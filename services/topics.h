@@ -17,8 +17,15 @@ inline constexpr std::string_view kRejections = "pathway.rejections.v1";
 // Messages that could not be processed at all, with the reason and original bytes.
 inline constexpr std::string_view kDeadLetter = "pathway.deadletter.v1";
 
-inline constexpr std::array<std::string_view, 5> kAll = {kInbound, kCommands, kEvents, kRejections,
-                                                         kDeadLetter};
+// The engine's state, partition by partition (same partitioning as kCommands), so that
+// another instance can take a partition over. Compacted (cleanup.policy=compact).
+inline constexpr std::string_view kChangelog = "pathway.engine.cases.changelog";
+
+inline constexpr std::array<std::string_view, 6> kAll = {kInbound,    kCommands,   kEvents,
+                                                         kRejections, kDeadLetter, kChangelog};
 inline constexpr int kDefaultPartitions = 8;
+
+// Topic-level settings a real cluster needs (create topics with them).
+inline constexpr bool IsCompacted(std::string_view topic) { return topic == kChangelog; }
 
 }  // namespace pathway::topics

@@ -26,6 +26,9 @@ constexpr std::array<uint8_t, 0> kRetired = {};
 
 constexpr std::string_view kMetaSchemaVersion = "schema_version";
 constexpr std::string_view kMetaOutboxNext = "outbox_next_sequence";
+constexpr std::string_view kMetaLocalFence = "local_fence";
+// Changelog key of a fence: the meta family's id, this prefix, the owner.
+constexpr std::string_view kFencePrefix = "fence/";
 constexpr uint64_t kSchemaVersion = 1;
 
 class StateCategory final : public std::error_category {
@@ -78,8 +81,11 @@ Error FromRocks(const rocksdb::Status& s, std::string_view what) {
 class RocksCaseStore final : public CaseStore {
  public:
   RocksCaseStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-                 uint64_t outbox_next)
-      : db_(std::move(db)), handles_(std::move(handles)), outbox_next_(outbox_next) {}
+                 uint64_t outbox_next, StoreOptions options)
+      : db_(std::move(db)),
+        handles_(std::move(handles)),
+        outbox_next_(outbox_next),
+        options_(std::move(options)) {}
 
   ~RocksCaseStore() override {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
@@ -136,45 +142,69 @@ class RocksCaseStore final : public CaseStore {
   }
 
   Status Commit(const Batch& batch) override {
-    rocksdb::WriteBatch wb;
-    std::string offset_value;
-    if (batch.consumed) {
-      AppendU64(offset_value, static_cast<uint64_t>(batch.consumed->next_offset));
-      CheckPut(wb.Put(cf(ColumnFamily::kOffsets),
-                      OffsetKey(batch.consumed->topic, batch.consumed->partition), offset_value));
-    }
-    if (!batch.dedupe_event_id.empty()) {
-      CheckPut(wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(batch.dedupe_event_id), offset_value));
-    }
-    if (batch.new_state || !batch.history.empty()) {
-      auto subject = SubjectBytes(batch.subject_key);
-      if (!subject) return subject.error();
-      if (batch.new_state) {
-        CheckPut(
-            wb.Put(cf(ColumnFamily::kCaseState), *subject, batch.new_state->SerializeAsString()));
-      }
-      uint64_t seq = batch.history_start;
-      for (const auto& event : batch.history) {
-        std::string key = *subject;
-        AppendU64(key, seq++);
-        CheckPut(wb.Put(cf(ColumnFamily::kHistory), key, event.SerializeAsString()));
-      }
-    }
-    for (const auto& t : batch.timers_remove) {
-      auto key = TimerKey(batch.partition, t);
-      if (!key) return key.error();
-      CheckPut(wb.Delete(cf(ColumnFamily::kTimers), *key));
-    }
-    for (const auto& t : batch.timers_add) {
-      auto key = TimerKey(batch.partition, t);
-      if (!key) return key.error();
-      CheckPut(wb.Put(cf(ColumnFamily::kTimers), *key, t.SerializeAsString()));
-    }
+    // The writes in changelog order (see StoreOptions); the WriteBatch takes them all.
+    std::vector<Op> ops;
     uint64_t next = outbox_next_;
     for (const auto& entry : batch.outbox) {
       std::string key;
       AppendU64(key, next++);
-      CheckPut(wb.Put(cf(ColumnFamily::kOutbox), key, entry.SerializeAsString()));
+      ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), entry.SerializeAsString()));
+    }
+    std::optional<std::string> subject;
+    if (batch.new_state || !batch.history.empty()) {
+      auto bytes = SubjectBytes(batch.subject_key);
+      if (!bytes) return bytes.error();
+      subject = std::move(*bytes);
+    }
+    uint64_t seq = batch.history_start;
+    for (const auto& event : batch.history) {
+      std::string key = *subject;
+      AppendU64(key, seq++);
+      ops.push_back(PutOp(ColumnFamily::kHistory, std::move(key), event.SerializeAsString()));
+    }
+    for (const auto& t : batch.timers_add) {
+      auto key = TimerKey(batch.partition, t);
+      if (!key) return key.error();
+      ops.push_back(PutOp(ColumnFamily::kTimers, std::move(*key), t.SerializeAsString()));
+    }
+    std::string offset_value;
+    if (batch.consumed) AppendU64(offset_value, static_cast<uint64_t>(batch.consumed->next_offset));
+    bool dedupe_with_state = false;
+    if (batch.new_state) {
+      ops.push_back(PutOp(ColumnFamily::kCaseState, *subject, batch.new_state->SerializeAsString(),
+                          batch.dedupe_event_id));
+      dedupe_with_state = !batch.dedupe_event_id.empty();
+    }
+    for (const auto& t : batch.timers_remove) {
+      auto key = TimerKey(batch.partition, t);
+      if (!key) return key.error();
+      ops.push_back(DeleteOp(ColumnFamily::kTimers, std::move(*key)));
+    }
+    if (!batch.dedupe_event_id.empty()) {
+      ops.push_back(PutOp(ColumnFamily::kDedupe, DedupeKey(batch.dedupe_event_id), offset_value, {},
+                          /*mirror=*/!dedupe_with_state));
+    }
+    if (batch.consumed) {
+      ops.push_back(PutOp(ColumnFamily::kOffsets,
+                          OffsetKey(batch.consumed->topic, batch.consumed->partition),
+                          offset_value));
+    }
+
+    rocksdb::WriteBatch wb;
+    for (const auto& op : ops) {
+      if (op.value) {
+        CheckPut(wb.Put(cf(op.family), op.key, *op.value));
+      } else {
+        CheckPut(wb.Delete(cf(op.family), op.key));
+      }
+    }
+    if (!options_.changelog_topic.empty()) {
+      for (const auto& op : ops) {
+        if (!op.mirror) continue;
+        std::string key;
+        AppendU64(key, next++);
+        CheckPut(wb.Put(cf(ColumnFamily::kOutbox), key, MirrorEntry(op).SerializeAsString()));
+      }
     }
     if (next != outbox_next_) {
       std::string v;
@@ -198,6 +228,16 @@ class RocksCaseStore final : public CaseStore {
       if (!item.entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return Error{make_error_code(errc::kCorruption), "outbox entry does not parse"};
       }
+      if (item.entry.changelog() && !item.entry.tombstone()) {
+        // The sender, not the writer, owns a record: entries left by a crash go out
+        // under the owner that restored them.
+        pathway::store::v1::ChangelogValue v;
+        if (!v.ParseFromString(item.entry.value())) {
+          return Error{make_error_code(errc::kCorruption), "changelog entry does not parse"};
+        }
+        v.set_owner(owner_);
+        item.entry.set_value(v.SerializeAsString());
+      }
       out.push_back(std::move(item));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read outbox");
@@ -207,8 +247,101 @@ class RocksCaseStore final : public CaseStore {
   Status DeleteOutbox(uint64_t sequence) override {
     std::string key;
     AppendU64(key, sequence);
-    auto s = db_->Delete(write_, cf(ColumnFamily::kOutbox), key);
+    rocksdb::WriteBatch wb;
+    CheckPut(wb.Delete(cf(ColumnFamily::kOutbox), key));
+    uint64_t next = outbox_next_;
+    if (!options_.changelog_topic.empty()) {
+      std::string value;
+      auto g = db_->Get(read_, cf(ColumnFamily::kOutbox), key, &value);
+      if (g.IsNotFound()) return {};  // already deleted (a repeated delivery report)
+      if (!g.ok()) return FromRocks(g, "read outbox entry");
+      pathway::store::v1::OutboxEntry entry;
+      if (!entry.ParseFromString(value)) {
+        return Error{make_error_code(errc::kCorruption), "outbox entry does not parse"};
+      }
+      if (!entry.changelog()) {
+        // The mirrored copy goes too, or a new owner would send it again.
+        std::string tombstone_key;
+        AppendU64(tombstone_key, next++);
+        CheckPut(wb.Put(cf(ColumnFamily::kOutbox), tombstone_key,
+                        MirrorEntry(DeleteOp(ColumnFamily::kOutbox, key)).SerializeAsString()));
+        std::string v;
+        AppendU64(v, next);
+        CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaOutboxNext, v));
+      }
+    }
+    auto s = db_->Write(write_, &wb);
     if (!s.ok()) return FromRocks(s, "delete outbox entry");
+    outbox_next_ = next;
+    return {};
+  }
+
+  void SetOwner(std::string owner) override { owner_ = std::move(owner); }
+
+  Result<std::optional<Fence>> LocalFence() override {
+    std::string value;
+    auto s = db_->Get(read_, cf(ColumnFamily::kMeta), kMetaLocalFence, &value);
+    if (s.IsNotFound()) return std::optional<Fence>();
+    if (!s.ok()) return FromRocks(s, "read fence");
+    if (value.size() < 8) return Error{make_error_code(errc::kCorruption), "fence value size"};
+    return std::optional(Fence{
+        value.substr(8), static_cast<int64_t>(ReadU64(std::string_view(value).substr(0, 8)))});
+  }
+
+  Status SaveLocalFence(const Fence& fence) override {
+    std::string value;
+    AppendU64(value, static_cast<uint64_t>(fence.offset));
+    value += fence.owner;
+    auto s = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaLocalFence, value);
+    if (!s.ok()) return FromRocks(s, "write fence");
+    return {};
+  }
+
+  Status ApplyChangelog(std::span<const ChangelogRecord> records, RestoreFilter& filter) override {
+    rocksdb::WriteBatch wb;
+    for (const auto& r : records) {
+      if (auto owner = CaseStore::FenceOwner(r.key)) {
+        filter.current_owner = std::move(*owner);
+        continue;
+      }
+      if (r.key.empty()) return Corrupt(r, "empty key");
+      auto family = static_cast<ColumnFamily>(static_cast<uint8_t>(r.key[0]));
+      if (!IsMirrored(family)) return Corrupt(r, "unknown column family");
+      std::string_view key = std::string_view(r.key).substr(1);
+      if (!r.value) {
+        // Tombstones carry no owner: a replaced owner's only deletes are of outbox
+        // entries it delivered and of timers whose deadline its state already settled.
+        CheckPut(wb.Delete(cf(family), key));
+        ++filter.applied;
+        continue;
+      }
+      pathway::store::v1::ChangelogValue v;
+      if (!v.ParseFromString(*r.value)) return Corrupt(r, "value does not parse");
+      if (!filter.current_owner.empty() && v.owner() != filter.current_owner) {
+        ++filter.ignored;
+        continue;
+      }
+      CheckPut(wb.Put(cf(family), key, v.value()));
+      if (!v.applied_event_id().empty()) {
+        CheckPut(wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(v.applied_event_id()), ""));
+      }
+      ++filter.applied;
+    }
+    auto s = db_->Write(write_, &wb);
+    if (!s.ok()) return FromRocks(s, "apply changelog");
+    // Continue the outbox numbering above every restored entry.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kOutbox)));
+    it->SeekToLast();
+    if (it->Valid()) {
+      uint64_t after = ReadU64(it->key().ToStringView()) + 1;
+      if (after > outbox_next_) {
+        std::string v;
+        AppendU64(v, after);
+        auto ws = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaOutboxNext, v);
+        if (!ws.ok()) return FromRocks(ws, "write outbox sequence");
+        outbox_next_ = after;
+      }
+    }
     return {};
   }
 
@@ -244,6 +377,53 @@ class RocksCaseStore final : public CaseStore {
   }
 
  private:
+  // One write of a Commit. `mirror`: also a changelog record.
+  struct Op {
+    ColumnFamily family;
+    std::string key;
+    std::optional<std::string> value;  // nullopt: delete
+    std::string applied_event_id;      // case state only
+    bool mirror = true;
+  };
+  static Op PutOp(ColumnFamily f, std::string key, std::string value,
+                  std::string applied_event_id = {}, bool mirror = true) {
+    return Op{f, std::move(key), std::move(value), std::move(applied_event_id), mirror};
+  }
+  static Op DeleteOp(ColumnFamily f, std::string key) {
+    return Op{f, std::move(key), std::nullopt, {}, true};
+  }
+
+  static bool IsMirrored(ColumnFamily f) {
+    return f == ColumnFamily::kCaseState || f == ColumnFamily::kHistory ||
+           f == ColumnFamily::kDedupe || f == ColumnFamily::kOutbox ||
+           f == ColumnFamily::kOffsets || f == ColumnFamily::kTimers;
+  }
+
+  static Error Corrupt(const ChangelogRecord& r, std::string_view what) {
+    return Error{
+        make_error_code(errc::kCorruption),
+        "changelog record at offset " + std::to_string(r.offset) + ": " + std::string(what)};
+  }
+
+  pathway::store::v1::OutboxEntry MirrorEntry(const Op& op) const {
+    pathway::store::v1::OutboxEntry e;
+    e.set_topic(options_.changelog_topic);
+    e.set_partition(options_.changelog_partition);
+    e.set_changelog(true);
+    std::string key(1, static_cast<char>(op.family));
+    key += op.key;
+    e.set_key(std::move(key));
+    if (op.value) {
+      pathway::store::v1::ChangelogValue v;
+      v.set_value(*op.value);
+      v.set_applied_event_id(op.applied_event_id);
+      e.set_value(v.SerializeAsString());
+    } else {
+      e.set_tombstone(true);
+    }
+    return e;
+  }
+
   rocksdb::ColumnFamilyHandle* cf(ColumnFamily id) {
     // handles_ is in kFamilies order, which is id order starting at 1.
     return handles_[static_cast<size_t>(id) - 1];
@@ -288,6 +468,8 @@ class RocksCaseStore final : public CaseStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   uint64_t outbox_next_;
+  StoreOptions options_;
+  std::string owner_;
   rocksdb::ReadOptions read_;
   rocksdb::WriteOptions write_;
 };
@@ -308,7 +490,36 @@ std::string DiskName(const ColumnFamilySpec& spec) {
   return prefix + std::string(spec.name);
 }
 
-Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir) {
+pathway::store::v1::OutboxEntry CaseStore::FenceRecord(std::string_view owner) {
+  pathway::store::v1::OutboxEntry e;
+  std::string key(1, static_cast<char>(ColumnFamily::kMeta));
+  key += kFencePrefix;
+  key += owner;
+  e.set_key(std::move(key));
+  pathway::store::v1::ChangelogValue v;
+  v.set_owner(std::string(owner));
+  e.set_value(v.SerializeAsString());
+  e.set_changelog(true);
+  return e;
+}
+
+std::optional<std::string> CaseStore::FenceOwner(std::string_view key) {
+  if (key.size() < 1 + kFencePrefix.size() ||
+      static_cast<uint8_t>(key[0]) != static_cast<uint8_t>(ColumnFamily::kMeta) ||
+      key.substr(1, kFencePrefix.size()) != kFencePrefix) {
+    return std::nullopt;
+  }
+  return std::string(key.substr(1 + kFencePrefix.size()));
+}
+
+Status CaseStore::Destroy(const std::string& dir) {
+  auto s = rocksdb::DestroyDB(dir, rocksdb::Options());
+  if (!s.ok()) return FromRocks(s, "destroy " + dir);
+  return {};
+}
+
+Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
+                                                   StoreOptions store_options) {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -364,8 +575,8 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir) {
   } else if (!os.IsNotFound()) {
     return FromRocks(os, "read outbox sequence");
   }
-  std::unique_ptr<CaseStore> store =
-      std::make_unique<RocksCaseStore>(std::move(db), std::move(handles), outbox_next);
+  std::unique_ptr<CaseStore> store = std::make_unique<RocksCaseStore>(
+      std::move(db), std::move(handles), outbox_next, std::move(store_options));
   return store;
 }
 

@@ -78,11 +78,55 @@ struct OutboxItem {
   pathway::store::v1::OutboxEntry entry;
 };
 
+struct StoreOptions {
+  // Empty: no changelog. Otherwise every Commit also queues, in the same WriteBatch,
+  // outbox entries for this topic and partition that mirror what it wrote, so that
+  // another instance can rebuild the store from the (compacted) topic. Within one
+  // batch the records are ordered so that any prefix of them is safe to restore: the
+  // outputs first, then history and new timers, then the case state (which carries
+  // the command's event id, so state and dedupe entry are one record), then removed
+  // timers and the consumed offset. A restore that ends mid-batch holds either the
+  // old case state (the command is processed again, deterministically) or the new
+  // one (the command is recognised as done).
+  std::string changelog_topic;
+  int32_t changelog_partition = 0;
+};
+
+// A record read back from the changelog.
+struct ChangelogRecord {
+  int64_t offset = 0;
+  std::string key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+};
+
+// Who owns a partition's changelog from which offset on. A new owner writes a fence
+// record and restores up to it; records a replaced owner sends after the fence are
+// ignored by every later restore.
+struct Fence {
+  std::string owner;  // random, one per assignment
+  int64_t offset = -1;
+};
+
+// The ownership filter of one restore pass (ApplyChangelog updates it).
+struct RestoreFilter {
+  std::string current_owner;  // of the latest fence seen so far
+  uint64_t applied = 0;       // records applied
+  uint64_t ignored = 0;       // records of replaced owners
+};
+
 class CaseStore {
  public:
   // Opens or creates the store in `dir`. Fails with kIncompatible if the directory
   // holds a column family this version does not know (written by a newer pathway).
-  static Result<std::unique_ptr<CaseStore>> Open(const std::string& dir);
+  static Result<std::unique_ptr<CaseStore>> Open(const std::string& dir, StoreOptions options = {});
+  // Deletes the store in `dir` (it must not be open).
+  static Status Destroy(const std::string& dir);
+
+  // The changelog record that fences a partition for `owner`: produce it (to the
+  // changelog partition) before restoring.
+  static pathway::store::v1::OutboxEntry FenceRecord(std::string_view owner);
+  // The owner named by a fence record's key, or nullopt if it is not a fence.
+  static std::optional<std::string> FenceOwner(std::string_view changelog_key);
   virtual ~CaseStore() = default;
 
   virtual Result<bool> SeenEvent(std::string_view event_id) = 0;
@@ -96,8 +140,19 @@ class CaseStore {
 
   // Up to `max` outbox entries with sequence >= `from`, in sequence order.
   virtual Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) = 0;
-  // Removes a delivered entry.
+  // Removes a delivered entry (with a changelog: and queues its tombstone).
   virtual Status DeleteOutbox(uint64_t sequence) = 0;
+
+  // Changelog records read by ReadOutbox name this owner from now on.
+  virtual void SetOwner(std::string owner) = 0;
+  // The fence this store was last restored up to (kept locally, never mirrored).
+  virtual Result<std::optional<Fence>> LocalFence() = 0;
+  virtual Status SaveLocalFence(const Fence& fence) = 0;
+  // Applies changelog records, in log order, in one atomic write: puts and tombstones
+  // of records whose owner wrote the latest fence seen (tracked in `filter` across
+  // calls). Fails with kCorruption on a record this version cannot read.
+  virtual Status ApplyChangelog(std::span<const ChangelogRecord> records,
+                                RestoreFilter& filter) = 0;
 
   // Up to `max` timers of `partition` that fire on or before `up_to`, in firing order.
   virtual Result<std::vector<pathway::store::v1::Timer>> DueTimers(int32_t partition,

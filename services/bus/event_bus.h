@@ -51,7 +51,8 @@ struct Message {
   int32_t partition = 0;
   int64_t offset = 0;
   std::optional<std::string> key;  // absent for a null key
-  std::string value;
+  std::string value;               // empty for a tombstone
+  bool tombstone = false;          // a null value (deletes the key from a compacted topic)
   int64_t timestamp_ms = 0;
 };
 
@@ -65,16 +66,30 @@ struct Delivery {
 };
 using DeliveryCallback = std::function<void(const Delivery&)>;
 
+// One message to produce. Views: the producer copies what it keeps.
+struct Outgoing {
+  std::string_view topic;
+  std::string_view key;
+  std::string_view value;
+  bool tombstone = false;  // a null value: on a compacted topic, deletes `key`
+  // kPartitionByKey: murmur2 of the key, as Kafka's Java client (same key, same
+  // partition, in order). Otherwise this partition (e.g. a changelog partition that
+  // must match the state it mirrors).
+  int32_t partition = -1;
+};
+inline constexpr int32_t kPartitionByKey = -1;
+
 class Producer {
  public:
   // Messages not yet reported are dropped without a callback: Flush first. (The
   // engine's outbox makes that safe: an entry is deleted only on a confirmed delivery.)
   virtual ~Producer() = default;
-  // Queues a message; copies key and value. Messages with the same key go to the
-  // same partition (murmur2, as Kafka's Java client) and keep their order.
-  // kQueueFull means: call Poll and try again.
-  virtual Status Produce(std::string_view topic, std::string_view key, std::string_view value,
-                         uint64_t opaque) = 0;
+  // Queues a message; copies key and value. kQueueFull means: call Poll and try again.
+  virtual Status Send(const Outgoing& message, uint64_t opaque) = 0;
+  Status Produce(std::string_view topic, std::string_view key, std::string_view value,
+                 uint64_t opaque) {
+    return Send(Outgoing{topic, key, value}, opaque);
+  }
   // Serves delivery callbacks; waits at most `timeout` for one.
   virtual void Poll(std::chrono::milliseconds timeout) = 0;
   // Waits until every queued message is delivered or failed (callbacks run), or until

@@ -254,26 +254,9 @@ class KafkaProducer final : public Producer {
     return Status::Ok();
   }
 
-  Status Produce(std::string_view topic, std::string_view key, std::string_view value,
-                 uint64_t opaque) override {
-    Result<RdKafka::Topic*> handle = TopicHandle(topic);
-    if (!handle) return handle.error();
-    // An empty key is sent as a null key (random partition): pathway always keys by a
-    // subject or event id, so "no key" only ever means "no key".
-    const void* key_ptr = key.empty() ? nullptr : key.data();
-    // RK_MSG_COPY: librdkafka copies the value, so the const_cast never leads to a write.
-    const RdKafka::ErrorCode err =
-        producer_->produce(*handle, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                           const_cast<char*>(value.data()), value.size(), key_ptr, key.size(),
-                           reinterpret_cast<void*>(static_cast<uintptr_t>(opaque)));
-    if (err == RdKafka::ERR__QUEUE_FULL) {
-      return Status(errc::kQueueFull, std::string(topic));
-    }
-    if (err != RdKafka::ERR_NO_ERROR) {
-      return Status(errc::kDelivery, std::string(topic) + ": " + RdKafka::err2str(err));
-    }
-    produced_.fetch_add(1, std::memory_order_relaxed);
-    return Status::Ok();
+  Status Send(const Outgoing& m, uint64_t opaque) override {
+    return Send(m.topic, m.key, m.tombstone ? nullptr : m.value.data(),
+                m.tombstone ? 0 : m.value.size(), m.partition, opaque);
   }
 
   void Poll(std::chrono::milliseconds timeout) override { producer_->poll(ToTimeoutMs(timeout)); }
@@ -295,6 +278,29 @@ class KafkaProducer final : public Producer {
   }
 
  private:
+  // `value` null: a tombstone (null value), which compaction uses to delete a key.
+  Status Send(std::string_view topic, std::string_view key, const char* value, size_t size,
+              int32_t partition, uint64_t opaque) {
+    Result<RdKafka::Topic*> handle = TopicHandle(topic);
+    if (!handle) return handle.error();
+    // An empty key is sent as a null key (random partition): pathway always keys by a
+    // subject or event id, so "no key" only ever means "no key".
+    const void* key_ptr = key.empty() ? nullptr : key.data();
+    // RK_MSG_COPY: librdkafka copies the value, so the const_cast never leads to a write.
+    const RdKafka::ErrorCode err = producer_->produce(
+        *handle, partition == kPartitionByKey ? RdKafka::Topic::PARTITION_UA : partition,
+        RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value), size, key_ptr, key.size(),
+        reinterpret_cast<void*>(static_cast<uintptr_t>(opaque)));
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      return Status(errc::kQueueFull, std::string(topic));
+    }
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return Status(errc::kDelivery, std::string(topic) + ": " + RdKafka::err2str(err));
+    }
+    produced_.fetch_add(1, std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
   class Reports final : public RdKafka::DeliveryReportCb {
    public:
     explicit Reports(KafkaProducer* owner) : owner_(owner) {}
@@ -427,6 +433,8 @@ class KafkaConsumer final : public Consumer {
       }
       if (m->payload() != nullptr) {
         out.value.assign(static_cast<const char*>(m->payload()), m->len());
+      } else {
+        out.tombstone = true;
       }
       const RdKafka::MessageTimestamp ts = m->timestamp();
       out.timestamp_ms =

@@ -33,6 +33,13 @@ int64_t MemoryBroker::Append(const std::string& topic, int32_t partition,
   return log.back().offset;
 }
 
+int64_t MemoryBroker::AppendTombstone(const std::string& topic, int32_t partition,
+                                      std::string key) {
+  int64_t offset = Append(topic, partition, std::move(key), "");
+  Topic(topic).at(static_cast<size_t>(partition)).back().tombstone = true;
+  return offset;
+}
+
 std::vector<Message> MemoryBroker::ReadAll(const std::string& topic) const {
   std::vector<Message> out;
   auto it = topics_.find(topic);
@@ -69,17 +76,18 @@ class MemoryProducer final : public Producer {
  public:
   MemoryProducer(MemoryBroker& broker, DeliveryCallback cb) : broker_(broker), cb_(std::move(cb)) {}
 
-  Status Produce(std::string_view topic, std::string_view key, std::string_view value,
-                 uint64_t opaque) override {
+  Status Send(const Outgoing& m, uint64_t opaque) override {
     Delivery d;
     d.opaque = opaque;
-    std::string t(topic);
+    std::string t(m.topic);
     if (broker_.TakeDeliveryFailure(t)) {
       d.error = make_error_code(errc::kDelivery);
       d.error_detail = "injected delivery failure";
     } else {
-      d.partition = broker_.PartitionFor(t, key);
-      d.offset = broker_.Append(t, d.partition, std::string(key), std::string(value));
+      d.partition = m.partition == kPartitionByKey ? broker_.PartitionFor(t, m.key) : m.partition;
+      d.offset = m.tombstone
+                     ? broker_.AppendTombstone(t, d.partition, std::string(m.key))
+                     : broker_.Append(t, d.partition, std::string(m.key), std::string(m.value));
     }
     pending_.push_back(std::move(d));
     return {};

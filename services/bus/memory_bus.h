@@ -20,6 +20,14 @@ class MemoryBroker {
   // Appends directly (as another system would publish). Returns the offset.
   int64_t Append(const std::string& topic, int32_t partition, std::optional<std::string> key,
                  std::string value);
+  // Fault injection: keeps only the first `size` messages of a partition, as if the
+  // rest had never been delivered (a producer that died mid-stream).
+  void Truncate(const std::string& topic, int32_t partition, size_t size) {
+    auto& log = Topic(topic).at(static_cast<size_t>(partition));
+    if (log.size() > size) log.resize(size);
+  }
+  // Appends a null value (a tombstone). Returns the offset.
+  int64_t AppendTombstone(const std::string& topic, int32_t partition, std::string key);
   // Every message of `topic`, partition by partition.
   std::vector<Message> ReadAll(const std::string& topic) const;
   int32_t PartitionCount(const std::string& topic);

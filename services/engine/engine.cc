@@ -16,9 +16,16 @@ namespace {
 namespace v1 = pathway::v1;
 using std::chrono::milliseconds;
 
-// Opaque values given to the producer: outbox sequences as they are, intake output
-// with the top bit set (outbox sequences never reach 2^63).
+// Opaque values given to the producer: an outbox entry is its partition and sequence
+// (sequences stay below 2^40), intake output has the top bit set, a fence the next.
 constexpr uint64_t kIntakeOpaque = uint64_t{1} << 63;
+constexpr uint64_t kFenceOpaque = uint64_t{1} << 62;
+constexpr int kSequenceBits = 40;
+constexpr uint64_t kSequenceMask = (uint64_t{1} << kSequenceBits) - 1;
+
+uint64_t OutboxOpaque(int32_t partition, uint64_t sequence) {
+  return (static_cast<uint64_t>(partition) << kSequenceBits) | sequence;
+}
 
 std::string Coordinates(const bus::Message& m) {
   return m.topic + "/" + std::to_string(m.partition) + "/" + std::to_string(m.offset);
@@ -72,33 +79,38 @@ std::string UnknownFieldNumbers(const v1::Envelope& e) {
 }
 }  // namespace
 
-Engine::Engine(EngineOptions options, state::CaseStore& store, const SubjectKeyer& keyer,
+Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeyer& keyer,
                const TimeSource& time, bus::Producer& producer, bus::Consumer& intake,
-               bus::Consumer& processor)
+               bus::Consumer& processor, bus::Consumer& restore)
     : options_(options),
-      store_(store),
+      stores_(stores),
       keyer_(keyer),
       time_(time),
       producer_(producer),
       intake_(intake),
-      processor_(processor) {}
+      processor_(processor),
+      restore_(restore) {}
 
 Status Engine::Start() {
-  next_unsent_ = 0;
+  next_unsent_.clear();
   if (auto s = intake_.Subscribe({std::string(topics::kInbound)}, nullptr); !s) return s;
   return processor_.Subscribe({std::string(topics::kCommands)}, this);
 }
 
 void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
   for (auto& tp : partitions) {
-    auto next = store_.NextOffset(tp.topic, tp.partition);
+    auto next = TakeOver(tp.partition);
     if (!next) {
-      // Starting anywhere else could skip or repeat commands; Step reports the error.
+      // Starting anywhere else could skip or repeat commands; Step reports the error
+      // and the process restarts.
+      log::Error("partition_takeover_failed",
+                 {{"partition", std::to_string(tp.partition)}, {"error", next.error().ToString()}});
       store_error_ = next.error();
       continue;
     }
-    tp.offset = next->value_or(bus::kOffsetBeginning);
+    tp.offset = *next;
     owned_.insert(tp.partition);
+    next_unsent_[tp.partition] = 0;
     log::Info("partition_assigned", {{"topic", tp.topic},
                                      {"partition", std::to_string(tp.partition)},
                                      {"offset", std::to_string(tp.offset)}});
@@ -106,12 +118,201 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
 }
 
 void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
-  // State is already committed per message, so a revoked partition needs no flush.
+  // State is committed per message; what is left is the outbox. Sending it now hands
+  // the next owner a complete changelog (it would otherwise redo that work itself).
   for (const auto& tp : partitions) {
+    if (auto s = DrainPartition(tp.partition, options_.revoke_drain_timeout); !s) {
+      log::Warn("revoke_drain_incomplete",
+                {{"partition", std::to_string(tp.partition)}, {"error", s.error().ToString()}});
+    }
     owned_.erase(tp.partition);
+    next_unsent_.erase(tp.partition);
+    stores_.Close(tp.partition);
     log::Info("partition_revoked",
               {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
   }
+}
+
+Status Engine::ProduceFence(int32_t partition, const std::string& owner, int64_t* offset) {
+  pathway::store::v1::OutboxEntry fence = state::CaseStore::FenceRecord(owner);
+  fence_delivery_.reset();
+  bus::Outgoing out{topics::kChangelog, fence.key(), fence.value()};
+  out.partition = partition;
+  if (auto s = producer_.Send(out, kFenceOpaque); !s) return s;
+  auto deadline = std::chrono::steady_clock::now() + options_.restore_timeout;
+  // Bounded: Flush waits at most 100 ms a pass and the deadline ends the loop.
+  while (!fence_delivery_) {
+    (void)producer_.Flush(milliseconds(100));
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Error{make_error_code(bus::errc::kTimeout), "changelog fence not delivered"};
+    }
+  }
+  if (fence_delivery_->error) {
+    return Error{fence_delivery_->error, "changelog fence: " + fence_delivery_->error_detail};
+  }
+  *offset = fence_delivery_->offset;
+  return {};
+}
+
+Result<int64_t> Engine::TakeOver(int32_t partition) {
+  auto opened = stores_.Open(partition);
+  if (!opened) return opened.error();
+  state::CaseStore* store = *opened;
+  auto resume = [&](state::CaseStore* s) -> Result<int64_t> {
+    auto next = s->NextOffset(topics::kCommands, partition);
+    if (!next) return next.error();
+    return next->value_or(bus::kOffsetBeginning);
+  };
+  if (stores_.changelog_topic().empty()) return resume(store);
+
+  auto random = RandomBytes(16);
+  if (!random) return random.error();
+  std::string owner = HexEncode(*random);
+  int64_t fence_offset = -1;
+  if (auto s = ProduceFence(partition, owner, &fence_offset); !s) return s.error();
+
+  auto local = store->LocalFence();
+  if (!local) return local.error();
+  // Pass 1 (when this store has a fence): is the local copy still the truth, i.e. has
+  // nobody else fenced the partition since? Pass 2 (otherwise): rebuild from the log.
+  bool full = !local->has_value();
+  bool truncated = false;
+  state::RestoreFilter filter;
+  auto deadline = std::chrono::steady_clock::now() + options_.restore_timeout;
+  if (full) {
+    // No fence: a new store, or a restore that did not finish. Rebuild from scratch.
+    if (auto s = stores_.Wipe(partition); !s) return s.error();
+    auto reopened = stores_.Open(partition);
+    if (!reopened) return reopened.error();
+    store = *reopened;
+  }
+  for (int pass = full ? 2 : 1; pass <= 2; ++pass) {
+    int64_t start = pass == 1 ? (*local)->offset : bus::kOffsetBeginning;
+    if (auto s = restore_.Assign({{std::string(topics::kChangelog), partition, start}}); !s) {
+      return s.error();
+    }
+    bool valid = true;
+    bool first = true;
+    std::vector<state::ChangelogRecord> chunk;
+    auto flush = [&]() -> Status {
+      if (chunk.empty()) return {};
+      auto s = store->ApplyChangelog(chunk, filter);
+      chunk.clear();
+      return s;
+    };
+    bool reached = false;
+    while (!reached) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Error{make_error_code(bus::errc::kTimeout),
+                     "changelog partition " + std::to_string(partition) + " not read to its fence"};
+      }
+      auto polled = restore_.Poll(milliseconds(200));
+      if (!polled) return polled.error();
+      if (!polled->has_value()) continue;
+      const bus::Message& m = **polled;
+      if (m.partition != partition) continue;
+      reached = m.offset >= fence_offset;
+      std::string key = m.key.value_or("");
+      auto fence_owner = state::CaseStore::FenceOwner(key);
+      if (pass == 1) {
+        if (first && (m.offset != (*local)->offset || fence_owner != (*local)->owner)) {
+          // Our fence is gone: the topic was truncated or recreated. Only a fence of
+          // another owner proves the local copy stale, so keep looking for one.
+          truncated = true;
+        }
+        if (fence_owner && *fence_owner != (*local)->owner && *fence_owner != owner) valid = false;
+      } else {
+        if (first && m.offset > 0 && !fence_owner) truncated = true;
+        if (m.offset <= fence_offset) {
+          chunk.push_back({m.offset, std::move(key),
+                           m.tombstone ? std::nullopt : std::optional<std::string>(m.value)});
+          if (chunk.size() >= 1024) {
+            if (auto s = flush(); !s) return s.error();
+          }
+        }
+      }
+      first = false;
+    }
+    if (pass == 2) {
+      if (auto s = flush(); !s) return s.error();
+      break;
+    }
+    if (valid) {
+      if (truncated) {
+        log::Warn("changelog_truncated",
+                  {{"partition", std::to_string(partition)},
+                   {"note",
+                    "local fence no longer in the changelog; no other owner seen since, "
+                    "keeping the local store"}});
+      }
+      break;
+    }
+    // Another owner had the partition: the local copy is stale. Start again from the log.
+    if (auto s = stores_.Wipe(partition); !s) return s.error();
+    auto reopened = stores_.Open(partition);
+    if (!reopened) return reopened.error();
+    store = *reopened;
+    full = true;
+  }
+  if (full && truncated) {
+    // A compacted changelog never loses its first fence; this one has lost records
+    // (the mock broker keeps ~5 MB per partition, or the topic was recreated or given
+    // a retention). A partial restore would be wrong, so rebuild by processing the
+    // commands topic from its start instead (deterministic: the same ids and state, as
+    // far as that topic still reaches back).
+    log::Error("changelog_incomplete",
+               {{"partition", std::to_string(partition)},
+                {"note",
+                 "the changelog does not start with a fence; rebuilding the partition "
+                 "from pathway.commands.v1 instead"}});
+    if (auto s = stores_.Wipe(partition); !s) return s.error();
+    auto reopened = stores_.Open(partition);
+    if (!reopened) return reopened.error();
+    store = *reopened;
+    filter = state::RestoreFilter();
+  }
+  if (full) {
+    ++stats_.restores;
+    stats_.restored_records += filter.applied;
+    log::Info("partition_restored", {{"partition", std::to_string(partition)},
+                                     {"applied", std::to_string(filter.applied)},
+                                     {"ignored", std::to_string(filter.ignored)},
+                                     {"fence_offset", std::to_string(fence_offset)}});
+  } else {
+    log::Info("partition_local_store_current", {{"partition", std::to_string(partition)},
+                                                {"fence_offset", std::to_string(fence_offset)}});
+  }
+  store->SetOwner(owner);
+  if (auto s = store->SaveLocalFence({owner, fence_offset}); !s) return s.error();
+  return resume(store);
+}
+
+Status Engine::DrainPartition(int32_t partition, milliseconds timeout) {
+  state::CaseStore* store = stores_.Find(partition);
+  if (!store) return {};
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (auto s = SendOutbox(partition, *store); !s) return s;
+    (void)producer_.Flush(milliseconds(100));
+    if (!store_error_) return store_error_;
+    auto left = store->ReadOutbox(0, 1);
+    if (!left) return left.error();
+    if (left->empty()) return {};
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Error{make_error_code(bus::errc::kTimeout), "partition outbox not drained"};
+    }
+  }
+}
+
+Result<uint64_t> Engine::OutboxDepth() {
+  uint64_t depth = 0;
+  for (int32_t partition : stores_.OpenPartitions()) {
+    state::CaseStore* store = stores_.Find(partition);
+    auto items = store->ReadOutbox(0, 1'000'000);
+    if (!items) return items.error();
+    depth += items->size();
+  }
+  return depth;
 }
 
 Status Engine::Step(milliseconds poll_timeout) {
@@ -134,9 +335,13 @@ Status Engine::Drain(milliseconds timeout) {
     if (auto s = SendOutbox(); !s) return s;
     (void)producer_.Flush(milliseconds(100));
     if (!store_error_) return store_error_;
-    auto left = store_.ReadOutbox(0, 1);
-    if (!left) return left.error();
-    if (left->empty() && producer_.InFlight() == 0) return {};
+    bool empty = true;
+    for (int32_t partition : stores_.OpenPartitions()) {
+      auto left = stores_.Find(partition)->ReadOutbox(0, 1);
+      if (!left) return left.error();
+      empty = empty && left->empty();
+    }
+    if (empty && producer_.InFlight() == 0) return {};
     if (std::chrono::steady_clock::now() >= deadline) {
       return Error{make_error_code(bus::errc::kTimeout), "outbox not drained"};
     }
@@ -144,6 +349,10 @@ Status Engine::Drain(milliseconds timeout) {
 }
 
 void Engine::OnDelivery(const bus::Delivery& d) {
+  if (d.opaque & kFenceOpaque) {
+    fence_delivery_ = d;
+    return;
+  }
   if (d.opaque & kIntakeOpaque) {
     if (d.error) {
       ++intake_failures_;
@@ -151,14 +360,21 @@ void Engine::OnDelivery(const bus::Delivery& d) {
     }
     return;
   }
+  const auto partition = static_cast<int32_t>(d.opaque >> kSequenceBits);
+  const uint64_t sequence = d.opaque & kSequenceMask;
+  state::CaseStore* store = stores_.Find(partition);
+  // Revoked meanwhile: the entry stays; the next owner sends it again (same id).
+  if (!store) return;
   if (d.error) {
     // Resend from here; later entries may go twice, with the same ids.
-    next_unsent_ = std::min(next_unsent_, d.opaque);
-    log::Warn("outbox_delivery_failed",
-              {{"sequence", std::to_string(d.opaque)}, {"error", d.error_detail}});
+    auto it = next_unsent_.find(partition);
+    if (it != next_unsent_.end()) it->second = std::min(it->second, sequence);
+    log::Warn("outbox_delivery_failed", {{"partition", std::to_string(partition)},
+                                         {"sequence", std::to_string(sequence)},
+                                         {"error", d.error_detail}});
     return;
   }
-  if (auto s = store_.DeleteOutbox(d.opaque); !s) {
+  if (auto s = store->DeleteOutbox(sequence); !s) {
     store_error_ = s;
     return;
   }
@@ -268,6 +484,12 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
 }
 
 Status Engine::HandleCommand(const bus::Message& m) {
+  state::CaseStore* store_ptr = stores_.Find(m.partition);
+  if (!store_ptr) {
+    return Error{make_error_code(bus::errc::kState),
+                 "message from partition " + std::to_string(m.partition) + " that is not owned"};
+  }
+  state::CaseStore& store = *store_ptr;
   state::Batch batch;
   batch.consumed = state::ConsumedOffset{m.topic, m.partition, m.offset + 1};
   batch.partition = m.partition;
@@ -282,19 +504,19 @@ Status Engine::HandleCommand(const bus::Message& m) {
     AddToOutbox(
         batch, topics::kDeadLetter, Coordinates(m),
         DeadLetter(m, "not a routed command (no event_id or subject_key)").SerializeAsString());
-    return store_.Commit(batch);
+    return store.Commit(batch);
   }
 
-  auto seen = store_.SeenEvent(command.event_id());
+  auto seen = store.SeenEvent(command.event_id());
   if (!seen) return seen.error();
   if (*seen) {
     ++stats_.duplicates;
     log::Info("duplicate_ignored", {{"source", Coordinates(m)}, {"event_id", command.event_id()}});
-    return store_.Commit(batch);  // advance the offset, nothing else
+    return store.Commit(batch);  // advance the offset, nothing else
   }
   batch.dedupe_event_id = command.event_id();
 
-  auto loaded = store_.LoadCase(command.subject_key());
+  auto loaded = store.LoadCase(command.subject_key());
   if (!loaded) return loaded.error();
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
@@ -308,7 +530,22 @@ Status Engine::HandleCommand(const bus::Message& m) {
                                    {"rule", decision.rejection->rule}});
     v1::Envelope rejection = workflow::MakeRejection(command, *decision.rejection, now);
     AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
-    return store_.Commit(batch);
+    return store.Commit(batch);
+  }
+
+  if (state.history_length() + decision.events.size() > options_.max_history_per_case) {
+    ++stats_.rejections;
+    ++stats_.history_limit_rejections;
+    workflow::Rejection limit{
+        "subject_key", "history_limit",
+        "this case already holds " + std::to_string(state.history_length()) +
+            " events and the limit per case is " + std::to_string(options_.max_history_per_case) +
+            ": an operator must archive the case before more can be recorded"};
+    log::Warn("history_limit_reached",
+              {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
+    v1::Envelope rejection = workflow::MakeRejection(command, limit, now);
+    AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
+    return store.Commit(batch);
   }
 
   workflow::TimerChanges timers = workflow::TimersFor(command.subject_key(), state, decision.events,
@@ -322,7 +559,7 @@ Status Engine::HandleCommand(const bus::Message& m) {
   }
   stats_.events += decision.events.size();
   RecordEvents(batch, command.subject_key(), std::move(state), std::move(decision.events));
-  return store_.Commit(batch);
+  return store.Commit(batch);
 }
 
 Status Engine::FireTimers() {
@@ -331,10 +568,12 @@ Status Engine::FireTimers() {
   TimePoint now = time_.Now();
   pathway::v1::Date today = workflow::ToProto(workflow::LondonDate(now));
   for (int32_t partition : owned_) {
-    auto due = store_.DueTimers(partition, today, options_.max_batch);
+    state::CaseStore* store = stores_.Find(partition);
+    if (!store) continue;
+    auto due = store->DueTimers(partition, today, options_.max_batch);
     if (!due) return due.error();
     for (const auto& timer : *due) {
-      auto loaded = store_.LoadCase(timer.subject_key());
+      auto loaded = store->LoadCase(timer.subject_key());
       if (!loaded) return loaded.error();
       pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
       state::Batch batch;
@@ -345,23 +584,35 @@ Status Engine::FireTimers() {
         RecordEvents(batch, timer.subject_key(), std::move(state), std::move(events));
         ++stats_.timers_fired;
       }
-      if (auto s = store_.Commit(batch); !s) return s;
+      if (auto s = store->Commit(batch); !s) return s;
     }
   }
   return {};
 }
 
 Status Engine::SendOutbox() {
-  auto items = store_.ReadOutbox(next_unsent_, options_.outbox_batch);
+  for (int32_t partition : owned_) {
+    state::CaseStore* store = stores_.Find(partition);
+    if (!store) continue;
+    if (auto s = SendOutbox(partition, *store); !s) return s;
+  }
+  return {};
+}
+
+Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
+  uint64_t& next = next_unsent_[partition];
+  auto items = store.ReadOutbox(next, options_.outbox_batch);
   if (!items) return items.error();
   for (const auto& item : *items) {
-    auto s =
-        producer_.Produce(item.entry.topic(), item.entry.key(), item.entry.value(), item.sequence);
+    const auto& e = item.entry;
+    bus::Outgoing out{e.topic(), e.key(), e.value(), e.tombstone()};
+    if (e.has_partition()) out.partition = e.partition();
+    auto s = producer_.Send(out, OutboxOpaque(partition, item.sequence));
     if (!s) {
       if (s.error().code == make_error_code(bus::errc::kQueueFull)) break;  // next Step
       return s;
     }
-    next_unsent_ = item.sequence + 1;
+    next = item.sequence + 1;
   }
   return {};
 }

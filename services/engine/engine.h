@@ -14,12 +14,22 @@
 // outbox is then sent with the idempotent producer; an entry is deleted only after
 // its delivery is confirmed, so a crash re-sends the same ids and loses none.
 //
-// Not thread-safe: one thread calls Start, Step and Drain. All references passed to
-// the constructor must outlive the Engine.
+// Scale-out: each partition of pathway.commands.v1 has its own store (StoreSet),
+// mirrored to the same partition of pathway.engine.cases.changelog through the
+// outbox. On assignment the engine fences the changelog partition with a fresh owner
+// id and either keeps its local store (nobody else owned the partition since its last
+// fence) or rebuilds the store from the changelog, then seeks to the stored offset.
+// On revocation it drains that partition's outbox (bounded) and closes the store.
+// docs/guarantees.md states exactly what this guarantees.
+//
+// Not thread-safe: one thread calls Start, Step and Drain (rebalance callbacks run in
+// Step). All references passed to the constructor must outlive the Engine.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "common/result.h"
@@ -27,6 +37,7 @@
 #include "services/bus/event_bus.h"
 #include "services/engine/subject_keyer.h"
 #include "state/case_store.h"
+#include "state/store_set.h"
 
 namespace pathway::engine {
 
@@ -36,24 +47,33 @@ struct EngineOptions {
   size_t max_message_bytes = 1 << 20;              // larger inbound values are dead-lettered
   std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
   int warning_lead_days = 14;                      // deadline warnings this long before
+  // Events kept per case. A command that would grow a case beyond this is rejected
+  // (rule history_limit) so one runaway subject cannot grow without bound.
+  uint64_t max_history_per_case = 10000;
+  std::chrono::milliseconds restore_timeout{120000};      // per partition, on assignment
+  std::chrono::milliseconds revoke_drain_timeout{10000};  // per revocation
 };
 
 struct EngineStats {
-  uint64_t inbound = 0;       // messages read from pathway.inbound.v1
-  uint64_t commands = 0;      // messages read from pathway.commands.v1
-  uint64_t events = 0;        // events decided (recorded and queued for emission)
-  uint64_t rejections = 0;    // commands rejected (intake and stateful stage)
-  uint64_t dead_letters = 0;  // messages dead-lettered
-  uint64_t duplicates = 0;    // commands whose event id was seen before
-  uint64_t delivered = 0;     // outbox entries confirmed and deleted
-  uint64_t timers_fired = 0;  // deadline warnings and breaches recorded
+  uint64_t inbound = 0;           // messages read from pathway.inbound.v1
+  uint64_t commands = 0;          // messages read from pathway.commands.v1
+  uint64_t events = 0;            // events decided (recorded and queued for emission)
+  uint64_t rejections = 0;        // commands rejected (intake and stateful stage)
+  uint64_t dead_letters = 0;      // messages dead-lettered
+  uint64_t duplicates = 0;        // commands whose event id was seen before
+  uint64_t delivered = 0;         // outbox entries confirmed and deleted
+  uint64_t timers_fired = 0;      // deadline warnings and breaches recorded
+  uint64_t restored_records = 0;  // changelog records applied by restores
+  uint64_t restores = 0;          // partitions rebuilt from the changelog
+  uint64_t history_limit_rejections = 0;
 };
 
 class Engine final : public bus::RebalanceListener {
  public:
-  Engine(EngineOptions options, state::CaseStore& store, const SubjectKeyer& keyer,
+  // `restore` reads the changelog (Assign only; it may be unused without a changelog).
+  Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeyer& keyer,
          const TimeSource& time, bus::Producer& producer, bus::Consumer& intake,
-         bus::Consumer& processor);
+         bus::Consumer& processor, bus::Consumer& restore);
 
   // Subscribes both stages. The outbox is re-sent from its start: whatever a
   // previous run left undelivered goes out first.
@@ -72,6 +92,10 @@ class Engine final : public bus::RebalanceListener {
   void OnDelivery(const bus::Delivery& delivery);
 
   const EngineStats& stats() const { return stats_; }
+  // Partitions of pathway.commands.v1 this instance owns (restored and processing).
+  const std::set<int32_t>& owned() const { return owned_; }
+  // Outbox entries not yet confirmed, over every owned partition (reads RocksDB).
+  Result<uint64_t> OutboxDepth();
 
   // bus::RebalanceListener (the stateful stage's consumer): start each assigned
   // partition at the offset stored in RocksDB.
@@ -85,18 +109,28 @@ class Engine final : public bus::RebalanceListener {
   Status HandleCommand(const bus::Message& message);
   Status FireTimers();
   Status SendOutbox();
+  Status SendOutbox(int32_t partition, state::CaseStore& store);
+  // Makes the partition's store current (see the class comment); the offset of
+  // pathway.commands.v1 to resume from.
+  Result<int64_t> TakeOver(int32_t partition);
+  Status DrainPartition(int32_t partition, std::chrono::milliseconds timeout);
+  Status ProduceFence(int32_t partition, const std::string& owner, int64_t* offset);
   Status ProduceIntake(std::string_view topic, std::string_view key, std::string_view value);
 
   EngineOptions options_;
-  state::CaseStore& store_;
+  state::StoreSet& stores_;
   const SubjectKeyer& keyer_;
   const TimeSource& time_;
   bus::Producer& producer_;
   bus::Consumer& intake_;
   bus::Consumer& processor_;
+  bus::Consumer& restore_;
 
-  std::set<int32_t> owned_;       // partitions of pathway.commands.v1 this instance owns
-  uint64_t next_unsent_ = 0;      // first outbox sequence not yet handed to the producer
+  std::set<int32_t> owned_;  // partitions of pathway.commands.v1 this instance owns
+  // Per owned partition: the first outbox sequence not yet handed to the producer.
+  std::map<int32_t, uint64_t> next_unsent_;
+  // The fence being produced: its delivery report fills these.
+  std::optional<bus::Delivery> fence_delivery_;
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
   Status store_error_;            // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;

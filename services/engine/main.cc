@@ -21,6 +21,8 @@
 #include "common/log.h"
 #include "services/bus/kafka_bus.h"
 #include "services/engine/engine.h"
+#include "services/topics.h"
+#include "state/store_set.h"
 
 namespace {
 using namespace pathway;
@@ -130,11 +132,8 @@ int Run(int argc, char** argv) {
                 "every engine instance of a deployment must share this key: copy it "
                 "and pass --subject-key-file"}});
   }
-  auto store = state::CaseStore::Open(flags.data_dir + "/state");
-  if (!store) {
-    log::Error("state_unusable", {{"error", store.error().ToString()}});
-    return 1;
-  }
+  // One store per partition, each mirrored to its changelog partition.
+  state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog));
 
   engine::Engine* engine_ptr = nullptr;
   auto producer = bus::NewKafkaProducer(flags.kafka, [&engine_ptr](const bus::Delivery& d) {
@@ -144,11 +143,16 @@ int Run(int argc, char** argv) {
     log::Error("kafka_producer_failed", {{"error", producer.error().ToString()}});
     return 1;
   }
-  auto intake = bus::NewKafkaConsumer(flags.kafka, flags.group_prefix + ".intake");
-  auto processor = bus::NewKafkaConsumer(flags.kafka, flags.group_prefix + ".commands");
-  if (!intake || !processor) {
-    log::Error("kafka_consumer_failed",
-               {{"error", (!intake ? intake.error() : processor.error()).ToString()}});
+  // Cooperative-sticky: a rebalance moves only the partitions that change owner, so
+  // the others keep processing instead of being revoked, drained and restored.
+  bus::KafkaConfig consumer_config = flags.kafka;
+  consumer_config.settings.try_emplace("partition.assignment.strategy", "cooperative-sticky");
+  auto intake = bus::NewKafkaConsumer(consumer_config, flags.group_prefix + ".intake");
+  auto processor = bus::NewKafkaConsumer(consumer_config, flags.group_prefix + ".commands");
+  auto restore = bus::NewKafkaConsumer(flags.kafka, "");
+  if (!intake || !processor || !restore) {
+    const Error& e = !intake ? intake.error() : !processor ? processor.error() : restore.error();
+    log::Error("kafka_consumer_failed", {{"error", e.ToString()}});
     return 1;
   }
 
@@ -158,7 +162,8 @@ int Run(int argc, char** argv) {
   SimulatedTimeSource fixed_time(flags.fixed_clock.value_or(TimePoint{}));
   const TimeSource& time = flags.fixed_clock ? static_cast<const TimeSource&>(fixed_time)
                                              : static_cast<const TimeSource&>(real_time);
-  engine::Engine engine(flags.options, **store, *keyer, time, **producer, **intake, **processor);
+  engine::Engine engine(flags.options, stores, *keyer, time, **producer, **intake, **processor,
+                        **restore);
   engine_ptr = &engine;
 
   struct sigaction sa {};

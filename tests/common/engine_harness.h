@@ -3,12 +3,16 @@
 // same data, as a process restart would.
 #pragma once
 
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "common/crypto.h"
 #include "services/bus/memory_bus.h"
 #include "services/engine/engine.h"
 #include "services/topics.h"
+#include "state/store_set.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/temp_dir.h"
 
@@ -21,6 +25,32 @@ class EngineHarness {
     for (auto topic : topics::kAll) broker_.CreateTopic(std::string(topic), 4);
     Restart();
   }
+  // A second engine instance, on its own empty data directory, over a copy of
+  // `broker` (everything published and emitted so far), as a new owner would see it.
+  // With `copy_data_from`: starts on a copy of that (stopped) instance's data
+  // directory, as that instance restarting against this broker would.
+  explicit EngineHarness(const bus::MemoryBroker& broker, const std::string& copy_data_from = "")
+      : time_(March10th2025()),
+        keyer_(engine::SubjectKeyer::FromSecret(std::string(32, 'k'))),
+        broker_(broker) {
+    if (!copy_data_from.empty()) {
+      std::filesystem::copy(copy_data_from, dir_.path(),
+                            std::filesystem::copy_options::recursive |
+                                std::filesystem::copy_options::overwrite_existing);
+    }
+    Restart();
+  }
+
+  // Destroys the engine and closes its stores (the data directory stays).
+  void Stop() {
+    engine_.reset();
+    intake_.reset();
+    processor_.reset();
+    producer_.reset();
+    restore_.reset();
+    stores_.reset();
+  }
+  const std::string& data_dir() const { return dir_.path(); }
 
   // Destroys the engine and everything it holds, then starts a new one on the same
   // RocksDB directory and broker.
@@ -29,17 +59,17 @@ class EngineHarness {
     intake_.reset();
     processor_.reset();
     producer_.reset();
-    store_.reset();
-    auto store = state::CaseStore::Open(dir_.path() + "/state");
-    if (!store.ok()) throw std::runtime_error(store.error().ToString());
-    store_ = std::move(*store);
+    restore_.reset();
+    stores_ =
+        std::make_unique<state::StoreSet>(dir_.path() + "/state", std::string(topics::kChangelog));
     producer_ = bus::NewMemoryProducer(broker_, [this](const bus::Delivery& d) {
       if (engine_) engine_->OnDelivery(d);
     });
     intake_ = bus::NewMemoryConsumer(broker_, "pathway-engine.intake");
     processor_ = bus::NewMemoryConsumer(broker_, "pathway-engine.commands");
-    engine_ = std::make_unique<engine::Engine>(options_, *store_, keyer_, time_, *producer_,
-                                               *intake_, *processor_);
+    restore_ = bus::NewMemoryConsumer(broker_, "");
+    engine_ = std::make_unique<engine::Engine>(options_, *stores_, keyer_, time_, *producer_,
+                                               *intake_, *processor_, *restore_);
     Status s = engine_->Start();
     if (!s.ok()) throw std::runtime_error(s.error().ToString());
   }
@@ -80,7 +110,45 @@ class EngineHarness {
 
   bus::MemoryBroker& broker() { return broker_; }
   engine::Engine& engine() { return *engine_; }
-  state::CaseStore& store() { return *store_; }
+  // The store of the partition that holds `subject_key`.
+  state::CaseStore& StoreFor(const std::string& subject_key) {
+    int32_t partition = broker_.PartitionFor(std::string(topics::kCommands), subject_key);
+    auto store = stores_->Open(partition);
+    if (!store.ok()) throw std::runtime_error(store.error().ToString());
+    return **store;
+  }
+  state::StoreSet& stores() { return *stores_; }
+  // Every case held by this instance: subject key -> case state and history bytes.
+  std::map<std::string, std::string> Cases() {
+    std::map<std::string, std::string> out;
+    for (int32_t partition : stores_->OpenPartitions()) {
+      state::CaseStore* store = stores_->Find(partition);
+      std::vector<std::string> subjects;
+      Status s = store->Scan(
+          state::ColumnFamily::kCaseState,
+          [&](std::string_view key, std::string_view) { subjects.push_back(HexEncode(key)); });
+      if (!s.ok()) throw std::runtime_error(s.error().ToString());
+      for (const auto& subject : subjects) {
+        auto state = store->LoadCase(subject);
+        auto history = store->History(subject);
+        if (!state.ok() || !history.ok()) throw std::runtime_error("read case");
+        std::string value = (*state)->SerializeAsString();
+        for (const auto& e : *history) value += "|" + e.SerializeAsString();
+        out[subject] = std::move(value);
+      }
+    }
+    return out;
+  }
+  // Outbox entries for output topics (not the changelog) not yet confirmed.
+  size_t PendingOutputs() {
+    size_t n = 0;
+    for (int32_t partition : stores_->OpenPartitions()) {
+      auto items = stores_->Find(partition)->ReadOutbox(0, 100000);
+      if (!items.ok()) throw std::runtime_error(items.error().ToString());
+      for (const auto& item : *items) n += item.entry.changelog() ? 0 : 1;
+    }
+    return n;
+  }
   SimulatedTimeSource& time() { return time_; }
   engine::EngineOptions& options() { return options_; }
 
@@ -90,10 +158,11 @@ class EngineHarness {
   engine::SubjectKeyer keyer_;
   engine::EngineOptions options_;
   bus::MemoryBroker broker_;
-  std::unique_ptr<state::CaseStore> store_;
+  std::unique_ptr<state::StoreSet> stores_;
   std::unique_ptr<bus::Producer> producer_;
   std::unique_ptr<bus::Consumer> intake_;
   std::unique_ptr<bus::Consumer> processor_;
+  std::unique_ptr<bus::Consumer> restore_;
   std::unique_ptr<engine::Engine> engine_;
 };
 

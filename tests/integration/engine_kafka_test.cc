@@ -19,6 +19,7 @@
 #include "services/engine/engine.h"
 #include "services/topics.h"
 #include "state/case_store.h"
+#include "state/store_set.h"
 #include "tests/common/commands.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/histories.h"
@@ -59,7 +60,11 @@ class Broker {
   Status CreateTopics() {
     if (!is_real_) return {};  // the mock cluster was started with them
     std::vector<bus::TopicSpec> specs;
-    for (auto t : topics::kAll) specs.push_back({std::string(t), kPartitions, 1, {}});
+    for (auto t : topics::kAll) {
+      std::map<std::string, std::string> configs;
+      if (topics::IsCompacted(t)) configs["cleanup.policy"] = "compact";
+      specs.push_back({std::string(t), kPartitions, 1, configs});
+    }
     return bus::CreateTopics(config_, specs, 30s);
   }
 
@@ -83,21 +88,21 @@ class EngineProcess {
  public:
   EngineProcess(const Broker& broker, const std::string& data_dir, const TimeSource& time,
                 const engine::SubjectKeyer& keyer) {
-    auto store = state::CaseStore::Open(data_dir);
-    if (!store.ok()) throw std::runtime_error(store.error().ToString());
-    store_ = std::move(*store);
+    stores_ = std::make_unique<state::StoreSet>(data_dir, std::string(topics::kChangelog));
     auto producer = bus::NewKafkaProducer(broker.config(), [this](const bus::Delivery& d) {
       if (engine_) engine_->OnDelivery(d);
     });
     auto intake = bus::NewKafkaConsumer(broker.consumer_config(), "it-engine.intake");
     auto processor = bus::NewKafkaConsumer(broker.consumer_config(), "it-engine.commands");
-    if (!producer.ok() || !intake.ok() || !processor.ok())
+    auto restore = bus::NewKafkaConsumer(broker.config(), "");
+    if (!producer.ok() || !intake.ok() || !processor.ok() || !restore.ok())
       throw std::runtime_error("kafka clients");
     producer_ = std::move(*producer);
     intake_ = std::move(*intake);
     processor_ = std::move(*processor);
-    engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{}, *store_, keyer, time,
-                                               *producer_, *intake_, *processor_);
+    restore_ = std::move(*restore);
+    engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{}, *stores_, keyer, time,
+                                               *producer_, *intake_, *processor_, *restore_);
     Status s = engine_->Start();
     if (!s.ok()) throw std::runtime_error(s.error().ToString());
   }
@@ -111,13 +116,25 @@ class EngineProcess {
   }
 
   engine::Engine& engine() { return *engine_; }
-  state::CaseStore& store() { return *store_; }
+  // The store (of the owned partitions) that holds `subject_key`, or the first one.
+  state::CaseStore& StoreFor(const std::string& subject_key) {
+    state::CaseStore* found = nullptr;
+    for (int32_t p : stores_->OpenPartitions()) {
+      auto* store = stores_->Find(p);
+      auto state = store->LoadCase(subject_key);
+      if (!found || (state.ok() && state->has_value())) found = store;
+      if (state.ok() && state->has_value()) break;
+    }
+    if (!found) throw std::runtime_error("no partition owned");
+    return *found;
+  }
 
  private:
-  std::unique_ptr<state::CaseStore> store_;
+  std::unique_ptr<state::StoreSet> stores_;
   std::unique_ptr<bus::Producer> producer_;
   std::unique_ptr<bus::Consumer> intake_;
   std::unique_ptr<bus::Consumer> processor_;
+  std::unique_ptr<bus::Consumer> restore_;
   std::unique_ptr<engine::Engine> engine_;
 };
 
@@ -273,12 +290,12 @@ TEST(EngineOnKafka, ReferralsRoundTripAndRestartEmitsNothingTwice) {
 
     // RocksDB: each child's case with its history; the retry changed nothing.
     for (const auto& subject : {subject_a, subject_b}) {
-      auto state = engine.store().LoadCase(subject);
+      auto state = engine.StoreFor(subject).LoadCase(subject);
       ASSERT_TRUE(state.ok() && state->has_value());
       EXPECT_EQ((*state)->referrals_size(), 1);
-      EXPECT_EQ(engine.store().History(subject)->size(), 2u);
+      EXPECT_EQ(engine.StoreFor(subject).History(subject)->size(), 2u);
     }
-    EXPECT_TRUE(*engine.store().SeenEvent("evt-a"));
+    EXPECT_TRUE(*engine.StoreFor(subject_a).SeenEvent("evt-a"));
   }
 
   // Restart on the same data directory; one more referral arrives.

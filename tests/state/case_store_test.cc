@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <map>
 #include <set>
 
 #include "tests/common/temp_dir.h"
@@ -250,6 +251,200 @@ TEST(CaseStore, RefusesADirectoryWithAnUnknownColumnFamily) {
   EXPECT_EQ(store.error().code, make_error_code(errc::kIncompatible));
   EXPECT_NE(store.error().detail.find("cf99_future"), std::string::npos);
 }
+
+namespace changelog {
+using pathway::store::v1::ChangelogValue;
+
+constexpr std::string_view kChangelogTopic = "pathway.engine.cases.changelog";
+
+std::unique_ptr<CaseStore> OpenWithChangelog(const std::string& dir) {
+  auto store = CaseStore::Open(dir, StoreOptions{std::string(kChangelogTopic), 3});
+  EXPECT_TRUE(store.ok());
+  return std::move(*store);
+}
+
+// What the engine would send for `store`'s outbox changelog entries: the records as
+// they arrive on the topic (offsets from `first_offset`).
+std::vector<ChangelogRecord> Sent(CaseStore& store, int64_t first_offset = 0) {
+  std::vector<ChangelogRecord> out;
+  auto items = store.ReadOutbox(0, 10000);
+  EXPECT_TRUE(items.ok());
+  for (const auto& item : *items) {
+    if (!item.entry.changelog()) continue;
+    EXPECT_EQ(item.entry.topic(), kChangelogTopic);
+    EXPECT_EQ(item.entry.partition(), 3);
+    ChangelogRecord r;
+    r.offset = first_offset + static_cast<int64_t>(out.size());
+    r.key = item.entry.key();
+    if (!item.entry.tombstone()) r.value = item.entry.value();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+ChangelogRecord Fence(const std::string& owner, int64_t offset) {
+  auto e = CaseStore::FenceRecord(owner);
+  return {offset, e.key(), e.value()};
+}
+
+std::map<std::string, std::string> Contents(CaseStore& store, ColumnFamily family) {
+  std::map<std::string, std::string> out;
+  EXPECT_TRUE(
+      store
+          .Scan(family, [&](std::string_view k,
+                            std::string_view v) { out.emplace(std::string(k), std::string(v)); })
+          .ok());
+  return out;
+}
+
+TEST(Changelog, CommitMirrorsEveryWriteAndARestoreRebuildsTheStore) {
+  TempDir dir;
+  auto primary = OpenWithChangelog(dir.path() + "/a");
+  primary->SetOwner("owner-a");
+  Batch b = SampleBatch(8, "evt-1");
+  pathway::store::v1::Timer timer;
+  timer.set_subject_key(kSubject);
+  timer.set_instance_id("ehc-1");
+  timer.set_deadline("final_plan");
+  timer.set_kind(pathway::store::v1::TIMER_KIND_BREACH);
+  timer.mutable_fires_on()->set_year(2025);
+  timer.mutable_fires_on()->set_month(7);
+  timer.mutable_fires_on()->set_day(1);
+  b.timers_add.push_back(timer);
+  ASSERT_TRUE(primary->Commit(b).ok());
+
+  std::vector<ChangelogRecord> records = {Fence("owner-a", 0)};
+  for (auto& r : Sent(*primary, 1)) records.push_back(std::move(r));
+  for (const auto& r : records) {
+    if (!r.value || CaseStore::FenceOwner(r.key)) continue;
+    ChangelogValue v;
+    ASSERT_TRUE(v.ParseFromString(*r.value));
+    EXPECT_EQ(v.owner(), "owner-a") << "the sender's owner is written into each record";
+  }
+
+  auto replica = OpenWithChangelog(dir.path() + "/b");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
+  for (ColumnFamily f : {ColumnFamily::kCaseState, ColumnFamily::kHistory, ColumnFamily::kTimers,
+                         ColumnFamily::kOffsets}) {
+    EXPECT_EQ(Contents(*replica, f), Contents(*primary, f)) << static_cast<int>(f);
+  }
+  EXPECT_TRUE(*replica->SeenEvent("evt-1"));
+  // The pending output is restored too, so the new owner sends it.
+  auto outputs = replica->ReadOutbox(0, 100);
+  ASSERT_TRUE(outputs.ok());
+  ASSERT_EQ(outputs->size(), 1u);
+  EXPECT_EQ(outputs->front().entry.topic(), "pathway.events.v1");
+  EXPECT_EQ(filter.ignored, 0u);
+}
+
+TEST(Changelog, TheCaseRecordComesAfterItsOutputsAndCarriesItsDedupeEntry) {
+  // The order that makes any prefix of a batch safe to restore (StoreOptions).
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  ASSERT_TRUE(store->Commit(SampleBatch(8, "evt-1")).ok());
+  std::vector<int> families;
+  for (const auto& r : Sent(*store)) families.push_back(static_cast<uint8_t>(r.key[0]));
+  EXPECT_EQ(families, (std::vector<int>{static_cast<int>(ColumnFamily::kOutbox),
+                                        static_cast<int>(ColumnFamily::kHistory),
+                                        static_cast<int>(ColumnFamily::kCaseState),
+                                        static_cast<int>(ColumnFamily::kOffsets)}));
+
+  // A restore that stops right after the case record knows the command is done.
+  auto records = Sent(*store);
+  records.resize(3);
+  auto replica = OpenWithChangelog(dir.path() + "-replica");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
+  EXPECT_TRUE(replica->LoadCase(kSubject)->has_value());
+  EXPECT_TRUE(*replica->SeenEvent("evt-1"));
+  EXPECT_FALSE(replica->NextOffset("pathway.commands.v1", 3)->has_value());
+}
+
+TEST(Changelog, RecordsOfAReplacedOwnerAfterANewFenceAreIgnored) {
+  TempDir dir;
+  auto a = OpenWithChangelog(dir.path() + "/a");
+  a->SetOwner("owner-a");
+  ASSERT_TRUE(a->Commit(SampleBatch(1, "evt-1")).ok());
+  auto first = Sent(*a, 1);
+  // owner-b fences; owner-a, not yet aware, sends a later batch (a "zombie").
+  ASSERT_TRUE(a->DeleteOutbox(0).ok());  // clear to isolate the next batch's records
+  auto zombie_store = OpenWithChangelog(dir.path() + "/z");
+  zombie_store->SetOwner("owner-a");
+  Batch late = SampleBatch(2, "evt-2");
+  late.subject_key = std::string(64, 'b');
+  ASSERT_TRUE(zombie_store->Commit(late).ok());
+
+  std::vector<ChangelogRecord> log = {Fence("owner-a", 0)};
+  for (auto& r : first) log.push_back(r);
+  log.push_back(Fence("owner-b", static_cast<int64_t>(log.size())));
+  for (auto& r : Sent(*zombie_store, static_cast<int64_t>(log.size()))) log.push_back(r);
+
+  auto replica = OpenWithChangelog(dir.path() + "/r");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(log, filter).ok());
+  EXPECT_TRUE(replica->LoadCase(kSubject)->has_value()) << "written before the fence: kept";
+  EXPECT_FALSE(replica->LoadCase(std::string(64, 'b'))->has_value()) << "after it: ignored";
+  EXPECT_GT(filter.ignored, 0u);
+  EXPECT_EQ(filter.current_owner, "owner-b");
+}
+
+TEST(Changelog, ADeliveredOutputIsTombstonedSoANewOwnerDoesNotSendItAgain) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  ASSERT_TRUE(store->Commit(SampleBatch(1, "evt-1")).ok());
+  auto before = Sent(*store);
+  ASSERT_TRUE(store->DeleteOutbox(0).ok());  // the output's delivery is confirmed
+  auto after = Sent(*store);
+  ASSERT_EQ(after.size(), before.size() + 1);
+  const ChangelogRecord& tombstone = after.back();
+  EXPECT_FALSE(tombstone.value.has_value());
+  EXPECT_EQ(tombstone.key, before.front().key) << "deletes the mirrored output";
+
+  auto replica = OpenWithChangelog(dir.path() + "-replica");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(after, filter).ok());
+  EXPECT_TRUE(replica->ReadOutbox(0, 10)->empty());
+  // A changelog entry's own delivery queues nothing more (no tombstone of a tombstone).
+  auto items = store->ReadOutbox(0, 100);
+  ASSERT_TRUE(store->DeleteOutbox(items->back().sequence).ok());
+  EXPECT_EQ(store->ReadOutbox(0, 100)->size(), items->size() - 1);
+}
+
+TEST(Changelog, ARestoredStoreNumbersNewOutboxEntriesAfterTheRestoredOnes) {
+  TempDir dir;
+  auto a = OpenWithChangelog(dir.path() + "/a");
+  ASSERT_TRUE(a->Commit(SampleBatch(1, "evt-1")).ok());
+  auto replica = OpenWithChangelog(dir.path() + "/b");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(Sent(*a), filter).ok());
+  Batch next = SampleBatch(2, "evt-2");
+  ASSERT_TRUE(replica->Commit(next).ok());
+  auto items = replica->ReadOutbox(0, 100);
+  std::set<uint64_t> sequences;
+  for (const auto& item : *items) EXPECT_TRUE(sequences.insert(item.sequence).second);
+  EXPECT_EQ(items->front().entry.value(), SampleBatch(1, "evt-1").outbox[0].value());
+}
+
+TEST(Changelog, LocalFenceRoundTripsAndAnUnknownFamilyIsCorruption) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  EXPECT_FALSE(store->LocalFence()->has_value());
+  ASSERT_TRUE(store->SaveLocalFence({"owner-x", 42}).ok());
+  auto fence = store->LocalFence();
+  ASSERT_TRUE(fence.ok() && fence->has_value());
+  EXPECT_EQ((*fence)->owner, "owner-x");
+  EXPECT_EQ((*fence)->offset, 42);
+
+  RestoreFilter filter;
+  std::vector<ChangelogRecord> bad = {{7, std::string(1, '\x63') + "k", std::string("v")}};
+  auto s = store->ApplyChangelog(bad, filter);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, make_error_code(errc::kCorruption));
+  EXPECT_NE(s.error().detail.find("offset 7"), std::string::npos);
+}
+
+}  // namespace changelog
 
 }  // namespace
 }  // namespace pathway::state

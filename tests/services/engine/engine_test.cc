@@ -58,12 +58,12 @@ TEST(Engine, ValidReferralIsStoredAndAnsweredKeyedBySubject) {
   ASSERT_EQ(commands.size(), 1u);
   EXPECT_EQ(commands[0].key, subject);
 
-  auto state = h.store().LoadCase(subject);
+  auto state = h.StoreFor(subject).LoadCase(subject);
   ASSERT_TRUE(state.ok());
   ASSERT_TRUE(state->has_value());
   EXPECT_EQ((*state)->referrals_size(), 1);
-  EXPECT_EQ(h.store().History(subject)->size(), 2u);
-  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty()) << "delivered entries are deleted";
+  EXPECT_EQ(h.StoreFor(subject).History(subject)->size(), 2u);
+  EXPECT_EQ(h.PendingOutputs(), 0u) << "delivered entries are deleted";
   EXPECT_TRUE(h.Read(topics::kRejections).empty());
   EXPECT_TRUE(h.Read(topics::kDeadLetter).empty());
 }
@@ -99,7 +99,8 @@ TEST(Engine, FutureDateOfBirthIsRejectedByTheWorkflow) {
   EXPECT_EQ(rejections[0].command_rejected().rule(), "date_of_birth.not_in_future");
   EXPECT_EQ(rejections[0].subject_key(), h.SubjectOf(kValidNhsNumber));
   EXPECT_TRUE(h.Read(topics::kEvents).empty());
-  EXPECT_FALSE(h.store().LoadCase(h.SubjectOf(kValidNhsNumber))->has_value());
+  EXPECT_FALSE(
+      h.StoreFor(h.SubjectOf(kValidNhsNumber)).LoadCase(h.SubjectOf(kValidNhsNumber))->has_value());
 }
 
 TEST(Engine, UndecodableBytesAreDeadLetteredWithoutBlockingThePartition) {
@@ -193,13 +194,13 @@ TEST(Engine, UndeliveredOutboxSurvivesRestartAndIsSent) {
   h.Publish(ValidReferral("evt-1"));
   ASSERT_TRUE(h.RunUntilIdle().ok());
   EXPECT_TRUE(h.Read(topics::kEvents).empty());
-  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 2u) << "kept until delivery is confirmed";
+  EXPECT_EQ(h.PendingOutputs(), 2u) << "kept until delivery is confirmed";
 
   h.broker().FailNextDeliveries(0);
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
   ASSERT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
-  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
+  EXPECT_EQ(h.PendingOutputs(), 0u);
 }
 
 TEST(Engine, FailedOutboxDeliveryIsRetriedWithoutRestart) {
@@ -213,7 +214,7 @@ TEST(Engine, FailedOutboxDeliveryIsRetriedWithoutRestart) {
   ASSERT_TRUE(h.RunUntilIdle().ok());
   EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
   EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
-  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
+  EXPECT_EQ(h.PendingOutputs(), 0u);
 }
 
 TEST(Engine, IntakeDeliveryFailureStopsBeforeCommittingAndRestartRecovers) {
@@ -244,7 +245,7 @@ TEST(Engine, CrashAfterCommitBeforeSendGivesTheSameIdsAsACrashFreeRun) {
   h.broker().HoldDeliveryReports(true);
   ASSERT_TRUE(h.engine().Step(std::chrono::milliseconds(0)).ok());
   EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 2u);
-  EXPECT_EQ(h.store().ReadOutbox(0, 10)->size(), 4u);
+  EXPECT_EQ(h.PendingOutputs(), 4u);
   h.broker().HoldDeliveryReports(false);
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
@@ -253,7 +254,7 @@ TEST(Engine, CrashAfterCommitBeforeSendGivesTheSameIdsAsACrashFreeRun) {
   EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
   EXPECT_EQ(Received(h.Read(topics::kEvents)).size(),
             2 * Received(reference.Read(topics::kEvents)).size());
-  EXPECT_TRUE(h.store().ReadOutbox(0, 10)->empty());
+  EXPECT_EQ(h.PendingOutputs(), 0u);
 }
 
 TEST(Engine, LogsAndKeysCarryNoPersonalData) {
@@ -300,7 +301,7 @@ TEST(Engine, RunsThePathwaysAndFiresTimersExactlyAsTheSimulatorDoes) {
 
   std::string subject = h.SubjectOf(kValidNhsNumber);
   const auto& expected = sim.subjects().at(subject);
-  auto stored = h.store().LoadCase(subject);
+  auto stored = h.StoreFor(subject).LoadCase(subject);
   ASSERT_TRUE(stored.ok() && stored->has_value());
   // The same pathways, states, deadlines and information requests...
   auto strip = [](pathway::store::v1::CaseState s) {

@@ -1,0 +1,50 @@
+// StoreSet: one CaseStore per partition of pathway.commands.v1, as Kafka Streams keeps
+// one store per task. A partition's store lives in <dir>/partition-<n> and mirrors
+// itself to partition <n> of the changelog topic, so the partition can move between
+// engine instances: a new owner rebuilds the store from the changelog, and a stale
+// copy can be thrown away whole (Wipe) without touching the other partitions.
+//
+// Not thread-safe: one thread opens, closes and wipes. The CaseStore pointers stay
+// valid until that partition is closed or wiped.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "state/case_store.h"
+
+namespace pathway::state {
+
+class StoreSet {
+ public:
+  // `changelog_topic` empty: stores without a changelog (a single-instance setup).
+  StoreSet(std::string dir, std::string changelog_topic);
+
+  // The open store of `partition`, opening (and creating) it if needed.
+  Result<CaseStore*> Open(int32_t partition);
+  // The open store of `partition`, or nullptr.
+  CaseStore* Find(int32_t partition) const;
+  // Closes the store; its files stay for a later Open.
+  void Close(int32_t partition);
+  // Closes the store and deletes its files.
+  Status Wipe(int32_t partition);
+  // Partitions with an open store, ascending.
+  std::vector<int32_t> OpenPartitions() const;
+  // Partitions with a store on disk (open or not), ascending.
+  Result<std::vector<int32_t>> PartitionsOnDisk() const;
+
+  const std::string& dir() const { return dir_; }
+  const std::string& changelog_topic() const { return changelog_topic_; }
+  std::string PartitionDir(int32_t partition) const;
+
+ private:
+  std::string dir_;
+  std::string changelog_topic_;
+  std::map<int32_t, std::unique_ptr<CaseStore>> open_;
+};
+
+}  // namespace pathway::state
