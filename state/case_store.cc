@@ -366,6 +366,25 @@ class RocksCaseStore final : public CaseStore {
     return out;
   }
 
+  std::map<std::string, uint64_t> Stats() override {
+    static constexpr std::pair<std::string_view, const char*> kProperties[] = {
+        {"estimate_num_keys", "rocksdb.estimate-num-keys"},
+        {"live_data_bytes", "rocksdb.estimate-live-data-size"},
+        {"sst_files_bytes", "rocksdb.total-sst-files-size"},
+        {"memtable_bytes", "rocksdb.cur-size-all-mem-tables"},
+    };
+    std::map<std::string, uint64_t> out;
+    for (const auto& [name, property] : kProperties) {
+      uint64_t total = 0;
+      for (auto* handle : handles_) {
+        uint64_t value = 0;
+        if (db_->GetIntProperty(handle, property, &value)) total += value;
+      }
+      out[std::string(name)] = total;
+    }
+    return out;
+  }
+
   Status Scan(ColumnFamily family,
               const std::function<void(std::string_view, std::string_view)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(family)));

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -158,6 +159,10 @@ class CaseStore {
   virtual Result<std::vector<pathway::store::v1::Timer>> DueTimers(int32_t partition,
                                                                    const pathway::v1::Date& up_to,
                                                                    size_t max) = 0;
+
+  // RocksDB's own figures, summed over the column families, for metrics:
+  // "estimate_num_keys", "live_data_bytes", "sst_files_bytes", "memtable_bytes".
+  virtual std::map<std::string, uint64_t> Stats() = 0;
 
   // Calls `fn` with every key and value of `family` (tests and operations tools).
   virtual Status Scan(ColumnFamily family,

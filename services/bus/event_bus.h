@@ -124,6 +124,10 @@ class Consumer {
   // The partition ids of `topic`.
   virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                                   std::chrono::milliseconds timeout) = 0;
+  // Messages behind the end of the assigned partitions (high watermark minus the
+  // position), from what the client last heard: cheap, no broker round trip. A
+  // partition whose position or watermark is not known yet counts as 0.
+  virtual int64_t Lag() = 0;
   // Leaves the group. Further calls fail with kState. For Kafka, librdkafka 2.0.2 can
   // block here while no broker is reachable: callers bound their shutdown themselves.
   virtual void Close() = 0;

@@ -491,6 +491,28 @@ class KafkaConsumer final : public Consumer {
     return Status::Ok();
   }
 
+  int64_t Lag() override {
+    if (mode_ == Mode::kClosed || !consumer_) return 0;
+    std::vector<RdKafka::TopicPartition*> parts;
+    if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR) return 0;
+    int64_t lag = 0;
+    if (consumer_->position(parts) == RdKafka::ERR_NO_ERROR) {
+      for (auto* tp : parts) {
+        int64_t low = 0;
+        int64_t high = 0;
+        // Cached from fetch responses: no request to the broker.
+        if (consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
+                RdKafka::ERR_NO_ERROR ||
+            high < 0 || tp->offset() < 0) {
+          continue;
+        }
+        lag += std::max<int64_t>(0, high - tp->offset());
+      }
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    return lag;
+  }
+
   Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                           std::chrono::milliseconds timeout) override {
     if (mode_ == Mode::kClosed) return Error{errc::kState, "consumer is closed"};

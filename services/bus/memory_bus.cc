@@ -174,6 +174,14 @@ class MemoryConsumer final : public Consumer {
     return {};
   }
 
+  int64_t Lag() override {
+    int64_t lag = 0;
+    for (const auto& [tp, position] : positions_) {
+      lag += static_cast<int64_t>(broker_.Log(tp.first, tp.second).size()) - position;
+    }
+    return lag;
+  }
+
   Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                           std::chrono::milliseconds) override {
     std::vector<int32_t> out;

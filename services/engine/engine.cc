@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "services/topics.h"
 #include "workflow/calendar.h"
+#include "workflow/clock.h"
 #include "workflow/timers.h"
 #include "workflow/workflow.h"
 
@@ -98,6 +99,7 @@ Status Engine::Start() {
 }
 
 void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
+  restoring_.store(true);
   for (auto& tp : partitions) {
     auto next = TakeOver(tp.partition);
     if (!next) {
@@ -115,6 +117,8 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
                                      {"partition", std::to_string(tp.partition)},
                                      {"offset", std::to_string(tp.offset)}});
   }
+  restoring_.store(false);
+  assigned_once_.store(true);
 }
 
 void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
@@ -316,6 +320,12 @@ Result<uint64_t> Engine::OutboxDepth() {
 }
 
 Status Engine::Step(milliseconds poll_timeout) {
+  Status s = StepOnce(poll_timeout);
+  if (!s) failed_.store(true);
+  return s;
+}
+
+Status Engine::StepOnce(milliseconds poll_timeout) {
   if (auto s = RunIntake(poll_timeout); !s) return s;
   // Timers due today fire before today's commands, as in workflow::Simulator: a
   // deadline due yesterday is breached before a command that arrives today.
@@ -325,6 +335,35 @@ Status Engine::Step(milliseconds poll_timeout) {
   producer_.Poll(milliseconds(0));
   if (!store_error_) return store_error_;
   return {};
+}
+
+Result<EngineSnapshot> Engine::Snapshot(size_t max_due_count) {
+  EngineSnapshot out;
+  out.owned_partitions = owned_.size();
+  auto depth = OutboxDepth();
+  if (!depth) return depth.error();
+  out.outbox_depth = *depth;
+  workflow::CivilDate today = workflow::LondonDate(time_.Now());
+  pathway::v1::Date today_proto = workflow::ToProto(today);
+  for (int32_t partition : owned_) {
+    state::CaseStore* store = stores_.Find(partition);
+    if (!store) continue;
+    auto due = store->DueTimers(partition, today_proto, max_due_count);
+    if (!due) return due.error();
+    out.timers_due += due->size();
+    for (const auto& [name, value] : store->Stats()) out.rocksdb[name] += value;
+    if (!due->empty()) {
+      // Timers come back in firing order: the first is the most overdue.
+      auto fires_on = workflow::ToCivil(due->front().fires_on());
+      if (fires_on) {
+        out.oldest_due_overdue_days =
+            std::max<int64_t>(out.oldest_due_overdue_days, workflow::DaysBetween(*fires_on, today));
+      }
+    }
+  }
+  out.inbound_lag = intake_.Lag();
+  out.commands_lag = processor_.Lag();
+  return out;
 }
 
 Status Engine::Drain(milliseconds timeout) {
@@ -467,7 +506,20 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
     if (!polled) return polled.error();
     if (!polled->has_value()) break;
     ++stats_.commands;
+    auto started = std::chrono::steady_clock::now();
     if (auto s = HandleCommand(**polled); !s) return s;
+    if (options_.on_command) {
+      auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started);
+      milliseconds age{0};
+      if ((*polled)->timestamp_ms > 0) {
+        auto now_ms = std::chrono::duration_cast<milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+        age = milliseconds(std::max<int64_t>(0, now_ms - (*polled)->timestamp_ms));
+      }
+      options_.on_command(took, age);
+    }
     next_offsets[(*polled)->partition] = (*polled)->offset + 1;
   }
   if (next_offsets.empty()) return {};

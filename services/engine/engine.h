@@ -26,8 +26,10 @@
 // Step). All references passed to the constructor must outlive the Engine.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -52,6 +54,21 @@ struct EngineOptions {
   uint64_t max_history_per_case = 10000;
   std::chrono::milliseconds restore_timeout{120000};      // per partition, on assignment
   std::chrono::milliseconds revoke_drain_timeout{10000};  // per revocation
+  // Called after each command of the stateful stage with how long it took (decide and
+  // commit) and how long ago it was appended to pathway.commands.v1 (broker time; 0 if
+  // unknown). On the engine thread; for metrics.
+  std::function<void(std::chrono::microseconds took, std::chrono::milliseconds age)> on_command;
+};
+
+// Values that cost a RocksDB read to compute, for metrics (Engine::Snapshot).
+struct EngineSnapshot {
+  size_t owned_partitions = 0;
+  uint64_t outbox_depth = 0;                // entries waiting for delivery (incl. changelog)
+  uint64_t timers_due = 0;                  // due now, counted up to the cap given to Snapshot
+  int64_t oldest_due_overdue_days = 0;      // how late the oldest due timer is (0: none due)
+  int64_t inbound_lag = 0;                  // messages behind on pathway.inbound.v1
+  int64_t commands_lag = 0;                 // messages behind on pathway.commands.v1
+  std::map<std::string, uint64_t> rocksdb;  // CaseStore::Stats summed over partitions
 };
 
 struct EngineStats {
@@ -96,6 +113,12 @@ class Engine final : public bus::RebalanceListener {
   const std::set<int32_t>& owned() const { return owned_; }
   // Outbox entries not yet confirmed, over every owned partition (reads RocksDB).
   Result<uint64_t> OutboxDepth();
+  // Metrics that need reads; call on the engine thread, e.g. once a second.
+  Result<EngineSnapshot> Snapshot(size_t max_due_count = 100000);
+  // Live: the engine thread has not failed. Ready: live, subscribed, assigned at least
+  // once and not restoring a partition. Safe to call from any thread.
+  bool live() const { return !failed_.load(); }
+  bool ready() const { return live() && assigned_once_.load() && !restoring_.load(); }
 
   // bus::RebalanceListener (the stateful stage's consumer): start each assigned
   // partition at the offset stored in RocksDB.
@@ -103,6 +126,7 @@ class Engine final : public bus::RebalanceListener {
   void OnRevoke(const std::vector<bus::TopicPartition>& partitions) override;
 
  private:
+  Status StepOnce(std::chrono::milliseconds poll_timeout);
   Status RunIntake(std::chrono::milliseconds poll_timeout);
   Status HandleInbound(const bus::Message& message);
   Status RunProcessor(std::chrono::milliseconds poll_timeout);
@@ -134,6 +158,9 @@ class Engine final : public bus::RebalanceListener {
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
   Status store_error_;            // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> assigned_once_{false};
+  std::atomic<bool> restoring_{false};
 };
 
 }  // namespace pathway::engine

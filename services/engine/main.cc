@@ -21,6 +21,8 @@
 #include "common/log.h"
 #include "services/bus/kafka_bus.h"
 #include "services/engine/engine.h"
+#include "services/engine/engine_metrics.h"
+#include "services/ops/http_server.h"
 #include "services/topics.h"
 #include "state/store_set.h"
 
@@ -37,6 +39,8 @@ constexpr const char* kUsage =
     "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
     "                      [--warning-lead-days N (default 14)]\n"
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
+    "                      [--ops-listen HOST:PORT (default 127.0.0.1:9464; off to disable)]\n"
+    "                      [--max-history-per-case N (default 10000)]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
 
 struct Flags {
@@ -47,6 +51,8 @@ struct Flags {
   engine::EngineOptions options;
   bus::KafkaConfig kafka;
   std::optional<TimePoint> fixed_clock;
+  std::string ops_listen = "127.0.0.1:9464";
+  bool ops_listen_given = false;
 };
 
 int Usage(const std::string& problem) {
@@ -83,6 +89,17 @@ int Run(int argc, char** argv) {
         return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
       }
       flags.options.warning_lead_days = static_cast<int>(days);
+    } else if (arg == "--ops-listen") {
+      if (!value(&flags.ops_listen)) return Usage("--ops-listen needs HOST:PORT or off");
+      flags.ops_listen_given = true;
+    } else if (arg == "--max-history-per-case") {
+      if (!value(&v)) return Usage("--max-history-per-case needs a value");
+      char* end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || n < 1) {
+        return Usage("--max-history-per-case must be a positive whole number");
+      }
+      flags.options.max_history_per_case = static_cast<uint64_t>(n);
     } else if (arg == "--fixed-clock") {
       if (!value(&v)) return Usage("--fixed-clock needs a value");
       google::protobuf::Timestamp ts;
@@ -158,6 +175,13 @@ int Run(int argc, char** argv) {
 
   // Business time: the system clock, or (tests, replays) a clock that stands still so
   // that two runs over the same input decide byte-identical state.
+  // Operations endpoint: /health/live, /health/ready, /metrics (Prometheus).
+  ops::Registry registry;
+  engine::EngineMetrics metrics(registry);
+  flags.options.on_command = [&metrics](std::chrono::microseconds took,
+                                        std::chrono::milliseconds age) {
+    metrics.Observe(took, age);
+  };
   RealTimeSource real_time;
   SimulatedTimeSource fixed_time(flags.fixed_clock.value_or(TimePoint{}));
   const TimeSource& time = flags.fixed_clock ? static_cast<const TimeSource&>(fixed_time)
@@ -172,6 +196,40 @@ int Run(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  std::unique_ptr<ops::HttpServer> ops_server;
+  if (flags.ops_listen != "off") {
+    auto colon = flags.ops_listen.rfind(':');
+    char* end = nullptr;
+    long port = colon == std::string::npos
+                    ? -1
+                    : std::strtol(flags.ops_listen.c_str() + colon + 1, &end, 10);
+    if (port < 0 || port > 65535 || (end && *end != '\0')) {
+      return Usage("--ops-listen must be HOST:PORT or off");
+    }
+    ops::Handlers handlers;
+    handlers.metrics = [&registry] { return registry.Render(); };
+    handlers.live = [&engine] { return engine.live(); };
+    handlers.ready = [&engine] { return engine.ready(); };
+    handlers.ready_detail = [&engine] {
+      return engine.live() ? "waiting for the partition assignment or restoring a partition"
+                           : "the engine stopped on an error";
+    };
+    auto server = ops::HttpServer::Start(flags.ops_listen.substr(0, colon),
+                                         static_cast<uint16_t>(port), std::move(handlers));
+    if (server) {
+      ops_server = std::move(*server);
+      log::Info("ops_listening", {{"address", flags.ops_listen.substr(0, colon)},
+                                  {"port", std::to_string(ops_server->port())}});
+    } else if (flags.ops_listen_given) {
+      log::Error("ops_listen_failed", {{"error", server.error().ToString()}});
+      return 1;
+    } else {
+      // The default port is taken (another instance on this host): run without it
+      // rather than not at all; an explicit --ops-listen makes this fatal.
+      log::Warn("ops_listen_unavailable", {{"error", server.error().ToString()}});
+    }
+  }
+
   if (auto s = engine.Start(); !s) {
     log::Error("engine_start_failed", {{"error", s.error().ToString()}});
     return 1;
@@ -179,11 +237,20 @@ int Run(int argc, char** argv) {
   log::Info("engine_started",
             {{"bootstrap", flags.kafka.bootstrap_servers}, {"data_dir", flags.data_dir}});
   int rc = 0;
+  auto next_metrics = std::chrono::steady_clock::now();
   while (!g_stop.load()) {
     if (auto s = engine.Step(milliseconds(100)); !s) {
       log::Error("engine_step_failed", {{"error", s.error().ToString()}});
       rc = 1;
       break;
+    }
+    if (std::chrono::steady_clock::now() >= next_metrics) {
+      next_metrics = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      if (auto snapshot = engine.Snapshot(); snapshot) {
+        metrics.Update(engine.stats(), *snapshot);
+      } else {
+        log::Warn("metrics_snapshot_failed", {{"error", snapshot.error().ToString()}});
+      }
     }
   }
   // Shutdown is bounded even if a broker is unreachable (librdkafka's consumer close
@@ -192,7 +259,8 @@ int Run(int argc, char** argv) {
   ::alarm(30);
   log::Info("engine_stopping", {{"bound_seconds", "30"}});
   (*intake)->Close();
-  (*processor)->Close();
+  (*processor)->Close();  // revokes: each partition's outbox is drained (bounded)
+  (*restore)->Close();
   if (auto s = engine.Drain(milliseconds(10000)); !s) {
     log::Warn("outbox_not_drained", {{"error", s.error().ToString()},
                                      {"note", "undelivered entries are re-sent on next start"}});

@@ -29,7 +29,8 @@ for t in inbound commands events rejections deadletter; do
   grep -q "topic \"pathway.$t.v1\" with 2 partitions" <<<"$metadata" || fail "kcat -L lacks pathway.$t.v1: $metadata"
 done
 
-"$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" 2>"$work/engine.log" &
+"$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" --ops-listen 127.0.0.1:0 \
+  2>"$work/engine.log" &
 engine_pid=$!
 pids+=($engine_pid)
 
@@ -50,6 +51,25 @@ printf 'not a protobuf envelope\n' >"$work/raw.txt"
 grep -q '"rule":"nhs_number.modulus11"' "$work/rejections.jsonl" || fail "no modulus 11 rejection"
 grep -q '"rule":"date_of_birth.not_in_future"' "$work/rejections.jsonl" || fail "no future-DOB rejection"
 grep -q '"deadLettered"' "$work/dead.jsonl" || fail "no dead letter"
+
+# The operations endpoint: ready once assigned, metrics in Prometheus text format.
+http_get() { # PATH -> status line and body on stdout (HTTP/1.0 closes the connection)
+  exec 3<>"/dev/tcp/127.0.0.1/$ops_port" || return 1
+  printf 'GET %s HTTP/1.0\r\n\r\n' "$1" >&3
+  timeout 10 cat <&3
+  exec 3<&-
+}
+ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$work/engine.log" | head -1)
+[[ -n $ops_port ]] || fail "no ops_listening line in the engine log"
+http_get /health/live | head -1 | grep -q ' 200 ' || fail "/health/live not 200"
+http_get /health/ready | head -1 | grep -q ' 200 ' || fail "/health/ready not 200 after processing"
+http_get /metrics >"$work/metrics.txt" || fail "GET /metrics"
+for metric in pathway_engine_inbound_messages_total pathway_engine_dead_letters_total \
+  pathway_engine_command_processing_seconds_bucket pathway_engine_outbox_depth \
+  pathway_engine_timers_due pathway_engine_consumer_lag_messages; do
+  grep -q "^$metric" "$work/metrics.txt" || fail "/metrics lacks $metric: $(cat "$work/metrics.txt")"
+done
+http_get /nowhere | head -1 | grep -q ' 404 ' || fail "unknown path not 404"
 
 # Graceful shutdown: SIGTERM, exit 0 within a bound.
 kill -TERM "$engine_pid"
