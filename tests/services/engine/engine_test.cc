@@ -147,6 +147,26 @@ TEST(Engine, OversizedMessageIsDeadLettered) {
   EXPECT_NE(dead[0].dead_lettered().reason().find("exceeds"), std::string::npos);
 }
 
+TEST(Engine, ACaseAtItsHistoryLimitRejectsMoreAndSaysWhy) {
+  // A runaway subject (a partner resending in a loop) cannot grow one case without
+  // bound: the command that would pass the limit is rejected, naming the rule.
+  EngineHarness h;
+  h.options().max_history_per_case = 3;
+  h.Restart();
+  h.Publish(ValidReferral("evt-1"));  // a referral records 2 events
+  h.Publish(ValidReferral("evt-2"));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  std::string subject = h.SubjectOf(kValidNhsNumber);
+  EXPECT_EQ(h.StoreFor(subject).History(subject)->size(), 2u);
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].command_rejected().rule(), "history_limit");
+  EXPECT_EQ(rejections[0].command_rejected().field(), "subject_key");
+  EXPECT_NE(rejections[0].command_rejected().reason().find("limit per case is 3"),
+            std::string::npos);
+  EXPECT_EQ(h.engine().stats().history_limit_rejections, 1u);
+}
+
 TEST(Engine, MissingEventIdIsRejected) {
   EngineHarness h;
   Envelope e = ValidReferral("evt-1");
