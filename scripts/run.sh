@@ -62,11 +62,15 @@ echo
 echo "== the statutory clocks: one child's history across five pathways (pathwayctl simulate)"
 "$ctl" simulate --events tests/workflow/histories/multi_pathway_child.jsonl --as-of 2025-07-31
 
+ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
+ops_url=${ops_port:+http://127.0.0.1:$ops_port}
 cat <<MSG
 
 pathway is running.
   Kafka (embedded):  bootstrap.servers=$bootstrap
   engine state:      $run/engine   (logs: $run/engine.log)
+  engine health:     ${ops_url:-(port 9464 busy: see the log)}/health/ready
+  engine metrics:    ${ops_url:-(port 9464 busy: see the log)}/metrics
 
 Watch the topics:
   $ctl tail --bootstrap-servers $bootstrap --topic pathway.events.v1
