@@ -7,6 +7,7 @@
 
 #include <array>
 #include <map>
+#include <mutex>
 
 #include "common/crypto.h"
 
@@ -165,6 +166,7 @@ class RocksCaseStore final : public CaseStore {
     for (const auto& t : batch.timers_add) {
       auto key = TimerKey(batch.partition, t);
       if (!key) return key.error();
+      LowerTimerFloor(batch.partition, *key);
       ops.push_back(PutOp(ColumnFamily::kTimers, std::move(*key), t.SerializeAsString()));
     }
     std::string offset_value;
@@ -298,6 +300,10 @@ class RocksCaseStore final : public CaseStore {
   }
 
   Status ApplyChangelog(std::span<const ChangelogRecord> records, RestoreFilter& filter) override {
+    {
+      std::lock_guard<std::mutex> lock(floor_mu_);
+      timer_floor_.clear();  // restored timers may sit anywhere
+    }
     rocksdb::WriteBatch wb;
     for (const auto& r : records) {
       if (auto owner = CaseStore::FenceOwner(r.key)) {
@@ -353,17 +359,43 @@ class RocksCaseStore final : public CaseStore {
     AppendU32(prefix, static_cast<uint32_t>(partition));
     std::string end = prefix;
     AppendU32(end, DayKey(up_to) + 1);  // the first key after `up_to`
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kTimers)));
-    for (it->Seek(prefix); it->Valid() && out.size() < max; it->Next()) {
-      if (it->key().compare(end) >= 0) break;
+    // Start at the partition's floor: fired timers leave deletion markers at the front
+    // of the range until compaction, and stepping over them again on every scan would
+    // make each scan slower as a storm of deadlines is worked off.
+    std::string start = prefix;
+    {
+      std::lock_guard<std::mutex> lock(floor_mu_);
+      auto f = timer_floor_.find(partition);
+      if (f != timer_floor_.end() && f->second > start) start = f->second;
+    }
+    if (start >= end) return out;
+    rocksdb::ReadOptions read = read_;
+    rocksdb::Slice upper(end);
+    read.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(ColumnFamily::kTimers)));
+    std::string first_key;
+    for (it->Seek(start); it->Valid() && out.size() < max; it->Next()) {
       pathway::store::v1::Timer t;
       if (!t.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return Error{make_error_code(errc::kCorruption), "timer does not parse"};
       }
+      if (out.empty()) first_key = it->key().ToString();
       out.push_back(std::move(t));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read timers");
+    // Nothing before the first key found (or before `end`, if none) is left: a timer
+    // filed there later lowers the floor again (Commit).
+    std::lock_guard<std::mutex> lock(floor_mu_);
+    timer_floor_[partition] = out.empty() ? end : first_key;
     return out;
+  }
+
+  uint64_t NextOutboxSequence() override { return outbox_next_; }
+
+  uint64_t ApproximateOutboxEntries() override {
+    uint64_t n = 0;
+    db_->GetIntProperty(cf(ColumnFamily::kOutbox), "rocksdb.estimate-num-keys", &n);
+    return n;
   }
 
   std::map<std::string, uint64_t> Stats() override {
@@ -443,6 +475,12 @@ class RocksCaseStore final : public CaseStore {
     return e;
   }
 
+  void LowerTimerFloor(int32_t partition, const std::string& key) {
+    std::lock_guard<std::mutex> lock(floor_mu_);
+    auto f = timer_floor_.find(partition);
+    if (f != timer_floor_.end() && key < f->second) f->second = key;
+  }
+
   rocksdb::ColumnFamilyHandle* cf(ColumnFamily id) {
     // handles_ is in kFamilies order, which is id order starting at 1.
     return handles_[static_cast<size_t>(id) - 1];
@@ -489,6 +527,8 @@ class RocksCaseStore final : public CaseStore {
   uint64_t outbox_next_;
   StoreOptions options_;
   std::string owner_;
+  std::mutex floor_mu_;
+  std::map<int32_t, std::string> timer_floor_;  // partition -> first timer key that may exist
   rocksdb::ReadOptions read_;
   rocksdb::WriteOptions write_;
 };

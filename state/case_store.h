@@ -141,6 +141,10 @@ class CaseStore {
 
   // Up to `max` outbox entries with sequence >= `from`, in sequence order.
   virtual Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) = 0;
+  // The sequence the next outbox entry will get.
+  virtual uint64_t NextOutboxSequence() = 0;
+  // RocksDB's estimate of the outbox's size (cheap; for metrics).
+  virtual uint64_t ApproximateOutboxEntries() = 0;
   // Removes a delivered entry (with a changelog: and queues its tombstone).
   virtual Status DeleteOutbox(uint64_t sequence) = 0;
 

@@ -313,10 +313,9 @@ Status Engine::DrainPartition(int32_t partition, milliseconds timeout) {
 Result<uint64_t> Engine::OutboxDepth() {
   uint64_t depth = 0;
   for (int32_t partition : stores_.OpenPartitions()) {
-    state::CaseStore* store = stores_.Find(partition);
-    auto items = store->ReadOutbox(0, 1'000'000);
-    if (!items) return items.error();
-    depth += items->size();
+    // RocksDB's estimate: reading a large outbox once a second would cost more than
+    // the metric is worth.
+    depth += stores_.Find(partition)->ApproximateOutboxEntries();
   }
   return depth;
 }
@@ -621,16 +620,22 @@ Status Engine::HandleCommand(const bus::Message& m) {
 }
 
 Status Engine::FireTimers() {
-  // Bounded per Step (max_batch per partition) so a burst of due deadlines cannot
-  // stall the commands waiting behind it; the rest fire on the next Steps.
+  // Bounded per Step so a burst of due deadlines cannot stall the commands behind it:
+  // at most max_batch timers per partition, and none while the partition's unsent
+  // outbox is half an outbox_batch or more. A fired timer queues about six entries
+  // (its event and the changelog records); without the second bound a storm would
+  // queue more than a Step sends and new commands' events would wait behind it.
   TimePoint now = time_.Now();
   pathway::v1::Date today = workflow::ToProto(workflow::LondonDate(now));
   for (int32_t partition : owned_) {
     state::CaseStore* store = stores_.Find(partition);
     if (!store) continue;
+    auto backlog = [&] { return store->NextOutboxSequence() - next_unsent_[partition]; };
+    if (backlog() >= options_.outbox_batch / 2) continue;
     auto due = store->DueTimers(partition, today, options_.max_batch);
     if (!due) return due.error();
     for (const auto& timer : *due) {
+      if (backlog() >= options_.outbox_batch / 2) break;  // the rest on the next Steps
       auto loaded = store->LoadCase(timer.subject_key());
       if (!loaded) return loaded.error();
       pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
@@ -661,6 +666,10 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
   uint64_t& next = next_unsent_[partition];
   auto items = store.ReadOutbox(next, options_.outbox_batch);
   if (!items) return items.error();
+  if (items->empty()) {
+    next = std::max(next, store.NextOutboxSequence());  // all handed over already
+    return {};
+  }
   for (const auto& item : *items) {
     const auto& e = item.entry;
     bus::Outgoing out{e.topic(), e.key(), e.value(), e.tombstone()};

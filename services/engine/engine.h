@@ -111,10 +111,10 @@ class Engine final : public bus::RebalanceListener {
   const EngineStats& stats() const { return stats_; }
   // Partitions of pathway.commands.v1 this instance owns (restored and processing).
   const std::set<int32_t>& owned() const { return owned_; }
-  // Outbox entries not yet confirmed, over every owned partition (reads RocksDB).
+  // Outbox entries not yet confirmed, over every open partition: RocksDB's estimate.
   Result<uint64_t> OutboxDepth();
   // Metrics that need reads; call on the engine thread, e.g. once a second.
-  Result<EngineSnapshot> Snapshot(size_t max_due_count = 100000);
+  Result<EngineSnapshot> Snapshot(size_t max_due_count = 10000);
   // Live: the engine thread has not failed. Ready: live, subscribed, assigned at least
   // once and not restoring a partition. Safe to call from any thread.
   bool live() const { return !failed_.load(); }
