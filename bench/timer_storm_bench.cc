@@ -32,6 +32,7 @@
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/topic_tail.h"
 
 namespace {
 using pathway::Status;
@@ -88,17 +89,7 @@ Args Parse(int argc, char** argv) {
   return a;
 }
 
-// The i-th valid NHS number of a range (mod-11 check digit).
-std::string NhsNumber(long i) {
-  for (long base = 100000000 + i * 13;; ++base) {
-    std::string digits = std::to_string(base);
-    int sum = 0;
-    for (int k = 0; k < 9; ++k) sum += (digits[static_cast<size_t>(k)] - '0') * (10 - k);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check != 10) return digits + static_cast<char>('0' + check);
-  }
-}
+std::string NhsNumber(long i) { return pathway::testing::TestNhsNumber(i, 100000000); }
 
 Envelope Request(long child) {
   return pathway::testing::Command(
@@ -129,29 +120,6 @@ T Percentile(std::vector<T> v, double p) {
   auto i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(i, v.size() - 1)];
 }
-
-// Reads what is new on each partition of pathway.events.v1 since the last call.
-class Tail {
- public:
-  explicit Tail(pathway::bus::MemoryBroker& broker) : broker_(broker) {}
-  template <typename Fn>
-  void ForEachNew(Fn&& fn) {
-    const std::string topic(pathway::topics::kEvents);
-    int32_t partitions = broker_.PartitionCount(topic);
-    cursors_.resize(static_cast<size_t>(partitions), 0);
-    for (int32_t p = 0; p < partitions; ++p) {
-      const auto& log = broker_.Log(topic, p);
-      for (size_t& i = cursors_[static_cast<size_t>(p)]; i < log.size(); ++i) {
-        Envelope e;
-        if (!log[i].tombstone && e.ParseFromString(log[i].value)) fn(e);
-      }
-    }
-  }
-
- private:
-  pathway::bus::MemoryBroker& broker_;
-  std::vector<size_t> cursors_;
-};
 
 void Fail(const std::string& what, const Status& s) {
   std::cerr << "timer_storm_bench: " << what << ": " << s.error().ToString() << "\n";
@@ -248,7 +216,7 @@ int main(int argc, char** argv) {
   }
 
   // 2. The storm: every timer due at once, B referrals before every Step.
-  Tail events(h.broker());
+  pathway::testing::TopicTail events(h.broker(), std::string(pathway::topics::kEvents));
   events.ForEachNew([](const Envelope&) {});
   h.time().Set(At(kStormDay));
   std::map<std::string, Pending> uncommitted, unemitted;

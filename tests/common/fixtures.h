@@ -12,6 +12,19 @@ namespace pathway::testing {
 inline constexpr const char* kValidNhsNumber = "9434765919";
 inline constexpr const char* kOtherValidNhsNumber = "6541003238";
 
+// The i-th valid NHS number (mod-11 check digit) of a range starting at `first` (nine
+// digits): many distinct children for tests and benchmarks.
+inline std::string TestNhsNumber(long i, long first = 400000000) {
+  for (long base = first + i * 13;; ++base) {
+    std::string digits = std::to_string(base);
+    int sum = 0;
+    for (int k = 0; k < 9; ++k) sum += (digits[static_cast<size_t>(k)] - '0') * (10 - k);
+    int check = 11 - sum % 11;
+    if (check == 11) check = 0;
+    if (check != 10) return digits + static_cast<char>('0' + check);
+  }
+}
+
 // 2025-03-10T09:30:00Z, a Monday in GMT.
 inline TimePoint March10th2025() { return TimePoint(std::chrono::seconds(1741599000)); }
 

@@ -16,17 +16,7 @@ using pathway::testing::EngineHarness;
 using pathway::testing::ValidReferral;
 using pathway::v1::Envelope;
 
-// The i-th valid NHS number of a test range (mod-11 check digit).
-std::string NhsNumber(int i) {
-  for (int base = 400000000 + i * 13;; ++base) {
-    std::string digits = std::to_string(base);
-    int sum = 0;
-    for (int k = 0; k < 9; ++k) sum += (digits[static_cast<size_t>(k)] - '0') * (10 - k);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check != 10) return digits + static_cast<char>('0' + check);
-  }
-}
+std::string NhsNumber(int i) { return pathway::testing::TestNhsNumber(i); }
 
 // Referrals for `children` children, half of them with an EHC needs assessment
 // request on the harness's day (no deadline falls due, so timers stay out of it).

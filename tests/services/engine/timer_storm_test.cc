@@ -48,6 +48,7 @@
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/topic_tail.h"
 #include "workflow/calendar.h"
 #include "workflow/simulator.h"
 
@@ -69,17 +70,7 @@ constexpr int kRestartAfterStep = 10;            // the restart run's crash poin
 constexpr int kLatencyBoundSteps = 2;            // see the header comment
 constexpr int kMaxStormSteps = 2000;             // a loop bound, far above what the storm needs
 
-// The i-th valid NHS number of a test range (mod-11 check digit).
-std::string NhsNumber(int i) {
-  for (int base = 500000000 + i * 13;; ++base) {
-    std::string digits = std::to_string(base);
-    int sum = 0;
-    for (int k = 0; k < 9; ++k) sum += (digits[static_cast<size_t>(k)] - '0') * (10 - k);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check != 10) return digits + static_cast<char>('0' + check);
-  }
-}
+std::string NhsNumber(int i) { return pathway::testing::TestNhsNumber(i, 500000000); }
 
 bool DecidedOnTheDay(int child) { return child % 5 == 0; }
 
@@ -121,29 +112,6 @@ Envelope StormReferral(int j) {
 bool IsTimerEvent(const Envelope& e) {
   return e.has_deadline_warning() || e.has_deadline_breached();
 }
-
-// Reads what is new on each partition of a topic since the last call.
-class Tail {
- public:
-  Tail(bus::MemoryBroker& broker, std::string topic) : broker_(broker), topic_(std::move(topic)) {}
-  template <typename Fn>
-  void ForEachNew(Fn&& fn) {
-    int32_t partitions = broker_.PartitionCount(topic_);
-    cursors_.resize(static_cast<size_t>(partitions), 0);
-    for (int32_t p = 0; p < partitions; ++p) {
-      const auto& log = broker_.Log(topic_, p);
-      for (size_t& i = cursors_[static_cast<size_t>(p)]; i < log.size(); ++i) {
-        Envelope e;
-        if (!log[i].tombstone && e.ParseFromString(log[i].value)) fn(e);
-      }
-    }
-  }
-
- private:
-  bus::MemoryBroker& broker_;
-  std::string topic_;
-  std::vector<size_t> cursors_;
-};
 
 struct Expected {
   size_t warnings = 0;
@@ -272,7 +240,7 @@ void RunStorm(bool restart, StormRun& run) {
   ASSERT_TRUE(resumed.ok()) << resumed.error().ToString();
   ASSERT_EQ(h.engine().stats().commands, 0u) << "the copy resumes where the prepared one stopped";
   ASSERT_EQ(h.engine().stats().timers_fired, 0u) << "nothing is due before the jump";
-  Tail events(h.broker(), std::string(topics::kEvents));
+  pathway::testing::TopicTail events(h.broker(), std::string(topics::kEvents));
   events.ForEachNew([](const Envelope&) {});  // what the requests emitted
 
   h.time().Set(At(kStormDay));
