@@ -712,6 +712,10 @@ Status KafkaConfig::ResolveBootstrap(const std::string& flag) {
                                    std::string(kBootstrapEnv));
 }
 
+int KafkaClientVersion() { return RdKafka::version(); }
+
+bool CooperativeStickyIsSafe() { return KafkaClientVersion() >= 0x020300ff; }
+
 Result<std::unique_ptr<Producer>> NewKafkaProducer(const KafkaConfig& config,
                                                    DeliveryCallback on_delivery) {
   auto producer = std::make_unique<KafkaProducer>(std::move(on_delivery));

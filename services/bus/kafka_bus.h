@@ -27,6 +27,12 @@ struct KafkaConfig {
   Status ResolveBootstrap(const std::string& flag);
 };
 
+// librdkafka's version as RD_KAFKA_VERSION (0xMMmmrrxx).
+int KafkaClientVersion();
+// Whether this librdkafka's cooperative-sticky assignor is safe to use: before 2.3.0
+// it aborts when a consumer closes before its first assignment (librdkafka #4312).
+bool CooperativeStickyIsSafe();
+
 // An idempotent producer (enable.idempotence=true, acks=all, murmur2 partitioner).
 Result<std::unique_ptr<Producer>> NewKafkaProducer(const KafkaConfig& config,
                                                    DeliveryCallback on_delivery);

@@ -454,7 +454,13 @@ Status Engine::RunIntake(milliseconds poll_timeout) {
   for (const auto& [partition, offset] : next_offsets) {
     commit.push_back({std::string(topics::kInbound), partition, offset});
   }
-  return intake_.Commit(commit);
+  if (auto s = intake_.Commit(commit); !s) {
+    // E.g. a rebalance in progress. The output is delivered; at worst the next owner
+    // of these partitions reads them again, and the repeats (same event ids) are
+    // dropped by the stateful stage. The next commit covers these offsets too.
+    log::Warn("intake_commit_failed", {{"error", s.error().ToString()}});
+  }
+  return {};
 }
 
 Status Engine::HandleInbound(const bus::Message& m) {

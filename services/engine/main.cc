@@ -161,9 +161,16 @@ int Run(int argc, char** argv) {
     return 1;
   }
   // Cooperative-sticky: a rebalance moves only the partitions that change owner, so
-  // the others keep processing instead of being revoked, drained and restored.
+  // the others keep processing instead of being revoked, drained and restored. Older
+  // librdkafka (Debian 12 has 2.0.2) aborts in that assignor when a consumer closes
+  // before its first assignment, so there the default stays eager; the engine works
+  // with both (an operator may still set it with -X).
   bus::KafkaConfig consumer_config = flags.kafka;
-  consumer_config.settings.try_emplace("partition.assignment.strategy", "cooperative-sticky");
+  if (bus::CooperativeStickyIsSafe()) {
+    consumer_config.settings.try_emplace("partition.assignment.strategy", "cooperative-sticky");
+  } else if (!consumer_config.settings.count("partition.assignment.strategy")) {
+    log::Info("eager_rebalancing", {{"reason", "librdkafka before 2.3.0 (issue 4312)"}});
+  }
   auto intake = bus::NewKafkaConsumer(consumer_config, flags.group_prefix + ".intake");
   auto processor = bus::NewKafkaConsumer(consumer_config, flags.group_prefix + ".commands");
   auto restore = bus::NewKafkaConsumer(flags.kafka, "");
