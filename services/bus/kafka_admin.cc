@@ -2,7 +2,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <memory>
+#include <thread>
 
 namespace pathway::bus {
 namespace {
@@ -16,10 +18,9 @@ template <class T>
 using Owned = std::unique_ptr<T, KafkaDeleter>;
 
 Error ConfigError(const std::string& what) { return Error{make_error_code(errc::kConfig), what}; }
-}  // namespace
 
-Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
-                    std::chrono::milliseconds timeout) {
+// A producer handle for admin requests, configured like every pathway client.
+Result<Owned<rd_kafka_t>> NewAdminHandle(const KafkaConfig& config) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [&](const std::string& k, const std::string& v) {
@@ -40,6 +41,16 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
     rd_kafka_conf_destroy(conf);  // rd_kafka_new takes ownership only on success
     return ConfigError(err);
   }
+  return rk;
+}
+}  // namespace
+
+Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                    std::chrono::milliseconds timeout) {
+  char err[512];
+  auto handle = NewAdminHandle(config);
+  if (!handle) return handle.error();
+  Owned<rd_kafka_t> rk = std::move(*handle);
 
   std::vector<rd_kafka_NewTopic_t*> requests;
   Status status;
@@ -91,6 +102,73 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
   }
   for (auto* nt : requests) rd_kafka_NewTopic_destroy(nt);
   return status;
+}
+
+Status DeleteTopics(const KafkaConfig& config, const std::vector<std::string>& names,
+                    std::chrono::milliseconds timeout) {
+  if (names.empty()) return {};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left_ms = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(left.count(), 1));
+  };
+  char err[512];
+  auto handle = NewAdminHandle(config);
+  if (!handle) return handle.error();
+  Owned<rd_kafka_t> rk = std::move(*handle);
+
+  std::vector<rd_kafka_DeleteTopic_t*> requests;
+  for (const auto& name : names) requests.push_back(rd_kafka_DeleteTopic_new(name.c_str()));
+  Status status;
+  {
+    Owned<rd_kafka_AdminOptions_t> options(
+        rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_DELETETOPICS));
+    rd_kafka_AdminOptions_set_request_timeout(options.get(), left_ms(), err, sizeof err);
+    rd_kafka_AdminOptions_set_operation_timeout(options.get(), left_ms(), err, sizeof err);
+    Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
+    rd_kafka_DeleteTopics(rk.get(), requests.data(), requests.size(), options.get(), queue.get());
+    Owned<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), left_ms() + 2000));
+    if (!event) {
+      status = Error{make_error_code(errc::kTimeout), "delete topics"};
+    } else if (rd_kafka_event_error(event.get())) {
+      status = Error{make_error_code(errc::kTransport), rd_kafka_event_error_string(event.get())};
+    } else {
+      size_t n = 0;
+      const rd_kafka_topic_result_t** results =
+          rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event.get()), &n);
+      for (size_t i = 0; i < n; ++i) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+          continue;
+        status =
+            Error{make_error_code(errc::kTransport),
+                  std::string(rd_kafka_topic_result_name(results[i])) + ": " + rd_kafka_err2str(e)};
+        break;
+      }
+    }
+  }
+  rd_kafka_DeleteTopic_destroy_array(requests.data(), requests.size());
+  if (!status.ok()) return status;
+
+  // Deletion is asynchronous: wait until no broker we ask lists the topics any more.
+  while (true) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk.get(), 1, nullptr, &md, std::min(left_ms(), 5000));
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      bool listed = false;
+      for (int i = 0; i < md->topic_cnt && !listed; ++i) {
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
+        listed = std::find(names.begin(), names.end(), md->topics[i].topic) != names.end();
+      }
+      rd_kafka_metadata_destroy(md);
+      if (!listed) return {};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Error{make_error_code(errc::kTimeout), "deleted topics are still listed"};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
+  }
 }
 
 }  // namespace pathway::bus

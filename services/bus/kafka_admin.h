@@ -25,4 +25,12 @@ struct TopicSpec {
 Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
                     std::chrono::milliseconds timeout);
 
+// Deletes each named topic that exists (a missing one is not an error), then waits
+// until the cluster's metadata lists none of them: a real Kafka deletes
+// asynchronously, and creating a topic of the same name before that fails or finds
+// the old one. Bounded by `timeout` (kTimeout if a topic is still listed then).
+// Destroys data: meant for tests and development clusters.
+Status DeleteTopics(const KafkaConfig& config, const std::vector<std::string>& names,
+                    std::chrono::milliseconds timeout);
+
 }  // namespace pathway::bus
