@@ -63,14 +63,8 @@ class FaultRun {
   void StartEngine(TestCluster& cluster) {
     started_ = Clock::now();
     probe_ = std::make_unique<KafkaProbe>(cluster.bootstrap());
-    EngineConfig config;
-    config.bootstrap = cluster.bootstrap();
-    config.data_dir = dir_.Sub("fault-data");
-    config.key_file = key_file_;
-    config.group_prefix = UniqueGroupPrefix("fault");
-    config.log_file = dir_.Sub("fault-engine.log");
-    config.kafka = EngineKafkaSettings(cluster);
-    engine_ = std::make_unique<EngineProcess>(config);
+    engine_ = std::make_unique<EngineProcess>(
+        NamedEngineConfig(cluster, dir_, "fault", key_file_, UniqueGroupPrefix("fault")));
     engine_->Start();
   }
 

@@ -39,13 +39,8 @@ TEST(CrashTest, SigkillAtRandomPointsChangesNoOutputAndNoState) {
   auto cluster = TestCluster::FromEnvironment(1);
   Publish(cluster->bootstrap(), stream);
   KafkaProbe probe(cluster->bootstrap());
-  EngineConfig config;
-  config.bootstrap = cluster->bootstrap();
-  config.data_dir = dir.Sub("crash-data");
-  config.key_file = key_file;
-  config.group_prefix = UniqueGroupPrefix("crash");
-  config.log_file = dir.Sub("crash-engine.log");
-  config.kafka = EngineKafkaSettings(*cluster);
+  const EngineConfig config =
+      NamedEngineConfig(*cluster, dir, "crash", key_file, UniqueGroupPrefix("crash"));
   EngineProcess engine(config);
 
   // Kill points: a random delay after start (start-up, group join), a random amount of

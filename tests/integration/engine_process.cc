@@ -931,19 +931,27 @@ void ReadOutputs(const std::string& bootstrap, RunOutcome& outcome, milliseconds
   rd_kafka_consumer_close(rk.get());
 }
 
+EngineConfig NamedEngineConfig(const TestCluster& cluster, const WorkDir& dir,
+                               const std::string& name, const std::string& key_file,
+                               const std::string& group_prefix) {
+  EngineConfig config;
+  config.bootstrap = cluster.bootstrap();
+  config.data_dir = dir.Sub(name + "-data");
+  config.key_file = key_file;
+  config.group_prefix = group_prefix;
+  config.log_file = dir.Sub(name + "-engine.log");
+  config.kafka = EngineKafkaSettings(cluster);
+  return config;
+}
+
 RunOutcome ReferenceRun(const InboundStream& stream, const std::string& key_file,
                         const WorkDir& dir) {
   auto started = Clock::now();
   auto cluster = TestCluster::Mock(1);
   Publish(cluster->bootstrap(), stream);
   KafkaProbe probe(cluster->bootstrap());
-  EngineConfig config;
-  config.bootstrap = cluster->bootstrap();
-  config.data_dir = dir.Sub("reference-data");
-  config.key_file = key_file;
-  config.group_prefix = UniqueGroupPrefix("reference");
-  config.log_file = dir.Sub("reference-engine.log");
-  config.kafka = EngineKafkaSettings(*cluster);
+  const EngineConfig config =
+      NamedEngineConfig(*cluster, dir, "reference", key_file, UniqueGroupPrefix("reference"));
   EngineProcess engine(config);
   engine.Start();
   std::string detail;

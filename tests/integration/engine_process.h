@@ -213,6 +213,12 @@ class EngineProcess {
 // Default -X settings for the engine against this cluster (short group timings).
 std::map<std::string, std::string> EngineKafkaSettings(const TestCluster& cluster);
 
+// The engine `name` of a test on `cluster`: data in <dir>/<name>-data, log in
+// <dir>/<name>-engine.log, consumer groups under `group_prefix`.
+EngineConfig NamedEngineConfig(const TestCluster& cluster, const WorkDir& dir,
+                               const std::string& name, const std::string& key_file,
+                               const std::string& group_prefix);
+
 // ---------------------------------------------------------------------------------
 // Progress and completion.
 

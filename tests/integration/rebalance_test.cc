@@ -80,14 +80,8 @@ void RunRebalance(size_t victim_index, uint64_t default_seed) {
   const std::string group = UniqueGroupPrefix("rebalance");
   std::vector<std::unique_ptr<EngineProcess>> engines;
   for (const char* name : {"a", "b"}) {
-    EngineConfig config;
-    config.bootstrap = cluster->bootstrap();
-    config.data_dir = dir.Sub(std::string(name) + "-data");
-    config.key_file = key_file;
-    config.group_prefix = group;
-    config.log_file = dir.Sub(std::string(name) + "-engine.log");
-    config.kafka = EngineKafkaSettings(*cluster);
-    engines.push_back(std::make_unique<EngineProcess>(config));
+    engines.push_back(
+        std::make_unique<EngineProcess>(NamedEngineConfig(*cluster, dir, name, key_file, group)));
   }
   auto supervise = [&] {
     for (auto& e : engines) {
