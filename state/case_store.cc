@@ -278,6 +278,16 @@ class RocksCaseStore final : public CaseStore {
     return {};
   }
 
+  Status ReserveOutboxSequences(uint64_t next) override {
+    if (next <= outbox_next_) return {};
+    std::string v;
+    AppendU64(v, next);
+    auto s = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaOutboxNext, v);
+    if (!s.ok()) return FromRocks(s, "write outbox sequence");
+    outbox_next_ = next;
+    return {};
+  }
+
   void SetOwner(std::string owner) override { owner_ = std::move(owner); }
 
   Result<std::optional<Fence>> LocalFence() override {

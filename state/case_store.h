@@ -147,6 +147,10 @@ class CaseStore {
   virtual uint64_t ApproximateOutboxEntries() = 0;
   // Removes a delivered entry (with a changelog: and queues its tombstone).
   virtual Status DeleteOutbox(uint64_t sequence) = 0;
+  // Outbox entries from now on get sequences >= `next` (never lowers the sequence).
+  // Durable. For the transactions mode: sequences a previous owner committed must not
+  // be handed out again.
+  virtual Status ReserveOutboxSequences(uint64_t next) = 0;
 
   // Changelog records read by ReadOutbox name this owner from now on.
   virtual void SetOwner(std::string owner) = 0;

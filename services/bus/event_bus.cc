@@ -21,6 +21,10 @@ class BusCategory final : public std::error_category {
         return "producer queue full";
       case errc::kState:
         return "called in the wrong state";
+      case errc::kTxnAbortable:
+        return "transaction failed and must be aborted";
+      case errc::kFenced:
+        return "producer fenced or failed fatally";
     }
     return "unknown bus error";
   }

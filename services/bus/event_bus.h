@@ -31,6 +31,13 @@ enum class errc {
   kDelivery = 4,   // a message could not be delivered
   kQueueFull = 5,  // the producer's local queue is full; Poll and retry
   kState = 6,      // called in the wrong state (e.g. Poll before Subscribe/Assign)
+  // Transactions: the open transaction failed and must be aborted; nothing of it is
+  // visible to read_committed consumers.
+  kTxnAbortable = 7,
+  // Transactions: this producer was fenced (a newer producer with its transactional
+  // id, or a consumer group that moved on without it) or failed fatally. It cannot be
+  // used again: the process should exit and start afresh.
+  kFenced = 8,
 };
 const std::error_category& bus_category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), bus_category()}; }
@@ -44,6 +51,15 @@ struct TopicPartition {
   std::string topic;
   int32_t partition = 0;
   int64_t offset = kOffsetCommitted;  // where to start (Assign) or the next offset (Commit)
+};
+
+// A consumer group's committed position in a partition, with the metadata string that
+// Kafka keeps beside it (SendOffsetsToTransaction writes it, Committed reads it).
+struct GroupOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = -1;  // the next offset; < 0 where the group has committed nothing
+  std::string metadata;
 };
 
 struct Message {
@@ -79,6 +95,8 @@ struct Outgoing {
 };
 inline constexpr int32_t kPartitionByKey = -1;
 
+class Consumer;
+
 class Producer {
  public:
   // Messages not yet reported are dropped without a callback: Flush first. (The
@@ -97,6 +115,39 @@ class Producer {
   virtual Status Flush(std::chrono::milliseconds timeout) = 0;
   // Messages produced but not yet reported.
   virtual size_t InFlight() const = 0;
+
+  // --- Transactions: only a producer made with a transactional id (see the
+  // factories); every other producer returns kState. On a transactional producer,
+  // Send is valid only between BeginTransaction and Commit/AbortTransaction, and a
+  // successful delivery report means "written", not "visible": read_committed
+  // consumers see a message only once its transaction commits.
+  virtual bool transactional() const { return false; }
+  // Registers the transactional id with the cluster: an earlier producer with the same
+  // id is fenced and its open transaction aborted. Once, before the first transaction.
+  virtual Status InitTransactions(std::chrono::milliseconds /*timeout*/) {
+    return Status(make_error_code(errc::kState), "not a transactional producer");
+  }
+  virtual Status BeginTransaction() {
+    return Status(make_error_code(errc::kState), "not a transactional producer");
+  }
+  // Adds `offsets` (next offsets, with metadata) of `group`'s consumer group to the open
+  // transaction: they are committed for the group if and only if the transaction
+  // commits. The group's current generation goes with them (KIP-447), so a member
+  // that the group has replaced meanwhile fails here or at commit (kTxnAbortable or
+  // kFenced) instead of committing work that is no longer its own.
+  virtual Status SendOffsetsToTransaction(const std::vector<GroupOffset>& /*offsets*/,
+                                          Consumer& /*group*/,
+                                          std::chrono::milliseconds /*timeout*/) {
+    return Status(make_error_code(errc::kState), "not a transactional producer");
+  }
+  // Flushes and commits the open transaction. kTxnAbortable: call AbortTransaction;
+  // kFenced: stop using this producer.
+  virtual Status CommitTransaction(std::chrono::milliseconds /*timeout*/) {
+    return Status(make_error_code(errc::kState), "not a transactional producer");
+  }
+  virtual Status AbortTransaction(std::chrono::milliseconds /*timeout*/) {
+    return Status(make_error_code(errc::kState), "not a transactional producer");
+  }
 };
 
 // Told about partition assignment in a consumer group, on the Poll thread.
@@ -124,6 +175,11 @@ class Consumer {
   // The partition ids of `topic`.
   virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                                   std::chrono::milliseconds timeout) = 0;
+  // The group's committed offsets and metadata for these partitions (offset < 0 where
+  // the group has committed nothing). Waits for transactional commits still pending on
+  // them (read_committed), so the answer is stable.
+  virtual Result<std::vector<GroupOffset>> Committed(const std::vector<TopicPartition>& partitions,
+                                                     std::chrono::milliseconds timeout) = 0;
   // Messages behind the end of the assigned partitions (high watermark minus the
   // position), from what the client last heard: cheap, no broker round trip. A
   // partition whose position or watermark is not known yet counts as 0.

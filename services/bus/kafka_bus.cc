@@ -1,11 +1,13 @@
 #include "services/bus/kafka_bus.h"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -219,6 +221,20 @@ Result<std::unique_ptr<RdKafka::Conf>> BuildConf(const KafkaConfig& config,
 // ---------------------------------------------------------------------------------
 // Producer
 
+// The outcome of a transactional call as a Status. Takes ownership of `error`.
+Status TxnStatus(RdKafka::Error* raw, std::string_view call) {
+  std::unique_ptr<RdKafka::Error> error(raw);
+  if (!error) return Status::Ok();
+  std::string detail = std::string(call) + ": " + error->str();
+  if (error->is_fatal()) return Status(errc::kFenced, detail);
+  if (error->txn_requires_abort()) return Status(errc::kTxnAbortable, detail);
+  if (error->code() == RdKafka::ERR__TIMED_OUT) return Status(errc::kTimeout, detail);
+  if (error->code() == RdKafka::ERR__STATE) return Status(errc::kState, detail);
+  return Status(errc::kTransport, detail);
+}
+
+class KafkaConsumer;
+
 class KafkaProducer final : public Producer {
  public:
   explicit KafkaProducer(DeliveryCallback on_delivery)
@@ -249,9 +265,49 @@ class KafkaProducer final : public Producer {
     if ((*conf)->set("dr_cb", &reports_, errstr) != RdKafka::Conf::CONF_OK) {
       return Status(errc::kConfig, "dr_cb: " + errstr);
     }
+    std::string transactional_id;
+    (*conf)->get("transactional.id", transactional_id);
+    transactional_ = !transactional_id.empty();
     producer_.reset(RdKafka::Producer::create(conf->get(), errstr));
     if (!producer_) return Status(errc::kConfig, "creating producer: " + errstr);
     return Status::Ok();
+  }
+
+  bool transactional() const override { return transactional_; }
+
+  Status InitTransactions(std::chrono::milliseconds timeout) override {
+    if (!transactional_) return Status(errc::kState, "not a transactional producer");
+    return TxnStatus(producer_->init_transactions(ToTimeoutMs(timeout)), "init_transactions");
+  }
+
+  Status BeginTransaction() override {
+    if (!transactional_) return Status(errc::kState, "not a transactional producer");
+    return TxnStatus(producer_->begin_transaction(), "begin_transaction");
+  }
+
+  Status SendOffsetsToTransaction(const std::vector<GroupOffset>& offsets, Consumer& group,
+                                  std::chrono::milliseconds timeout) override;
+
+  Status CommitTransaction(std::chrono::milliseconds timeout) override {
+    if (!transactional_) return Status(errc::kState, "not a transactional producer");
+    // librdkafka: a retriable failure leaves the commit to be called again.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (int attempt = 0;; ++attempt) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      std::unique_ptr<RdKafka::Error> error(
+          producer_->commit_transaction(ToTimeoutMs(std::max(left, std::chrono::milliseconds(1)))));
+      if (error && error->is_retriable() && !error->is_fatal() && !error->txn_requires_abort() &&
+          std::chrono::steady_clock::now() < deadline && attempt < 100) {
+        continue;
+      }
+      return TxnStatus(error.release(), "commit_transaction");
+    }
+  }
+
+  Status AbortTransaction(std::chrono::milliseconds timeout) override {
+    if (!transactional_) return Status(errc::kState, "not a transactional producer");
+    return TxnStatus(producer_->abort_transaction(ToTimeoutMs(timeout)), "abort_transaction");
   }
 
   Status Send(const Outgoing& m, uint64_t opaque) override {
@@ -339,6 +395,7 @@ class KafkaProducer final : public Producer {
   DeliveryCallback on_delivery_;
   LogEvents events_;
   Reports reports_;
+  bool transactional_ = false;
   std::atomic<uint64_t> produced_{0};
   std::atomic<uint64_t> reported_{0};
   // Destroyed before the callbacks above (members die in reverse order): librdkafka
@@ -369,6 +426,9 @@ class KafkaConsumer final : public Consumer {
                       {"enable.auto.commit", "false"},
                       {"auto.offset.reset", "earliest"},
                       {"enable.partition.eof", "false"},
+                      // Never see what an aborted transaction wrote (librdkafka's
+                      // default, stated because the guarantees depend on it).
+                      {"isolation.level", "read_committed"},
                   },
                   &events_);
     if (!conf) return conf.error();
@@ -490,6 +550,46 @@ class KafkaConsumer final : public Consumer {
     }
     return Status::Ok();
   }
+
+  Result<std::vector<GroupOffset>> Committed(const std::vector<TopicPartition>& partitions,
+                                             std::chrono::milliseconds timeout) override {
+    if (mode_ == Mode::kClosed || !consumer_) return Error{errc::kState, "consumer is closed"};
+    if (!has_group_) return Error{errc::kState, "Committed needs a group id"};
+    // The C API: the C++ TopicPartition of librdkafka 2.0.2 does not carry metadata.
+    rd_kafka_topic_partition_list_t* list =
+        rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+    for (const TopicPartition& tp : partitions) {
+      rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+    }
+    const rd_kafka_resp_err_t err =
+        rd_kafka_committed(consumer_->c_ptr(), list, ToTimeoutMs(timeout));
+    std::vector<GroupOffset> out;
+    std::optional<Error> failure;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failure = Error{err == RD_KAFKA_RESP_ERR__TIMED_OUT ? errc::kTimeout : errc::kTransport,
+                      std::string("committed offsets: ") + rd_kafka_err2str(err)};
+    }
+    for (int i = 0; !failure && i < list->cnt; ++i) {
+      const rd_kafka_topic_partition_t& p = list->elems[i];
+      if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        failure =
+            Error{errc::kTransport, "committed offset of " + PartitionName(p.topic, p.partition) +
+                                        ": " + rd_kafka_err2str(p.err)};
+        break;
+      }
+      GroupOffset c{p.topic, p.partition, p.offset >= 0 ? p.offset : -1, {}};
+      if (p.metadata != nullptr) {
+        c.metadata.assign(static_cast<const char*>(p.metadata), p.metadata_size);
+      }
+      out.push_back(std::move(c));
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    if (failure) return *failure;
+    return out;
+  }
+
+  // The C handle, for the transactional producer's group metadata; null once closed.
+  rd_kafka_t* c_handle() { return consumer_ ? consumer_->c_ptr() : nullptr; }
 
   int64_t Lag() override {
     if (mode_ == Mode::kClosed || !consumer_) return 0;
@@ -652,6 +752,47 @@ class KafkaConsumer final : public Consumer {
   // Declared last so it is destroyed first (it calls the callbacks above).
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
 };
+
+Status KafkaProducer::SendOffsetsToTransaction(const std::vector<GroupOffset>& offsets,
+                                               Consumer& group, std::chrono::milliseconds timeout) {
+  if (!transactional_) return Status(errc::kState, "not a transactional producer");
+  auto* consumer = dynamic_cast<KafkaConsumer*>(&group);
+  if (consumer == nullptr) return Status(errc::kConfig, "not a Kafka consumer");
+  rd_kafka_t* handle = consumer->c_handle();
+  if (handle == nullptr) return Status(errc::kState, "consumer is closed");
+  // The C API again, for the per-partition metadata.
+  rd_kafka_consumer_group_metadata_t* group_metadata = rd_kafka_consumer_group_metadata(handle);
+  if (group_metadata == nullptr) return Status(errc::kState, "consumer has no group");
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const GroupOffset& tp : offsets) {
+    rd_kafka_topic_partition_t* p =
+        rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition);
+    p->offset = tp.offset;
+    if (!tp.metadata.empty()) {
+      // Freed by rd_kafka_topic_partition_list_destroy with free().
+      p->metadata = std::malloc(tp.metadata.size());
+      std::memcpy(p->metadata, tp.metadata.data(), tp.metadata.size());
+      p->metadata_size = tp.metadata.size();
+    }
+  }
+  rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(
+      producer_->c_ptr(), list, group_metadata, ToTimeoutMs(timeout));
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_consumer_group_metadata_destroy(group_metadata);
+  if (error == nullptr) return Status::Ok();
+  std::string detail = std::string("send_offsets_to_transaction: ") + rd_kafka_error_string(error);
+  errc code = errc::kTransport;
+  if (rd_kafka_error_is_fatal(error)) {
+    code = errc::kFenced;
+  } else if (rd_kafka_error_txn_requires_abort(error)) {
+    code = errc::kTxnAbortable;
+  } else if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    code = errc::kTimeout;
+  }
+  rd_kafka_error_destroy(error);
+  return Status(code, detail);
+}
 
 std::string RandomGroupId() {
   std::random_device rd;

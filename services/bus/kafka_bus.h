@@ -34,11 +34,14 @@ int KafkaClientVersion();
 bool CooperativeStickyIsSafe();
 
 // An idempotent producer (enable.idempotence=true, acks=all, murmur2 partitioner).
+// With a `transactional.id` among the settings it is a transactional producer
+// (Producer::transactional(); call InitTransactions before the first transaction).
 Result<std::unique_ptr<Producer>> NewKafkaProducer(const KafkaConfig& config,
                                                    DeliveryCallback on_delivery);
 
 // A consumer with manual commits (enable.auto.commit=false) that starts from the
-// earliest offset when the group has none. `group_id` may be empty for Assign-only use.
+// earliest offset when the group has none and reads only committed transactions
+// (isolation.level=read_committed). `group_id` may be empty for Assign-only use.
 Result<std::unique_ptr<Consumer>> NewKafkaConsumer(const KafkaConfig& config,
                                                    const std::string& group_id);
 

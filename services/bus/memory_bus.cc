@@ -72,11 +72,86 @@ bool MemoryBroker::TakeDeliveryFailure(const std::string& topic) {
 
 namespace {
 
+std::string CommitKey(const std::string& group, const std::string& topic, int32_t partition) {
+  return group + "/" + topic + "/" + std::to_string(partition);
+}
+
 class MemoryProducer final : public Producer {
  public:
-  MemoryProducer(MemoryBroker& broker, DeliveryCallback cb) : broker_(broker), cb_(std::move(cb)) {}
+  MemoryProducer(MemoryBroker& broker, DeliveryCallback cb, bool transactional)
+      : broker_(broker), cb_(std::move(cb)), transactional_(transactional) {}
 
   Status Send(const Outgoing& m, uint64_t opaque) override {
+    if (transactional_) {
+      if (state_ != TxnState::kOpen) return Status(errc::kState, "Send outside a transaction");
+      txn_messages_.push_back({std::string(m.topic), std::string(m.key), std::string(m.value),
+                               m.tombstone, m.partition, opaque});
+      return {};
+    }
+    return Append(m, opaque);
+  }
+
+  bool transactional() const override { return transactional_; }
+
+  Status InitTransactions(std::chrono::milliseconds) override {
+    if (!transactional_) return Status(errc::kState, "not a transactional producer");
+    state_ = TxnState::kReady;
+    return {};
+  }
+
+  Status BeginTransaction() override {
+    if (state_ != TxnState::kReady) return Status(errc::kState, "BeginTransaction");
+    state_ = TxnState::kOpen;
+    return {};
+  }
+
+  Status SendOffsetsToTransaction(const std::vector<GroupOffset>& offsets, Consumer& group,
+                                  std::chrono::milliseconds) override;
+
+  Status CommitTransaction(std::chrono::milliseconds) override {
+    if (state_ != TxnState::kOpen) return Status(errc::kState, "CommitTransaction");
+    state_ = TxnState::kReady;
+    for (const auto& m : txn_messages_) {
+      Outgoing out{m.topic, m.key, m.value, m.tombstone, m.partition};
+      (void)Append(out, m.opaque);
+    }
+    txn_messages_.clear();
+    for (const auto& [key, offset] : txn_offsets_) {
+      broker_.CommittedOffsets()[key] = offset.first;
+      broker_.CommittedMetadata()[key] = offset.second;
+    }
+    txn_offsets_.clear();
+    Report();
+    return {};
+  }
+
+  Status AbortTransaction(std::chrono::milliseconds) override {
+    if (state_ != TxnState::kOpen) return Status(errc::kState, "AbortTransaction");
+    state_ = TxnState::kReady;
+    txn_messages_.clear();
+    txn_offsets_.clear();
+    return {};
+  }
+
+  void Poll(std::chrono::milliseconds) override { Report(); }
+
+  Status Flush(std::chrono::milliseconds) override {
+    Report();
+    return {};
+  }
+
+  size_t InFlight() const override { return pending_.size(); }
+
+ private:
+  enum class TxnState { kUninitialized, kReady, kOpen };
+  struct Held {
+    std::string topic, key, value;
+    bool tombstone;
+    int32_t partition;
+    uint64_t opaque;
+  };
+
+  Status Append(const Outgoing& m, uint64_t opaque) {
     Delivery d;
     d.opaque = opaque;
     std::string t(m.topic);
@@ -93,16 +168,6 @@ class MemoryProducer final : public Producer {
     return {};
   }
 
-  void Poll(std::chrono::milliseconds) override { Report(); }
-
-  Status Flush(std::chrono::milliseconds) override {
-    Report();
-    return {};
-  }
-
-  size_t InFlight() const override { return pending_.size(); }
-
- private:
   void Report() {
     if (broker_.holding_reports()) return;
     // Callbacks may Produce again; report only what was pending on entry.
@@ -115,6 +180,10 @@ class MemoryProducer final : public Producer {
 
   MemoryBroker& broker_;
   DeliveryCallback cb_;
+  const bool transactional_;
+  TxnState state_ = TxnState::kUninitialized;
+  std::vector<Held> txn_messages_;
+  std::map<std::string, std::pair<int64_t, std::string>> txn_offsets_;  // commit key ->
   std::deque<Delivery> pending_;
 };
 
@@ -170,9 +239,27 @@ class MemoryConsumer final : public Consumer {
   Status Commit(const std::vector<TopicPartition>& next_offsets) override {
     for (const auto& tp : next_offsets) {
       broker_.CommittedOffsets()[CommitKey(tp.topic, tp.partition)] = tp.offset;
+      broker_.CommittedMetadata().erase(CommitKey(tp.topic, tp.partition));
     }
     return {};
   }
+
+  Result<std::vector<GroupOffset>> Committed(const std::vector<TopicPartition>& partitions,
+                                             std::chrono::milliseconds) override {
+    std::vector<GroupOffset> out;
+    for (const auto& tp : partitions) {
+      GroupOffset c{tp.topic, tp.partition, -1, {}};
+      std::string key = CommitKey(tp.topic, tp.partition);
+      if (auto it = broker_.CommittedOffsets().find(key); it != broker_.CommittedOffsets().end()) {
+        c.offset = it->second;
+        c.metadata = broker_.CommittedMetadata()[key];
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  const std::string& group() const { return group_; }
 
   int64_t Lag() override {
     int64_t lag = 0;
@@ -193,7 +280,7 @@ class MemoryConsumer final : public Consumer {
 
  private:
   std::string CommitKey(const std::string& topic, int32_t partition) const {
-    return group_ + "/" + topic + "/" + std::to_string(partition);
+    return pathway::bus::CommitKey(group_, topic, partition);
   }
 
   MemoryBroker& broker_;
@@ -203,10 +290,26 @@ class MemoryConsumer final : public Consumer {
   bool assigned_ = false;
 };
 
+Status MemoryProducer::SendOffsetsToTransaction(const std::vector<GroupOffset>& offsets,
+                                                Consumer& group, std::chrono::milliseconds) {
+  if (state_ != TxnState::kOpen) return Status(errc::kState, "SendOffsetsToTransaction");
+  auto* consumer = dynamic_cast<MemoryConsumer*>(&group);
+  if (consumer == nullptr) return Status(errc::kConfig, "not a memory consumer");
+  for (const auto& tp : offsets) {
+    txn_offsets_[CommitKey(consumer->group(), tp.topic, tp.partition)] = {tp.offset, tp.metadata};
+  }
+  return {};
+}
+
 }  // namespace
 
 std::unique_ptr<Producer> NewMemoryProducer(MemoryBroker& broker, DeliveryCallback on_delivery) {
-  return std::make_unique<MemoryProducer>(broker, std::move(on_delivery));
+  return std::make_unique<MemoryProducer>(broker, std::move(on_delivery), false);
+}
+
+std::unique_ptr<Producer> NewMemoryTransactionalProducer(MemoryBroker& broker,
+                                                         DeliveryCallback on_delivery) {
+  return std::make_unique<MemoryProducer>(broker, std::move(on_delivery), true);
 }
 
 std::unique_ptr<Consumer> NewMemoryConsumer(MemoryBroker& broker, std::string group_id) {

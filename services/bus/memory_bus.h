@@ -34,6 +34,8 @@ class MemoryBroker {
   int32_t PartitionFor(const std::string& topic, std::string_view key);
   const std::vector<Message>& Log(const std::string& topic, int32_t partition);
   std::map<std::string, int64_t>& CommittedOffsets() { return committed_; }
+  // "group/topic/partition" -> the metadata committed with the offset.
+  std::map<std::string, std::string>& CommittedMetadata() { return committed_metadata_; }
 
   // Fault injection: the next `n` Produce calls to `topic` (any topic if empty) are
   // not appended and report kDelivery.
@@ -53,6 +55,7 @@ class MemoryBroker {
   int32_t default_partitions_;
   std::map<std::string, std::vector<std::vector<Message>>> topics_;
   std::map<std::string, int64_t> committed_;  // "group/topic/partition" -> next offset
+  std::map<std::string, std::string> committed_metadata_;
   int fail_deliveries_ = 0;
   std::string fail_topic_;
   bool hold_reports_ = false;
@@ -60,6 +63,12 @@ class MemoryBroker {
 
 // Messages are appended at Produce; deliveries are reported at the next Poll/Flush.
 std::unique_ptr<Producer> NewMemoryProducer(MemoryBroker& broker, DeliveryCallback on_delivery);
+// A transactional producer: what is sent in a transaction is appended, offsets are
+// committed and deliveries are reported at CommitTransaction, all at once; an aborted
+// transaction leaves no trace. (So consumers of the memory broker read as
+// read_committed ones do.) No fencing: one instance per transactional id.
+std::unique_ptr<Producer> NewMemoryTransactionalProducer(MemoryBroker& broker,
+                                                         DeliveryCallback on_delivery);
 // Subscribe assigns every partition of the topics at once (a group of one member).
 std::unique_ptr<Consumer> NewMemoryConsumer(MemoryBroker& broker, std::string group_id);
 

@@ -24,6 +24,22 @@ constexpr uint64_t kFenceOpaque = uint64_t{1} << 62;
 constexpr int kSequenceBits = 40;
 constexpr uint64_t kSequenceMask = (uint64_t{1} << kSequenceBits) - 1;
 
+// The commands group's offset metadata in transactions mode: the last outbox sequence
+// of the partition that a committed transaction carried.
+constexpr std::string_view kOutboxMetadataPrefix = "pathway.outbox.v1:";
+
+std::optional<uint64_t> ParseOutboxMetadata(std::string_view metadata) {
+  if (!metadata.starts_with(kOutboxMetadataPrefix)) return std::nullopt;
+  std::string_view digits = metadata.substr(kOutboxMetadataPrefix.size());
+  if (digits.empty() || digits.size() > 19) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return value;
+}
+
 uint64_t OutboxOpaque(int32_t partition, uint64_t sequence) {
   return (static_cast<uint64_t>(partition) << kSequenceBits) | sequence;
 }
@@ -94,12 +110,28 @@ Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeye
 
 Status Engine::Start() {
   next_unsent_.clear();
+  if (options_.transactions) {
+    if (!producer_.transactional()) {
+      return Error{make_error_code(bus::errc::kConfig),
+                   "transactions mode needs a transactional producer (a transactional.id)"};
+    }
+    // Fences an earlier incarnation with our transactional id and aborts whatever it
+    // left open, so nothing it wrote after its last commit ever becomes visible.
+    if (auto s = producer_.InitTransactions(options_.transaction_timeout); !s) return s;
+  }
   if (auto s = intake_.Subscribe({std::string(topics::kInbound)}, nullptr); !s) return s;
   return processor_.Subscribe({std::string(topics::kCommands)}, this);
 }
 
 void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
   restoring_.store(true);
+  if (options_.transactions) {
+    // Each fence needs a transaction of its own; close the Step's one first.
+    if (auto s = CommitTransaction(); !s) {
+      restoring_.store(false);
+      return;  // sticky: Step fails and the process restarts
+    }
+  }
   for (auto& tp : partitions) {
     auto next = TakeOver(tp.partition);
     if (!next) {
@@ -113,6 +145,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
     tp.offset = *next;
     owned_.insert(tp.partition);
     next_unsent_[tp.partition] = 0;
+    commands_next_[tp.partition] = std::max<int64_t>(*next, 0);
     log::Info("partition_assigned", {{"topic", tp.topic},
                                      {"partition", std::to_string(tp.partition)},
                                      {"offset", std::to_string(tp.offset)}});
@@ -125,12 +158,14 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
   // State is committed per message; what is left is the outbox. Sending it now hands
   // the next owner a complete changelog (it would otherwise redo that work itself).
   for (const auto& tp : partitions) {
-    if (auto s = DrainPartition(tp.partition, options_.revoke_drain_timeout); !s) {
+    if (auto s = DrainOutbox({tp.partition}, options_.revoke_drain_timeout); !s) {
       log::Warn("revoke_drain_incomplete",
                 {{"partition", std::to_string(tp.partition)}, {"error", s.error().ToString()}});
     }
     owned_.erase(tp.partition);
     next_unsent_.erase(tp.partition);
+    commands_next_.erase(tp.partition);
+    committed_through_.erase(tp.partition);
     stores_.Close(tp.partition);
     log::Info("partition_revoked",
               {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
@@ -142,7 +177,15 @@ Status Engine::ProduceFence(int32_t partition, const std::string& owner, int64_t
   fence_delivery_.reset();
   bus::Outgoing out{topics::kChangelog, fence.key(), fence.value()};
   out.partition = partition;
-  if (auto s = producer_.Send(out, kFenceOpaque); !s) return s;
+  if (options_.transactions) {
+    // Committed on its own, so that reading the changelog up to it (read_committed)
+    // waits until every earlier transaction on the partition is decided.
+    if (auto s = BeginTransaction(); !s) return s;
+    if (auto s = producer_.Send(out, kFenceOpaque); !s) return AbortTransaction(s);
+    if (auto s = CommitTransaction(); !s) return s;
+  } else if (auto s = producer_.Send(out, kFenceOpaque); !s) {
+    return s;
+  }
   auto deadline = std::chrono::steady_clock::now() + options_.restore_timeout;
   // Bounded: Flush waits at most 100 ms a pass and the deadline ends the loop.
   while (!fence_delivery_) {
@@ -290,22 +333,176 @@ Result<int64_t> Engine::TakeOver(int32_t partition) {
   }
   store->SetOwner(owner);
   if (auto s = store->SaveLocalFence({owner, fence_offset}); !s) return s.error();
+  if (options_.transactions) {
+    if (auto s = AdoptCommittedOutbox(partition, *store); !s) return s.error();
+  }
   return resume(store);
 }
 
-Status Engine::DrainPartition(int32_t partition, milliseconds timeout) {
-  state::CaseStore* store = stores_.Find(partition);
-  if (!store) return {};
+Status Engine::AdoptCommittedOutbox(int32_t partition, state::CaseStore& store) {
+  auto committed = processor_.Committed({{std::string(topics::kCommands), partition, 0}},
+                                        options_.restore_timeout);
+  if (!committed) return committed.error();
+  std::optional<uint64_t> through;
+  if (!committed->empty()) through = ParseOutboxMetadata(committed->front().metadata);
+  if (!through) {
+    committed_through_.erase(partition);
+    return {};
+  }
+  // Sequences up to `through` went out in committed transactions (ours before a crash,
+  // or the previous owner's): never hand them out again, and drop what is left of them.
+  // Reserve first: the deletions below queue changelog tombstones at new sequences.
+  if (auto s = store.ReserveOutboxSequences(*through + 1); !s) return s;
+  uint64_t dropped = 0;
+  // Bounded: every pass deletes what it read or stops.
+  for (bool more = true; more;) {
+    auto items = store.ReadOutbox(0, options_.outbox_batch);
+    if (!items) return items.error();
+    more = !items->empty();
+    for (const auto& item : *items) {
+      if (item.sequence > *through) {
+        more = false;
+        break;
+      }
+      if (auto s = store.DeleteOutbox(item.sequence); !s) return s;
+      ++dropped;
+    }
+  }
+  committed_through_[partition] = *through;
+  log::Info("outbox_committed_adopted", {{"partition", std::to_string(partition)},
+                                         {"committed_through", std::to_string(*through)},
+                                         {"dropped", std::to_string(dropped)}});
+  return {};
+}
+
+Status Engine::BeginTransaction() {
+  if (txn_open_) return {};
+  if (auto s = producer_.BeginTransaction(); !s) return AbortTransaction(s);
+  txn_open_ = true;
+  return {};
+}
+
+Status Engine::CommitTransaction() {
+  if (!store_error_) return store_error_;
+  if (!txn_open_ && txn_commands_.empty() && txn_inbound_.empty()) return {};
+  if (auto s = BeginTransaction(); !s) return s;
+  // Every record is written before the offsets go (and with them the group generation
+  // that fences a replaced owner): a new owner's fence then lies after all of them.
+  if (auto s = producer_.Flush(options_.flush_timeout); !s) return AbortTransaction(s);
+  if (txn_delivery_failed_ || intake_failures_ > 0) {
+    return AbortTransaction(
+        Error{make_error_code(bus::errc::kDelivery), "a message of the transaction failed"});
+  }
+  if (!txn_inbound_.empty()) {
+    std::vector<bus::GroupOffset> offsets;
+    for (const auto& [partition, offset] : txn_inbound_) {
+      offsets.push_back({std::string(topics::kInbound), partition, offset, {}});
+    }
+    if (auto s = producer_.SendOffsetsToTransaction(offsets, intake_, options_.transaction_timeout);
+        !s) {
+      return AbortTransaction(s);
+    }
+  }
+  std::set<int32_t> partitions = txn_commands_;
+  for (const auto& [partition, sequences] : txn_sent_) {
+    if (!sequences.empty()) partitions.insert(partition);
+  }
+  if (!partitions.empty()) {
+    std::vector<bus::GroupOffset> offsets;
+    for (int32_t partition : partitions) {
+      bus::GroupOffset offset{std::string(topics::kCommands), partition, 0, {}};
+      if (auto it = commands_next_.find(partition); it != commands_next_.end()) {
+        offset.offset = it->second;
+      }
+      std::optional<uint64_t> through;
+      if (auto it = committed_through_.find(partition); it != committed_through_.end()) {
+        through = it->second;
+      }
+      if (auto it = txn_sent_.find(partition); it != txn_sent_.end() && !it->second.empty()) {
+        through = it->second.back();
+      }
+      // Every commit rewrites the metadata, so it always carries the latest sequence.
+      if (through) offset.metadata = std::string(kOutboxMetadataPrefix) + std::to_string(*through);
+      offsets.push_back(std::move(offset));
+    }
+    if (auto s =
+            producer_.SendOffsetsToTransaction(offsets, processor_, options_.transaction_timeout);
+        !s) {
+      return AbortTransaction(s);
+    }
+  }
+  if (auto s = producer_.CommitTransaction(options_.transaction_timeout); !s) {
+    return AbortTransaction(s);
+  }
+  txn_open_ = false;
+  txn_inbound_.clear();
+  txn_commands_.clear();
+  auto sent = std::move(txn_sent_);
+  txn_sent_.clear();
+  // On the wire now. A crash before these deletions is harmless: TakeOver reads the
+  // committed sequence back and drops the entries (AdoptCommittedOutbox).
+  for (const auto& [partition, sequences] : sent) {
+    if (sequences.empty()) continue;
+    committed_through_[partition] = sequences.back();
+    state::CaseStore* store = stores_.Find(partition);
+    if (!store) continue;
+    for (uint64_t sequence : sequences) {
+      if (auto s = store->DeleteOutbox(sequence); !s) {
+        store_error_ = s;
+        return s;
+      }
+      ++stats_.delivered;
+    }
+  }
+  return {};
+}
+
+Status Engine::AbortTransaction(Status cause) {
+  if (txn_open_) {
+    if (auto s = producer_.AbortTransaction(options_.transaction_timeout); !s) {
+      log::Warn("transaction_abort_failed", {{"error", s.error().ToString()}});
+    }
+  }
+  txn_open_ = false;
+  txn_delivery_failed_ = false;
+  txn_inbound_.clear();
+  txn_commands_.clear();
+  txn_sent_.clear();
+  log::Error("transaction_aborted", {{"error", cause.error().ToString()}});
+  // Consumers and the outbox cursor have moved past what was aborted: only a restart
+  // (from RocksDB and the committed offsets) puts them back in step.
+  if (store_error_) store_error_ = cause;
+  return cause;
+}
+
+Status Engine::DrainOutbox(const std::vector<int32_t>& partitions, milliseconds timeout) {
+  // An operational bound, not business time: the injected clock may stand still.
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Bounded by the deadline; each pass waits at most 100 ms for deliveries (or, with
+  // transactions, for one commit).
   while (true) {
-    if (auto s = SendOutbox(partition, *store); !s) return s;
-    (void)producer_.Flush(milliseconds(100));
+    for (int32_t partition : partitions) {
+      state::CaseStore* store = stores_.Find(partition);
+      if (!store) continue;
+      if (auto s = SendOutbox(partition, *store); !s) return s;
+    }
+    if (options_.transactions) {
+      if (auto s = CommitTransaction(); !s) return s;
+    } else {
+      (void)producer_.Flush(milliseconds(100));
+    }
     if (!store_error_) return store_error_;
-    auto left = store->ReadOutbox(0, 1);
-    if (!left) return left.error();
-    if (left->empty()) return {};
+    bool empty = true;
+    for (int32_t partition : partitions) {
+      state::CaseStore* store = stores_.Find(partition);
+      if (!store) continue;
+      auto left = store->ReadOutbox(0, 1);
+      if (!left) return left.error();
+      empty = empty && left->empty();
+    }
+    if (empty && producer_.InFlight() == 0) return {};
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Error{make_error_code(bus::errc::kTimeout), "partition outbox not drained"};
+      return Error{make_error_code(bus::errc::kTimeout), "outbox not drained"};
     }
   }
 }
@@ -333,6 +530,9 @@ Status Engine::StepOnce(milliseconds poll_timeout) {
   if (auto s = FireTimers(); !s) return s;
   if (auto s = RunProcessor(poll_timeout); !s) return s;
   if (auto s = SendOutbox(); !s) return s;
+  if (options_.transactions) {
+    if (auto s = CommitTransaction(); !s) return s;
+  }
   producer_.Poll(milliseconds(0));
   if (!store_error_) return store_error_;
   return {};
@@ -368,24 +568,7 @@ Result<EngineSnapshot> Engine::Snapshot(size_t max_due_count) {
 }
 
 Status Engine::Drain(milliseconds timeout) {
-  // An operational bound, not business time: the injected clock may stand still.
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Bounded by the deadline; each pass waits at most 100 ms for deliveries.
-  while (true) {
-    if (auto s = SendOutbox(); !s) return s;
-    (void)producer_.Flush(milliseconds(100));
-    if (!store_error_) return store_error_;
-    bool empty = true;
-    for (int32_t partition : stores_.OpenPartitions()) {
-      auto left = stores_.Find(partition)->ReadOutbox(0, 1);
-      if (!left) return left.error();
-      empty = empty && left->empty();
-    }
-    if (empty && producer_.InFlight() == 0) return {};
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Error{make_error_code(bus::errc::kTimeout), "outbox not drained"};
-    }
-  }
+  return DrainOutbox(std::vector<int32_t>(owned_.begin(), owned_.end()), timeout);
 }
 
 void Engine::OnDelivery(const bus::Delivery& d) {
@@ -402,6 +585,16 @@ void Engine::OnDelivery(const bus::Delivery& d) {
   }
   const auto partition = static_cast<int32_t>(d.opaque >> kSequenceBits);
   const uint64_t sequence = d.opaque & kSequenceMask;
+  if (options_.transactions) {
+    // Written is not committed: entries are deleted after the commit instead.
+    if (d.error) {
+      txn_delivery_failed_ = true;
+      log::Warn("outbox_delivery_failed", {{"partition", std::to_string(partition)},
+                                           {"sequence", std::to_string(sequence)},
+                                           {"error", d.error_detail}});
+    }
+    return;
+  }
   state::CaseStore* store = stores_.Find(partition);
   // Revoked meanwhile: the entry stays; the next owner sends it again (same id).
   if (!store) return;
@@ -422,6 +615,9 @@ void Engine::OnDelivery(const bus::Delivery& d) {
 }
 
 Status Engine::ProduceIntake(std::string_view topic, std::string_view key, std::string_view value) {
+  if (options_.transactions) {
+    if (auto s = BeginTransaction(); !s) return s;
+  }
   // Bounded retry on a full local queue: Poll frees space as deliveries complete.
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto s = producer_.Produce(topic, key, value, kIntakeOpaque);
@@ -443,6 +639,11 @@ Status Engine::RunIntake(milliseconds poll_timeout) {
     next_offsets[m.partition] = m.offset + 1;
   }
   if (next_offsets.empty()) return {};
+  if (options_.transactions) {
+    // Committed with the transaction that carries their output.
+    for (const auto& [partition, offset] : next_offsets) txn_inbound_[partition] = offset;
+    return {};
+  }
   // Commit only what is delivered: a crash before this point re-reads the batch,
   // and the stateful stage drops the repeated event ids.
   if (auto s = producer_.Flush(options_.flush_timeout); !s) return s;
@@ -532,6 +733,13 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
     }
   }
   if (next_offsets.empty()) return {};
+  if (options_.transactions) {
+    for (const auto& [partition, offset] : next_offsets) {
+      commands_next_[partition] = offset;
+      txn_commands_.insert(partition);
+    }
+    return {};
+  }
   // RocksDB holds the authoritative offsets (committed with the state); the group's
   // offsets are kept too, so that Kafka's own lag tools show how far behind we are.
   std::vector<bus::TopicPartition> commit;
@@ -676,6 +884,9 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
     next = std::max(next, store.NextOutboxSequence());  // all handed over already
     return {};
   }
+  if (options_.transactions) {
+    if (auto s = BeginTransaction(); !s) return s;
+  }
   for (const auto& item : *items) {
     const auto& e = item.entry;
     bus::Outgoing out{e.topic(), e.key(), e.value(), e.tombstone()};
@@ -686,6 +897,7 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
       return s;
     }
     next = item.sequence + 1;
+    if (options_.transactions) txn_sent_[partition].push_back(item.sequence);
   }
   return {};
 }

@@ -33,6 +33,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <vector>
 
 #include "common/result.h"
 #include "common/time_source.h"
@@ -54,6 +55,15 @@ struct EngineOptions {
   uint64_t max_history_per_case = 10000;
   std::chrono::milliseconds restore_timeout{120000};      // per partition, on assignment
   std::chrono::milliseconds revoke_drain_timeout{10000};  // per revocation
+  // Kafka transactions (needs a transactional producer, Producer::transactional()).
+  // Each Step's output (intake output, outbox entries with their changelog records) is
+  // one transaction, committed together with the consumed offsets of both stages; the
+  // commands group's offsets carry the last outbox sequence committed, so an entry
+  // whose transaction committed is never sent again, even after a crash before its
+  // local deletion. read_committed consumers then see every output once, and a
+  // replaced instance's transaction is fenced by its group's generation (KIP-447).
+  bool transactions = false;
+  std::chrono::milliseconds transaction_timeout{60000};  // per transactional call
   // Called after each command of the stateful stage with how long it took (decide and
   // commit) and how long ago it was appended to pathway.commands.v1 (broker time; 0 if
   // unknown). On the engine thread; for metrics.
@@ -137,7 +147,19 @@ class Engine final : public bus::RebalanceListener {
   // Makes the partition's store current (see the class comment); the offset of
   // pathway.commands.v1 to resume from.
   Result<int64_t> TakeOver(int32_t partition);
-  Status DrainPartition(int32_t partition, std::chrono::milliseconds timeout);
+  // Sends the outbox of `partitions` until it is empty or `timeout` passes (kTimeout).
+  Status DrainOutbox(const std::vector<int32_t>& partitions, std::chrono::milliseconds timeout);
+  // Transactions mode.
+  Status BeginTransaction();
+  // Flushes, adds both stages' offsets and commits; then deletes the committed outbox
+  // entries. Also commits when only offsets moved. A failure aborts (AbortTransaction).
+  Status CommitTransaction();
+  // Aborts the open transaction (best effort) and makes `cause` sticky: the process
+  // must restart, from RocksDB and the committed offsets.
+  Status AbortTransaction(Status cause);
+  // After a restore: forgets outbox entries a committed transaction already carried
+  // (their sequence is in the commands group's committed metadata).
+  Status AdoptCommittedOutbox(int32_t partition, state::CaseStore& store);
   Status ProduceFence(int32_t partition, const std::string& owner, int64_t* offset);
   Status ProduceIntake(std::string_view topic, std::string_view key, std::string_view value);
 
@@ -156,7 +178,15 @@ class Engine final : public bus::RebalanceListener {
   // The fence being produced: its delivery report fills these.
   std::optional<bus::Delivery> fence_delivery_;
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
-  Status store_error_;            // a failure inside a delivery callback, surfaced by Step
+  // Transactions mode: what the open transaction holds.
+  bool txn_open_ = false;
+  bool txn_delivery_failed_ = false;
+  std::map<int32_t, int64_t> txn_inbound_;             // next offsets of pathway.inbound.v1
+  std::map<int32_t, std::vector<uint64_t>> txn_sent_;  // outbox sequences, per partition
+  std::set<int32_t> txn_commands_;                     // partitions whose offset moved
+  std::map<int32_t, int64_t> commands_next_;           // per owned partition
+  std::map<int32_t, uint64_t> committed_through_;      // last committed outbox sequence
+  Status store_error_;  // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> assigned_once_{false};

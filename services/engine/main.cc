@@ -2,6 +2,7 @@
 //
 //   pathway-engine --bootstrap-servers B --data-dir DIR [--subject-key-file F]
 //                  [--kafka-config FILE] [-X key=value]... [--group-prefix P]
+//                  [--transactional-id ID]
 //
 // Runs until SIGTERM or SIGINT, then stops fetching, drains the outbox (bounded) and
 // exits 0. Exits 1 on a fatal error (restart resumes from the stored offsets), 2 on
@@ -41,6 +42,8 @@ constexpr const char* kUsage =
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
     "                      [--ops-listen HOST:PORT (default 127.0.0.1:9464; off to disable)]\n"
     "                      [--max-history-per-case N (default 10000)]\n"
+    "                      [--transactional-id ID (Kafka transactions mode; unique per\n"
+    "                       instance and the same across its restarts)]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
 
 struct Flags {
@@ -53,6 +56,7 @@ struct Flags {
   std::optional<TimePoint> fixed_clock;
   std::string ops_listen = "127.0.0.1:9464";
   bool ops_listen_given = false;
+  std::string transactional_id;  // empty: no Kafka transactions
 };
 
 int Usage(const std::string& problem) {
@@ -100,6 +104,9 @@ int Run(int argc, char** argv) {
         return Usage("--max-history-per-case must be a positive whole number");
       }
       flags.options.max_history_per_case = static_cast<uint64_t>(n);
+    } else if (arg == "--transactional-id") {
+      if (!value(&v) || v.empty()) return Usage("--transactional-id needs a value");
+      flags.transactional_id = v;
     } else if (arg == "--fixed-clock") {
       if (!value(&v)) return Usage("--fixed-clock needs a value");
       google::protobuf::Timestamp ts;
@@ -153,13 +160,21 @@ int Run(int argc, char** argv) {
   state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog));
 
   engine::Engine* engine_ptr = nullptr;
-  auto producer = bus::NewKafkaProducer(flags.kafka, [&engine_ptr](const bus::Delivery& d) {
+  bus::KafkaConfig producer_config = flags.kafka;
+  if (!flags.transactional_id.empty()) {
+    producer_config.settings["transactional.id"] = flags.transactional_id;
+  }
+  auto producer = bus::NewKafkaProducer(producer_config, [&engine_ptr](const bus::Delivery& d) {
     if (engine_ptr) engine_ptr->OnDelivery(d);
   });
   if (!producer) {
     log::Error("kafka_producer_failed", {{"error", producer.error().ToString()}});
     return 1;
   }
+  // A transactional.id given with -X counts too: a transactional producer can only
+  // send inside transactions.
+  flags.options.transactions = (*producer)->transactional();
+  if (flags.options.transactions) log::Info("transactions_mode");
   // Cooperative-sticky: a rebalance moves only the partitions that change owner, so
   // the others keep processing instead of being revoked, drained and restored. Older
   // librdkafka (Debian 12 has 2.0.2) aborts in that assignor when a consumer closes

@@ -15,13 +15,16 @@
 #include "state/store_set.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/temp_dir.h"
+#include "tests/common/transaction_faults.h"
 
 namespace pathway::testing {
 
 class EngineHarness {
  public:
-  EngineHarness()
-      : time_(March10th2025()), keyer_(engine::SubjectKeyer::FromSecret(std::string(32, 'k'))) {
+  explicit EngineHarness(engine::EngineOptions options = {})
+      : time_(March10th2025()),
+        keyer_(engine::SubjectKeyer::FromSecret(std::string(32, 'k'))),
+        options_(std::move(options)) {
     for (auto topic : topics::kAll) broker_.CreateTopic(std::string(topic), 4);
     Restart();
   }
@@ -29,9 +32,11 @@ class EngineHarness {
   // `broker` (everything published and emitted so far), as a new owner would see it.
   // With `copy_data_from`: starts on a copy of that (stopped) instance's data
   // directory, as that instance restarting against this broker would.
-  explicit EngineHarness(const bus::MemoryBroker& broker, const std::string& copy_data_from = "")
+  explicit EngineHarness(const bus::MemoryBroker& broker, const std::string& copy_data_from = "",
+                         engine::EngineOptions options = {})
       : time_(March10th2025()),
         keyer_(engine::SubjectKeyer::FromSecret(std::string(32, 'k'))),
+        options_(std::move(options)),
         broker_(broker) {
     if (!copy_data_from.empty()) {
       std::filesystem::copy(copy_data_from, dir_.path(),
@@ -62,9 +67,15 @@ class EngineHarness {
     restore_.reset();
     stores_ =
         std::make_unique<state::StoreSet>(dir_.path() + "/state", std::string(topics::kChangelog));
-    producer_ = bus::NewMemoryProducer(broker_, [this](const bus::Delivery& d) {
+    auto on_delivery = [this](const bus::Delivery& d) {
       if (engine_) engine_->OnDelivery(d);
-    });
+    };
+    if (options_.transactions) {
+      producer_ = std::make_unique<FaultyTransactionalProducer>(
+          bus::NewMemoryTransactionalProducer(broker_, on_delivery), faults_);
+    } else {
+      producer_ = bus::NewMemoryProducer(broker_, on_delivery);
+    }
     intake_ = bus::NewMemoryConsumer(broker_, "pathway-engine.intake");
     processor_ = bus::NewMemoryConsumer(broker_, "pathway-engine.commands");
     restore_ = bus::NewMemoryConsumer(broker_, "");
@@ -150,13 +161,17 @@ class EngineHarness {
     return n;
   }
   SimulatedTimeSource& time() { return time_; }
+  // Changes take effect at the next Restart.
   engine::EngineOptions& options() { return options_; }
+  // Transactions mode (options().transactions): faults at commit time.
+  TransactionFaults& faults() { return faults_; }
 
  private:
   TempDir dir_;
   SimulatedTimeSource time_;
   engine::SubjectKeyer keyer_;
   engine::EngineOptions options_;
+  TransactionFaults faults_;
   bus::MemoryBroker broker_;
   std::unique_ptr<state::StoreSet> stores_;
   std::unique_ptr<bus::Producer> producer_;

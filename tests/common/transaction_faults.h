@@ -1,0 +1,63 @@
+// A Producer decorator for transactions-mode tests: forwards everything to a real
+// (memory or Kafka) transactional producer and lets a test act at the moment of a
+// commit: run a hook first (e.g. let another instance take over), fail without
+// committing (an abortable error), or commit and then report failure (the process
+// died after the broker committed, before it heard back).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "services/bus/event_bus.h"
+
+namespace pathway::testing {
+
+struct TransactionFaults {
+  // Which commit (1 = the first) to act on; 0 = none.
+  int at_commit = 0;
+  enum class Kind { kFailBeforeCommit, kFailAfterCommit } kind = Kind::kFailAfterCommit;
+  // Runs before every commit (with its number), whether or not a fault is due.
+  std::function<void(int)> before_commit;
+  int commits = 0;  // commits attempted so far
+};
+
+class FaultyTransactionalProducer final : public bus::Producer {
+ public:
+  FaultyTransactionalProducer(std::unique_ptr<bus::Producer> inner, TransactionFaults& faults)
+      : inner_(std::move(inner)), faults_(faults) {}
+
+  Status Send(const bus::Outgoing& m, uint64_t opaque) override { return inner_->Send(m, opaque); }
+  void Poll(std::chrono::milliseconds t) override { inner_->Poll(t); }
+  Status Flush(std::chrono::milliseconds t) override { return inner_->Flush(t); }
+  size_t InFlight() const override { return inner_->InFlight(); }
+  bool transactional() const override { return inner_->transactional(); }
+  Status InitTransactions(std::chrono::milliseconds t) override {
+    return inner_->InitTransactions(t);
+  }
+  Status BeginTransaction() override { return inner_->BeginTransaction(); }
+  Status SendOffsetsToTransaction(const std::vector<bus::GroupOffset>& offsets,
+                                  bus::Consumer& group, std::chrono::milliseconds t) override {
+    return inner_->SendOffsetsToTransaction(offsets, group, t);
+  }
+  Status AbortTransaction(std::chrono::milliseconds t) override {
+    return inner_->AbortTransaction(t);
+  }
+  Status CommitTransaction(std::chrono::milliseconds t) override {
+    const int number = ++faults_.commits;
+    if (faults_.before_commit) faults_.before_commit(number);
+    if (number != faults_.at_commit) return inner_->CommitTransaction(t);
+    if (faults_.kind == TransactionFaults::Kind::kFailBeforeCommit) {
+      return Status(bus::errc::kTxnAbortable, "injected: the transaction failed");
+    }
+    if (Status s = inner_->CommitTransaction(t); !s) return s;
+    return Status(bus::errc::kTransport, "injected: died after the broker committed");
+  }
+
+ private:
+  std::unique_ptr<bus::Producer> inner_;
+  TransactionFaults& faults_;
+};
+
+}  // namespace pathway::testing
