@@ -6,7 +6,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -20,6 +22,10 @@ struct TransactionFaults {
   enum class Kind { kFailBeforeCommit, kFailAfterCommit } kind = Kind::kFailAfterCommit;
   // Runs before every commit (with its number), whether or not a fault is due.
   std::function<void(int)> before_commit;
+  // Runs before offsets are added to a transaction, with the messages the open
+  // transaction has sent so far per topic (e.g. to pause an instance that has written
+  // output but not yet committed it).
+  std::function<void(const std::map<std::string, int>&)> before_send_offsets;
   int commits = 0;  // commits attempted so far
 };
 
@@ -28,7 +34,11 @@ class FaultyTransactionalProducer final : public bus::Producer {
   FaultyTransactionalProducer(std::unique_ptr<bus::Producer> inner, TransactionFaults& faults)
       : inner_(std::move(inner)), faults_(faults) {}
 
-  Status Send(const bus::Outgoing& m, uint64_t opaque) override { return inner_->Send(m, opaque); }
+  Status Send(const bus::Outgoing& m, uint64_t opaque) override {
+    Status s = inner_->Send(m, opaque);
+    if (s) ++sent_in_transaction_[std::string(m.topic)];
+    return s;
+  }
   void Poll(std::chrono::milliseconds t) override { inner_->Poll(t); }
   Status Flush(std::chrono::milliseconds t) override { return inner_->Flush(t); }
   size_t InFlight() const override { return inner_->InFlight(); }
@@ -36,9 +46,13 @@ class FaultyTransactionalProducer final : public bus::Producer {
   Status InitTransactions(std::chrono::milliseconds t) override {
     return inner_->InitTransactions(t);
   }
-  Status BeginTransaction() override { return inner_->BeginTransaction(); }
+  Status BeginTransaction() override {
+    sent_in_transaction_.clear();
+    return inner_->BeginTransaction();
+  }
   Status SendOffsetsToTransaction(const std::vector<bus::GroupOffset>& offsets,
                                   bus::Consumer& group, std::chrono::milliseconds t) override {
+    if (faults_.before_send_offsets) faults_.before_send_offsets(sent_in_transaction_);
     return inner_->SendOffsetsToTransaction(offsets, group, t);
   }
   Status AbortTransaction(std::chrono::milliseconds t) override {
@@ -58,6 +72,7 @@ class FaultyTransactionalProducer final : public bus::Producer {
  private:
   std::unique_ptr<bus::Producer> inner_;
   TransactionFaults& faults_;
+  std::map<std::string, int> sent_in_transaction_;
 };
 
 }  // namespace pathway::testing
