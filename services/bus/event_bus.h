@@ -180,6 +180,11 @@ class Consumer {
   // them (read_committed), so the answer is stable.
   virtual Result<std::vector<GroupOffset>> Committed(const std::vector<TopicPartition>& partitions,
                                                      std::chrono::milliseconds timeout) = 0;
+  // The position (next offset to read) of each assigned partition whose position is
+  // known, from the client's own state (no broker round trip). Unlike "last message
+  // read + 1", it moves past transaction markers, so committing it lets a group's lag
+  // reach 0 on topics written with transactions.
+  virtual std::vector<TopicPartition> Positions() = 0;
   // Messages behind the end of the assigned partitions (high watermark minus the
   // position), from what the client last heard: cheap, no broker round trip. A
   // partition whose position or watermark is not known yet counts as 0.

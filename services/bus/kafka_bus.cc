@@ -591,6 +591,20 @@ class KafkaConsumer final : public Consumer {
   // The C handle, for the transactional producer's group metadata; null once closed.
   rd_kafka_t* c_handle() { return consumer_ ? consumer_->c_ptr() : nullptr; }
 
+  std::vector<TopicPartition> Positions() override {
+    std::vector<TopicPartition> out;
+    if (mode_ == Mode::kClosed || !consumer_) return out;
+    std::vector<RdKafka::TopicPartition*> parts;
+    if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR) return out;
+    if (consumer_->position(parts) == RdKafka::ERR_NO_ERROR) {
+      for (const auto* tp : parts) {
+        if (tp->offset() >= 0) out.push_back({tp->topic(), tp->partition(), tp->offset()});
+      }
+    }
+    RdKafka::TopicPartition::destroy(parts);
+    return out;
+  }
+
   int64_t Lag() override {
     if (mode_ == Mode::kClosed || !consumer_) return 0;
     std::vector<RdKafka::TopicPartition*> parts;

@@ -261,6 +261,12 @@ class MemoryConsumer final : public Consumer {
 
   const std::string& group() const { return group_; }
 
+  std::vector<TopicPartition> Positions() override {
+    std::vector<TopicPartition> out;
+    for (const auto& [tp, position] : positions_) out.push_back({tp.first, tp.second, position});
+    return out;
+  }
+
   int64_t Lag() override {
     int64_t lag = 0;
     for (const auto& [tp, position] : positions_) {

@@ -166,6 +166,7 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
     next_unsent_.erase(tp.partition);
     commands_next_.erase(tp.partition);
     committed_through_.erase(tp.partition);
+    committed_commands_.erase(tp.partition);
     stores_.Close(tp.partition);
     log::Info("partition_revoked",
               {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
@@ -382,6 +383,26 @@ Status Engine::BeginTransaction() {
   return {};
 }
 
+void Engine::NoteConsumerPositions() {
+  // A transaction's commit marker follows its last message. Committing "last message
+  // read + 1" would leave the group one behind per partition for ever (lag tools
+  // never reach 0); the consumer's position moves past the marker.
+  for (const auto& tp : intake_.Positions()) {
+    auto it = committed_inbound_.find(tp.partition);
+    if (it != committed_inbound_.end() && tp.offset <= it->second) continue;
+    int64_t& next = txn_inbound_[tp.partition];
+    next = std::max(next, tp.offset);
+  }
+  for (const auto& tp : processor_.Positions()) {
+    if (!owned_.count(tp.partition)) continue;
+    auto it = committed_commands_.find(tp.partition);
+    if (it != committed_commands_.end() && tp.offset <= it->second) continue;
+    int64_t& next = commands_next_[tp.partition];
+    next = std::max(next, tp.offset);
+    txn_commands_.insert(tp.partition);
+  }
+}
+
 Status Engine::CommitTransaction() {
   if (!store_error_) return store_error_;
   if (!txn_open_ && txn_commands_.empty() && txn_inbound_.empty()) return {};
@@ -410,6 +431,13 @@ Status Engine::CommitTransaction() {
   if (!partitions.empty()) {
     std::vector<bus::GroupOffset> offsets;
     for (int32_t partition : partitions) {
+      if (!owned_.count(partition)) {
+        // A revocation commits before it lets go, so this is a bug; committing would
+        // overwrite the next owner's offset and sequence.
+        return AbortTransaction(Error{make_error_code(bus::errc::kState),
+                                      "transaction holds partition " + std::to_string(partition) +
+                                          ", which this instance no longer owns"});
+      }
       bus::GroupOffset offset{std::string(topics::kCommands), partition, 0, {}};
       if (auto it = commands_next_.find(partition); it != commands_next_.end()) {
         offset.offset = it->second;
@@ -435,6 +463,8 @@ Status Engine::CommitTransaction() {
     return AbortTransaction(s);
   }
   txn_open_ = false;
+  for (const auto& [partition, offset] : txn_inbound_) committed_inbound_[partition] = offset;
+  for (int32_t partition : partitions) committed_commands_[partition] = commands_next_[partition];
   txn_inbound_.clear();
   txn_commands_.clear();
   auto sent = std::move(txn_sent_);
@@ -531,6 +561,7 @@ Status Engine::StepOnce(milliseconds poll_timeout) {
   if (auto s = RunProcessor(poll_timeout); !s) return s;
   if (auto s = SendOutbox(); !s) return s;
   if (options_.transactions) {
+    NoteConsumerPositions();
     if (auto s = CommitTransaction(); !s) return s;
   }
   producer_.Poll(milliseconds(0));
@@ -641,7 +672,9 @@ Status Engine::RunIntake(milliseconds poll_timeout) {
   if (next_offsets.empty()) return {};
   if (options_.transactions) {
     // Committed with the transaction that carries their output.
-    for (const auto& [partition, offset] : next_offsets) txn_inbound_[partition] = offset;
+    for (const auto& [partition, offset] : next_offsets) {
+      txn_inbound_[partition] = std::max(txn_inbound_[partition], offset);
+    }
     return {};
   }
   // Commit only what is delivered: a crash before this point re-reads the batch,
@@ -735,7 +768,7 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
   if (next_offsets.empty()) return {};
   if (options_.transactions) {
     for (const auto& [partition, offset] : next_offsets) {
-      commands_next_[partition] = offset;
+      commands_next_[partition] = std::max(commands_next_[partition], offset);
       txn_commands_.insert(partition);
     }
     return {};

@@ -157,6 +157,9 @@ class Engine final : public bus::RebalanceListener {
   // Aborts the open transaction (best effort) and makes `cause` sticky: the process
   // must restart, from RocksDB and the committed offsets.
   Status AbortTransaction(Status cause);
+  // Adds consumer positions that moved past what was last committed (e.g. past a
+  // transaction's commit marker) to the next transaction's offsets.
+  void NoteConsumerPositions();
   // After a restore: forgets outbox entries a committed transaction already carried
   // (their sequence is in the commands group's committed metadata).
   Status AdoptCommittedOutbox(int32_t partition, state::CaseStore& store);
@@ -186,6 +189,8 @@ class Engine final : public bus::RebalanceListener {
   std::set<int32_t> txn_commands_;                     // partitions whose offset moved
   std::map<int32_t, int64_t> commands_next_;           // per owned partition
   std::map<int32_t, uint64_t> committed_through_;      // last committed outbox sequence
+  std::map<int32_t, int64_t> committed_inbound_;       // offsets last committed by this
+  std::map<int32_t, int64_t> committed_commands_;      //   instance, per partition
   Status store_error_;  // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
   std::atomic<bool> failed_{false};

@@ -24,6 +24,7 @@
 #include "tests/common/fixtures.h"
 #include "tests/common/histories.h"
 #include "tests/common/temp_dir.h"
+#include "tests/integration/kafka_engine.h"
 #include "workflow/simulator.h"
 
 namespace pathway {
@@ -87,40 +88,15 @@ class Broker {
 class EngineProcess {
  public:
   EngineProcess(const Broker& broker, const std::string& data_dir, const TimeSource& time,
-                const engine::SubjectKeyer& keyer) {
-    stores_ = std::make_unique<state::StoreSet>(data_dir, std::string(topics::kChangelog));
-    auto producer = bus::NewKafkaProducer(broker.config(), [this](const bus::Delivery& d) {
-      if (engine_) engine_->OnDelivery(d);
-    });
-    auto intake = bus::NewKafkaConsumer(broker.consumer_config(), "it-engine.intake");
-    auto processor = bus::NewKafkaConsumer(broker.consumer_config(), "it-engine.commands");
-    auto restore = bus::NewKafkaConsumer(broker.config(), "");
-    if (!producer.ok() || !intake.ok() || !processor.ok() || !restore.ok())
-      throw std::runtime_error("kafka clients");
-    producer_ = std::move(*producer);
-    intake_ = std::move(*intake);
-    processor_ = std::move(*processor);
-    restore_ = std::move(*restore);
-    engine_ = std::make_unique<engine::Engine>(engine::EngineOptions{}, *stores_, keyer, time,
-                                               *producer_, *intake_, *processor_, *restore_);
-    Status s = engine_->Start();
-    if (!s.ok()) throw std::runtime_error(s.error().ToString());
-  }
+                const engine::SubjectKeyer& keyer)
+      : instance_(Config(broker, data_dir), time, keyer) {}
 
-  // A clean shutdown, as on SIGTERM.
-  ~EngineProcess() {
-    intake_->Close();
-    processor_->Close();
-    (void)engine_->Drain(10s);
-    engine_.reset();
-  }
-
-  engine::Engine& engine() { return *engine_; }
+  engine::Engine& engine() { return instance_.engine(); }
   // The store (of the owned partitions) that holds `subject_key`, or the first one.
   state::CaseStore& StoreFor(const std::string& subject_key) {
     state::CaseStore* found = nullptr;
-    for (int32_t p : stores_->OpenPartitions()) {
-      auto* store = stores_->Find(p);
+    for (int32_t p : instance_.stores().OpenPartitions()) {
+      auto* store = instance_.stores().Find(p);
       auto state = store->LoadCase(subject_key);
       if (!found || (state.ok() && state->has_value())) found = store;
       if (state.ok() && state->has_value()) break;
@@ -130,12 +106,17 @@ class EngineProcess {
   }
 
  private:
-  std::unique_ptr<state::StoreSet> stores_;
-  std::unique_ptr<bus::Producer> producer_;
-  std::unique_ptr<bus::Consumer> intake_;
-  std::unique_ptr<bus::Consumer> processor_;
-  std::unique_ptr<bus::Consumer> restore_;
-  std::unique_ptr<engine::Engine> engine_;
+  static pathway::testing::KafkaEngineConfig Config(const Broker& broker,
+                                                    const std::string& data_dir) {
+    pathway::testing::KafkaEngineConfig config;
+    config.producer = broker.config();
+    config.consumers = broker.consumer_config();
+    config.data_dir = data_dir;
+    config.group_prefix = "it-engine";
+    return config;
+  }
+
+  pathway::testing::KafkaEngine instance_;
 };
 
 // Reads every partition of the output topics from the beginning.
