@@ -21,10 +21,13 @@
 namespace pathway::testing {
 namespace {
 
-TEST(CrashTest, SigkillAtRandomPointsChangesNoOutputAndNoState) {
+// With `transactions`, the engine runs with --transactional-id and the outputs must
+// also be on the wire exactly once (read_committed).
+void SigkillAtRandomPoints(bool transactions) {
   const uint64_t seed = EnvNumber("PATHWAY_TEST_SEED", 4);
   const int kills = static_cast<int>(EnvNumber("PATHWAY_TEST_KILLS", 24));
-  std::cout << "[crash] seed " << seed << ", " << kills << " kills\n";
+  std::cout << "[crash] seed " << seed << ", " << kills << " kills"
+            << (transactions ? ", transactions mode" : "") << "\n";
   WorkDir dir("crash");
   const std::string key_file = WriteKeyFile(dir.Sub("subject-key"), seed);
   const InboundStream stream = GenerateInboundStream(seed, 10000, kTestPartitions);
@@ -33,14 +36,19 @@ TEST(CrashTest, SigkillAtRandomPointsChangesNoOutputAndNoState) {
 
   const RunOutcome reference = ReferenceRun(stream, key_file, dir);
   ExpectSoundReference(stream, reference);
-  ASSERT_FALSE(HasFailure()) << "the reference run itself is wrong";
+  ASSERT_FALSE(::testing::Test::HasFailure()) << "the reference run itself is wrong";
 
   auto started = Clock::now();
   auto cluster = TestCluster::FromEnvironment(1);
   Publish(cluster->bootstrap(), stream);
   KafkaProbe probe(cluster->bootstrap());
-  const EngineConfig config =
+  EngineConfig config =
       NamedEngineConfig(*cluster, dir, "crash", key_file, UniqueGroupPrefix("crash"));
+  if (transactions) {
+    // The same id across restarts: each start aborts what the killed one left open.
+    config.extra_args.push_back("--transactional-id");
+    config.extra_args.push_back(config.group_prefix + "-engine");
+  }
   EngineProcess engine(config);
 
   // Kill points: a random delay after start (start-up, group join), a random amount of
@@ -125,10 +133,23 @@ TEST(CrashTest, SigkillAtRandomPointsChangesNoOutputAndNoState) {
   crashed.outbox_left = OutboxEntries(config.data_dir);
   std::cout << "[crash] " << engine.starts() << " engine starts, " << crashed.wire_messages
             << " output messages on the wire for " << crashed.outputs.size()
-            << " distinct ids: " << crashed.wire_duplicates
-            << " duplicates on the wire (allowed: consumers dedupe by id; the reference had "
-            << reference.wire_duplicates << "), total " << Ms(Clock::now() - started) << " ms\n";
+            << " distinct ids: " << crashed.wire_duplicates << " duplicates on the wire ("
+            << (transactions ? "read_committed: none allowed" : "allowed: consumers dedupe by id")
+            << "; the reference had " << reference.wire_duplicates << "), total "
+            << Ms(Clock::now() - started) << " ms\n";
   ExpectSameOutcome(reference, crashed);
+  if (transactions) {
+    EXPECT_EQ(crashed.wire_duplicates, 0u)
+        << "in the transactions mode a read_committed reader sees each output once";
+  }
+}
+
+TEST(CrashTest, SigkillAtRandomPointsChangesNoOutputAndNoState) { SigkillAtRandomPoints(false); }
+
+// Real Kafka only: the mock does not implement transactions.
+TEST(CrashTest, TransactionsModeSigkillAtRandomPointsPutsEachOutputOnTheWireOnce) {
+  if (!TestCluster::RealRequested()) GTEST_SKIP() << "transactions need a real Kafka";
+  SigkillAtRandomPoints(true);
 }
 
 // The setup step of the real-Kafka ctest fixture (integration.kafka.topics): every

@@ -863,7 +863,10 @@ void ReadOutputs(const std::string& bootstrap, RunOutcome& outcome, milliseconds
                          {{"group.id", UniqueGroupPrefix("reader")},
                           {"enable.auto.commit", "false"},
                           {"enable.partition.eof", "false"},
-                          {"auto.offset.reset", "earliest"}});
+                          {"auto.offset.reset", "earliest"},
+                          // What consumers of pathway's topics must use: in the
+                          // transactions mode, aborted copies are not outputs.
+                          {"isolation.level", "read_committed"}});
   KafkaProbe probe(bootstrap);
   std::map<std::pair<std::string, int32_t>, int64_t> end;   // high watermark
   std::map<std::pair<std::string, int32_t>, int64_t> next;  // next offset to read
@@ -888,7 +891,19 @@ void ReadOutputs(const std::string& bootstrap, RunOutcome& outcome, milliseconds
   rd_kafka_assign(rk.get(), list);
   rd_kafka_topic_partition_list_destroy(list);
 
+  // The consumer's position moves past transaction markers (which are never
+  // delivered), so a partition written with transactions is read to its end too.
   auto done = [&] {
+    rd_kafka_topic_partition_list_t* positions = nullptr;
+    if (rd_kafka_assignment(rk.get(), &positions) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_position(rk.get(), positions) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < positions->cnt; ++i) {
+        const auto& p = positions->elems[i];
+        int64_t& n = next[{p.topic, p.partition}];
+        n = std::max(n, p.offset);
+      }
+    }
+    if (positions) rd_kafka_topic_partition_list_destroy(positions);
     for (const auto& [tp, hwm] : end) {
       if (next[tp] < hwm) return false;
     }
