@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <cstdint>
+#include <memory>
 
 namespace pathway {
 
@@ -74,6 +75,83 @@ std::string DerivedEventId(std::string_view cause_id, uint32_t index) {
   input += '|';
   input += std::to_string(index);
   return HexEncode(Sha256(input).substr(0, 16));
+}
+
+namespace {
+using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+Error CryptoError(std::string what) {
+  return Error{std::make_error_code(std::errc::invalid_argument), std::move(what)};
+}
+
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+int Size(std::string_view s) { return static_cast<int>(s.size()); }
+}  // namespace
+
+Result<std::string> AeadSealWithNonce(std::string_view key, std::string_view nonce,
+                                      std::string_view plaintext, std::string_view aad) {
+  if (key.size() != kAeadKeyBytes) return CryptoError("AES-256-GCM needs a 32-byte key");
+  if (nonce.size() != kAeadNonceBytes) return CryptoError("AES-256-GCM needs a 12-byte nonce");
+  CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  std::string out(nonce);
+  out.resize(kAeadNonceBytes + plaintext.size() + kAeadTagBytes);
+  auto* cipher = reinterpret_cast<unsigned char*>(out.data()) + kAeadNonceBytes;
+  int len = 0;
+  int total = 0;
+  if (!ctx ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key), Bytes(nonce)) != 1 ||
+      (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, Bytes(aad), Size(aad)) != 1) ||
+      EVP_EncryptUpdate(ctx.get(), cipher, &len, Bytes(plaintext), Size(plaintext)) != 1) {
+    return CryptoError("AES-256-GCM encryption failed");
+  }
+  total = len;
+  if (EVP_EncryptFinal_ex(ctx.get(), cipher + total, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kAeadTagBytes),
+                          cipher + plaintext.size()) != 1) {
+    return CryptoError("AES-256-GCM encryption failed");
+  }
+  return out;
+}
+
+Result<std::string> AeadSeal(std::string_view key, std::string_view plaintext,
+                             std::string_view aad) {
+  // Random 96-bit nonces: safe for far more values per key than one subject's record
+  // will ever hold (NIST SP 800-38D keeps the collision risk below 2^-32 up to 2^32).
+  auto nonce = RandomBytes(kAeadNonceBytes);
+  if (!nonce) return nonce.error();
+  return AeadSealWithNonce(key, *nonce, plaintext, aad);
+}
+
+Result<std::string> AeadOpen(std::string_view key, std::string_view sealed, std::string_view aad) {
+  if (key.size() != kAeadKeyBytes) return CryptoError("AES-256-GCM needs a 32-byte key");
+  if (sealed.size() < kAeadNonceBytes + kAeadTagBytes) return CryptoError("sealed value too short");
+  const std::string_view nonce = sealed.substr(0, kAeadNonceBytes);
+  const std::string_view cipher =
+      sealed.substr(kAeadNonceBytes, sealed.size() - kAeadNonceBytes - kAeadTagBytes);
+  std::string tag(sealed.substr(sealed.size() - kAeadTagBytes));
+  CipherContext ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  std::string out(cipher.size(), '\0');
+  int len = 0;
+  int total = 0;
+  if (!ctx ||
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, Bytes(key), Bytes(nonce)) != 1 ||
+      (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, Bytes(aad), Size(aad)) != 1) ||
+      EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
+                        Bytes(cipher), Size(cipher)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kAeadTagBytes),
+                          tag.data()) != 1) {
+    return CryptoError("sealed value does not open");
+  }
+  total = len;
+  // The tag is checked here: nothing decrypted is returned unless it matches.
+  if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + total, &len) !=
+      1) {
+    return CryptoError("sealed value does not open");
+  }
+  return out;
 }
 
 }  // namespace pathway

@@ -1,6 +1,7 @@
-// Hashing and keyed hashing (OpenSSL). Thread-safe; no state.
+// Hashing, keyed hashing and authenticated encryption (OpenSSL). Thread-safe; no state.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,24 @@ Result<std::string> RandomBytes(size_t n);
 // inputs always give the same id, so a re-send after a crash repeats ids that
 // consumers can dedupe. 32 lowercase hex characters.
 std::string DerivedEventId(std::string_view cause_id, uint32_t index);
+
+// Authenticated encryption with AES-256-GCM, for personal fields under a per-subject
+// data key (crypto-shredding: destroying the key makes every copy unreadable).
+// Sealed form: nonce (12 random bytes) || ciphertext || tag (16 bytes). `aad` (e.g. the
+// subject key and the field's name) is authenticated, not stored: Open needs the same,
+// so a sealed value cannot be moved to another subject or field unnoticed.
+inline constexpr size_t kAeadKeyBytes = 32;
+inline constexpr size_t kAeadNonceBytes = 12;
+inline constexpr size_t kAeadTagBytes = 16;
+// Fails only on a key that is not 32 bytes or a CSPRNG failure.
+Result<std::string> AeadSeal(std::string_view key, std::string_view plaintext,
+                             std::string_view aad);
+// As AeadSeal with the caller's nonce: for known-answer tests. Never seal twice with one
+// nonce and one key (GCM then leaks the plaintexts' XOR and the authentication key).
+Result<std::string> AeadSealWithNonce(std::string_view key, std::string_view nonce,
+                                      std::string_view plaintext, std::string_view aad);
+// The plaintext, or an error (the same for a wrong key, other aad, or any changed byte;
+// the reason is deliberately not distinguished).
+Result<std::string> AeadOpen(std::string_view key, std::string_view sealed, std::string_view aad);
 
 }  // namespace pathway

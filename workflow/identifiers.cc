@@ -15,4 +15,24 @@ bool IsValidNhsNumber(std::string_view n) {
   return check == n[9] - '0';
 }
 
+bool IsValidUpn(std::string_view upn) {
+  constexpr std::string_view kAlphabet = "ABCDEFGHJKLMNPQRTUVWXYZ";
+  if (upn.size() != 13) return false;
+  int sum = 0;
+  for (size_t i = 1; i < 13; ++i) {
+    const int position = static_cast<int>(i) + 1;
+    const char c = upn[i];
+    int value = 0;
+    if (c >= '0' && c <= '9') {
+      value = c - '0';
+    } else if (i == 12 && kAlphabet.find(c) != std::string_view::npos) {
+      value = static_cast<int>(kAlphabet.find(c));  // a temporary UPN
+    } else {
+      return false;
+    }
+    sum += value * position;
+  }
+  return upn[0] == kAlphabet[static_cast<size_t>(sum % 23)];
+}
+
 }  // namespace pathway::workflow

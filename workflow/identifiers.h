@@ -10,4 +10,11 @@ namespace pathway::workflow {
 // systems send the canonical form.
 bool IsValidNhsNumber(std::string_view nhs_number);
 
+// UPN (unique pupil number): 13 characters, a check letter then 12 characters of which
+// the first 11 are digits and the last a digit or, for a temporary UPN, a letter of
+// the check alphabet. Check: sum of characters 2-13 times their position (2..13), a
+// letter counting as its index in the alphabet, mod 23, mapped to
+// ABCDEFGHJKLMNPQRTUVWXYZ (no I, O, S). Upper case only (the canonical form).
+bool IsValidUpn(std::string_view upn);
+
 }  // namespace pathway::workflow

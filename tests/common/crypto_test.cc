@@ -49,5 +49,65 @@ TEST(Crypto, RandomBytesHaveTheRequestedLengthAndDiffer) {
   EXPECT_NE(*a, *b);
 }
 
+std::string Hex(std::string_view hex) {
+  std::string out;
+  EXPECT_TRUE(HexDecode(hex, &out)) << hex;
+  return out;
+}
+
+TEST(Crypto, AeadMatchesTheGcmSpecTestCase16) {
+  // McGrew and Viega, "The Galois/Counter Mode of Operation", test case 16 (AES-256).
+  const std::string key = Hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+  const std::string nonce = Hex("cafebabefacedbaddecaf888");
+  const std::string plaintext =
+      Hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e24"
+          "49a6b525b16aedf5aa0de657ba637b39");
+  const std::string aad = Hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+  auto sealed = AeadSealWithNonce(key, nonce, plaintext, aad);
+  ASSERT_TRUE(sealed.ok()) << sealed.error().ToString();
+  EXPECT_EQ(HexEncode(*sealed),
+            "cafebabefacedbaddecaf888"
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b0"
+            "8b1056828838c5f61e6393ba7a0abcc9f662"
+            "76fc6ece0f4e1768cddf8853bb2d551b");
+  auto opened = AeadOpen(key, *sealed, aad);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(*opened, plaintext);
+}
+
+TEST(Crypto, AeadRefusesAnyChangeWrongKeyOrOtherContext) {
+  auto key = RandomBytes(kAeadKeyBytes);
+  ASSERT_TRUE(key.ok());
+  auto sealed = AeadSeal(*key, "Amara Okafor", "subject-1|given_name");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->size(), kAeadNonceBytes + 12 + kAeadTagBytes);
+  EXPECT_EQ(sealed->find("Amara"), std::string::npos) << "no clear text in the sealed form";
+  auto opened = AeadOpen(*key, *sealed, "subject-1|given_name");
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(*opened, "Amara Okafor");
+  for (size_t i = 0; i < sealed->size(); ++i) {
+    std::string changed = *sealed;
+    changed[i] = static_cast<char>(changed[i] ^ 0x01);
+    EXPECT_FALSE(AeadOpen(*key, changed, "subject-1|given_name").ok()) << "byte " << i;
+  }
+  EXPECT_FALSE(AeadOpen(*key, *sealed, "subject-2|given_name").ok()) << "another subject";
+  auto other = RandomBytes(kAeadKeyBytes);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(AeadOpen(*other, *sealed, "subject-1|given_name").ok()) << "another key";
+  EXPECT_FALSE(AeadOpen(*key, sealed->substr(0, 20), "subject-1|given_name").ok()) << "short";
+  EXPECT_FALSE(AeadSeal("short key", "x", "").ok());
+  // Random nonces: sealing the same value twice gives different bytes.
+  auto first = AeadSeal(*key, "same", "");
+  auto second = AeadSeal(*key, "same", "");
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE(*first, *second);
+  // The empty plaintext round-trips.
+  auto empty = AeadSeal(*key, "", "");
+  ASSERT_TRUE(empty.ok());
+  auto reopened = AeadOpen(*key, *empty, "");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(*reopened, "");
+}
+
 }  // namespace
 }  // namespace pathway

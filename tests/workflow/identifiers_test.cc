@@ -1,4 +1,4 @@
-// Rule: NHS number, 10 digits, modulus 11 (domain.md "Identifiers").
+// Rules: NHS number, 10 digits, modulus 11; UPN check letter (domain.md "Identifiers").
 #include "workflow/identifiers.h"
 
 #include <gtest/gtest.h>
@@ -28,6 +28,25 @@ TEST(NhsNumber, Modulus11) {
   };
   for (const auto& c : cases) {
     EXPECT_EQ(IsValidNhsNumber(c.number), c.valid) << c.number << ": " << c.why;
+  }
+}
+
+TEST(Upn, CheckLetterModulus23) {
+  const Case cases[] = {
+      {"B801200005001", true, "documented valid example"},
+      {"M80120000500A", true, "temporary UPN: a final A counts 0 (sum 80, mod 23 = 11 -> M)"},
+      {"C801200005001", false, "wrong check letter"},
+      {"b801200005001", false, "lower case is not the canonical form"},
+      {"I801200005001", false, "I is not in the check alphabet"},
+      {"B80120000500I", false, "a temporary UPN's letter must be in the alphabet"},
+      {"B8012000A5001", false, "only the last character may be a letter"},
+      {"B80120000500", false, "12 characters"},
+      {"B8012000050010", false, "14 characters"},
+      {"1801200005001", false, "the first character is a letter"},
+      {"", false, "empty"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(IsValidUpn(c.number), c.valid) << c.number << ": " << c.why;
   }
 }
 
