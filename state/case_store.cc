@@ -47,6 +47,8 @@ class StateCategory final : public std::error_category {
         return "data directory is incompatible with this version";
       case errc::kInvalidArgument:
         return "invalid argument";
+      case errc::kErased:
+        return "subject erased";
     }
     return "unknown state error";
   }
