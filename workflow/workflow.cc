@@ -8,6 +8,7 @@
 #include "workflow/clock.h"
 #include "workflow/identifiers.h"
 #include "workflow/pathways/step_helpers.h"
+#include "workflow/shared_record.h"
 
 namespace pathway::workflow {
 namespace {
@@ -317,8 +318,14 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     s->set_exceptable(spec.exceptable);
   }
   for (const auto& fact : outcome.information_requests) {
-    // Ask the family once: a request already made for this child is not repeated,
-    // whichever pathway or agency needs the fact.
+    // The shared record decides: reuse what the family already gave, or ask once per
+    // validity period, whichever pathway or agency needs the fact.
+    if (auto type = FactTypeFromName(fact)) {
+      DecideNeed(state, *type, instance_id, command.source().agency(), std::string(def.name), on,
+                 next);
+      continue;
+    }
+    // Not a kind of fact the record keeps: asked once per case.
     if (InformationAlreadyRequested(state, fact)) continue;
     auto* r = next().mutable_information_requested();
     r->set_instance_id(instance_id);
@@ -471,7 +478,7 @@ Routing RouteCommand(const v1::Envelope& command) {
     if (auto r = CheckNhsNumber(nhs, "referral_submitted.child.nhs_number")) return {{}, r};
     return {nhs, std::nullopt};
   }
-  if (!Classify(command)) return {{}, NotACommand()};
+  if (!Classify(command) && !IsRecordCommand(command)) return {{}, NotACommand()};
   const std::string& nhs = command.subject().nhs_number();
   if (nhs.empty()) return {{}, Required("subject.nhs_number")};
   if (auto r = CheckNhsNumber(nhs, "subject.nhs_number")) return {{}, r};
@@ -480,6 +487,7 @@ Routing RouteCommand(const v1::Envelope& command) {
 
 Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now) {
   if (command.event_id().empty()) return Reject(Required("event_id"));
+  if (IsRecordCommand(command)) return DecideRecordCommand(state, command, now);
   auto info = Classify(command);
   if (!info) return Reject(NotACommand());
   if (command.payload_case() == v1::Envelope::kReferralSubmitted) {
@@ -577,6 +585,7 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       break;
     }
     default:
+      (void)ApplyRecordEvent(state, event);
       break;
   }
 }

@@ -8,6 +8,7 @@
 #include "services/pathwayctl/commands.h"
 #include "workflow/clock.h"
 #include "workflow/pathway.h"
+#include "workflow/shared_record.h"
 #include "workflow/simulator.h"
 #include "workflow/workflow.h"
 
@@ -151,6 +152,20 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                            .Str("instance_id", r.instance_id())
                            .Done());
   }
+  // Tell it once: what the record gave an agency without asking the family.
+  std::vector<std::string> reused;
+  for (const auto& e : s.events) {
+    if (!e.has_fact_reused()) continue;
+    const auto& r = e.fact_reused();
+    reused.push_back(Json()
+                         .Str("fact", workflow::FactTypeName(r.type()))
+                         .Str("agency", r.agency())
+                         .Str("purpose", r.purpose())
+                         .Str("on", DateText(r.on()))
+                         .Str("instance_id", r.instance_id())
+                         .Str("source_event_id", r.source_event_id())
+                         .Done());
+  }
   std::vector<std::string> rejections;
   for (const auto& e : s.rejections) rejections.push_back(RejectionJson(e));
   std::vector<std::string> warnings;
@@ -169,6 +184,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
       .Str("subject_key", key)
       .Field("pathways", Array(pathways))
       .Field("information_requests", Array(requests))
+      .Field("facts_reused", Array(reused))
       .Field("rejections", Array(rejections))
       .Field("warnings", Array(warnings))
       .Done();
@@ -190,6 +206,12 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
     for (const auto& r : s.state.information_requests()) {
       std::printf("  asked the family for %s on %s\n", r.fact().c_str(),
                   DateText(r.requested_on()).c_str());
+    }
+    for (const auto& e : s.events) {
+      if (!e.has_fact_reused()) continue;
+      const auto& r = e.fact_reused();
+      std::printf("  reused %s for %s (%s) on %s\n", workflow::FactTypeName(r.type()).c_str(),
+                  r.agency().c_str(), r.purpose().c_str(), DateText(r.on()).c_str());
     }
     for (const auto& e : s.rejections) {
       std::printf("  rejected %s: %s (%s) %s\n", e.command_rejected().rejected_event_id().c_str(),

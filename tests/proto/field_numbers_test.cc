@@ -63,7 +63,8 @@ TEST(FieldNumbers, CoversEveryPathwayFile) {
   std::set<std::string> names;
   for (const auto* f : seen) names.insert(f->name());
   EXPECT_EQ(names, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/envelope.proto",
-                                          "pathway/v1/pathways.proto", "pathway/v1/store.proto"}));
+                                          "pathway/v1/pathways.proto", "pathway/v1/record.proto",
+                                          "pathway/v1/store.proto"}));
 }
 
 // Lines: "<type> <number> <name>".

@@ -249,6 +249,44 @@ const google::protobuf::Value& Get(const google::protobuf::Struct& s, const std:
   return it == s.fields().end() ? kMissing : it->second;
 }
 
+TEST_F(PathwayctlTest, SimulateJsonReportsWhatTheFamilyWasAskedAndWhatWasReused) {
+  // The EHC decision to assess needs the family's views (reg 6(1)(a)); the family gives
+  // them once and the record serves the need; a fact without a type is rejected.
+  std::ifstream history(PATHWAY_HISTORIES "/ehc_assessment.jsonl");
+  std::string line;
+  std::string jsonl;
+  for (int i = 0; i < 3 && std::getline(history, line); ++i) jsonl += line + "\n";
+  jsonl += R"({"eventId":"fact-01","occurredAt":"2025-02-12T09:00:00Z","source":{"agency":"209",)"
+           R"("system":"family-portal"},"subject":{"nhsNumber":"9434765919"},"factProvided":)"
+           R"({"type":"FACT_TYPE_FAMILY_VIEWS","content":"We want her to stay at Oak Primary",)"
+           R"("providedOn":{"year":2025,"month":2,"day":12}}})"
+           "\n"
+           R"({"eventId":"fact-02","occurredAt":"2025-02-12T09:05:00Z","source":{"agency":"209",)"
+           R"("system":"family-portal"},"subject":{"nhsNumber":"9434765919"},"factProvided":)"
+           R"({"content":"no type"}})"
+           "\n";
+  const std::string path = dir_.path() + "/tell_it_once.jsonl";
+  std::ofstream(path) << jsonl;
+  RunResult r = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  google::protobuf::Struct doc = ParseJson(r.out);
+  const auto& child = Get(doc, "subjects").list_value().values(0).struct_value();
+  const auto& requests = Get(child, "information_requests").list_value();
+  ASSERT_EQ(requests.values_size(), 1);
+  EXPECT_EQ(Get(requests.values(0).struct_value(), "fact").string_value(), "family_views");
+  const auto& reused = Get(child, "facts_reused").list_value();
+  ASSERT_EQ(reused.values_size(), 1);
+  const auto& use = reused.values(0).struct_value();
+  EXPECT_EQ(Get(use, "fact").string_value(), "family_views");
+  EXPECT_EQ(Get(use, "agency").string_value(), "209");
+  EXPECT_EQ(Get(use, "purpose").string_value(), "ehc_needs_assessment");
+  EXPECT_EQ(Get(use, "source_event_id").string_value(), "fact-01");
+  const auto& rejections = Get(child, "rejections").list_value();
+  ASSERT_EQ(rejections.values_size(), 1);
+  EXPECT_EQ(Get(rejections.values(0).struct_value(), "field").string_value(), "fact_provided.type");
+  EXPECT_EQ(r.out.find("Oak Primary"), std::string::npos) << "the report holds no fact content";
+}
+
 TEST_F(PathwayctlTest, SimulateJsonReportsPathwaysDeadlinesRequestsRejectionsAndWarnings) {
   RunResult r = Run({"simulate", "--events", PATHWAY_HISTORIES "/ehc_assessment.jsonl", "--as-of",
                      "2025-06-30", "--json"});

@@ -1,0 +1,340 @@
+// Tell it once (issue 5; docs/tell-it-once.md): the family is asked for a fact at most
+// once per validity period, one answer serves every pathway and agency that needs it,
+// consent decides who may reuse it and a withdrawal applies at once, and two sources
+// that disagree open a reconciliation instead of overwriting each other.
+#include "workflow/shared_record.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "workflow/calendar.h"
+#include "workflow/clock.h"
+
+namespace pathway::workflow {
+namespace {
+namespace v1 = pathway::v1;
+namespace store = pathway::store::v1;
+using std::chrono::day;
+using std::chrono::month;
+using std::chrono::year;
+
+constexpr const char* kCouncil = "209";    // local authority (EHC, annual review)
+constexpr const char* kTrust = "RQM";      // NHS trust (autism assessment)
+constexpr const char* kSchool = "100001";  // the child's school
+constexpr const char* kIcb = "QKK";        // integrated care board
+constexpr const char* kEhc = "ehc_needs_assessment";
+constexpr const char* kAutism = "neurodevelopmental";
+constexpr const char* kReview = "annual_review";
+
+// One child's record driven directly through the shared-record decisions.
+class Family {
+ public:
+  explicit Family(CivilDate start) : today_(start) {}
+
+  void Need(v1::FactType type, const std::string& instance, const std::string& agency,
+            const std::string& purpose) {
+    std::vector<v1::Envelope> out;
+    DecideNeed(state_, type, instance, agency, purpose, today_, [&]() -> v1::Envelope& {
+      out.emplace_back().set_event_id("need-" + std::to_string(++ids_));
+      return out.back();
+    });
+    Record(std::move(out));
+  }
+
+  void Provide(v1::FactType type, const std::string& content, const std::string& agency) {
+    v1::Envelope c = Command(agency);
+    c.mutable_fact_provided()->set_type(type);
+    c.mutable_fact_provided()->set_content(content);
+    Run(c);
+  }
+
+  void Consent(const std::string& agency, const std::string& purpose, v1::ConsentDecision d) {
+    v1::Envelope c = Command("family-portal");
+    auto* r = c.mutable_consent_recorded();
+    r->set_agency(agency);
+    r->set_purpose(purpose);
+    r->set_decision(d);
+    Run(c);
+  }
+
+  void Advance(int days) { today_ = AddDays(today_, days); }
+
+  int Count(v1::Envelope::PayloadCase kind, v1::FactType type = v1::FACT_TYPE_UNSPECIFIED) const {
+    int n = 0;
+    for (const auto& e : events_) {
+      if (e.payload_case() != kind) continue;
+      if (type != v1::FACT_TYPE_UNSPECIFIED && TypeOf(e) != type) continue;
+      ++n;
+    }
+    return n;
+  }
+  std::set<std::string> ReusedBy(v1::FactType type) const {
+    std::set<std::string> out;
+    for (const auto& e : events_) {
+      if (e.has_fact_reused() && e.fact_reused().type() == type) {
+        out.insert(e.fact_reused().agency() + "/" + e.fact_reused().purpose());
+      }
+    }
+    return out;
+  }
+
+  static v1::FactType TypeOf(const v1::Envelope& e) {
+    if (e.has_information_requested()) {
+      return FactTypeFromName(e.information_requested().fact()).value_or(v1::FACT_TYPE_UNSPECIFIED);
+    }
+    if (e.has_fact_reused()) return e.fact_reused().type();
+    if (e.has_fact_needed()) return e.fact_needed().type();
+    if (e.has_fact_recorded()) return e.fact_recorded().type();
+    if (e.has_reconciliation_opened()) return e.reconciliation_opened().type();
+    return v1::FACT_TYPE_UNSPECIFIED;
+  }
+
+  const store::CaseState& state() const { return state_; }
+  const std::vector<v1::Envelope>& events() const { return events_; }
+  CivilDate today() const { return today_; }
+  const std::vector<std::string>& rejections() const { return rejections_; }
+
+ private:
+  v1::Envelope Command(const std::string& agency) {
+    v1::Envelope c;
+    c.set_event_id("cmd-" + std::to_string(++ids_));
+    c.mutable_source()->set_agency(agency);
+    return c;
+  }
+  void Run(const v1::Envelope& command) {
+    // Noon UTC is the same London date all year.
+    TimePoint now{std::chrono::sys_days{today_} + std::chrono::hours(12)};
+    Decision d = DecideRecordCommand(state_, command, now);
+    if (d.rejection) rejections_.push_back(d.rejection->field + ":" + d.rejection->rule);
+    Record(std::move(d.events));
+  }
+  void Record(std::vector<v1::Envelope> events) {
+    for (auto& e : events) {
+      ASSERT_TRUE(e.payload_case() == v1::Envelope::kInformationRequested ||
+                  ApplyRecordEvent(state_, e))
+          << e.DebugString();
+      if (e.has_information_requested()) {
+        auto* r = state_.add_information_requests();  // as workflow::Apply does
+        r->set_instance_id(e.information_requested().instance_id());
+        r->set_fact(e.information_requested().fact());
+        *r->mutable_requested_on() = e.information_requested().on();
+      }
+      e.set_subject_key(ToString(today_));  // the event's day, for the checks below
+      events_.push_back(std::move(e));
+    }
+  }
+  static std::string ToString(CivilDate d) {
+    return std::to_string(static_cast<int>(d.year())) + "-" +
+           std::to_string(static_cast<unsigned>(d.month())) + "-" +
+           std::to_string(static_cast<unsigned>(d.day()));
+  }
+
+  store::CaseState state_;
+  std::vector<v1::Envelope> events_;
+  std::vector<std::string> rejections_;
+  CivilDate today_;
+  int ids_ = 0;
+};
+
+const CivilDate kStart = year{2026} / month{1} / day{5};
+
+TEST(SharedRecord, OneAnswerServesThreePathwaysAcrossFourAgencies) {
+  Family f(kStart);
+  // The council starts an EHC needs assessment: the family is asked for its story.
+  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "EHC-1", kCouncil, kEhc);
+  f.Need(v1::FACT_TYPE_FAMILY_VIEWS, "EHC-1", kCouncil, kEhc);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested), 2);
+  // Two days later the trust's autism assessment needs the same story: not asked again.
+  f.Advance(2);
+  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "ND-1", kTrust, kAutism);
+  f.Need(v1::FACT_TYPE_COMMUNICATION_NEEDS, "ND-1", kTrust, kAutism);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_ALL_ABOUT_ME), 1);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_COMMUNICATION_NEEDS), 1);
+
+  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_GRANTED);
+  f.Consent(kSchool, kReview, v1::CONSENT_DECISION_GRANTED);
+  // The family answers once, through the council: both open needs are served at once.
+  f.Advance(5);
+  f.Provide(v1::FACT_TYPE_ALL_ABOUT_ME, "Loves trains; loud rooms are hard", kCouncil);
+  EXPECT_EQ(f.ReusedBy(v1::FACT_TYPE_ALL_ABOUT_ME),
+            (std::set<std::string>{"209/ehc_needs_assessment", "RQM/neurodevelopmental"}));
+  EXPECT_TRUE(f.state().open_needs().size() == 2) << "family views, communication needs";
+  // The school's annual review reuses it too; the ICB, without consent, does not, and
+  // nobody asks the family again.
+  f.Advance(30);
+  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "AR-1", kSchool, kReview);
+  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "COMM-1", kIcb, "commissioning");
+  EXPECT_EQ(f.ReusedBy(v1::FACT_TYPE_ALL_ABOUT_ME).count("100001/annual_review"), 1u);
+  EXPECT_EQ(f.ReusedBy(v1::FACT_TYPE_ALL_ABOUT_ME).count("QKK/commissioning"), 0u);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_ALL_ABOUT_ME), 1);
+
+  // A withdrawal applies to the next reuse at once.
+  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_WITHDRAWN);
+  const int reused = f.Count(v1::Envelope::kFactReused, v1::FACT_TYPE_ALL_ABOUT_ME);
+  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "ND-1", kTrust, kAutism);
+  EXPECT_EQ(f.Count(v1::Envelope::kFactReused, v1::FACT_TYPE_ALL_ABOUT_ME), reused);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_ALL_ABOUT_ME), 1)
+      << "the family is not asked for what the record holds";
+  // Granted again: the waiting need is served by the consent itself.
+  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_GRANTED);
+  EXPECT_EQ(f.Count(v1::Envelope::kFactReused, v1::FACT_TYPE_ALL_ABOUT_ME), reused + 1);
+  EXPECT_TRUE(f.rejections().empty());
+}
+
+TEST(SharedRecord, AStaleFactIsAskedForOncePerValidityPeriod) {
+  Family f(kStart);
+  f.Need(v1::FACT_TYPE_EXISTING_ADVICE, "EHC-1", kCouncil, kEhc);
+  f.Provide(v1::FACT_TYPE_EXISTING_ADVICE, "EP report 2026-01", kCouncil);
+  f.Advance(ValidityDays(v1::FACT_TYPE_EXISTING_ADVICE) - 1);
+  f.Need(v1::FACT_TYPE_EXISTING_ADVICE, "AR-1", kCouncil, kReview);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_EXISTING_ADVICE), 1)
+      << "still valid on its last day";
+  f.Advance(1);
+  f.Need(v1::FACT_TYPE_EXISTING_ADVICE, "AR-2", kCouncil, kReview);
+  f.Need(v1::FACT_TYPE_EXISTING_ADVICE, "EHC-2", kCouncil, kEhc);
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_EXISTING_ADVICE), 2)
+      << "stale: asked again, once for both needs";
+}
+
+TEST(SharedRecord, DisagreeingSourcesOpenAReconciliationAndNothingIsOverwritten) {
+  Family f(kStart);
+  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_GRANTED);
+  f.Provide(v1::FACT_TYPE_CURRENT_SETTING, "Oak Primary", kCouncil);
+  f.Provide(v1::FACT_TYPE_CURRENT_SETTING, "Elm Academy", kSchool);
+  EXPECT_EQ(f.Count(v1::Envelope::kReconciliationOpened), 1);
+  ASSERT_EQ(f.state().record_facts_size(), 2) << "both kept";
+  EXPECT_EQ(f.state().record_facts(0).content(), "Oak Primary");
+  EXPECT_TRUE(f.state().record_facts(1).disputed());
+  f.Need(v1::FACT_TYPE_CURRENT_SETTING, "ND-1", kTrust, kAutism);
+  EXPECT_EQ(f.Count(v1::Envelope::kFactReused), 0) << "reuse waits for the caseworker";
+  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested), 0) << "and the family is not asked";
+}
+
+TEST(SharedRecord, RecordCommandsNameTheFieldAndRuleTheyBreak) {
+  Family f(kStart);
+  f.Provide(v1::FACT_TYPE_UNSPECIFIED, "x", kCouncil);
+  f.Provide(v1::FACT_TYPE_NEEDS, "", kCouncil);
+  f.Consent("", kEhc, v1::CONSENT_DECISION_GRANTED);
+  f.Consent(kCouncil, "", v1::CONSENT_DECISION_GRANTED);
+  f.Consent(kCouncil, kEhc, v1::CONSENT_DECISION_UNSPECIFIED);
+  EXPECT_EQ(f.rejections(),
+            (std::vector<std::string>{
+                "fact_provided.type:required", "fact_provided.content:required",
+                "consent_recorded.agency:required", "consent_recorded.purpose:required",
+                "consent_recorded.decision:required"}));
+  EXPECT_TRUE(f.events().empty());
+  EXPECT_EQ(FactTypeFromName("family_views"), v1::FACT_TYPE_FAMILY_VIEWS);
+  EXPECT_EQ(FactTypeName(v1::FACT_TYPE_ALL_ABOUT_ME), "all_about_me");
+  EXPECT_FALSE(FactTypeFromName("unspecified").has_value());
+}
+
+// The ask-once invariant over random interleavings of needs, facts, consent changes
+// and the passing of time.
+TEST(SharedRecord, NoInterleavingMakesTheFamilyAnswerTwiceWithinAValidityPeriod) {
+  const v1::FactType types[] = {v1::FACT_TYPE_FAMILY_VIEWS, v1::FACT_TYPE_ALL_ABOUT_ME,
+                                v1::FACT_TYPE_EXISTING_ADVICE};
+  const char* agencies[] = {kCouncil, kTrust, kSchool, kIcb};
+  const char* purposes[] = {kEhc, kAutism, kReview};
+  const v1::ConsentDecision decisions[] = {
+      v1::CONSENT_DECISION_GRANTED, v1::CONSENT_DECISION_REFUSED, v1::CONSENT_DECISION_WITHDRAWN};
+  int requests = 0, reuses = 0, reconciliations = 0;
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+    Family f(kStart);
+    // The model: per type, the days the family was asked; per (agency, purpose), consent.
+    std::map<v1::FactType, std::vector<CivilDate>> asked;
+    std::map<std::string, v1::ConsentDecision> consent;
+    size_t seen = 0;
+    for (int op = 0; op < 80; ++op) {
+      switch (pick(4)) {
+        case 0:
+          f.Need(types[pick(3)], "I-" + std::to_string(pick(4)), agencies[pick(4)],
+                 purposes[pick(3)]);
+          break;
+        case 1:
+          f.Provide(types[pick(3)], pick(2) ? "answer A" : "answer B", agencies[pick(4)]);
+          break;
+        case 2:
+          f.Consent(agencies[pick(4)], purposes[pick(3)], decisions[pick(3)]);
+          break;
+        default:
+          f.Advance(pick(3) == 0 ? pick(400) : pick(20));
+      }
+      for (; seen < f.events().size(); ++seen) {
+        const v1::Envelope& e = f.events()[seen];
+        const CivilDate today = f.today();
+        if (e.has_consent_changed()) {
+          consent[e.consent_changed().agency() + "/" + e.consent_changed().purpose()] =
+              e.consent_changed().decision();
+        }
+        if (e.has_information_requested()) {
+          ++requests;
+          const v1::FactType type = Family::TypeOf(e);
+          for (CivilDate before : asked[type]) {
+            ASSERT_GE((std::chrono::sys_days{today} - std::chrono::sys_days{before}).count(),
+                      ValidityDays(type))
+                << "seed " << seed << ": asked twice within the validity period";
+          }
+          asked[type].push_back(today);
+          for (const auto& fact : f.state().record_facts()) {
+            if (fact.type() != type) continue;
+            auto until = ToCivil(fact.valid_until());
+            ASSERT_TRUE(until && std::chrono::sys_days{today} >= std::chrono::sys_days{*until})
+                << "seed " << seed << ": asked for a fact the record holds";
+          }
+        }
+        if (e.has_fact_reused()) {
+          ++reuses;
+          const auto& r = e.fact_reused();
+          const v1::FactRecorded* source = nullptr;
+          for (const auto& fact : f.state().record_facts()) {
+            if (fact.source_event_id() == r.source_event_id()) source = &fact;
+          }
+          ASSERT_NE(source, nullptr);
+          EXPECT_FALSE(source->disputed()) << "seed " << seed;
+          auto until = ToCivil(source->valid_until());
+          EXPECT_TRUE(until && std::chrono::sys_days{today} < std::chrono::sys_days{*until})
+              << "seed " << seed << ": reused a stale fact";
+          EXPECT_TRUE(source->source_agency() == r.agency() ||
+                      consent[r.agency() + "/" + r.purpose()] == v1::CONSENT_DECISION_GRANTED)
+              << "seed " << seed << ": reused without consent by " << r.agency();
+        }
+        if (e.has_reconciliation_opened()) ++reconciliations;
+      }
+      // Nothing servable is left waiting: a need stays open only while the current
+      // fact (the latest still valid) is missing, disputed or not consented for it.
+      for (const auto& need : f.state().open_needs()) {
+        const v1::FactRecorded* current = nullptr;
+        for (const auto& fact : f.state().record_facts()) {
+          auto recorded = ToCivil(fact.recorded_on());
+          auto until = ToCivil(fact.valid_until());
+          if (fact.type() == need.type() && recorded && until &&
+              std::chrono::sys_days{*recorded} <= std::chrono::sys_days{f.today()} &&
+              std::chrono::sys_days{f.today()} < std::chrono::sys_days{*until}) {
+            current = &fact;
+          }
+        }
+        if (current == nullptr || current->disputed()) continue;
+        // A fact's arrival and a consent's grant serve every need they make servable.
+        const bool usable =
+            current->source_agency() == need.agency() ||
+            consent[need.agency() + "/" + need.purpose()] == v1::CONSENT_DECISION_GRANTED;
+        EXPECT_FALSE(usable) << "seed " << seed << ": a need for " << FactTypeName(need.type())
+                             << " of " << need.agency()
+                             << " is open while a usable fact is current";
+        if (HasFailure()) return;
+      }
+    }
+  }
+  // The histories exercised every path.
+  EXPECT_GT(requests, 300);
+  EXPECT_GT(reuses, 300);
+  EXPECT_GT(reconciliations, 30);
+}
+
+}  // namespace
+}  // namespace pathway::workflow

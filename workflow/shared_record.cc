@@ -1,0 +1,266 @@
+#include "workflow/shared_record.h"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "workflow/clock.h"
+
+namespace pathway::workflow {
+namespace {
+namespace v1 = pathway::v1;
+namespace store = pathway::store::v1;
+
+constexpr std::string_view kEnumPrefix = "FACT_TYPE_";
+
+std::chrono::sys_days Days(CivilDate d) { return std::chrono::sys_days{d}; }
+
+// The fact of `type` that a need on `on` would get: the latest recorded by then and
+// still valid (valid_until is exclusive), disputed or not: the caller decides what a
+// dispute means.
+const v1::FactRecorded* CurrentFact(const store::CaseState& state, v1::FactType type,
+                                    CivilDate on) {
+  const v1::FactRecorded* current = nullptr;
+  for (const auto& f : state.record_facts()) {
+    if (f.type() != type) continue;
+    auto recorded = ToCivil(f.recorded_on());
+    auto until = ToCivil(f.valid_until());
+    if (!recorded || !until || Days(*recorded) > Days(on) || Days(on) >= Days(*until)) continue;
+    current = &f;
+  }
+  return current;
+}
+
+v1::ConsentDecision ConsentFor(const store::CaseState& state, const std::string& agency,
+                               const std::string& purpose) {
+  for (const auto& c : state.consents()) {
+    if (c.agency() == agency && c.purpose() == purpose) return c.decision();
+  }
+  return v1::CONSENT_DECISION_UNSPECIFIED;
+}
+
+// An agency may use a fact it gave itself, or any fact with the family's consent for
+// this purpose.
+bool MayUse(const store::CaseState& state, const v1::FactRecorded& fact, const std::string& agency,
+            const std::string& purpose) {
+  return fact.source_agency() == agency ||
+         ConsentFor(state, agency, purpose) == v1::CONSENT_DECISION_GRANTED;
+}
+
+bool RequestOpen(const store::CaseState& state, v1::FactType type, CivilDate on) {
+  const std::string name = FactTypeName(type);
+  for (const auto& r : state.information_requests()) {
+    if (r.fact() != name) continue;
+    auto asked = ToCivil(r.requested_on());
+    if (asked && Days(on) < Days(AddDays(*asked, ValidityDays(type)))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Reuse(const v1::FactRecorded& fact, const v1::FactNeeded& need, CivilDate on,
+           const std::function<v1::Envelope&()>& next) {
+  auto* r = next().mutable_fact_reused();
+  r->set_type(need.type());
+  r->set_instance_id(need.instance_id());
+  r->set_agency(need.agency());
+  r->set_purpose(need.purpose());
+  r->set_source_event_id(fact.source_event_id());
+  *r->mutable_on() = ToProto(on);
+}
+
+Decision Rejected(std::string field, std::string rule, std::string reason) {
+  Decision d;
+  d.rejection = Rejection{std::move(field), std::move(rule), std::move(reason)};
+  return d;
+}
+
+// The command's own date: `date` if set (a real date, not after today), else today.
+std::optional<CivilDate> CommandDate(const v1::Date* date, CivilDate today) {
+  if (date == nullptr) return today;
+  auto d = ToCivil(*date);
+  if (!d || Days(*d) > Days(today)) return std::nullopt;
+  return d;
+}
+}  // namespace
+
+int ValidityDays(v1::FactType type) {
+  switch (type) {
+    case v1::FACT_TYPE_IDENTITY:
+      return 3650;  // a date of birth does not go stale; a name rarely changes
+    case v1::FACT_TYPE_DIAGNOSES:
+      return 3650;
+    default:
+      return 365;
+  }
+}
+
+std::optional<v1::FactType> FactTypeFromName(std::string_view name) {
+  std::string upper(kEnumPrefix);
+  for (char c : name)
+    upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  v1::FactType type;
+  if (!v1::FactType_Parse(upper, &type) || type == v1::FACT_TYPE_UNSPECIFIED) return std::nullopt;
+  return type;
+}
+
+std::string FactTypeName(v1::FactType type) {
+  std::string name(v1::FactType_Name(type));
+  if (name.starts_with(kEnumPrefix)) name = name.substr(kEnumPrefix.size());
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+bool IsRecordCommand(const v1::Envelope& command) {
+  return command.payload_case() == v1::Envelope::kFactProvided ||
+         command.payload_case() == v1::Envelope::kConsentRecorded;
+}
+
+void DecideNeed(const store::CaseState& state, v1::FactType type, const std::string& instance_id,
+                const std::string& agency, const std::string& purpose, CivilDate on,
+                const std::function<v1::Envelope&()>& next) {
+  const v1::FactRecorded* fact = CurrentFact(state, type, on);
+  if (fact && !fact->disputed() && MayUse(state, *fact, agency, purpose)) {
+    v1::FactNeeded need;
+    need.set_type(type);
+    need.set_instance_id(instance_id);
+    need.set_agency(agency);
+    need.set_purpose(purpose);
+    Reuse(*fact, need, on, next);
+    return;
+  }
+  auto* n = next().mutable_fact_needed();
+  n->set_type(type);
+  n->set_instance_id(instance_id);
+  n->set_agency(agency);
+  n->set_purpose(purpose);
+  *n->mutable_on() = ToProto(on);
+  // A fact the record holds is never asked for again, even if consent or a dispute
+  // keeps it from this agency for now: the need waits for those instead.
+  if (fact || RequestOpen(state, type, on)) return;
+  auto* r = next().mutable_information_requested();
+  r->set_instance_id(instance_id);
+  r->set_fact(FactTypeName(type));
+  *r->mutable_on() = ToProto(on);
+}
+
+Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& command,
+                             TimePoint now) {
+  const CivilDate today = LondonDate(now);
+  Decision decision;
+  uint32_t index = 0;
+  auto next = [&]() -> v1::Envelope& {
+    decision.events.push_back(DerivedEnvelope(command, index++, now));
+    return decision.events.back();
+  };
+  if (command.payload_case() == v1::Envelope::kFactProvided) {
+    const v1::FactProvided& p = command.fact_provided();
+    if (p.type() == v1::FACT_TYPE_UNSPECIFIED) {
+      return Rejected("fact_provided.type", "required", "say which kind of fact this is");
+    }
+    if (p.content().empty()) {
+      return Rejected("fact_provided.content", "required", "a fact needs its content");
+    }
+    auto on = CommandDate(p.has_provided_on() ? &p.provided_on() : nullptr, today);
+    if (!on) {
+      return Rejected("fact_provided.provided_on", "date.valid_not_future",
+                      "a real calendar date, not after today");
+    }
+    const std::string& agency = command.source().agency();
+    const v1::FactRecorded* current = CurrentFact(state, p.type(), *on);
+    // Another source saying something else: keep both, and let a caseworker decide.
+    const bool disputed =
+        current && current->source_agency() != agency && current->content() != p.content();
+    v1::FactRecorded recorded;
+    recorded.set_type(p.type());
+    recorded.set_content(p.content());
+    recorded.set_source_agency(agency);
+    recorded.set_source_event_id(command.event_id());
+    *recorded.mutable_recorded_on() = ToProto(*on);
+    *recorded.mutable_valid_until() = ToProto(AddDays(*on, ValidityDays(p.type())));
+    recorded.set_disputed(disputed);
+    *next().mutable_fact_recorded() = recorded;
+    if (disputed) {
+      auto* r = next().mutable_reconciliation_opened();
+      r->set_type(p.type());
+      r->set_existing_event_id(current->source_event_id());
+      r->set_new_event_id(command.event_id());
+      *r->mutable_on() = ToProto(*on);
+      return decision;
+    }
+    // One answer serves every open need for it at once.
+    for (const auto& need : state.open_needs()) {
+      if (need.type() == p.type() && MayUse(state, recorded, need.agency(), need.purpose())) {
+        Reuse(recorded, need, *on, next);
+      }
+    }
+    return decision;
+  }
+  const v1::ConsentRecorded& c = command.consent_recorded();
+  if (c.agency().empty()) return Rejected("consent_recorded.agency", "required", "whose consent");
+  if (c.purpose().empty()) {
+    return Rejected("consent_recorded.purpose", "required", "consent is given for a purpose");
+  }
+  if (c.decision() == v1::CONSENT_DECISION_UNSPECIFIED) {
+    return Rejected("consent_recorded.decision", "required", "grant, refuse or withdraw");
+  }
+  auto on = CommandDate(c.has_recorded_on() ? &c.recorded_on() : nullptr, today);
+  if (!on) {
+    return Rejected("consent_recorded.recorded_on", "date.valid_not_future",
+                    "a real calendar date, not after today");
+  }
+  auto* changed = next().mutable_consent_changed();
+  changed->set_agency(c.agency());
+  changed->set_purpose(c.purpose());
+  changed->set_decision(c.decision());
+  *changed->mutable_on() = ToProto(*on);
+  if (c.decision() == v1::CONSENT_DECISION_GRANTED) {
+    for (const auto& need : state.open_needs()) {
+      if (need.agency() != c.agency() || need.purpose() != c.purpose()) continue;
+      const v1::FactRecorded* fact = CurrentFact(state, need.type(), *on);
+      if (fact && !fact->disputed()) Reuse(*fact, need, *on, next);
+    }
+  }
+  return decision;
+}
+
+bool ApplyRecordEvent(store::CaseState& state, const v1::Envelope& event) {
+  switch (event.payload_case()) {
+    case v1::Envelope::kFactRecorded:
+      *state.add_record_facts() = event.fact_recorded();
+      return true;
+    case v1::Envelope::kFactNeeded:
+      *state.add_open_needs() = event.fact_needed();
+      return true;
+    case v1::Envelope::kFactReused: {
+      const v1::FactReused& r = event.fact_reused();
+      auto* needs = state.mutable_open_needs();
+      needs->erase(std::remove_if(needs->begin(), needs->end(),
+                                  [&](const v1::FactNeeded& n) {
+                                    return n.type() == r.type() &&
+                                           n.instance_id() == r.instance_id() &&
+                                           n.agency() == r.agency() && n.purpose() == r.purpose();
+                                  }),
+                   needs->end());
+      return true;
+    }
+    case v1::Envelope::kConsentChanged: {
+      const v1::ConsentChanged& c = event.consent_changed();
+      for (auto& existing : *state.mutable_consents()) {
+        if (existing.agency() == c.agency() && existing.purpose() == c.purpose()) {
+          existing = c;
+          return true;
+        }
+      }
+      *state.add_consents() = c;
+      return true;
+    }
+    case v1::Envelope::kReconciliationOpened:
+      return true;  // the disputed flag is on the FactRecorded
+    default:
+      return false;
+  }
+}
+
+}  // namespace pathway::workflow

@@ -1,0 +1,47 @@
+// The shared record's decisions ("tell it once", docs/tell-it-once.md): reuse a fact
+// the record already holds, or ask the family, at most once per fact type per
+// validity period; record facts (opening a reconciliation when sources disagree) and
+// consent decisions, and serve every open need a new fact or consent makes servable.
+// Pure functions over the case state, like the rest of workflow/. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "workflow/calendar.h"
+#include "workflow/workflow.h"
+
+namespace pathway::workflow {
+
+// How long a fact stays valid, per type, and so how often the family may be asked
+// for it. Advice older than a year is stale (agreed default; see open questions in
+// docs/tell-it-once.md).
+int ValidityDays(pathway::v1::FactType type);
+
+// "family_views" <-> FACT_TYPE_FAMILY_VIEWS (the names pathway steps use).
+std::optional<pathway::v1::FactType> FactTypeFromName(std::string_view name);
+std::string FactTypeName(pathway::v1::FactType type);
+
+// FactProvided and ConsentRecorded: commands about the record rather than a pathway.
+bool IsRecordCommand(const pathway::v1::Envelope& command);
+Decision DecideRecordCommand(const pathway::store::v1::CaseState& state,
+                             const pathway::v1::Envelope& command, TimePoint now);
+
+// A pathway step (`instance_id`) needs `type` for `agency` and `purpose` on `on`. Adds,
+// through `next` (which appends an event and returns it): FactReused if a valid fact
+// may be used; otherwise FactNeeded, and InformationRequested only if no request for
+// the type was made within its validity period and no valid fact exists (a fact that
+// consent or a reconciliation blocks is not asked for again).
+void DecideNeed(const pathway::store::v1::CaseState& state, pathway::v1::FactType type,
+                const std::string& instance_id, const std::string& agency,
+                const std::string& purpose, CivilDate on,
+                const std::function<pathway::v1::Envelope&()>& next);
+
+// Folds a record event into `state`; false if `event` is not one.
+bool ApplyRecordEvent(pathway::store::v1::CaseState& state, const pathway::v1::Envelope& event);
+
+}  // namespace pathway::workflow
