@@ -350,3 +350,53 @@ TEST(Engine, RunsThePathwaysAndFiresTimersExactlyAsTheSimulatorDoes) {
 
 }  // namespace
 }  // namespace pathway::engine
+
+namespace pathway::engine {
+namespace {
+
+// Tell it once through the engine (issue 5): the EHC decision asks the family for
+// their views once; their answer, given once, serves the need; a repeated answer
+// (the same event id) changes nothing.
+TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
+  using pathway::testing::Command;
+  using pathway::testing::Day;
+  EngineHarness h;
+  h.Publish(ValidReferral("ref-1"));
+  h.Publish(Command("ehc-req", "2025-03-10", [](Envelope& e) {
+    auto* r = e.mutable_ehc_assessment_requested();
+    r->set_request_id("EHC-1");
+    r->set_requested_by(pathway::v1::EHC_REQUESTER_PARENT);
+    *r->mutable_received_on() = Day("2025-03-10");
+  }));
+  h.Publish(Command("ehc-dec", "2025-03-10", [](Envelope& e) {
+    auto* d = e.mutable_ehc_assessment_decided();
+    d->set_request_id("EHC-1");
+    d->set_decision(pathway::v1::ASSESSMENT_DECISION_ASSESS);
+    *d->mutable_decided_on() = Day("2025-03-10");
+  }));
+  auto views = Command("views-1", "2025-03-10", [](Envelope& e) {
+    e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_FAMILY_VIEWS);
+    e.mutable_fact_provided()->set_content("She wants to stay with her friends");
+  });
+  h.Publish(views);
+  h.Publish(views);  // a partner's repeat
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+
+  int asked = 0, reused = 0, recorded = 0;
+  for (const auto& e : h.Read(topics::kEvents)) {
+    asked += e.has_information_requested() ? 1 : 0;
+    reused += e.has_fact_reused() ? 1 : 0;
+    recorded += e.has_fact_recorded() ? 1 : 0;
+  }
+  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(recorded, 1);
+  EXPECT_EQ(reused, 1);
+  EXPECT_EQ(h.engine().stats().duplicates, 1u);
+  auto state = h.StoreFor(h.SubjectOf(kValidNhsNumber)).LoadCase(h.SubjectOf(kValidNhsNumber));
+  ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_EQ((*state)->open_needs_size(), 0) << "the answer served the EHC's need";
+  EXPECT_EQ((*state)->record_facts_size(), 1);
+}
+
+}  // namespace
+}  // namespace pathway::engine
