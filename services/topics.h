@@ -17,12 +17,16 @@ inline constexpr std::string_view kRejections = "pathway.rejections.v1";
 // Messages that could not be processed at all, with the reason and original bytes.
 inline constexpr std::string_view kDeadLetter = "pathway.deadletter.v1";
 
+// Who saw or reused which part of a child's record (tell it once); keyed by subject
+// key, so one partition holds a child's whole audit trail.
+inline constexpr std::string_view kAudit = "pathway.audit.v1";
+
 // The engine's state, partition by partition (same partitioning as kCommands), so that
 // another instance can take a partition over. Compacted (cleanup.policy=compact).
 inline constexpr std::string_view kChangelog = "pathway.engine.cases.changelog";
 
-inline constexpr std::array<std::string_view, 6> kAll = {kInbound,    kCommands,   kEvents,
-                                                         kRejections, kDeadLetter, kChangelog};
+inline constexpr std::array<std::string_view, 7> kAll = {
+    kInbound, kCommands, kEvents, kRejections, kDeadLetter, kAudit, kChangelog};
 inline constexpr int kDefaultPartitions = 8;
 
 // Topic-level settings a real cluster needs (create topics with them).

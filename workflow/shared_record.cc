@@ -4,6 +4,7 @@
 #include <cctype>
 #include <vector>
 
+#include "common/crypto.h"
 #include "workflow/clock.h"
 
 namespace pathway::workflow {
@@ -76,6 +77,11 @@ Decision Rejected(std::string field, std::string rule, std::string reason) {
   return d;
 }
 
+Decision BadDate(std::string field) {
+  return Rejected(std::move(field), "date.valid_not_future",
+                  "a real calendar date, not after today");
+}
+
 // The command's own date: `date` if set (a real date, not after today), else today.
 std::optional<CivilDate> CommandDate(const v1::Date* date, CivilDate today) {
   if (date == nullptr) return today;
@@ -114,7 +120,42 @@ std::string FactTypeName(v1::FactType type) {
 
 bool IsRecordCommand(const v1::Envelope& command) {
   return command.payload_case() == v1::Envelope::kFactProvided ||
-         command.payload_case() == v1::Envelope::kConsentRecorded;
+         command.payload_case() == v1::Envelope::kConsentRecorded ||
+         command.payload_case() == v1::Envelope::kRecordViewRequested;
+}
+
+std::optional<v1::Envelope> AuditFor(const v1::Envelope& event) {
+  v1::AuditRecorded audit;
+  if (event.has_fact_reused()) {
+    const auto& r = event.fact_reused();
+    audit.set_action(v1::AUDIT_ACTION_REUSE);
+    audit.set_agency(r.agency());
+    audit.set_purpose(r.purpose());
+    audit.add_facts(r.type());
+    *audit.mutable_on() = r.on();
+  } else if (event.has_record_viewed()) {
+    const auto& v = event.record_viewed();
+    audit.set_action(v1::AUDIT_ACTION_VIEW);
+    audit.set_agency(v.agency());
+    audit.set_purpose(v.purpose());
+    for (int type : v.disclosed()) audit.add_facts(static_cast<v1::FactType>(type));
+    *audit.mutable_on() = v.on();
+  } else {
+    return std::nullopt;
+  }
+  audit.set_actor_id(event.actor().id());
+  audit.set_actor_role(event.actor().role());
+  audit.set_cause_event_id(event.event_id());
+  v1::Envelope out;
+  out.set_event_id(DerivedEventId("audit|" + event.event_id(), 0));
+  out.set_subject_key(event.subject_key());
+  *out.mutable_recorded_at() = event.recorded_at();
+  out.mutable_source()->set_agency("pathway");
+  out.mutable_source()->set_system("pathway-engine");
+  out.set_correlation_id(event.correlation_id());
+  out.set_causation_id(event.event_id());
+  *out.mutable_audit_recorded() = std::move(audit);
+  return out;
 }
 
 void DecideNeed(const store::CaseState& state, v1::FactType type, const std::string& instance_id,
@@ -152,8 +193,42 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
   uint32_t index = 0;
   auto next = [&]() -> v1::Envelope& {
     decision.events.push_back(DerivedEnvelope(command, index++, now));
+    *decision.events.back().mutable_actor() = command.actor();  // who recorded it
     return decision.events.back();
   };
+  if (command.payload_case() == v1::Envelope::kRecordViewRequested) {
+    const v1::RecordViewRequested& v = command.record_view_requested();
+    if (v.agency().empty()) {
+      return Rejected("record_view_requested.agency", "required", "who is asking");
+    }
+    if (v.purpose().empty()) {
+      return Rejected("record_view_requested.purpose", "required", "a view needs a purpose");
+    }
+    if (command.actor().id().empty()) {
+      return Rejected("actor.id", "required", "every view is audited to a person");
+    }
+    auto on = CommandDate(v.has_requested_on() ? &v.requested_on() : nullptr, today);
+    if (!on) {
+      return BadDate("record_view_requested.requested_on");
+    }
+    auto* viewed = next().mutable_record_viewed();
+    viewed->set_agency(v.agency());
+    viewed->set_purpose(v.purpose());
+    *viewed->mutable_on() = ToProto(*on);
+    for (int t = v1::FactType_MIN + 1; t <= v1::FactType_MAX; ++t) {
+      if (!v1::FactType_IsValid(t)) continue;
+      const auto type = static_cast<v1::FactType>(t);
+      const v1::FactRecorded* fact = CurrentFact(state, type, *on);
+      if (fact == nullptr) continue;
+      // Consent is read now, at every view: a withdrawal hides the fact at once.
+      if (!fact->disputed() && MayUse(state, *fact, v.agency(), v.purpose())) {
+        viewed->add_disclosed(type);
+      } else {
+        viewed->add_withheld(type);
+      }
+    }
+    return decision;
+  }
   if (command.payload_case() == v1::Envelope::kFactProvided) {
     const v1::FactProvided& p = command.fact_provided();
     if (p.type() == v1::FACT_TYPE_UNSPECIFIED) {
@@ -164,8 +239,7 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
     }
     auto on = CommandDate(p.has_provided_on() ? &p.provided_on() : nullptr, today);
     if (!on) {
-      return Rejected("fact_provided.provided_on", "date.valid_not_future",
-                      "a real calendar date, not after today");
+      return BadDate("fact_provided.provided_on");
     }
     const std::string& agency = command.source().agency();
     const v1::FactRecorded* current = CurrentFact(state, p.type(), *on);
@@ -207,8 +281,7 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
   }
   auto on = CommandDate(c.has_recorded_on() ? &c.recorded_on() : nullptr, today);
   if (!on) {
-    return Rejected("consent_recorded.recorded_on", "date.valid_not_future",
-                    "a real calendar date, not after today");
+    return BadDate("consent_recorded.recorded_on");
   }
   auto* changed = next().mutable_consent_changed();
   changed->set_agency(c.agency());
@@ -258,6 +331,8 @@ bool ApplyRecordEvent(store::CaseState& state, const v1::Envelope& event) {
     }
     case v1::Envelope::kReconciliationOpened:
       return true;  // the disputed flag is on the FactRecorded
+    case v1::Envelope::kRecordViewed:
+      return true;  // in the history (and on pathway.audit.v1); no state
     default:
       return false;
   }

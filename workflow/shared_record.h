@@ -26,7 +26,8 @@ int ValidityDays(pathway::v1::FactType type);
 std::optional<pathway::v1::FactType> FactTypeFromName(std::string_view name);
 std::string FactTypeName(pathway::v1::FactType type);
 
-// FactProvided and ConsentRecorded: commands about the record rather than a pathway.
+// FactProvided, ConsentRecorded and RecordViewRequested: commands about the record
+// rather than a pathway. Their events carry the command's actor (who recorded it).
 bool IsRecordCommand(const pathway::v1::Envelope& command);
 Decision DecideRecordCommand(const pathway::store::v1::CaseState& state,
                              const pathway::v1::Envelope& command, TimePoint now);
@@ -40,6 +41,10 @@ void DecideNeed(const pathway::store::v1::CaseState& state, pathway::v1::FactTyp
                 const std::string& instance_id, const std::string& agency,
                 const std::string& purpose, CivilDate on,
                 const std::function<pathway::v1::Envelope&()>& next);
+
+// The audit record (for pathway.audit.v1) of an event that shows or reuses part of the
+// record (RecordViewed, FactReused); nullopt for any other event. Deterministic id.
+std::optional<pathway::v1::Envelope> AuditFor(const pathway::v1::Envelope& event);
 
 // Folds a record event into `state`; false if `event` is not one.
 bool ApplyRecordEvent(pathway::store::v1::CaseState& state, const pathway::v1::Envelope& event);

@@ -321,8 +321,14 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     // The shared record decides: reuse what the family already gave, or ask once per
     // validity period, whichever pathway or agency needs the fact.
     if (auto type = FactTypeFromName(fact)) {
+      // The step's actor goes with what the record did for it (the audit names them).
+      auto next_with_actor = [&]() -> v1::Envelope& {
+        v1::Envelope& e = next();
+        *e.mutable_actor() = command.actor();
+        return e;
+      };
       DecideNeed(state, *type, instance_id, command.source().agency(), std::string(def.name), on,
-                 next);
+                 next_with_actor);
       continue;
     }
     // Not a kind of fact the record keeps: asked once per case.

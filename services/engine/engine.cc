@@ -9,6 +9,7 @@
 #include "services/topics.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
+#include "workflow/shared_record.h"
 #include "workflow/timers.h"
 #include "workflow/workflow.h"
 
@@ -80,6 +81,10 @@ void RecordEvents(state::Batch& batch, const std::string& subject,
   for (const auto& event : events) {
     workflow::Apply(state, event);
     AddToOutbox(batch, topics::kEvents, subject, event.SerializeAsString());
+    // Views and reuses of the shared record are audited in the same commit.
+    if (auto audit = workflow::AuditFor(event)) {
+      AddToOutbox(batch, topics::kAudit, subject, audit->SerializeAsString());
+    }
   }
   batch.history = std::move(events);
   batch.new_state = std::move(state);

@@ -166,6 +166,26 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                          .Str("source_event_id", r.source_event_id())
                          .Done());
   }
+  // Who has seen the child's record: every view and reuse, as pathway.audit.v1 has it.
+  std::vector<std::string> audit;
+  for (const auto& e : s.events) {
+    auto record = workflow::AuditFor(e);
+    if (!record) continue;
+    const auto& a = record->audit_recorded();
+    std::vector<std::string> facts;
+    for (int t : a.facts()) {
+      facts.push_back(Quote(workflow::FactTypeName(static_cast<v1::FactType>(t))));
+    }
+    audit.push_back(Json()
+                        .Str("action", a.action() == v1::AUDIT_ACTION_VIEW ? "view" : "reuse")
+                        .Str("actor_id", a.actor_id())
+                        .Str("actor_role", a.actor_role())
+                        .Str("agency", a.agency())
+                        .Str("purpose", a.purpose())
+                        .Field("facts", Array(facts))
+                        .Str("on", DateText(a.on()))
+                        .Done());
+  }
   std::vector<std::string> rejections;
   for (const auto& e : s.rejections) rejections.push_back(RejectionJson(e));
   std::vector<std::string> warnings;
@@ -185,6 +205,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
       .Field("pathways", Array(pathways))
       .Field("information_requests", Array(requests))
       .Field("facts_reused", Array(reused))
+      .Field("audit", Array(audit))
       .Field("rejections", Array(rejections))
       .Field("warnings", Array(warnings))
       .Done();

@@ -60,6 +60,16 @@ class Family {
     Run(c);
   }
 
+  // A person in `role` at `agency` asks to see the record for `purpose`.
+  void View(const std::string& agency, const std::string& purpose, const std::string& role) {
+    v1::Envelope c = Command(agency);
+    if (!role.empty()) c.mutable_actor()->set_id("staff-" + std::to_string(ids_));
+    c.mutable_actor()->set_role(role);
+    c.mutable_record_view_requested()->set_agency(agency);
+    c.mutable_record_view_requested()->set_purpose(purpose);
+    Run(c);
+  }
+
   void Advance(int days) { today_ = AddDays(today_, days); }
 
   int Count(v1::Envelope::PayloadCase kind, v1::FactType type = v1::FACT_TYPE_UNSPECIFIED) const {
@@ -211,6 +221,51 @@ TEST(SharedRecord, DisagreeingSourcesOpenAReconciliationAndNothingIsOverwritten)
   f.Need(v1::FACT_TYPE_CURRENT_SETTING, "ND-1", kTrust, kAutism);
   EXPECT_EQ(f.Count(v1::Envelope::kFactReused), 0) << "reuse waits for the caseworker";
   EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested), 0) << "and the family is not asked";
+}
+
+TEST(SharedRecord, AViewShowsWhatConsentAllowsAndEveryViewAndReuseIsAudited) {
+  Family f(kStart);
+  f.Provide(v1::FACT_TYPE_ALL_ABOUT_ME, "Loves trains", kCouncil);
+  f.Provide(v1::FACT_TYPE_DIAGNOSES, "Autism (2025)", kTrust);
+  f.Consent(kSchool, kReview, v1::CONSENT_DECISION_GRANTED);
+  f.View(kSchool, kReview, "SENCO");
+  f.Consent(kSchool, kReview, v1::CONSENT_DECISION_WITHDRAWN);
+  f.View(kSchool, kReview, "SENCO");
+  std::vector<const v1::Envelope*> views;
+  for (const auto& e : f.events()) {
+    if (e.has_record_viewed()) views.push_back(&e);
+  }
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[0]->record_viewed().disclosed_size(), 2) << "consented: both facts";
+  EXPECT_EQ(views[1]->record_viewed().disclosed_size(), 0) << "withdrawn: hidden at once";
+  EXPECT_EQ(views[1]->record_viewed().withheld_size(), 2);
+
+  auto audit = AuditFor(*views[0]);
+  ASSERT_TRUE(audit.has_value());
+  const v1::AuditRecorded& a = audit->audit_recorded();
+  EXPECT_EQ(a.action(), v1::AUDIT_ACTION_VIEW);
+  EXPECT_EQ(a.actor_role(), "SENCO");
+  EXPECT_FALSE(a.actor_id().empty());
+  EXPECT_EQ(a.agency(), kSchool);
+  EXPECT_EQ(a.purpose(), kReview);
+  EXPECT_EQ(a.facts_size(), 2);
+  EXPECT_EQ(a.cause_event_id(), views[0]->event_id());
+  EXPECT_EQ(audit->SerializeAsString().find("Loves trains"), std::string::npos)
+      << "the audit trail holds no fact content";
+  EXPECT_EQ(AuditFor(*views[0])->event_id(), audit->event_id()) << "deterministic id";
+
+  // A reuse is audited too; other events are not.
+  f.Need(v1::FACT_TYPE_DIAGNOSES, "ND-1", kTrust, kAutism);
+  const v1::Envelope& reuse = f.events().back();
+  ASSERT_TRUE(reuse.has_fact_reused());
+  auto reuse_audit = AuditFor(reuse);
+  ASSERT_TRUE(reuse_audit.has_value());
+  EXPECT_EQ(reuse_audit->audit_recorded().action(), v1::AUDIT_ACTION_REUSE);
+  EXPECT_FALSE(AuditFor(f.events().front()).has_value()) << "a FactRecorded is not a read";
+
+  f.View(kSchool, kReview, "");  // no actor id
+  ASSERT_FALSE(f.rejections().empty());
+  EXPECT_EQ(f.rejections().back(), "actor.id:required") << "every view is audited to a person";
 }
 
 TEST(SharedRecord, RecordCommandsNameTheFieldAndRuleTheyBreak) {

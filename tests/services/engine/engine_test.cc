@@ -396,6 +396,30 @@ TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
   ASSERT_TRUE(state.ok() && state->has_value());
   EXPECT_EQ((*state)->open_needs_size(), 0) << "the answer served the EHC's need";
   EXPECT_EQ((*state)->record_facts_size(), 1);
+
+  // The reuse is audited on pathway.audit.v1, keyed by subject; so is a view, which
+  // without the family's consent shows the trust nothing.
+  auto view = Command("view-1", "2025-03-10", [](Envelope& e) {
+    e.mutable_actor()->set_id("staff-77");
+    e.mutable_actor()->set_role("clinical psychologist");
+    e.mutable_record_view_requested()->set_agency("RQM");
+    e.mutable_record_view_requested()->set_purpose("neurodevelopmental");
+  });
+  h.Publish(view);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  std::vector<pathway::v1::AuditRecorded> audit;
+  for (const auto& m : h.broker().ReadAll(std::string(topics::kAudit))) {
+    EXPECT_EQ(m.key, h.SubjectOf(kValidNhsNumber));
+    Envelope e;
+    ASSERT_TRUE(e.ParseFromString(m.value));
+    audit.push_back(e.audit_recorded());
+  }
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0].action(), pathway::v1::AUDIT_ACTION_REUSE);
+  EXPECT_EQ(audit[0].agency(), "209");
+  EXPECT_EQ(audit[1].action(), pathway::v1::AUDIT_ACTION_VIEW);
+  EXPECT_EQ(audit[1].actor_id(), "staff-77");
+  EXPECT_EQ(audit[1].facts_size(), 0) << "no consent for the trust: nothing shown";
 }
 
 }  // namespace

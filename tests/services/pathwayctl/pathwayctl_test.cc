@@ -281,6 +281,11 @@ TEST_F(PathwayctlTest, SimulateJsonReportsWhatTheFamilyWasAskedAndWhatWasReused)
   EXPECT_EQ(Get(use, "agency").string_value(), "209");
   EXPECT_EQ(Get(use, "purpose").string_value(), "ehc_needs_assessment");
   EXPECT_EQ(Get(use, "source_event_id").string_value(), "fact-01");
+  const auto& audit = Get(child, "audit").list_value();
+  ASSERT_EQ(audit.values_size(), 1) << "the reuse is audited";
+  EXPECT_EQ(Get(audit.values(0).struct_value(), "action").string_value(), "reuse");
+  EXPECT_EQ(Get(audit.values(0).struct_value(), "agency").string_value(), "209");
+  EXPECT_EQ(Get(audit.values(0).struct_value(), "purpose").string_value(), "ehc_needs_assessment");
   const auto& rejections = Get(child, "rejections").list_value();
   ASSERT_EQ(rejections.values_size(), 1);
   EXPECT_EQ(Get(rejections.values(0).struct_value(), "field").string_value(), "fact_provided.type");
