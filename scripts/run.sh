@@ -61,6 +61,9 @@ grep 'event=duplicate_ignored' "$run/engine.log" || echo "(none yet)"
 echo
 echo "== the statutory clocks: one child's history across five pathways (pathwayctl simulate)"
 "$ctl" simulate --events tests/workflow/histories/multi_pathway_child.jsonl --as-of 2025-07-31
+echo
+echo "== tell it once: asked once, answered once, consent decides who sees it, every view audited"
+"$ctl" simulate --events scripts/demo/tell_it_once.jsonl --as-of 2025-03-31
 
 ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
 ops_url=${ops_port:+http://127.0.0.1:$ops_port}

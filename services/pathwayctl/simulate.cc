@@ -229,10 +229,17 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
                   DateText(r.requested_on()).c_str());
     }
     for (const auto& e : s.events) {
-      if (!e.has_fact_reused()) continue;
-      const auto& r = e.fact_reused();
-      std::printf("  reused %s for %s (%s) on %s\n", workflow::FactTypeName(r.type()).c_str(),
-                  r.agency().c_str(), r.purpose().c_str(), DateText(r.on()).c_str());
+      auto audit = workflow::AuditFor(e);
+      if (!audit) continue;
+      const auto& a = audit->audit_recorded();
+      std::string facts;
+      for (int t : a.facts()) {
+        facts += (facts.empty() ? "" : ", ") + workflow::FactTypeName(static_cast<v1::FactType>(t));
+      }
+      std::printf("  %s %s for %s (%s)%s%s: %s\n", DateText(a.on()).c_str(),
+                  a.action() == v1::AUDIT_ACTION_VIEW ? "record viewed" : "fact reused",
+                  a.agency().c_str(), a.purpose().c_str(), a.actor_role().empty() ? "" : " by ",
+                  a.actor_role().c_str(), facts.empty() ? "nothing consented" : facts.c_str());
     }
     for (const auto& e : s.rejections) {
       std::printf("  rejected %s: %s (%s) %s\n", e.command_rejected().rejected_event_id().c_str(),
