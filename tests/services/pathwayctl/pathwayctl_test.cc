@@ -292,6 +292,24 @@ TEST_F(PathwayctlTest, SimulateJsonReportsWhatTheFamilyWasAskedAndWhatWasReused)
   EXPECT_EQ(r.out.find("Oak Primary"), std::string::npos) << "the report holds no fact content";
 }
 
+// The demo that scripts/run.sh shows stays what its README says.
+TEST_F(PathwayctlTest, TheTellItOnceDemoAsksOnceReusesOnceAndAuditsEveryView) {
+  RunResult r = Run({"simulate", "--events", PATHWAY_DEMO "/tell_it_once.jsonl", "--as-of",
+                     "2025-03-31", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  google::protobuf::Struct doc = ParseJson(r.out);
+  const auto& child = Get(doc, "subjects").list_value().values(0).struct_value();
+  EXPECT_EQ(Get(child, "information_requests").list_value().values_size(), 1);
+  EXPECT_EQ(Get(child, "facts_reused").list_value().values_size(), 1);
+  EXPECT_EQ(Get(child, "rejections").list_value().values_size(), 0);
+  const auto& audit = Get(child, "audit").list_value();
+  ASSERT_EQ(audit.values_size(), 3) << "one reuse, two views";
+  EXPECT_EQ(Get(audit.values(1).struct_value(), "facts").list_value().values_size(), 1)
+      << "consented: the family's views shown";
+  EXPECT_EQ(Get(audit.values(2).struct_value(), "facts").list_value().values_size(), 0)
+      << "after the withdrawal: nothing shown";
+}
+
 TEST_F(PathwayctlTest, SimulateJsonReportsPathwaysDeadlinesRequestsRejectionsAndWarnings) {
   RunResult r = Run({"simulate", "--events", PATHWAY_HISTORIES "/ehc_assessment.jsonl", "--as-of",
                      "2025-06-30", "--json"});
