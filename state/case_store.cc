@@ -350,16 +350,7 @@ class RocksCaseStore final : public CaseStore {
     // Continue the outbox numbering above every restored entry.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kOutbox)));
     it->SeekToLast();
-    if (it->Valid()) {
-      uint64_t after = ReadU64(it->key().ToStringView()) + 1;
-      if (after > outbox_next_) {
-        std::string v;
-        AppendU64(v, after);
-        auto ws = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaOutboxNext, v);
-        if (!ws.ok()) return FromRocks(ws, "write outbox sequence");
-        outbox_next_ = after;
-      }
-    }
+    if (it->Valid()) return ReserveOutboxSequences(ReadU64(it->key().ToStringView()) + 1);
     return {};
   }
 
