@@ -183,7 +183,8 @@ class MemoryProducer final : public Producer {
   const bool transactional_;
   TxnState state_ = TxnState::kUninitialized;
   std::vector<Held> txn_messages_;
-  std::map<std::string, std::pair<int64_t, std::string>> txn_offsets_;  // commit key ->
+  // "group/topic/partition" -> offset and metadata, committed with the transaction.
+  std::map<std::string, std::pair<int64_t, std::string>> txn_offsets_;
   std::deque<Delivery> pending_;
 };
 
