@@ -1,26 +1,48 @@
 #include "workflow/simulator.h"
 
-#include "workflow/workflow.h"
+#include "workflow/identity.h"
 
 namespace pathway::workflow {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 
-Simulator::Simulator(Keyer keyer, int warning_lead_days)
-    : keyer_(std::move(keyer)), lead_days_(warning_lead_days) {}
+Simulator::Simulator(Keyer keyer, int warning_lead_days, DecideOptions options)
+    : keyer_(std::move(keyer)), lead_days_(warning_lead_days), options_(options) {}
 
-void Simulator::Record(Subject& subject, const std::string& key, std::vector<v1::Envelope> events) {
+void Simulator::Record(const std::string& key, std::vector<v1::Envelope> events, TimePoint now,
+                       std::vector<v1::Envelope>& sent) {
+  Subject& subject = subjects_[key];
   TimerChanges changes = TimersFor(key, subject.state, events, lead_days_);
   for (const auto& t : changes.remove) timers_.erase(t);
   for (auto& t : changes.add) timers_.insert(std::move(t));
   for (auto& e : events) {
+    Emissions emitted = EmissionsFor(subject.state, e, now);
+    for (auto& c : emitted.commands) sent.push_back(std::move(c));
+    for (auto& r : emitted.rejections) subject.rejections.push_back(std::move(r));
     Apply(subject.state, e);
     subject.events.push_back(std::move(e));
   }
 }
 
+void Simulator::Run(std::vector<v1::Envelope> commands, TimePoint now) {
+  // Bounded: a command sends on at most one round of commands (a release or a link),
+  // and those send on nothing but links' confirmations, which send on nothing.
+  for (size_t i = 0; i < commands.size() && i < 1'000'000; ++i) {
+    v1::Envelope command = commands[i];
+    const std::string key = command.subject_key();
+    if (!command.event_id().empty() && !seen_.insert(command.event_id()).second) continue;
+    Decision decision = Decide(subjects_[key].state, command, now, options_);
+    if (decision.rejection) {
+      subjects_[key].rejections.push_back(MakeRejection(command, *decision.rejection, now));
+      continue;
+    }
+    Record(key, std::move(decision.events), now, commands);
+  }
+}
+
 void Simulator::AdvanceTo(CivilDate as_of) {
-  // Bounded: each pass removes one timer and firing adds none.
+  // Bounded: each pass removes one timer, and firing adds none (commands it sends on
+  // may add timers of their own, each fired at most once).
   while (!timers_.empty()) {
     store::Timer timer = *timers_.begin();
     auto fires_on = ToCivil(timer.fires_on());
@@ -30,27 +52,20 @@ void Simulator::AdvanceTo(CivilDate as_of) {
     if (it == subjects_.end() || !fires_on) continue;
     TimePoint at = std::chrono::time_point_cast<std::chrono::microseconds>(
         std::chrono::sys_days{*fires_on} + std::chrono::hours(12));
-    Record(it->second, timer.subject_key(), FireTimer(it->second.state, timer, at));
+    std::vector<v1::Envelope> sent;
+    Record(timer.subject_key(), FireTimer(it->second.state, timer, at), at, sent);
+    Run(std::move(sent), at);
   }
 }
 
 void Simulator::Process(v1::Envelope inbound, TimePoint now) {
   AdvanceTo(LondonDate(now));
-  Routing routing = RouteCommand(inbound);
-  if (routing.rejection) {
-    unrouted_.push_back(MakeRejection(inbound, *routing.rejection, now));
+  IntakeOutput routed = Intake(inbound, keyer_);
+  if (routed.rejection) {
+    unrouted_.push_back(MakeRejection(inbound, *routed.rejection, now));
     return;
   }
-  std::string key = keyer_(routing.nhs_number);
-  inbound.set_subject_key(key);
-  Subject& subject = subjects_[key];
-  if (!inbound.event_id().empty() && !seen_.insert(inbound.event_id()).second) return;
-  Decision decision = Decide(subject.state, inbound, now);
-  if (decision.rejection) {
-    subject.rejections.push_back(MakeRejection(inbound, *decision.rejection, now));
-    return;
-  }
-  Record(subject, key, std::move(decision.events));
+  Run(std::move(routed.commands), now);
 }
 
 }  // namespace pathway::workflow

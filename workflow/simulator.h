@@ -18,6 +18,7 @@
 #include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/timers.h"
+#include "workflow/workflow.h"
 
 namespace pathway::workflow {
 
@@ -26,10 +27,12 @@ class Simulator {
   // Maps an NHS number to its subject key (the engine's keyed hash).
   using Keyer = std::function<std::string(std::string_view nhs_number)>;
 
-  explicit Simulator(Keyer keyer, int warning_lead_days = kDefaultWarningLeadDays);
+  explicit Simulator(Keyer keyer, int warning_lead_days = kDefaultWarningLeadDays,
+                     DecideOptions options = {});
 
   // Fires the timers due on or before the London date of `now`, then decides
-  // `inbound` at `now`. A repeated event id is ignored, as the engine does.
+  // `inbound` at `now`, and any command that decision sends on (a released hold, an
+  // identity link) at once. A repeated event id is ignored, as the engine does.
   void Process(pathway::v1::Envelope inbound, TimePoint now);
 
   // Fires every timer due on or before `as_of`.
@@ -50,10 +53,15 @@ class Simulator {
       return TimerBefore(a, b);
     }
   };
-  void Record(Subject& subject, const std::string& key, std::vector<pathway::v1::Envelope> events);
+  // Records `events` on `key`'s case; commands they send on are appended to `sent`.
+  void Record(const std::string& key, std::vector<pathway::v1::Envelope> events, TimePoint now,
+              std::vector<pathway::v1::Envelope>& sent);
+  // Decides routed commands, and those they send on, in order (bounded).
+  void Run(std::vector<pathway::v1::Envelope> commands, TimePoint now);
 
   Keyer keyer_;
   int lead_days_;
+  DecideOptions options_;
   std::map<std::string, Subject> subjects_;
   std::vector<pathway::v1::Envelope> unrouted_;
   std::set<pathway::store::v1::Timer, TimerOrder> timers_;

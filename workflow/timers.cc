@@ -2,6 +2,7 @@
 
 #include <google/protobuf/timestamp.pb.h>
 
+#include <algorithm>
 #include <tuple>
 
 #include "common/crypto.h"
@@ -62,6 +63,26 @@ const store::PathwayInstance* Instance(const store::CaseState& state, const std:
   }
   return nullptr;
 }
+
+// The envelope of an event a timer fires; `identity` makes its id deterministic.
+v1::Envelope TimerEnvelope(const store::Timer& timer, const std::string& identity, TimePoint now) {
+  v1::Envelope e;
+  e.set_event_id(DerivedEventId(identity, 0));
+  e.set_subject_key(timer.subject_key());
+  auto us = now.time_since_epoch().count();
+  e.mutable_recorded_at()->set_seconds(us / 1'000'000);
+  e.mutable_recorded_at()->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
+  e.mutable_source()->set_agency("pathway");
+  e.mutable_source()->set_system("pathway-engine");
+  e.set_causation_id("timer");
+  return e;
+}
+
+store::Timer HoldTimer(const std::string& subject, const v1::CommandHeld& held) {
+  auto expires = ToCivil(held.expires_on());
+  return MakeTimer(subject, held.held_event_id(), "identity_hold", store::TIMER_KIND_IDENTITY_HOLD,
+                   expires ? *expires : CivilDate{}, held.expires_on());
+}
 }  // namespace
 
 TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& before,
@@ -69,6 +90,24 @@ TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& b
   TimerChanges changes;
   for (const auto& e : events) {
     switch (e.payload_case()) {
+      case v1::Envelope::kCommandHeld:
+        changes.add.push_back(HoldTimer(subject_key, e.command_held()));
+        break;
+      case v1::Envelope::kHeldCommandReleased: {
+        const std::string& id = e.held_command_released().held_event_id();
+        // Held and released in one decision: the timer was never stored.
+        auto same = std::find_if(changes.add.begin(), changes.add.end(), [&](const auto& t) {
+          return t.kind() == store::TIMER_KIND_IDENTITY_HOLD && t.instance_id() == id;
+        });
+        if (same != changes.add.end()) {
+          changes.add.erase(same);
+          break;
+        }
+        for (const auto& held : before.held()) {
+          if (held.held_event_id() == id) changes.remove.push_back(HoldTimer(subject_key, held));
+        }
+        break;
+      }
       case v1::Envelope::kDeadlineSet: {
         const auto& s = e.deadline_set();
         TimersOf(subject_key, s.instance_id(), s.name(), s.set_on(), s.due(), lead_days,
@@ -96,24 +135,28 @@ TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& b
 std::vector<v1::Envelope> FireTimer(const store::CaseState& state, const store::Timer& timer,
                                     TimePoint now) {
   std::vector<v1::Envelope> out;
+  if (timer.kind() == store::TIMER_KIND_IDENTITY_HOLD) {
+    // Still held (not released since): the wait is over.
+    for (const auto& held : state.held()) {
+      if (held.held_event_id() != timer.instance_id()) continue;
+      v1::Envelope e = TimerEnvelope(
+          timer, "timer|" + timer.subject_key() + "|identity_hold|" + timer.instance_id(), now);
+      e.mutable_held_command_expired()->set_held_event_id(held.held_event_id());
+      *e.mutable_held_command_expired()->mutable_on() = timer.fires_on();
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
   const store::Deadline* d = PendingDeadline(state, timer.instance_id(), timer.deadline());
   // A deadline re-set since the timer was made has timers of its own.
   if (!d || d->due().SerializeAsString() != timer.due().SerializeAsString()) return out;
   if (timer.kind() == store::TIMER_KIND_WARNING && d->warned()) return out;
 
-  v1::Envelope e;
   std::string identity = "timer|" + timer.subject_key() + "|" + timer.instance_id() + "|" +
                          timer.deadline() + "|" + std::to_string(timer.kind()) + "|" +
                          FormatDate(*ToCivil(timer.due()));
-  e.set_event_id(DerivedEventId(identity, 0));
-  e.set_subject_key(timer.subject_key());
+  v1::Envelope e = TimerEnvelope(timer, identity, now);
   e.set_pathway_instance_id(timer.instance_id());
-  auto us = now.time_since_epoch().count();
-  e.mutable_recorded_at()->set_seconds(us / 1'000'000);
-  e.mutable_recorded_at()->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
-  e.mutable_source()->set_agency("pathway");
-  e.mutable_source()->set_system("pathway-engine");
-  e.set_causation_id("timer");
   if (timer.kind() == store::TIMER_KIND_WARNING) {
     auto* w = e.mutable_deadline_warning();
     w->set_instance_id(timer.instance_id());

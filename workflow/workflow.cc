@@ -7,6 +7,7 @@
 #include "common/crypto.h"
 #include "workflow/clock.h"
 #include "workflow/identifiers.h"
+#include "workflow/identity.h"
 #include "workflow/pathways/step_helpers.h"
 #include "workflow/shared_record.h"
 
@@ -478,21 +479,30 @@ std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral,
 Routing RouteCommand(const v1::Envelope& command) {
   if (command.payload_case() == v1::Envelope::kReferralSubmitted) {
     const v1::ReferralSubmitted& referral = command.referral_submitted();
-    if (!referral.has_child()) return {{}, Required("referral_submitted.child")};
+    if (!referral.has_child()) return {{}, {}, Required("referral_submitted.child")};
     const std::string& nhs = referral.child().nhs_number();
-    if (nhs.empty()) return {{}, Required("referral_submitted.child.nhs_number")};
-    if (auto r = CheckNhsNumber(nhs, "referral_submitted.child.nhs_number")) return {{}, r};
-    return {nhs, std::nullopt};
+    if (nhs.empty()) return {{}, {}, Required("referral_submitted.child.nhs_number")};
+    if (auto r = CheckNhsNumber(nhs, "referral_submitted.child.nhs_number")) return {{}, {}, r};
+    return {nhs, {}, std::nullopt};
   }
-  if (!Classify(command) && !IsRecordCommand(command)) return {{}, NotACommand()};
+  const bool link = command.has_identifier_linked();
+  if (!Classify(command) && !IsRecordCommand(command) && !link) return {{}, {}, NotACommand()};
   const std::string& nhs = command.subject().nhs_number();
-  if (nhs.empty()) return {{}, Required("subject.nhs_number")};
-  if (auto r = CheckNhsNumber(nhs, "subject.nhs_number")) return {{}, r};
-  return {nhs, std::nullopt};
+  if (nhs.empty()) {
+    // A link needs the NHS number it links to; anything else may wait for a link.
+    Alias alias = link ? Alias{} : AliasOf(command.subject());
+    if (alias.rejection) return {{}, {}, alias.rejection};
+    if (alias.hash_input.empty()) return {{}, {}, Required("subject.nhs_number")};
+    return {{}, alias.hash_input, std::nullopt};
+  }
+  if (auto r = CheckNhsNumber(nhs, "subject.nhs_number")) return {{}, {}, r};
+  return {nhs, {}, std::nullopt};
 }
 
-Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now) {
+Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
+                const DecideOptions& options) {
   if (command.event_id().empty()) return Reject(Required("event_id"));
+  if (IsIdentityCommand(command)) return DecideIdentityCommand(state, command, now, options);
   if (IsRecordCommand(command)) return DecideRecordCommand(state, command, now);
   auto info = Classify(command);
   if (!info) return Reject(NotACommand());
@@ -591,7 +601,7 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       break;
     }
     default:
-      (void)ApplyRecordEvent(state, event);
+      if (!ApplyRecordEvent(state, event)) (void)ApplyIdentityEvent(state, event);
       break;
   }
 }

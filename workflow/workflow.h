@@ -35,20 +35,30 @@ struct Decision {
 std::optional<Rejection> ValidateReferral(const pathway::v1::ReferralSubmitted& referral,
                                           CivilDate today);
 
+// Deployment settings a decision depends on (the same in the engine and simulator).
+inline constexpr int kDefaultIdentityHoldDays = 14;
+struct DecideOptions {
+  // How long a command that names only an unlinked UPN or local id waits for its link
+  // before it is rejected (rule identity_unlinked).
+  int identity_hold_days = kDefaultIdentityHoldDays;
+};
+
 // The decision for `command` against `state` at `now`. `command.subject_key()` must
 // be set (the intake stage sets it).
 Decision Decide(const pathway::store::v1::CaseState& state, const pathway::v1::Envelope& command,
-                TimePoint now);
+                TimePoint now, const DecideOptions& options = {});
 
 // Folds `event` (one produced by Decide) into `state`. Unknown events only count
 // towards history_length, so an older binary can still rebuild.
 void Apply(pathway::store::v1::CaseState& state, const pathway::v1::Envelope& event);
 
 // Which child a command is about: the NHS number that routes it to the child's
-// partition, or why it has none. Checked by the intake stage before anything else.
+// partition, an alias (workflow/identity.h) or why it has neither. Checked by the
+// intake stage (workflow::Intake) before anything else.
 struct Routing {
-  std::string nhs_number;              // set when routable
-  std::optional<Rejection> rejection;  // set when not
+  std::string nhs_number;              // set when routable by the child's NHS number
+  std::string alias;                   // or the hash input of the only identifier named
+  std::optional<Rejection> rejection;  // set when neither
 };
 Routing RouteCommand(const pathway::v1::Envelope& command);
 

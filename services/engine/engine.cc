@@ -9,6 +9,7 @@
 #include "services/topics.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
+#include "workflow/identity.h"
 #include "workflow/shared_record.h"
 #include "workflow/timers.h"
 #include "workflow/workflow.h"
@@ -75,12 +76,23 @@ void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string&
 // Folds `events` into `state` and puts both into `batch`: the new state, the events
 // appended to the subject's history, and each event queued for pathway.events.v1.
 void RecordEvents(state::Batch& batch, const std::string& subject,
-                  pathway::store::v1::CaseState state, std::vector<v1::Envelope> events) {
+                  pathway::store::v1::CaseState state, std::vector<v1::Envelope> events,
+                  TimePoint now) {
   batch.subject_key = subject;
   batch.history_start = state.history_length();
   for (const auto& event : events) {
+    // Commands an event sends on (a released hold, an identity link) and rejections
+    // (an expired hold) commit with it, so neither is lost nor sent without it.
+    workflow::Emissions emitted = workflow::EmissionsFor(state, event, now);
+    for (const auto& c : emitted.commands) {
+      AddToOutbox(batch, topics::kCommands, c.subject_key(), c.SerializeAsString());
+    }
+    for (const auto& r : emitted.rejections) {
+      AddToOutbox(batch, topics::kRejections, subject, r.SerializeAsString());
+    }
     workflow::Apply(state, event);
-    AddToOutbox(batch, topics::kEvents, subject, event.SerializeAsString());
+    AddToOutbox(batch, topics::kEvents, subject,
+                workflow::PublishedCopy(event).SerializeAsString());
     // Views and reuses of the shared record are audited in the same commit.
     if (auto audit = workflow::AuditFor(event)) {
       AddToOutbox(batch, topics::kAudit, subject, audit->SerializeAsString());
@@ -737,12 +749,15 @@ Status Engine::HandleInbound(const bus::Message& m) {
     command.set_event_id("unidentified|" + Coordinates(m));
     return reject({"event_id", "required", "every event needs an event_id"});
   }
-  workflow::Routing routing = workflow::RouteCommand(command);
-  if (routing.rejection) return reject(*routing.rejection);
-
-  command.set_subject_key(keyer_.Key(routing.nhs_number));
-  std::string key = command.subject_key();
-  return ProduceIntake(topics::kCommands, key, command.SerializeAsString());
+  workflow::IntakeOutput routed =
+      workflow::Intake(command, [this](std::string_view id) { return keyer_.Key(id); });
+  if (routed.rejection) return reject(*routed.rejection);
+  for (const auto& c : routed.commands) {
+    if (auto s = ProduceIntake(topics::kCommands, c.subject_key(), c.SerializeAsString()); !s) {
+      return s;
+    }
+  }
+  return {};
 }
 
 Status Engine::RunProcessor(milliseconds poll_timeout) {
@@ -830,7 +845,8 @@ Status Engine::HandleCommand(const bus::Message& m) {
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
   TimePoint now = time_.Now();
-  workflow::Decision decision = workflow::Decide(state, command, now);
+  workflow::Decision decision =
+      workflow::Decide(state, command, now, {.identity_hold_days = options_.identity_hold_days});
   if (decision.rejection) {
     ++stats_.rejections;
     log::Info("command_rejected", {{"subject", command.subject_key()},
@@ -867,7 +883,7 @@ Status Engine::HandleCommand(const bus::Message& m) {
                                  {"cause", command.event_id()}});
   }
   stats_.events += decision.events.size();
-  RecordEvents(batch, command.subject_key(), std::move(state), std::move(decision.events));
+  RecordEvents(batch, command.subject_key(), std::move(state), std::move(decision.events), now);
   return store.Commit(batch);
 }
 
@@ -896,7 +912,7 @@ Status Engine::FireTimers() {
       batch.timers_remove.push_back(timer);
       std::vector<v1::Envelope> events = workflow::FireTimer(state, timer, now);
       if (!events.empty()) {
-        RecordEvents(batch, timer.subject_key(), std::move(state), std::move(events));
+        RecordEvents(batch, timer.subject_key(), std::move(state), std::move(events), now);
         ++stats_.timers_fired;
       }
       if (auto s = store->Commit(batch); !s) return s;

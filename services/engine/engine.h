@@ -50,6 +50,8 @@ struct EngineOptions {
   size_t max_message_bytes = 1 << 20;              // larger inbound values are dead-lettered
   std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
   int warning_lead_days = 14;                      // deadline warnings this long before
+  // How long a command naming only an unlinked UPN or local id waits for its link.
+  int identity_hold_days = 14;
   // Events kept per case. A command that would grow a case beyond this is rejected
   // (rule history_limit) so one runaway subject cannot grow without bound.
   uint64_t max_history_per_case = 10000;

@@ -39,6 +39,8 @@ constexpr const char* kUsage =
     "                      [--subject-key-file FILE] [--kafka-config FILE]\n"
     "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
     "                      [--warning-lead-days N (default 14)]\n"
+    "                      [--identity-hold-days N (default 14): how long a command\n"
+    "                       naming only an unlinked UPN or local id waits for its link]\n"
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
     "                      [--ops-listen HOST:PORT (default 127.0.0.1:9464; off to disable)]\n"
     "                      [--max-history-per-case N (default 10000)]\n"
@@ -93,6 +95,14 @@ int Run(int argc, char** argv) {
         return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
       }
       flags.options.warning_lead_days = static_cast<int>(days);
+    } else if (arg == "--identity-hold-days") {
+      if (!value(&v)) return Usage("--identity-hold-days needs a value");
+      char* end = nullptr;
+      long days = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || days < 1 || days > 365) {
+        return Usage("--identity-hold-days must be a whole number of days from 1 to 365");
+      }
+      flags.options.identity_hold_days = static_cast<int>(days);
     } else if (arg == "--ops-listen") {
       if (!value(&flags.ops_listen)) return Usage("--ops-listen needs HOST:PORT or off");
       flags.ops_listen_given = true;

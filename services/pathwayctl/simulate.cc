@@ -123,6 +123,40 @@ std::string RejectionJson(const v1::Envelope& e) {
       .Done();
 }
 
+std::string KindText(v1::IdentifierKind kind) {
+  return kind == v1::IDENTIFIER_KIND_UPN ? "upn" : "local_id";
+}
+
+// An alias (a UPN or local id) as the engine keeps it: no identifier in clear, the child
+// it is linked to, what waits for the link and what was rejected for want of one.
+std::string AliasJson(const std::string& key, const workflow::Simulator::Subject& s) {
+  std::vector<std::string> held, released;
+  for (const auto& h : s.state.held()) {
+    held.push_back(Json()
+                       .Str("event_id", h.held_event_id())
+                       .Str("held_on", DateText(h.held_on()))
+                       .Str("expires_on", DateText(h.expires_on()))
+                       .Done());
+  }
+  for (const auto& e : s.events) {
+    if (!e.has_held_command_released()) continue;
+    released.push_back(Json()
+                           .Str("event_id", e.held_command_released().held_event_id())
+                           .Str("on", DateText(e.held_command_released().on()))
+                           .Done());
+  }
+  std::vector<std::string> rejections;
+  for (const auto& e : s.rejections) rejections.push_back(RejectionJson(e));
+  return Json()
+      .Str("alias_key", key)
+      .Str("kind", KindText(s.state.alias_kind()))
+      .Str("linked_subject_key", s.state.linked_subject_key())
+      .Field("held", Array(held))
+      .Field("released", Array(released))
+      .Field("rejections", Array(rejections))
+      .Done();
+}
+
 std::string SubjectJson(const std::string& key, const workflow::Simulator::Subject& s) {
   std::vector<std::string> pathways;
   for (const auto& p : s.state.pathways()) {
@@ -200,8 +234,14 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                            .Str("instance_id", w.instance_id())
                            .Done());
   }
+  std::vector<std::string> identifiers;
+  for (const auto& a : s.state.aliases()) {
+    identifiers.push_back(
+        Json().Str("kind", KindText(a.kind())).Str("alias_key", a.alias_key()).Done());
+  }
   return Json()
       .Str("subject_key", key)
+      .Field("identifiers", Array(identifiers))
       .Field("pathways", Array(pathways))
       .Field("information_requests", Array(requests))
       .Field("facts_reused", Array(reused))
@@ -214,7 +254,16 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
 void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
   std::printf("as of %s\n", workflow::FormatDate(as_of).c_str());
   for (const auto& [key, s] : sim.subjects()) {
-    std::printf("\nsubject %s\n", key.substr(0, 16).c_str());
+    if (s.state.alias_kind() != v1::IDENTIFIER_KIND_UNSPECIFIED) {
+      std::printf("\n%s alias %s: %s, %d held\n", KindText(s.state.alias_kind()).c_str(),
+                  key.substr(0, 16).c_str(),
+                  s.state.linked_subject_key().empty()
+                      ? "not linked"
+                      : ("linked to " + s.state.linked_subject_key().substr(0, 16)).c_str(),
+                  s.state.held_size());
+    } else {
+      std::printf("\nsubject %s\n", key.substr(0, 16).c_str());
+    }
     for (const auto& p : s.state.pathways()) {
       std::printf("  %s v%u [%s] %s\n", PathwayName(p).c_str(), p.version(), p.reference().c_str(),
                   p.state().c_str());
@@ -338,12 +387,20 @@ int RunSimulate(std::span<char* const> args) {
     return kExitOk;
   }
   std::vector<std::string> subjects;
-  for (const auto& [key, s] : sim.subjects()) subjects.push_back(SubjectJson(key, s));
+  std::vector<std::string> aliases;
+  for (const auto& [key, s] : sim.subjects()) {
+    if (s.state.alias_kind() != v1::IDENTIFIER_KIND_UNSPECIFIED) {
+      aliases.push_back(AliasJson(key, s));
+    } else {
+      subjects.push_back(SubjectJson(key, s));
+    }
+  }
   std::vector<std::string> unrouted;
   for (const auto& e : sim.unrouted_rejections()) unrouted.push_back(RejectionJson(e));
   std::string doc = Json()
                         .Str("as_of", workflow::FormatDate(until))
                         .Field("subjects", Array(subjects))
+                        .Field("aliases", Array(aliases))
                         .Field("unrouted_rejections", Array(unrouted))
                         .Done();
   doc += "\n";

@@ -422,5 +422,65 @@ TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
   EXPECT_EQ(audit[1].facts_size(), 0) << "no consent for the trust: nothing shown";
 }
 
+TEST(Engine, AUpnOnlyCommandIsHeldReleasedByItsLinkAndAnUnlinkedOneIsRejectedInTime) {
+  using pathway::testing::Command;
+  using pathway::testing::Day;
+  constexpr const char* kUpn = "B801200005001";
+  constexpr const char* kOtherUpn = "M80120000500A";
+  EngineOptions options;
+  options.identity_hold_days = 7;
+  EngineHarness h(options);
+  auto by_upn = [](const std::string& id, const char* upn) {
+    return Command(id, "2025-03-10", [upn](Envelope& e) {
+      e.mutable_subject()->clear_nhs_number();
+      e.mutable_subject()->set_upn(upn);
+      e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_CURRENT_SETTING);
+      e.mutable_fact_provided()->set_content("Year 3, Oak Primary");
+    });
+  };
+  h.Publish(by_upn("s-1", kUpn));
+  h.Publish(by_upn("s-2", kOtherUpn));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  const std::string child = h.SubjectOf(kValidNhsNumber);
+  auto facts = [&] {
+    auto state = h.StoreFor(child).LoadCase(child);
+    if (!state.ok()) throw std::runtime_error(state.error().ToString());
+    return state->has_value() ? (*state)->record_facts_size() : 0;
+  };
+  EXPECT_EQ(facts(), 0);
+
+  h.Publish(Command("link-1", "2025-03-11", [kUpn](Envelope& e) {
+    e.mutable_identifier_linked()->set_kind(pathway::v1::IDENTIFIER_KIND_UPN);
+    e.mutable_identifier_linked()->set_value(kUpn);
+    *e.mutable_identifier_linked()->mutable_linked_on() = Day("2025-03-11");
+  }));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EXPECT_EQ(facts(), 1) << "released to the child's partition when the link arrived";
+
+  // The other UPN is never linked: 7 days later its command is rejected, by name.
+  h.time().Advance(std::chrono::hours(24 * 7));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  std::vector<pathway::v1::CommandRejected> rejected;
+  for (const auto& e : h.Read(topics::kRejections)) rejected.push_back(e.command_rejected());
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].rejected_event_id(), "s-2");
+  EXPECT_EQ(rejected[0].rule(), "identity_unlinked");
+  EXPECT_EQ(rejected[0].field(), "subject.upn");
+
+  // No identifier in clear in any key, nor on the events topic (held commands'
+  // content stays in the alias's own history).
+  for (auto topic : {topics::kEvents, topics::kRejections, topics::kAudit}) {
+    for (const auto& m : h.broker().ReadAll(std::string(topic))) {
+      EXPECT_EQ(m.key.value_or("").find(kUpn), std::string::npos) << topic;
+      EXPECT_EQ(m.value.find(kUpn), std::string::npos) << topic;
+      EXPECT_EQ(m.value.find(kOtherUpn), std::string::npos) << topic;
+    }
+  }
+  for (const auto& m : h.broker().ReadAll(std::string(topics::kCommands))) {
+    EXPECT_EQ(m.key.value_or("").find(kUpn), std::string::npos);
+    EXPECT_EQ(m.value.find(kValidNhsNumber), std::string::npos) << "the link passes intake hashed";
+  }
+}
+
 }  // namespace
 }  // namespace pathway::engine

@@ -308,6 +308,17 @@ TEST_F(PathwayctlTest, TheTellItOnceDemoAsksOnceReusesOnceAndAuditsEveryView) {
       << "consented: the family's views shown";
   EXPECT_EQ(Get(audit.values(2).struct_value(), "facts").list_value().values_size(), 0)
       << "after the withdrawal: nothing shown";
+  // The school named the child by UPN only: held until the council linked it.
+  EXPECT_EQ(Get(child, "identifiers").list_value().values_size(), 1);
+  const auto& aliases = Get(doc, "aliases").list_value();
+  ASSERT_EQ(aliases.values_size(), 1);
+  const auto& upn = aliases.values(0).struct_value();
+  EXPECT_EQ(Get(upn, "kind").string_value(), "upn");
+  EXPECT_EQ(Get(upn, "linked_subject_key").string_value(),
+            Get(child, "subject_key").string_value());
+  EXPECT_EQ(Get(upn, "held").list_value().values_size(), 0);
+  EXPECT_EQ(Get(upn, "released").list_value().values_size(), 1);
+  EXPECT_EQ(r.out.find("B801200005001"), std::string::npos) << "no identifier in clear";
 }
 
 TEST_F(PathwayctlTest, SimulateJsonReportsPathwaysDeadlinesRequestsRejectionsAndWarnings) {
