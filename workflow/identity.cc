@@ -103,6 +103,12 @@ IntakeOutput Intake(v1::Envelope command, const KeyFunction& key) {
                               "identifier_linked"};
     return out;
   }
+  if (command.has_erasure_requested() &&
+      !command.erasure_requested().erased_subject_key().empty()) {
+    out.rejection = Rejection{"erasure_requested.erased_subject_key", "internal_command",
+                              "set by the engine only; partners name the child in subject"};
+    return out;
+  }
   if (command.has_identifier_linked()) {
     const v1::IdentifierLinked& link = command.identifier_linked();
     if (link.kind() != v1::IDENTIFIER_KIND_UPN && link.kind() != v1::IDENTIFIER_KIND_LOCAL_ID) {
@@ -224,6 +230,22 @@ Emissions EmissionsFor(const store::CaseState& before, const v1::Envelope& event
     link->set_alias_key(linked.alias_key());
     *link->mutable_linked_on() = linked.on();
     out.commands.push_back(std::move(command));
+  } else if (event.has_erasure_completed() &&
+             before.alias_kind() == v1::IDENTIFIER_KIND_UNSPECIFIED) {
+    // A child's erasure erases the aliases that name them (their held commands).
+    uint32_t index = 0;
+    for (const auto& alias : before.aliases()) {
+      v1::Envelope command;
+      command.set_event_id(DerivedEventId("erase-alias|" + event.event_id(), index++));
+      command.set_subject_key(alias.alias_key());
+      *command.mutable_source() = event.source();
+      *command.mutable_actor() = event.actor();
+      command.set_correlation_id(event.correlation_id());
+      command.set_causation_id(event.event_id());
+      command.mutable_erasure_requested()->set_erased_subject_key(event.subject_key());
+      *command.mutable_erasure_requested()->mutable_requested_on() = event.erasure_completed().on();
+      out.commands.push_back(std::move(command));
+    }
   } else if (event.has_held_command_released()) {
     const auto& released = event.held_command_released();
     if (const v1::CommandHeld* held = FindHeld(before, released.held_event_id())) {

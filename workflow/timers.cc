@@ -93,6 +93,19 @@ TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& b
       case v1::Envelope::kCommandHeld:
         changes.add.push_back(HoldTimer(subject_key, e.command_held()));
         break;
+      case v1::Envelope::kErasureCompleted:
+        // Nothing is left to warn about or to release.
+        for (const auto& p : before.pathways()) {
+          for (const auto& d : p.deadlines()) {
+            if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+            TimersOf(subject_key, p.instance_id(), d.name(), d.set_on(), d.due(), lead_days,
+                     changes.remove);
+          }
+        }
+        for (const auto& held : before.held()) {
+          changes.remove.push_back(HoldTimer(subject_key, held));
+        }
+        break;
       case v1::Envelope::kHeldCommandReleased: {
         const std::string& id = e.held_command_released().held_event_id();
         // Held and released in one decision: the timer was never stored.

@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "workflow/clock.h"
+#include "workflow/erasure.h"
 #include "workflow/identifiers.h"
 #include "workflow/identity.h"
 #include "workflow/pathways/step_helpers.h"
@@ -486,7 +487,9 @@ Routing RouteCommand(const v1::Envelope& command) {
     return {nhs, {}, std::nullopt};
   }
   const bool link = command.has_identifier_linked();
-  if (!Classify(command) && !IsRecordCommand(command) && !link) return {{}, {}, NotACommand()};
+  if (!Classify(command) && !IsRecordCommand(command) && !link && !IsErasureCommand(command)) {
+    return {{}, {}, NotACommand()};
+  }
   const std::string& nhs = command.subject().nhs_number();
   if (nhs.empty()) {
     // A link needs the NHS number it links to; anything else may wait for a link.
@@ -502,6 +505,8 @@ Routing RouteCommand(const v1::Envelope& command) {
 Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                 const DecideOptions& options) {
   if (command.event_id().empty()) return Reject(Required("event_id"));
+  if (auto erased = ErasedRejection(state)) return Reject(*erased);
+  if (IsErasureCommand(command)) return DecideErasureCommand(state, command, now, options);
   if (IsIdentityCommand(command)) return DecideIdentityCommand(state, command, now, options);
   if (IsRecordCommand(command)) return DecideRecordCommand(state, command, now);
   auto info = Classify(command);
@@ -601,7 +606,9 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       break;
     }
     default:
-      if (!ApplyRecordEvent(state, event)) (void)ApplyIdentityEvent(state, event);
+      if (!ApplyRecordEvent(state, event) && !ApplyIdentityEvent(state, event)) {
+        (void)ApplyErasureEvent(state, event);
+      }
       break;
   }
 }

@@ -19,6 +19,7 @@
 #include "workflow/calendar.h"
 #include "workflow/pathway.h"
 #include "workflow/rejection.h"
+#include "workflow/retention.h"
 
 namespace pathway::workflow {
 
@@ -41,6 +42,8 @@ struct DecideOptions {
   // How long a command that names only an unlinked UPN or local id waits for its link
   // before it is rejected (rule identity_unlinked).
   int identity_hold_days = kDefaultIdentityHoldDays;
+  // What an erasure request is checked against (workflow/retention.h).
+  std::vector<RetentionRule> retention_rules = DefaultRetentionRules();
 };
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must
