@@ -25,7 +25,7 @@ namespace pathway::bus {
 
 enum class errc {
   kOk = 0,
-  kConfig = 1,     // a setting was rejected
+  kConfig = 1,     // a setting or an argument was rejected
   kTimeout = 2,    // a bounded call ran out of time
   kTransport = 3,  // the broker or network failed
   kDelivery = 4,   // a message could not be delivered
@@ -189,6 +189,17 @@ class Consumer {
   // position), from what the client last heard: cheap, no broker round trip. A
   // partition whose position or watermark is not known yet counts as 0.
   virtual int64_t Lag() = 0;
+  // Deletes the records of each partition below its `offset` (Kafka's DeleteRecords):
+  // the partition's log start offset moves up to `offset`, later records keep their
+  // offsets, and reading below the start is out of range (a consumer positioned there
+  // continues from the start). Used to remove what a landing topic holds once it has
+  // been processed (erasure). Needs no assignment or group. An offset beyond the
+  // partition's end, a negative (special) offset or an unknown partition is kConfig
+  // naming topic[partition]; an offset at or below the current start changes nothing.
+  // Partitions are handled independently: on an error, others may have been deleted.
+  // Bounded by `timeout` (kTimeout).
+  virtual Status DeleteRecordsBefore(const std::vector<TopicPartition>& before,
+                                     std::chrono::milliseconds timeout) = 0;
   // Leaves the group. Further calls fail with kState. For Kafka, librdkafka 2.0.2 can
   // block here while no broker is reachable: callers bound their shutdown themselves.
   virtual void Close() = 0;

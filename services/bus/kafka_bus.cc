@@ -123,6 +123,107 @@ std::string PartitionName(const std::string& topic, int32_t partition) {
   return topic + "[" + std::to_string(partition) + "]";
 }
 
+// Owners for the C API's handles (the Admin API has no C++ binding in 2.0.2).
+struct CDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+  void operator()(rd_kafka_DeleteRecords_t* d) const { rd_kafka_DeleteRecords_destroy(d); }
+};
+template <class T>
+using COwned = std::unique_ptr<T, CDeleter>;
+
+// The bus error for a librdkafka error of a request bounded by a timeout.
+errc RequestErrc(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+      return errc::kTimeout;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:  // DeleteRecords beyond the end
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+      return errc::kConfig;
+    default:
+      return errc::kTransport;
+  }
+}
+
+// Kafka's DeleteRecords on the client `rk` (any handle type): a temporary result queue,
+// request and broker operation timeouts of `timeout`, and at most `timeout` waiting.
+Status DeleteRecords(rd_kafka_t* rk, const std::vector<TopicPartition>& before,
+                     std::chrono::milliseconds timeout) {
+  if (before.empty()) return Status::Ok();
+  COwned<rd_kafka_topic_partition_list_t> offsets(
+      rd_kafka_topic_partition_list_new(static_cast<int>(before.size())));
+  for (const TopicPartition& tp : before) {
+    if (tp.offset < 0) {
+      // librdkafka would read OFFSET_END as "everything": not part of this contract.
+      return Status(errc::kConfig, "cannot delete records of " +
+                                       PartitionName(tp.topic, tp.partition) + " below offset " +
+                                       std::to_string(tp.offset));
+    }
+    rd_kafka_topic_partition_list_add(offsets.get(), tp.topic.c_str(), tp.partition)->offset =
+        tp.offset;
+  }
+  // Admin timeouts must lie in [1 ms, 1 h].
+  const int timeout_ms = std::clamp(ToTimeoutMs(timeout), 1, 3600 * 1000);
+  char errstr[512];
+  COwned<rd_kafka_AdminOptions_t> options(
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETERECORDS));
+  if (!options ||
+      rd_kafka_AdminOptions_set_request_timeout(options.get(), timeout_ms, errstr, sizeof errstr) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_AdminOptions_set_operation_timeout(options.get(), timeout_ms, errstr,
+                                                  sizeof errstr) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status(errc::kConfig,
+                  std::string("delete records: options: ") + (options ? errstr : "not supported"));
+  }
+  COwned<rd_kafka_DeleteRecords_t> request(rd_kafka_DeleteRecords_new(offsets.get()));
+  COwned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk));
+  rd_kafka_DeleteRecords_t* requests[] = {request.get()};
+  rd_kafka_DeleteRecords(rk, requests, 1, options.get(), queue.get());
+  // The request timeout makes librdkafka report a result by then. Should it not, the
+  // queue is destroyed with the request outstanding: the request holds its own
+  // reference to the queue, so the late result is dropped safely.
+  COwned<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), timeout_ms));
+  if (!event) {
+    return Status(errc::kTimeout,
+                  "delete records: no answer within " + std::to_string(timeout_ms) + " ms");
+  }
+  if (const rd_kafka_resp_err_t err = rd_kafka_event_error(event.get())) {
+    return Status(RequestErrc(err),
+                  std::string("delete records: ") + rd_kafka_event_error_string(event.get()));
+  }
+  const rd_kafka_DeleteRecords_result_t* result = rd_kafka_event_DeleteRecords_result(event.get());
+  const rd_kafka_topic_partition_list_t* results =
+      result ? rd_kafka_DeleteRecords_result_offsets(result) : nullptr;
+  if (results == nullptr) {
+    return Status(errc::kTransport, std::string("delete records: unexpected result event ") +
+                                        rd_kafka_event_name(event.get()));
+  }
+  for (int i = 0; i < results->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = results->elems[i];
+    if (p.err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    std::string detail = "delete records of " + PartitionName(p.topic, p.partition);
+    if (p.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      const auto asked = std::find_if(before.begin(), before.end(), [&](const TopicPartition& tp) {
+        return tp.topic == p.topic && tp.partition == p.partition;
+      });
+      if (asked != before.end()) detail += " below offset " + std::to_string(asked->offset);
+      detail += ": beyond the partition's end";
+    } else {
+      detail += std::string(": ") + rd_kafka_err2str(p.err);
+    }
+    return Status(RequestErrc(p.err), detail);
+  }
+  return Status::Ok();
+}
+
 // Routes librdkafka's errors and logs into pathway's structured log. librdkafka's
 // texts name brokers, topics and partitions, never message keys or values.
 // Log events arrive on librdkafka's threads; log::Write is thread-safe.
@@ -662,6 +763,12 @@ class KafkaConsumer final : public Consumer {
       return ids;
     }
     return Error{errc::kConfig, "unknown topic '" + topic + "'"};
+  }
+
+  Status DeleteRecordsBefore(const std::vector<TopicPartition>& before,
+                             std::chrono::milliseconds timeout) override {
+    if (mode_ == Mode::kClosed || !consumer_) return Status(errc::kState, "consumer is closed");
+    return DeleteRecords(consumer_->c_ptr(), before, timeout);
   }
 
   // Leaves the group: revokes the assignment (OnRevoke runs here) and sends

@@ -1,5 +1,7 @@
 #include "services/bus/memory_bus.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <deque>
 #include <set>
 
@@ -40,12 +42,55 @@ int64_t MemoryBroker::AppendTombstone(const std::string& topic, int32_t partitio
   return offset;
 }
 
+void MemoryBroker::Truncate(const std::string& topic, int32_t partition, size_t size) {
+  auto& log = Topic(topic).at(static_cast<size_t>(partition));
+  if (log.size() > size) log.resize(size);
+  // The start never lies beyond the end.
+  if (auto it = log_start_.find({topic, partition}); it != log_start_.end()) {
+    it->second = std::min(it->second, static_cast<int64_t>(log.size()));
+  }
+}
+
+Status MemoryBroker::DeleteRecordsBefore(const std::string& topic, int32_t partition,
+                                         int64_t offset) {
+  const std::string name = topic + "[" + std::to_string(partition) + "]";
+  auto topic_it = topics_.find(topic);  // unlike a read, no topic is created here
+  if (topic_it == topics_.end() || partition < 0 ||
+      static_cast<size_t>(partition) >= topic_it->second.size()) {
+    return Status(errc::kConfig, "unknown partition " + name);
+  }
+  auto& log = topic_it->second[static_cast<size_t>(partition)];
+  if (offset < 0 || offset > static_cast<int64_t>(log.size())) {
+    return Status(errc::kConfig, "cannot delete records of " + name + " below offset " +
+                                     std::to_string(offset) + ": its end is " +
+                                     std::to_string(log.size()));
+  }
+  int64_t& start = log_start_[{topic, partition}];
+  for (int64_t o = start; o < offset; ++o) {
+    Message& m = log[static_cast<size_t>(o)];
+    m.key.reset();
+    std::string().swap(m.value);  // frees the bytes, not just the size
+    m.tombstone = true;
+  }
+  start = std::max(start, offset);
+  return {};
+}
+
+int64_t MemoryBroker::LogStart(const std::string& topic, int32_t partition) const {
+  auto it = log_start_.find({topic, partition});
+  return it == log_start_.end() ? 0 : it->second;
+}
+
 std::vector<Message> MemoryBroker::ReadAll(const std::string& topic) const {
   std::vector<Message> out;
   auto it = topics_.find(topic);
   if (it == topics_.end()) return out;
-  for (const auto& partition : it->second)
-    out.insert(out.end(), partition.begin(), partition.end());
+  for (size_t p = 0; p < it->second.size(); ++p) {
+    const auto& log = it->second[p];
+    const auto start = static_cast<size_t>(
+        std::min(LogStart(topic, static_cast<int32_t>(p)), static_cast<int64_t>(log.size())));
+    out.insert(out.end(), log.begin() + static_cast<std::ptrdiff_t>(start), log.end());
+  }
   return out;
 }
 
@@ -211,7 +256,7 @@ class MemoryConsumer final : public Consumer {
         auto it = broker_.CommittedOffsets().find(CommitKey(tp.topic, tp.partition));
         start = it == broker_.CommittedOffsets().end() ? 0 : it->second;
       } else if (start == kOffsetBeginning) {
-        start = 0;
+        start = broker_.LogStart(tp.topic, tp.partition);
       } else if (start == kOffsetEnd) {
         start = static_cast<int64_t>(broker_.Log(tp.topic, tp.partition).size());
       }
@@ -229,6 +274,9 @@ class MemoryConsumer final : public Consumer {
       auto it = positions_.begin();
       std::advance(it, static_cast<long>((next_ + i) % n));
       const auto& log = broker_.Log(it->first.first, it->first.second);
+      // Below the log start (deleted records): continue from the start, as a Kafka
+      // consumer with auto.offset.reset=earliest does.
+      it->second = std::max(it->second, broker_.LogStart(it->first.first, it->first.second));
       if (it->second < static_cast<int64_t>(log.size())) {
         next_ = (next_ + i + 1) % n;
         return std::optional<Message>(log[static_cast<size_t>(it->second++)]);
@@ -264,14 +312,18 @@ class MemoryConsumer final : public Consumer {
 
   std::vector<TopicPartition> Positions() override {
     std::vector<TopicPartition> out;
-    for (const auto& [tp, position] : positions_) out.push_back({tp.first, tp.second, position});
+    for (const auto& [tp, position] : positions_) {
+      out.push_back(
+          {tp.first, tp.second, std::max(position, broker_.LogStart(tp.first, tp.second))});
+    }
     return out;
   }
 
   int64_t Lag() override {
     int64_t lag = 0;
     for (const auto& [tp, position] : positions_) {
-      lag += static_cast<int64_t>(broker_.Log(tp.first, tp.second).size()) - position;
+      lag += static_cast<int64_t>(broker_.Log(tp.first, tp.second).size()) -
+             std::max(position, broker_.LogStart(tp.first, tp.second));
     }
     return lag;
   }
@@ -281,6 +333,14 @@ class MemoryConsumer final : public Consumer {
     std::vector<int32_t> out;
     for (int32_t p = 0; p < broker_.PartitionCount(topic); ++p) out.push_back(p);
     return out;
+  }
+
+  Status DeleteRecordsBefore(const std::vector<TopicPartition>& before,
+                             std::chrono::milliseconds) override {
+    for (const auto& tp : before) {
+      if (Status s = broker_.DeleteRecordsBefore(tp.topic, tp.partition, tp.offset); !s) return s;
+    }
+    return {};
   }
 
   void Close() override { assigned_ = false; }

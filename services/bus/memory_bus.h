@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "services/bus/event_bus.h"
@@ -22,16 +24,25 @@ class MemoryBroker {
                  std::string value);
   // Fault injection: keeps only the first `size` messages of a partition, as if the
   // rest had never been delivered (a producer that died mid-stream).
-  void Truncate(const std::string& topic, int32_t partition, size_t size) {
-    auto& log = Topic(topic).at(static_cast<size_t>(partition));
-    if (log.size() > size) log.resize(size);
-  }
+  void Truncate(const std::string& topic, int32_t partition, size_t size);
   // Appends a null value (a tombstone). Returns the offset.
   int64_t AppendTombstone(const std::string& topic, int32_t partition, std::string key);
-  // Every message of `topic`, partition by partition.
+  // Kafka's DeleteRecords: the partition's log start offset moves up to `offset` and
+  // the records below it lose their key and value (see Log). kConfig naming
+  // topic[partition] if `offset` is negative or beyond the partition's end (its size)
+  // or the partition does not exist; an offset at or below the start changes nothing.
+  Status DeleteRecordsBefore(const std::string& topic, int32_t partition, int64_t offset);
+  // The partition's log start offset: the first offset not deleted (0 until
+  // DeleteRecordsBefore moves it).
+  int64_t LogStart(const std::string& topic, int32_t partition) const;
+  // Every message of `topic` at or above its partition's log start, partition by
+  // partition.
   std::vector<Message> ReadAll(const std::string& topic) const;
   int32_t PartitionCount(const std::string& topic);
   int32_t PartitionFor(const std::string& topic, std::string_view key);
+  // The partition's log indexed by offset (so size() is the end offset), deleted
+  // records included: those below LogStart() have no key and a null value (tombstone
+  // set, value empty) and are never returned by ReadAll or a consumer.
   const std::vector<Message>& Log(const std::string& topic, int32_t partition);
   std::map<std::string, int64_t>& CommittedOffsets() { return committed_; }
   // "group/topic/partition" -> the metadata committed with the offset.
@@ -54,6 +65,8 @@ class MemoryBroker {
 
   int32_t default_partitions_;
   std::map<std::string, std::vector<std::vector<Message>>> topics_;
+  // (topic, partition) -> log start offset, where DeleteRecordsBefore moved it above 0.
+  std::map<std::pair<std::string, int32_t>, int64_t> log_start_;
   std::map<std::string, int64_t> committed_;  // "group/topic/partition" -> next offset
   std::map<std::string, std::string> committed_metadata_;
   int fail_deliveries_ = 0;

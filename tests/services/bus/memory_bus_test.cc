@@ -2,11 +2,16 @@
 // partitioning, offsets, committed positions, delivery reports.
 #include "services/bus/memory_bus.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 namespace pathway::bus {
 namespace {
 using std::chrono::milliseconds;
+using ::testing::HasSubstr;
 
 TEST(MemoryBus, SameKeySamePartitionInOrderWithDeliveryReports) {
   MemoryBroker broker;
@@ -96,6 +101,179 @@ TEST(MemoryBus, PollBeforeSubscribeIsAnError) {
   auto r = c->Poll(milliseconds(0));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, make_error_code(errc::kState));
+}
+
+// Values too long for the short-string buffer, so dropping them frees memory.
+std::string Secret(int i) { return "secret-" + std::to_string(i) + "/" + std::string(40, 'x'); }
+
+// A broker with "landing": partition 0 holds Secret(0..4) (keys key-0..key-4),
+// partition 1 holds other-0..other-2.
+MemoryBroker LandingBroker() {
+  MemoryBroker broker;
+  broker.CreateTopic("landing", 2);
+  for (int i = 0; i < 5; ++i) broker.Append("landing", 0, "key-" + std::to_string(i), Secret(i));
+  for (int i = 0; i < 3; ++i)
+    broker.Append("landing", 1, std::nullopt, "other-" + std::to_string(i));
+  return broker;
+}
+
+// Whether `m` carries any of the bytes of Secret(0..n-1) or their keys.
+bool HoldsDeleted(const Message& m, int n) {
+  for (int i = 0; i < n; ++i) {
+    if (m.value.find("secret-" + std::to_string(i) + "/") != std::string::npos) return true;
+    if (m.key && *m.key == "key-" + std::to_string(i)) return true;
+  }
+  return false;
+}
+
+// Everything a consumer reading `topic` from the beginning gets.
+std::vector<Message> ReadFromBeginning(MemoryBroker& broker, const std::string& topic) {
+  auto c = NewMemoryConsumer(broker, "reader");
+  std::vector<TopicPartition> parts;
+  for (int32_t p = 0; p < broker.PartitionCount(topic); ++p)
+    parts.push_back({topic, p, kOffsetBeginning});
+  EXPECT_TRUE(c->Assign(parts).ok());
+  std::vector<Message> out;
+  while (true) {
+    auto m = c->Poll(milliseconds(0));
+    EXPECT_TRUE(m.ok());
+    if (!m.ok() || !m->has_value()) return out;
+    out.push_back(std::move(**m));
+  }
+}
+
+TEST(MemoryBus, DeleteRecordsBeforeRemovesTheBytesAndKeepsLaterOffsets) {
+  MemoryBroker broker = LandingBroker();
+  auto admin = NewMemoryConsumer(broker, "eraser");
+  ASSERT_TRUE(admin->DeleteRecordsBefore({{"landing", 0, 3}}, milliseconds(0)).ok());
+  EXPECT_EQ(broker.LogStart("landing", 0), 3);
+  EXPECT_EQ(broker.LogStart("landing", 1), 0);
+
+  // ReadAll: only what lies at or above the start, with offsets and values unchanged.
+  std::vector<Message> all = broker.ReadAll("landing");
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[0].partition, 0);
+  EXPECT_EQ(all[0].offset, 3);
+  EXPECT_EQ(all[0].value, Secret(3));
+  EXPECT_EQ(all[0].key, "key-3");
+  EXPECT_EQ(all[1].offset, 4);
+  EXPECT_EQ(all[1].value, Secret(4));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(all[2 + i].partition, 1);
+    EXPECT_EQ(all[2 + i].offset, i);
+    EXPECT_EQ(all[2 + i].value, "other-" + std::to_string(i));
+  }
+
+  // Log: still indexed by offset (the end does not move), the deleted records empty.
+  const std::vector<Message>& log = broker.Log("landing", 0);
+  ASSERT_EQ(log.size(), 5u);
+  for (size_t o = 0; o < log.size(); ++o) EXPECT_EQ(log[o].offset, static_cast<int64_t>(o));
+  for (size_t o = 0; o < 3; ++o) {
+    EXPECT_FALSE(log[o].key.has_value()) << o;
+    EXPECT_TRUE(log[o].value.empty()) << o;
+    EXPECT_EQ(log[o].value.capacity(), std::string().capacity()) << "bytes freed at " << o;
+    EXPECT_TRUE(log[o].tombstone) << o;
+  }
+  EXPECT_EQ(log[3].value, Secret(3));
+  EXPECT_EQ(log[4].key, "key-4");
+
+  // No trace of the deleted records anywhere the broker hands out.
+  for (const Message& m : log) EXPECT_FALSE(HoldsDeleted(m, 3)) << m.offset;
+  for (const Message& m : all) EXPECT_FALSE(HoldsDeleted(m, 3)) << m.offset;
+  std::vector<Message> read = ReadFromBeginning(broker, "landing");
+  ASSERT_EQ(read.size(), 5u);
+  for (const Message& m : read) EXPECT_FALSE(HoldsDeleted(m, 3)) << m.offset;
+  for (const Message& m : read) {
+    if (m.partition == 0) {
+      EXPECT_GE(m.offset, 3);
+    }
+  }
+
+  // Appending continues after the old end.
+  EXPECT_EQ(broker.Append("landing", 0, std::nullopt, "later"), 5);
+}
+
+TEST(MemoryBus, DeleteRecordsBeforeIsIdempotentAndNeverMovesTheStartBack) {
+  MemoryBroker broker = LandingBroker();
+  ASSERT_TRUE(broker.DeleteRecordsBefore("landing", 0, 3).ok());
+  const std::vector<Message> after_first = broker.ReadAll("landing");
+  for (int64_t offset : {3, 1, 0}) {
+    SCOPED_TRACE("again below " + std::to_string(offset));
+    ASSERT_TRUE(broker.DeleteRecordsBefore("landing", 0, offset).ok());
+    EXPECT_EQ(broker.LogStart("landing", 0), 3);
+    std::vector<Message> now = broker.ReadAll("landing");
+    ASSERT_EQ(now.size(), after_first.size());
+    for (size_t i = 0; i < now.size(); ++i) {
+      EXPECT_EQ(now[i].offset, after_first[i].offset);
+      EXPECT_EQ(now[i].value, after_first[i].value);
+    }
+  }
+  // Up to the end: the partition reads as empty, its end unchanged.
+  ASSERT_TRUE(broker.DeleteRecordsBefore("landing", 0, 5).ok());
+  EXPECT_EQ(broker.LogStart("landing", 0), 5);
+  EXPECT_EQ(broker.Log("landing", 0).size(), 5u);
+  for (const Message& m : broker.ReadAll("landing")) EXPECT_EQ(m.partition, 1);
+}
+
+TEST(MemoryBus, DeleteRecordsBeyondTheEndIsRejectedNamingThePartition) {
+  MemoryBroker broker = LandingBroker();
+  auto admin = NewMemoryConsumer(broker, "eraser");
+  Status beyond = admin->DeleteRecordsBefore({{"landing", 1, 4}}, milliseconds(0));
+  ASSERT_FALSE(beyond.ok());
+  EXPECT_EQ(beyond.error().code, make_error_code(errc::kConfig));
+  EXPECT_THAT(beyond.error().detail, HasSubstr("landing[1]"));
+  EXPECT_EQ(broker.LogStart("landing", 1), 0);
+  EXPECT_EQ(broker.ReadAll("landing").size(), 8u) << "nothing deleted";
+
+  Status negative = broker.DeleteRecordsBefore("landing", 0, kOffsetEnd);
+  EXPECT_EQ(negative.error().code, make_error_code(errc::kConfig));
+  EXPECT_THAT(negative.error().detail, HasSubstr("landing[0]"));
+  Status unknown = broker.DeleteRecordsBefore("landing", 2, 0);
+  EXPECT_EQ(unknown.error().code, make_error_code(errc::kConfig));
+  EXPECT_THAT(unknown.error().detail, HasSubstr("landing[2]"));
+  Status no_topic = broker.DeleteRecordsBefore("nowhere", 0, 0);
+  EXPECT_EQ(no_topic.error().code, make_error_code(errc::kConfig));
+  EXPECT_THAT(no_topic.error().detail, HasSubstr("nowhere[0]"));
+  EXPECT_EQ(broker.ReadAll("landing").size(), 8u) << "nothing deleted";
+}
+
+TEST(MemoryBus, AConsumerBelowTheLogStartResumesAtTheStart) {
+  MemoryBroker broker = LandingBroker();
+  // A group that committed offset 1, and a live consumer positioned at 1.
+  auto live = NewMemoryConsumer(broker, "g");
+  ASSERT_TRUE(live->Assign({{"landing", 0, kOffsetBeginning}}).ok());
+  auto first = live->Poll(milliseconds(0));
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->offset, 0);
+  ASSERT_TRUE(live->Commit({{"landing", 0, 1}}).ok());
+  EXPECT_EQ(live->Lag(), 4);
+
+  ASSERT_TRUE(broker.DeleteRecordsBefore("landing", 0, 3).ok());
+  ASSERT_EQ(live->Positions().size(), 1u);
+  EXPECT_EQ(live->Positions()[0].offset, 3);
+  EXPECT_EQ(live->Lag(), 2);
+  auto next = live->Poll(milliseconds(0));
+  ASSERT_TRUE(next.ok() && next->has_value());
+  EXPECT_EQ((*next)->offset, 3);
+  EXPECT_EQ((*next)->value, Secret(3));
+
+  // A new member starts from the group's committed offset 1: below the start.
+  auto joined = NewMemoryConsumer(broker, "g");
+  ASSERT_TRUE(joined->Subscribe({"landing"}, nullptr).ok());
+  std::vector<Message> got;
+  while (true) {
+    auto m = joined->Poll(milliseconds(0));
+    ASSERT_TRUE(m.ok());
+    if (!m->has_value()) break;
+    got.push_back(std::move(**m));
+  }
+  std::vector<int64_t> partition0;
+  for (const Message& m : got) {
+    EXPECT_FALSE(HoldsDeleted(m, 3)) << m.offset;
+    if (m.partition == 0) partition0.push_back(m.offset);
+  }
+  EXPECT_EQ(partition0, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(got.size(), 5u) << "partition 1 untouched";
 }
 
 }  // namespace
