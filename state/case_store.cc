@@ -14,7 +14,7 @@
 namespace pathway::state {
 namespace {
 
-constexpr std::array<ColumnFamilySpec, 7> kFamilies = {{
+constexpr std::array<ColumnFamilySpec, 8> kFamilies = {{
     {ColumnFamily::kMeta, "meta"},
     {ColumnFamily::kCaseState, "case_state"},
     {ColumnFamily::kHistory, "history"},
@@ -22,6 +22,7 @@ constexpr std::array<ColumnFamilySpec, 7> kFamilies = {{
     {ColumnFamily::kOutbox, "outbox"},
     {ColumnFamily::kOffsets, "offsets"},
     {ColumnFamily::kTimers, "timers"},
+    {ColumnFamily::kDataKeys, "data_keys"},
 }};
 constexpr std::array<uint8_t, 0> kRetired = {};
 
@@ -31,6 +32,22 @@ constexpr std::string_view kMetaLocalFence = "local_fence";
 // Changelog key of a fence: the meta family's id, this prefix, the owner.
 constexpr std::string_view kFencePrefix = "fence/";
 constexpr uint64_t kSchemaVersion = 1;
+
+// A sealed value starts with a byte no serialized protobuf message starts with (field
+// number 0 does not exist), so clear values written before sealing still read.
+constexpr char kSealedMark = '\0';
+constexpr size_t kDataKeyBytes = 32;
+
+// Associated data: a sealed value or key opens only where it was written.
+std::string WrapAad(std::string_view subject) {
+  return "pathway.data_key.v1|" + std::string(subject);
+}
+std::string ValueAad(ColumnFamily family, std::string_view key) {
+  return "pathway.value.v1|" + std::string(1, static_cast<char>(family)) + std::string(key);
+}
+std::string FieldAad(std::string_view field, std::string_view subject) {
+  return "pathway.field.v1|" + std::string(field) + "|" + std::string(subject);
+}
 
 class StateCategory final : public std::error_category {
  public:
@@ -112,8 +129,10 @@ class RocksCaseStore final : public CaseStore {
     auto s = db_->Get(read_, cf(ColumnFamily::kCaseState), *key, &value);
     if (s.IsNotFound()) return std::optional<pathway::store::v1::CaseState>();
     if (!s.ok()) return FromRocks(s, "read case");
+    auto clear = OpenValue(*key, ColumnFamily::kCaseState, *key, std::move(value));
+    if (!clear) return clear.error();
     pathway::store::v1::CaseState state;
-    if (!state.ParseFromString(value)) {
+    if (!state.ParseFromString(*clear)) {
       return Error{make_error_code(errc::kCorruption), "case state does not parse"};
     }
     return std::optional(std::move(state));
@@ -125,8 +144,11 @@ class RocksCaseStore final : public CaseStore {
     std::vector<pathway::v1::Envelope> out;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kHistory)));
     for (it->Seek(*prefix); it->Valid() && it->key().starts_with(*prefix); it->Next()) {
+      auto clear = OpenValue(*prefix, ColumnFamily::kHistory, it->key().ToStringView(),
+                             it->value().ToString());
+      if (!clear) return clear.error();
       pathway::v1::Envelope e;
-      if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      if (!e.ParseFromString(*clear)) {
         return Error{make_error_code(errc::kCorruption), "history entry does not parse"};
       }
       out.push_back(std::move(e));
@@ -145,25 +167,79 @@ class RocksCaseStore final : public CaseStore {
   }
 
   Status Commit(const Batch& batch) override {
+    std::optional<std::string> subject;
+    std::optional<std::string> data_key;  // set: seal the subject's values with it
+    if (batch.new_state || !batch.history.empty() || batch.erase_subject) {
+      auto bytes = SubjectBytes(batch.subject_key);
+      if (!bytes) return bytes.error();
+      subject = std::move(*bytes);
+      if (!batch.erase_subject && !options_.kek.empty()) {
+        auto key = EnsureDataKey(*subject);
+        if (!key) return key.error();
+        data_key = std::move(*key);
+      }
+    }
+    auto sealed = [&](ColumnFamily family, const std::string& key,
+                      std::string value) -> Result<std::string> {
+      if (!data_key) return value;
+      auto s = AeadSeal(*data_key, value, ValueAad(family, key));
+      if (!s) return s.error();
+      return kSealedMark + std::move(*s);
+    };
     // The writes in changelog order (see StoreOptions); the WriteBatch takes them all.
     std::vector<Op> ops;
     uint64_t next = outbox_next_;
     for (const auto& entry : batch.outbox) {
       std::string key;
       AppendU64(key, next++);
-      ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), entry.SerializeAsString()));
+      if (entry.sealed_subject_key().empty()) {
+        ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), entry.SerializeAsString()));
+        continue;
+      }
+      if (entry.sealed_subject_key() != batch.subject_key || batch.erase_subject) {
+        return Error{make_error_code(errc::kInvalidArgument),
+                     "an output is sealed only under the subject its batch changes"};
+      }
+      pathway::store::v1::OutboxEntry at_rest = entry;
+      if (data_key) {
+        auto value = AeadSeal(*data_key, entry.value(), ValueAad(ColumnFamily::kOutbox, key));
+        if (!value) return value.error();
+        at_rest.set_value(kSealedMark + std::move(*value));
+      }
+      ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), at_rest.SerializeAsString()));
     }
-    std::optional<std::string> subject;
-    if (batch.new_state || !batch.history.empty()) {
-      auto bytes = SubjectBytes(batch.subject_key);
-      if (!bytes) return bytes.error();
-      subject = std::move(*bytes);
+    if (batch.erase_subject) {
+      // Bounded by the case's history limit. Tombstones reach the changelog too.
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kHistory)));
+      for (it->Seek(*subject); it->Valid() && it->key().starts_with(*subject); it->Next()) {
+        ops.push_back(DeleteOp(ColumnFamily::kHistory, it->key().ToString()));
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "read history to erase");
+      // A changelog record of the wrapped key still waiting to be sent would keep the
+      // key on disk (and send it after its erasure mark), and an output sealed under
+      // the key could no longer be opened to be sent: both go unsent.
+      std::string key_record(1, static_cast<char>(ColumnFamily::kDataKeys));
+      key_record += *subject;
+      std::unique_ptr<rocksdb::Iterator> out(db_->NewIterator(read_, cf(ColumnFamily::kOutbox)));
+      for (out->SeekToFirst(); out->Valid(); out->Next()) {
+        pathway::store::v1::OutboxEntry entry;
+        if (entry.ParseFromArray(out->value().data(), static_cast<int>(out->value().size())) &&
+            ((entry.changelog() && entry.key() == key_record) ||
+             entry.sealed_subject_key() == batch.subject_key)) {
+          Op drop = DeleteOp(ColumnFamily::kOutbox, out->key().ToString());
+          drop.mirror = false;
+          ops.push_back(std::move(drop));
+        }
+      }
+      if (!out->status().ok()) return FromRocks(out->status(), "read outbox to erase");
     }
     uint64_t seq = batch.history_start;
     for (const auto& event : batch.history) {
       std::string key = *subject;
       AppendU64(key, seq++);
-      ops.push_back(PutOp(ColumnFamily::kHistory, std::move(key), event.SerializeAsString()));
+      auto value = sealed(ColumnFamily::kHistory, key, event.SerializeAsString());
+      if (!value) return value.error();
+      ops.push_back(PutOp(ColumnFamily::kHistory, std::move(key), std::move(*value)));
     }
     for (const auto& t : batch.timers_add) {
       auto key = TimerKey(batch.partition, t);
@@ -175,9 +251,16 @@ class RocksCaseStore final : public CaseStore {
     if (batch.consumed) AppendU64(offset_value, static_cast<uint64_t>(batch.consumed->next_offset));
     bool dedupe_with_state = false;
     if (batch.new_state) {
-      ops.push_back(PutOp(ColumnFamily::kCaseState, *subject, batch.new_state->SerializeAsString(),
-                          batch.dedupe_event_id));
+      auto value = sealed(ColumnFamily::kCaseState, *subject, batch.new_state->SerializeAsString());
+      if (!value) return value.error();
+      ops.push_back(
+          PutOp(ColumnFamily::kCaseState, *subject, std::move(*value), batch.dedupe_event_id));
       dedupe_with_state = !batch.dedupe_event_id.empty();
+    }
+    if (batch.erase_subject) {
+      // After the erased case state: a restore that stops between the two still holds
+      // a key for what it restored (and finishes the erasure when it reads on).
+      ops.push_back(PutOp(ColumnFamily::kDataKeys, *subject, ""));
     }
     for (const auto& t : batch.timers_remove) {
       auto key = TimerKey(batch.partition, t);
@@ -194,31 +277,43 @@ class RocksCaseStore final : public CaseStore {
                           offset_value));
     }
 
-    rocksdb::WriteBatch wb;
-    for (const auto& op : ops) {
-      if (op.value) {
-        CheckPut(wb.Put(cf(op.family), op.key, *op.value));
-      } else {
-        CheckPut(wb.Delete(cf(op.family), op.key));
-      }
-    }
-    if (!options_.changelog_topic.empty()) {
-      for (const auto& op : ops) {
-        if (!op.mirror) continue;
-        std::string key;
-        AppendU64(key, next++);
-        CheckPut(wb.Put(cf(ColumnFamily::kOutbox), key, MirrorEntry(op).SerializeAsString()));
-      }
-    }
-    if (next != outbox_next_) {
-      std::string v;
-      AppendU64(v, next);
-      CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaOutboxNext, v));
-    }
-    auto s = db_->Write(write_, &wb);
-    if (!s.ok()) return FromRocks(s, "commit batch");
-    outbox_next_ = next;
+    if (auto s = WriteOps(ops, next); !s) return s;
+    if (batch.erase_subject) return Shred(*subject);
     return {};
+  }
+
+  Result<std::string> SealField(std::string_view subject_key, std::string_view plaintext,
+                                std::string_view field) override {
+    if (options_.kek.empty()) {
+      return Error{make_error_code(errc::kInvalidArgument), "sealing needs a key-encryption key"};
+    }
+    auto subject = SubjectBytes(subject_key);
+    if (!subject) return subject.error();
+    auto key = EnsureDataKey(*subject);
+    if (!key) return key.error();
+    return AeadSeal(*key, plaintext, FieldAad(field, *subject));
+  }
+
+  Result<std::string> OpenField(std::string_view subject_key, std::string_view sealed,
+                                std::string_view field) override {
+    auto subject = SubjectBytes(subject_key);
+    if (!subject) return subject.error();
+    auto key = FindDataKey(*subject);
+    if (!key) return key.error();
+    if (!*key) return Error{make_error_code(errc::kCorruption), "no data key for this subject"};
+    auto clear = AeadOpen(**key, sealed, FieldAad(field, *subject));
+    if (!clear) return Error{make_error_code(errc::kCorruption), "sealed field does not open"};
+    return clear;
+  }
+
+  Result<bool> Erased(std::string_view subject_key) override {
+    auto subject = SubjectBytes(subject_key);
+    if (!subject) return subject.error();
+    std::string value;
+    auto s = db_->Get(read_, cf(ColumnFamily::kDataKeys), *subject, &value);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return FromRocks(s, "read data key");
+    return value.empty();
   }
 
   Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) override {
@@ -231,6 +326,15 @@ class RocksCaseStore final : public CaseStore {
       item.sequence = ReadU64(it->key().ToStringView());
       if (!item.entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return Error{make_error_code(errc::kCorruption), "outbox entry does not parse"};
+      }
+      if (!item.entry.sealed_subject_key().empty()) {
+        auto subject = SubjectBytes(item.entry.sealed_subject_key());
+        if (!subject) return subject.error();
+        auto value = OpenValue(*subject, ColumnFamily::kOutbox, it->key().ToStringView(),
+                               item.entry.value());
+        if (!value) return value.error();
+        item.entry.set_value(std::move(*value));
+        item.entry.clear_sealed_subject_key();
       }
       if (item.entry.changelog() && !item.entry.tombstone()) {
         // The sender, not the writer, owns a record: entries left by a crash go out
@@ -450,7 +554,111 @@ class RocksCaseStore final : public CaseStore {
   static bool IsMirrored(ColumnFamily f) {
     return f == ColumnFamily::kCaseState || f == ColumnFamily::kHistory ||
            f == ColumnFamily::kDedupe || f == ColumnFamily::kOutbox ||
-           f == ColumnFamily::kOffsets || f == ColumnFamily::kTimers;
+           f == ColumnFamily::kOffsets || f == ColumnFamily::kTimers ||
+           f == ColumnFamily::kDataKeys;
+  }
+
+  // Writes `ops` (and, with a changelog, their mirror records numbered from `next`) in
+  // one atomic batch.
+  Status WriteOps(const std::vector<Op>& ops, uint64_t next) {
+    rocksdb::WriteBatch wb;
+    for (const auto& op : ops) {
+      if (op.value) {
+        CheckPut(wb.Put(cf(op.family), op.key, *op.value));
+      } else {
+        CheckPut(wb.Delete(cf(op.family), op.key));
+      }
+    }
+    if (!options_.changelog_topic.empty()) {
+      for (const auto& op : ops) {
+        if (!op.mirror) continue;
+        std::string key;
+        AppendU64(key, next++);
+        CheckPut(wb.Put(cf(ColumnFamily::kOutbox), key, MirrorEntry(op).SerializeAsString()));
+      }
+    }
+    if (next != outbox_next_) {
+      std::string v;
+      AppendU64(v, next);
+      CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaOutboxNext, v));
+    }
+    auto s = db_->Write(write_, &wb);
+    if (!s.ok()) return FromRocks(s, "commit batch");
+    outbox_next_ = next;
+    return {};
+  }
+
+  // The subject's data key: nullopt if none was made yet, kErased once destroyed.
+  Result<std::optional<std::string>> FindDataKey(const std::string& subject) {
+    std::string wrapped;
+    auto s = db_->Get(read_, cf(ColumnFamily::kDataKeys), subject, &wrapped);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "read data key");
+    if (wrapped.empty()) return Error{make_error_code(errc::kErased), "subject erased"};
+    auto key = AeadOpen(options_.kek, wrapped, WrapAad(subject));
+    if (!key || key->size() != kDataKeyBytes) {
+      return Error{make_error_code(errc::kCorruption),
+                   "a data key does not unwrap: the key-encryption key differs from the one "
+                   "that wrapped it"};
+    }
+    return std::optional(std::move(*key));
+  }
+
+  // The subject's data key, made (and written, mirrored) on first use.
+  Result<std::string> EnsureDataKey(const std::string& subject) {
+    auto found = FindDataKey(subject);
+    if (!found) return found.error();
+    if (*found) return std::move(**found);
+    auto key = RandomBytes(kDataKeyBytes);
+    if (!key) return key.error();
+    auto wrapped = AeadSeal(options_.kek, *key, WrapAad(subject));
+    if (!wrapped) return wrapped.error();
+    if (auto s = WriteOps({PutOp(ColumnFamily::kDataKeys, subject, std::move(*wrapped))},
+                          outbox_next_);
+        !s) {
+      return s.error();
+    }
+    return key;
+  }
+
+  // A value read back: opened if sealed, as stored if not (written before sealing).
+  Result<std::string> OpenValue(const std::string& subject, ColumnFamily family,
+                                std::string_view key, std::string value) {
+    if (value.empty() || value[0] != kSealedMark) return value;
+    auto data_key = FindDataKey(subject);
+    if (!data_key) return data_key.error();
+    if (!*data_key) {
+      return Error{make_error_code(errc::kCorruption), "sealed value without a data key"};
+    }
+    auto clear = AeadOpen(**data_key, std::string_view(value).substr(1), ValueAad(family, key));
+    if (!clear) return Error{make_error_code(errc::kCorruption), "sealed value does not open"};
+    return clear;
+  }
+
+  // A delete only hides a value: the memtables, the write-ahead log and older SST files
+  // keep it until rewritten. Flushing every family retires the logs that recorded the
+  // wrapped key and the sealed values; compacting the subject's ranges (and the small
+  // outbox) down to the bottommost level drops the older versions from the files.
+  Status Shred(const std::string& subject) {
+    if (auto s = db_->Flush(rocksdb::FlushOptions(), handles_); !s.ok()) {
+      return FromRocks(s, "flush");
+    }
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    std::string end = subject;
+    AppendU64(end, ~uint64_t{0});  // after every history key of the subject
+    rocksdb::Slice begin_slice(subject), end_slice(end);
+    for (ColumnFamily family :
+         {ColumnFamily::kCaseState, ColumnFamily::kHistory, ColumnFamily::kDataKeys}) {
+      if (auto s = db_->CompactRange(compact, cf(family), &begin_slice, &end_slice); !s.ok()) {
+        return FromRocks(s, "compact");
+      }
+    }
+    if (auto s = db_->CompactRange(compact, cf(ColumnFamily::kOutbox), nullptr, nullptr);
+        !s.ok()) {
+      return FromRocks(s, "compact");
+    }
+    return {};
   }
 
   static Error Corrupt(const ChangelogRecord& r, std::string_view what) {

@@ -7,6 +7,14 @@
 // Keys never hold personal data: cases and history are keyed by the subject key (a
 // keyed hash), dedupe entries by a hash of the event id.
 //
+// Crypto-shredding (docs/tell-it-once.md section 6), when StoreOptions::kek is set:
+// each subject's case state and history values are sealed (AES-256-GCM) under the
+// subject's own random data key, which is stored only wrapped by the KEK in the
+// data_keys family and travels through the changelog like every other write. A batch
+// with `erase_subject` destroys the key (leaving an erasure mark), deletes the
+// subject's history and rewrites the affected files, so every sealed copy anywhere
+// (SST files, changelog, backups) stops opening.
+//
 // Thread safety: all methods may be called concurrently (RocksDB is thread-safe);
 // the engine nevertheless uses one store per process from one thread.
 #pragma once
@@ -39,6 +47,7 @@ enum class ColumnFamily : uint8_t {
   kOutbox = 5,     // sequence -> OutboxEntry waiting for delivery
   kOffsets = 6,    // topic + partition -> next offset to consume
   kTimers = 7,     // partition + fire date + subject + identity -> Timer
+  kDataKeys = 8,   // subject key -> data key wrapped by the KEK; empty: erased
 };
 
 struct ColumnFamilySpec {
@@ -72,6 +81,10 @@ struct Batch {
   int32_t partition = 0;
   std::vector<pathway::store::v1::Timer> timers_add;
   std::vector<pathway::store::v1::Timer> timers_remove;
+  // Erasure of subject_key: its data key is destroyed and its earlier history deleted;
+  // new_state and history (the erased mark and the erasure event, which hold no
+  // personal data) are written unsealed.
+  bool erase_subject = false;
 };
 
 struct OutboxItem {
@@ -91,6 +104,9 @@ struct StoreOptions {
   // one (the command is recognised as done).
   std::string changelog_topic;
   int32_t changelog_partition = 0;
+  // 32 bytes: seal case state and history under per-subject data keys wrapped by this
+  // key-encryption key. Empty: values are stored in clear (tests of other concerns).
+  std::string kek;
 };
 
 // A record read back from the changelog.
@@ -137,7 +153,21 @@ class CaseStore {
   virtual Result<std::optional<int64_t>> NextOffset(std::string_view topic, int32_t partition) = 0;
 
   // Atomically applies `batch`. Outbox entries get increasing sequence numbers.
+  // kErased if the batch changes a subject whose data key was destroyed (other than
+  // by the erasing batch itself).
   virtual Status Commit(const Batch& batch) = 0;
+
+  // A personal field sealed under the subject's data key (created on first use), for
+  // values that leave the store (e.g. on pathway.events.v1); `field` names it and is
+  // authenticated. kErased after erasure; kInvalidArgument without a KEK.
+  virtual Result<std::string> SealField(std::string_view subject_key, std::string_view plaintext,
+                                        std::string_view field) = 0;
+  // The plaintext of SealField's output: kErased once the key is destroyed,
+  // kCorruption for anything that does not open.
+  virtual Result<std::string> OpenField(std::string_view subject_key, std::string_view sealed,
+                                        std::string_view field) = 0;
+  // Whether the subject was erased (its data key destroyed).
+  virtual Result<bool> Erased(std::string_view subject_key) = 0;
 
   // Up to `max` outbox entries with sequence >= `from`, in sequence order.
   virtual Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) = 0;

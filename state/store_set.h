@@ -22,7 +22,8 @@ namespace pathway::state {
 class StoreSet {
  public:
   // `changelog_topic` empty: stores without a changelog (a single-instance setup).
-  StoreSet(std::string dir, std::string changelog_topic);
+  // `kek`: StoreOptions::kek of every store (32 bytes, or empty for clear values).
+  StoreSet(std::string dir, std::string changelog_topic, std::string kek = {});
 
   // The open store of `partition`, opening (and creating) it if needed.
   Result<CaseStore*> Open(int32_t partition);
@@ -46,6 +47,7 @@ class StoreSet {
  private:
   std::string dir_;
   std::string changelog_topic_;
+  std::string kek_;
   std::map<int32_t, std::unique_ptr<CaseStore>> open_;
 };
 

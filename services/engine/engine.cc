@@ -10,6 +10,7 @@
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
 #include "workflow/identity.h"
+#include "workflow/personal_fields.h"
 #include "workflow/shared_record.h"
 #include "workflow/timers.h"
 #include "workflow/workflow.h"
@@ -74,25 +75,38 @@ void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string&
 }
 
 // Folds `events` into `state` and puts both into `batch`: the new state, the events
-// appended to the subject's history, and each event queued for pathway.events.v1.
-void RecordEvents(state::Batch& batch, const std::string& subject,
-                  pathway::store::v1::CaseState state, std::vector<v1::Envelope> events,
-                  TimePoint now) {
+// appended to the subject's history, and each event queued for pathway.events.v1 with
+// its personal fields sealed under the subject's data key (`store` keeps the keys).
+Status RecordEvents(state::Batch& batch, state::CaseStore& store, const std::string& subject,
+                    pathway::store::v1::CaseState state, std::vector<v1::Envelope> events,
+                    TimePoint now) {
   batch.subject_key = subject;
   batch.history_start = state.history_length();
   for (const auto& event : events) {
+    // The store forgets the subject's key in this commit: nothing may be sealed after.
+    if (event.has_erasure_completed()) batch.erase_subject = true;
     // Commands an event sends on (a released hold, an identity link) and rejections
     // (an expired hold) commit with it, so neither is lost nor sent without it.
     workflow::Emissions emitted = workflow::EmissionsFor(state, event, now);
     for (const auto& c : emitted.commands) {
       AddToOutbox(batch, topics::kCommands, c.subject_key(), c.SerializeAsString());
+      // A released command is what a partner sent: sealed at rest and on the changelog.
+      if (event.has_held_command_released()) batch.outbox.back().set_sealed_subject_key(subject);
     }
     for (const auto& r : emitted.rejections) {
       AddToOutbox(batch, topics::kRejections, subject, r.SerializeAsString());
     }
     workflow::Apply(state, event);
-    AddToOutbox(batch, topics::kEvents, subject,
-                workflow::PublishedCopy(event).SerializeAsString());
+    v1::Envelope published = workflow::PublishedCopy(event);
+    if (auto s = workflow::SealPersonalFields(
+            published,
+            [&](std::string_view plaintext, std::string_view field) {
+              return store.SealField(subject, plaintext, field);
+            });
+        !s) {
+      return s;
+    }
+    AddToOutbox(batch, topics::kEvents, subject, published.SerializeAsString());
     // Views and reuses of the shared record are audited in the same commit.
     if (auto audit = workflow::AuditFor(event)) {
       AddToOutbox(batch, topics::kAudit, subject, audit->SerializeAsString());
@@ -100,6 +114,7 @@ void RecordEvents(state::Batch& batch, const std::string& subject,
   }
   batch.history = std::move(events);
   batch.new_state = std::move(state);
+  return {};
 }
 
 std::string UnknownFieldNumbers(const v1::Envelope& e) {
@@ -583,6 +598,71 @@ Status Engine::StepOnce(milliseconds poll_timeout) {
   }
   producer_.Poll(milliseconds(0));
   if (!store_error_) return store_error_;
+  PurgeProcessedRecords();
+  return {};
+}
+
+void Engine::PurgeProcessedRecords() {
+  for (auto it = purge_pending_.begin(); it != purge_pending_.end();) {
+    const int32_t partition = *it;
+    state::CaseStore* store = stores_.Find(partition);
+    if (!store) {  // moved away: its new owner's changelog restore needs no purge
+      it = purge_pending_.erase(it);
+      continue;
+    }
+    // Only once every output, changelog records included, is confirmed: a new owner
+    // restoring from the changelog must never need a command deleted here.
+    auto unsent = store->ReadOutbox(0, 1);
+    if (!unsent || !unsent->empty()) {
+      ++it;
+      continue;
+    }
+    Status result = PurgePartition(partition, *store);
+    if (result || ++purge_attempts_[partition] >= 3) {
+      if (!result) {
+        log::Error("purge_failed", {{"partition", std::to_string(partition)},
+                                    {"error", result.error().ToString()},
+                                    {"note", "delete the landing topics' processed records "
+                                             "by hand (kafka-delete-records.sh)"}});
+      }
+      purge_attempts_.erase(partition);
+      it = purge_pending_.erase(it);
+    } else {
+      log::Warn("purge_retry",
+                {{"partition", std::to_string(partition)}, {"error", result.error().ToString()}});
+      ++it;
+    }
+  }
+}
+
+Status Engine::PurgePartition(int32_t partition, state::CaseStore& store) {
+  // pathway.commands.v1: below what this partition's store has consumed.
+  auto consumed = store.NextOffset(topics::kCommands, partition);
+  if (!consumed) return consumed.error();
+  if (consumed->value_or(0) > 0) {
+    if (auto s = processor_.DeleteRecordsBefore(
+            {{std::string(topics::kCommands), partition, **consumed}}, options_.flush_timeout);
+        !s) {
+      return s;
+    }
+  }
+  // pathway.inbound.v1: below what the intake group committed (its output, sealed or
+  // keyed by hash, is already on pathway.commands.v1).
+  auto partitions = intake_.Partitions(std::string(topics::kInbound), options_.flush_timeout);
+  if (!partitions) return partitions.error();
+  std::vector<bus::TopicPartition> asked;
+  for (int32_t p : *partitions) asked.push_back({std::string(topics::kInbound), p});
+  auto committed = intake_.Committed(asked, options_.flush_timeout);
+  if (!committed) return committed.error();
+  std::vector<bus::TopicPartition> before;
+  for (const auto& c : *committed) {
+    if (c.offset > 0) before.push_back({c.topic, c.partition, c.offset});
+  }
+  if (!before.empty()) {
+    if (auto s = intake_.DeleteRecordsBefore(before, options_.flush_timeout); !s) return s;
+  }
+  log::Info("landing_records_deleted", {{"partition", std::to_string(partition)},
+                                        {"commands_before", std::to_string(**consumed)}});
   return {};
 }
 
@@ -883,8 +963,17 @@ Status Engine::HandleCommand(const bus::Message& m) {
                                  {"cause", command.event_id()}});
   }
   stats_.events += decision.events.size();
-  RecordEvents(batch, command.subject_key(), std::move(state), std::move(decision.events), now);
-  return store.Commit(batch);
+  if (auto s = RecordEvents(batch, store, command.subject_key(), std::move(state),
+                            std::move(decision.events), now);
+      !s) {
+    return s;
+  }
+  if (auto s = store.Commit(batch); !s) return s;
+  if (batch.erase_subject) {
+    log::Info("subject_erased", {{"subject", command.subject_key()}});
+    purge_pending_.insert(m.partition);
+  }
+  return {};
 }
 
 Status Engine::FireTimers() {
@@ -912,7 +1001,11 @@ Status Engine::FireTimers() {
       batch.timers_remove.push_back(timer);
       std::vector<v1::Envelope> events = workflow::FireTimer(state, timer, now);
       if (!events.empty()) {
-        RecordEvents(batch, timer.subject_key(), std::move(state), std::move(events), now);
+        if (auto s = RecordEvents(batch, *store, timer.subject_key(), std::move(state),
+                                  std::move(events), now);
+            !s) {
+          return s;
+        }
         ++stats_.timers_fired;
       }
       if (auto s = store->Commit(batch); !s) return s;

@@ -167,6 +167,12 @@ class Engine final : public bus::RebalanceListener {
   Status AdoptCommittedOutbox(int32_t partition, state::CaseStore& store);
   Status ProduceFence(int32_t partition, const std::string& owner, int64_t* offset);
   Status ProduceIntake(std::string_view topic, std::string_view key, std::string_view value);
+  // After an erasure: deletes the processed records of pathway.commands.v1 (the
+  // partition's) and pathway.inbound.v1 (all partitions, below the intake group's
+  // committed offsets), which hold what partners sent in clear. Never fatal: a
+  // failure is retried on the next Steps, then reported (purge_failed).
+  void PurgeProcessedRecords();
+  Status PurgePartition(int32_t partition, state::CaseStore& store);
 
   EngineOptions options_;
   state::StoreSet& stores_;
@@ -193,6 +199,10 @@ class Engine final : public bus::RebalanceListener {
   std::map<int32_t, uint64_t> committed_through_;      // last committed outbox sequence
   std::map<int32_t, int64_t> committed_inbound_;       // offsets last committed by this
   std::map<int32_t, int64_t> committed_commands_;      //   instance, per partition
+  // Partitions of pathway.commands.v1 where a subject was erased: once their outbox is
+  // sent, the landing topics' processed records are deleted (PurgeProcessedCommands).
+  std::set<int32_t> purge_pending_;
+  std::map<int32_t, int> purge_attempts_;
   Status store_error_;  // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
   std::atomic<bool> failed_{false};

@@ -37,6 +37,8 @@ extern "C" void OnSignal(int) { g_stop.store(true); }
 constexpr const char* kUsage =
     "usage: pathway-engine --bootstrap-servers HOST:PORT[,...] --data-dir DIR\n"
     "                      [--subject-key-file FILE] [--kafka-config FILE]\n"
+    "                      [--key-encryption-key-file FILE (wraps the per-child data\n"
+    "                       keys; default DATA_DIR/key-encryption-key, created once)]\n"
     "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
     "                      [--warning-lead-days N (default 14)]\n"
     "                      [--identity-hold-days N (default 14): how long a command\n"
@@ -52,6 +54,7 @@ struct Flags {
   std::string bootstrap;
   std::string data_dir;
   std::string key_file;
+  std::string kek_file;
   std::string group_prefix = "pathway-engine";
   engine::EngineOptions options;
   bus::KafkaConfig kafka;
@@ -85,6 +88,8 @@ int Run(int argc, char** argv) {
       if (!value(&flags.data_dir)) return Usage("--data-dir needs a value");
     } else if (arg == "--subject-key-file") {
       if (!value(&flags.key_file)) return Usage("--subject-key-file needs a value");
+    } else if (arg == "--key-encryption-key-file") {
+      if (!value(&flags.kek_file)) return Usage("--key-encryption-key-file needs a value");
     } else if (arg == "--group-prefix") {
       if (!value(&flags.group_prefix)) return Usage("--group-prefix needs a value");
     } else if (arg == "--warning-lead-days") {
@@ -166,8 +171,22 @@ int Run(int argc, char** argv) {
                 "every engine instance of a deployment must share this key: copy it "
                 "and pass --subject-key-file"}});
   }
-  // One store per partition, each mirrored to its changelog partition.
-  state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog));
+  bool kek_created = false;
+  auto kek = engine::LoadSecret(flags.kek_file, flags.data_dir, "key-encryption-key", &kek_created);
+  if (!kek) {
+    log::Error("key_encryption_key_unusable", {{"error", kek.error().ToString()}});
+    return 1;
+  }
+  if (kek_created) {
+    log::Warn("key_encryption_key_created",
+              {{"path", flags.data_dir + "/key-encryption-key"},
+               {"note",
+                "every engine instance must share it; in production keep it out of the data "
+                "directory (a secret mount) and pass --key-encryption-key-file"}});
+  }
+  // One store per partition, each mirrored to its changelog partition; personal data
+  // sealed under per-child data keys wrapped by the KEK.
+  state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog), *kek);
 
   engine::Engine* engine_ptr = nullptr;
   bus::KafkaConfig producer_config = flags.kafka;

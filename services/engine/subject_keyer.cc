@@ -45,24 +45,23 @@ Status WriteNewSecret(const std::string& path, const std::string& secret) {
 }
 }  // namespace
 
-Result<SubjectKeyer> SubjectKeyer::Load(const std::string& key_file, const std::string& data_dir,
-                                        bool* created) {
+Result<std::string> LoadSecret(const std::string& file, const std::string& data_dir,
+                               const std::string& name, bool* created) {
   *created = false;
-  if (!key_file.empty()) {
-    auto secret = ReadSecret(key_file);
-    if (!secret) return secret.error();
-    return SubjectKeyer(std::move(*secret));
-  }
-  std::string path = data_dir + "/subject-key";
-  if (::access(path.c_str(), F_OK) == 0) {
-    auto secret = ReadSecret(path);
-    if (!secret) return secret.error();
-    return SubjectKeyer(std::move(*secret));
-  }
+  if (!file.empty()) return ReadSecret(file);
+  std::string path = data_dir + "/" + name;
+  if (::access(path.c_str(), F_OK) == 0) return ReadSecret(path);
   auto secret = RandomBytes(kSecretBytes);
   if (!secret) return secret.error();
   if (auto s = WriteNewSecret(path, *secret); !s) return s.error();
   *created = true;
+  return secret;
+}
+
+Result<SubjectKeyer> SubjectKeyer::Load(const std::string& key_file, const std::string& data_dir,
+                                        bool* created) {
+  auto secret = LoadSecret(key_file, data_dir, "subject-key", created);
+  if (!secret) return secret.error();
   return SubjectKeyer(std::move(*secret));
 }
 

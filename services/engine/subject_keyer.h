@@ -15,6 +15,12 @@
 
 namespace pathway::engine {
 
+// A 32-byte secret read from `file` (64 hex digits) if given; otherwise from
+// `<data_dir>/<name>`, created at random (mode 0600) on first start, which `*created`
+// reports. Used for the subject key's secret and the key-encryption key.
+Result<std::string> LoadSecret(const std::string& file, const std::string& data_dir,
+                               const std::string& name, bool* created);
+
 class SubjectKeyer {
  public:
   // Reads the secret from `key_file` if given (it must exist: 64 hex digits, i.e. 32

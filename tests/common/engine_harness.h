@@ -66,7 +66,8 @@ class EngineHarness {
     producer_.reset();
     restore_.reset();
     stores_ =
-        std::make_unique<state::StoreSet>(dir_.path() + "/state", std::string(topics::kChangelog));
+        std::make_unique<state::StoreSet>(dir_.path() + "/state", std::string(topics::kChangelog),
+                                          std::string(32, 'K'));
     auto on_delivery = [this](const bus::Delivery& d) {
       if (engine_) engine_->OnDelivery(d);
     };

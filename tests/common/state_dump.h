@@ -57,8 +57,9 @@ inline std::vector<std::string> StateStoreDirs(const std::string& engine_data_di
 
 namespace state_dump_internal {
 
-inline std::unique_ptr<state::CaseStore> OpenStore(const std::string& dir) {
-  auto store = state::CaseStore::Open(dir);
+inline std::unique_ptr<state::CaseStore> OpenStore(const std::string& dir,
+                                                   const std::string& kek = {}) {
+  auto store = state::CaseStore::Open(dir, state::StoreOptions{{}, 0, kek});
   if (!store.ok()) {
     throw std::runtime_error("cannot open " + dir + ": " + store.error().ToString());
   }
@@ -75,29 +76,46 @@ inline void Scan(state::CaseStore& store, state::ColumnFamily family, const std:
 }  // namespace state_dump_internal
 
 // subject key (64 hex digits) -> its dump:
-//   "case_state <hex of the stored CaseState bytes>\n"            (or "case_state none\n")
-//   "history <hex of the u64 sequence> <hex of the stored Envelope bytes>\n"   per event,
-// in sequence order. A subject found in two stores (which would be a bug: a subject
-// belongs to one partition) gets a line "ALSO IN <dir>" and the second copy appended,
-// so that comparisons fail loudly.
-inline std::map<std::string, std::string> DumpCaseState(const std::string& engine_data_dir) {
+//   "case_state <hex of the CaseState bytes>\n"            (or "case_state none\n")
+//   "history <hex of the u64 sequence> <hex of the Envelope bytes>\n"   per event,
+// in sequence order, as the store reads them back (opened with `kek`, the engines'
+// key-encryption key, so that runs compare equal although each seals with fresh
+// nonces). A subject found in two stores (which would be a bug: a subject belongs to
+// one partition) gets a line "ALSO IN <dir>" and the second copy appended, so that
+// comparisons fail loudly.
+inline std::map<std::string, std::string> DumpCaseState(const std::string& engine_data_dir,
+                                                        const std::string& kek) {
   namespace internal = state_dump_internal;
   std::map<std::string, std::string> out;
   for (const std::string& dir : StateStoreDirs(engine_data_dir)) {
-    auto store = internal::OpenStore(dir);
+    auto store = internal::OpenStore(dir, kek);
     std::map<std::string, std::string> states;
-    std::map<std::string, std::string> histories;
+    std::map<std::string, std::vector<std::string>> sequences;
     internal::Scan(*store, state::ColumnFamily::kCaseState, dir,
-                   [&](std::string_view key, std::string_view value) {
-                     states[HexEncode(key)] = HexEncode(value);
-                   });
+                   [&](std::string_view key, std::string_view) { states[HexEncode(key)]; });
     internal::Scan(*store, state::ColumnFamily::kHistory, dir,
-                   [&](std::string_view key, std::string_view value) {
+                   [&](std::string_view key, std::string_view) {
                      // subject key (32 bytes) + big-endian u64 sequence
-                     std::string subject = HexEncode(key.substr(0, 32));
-                     histories[subject] +=
-                         "history " + HexEncode(key.substr(32)) + " " + HexEncode(value) + "\n";
+                     sequences[HexEncode(key.substr(0, 32))].push_back(HexEncode(key.substr(32)));
                    });
+    std::map<std::string, std::string> histories;
+    for (auto& [subject, state] : states) {
+      auto loaded = store->LoadCase(subject);
+      if (!loaded.ok() || !loaded->has_value()) {
+        throw std::runtime_error("cannot read a case in " + dir);
+      }
+      state = HexEncode((*loaded)->SerializeAsString());
+    }
+    for (const auto& [subject, keys] : sequences) {
+      auto events = store->History(subject);
+      if (!events.ok() || events->size() != keys.size()) {
+        throw std::runtime_error("cannot read a history in " + dir);
+      }
+      for (size_t i = 0; i < keys.size(); ++i) {
+        histories[subject] +=
+            "history " + keys[i] + " " + HexEncode((*events)[i].SerializeAsString()) + "\n";
+      }
+    }
     for (auto& [subject, state] : states) histories.try_emplace(subject);
     for (auto& [subject, history] : histories) {
       auto it = states.find(subject);

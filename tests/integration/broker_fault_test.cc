@@ -105,7 +105,7 @@ class FaultRun {
     ASSERT_EQ(status, std::optional<int>(0)) << "SIGTERM: a graceful exit\n" << engine_->LogTail();
     RunOutcome outcome;
     ReadOutputs(bootstrap, outcome, std::chrono::seconds(60));
-    outcome.state = DumpCaseState(engine_->config().data_dir);
+    outcome.state = DumpCaseState(engine_->config().data_dir, ReadKek(key_file_));
     outcome.outbox_left = OutboxEntries(engine_->config().data_dir);
     std::cout << "[fault] done in " << Ms(Clock::now() - started_) << " ms: " << engine_->starts()
               << " engine starts (" << engine_->own_exits().size() << " exits by itself), "

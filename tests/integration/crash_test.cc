@@ -129,7 +129,7 @@ void SigkillAtRandomPoints(bool transactions) {
 
   RunOutcome crashed;
   ReadOutputs(cluster->bootstrap(), crashed, std::chrono::seconds(60));
-  crashed.state = DumpCaseState(config.data_dir);
+  crashed.state = DumpCaseState(config.data_dir, ReadKek(config.key_file));
   crashed.outbox_left = OutboxEntries(config.data_dir);
   std::cout << "[crash] " << engine.starts() << " engine starts, " << crashed.wire_messages
             << " output messages on the wire for " << crashed.outputs.size()

@@ -286,12 +286,23 @@ WorkDir::~WorkDir() {
   fs::remove_all(path_, ec);
 }
 
+std::string ReadKek(const std::string& key_file) {
+  std::ifstream in(KekFile(key_file));
+  std::string hex, bytes;
+  in >> hex;
+  if (!HexDecode(hex, &bytes) || bytes.size() != 32) Fail("cannot read " + KekFile(key_file));
+  return bytes;
+}
+
 std::string WriteKeyFile(const std::string& path, uint64_t seed) {
-  std::ofstream out(path, std::ios::trunc);
-  out << HexEncode(Sha256("pathway-test-subject-key-" + std::to_string(seed))) << "\n";
-  out.close();
-  if (!out) Fail("cannot write " + path);
-  ::chmod(path.c_str(), 0600);
+  for (const auto& [file, purpose] : {std::pair{path, "subject-key"}, {KekFile(path), "kek"}}) {
+    std::ofstream out(file, std::ios::trunc);
+    out << HexEncode(Sha256("pathway-test-" + std::string(purpose) + "-" + std::to_string(seed)))
+        << "\n";
+    out.close();
+    if (!out) Fail("cannot write " + file);
+    ::chmod(file.c_str(), 0600);
+  }
   return path;
 }
 
@@ -661,6 +672,7 @@ void EngineProcess::Start() {
            {"--bootstrap-servers", config_.bootstrap},
            {"--data-dir", config_.data_dir},
            {"--subject-key-file", config_.key_file},
+           {"--key-encryption-key-file", KekFile(config_.key_file)},
            {"--group-prefix", config_.group_prefix},
            {"--fixed-clock", kFixedClock},
            // Health and metrics on a port of its own: several engines may run at once.
@@ -987,7 +999,7 @@ RunOutcome ReferenceRun(const InboundStream& stream, const std::string& key_file
   RunOutcome outcome;
   ReadOutputs(cluster->bootstrap(), outcome, std::chrono::seconds(60));
   outcome.progress = Progress(probe).value_or(0);
-  outcome.state = DumpCaseState(config.data_dir);
+  outcome.state = DumpCaseState(config.data_dir, ReadKek(config.key_file));
   outcome.outbox_left = OutboxEntries(config.data_dir);
   std::cout << "[reference] " << outcome.outputs.size() << " distinct outputs ("
             << outcome.Count(std::string(topics::kEvents)) << " events, "

@@ -52,8 +52,12 @@ class WorkDir {
 };
 
 // Writes a subject key file (64 hex digits, as engine::SubjectKeyer reads) derived from
-// `seed`: every run of one test uses the same key, so subject keys match.
+// `seed`, and beside it the key-encryption key (KekFile): every run of one test uses
+// the same keys, so subject keys match and every instance unwraps every data key.
 std::string WriteKeyFile(const std::string& path, uint64_t seed);
+inline std::string KekFile(const std::string& key_file) { return key_file + ".kek"; }
+// The key-encryption key written beside `key_file` (32 raw bytes), to read the stores.
+std::string ReadKek(const std::string& key_file);
 
 // ---------------------------------------------------------------------------------
 // Input: a deterministic stream of inbound messages.

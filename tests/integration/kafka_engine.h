@@ -31,7 +31,8 @@ class KafkaEngine {
  public:
   KafkaEngine(const KafkaEngineConfig& config, const TimeSource& time,
               const engine::SubjectKeyer& keyer) {
-    stores_ = std::make_unique<state::StoreSet>(config.data_dir, std::string(topics::kChangelog));
+    stores_ = std::make_unique<state::StoreSet>(config.data_dir, std::string(topics::kChangelog),
+                                                std::string(32, 'K'));
     auto producer = bus::NewKafkaProducer(config.producer, [this](const bus::Delivery& d) {
       if (engine_) engine_->OnDelivery(d);
     });

@@ -163,7 +163,7 @@ void RunRebalance(size_t victim_index, uint64_t default_seed) {
 
   RunOutcome outcome;
   ReadOutputs(cluster->bootstrap(), outcome, std::chrono::seconds(60));
-  outcome.state = DumpCaseState(survivor.config().data_dir);
+  outcome.state = DumpCaseState(survivor.config().data_dir, ReadKek(key_file));
   outcome.outbox_left = OutboxEntries(survivor.config().data_dir);
   std::cout << "[rebalance] done in " << Ms(Clock::now() - started)
             << " ms: " << outcome.wire_messages << " output messages for " << outcome.outputs.size()
@@ -171,7 +171,8 @@ void RunRebalance(size_t victim_index, uint64_t default_seed) {
   ExpectSameOutcome(reference, outcome);
 
   // The killed instance's copies: stale prefixes of the survivor's, never a fork.
-  std::map<std::string, std::string> stale = DumpCaseState(victim.config().data_dir);
+  std::map<std::string, std::string> stale =
+      DumpCaseState(victim.config().data_dir, ReadKek(key_file));
   size_t forks = 0, only_stale = 0;
   std::string example;
   for (const auto& [subject, dump] : stale) {

@@ -19,7 +19,7 @@ TEST(ColumnFamilies, IdsArePermanentAndNeverReused) {
   // Changing this table's existing rows is a data-format break: add, never edit.
   const std::vector<std::pair<int, std::string>> golden = {
       {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"}, {4, "cf04_dedupe"},
-      {5, "cf05_outbox"}, {6, "cf06_offsets"},    {7, "cf07_timers"},
+      {5, "cf05_outbox"}, {6, "cf06_offsets"},    {7, "cf07_timers"}, {8, "cf08_data_keys"},
   };
   std::set<int> ids;
   for (const auto& spec : ColumnFamilies()) {
@@ -258,7 +258,7 @@ using pathway::store::v1::ChangelogValue;
 constexpr std::string_view kChangelogTopic = "pathway.engine.cases.changelog";
 
 std::unique_ptr<CaseStore> OpenWithChangelog(const std::string& dir) {
-  auto store = CaseStore::Open(dir, StoreOptions{std::string(kChangelogTopic), 3});
+  auto store = CaseStore::Open(dir, StoreOptions{std::string(kChangelogTopic), 3, {}});
   EXPECT_TRUE(store.ok());
   return std::move(*store);
 }

@@ -125,29 +125,33 @@ void ExpectedFromCaseStates(EngineHarness& h, Expected& out) {
   auto storm = *workflow::ParseDate(kStormDay);
   for (int32_t partition : h.stores().OpenPartitions()) {
     state::CaseStore* store = h.stores().Find(partition);
-    Status scanned =
-        store->Scan(state::ColumnFamily::kCaseState, [&](std::string_view, std::string_view value) {
-          pathway::store::v1::CaseState state;
-          ASSERT_TRUE(state.ParseFromArray(value.data(), static_cast<int>(value.size())))
-              << "a stored case state does not parse";
-          for (const auto& p : state.pathways()) {
-            for (const auto& d : p.deadlines()) {
-              if (d.status() != pathway::v1::DEADLINE_STATUS_PENDING) {
-                continue;
-              }
-              auto due = *workflow::ToCivil(d.due());
-              int days = workflow::DaysBetween(due, storm);
-              ASSERT_TRUE(days > 0 || days < -14)
-                  << "deadline " << d.name() << " due " << workflow::FormatDate(due)
-                  << " has only its warning due on the storm day";
-              if (days > 0) {
-                ++out.breaches;
-                if (!d.warned()) ++out.warnings;
-              }
-            }
-          }
-        });
+    // Keys, then each case read back through the store (values are sealed at rest).
+    std::vector<std::string> subjects;
+    Status scanned = store->Scan(
+        state::ColumnFamily::kCaseState,
+        [&](std::string_view key, std::string_view) { subjects.push_back(HexEncode(key)); });
     ASSERT_TRUE(scanned.ok()) << scanned.error().ToString();
+    for (const std::string& subject : subjects) {
+      auto loaded = store->LoadCase(subject);
+      ASSERT_TRUE(loaded.ok() && loaded->has_value()) << "a stored case does not read";
+      const pathway::store::v1::CaseState& state = **loaded;
+      for (const auto& p : state.pathways()) {
+        for (const auto& d : p.deadlines()) {
+          if (d.status() != pathway::v1::DEADLINE_STATUS_PENDING) {
+            continue;
+          }
+          auto due = *workflow::ToCivil(d.due());
+          int days = workflow::DaysBetween(due, storm);
+          ASSERT_TRUE(days > 0 || days < -14)
+              << "deadline " << d.name() << " due " << workflow::FormatDate(due)
+              << " has only its warning due on the storm day";
+          if (days > 0) {
+            ++out.breaches;
+            if (!d.warned()) ++out.warnings;
+          }
+        }
+      }
+    }
   }
 }
 
