@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "workflow/clock.h"
+#include "workflow/sharing.h"
 
 namespace pathway::workflow {
 namespace {
@@ -40,12 +41,29 @@ v1::ConsentDecision ConsentFor(const store::CaseState& state, const std::string&
   return v1::CONSENT_DECISION_UNSPECIFIED;
 }
 
-// An agency may use a fact it gave itself, or any fact with the family's consent for
-// this purpose.
-bool MayUse(const store::CaseState& state, const v1::FactRecorded& fact, const std::string& agency,
-            const std::string& purpose) {
-  return fact.source_agency() == agency ||
-         ConsentFor(state, agency, purpose) == v1::CONSENT_DECISION_GRANTED;
+// Whether an agency may use a fact, and on what footing.
+struct Permission {
+  bool allowed = false;
+  // Set when a statutory rule, not the agency's own data nor consent, allowed it: its
+  // legal basis is named on the reuse or view and in the audit.
+  const v1::SharingRule* statutory = nullptr;
+};
+
+// An agency may use a fact it gave itself, any fact with the family's consent for this
+// purpose, or a fact a statutory sharing rule gives it for this purpose. Statutory
+// means without consent: a refusal or withdrawal does not stop it (docs/tell-it-once.md
+// section 3). Checked in that order, so a legal basis is cited only when nothing else
+// allowed the use.
+Permission MayUse(const store::CaseState& state, const v1::FactRecorded& fact,
+                  const std::string& agency, const std::string& purpose,
+                  const v1::StatutorySharing* sharing) {
+  if (fact.source_agency() == agency ||
+      ConsentFor(state, agency, purpose) == v1::CONSENT_DECISION_GRANTED) {
+    return {true, nullptr};
+  }
+  if (sharing == nullptr) return {};
+  const v1::SharingRule* rule = StatutoryBasis(*sharing, agency, purpose, fact.type());
+  return {rule != nullptr, rule};
 }
 
 bool RequestOpen(const store::CaseState& state, v1::FactType type, CivilDate on) {
@@ -61,7 +79,7 @@ bool RequestOpen(const store::CaseState& state, v1::FactType type, CivilDate on)
 }
 
 void Reuse(const v1::FactRecorded& fact, const v1::FactNeeded& need, CivilDate on,
-           const std::function<v1::Envelope&()>& next) {
+           const Permission& permission, const std::function<v1::Envelope&()>& next) {
   auto* r = next().mutable_fact_reused();
   r->set_type(need.type());
   r->set_instance_id(need.instance_id());
@@ -69,6 +87,7 @@ void Reuse(const v1::FactRecorded& fact, const v1::FactNeeded& need, CivilDate o
   r->set_purpose(need.purpose());
   r->set_source_event_id(fact.source_event_id());
   *r->mutable_on() = ToProto(on);
+  if (permission.statutory) r->set_legal_basis(permission.statutory->legal_basis());
 }
 
 Decision Rejected(std::string field, std::string rule, std::string reason) {
@@ -133,6 +152,7 @@ std::optional<v1::Envelope> AuditFor(const v1::Envelope& event) {
     audit.set_purpose(r.purpose());
     audit.add_facts(r.type());
     *audit.mutable_on() = r.on();
+    if (!r.legal_basis().empty()) audit.add_legal_bases(r.legal_basis());
   } else if (event.has_record_viewed()) {
     const auto& v = event.record_viewed();
     audit.set_action(v1::AUDIT_ACTION_VIEW);
@@ -140,6 +160,7 @@ std::optional<v1::Envelope> AuditFor(const v1::Envelope& event) {
     audit.set_purpose(v.purpose());
     for (int type : v.disclosed()) audit.add_facts(static_cast<v1::FactType>(type));
     *audit.mutable_on() = v.on();
+    *audit.mutable_legal_bases() = v.legal_bases();
   } else {
     return std::nullopt;
   }
@@ -160,15 +181,17 @@ std::optional<v1::Envelope> AuditFor(const v1::Envelope& event) {
 
 void DecideNeed(const store::CaseState& state, v1::FactType type, const std::string& instance_id,
                 const std::string& agency, const std::string& purpose, CivilDate on,
-                const std::function<v1::Envelope&()>& next) {
+                const DecideOptions& options, const std::function<v1::Envelope&()>& next) {
   const v1::FactRecorded* fact = CurrentFact(state, type, on);
-  if (fact && !fact->disputed() && MayUse(state, *fact, agency, purpose)) {
+  const Permission permission =
+      fact ? MayUse(state, *fact, agency, purpose, options.sharing) : Permission{};
+  if (fact && !fact->disputed() && permission.allowed) {
     v1::FactNeeded need;
     need.set_type(type);
     need.set_instance_id(instance_id);
     need.set_agency(agency);
     need.set_purpose(purpose);
-    Reuse(*fact, need, on, next);
+    Reuse(*fact, need, on, permission, next);
     return;
   }
   auto* n = next().mutable_fact_needed();
@@ -187,7 +210,7 @@ void DecideNeed(const store::CaseState& state, v1::FactType type, const std::str
 }
 
 Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& command,
-                             TimePoint now) {
+                             TimePoint now, const DecideOptions& options) {
   const CivilDate today = LondonDate(now);
   Decision decision;
   uint32_t index = 0;
@@ -220,9 +243,18 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
       const auto type = static_cast<v1::FactType>(t);
       const v1::FactRecorded* fact = CurrentFact(state, type, *on);
       if (fact == nullptr) continue;
-      // Consent is read now, at every view: a withdrawal hides the fact at once.
-      if (!fact->disputed() && MayUse(state, *fact, v.agency(), v.purpose())) {
+      // Consent is read now, at every view: a withdrawal hides the fact at once (unless
+      // a statutory rule shows it, and then the view names the rule's legal basis).
+      const Permission permission = MayUse(state, *fact, v.agency(), v.purpose(), options.sharing);
+      if (!fact->disputed() && permission.allowed) {
         viewed->add_disclosed(type);
+        if (permission.statutory) {
+          const std::string& basis = permission.statutory->legal_basis();
+          const auto& bases = viewed->legal_bases();
+          if (std::find(bases.begin(), bases.end(), basis) == bases.end()) {
+            viewed->add_legal_bases(basis);
+          }
+        }
       } else {
         viewed->add_withheld(type);
       }
@@ -265,9 +297,10 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
     }
     // One answer serves every open need for it at once.
     for (const auto& need : state.open_needs()) {
-      if (need.type() == p.type() && MayUse(state, recorded, need.agency(), need.purpose())) {
-        Reuse(recorded, need, *on, next);
-      }
+      if (need.type() != p.type()) continue;
+      const Permission permission =
+          MayUse(state, recorded, need.agency(), need.purpose(), options.sharing);
+      if (permission.allowed) Reuse(recorded, need, *on, permission, next);
     }
     return decision;
   }
@@ -292,7 +325,8 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
     for (const auto& need : state.open_needs()) {
       if (need.agency() != c.agency() || need.purpose() != c.purpose()) continue;
       const v1::FactRecorded* fact = CurrentFact(state, need.type(), *on);
-      if (fact && !fact->disputed()) Reuse(*fact, need, *on, next);
+      // Consent is the footing now: no legal basis to name.
+      if (fact && !fact->disputed()) Reuse(*fact, need, *on, Permission{true, nullptr}, next);
     }
   }
   return decision;

@@ -26,11 +26,20 @@ int ValidityDays(pathway::v1::FactType type);
 std::optional<pathway::v1::FactType> FactTypeFromName(std::string_view name);
 std::string FactTypeName(pathway::v1::FactType type);
 
+// Who may use a fact: the agency that gave it; any agency the family consented to for
+// the purpose (ConsentChanged, latest decision per agency and purpose); or an agency a
+// statutory rule in `options.sharing` covers for the purpose and fact type
+// (workflow/sharing.h). A statutory rule applies whatever the family decided about
+// consent (a refusal or withdrawal does not stop it: that is what statutory means),
+// and only when neither own data nor consent allowed the use is its legal basis named:
+// FactReused.legal_basis, RecordViewed.legal_bases, then AuditRecorded.legal_bases.
+
 // FactProvided, ConsentRecorded and RecordViewRequested: commands about the record
 // rather than a pathway. Their events carry the command's actor (who recorded it).
 bool IsRecordCommand(const pathway::v1::Envelope& command);
 Decision DecideRecordCommand(const pathway::store::v1::CaseState& state,
-                             const pathway::v1::Envelope& command, TimePoint now);
+                             const pathway::v1::Envelope& command, TimePoint now,
+                             const DecideOptions& options);
 
 // A pathway step (`instance_id`) needs `type` for `agency` and `purpose` on `on`. Adds,
 // through `next` (which appends an event and returns it): FactReused if a valid fact
@@ -39,7 +48,7 @@ Decision DecideRecordCommand(const pathway::store::v1::CaseState& state,
 // consent or a reconciliation blocks is not asked for again).
 void DecideNeed(const pathway::store::v1::CaseState& state, pathway::v1::FactType type,
                 const std::string& instance_id, const std::string& agency,
-                const std::string& purpose, CivilDate on,
+                const std::string& purpose, CivilDate on, const DecideOptions& options,
                 const std::function<pathway::v1::Envelope&()>& next);
 
 // The audit record (for pathway.audit.v1) of an event that shows or reuses part of the

@@ -259,7 +259,7 @@ bool InformationAlreadyRequested(const store::CaseState& state, const std::strin
 void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* instance,
                  const Definition& def, const CommandInfo& info, const std::string& instance_id,
                  CivilDate on, const Outcome& outcome, const v1::Envelope& command, TimePoint now,
-                 uint32_t& index, std::vector<v1::Envelope>& events) {
+                 const DecideOptions& options, uint32_t& index, std::vector<v1::Envelope>& events) {
   auto next = [&]() -> v1::Envelope& {
     events.push_back(DerivedEnvelope(command, index++, now));
     events.back().set_pathway_instance_id(instance_id);
@@ -330,7 +330,7 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
         return e;
       };
       DecideNeed(state, *type, instance_id, command.source().agency(), std::string(def.name), on,
-                 next_with_actor);
+                 options, next_with_actor);
       continue;
     }
     // Not a kind of fact the record keeps: asked once per case.
@@ -344,7 +344,7 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
 
 Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope& command,
                               const CommandInfo& info, TimePoint now, uint32_t first_index,
-                              Decision decision) {
+                              Decision decision, const DecideOptions& options) {
   CivilDate today = LondonDate(now);
   if (info.reference.empty()) return Reject(Required(info.reference_field));
   CivilDate on = today;
@@ -400,13 +400,13 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
   std::string instance_id =
       instance ? instance->instance_id() : InstanceId(command.subject_key(), *def, info.reference);
   uint32_t index = first_index;
-  EmitOutcome(state, instance, *def, info, instance_id, on, outcome, command, now, index,
+  EmitOutcome(state, instance, *def, info, instance_id, on, outcome, command, now, options, index,
               decision.events);
   return decision;
 }
 
 Decision DecideReferral(const store::CaseState& state, const v1::Envelope& command,
-                        const CommandInfo& info, TimePoint now) {
+                        const CommandInfo& info, TimePoint now, const DecideOptions& options) {
   const v1::ReferralSubmitted& referral = command.referral_submitted();
   CivilDate today = LondonDate(now);
   if (auto rejection = ValidateReferral(referral, today)) return Reject(std::move(*rejection));
@@ -431,7 +431,7 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
   *received->mutable_date_of_birth() = referral.child().date_of_birth();
   received->set_inbound_event_id(command.event_id());
   decision.events.push_back(std::move(event));
-  return DecidePathwayCommand(state, command, info, now, 1, std::move(decision));
+  return DecidePathwayCommand(state, command, info, now, 1, std::move(decision), options);
 }
 }  // namespace
 
@@ -508,13 +508,13 @@ Decision Decide(const store::CaseState& state, const v1::Envelope& command, Time
   if (auto erased = ErasedRejection(state)) return Reject(*erased);
   if (IsErasureCommand(command)) return DecideErasureCommand(state, command, now, options);
   if (IsIdentityCommand(command)) return DecideIdentityCommand(state, command, now, options);
-  if (IsRecordCommand(command)) return DecideRecordCommand(state, command, now);
+  if (IsRecordCommand(command)) return DecideRecordCommand(state, command, now, options);
   auto info = Classify(command);
   if (!info) return Reject(NotACommand());
   if (command.payload_case() == v1::Envelope::kReferralSubmitted) {
-    return DecideReferral(state, command, *info, now);
+    return DecideReferral(state, command, *info, now, options);
   }
-  return DecidePathwayCommand(state, command, *info, now, 0, Decision{});
+  return DecidePathwayCommand(state, command, *info, now, 0, Decision{}, options);
 }
 
 void Apply(store::CaseState& state, const v1::Envelope& event) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/time_source.h"
+#include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
@@ -44,6 +45,10 @@ struct DecideOptions {
   int identity_hold_days = kDefaultIdentityHoldDays;
   // What an erasure request is checked against (workflow/retention.h).
   std::vector<RetentionRule> retention_rules = DefaultRetentionRules();
+  // Sharing the law allows without consent (workflow/sharing.h; checked by
+  // ParseStatutorySharing). Null: none, so nothing is shared without consent. Not
+  // owned: it must outlive every Decide that uses these options.
+  const pathway::v1::StatutorySharing* sharing = nullptr;
 };
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "workflow/sharing.h"
+
 namespace pathway::ctl {
 
 std::function<std::optional<std::string>(std::string_view)> Store(std::string& out) {
@@ -112,6 +114,16 @@ std::optional<std::string> ParseEnvelopeJson(std::string_view line, pathway::v1:
   if (status.ok()) return std::nullopt;
   const auto message = status.message();
   return std::string(message.data(), message.size());
+}
+
+std::optional<std::string> LoadStatutorySharing(const std::string& path,
+                                                pathway::v1::StatutorySharing& out) {
+  std::string text;
+  if (auto error = ReadInput(path, text)) return *error;
+  auto parsed = workflow::ParseStatutorySharing(text);
+  if (!parsed) return path + ": " + parsed.error().detail;
+  out = std::move(*parsed);
+  return std::nullopt;
 }
 
 }  // namespace pathway::ctl

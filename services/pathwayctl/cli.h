@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 
 namespace pathway::ctl {
@@ -52,5 +53,10 @@ std::optional<std::string> ReadInput(const std::string& path, std::string& out);
 
 // Parses one line of protobuf JSON mapping into `out`; the parser's message on failure.
 std::optional<std::string> ParseEnvelopeJson(std::string_view line, pathway::v1::Envelope& out);
+
+// Reads and checks a statutory sharing file (--statutory-sharing; workflow/sharing.h)
+// into `out`; on failure "FILE: " and the error naming the rule and field.
+std::optional<std::string> LoadStatutorySharing(const std::string& path,
+                                                pathway::v1::StatutorySharing& out);
 
 }  // namespace pathway::ctl

@@ -6,8 +6,11 @@
 namespace pathway::ctl {
 
 // pathwayctl simulate --events FILE.jsonl [--as-of YYYY-MM-DD] [--json] [--subject-key-file F]
+//                     [--statutory-sharing FILE]
 int RunSimulate(std::span<char* const> args);
 // pathwayctl describe PATHWAY [--format mermaid]
 int RunDescribe(std::span<char* const> args);
+// pathwayctl describe-sharing [--statutory-sharing FILE]
+int RunDescribeSharing(std::span<char* const> args);
 
 }  // namespace pathway::ctl

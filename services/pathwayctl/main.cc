@@ -3,7 +3,9 @@
 //   pathwayctl publish --topic T [--raw] FILE.jsonl|-
 //   pathwayctl tail --topic T [--max N] [--timeout S] [--from-beginning|--from-end]
 //   pathwayctl simulate --events FILE.jsonl [--as-of YYYY-MM-DD] [--json]
+//                       [--statutory-sharing FILE]
 //   pathwayctl describe PATHWAY --format mermaid
+//   pathwayctl describe-sharing [--statutory-sharing FILE]
 //
 // publish and tail take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
 // repeatable -X key=value and --kafka-config FILE for librdkafka settings.
@@ -331,6 +333,8 @@ constexpr std::array kSubcommands = {
     Subcommand{"tail", "print a topic's messages as JSON lines", RunTail},
     Subcommand{"simulate", "run the pathways over a JSONL history, without Kafka", RunSimulate},
     Subcommand{"describe", "print a pathway's state diagram from its definition", RunDescribe},
+    Subcommand{"describe-sharing", "print the statutory sharing rules (no consent needed)",
+               RunDescribeSharing},
 };
 
 void PrintMainUsage(std::FILE* out) {
@@ -340,7 +344,7 @@ void PrintMainUsage(std::FILE* out) {
       "commands:\n",
       out);
   for (const Subcommand& command : kSubcommands) {
-    std::fprintf(out, "  %-10.*s %.*s\n", static_cast<int>(command.name.size()),
+    std::fprintf(out, "  %-16.*s %.*s\n", static_cast<int>(command.name.size()),
                  command.name.data(), static_cast<int>(command.summary.size()),
                  command.summary.data());
   }

@@ -21,12 +21,19 @@ using workflow::CivilDate;
 constexpr std::string_view kUsage =
     "usage: pathwayctl simulate --events FILE.jsonl [--as-of YYYY-MM-DD] [--json]\n"
     "                           [--subject-key-file F] [--warning-lead-days N]\n"
+    "                           [--statutory-sharing FILE]\n"
     "\n"
     "Runs the engine's pathway code in-process (no Kafka) over FILE: one inbound\n"
     "Envelope per line in protobuf JSON mapping, in order, each at its occurredAt.\n"
     "Deadline timers fire as the dates pass, up to --as-of (default: the date of the\n"
     "last event). Prints each child's pathways, deadlines, information requests,\n"
-    "rejections and warnings; --json prints one JSON document.\n";
+    "rejections and warnings; --json prints one JSON document.\n"
+    "\n"
+    "  --statutory-sharing FILE  sharing the law allows without consent, as the engine\n"
+    "                            takes it (e.g. config/statutory_sharing.json; see\n"
+    "                            'pathwayctl describe-sharing'). Without it, nothing is\n"
+    "                            shared without consent. Reuses and views that rely on a\n"
+    "                            rule show its legal basis.\n";
 
 // A fixed key so that simulations are repeatable; real deployments have their own.
 constexpr std::string_view kSimulationSecret = "pathway simulate: not a deployment key";
@@ -198,6 +205,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                          .Str("on", DateText(r.on()))
                          .Str("instance_id", r.instance_id())
                          .Str("source_event_id", r.source_event_id())
+                         .Str("legal_basis", r.legal_basis())
                          .Done());
   }
   // Who has seen the child's record: every view and reuse, as pathway.audit.v1 has it.
@@ -210,6 +218,8 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
     for (int t : a.facts()) {
       facts.push_back(Quote(workflow::FactTypeName(static_cast<v1::FactType>(t))));
     }
+    std::vector<std::string> bases;
+    for (const auto& b : a.legal_bases()) bases.push_back(Quote(b));
     audit.push_back(Json()
                         .Str("action", a.action() == v1::AUDIT_ACTION_VIEW ? "view" : "reuse")
                         .Str("actor_id", a.actor_id())
@@ -218,6 +228,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                         .Str("purpose", a.purpose())
                         .Field("facts", Array(facts))
                         .Str("on", DateText(a.on()))
+                        .Field("legal_bases", Array(bases))
                         .Done());
   }
   std::vector<std::string> rejections;
@@ -285,10 +296,13 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
       for (int t : a.facts()) {
         facts += (facts.empty() ? "" : ", ") + workflow::FactTypeName(static_cast<v1::FactType>(t));
       }
-      std::printf("  %s %s for %s (%s)%s%s: %s\n", DateText(a.on()).c_str(),
+      std::string bases;
+      for (const auto& b : a.legal_bases()) bases += (bases.empty() ? "" : "; ") + b;
+      std::printf("  %s %s for %s (%s)%s%s: %s%s%s\n", DateText(a.on()).c_str(),
                   a.action() == v1::AUDIT_ACTION_VIEW ? "record viewed" : "fact reused",
                   a.agency().c_str(), a.purpose().c_str(), a.actor_role().empty() ? "" : " by ",
-                  a.actor_role().c_str(), facts.empty() ? "nothing consented" : facts.c_str());
+                  a.actor_role().c_str(), facts.empty() ? "nothing consented" : facts.c_str(),
+                  bases.empty() ? "" : ", without consent under ", bases.c_str());
     }
     for (const auto& e : s.rejections) {
       std::printf("  rejected %s: %s (%s) %s\n", e.command_rejected().rejected_event_id().c_str(),
@@ -306,13 +320,17 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
 
 int RunSimulate(std::span<char* const> args) {
   constexpr std::string_view kCmd = "simulate";
-  std::string events_path, as_of_text, key_file;
+  std::string events_path, as_of_text, key_file, sharing_path;
   std::string lead_text = std::to_string(workflow::kDefaultWarningLeadDays);
   bool json = false, help = false;
   std::vector<Flag> flags = {
-      {"--events", true, Store(events_path)}, {"--as-of", true, Store(as_of_text)},
-      {"--json", false, Set(json, true)},     {"--subject-key-file", true, Store(key_file)},
-      {"--help", false, Set(help, true)},     {"--warning-lead-days", true, Store(lead_text)},
+      {"--events", true, Store(events_path)},
+      {"--as-of", true, Store(as_of_text)},
+      {"--json", false, Set(json, true)},
+      {"--subject-key-file", true, Store(key_file)},
+      {"--help", false, Set(help, true)},
+      {"--warning-lead-days", true, Store(lead_text)},
+      {"--statutory-sharing", true, Store(sharing_path)},
   };
   std::vector<std::string> positional;
   if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
@@ -339,6 +357,17 @@ int RunSimulate(std::span<char* const> args) {
     auto loaded = engine::SubjectKeyer::Load(key_file, "", &created);
     if (!loaded) return UsageError(kCmd, loaded.error().ToString());
     keyer = std::move(*loaded);
+  }
+
+  // Checked before anything is simulated: a bad rule must never be half applied.
+  v1::StatutorySharing sharing;
+  workflow::DecideOptions options;
+  if (!sharing_path.empty()) {
+    if (auto error = LoadStatutorySharing(sharing_path, sharing)) {
+      PrintErr(kCmd, *error);
+      return kExitUsage;
+    }
+    options.sharing = &sharing;
   }
 
   std::string input;
@@ -375,7 +404,8 @@ int RunSimulate(std::span<char* const> args) {
     history.emplace_back(std::move(e), at);
   }
 
-  workflow::Simulator sim([&keyer](std::string_view nhs) { return keyer.Key(nhs); }, lead_days);
+  workflow::Simulator sim([&keyer](std::string_view nhs) { return keyer.Key(nhs); }, lead_days,
+                          options);
   for (auto& [envelope, at] : history) sim.Process(std::move(envelope), at);
   CivilDate until =
       as_of ? *as_of

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 
+#include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
 
@@ -39,7 +40,8 @@ void CollectMessage(const Descriptor* d, Numbers& out) {
   for (int i = 0; i < d->enum_type_count(); ++i) CollectEnum(d->enum_type(i), out);
 }
 
-// Every pathway .proto file reachable from the envelope and the store records.
+// Every pathway .proto file reachable from the envelope, the store records and the
+// configuration files.
 void CollectFile(const FileDescriptor* f, std::set<const FileDescriptor*>& seen, Numbers& out) {
   if (!f->name().starts_with("pathway/") || !seen.insert(f).second) return;
   for (int i = 0; i < f->dependency_count(); ++i) CollectFile(f->dependency(i), seen, out);
@@ -52,6 +54,7 @@ Numbers Current() {
   std::set<const FileDescriptor*> seen;
   CollectFile(pathway::v1::Envelope::descriptor()->file(), seen, out);
   CollectFile(pathway::store::v1::CaseState::descriptor()->file(), seen, out);
+  CollectFile(pathway::v1::StatutorySharing::descriptor()->file(), seen, out);
   return out;
 }
 
@@ -60,11 +63,12 @@ TEST(FieldNumbers, CoversEveryPathwayFile) {
   Numbers ignored;
   CollectFile(pathway::v1::Envelope::descriptor()->file(), seen, ignored);
   CollectFile(pathway::store::v1::CaseState::descriptor()->file(), seen, ignored);
+  CollectFile(pathway::v1::StatutorySharing::descriptor()->file(), seen, ignored);
   std::set<std::string> names;
   for (const auto* f : seen) names.insert(f->name());
-  EXPECT_EQ(names, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/envelope.proto",
-                                          "pathway/v1/pathways.proto", "pathway/v1/record.proto",
-                                          "pathway/v1/store.proto"}));
+  EXPECT_EQ(names, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/config.proto",
+                                          "pathway/v1/envelope.proto", "pathway/v1/pathways.proto",
+                                          "pathway/v1/record.proto", "pathway/v1/store.proto"}));
 }
 
 // Lines: "<type> <number> <name>".

@@ -384,5 +384,144 @@ TEST_F(PathwayctlTest, DescribePrintsTheStateDiagramFromTheDefinition) {
   EXPECT_THAT(help.out, HasSubstr("referral_intake"));
 }
 
+// Statutory sharing (docs/tell-it-once.md section 3): the rules are printed from the
+// file, and simulate applies the same file the engine would, naming each basis.
+constexpr const char* kDefaultSharing = PATHWAY_CONFIG "/statutory_sharing.json";
+
+TEST_F(PathwayctlTest, DescribeSharingPrintsEveryRuleAndItsLegalBasis) {
+  RunResult r = Run({"describe-sharing", "--statutory-sharing", kDefaultSharing});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("statutory sharing: 2 rules from"));
+  EXPECT_THAT(r.out, HasSubstr("rule la-ehc-needs-assessment-advice\n"
+                               "  agency       209\n"
+                               "  purpose      ehc_needs_assessment\n"
+                               "  fact types   existing_advice, diagnoses, needs, "
+                               "communication_needs, professionals, current_setting\n"
+                               "  legal basis  Children and Families Act 2014"));
+  EXPECT_THAT(r.out, HasSubstr("reg 6(1)"));
+  EXPECT_THAT(r.out, HasSubstr("rule la-safeguarding-enquiry\n"));
+  EXPECT_THAT(r.out, HasSubstr("Children Act 1989 s.47"));
+  EXPECT_THAT(r.out, HasSubstr("the partnership must confirm"));
+
+  RunResult none = Run({"describe-sharing"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("nothing is shared without the family's consent"));
+  RunResult empty = Run({"describe-sharing", "--statutory-sharing", WriteFile("empty.json", "{}")});
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_THAT(empty.out, HasSubstr("0 rules"));
+  EXPECT_THAT(empty.out, HasSubstr("nothing is shared without the family's consent"));
+
+  const std::string bad = WriteFile(
+      "bad.json",
+      R"({"rules":[{"id":"a","agency":"209","purpose":"p","factTypes":["FACT_TYPE_NEEDS"],)"
+      R"("legalBasis":"x"},{"id":"b","agency":"209","purpose":"q","factTypes":["FACT_TYPE_NEEDS"]}]})");
+  RunResult rejected = Run({"describe-sharing", "--statutory-sharing", bad});
+  EXPECT_EQ(rejected.exit_code, 2);
+  EXPECT_THAT(rejected.err, HasSubstr("bad.json: rules[1] (\"b\").legal_basis: required"));
+  EXPECT_EQ(rejected.out, "") << "nothing described from a bad file";
+  RunResult missing =
+      Run({"describe-sharing", "--statutory-sharing", dir_.path() + "/missing.json"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("missing.json"));
+  EXPECT_THAT(Run({"--help"}).out, HasSubstr("describe-sharing"));
+  EXPECT_THAT(Run({"describe-sharing", "--help"}).out, HasSubstr("--statutory-sharing FILE"));
+}
+
+TEST_F(PathwayctlTest, SimulateWithStatutorySharingServesWithoutConsentAndNamesTheBasis) {
+  // The school's record of the child's views and setting is in before the council
+  // decides to assess (which needs the family's views); a council social worker views
+  // the record for a safeguarding enquiry. Nobody has consented to anything.
+  std::ifstream history(PATHWAY_HISTORIES "/ehc_assessment.jsonl");
+  std::vector<std::string> lines;
+  for (std::string line; lines.size() < 3 && std::getline(history, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 3u);
+  const std::string school =
+      R"("source":{"agency":"100001","system":"school-mis"},"actor":{"id":"staff-2002",)"
+      R"("role":"SENCO"},"subject":{"nhsNumber":"9434765919"},)";
+  std::string jsonl = lines[0] + "\n" + lines[1] + "\n";
+  jsonl += R"({"eventId":"school-01","occurredAt":"2025-01-20T09:00:00Z",)" + school +
+           R"("factProvided":{"type":"FACT_TYPE_FAMILY_VIEWS","content":"Wants to stay at Oak"}})"
+           "\n";
+  jsonl += R"({"eventId":"school-02","occurredAt":"2025-01-20T09:05:00Z",)" + school +
+           R"("factProvided":{"type":"FACT_TYPE_CURRENT_SETTING","content":"Year 3, Oak Primary"}})"
+           "\n";
+  jsonl += R"({"eventId":"view-01","occurredAt":"2025-01-21T10:00:00Z",)"
+           R"("source":{"agency":"209","system":"social-care"},"actor":{"id":"staff-4004",)"
+           R"("role":"social worker"},"subject":{"nhsNumber":"9434765919"},)"
+           R"("recordViewRequested":{"agency":"209","purpose":"safeguarding_enquiry"}})"
+           "\n";
+  jsonl += lines[2] + "\n";  // the decision to assess: needs the family's views
+  const std::string path = WriteFile("statutory.jsonl", jsonl);
+  auto child_of = [](const google::protobuf::Struct& doc) -> const google::protobuf::Struct& {
+    return Get(doc, "subjects").list_value().values(0).struct_value();
+  };
+
+  // Without a file: nothing without consent; the family's views wait (and, being in
+  // the record, are not asked for again).
+  RunResult none = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  google::protobuf::Struct none_doc = ParseJson(none.out);
+  const auto& none_child = child_of(none_doc);
+  EXPECT_EQ(Get(none_child, "facts_reused").list_value().values_size(), 0);
+  EXPECT_EQ(Get(none_child, "information_requests").list_value().values_size(), 0);
+  const auto& none_audit = Get(none_child, "audit").list_value();
+  ASSERT_EQ(none_audit.values_size(), 1) << "the view";
+  EXPECT_EQ(Get(none_audit.values(0).struct_value(), "facts").list_value().values_size(), 0);
+  EXPECT_EQ(Get(none_audit.values(0).struct_value(), "legal_bases").list_value().values_size(), 0);
+
+  // The default file: the safeguarding view shows the setting, citing the Children Act;
+  // the family's views are not statutory there, so the decision's need still waits.
+  RunResult deflt = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json",
+                         "--statutory-sharing", kDefaultSharing});
+  ASSERT_EQ(deflt.exit_code, 0) << deflt.err;
+  google::protobuf::Struct deflt_doc = ParseJson(deflt.out);
+  const auto& deflt_child = child_of(deflt_doc);
+  EXPECT_EQ(Get(deflt_child, "facts_reused").list_value().values_size(), 0);
+  const auto& view = Get(deflt_child, "audit").list_value().values(0).struct_value();
+  EXPECT_EQ(Get(view, "action").string_value(), "view");
+  ASSERT_EQ(Get(view, "facts").list_value().values_size(), 1);
+  EXPECT_EQ(Get(view, "facts").list_value().values(0).string_value(), "current_setting");
+  ASSERT_EQ(Get(view, "legal_bases").list_value().values_size(), 1);
+  EXPECT_THAT(Get(view, "legal_bases").list_value().values(0).string_value(),
+              HasSubstr("Children Act 1989 s.47"));
+  EXPECT_EQ(deflt.out.find("Oak"), std::string::npos) << "the report holds no fact content";
+
+  // A rule for the family's views (a test's, not the default): the decision's need is
+  // served from the school's record, and the reuse and its audit name the basis.
+  const std::string rules =
+      WriteFile("views.json",
+                R"({"rules":[{"id":"test-views","agency":"209","purpose":"ehc_needs_assessment",)"
+                R"("factTypes":["FACT_TYPE_FAMILY_VIEWS"],"legalBasis":"test basis 1"}]})");
+  RunResult views = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json",
+                         "--statutory-sharing", rules});
+  ASSERT_EQ(views.exit_code, 0) << views.err;
+  google::protobuf::Struct views_doc = ParseJson(views.out);
+  const auto& views_child = child_of(views_doc);
+  const auto& reused = Get(views_child, "facts_reused").list_value();
+  ASSERT_EQ(reused.values_size(), 1);
+  EXPECT_EQ(Get(reused.values(0).struct_value(), "fact").string_value(), "family_views");
+  EXPECT_EQ(Get(reused.values(0).struct_value(), "source_event_id").string_value(), "school-01");
+  EXPECT_EQ(Get(reused.values(0).struct_value(), "legal_basis").string_value(), "test basis 1");
+  const auto& audit = Get(views_child, "audit").list_value();
+  ASSERT_EQ(audit.values_size(), 2) << "the view, the reuse";
+  const auto& reuse = audit.values(1).struct_value();
+  EXPECT_EQ(Get(reuse, "action").string_value(), "reuse");
+  ASSERT_EQ(Get(reuse, "legal_bases").list_value().values_size(), 1);
+  EXPECT_EQ(Get(reuse, "legal_bases").list_value().values(0).string_value(), "test basis 1");
+  RunResult text =
+      Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--statutory-sharing", rules});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("family_views, without consent under test basis 1"));
+
+  // A bad file stops the simulation before it starts, naming the rule and field.
+  const std::string bad = WriteFile(
+      "bad.json", R"({"rules":[{"id":"any","agency":"*","purpose":"ehc_needs_assessment",)"
+                  R"("factTypes":["FACT_TYPE_FAMILY_VIEWS"],"legalBasis":"x"}]})");
+  RunResult rejected = Run({"simulate", "--events", path, "--statutory-sharing", bad});
+  EXPECT_EQ(rejected.exit_code, 2);
+  EXPECT_THAT(rejected.err, HasSubstr("bad.json: rules[0] (\"any\").agency: no wildcards"));
+  EXPECT_EQ(rejected.out, "");
+}
+
 }  // namespace
 }  // namespace pathway
