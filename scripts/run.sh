@@ -36,7 +36,7 @@ read -r -t 30 -u 3 line || { echo "pathway-devbroker did not start; see $run/dev
 bootstrap=${line#bootstrap.servers=}
 
 "$bin/engine/pathway-engine" --bootstrap-servers "$bootstrap" --data-dir "$run/engine" \
-  2>"$run/engine.log" &
+  --statutory-sharing config/statutory_sharing.json 2>"$run/engine.log" &
 pids+=($!)
 
 ctl=$bin/pathwayctl/pathwayctl

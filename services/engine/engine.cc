@@ -98,11 +98,11 @@ Status RecordEvents(state::Batch& batch, state::CaseStore& store, const std::str
     }
     workflow::Apply(state, event);
     v1::Envelope published = workflow::PublishedCopy(event);
-    if (auto s = workflow::SealPersonalFields(
-            published,
-            [&](std::string_view plaintext, std::string_view field) {
-              return store.SealField(subject, plaintext, field);
-            });
+    if (auto s =
+            workflow::SealPersonalFields(published,
+                                         [&](std::string_view plaintext, std::string_view field) {
+                                           return store.SealField(subject, plaintext, field);
+                                         });
         !s) {
       return s;
     }
@@ -622,8 +622,9 @@ void Engine::PurgeProcessedRecords() {
       if (!result) {
         log::Error("purge_failed", {{"partition", std::to_string(partition)},
                                     {"error", result.error().ToString()},
-                                    {"note", "delete the landing topics' processed records "
-                                             "by hand (kafka-delete-records.sh)"}});
+                                    {"note",
+                                     "delete the landing topics' processed records "
+                                     "by hand (kafka-delete-records.sh)"}});
       }
       purge_attempts_.erase(partition);
       it = purge_pending_.erase(it);
@@ -925,8 +926,10 @@ Status Engine::HandleCommand(const bus::Message& m) {
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
   TimePoint now = time_.Now();
-  workflow::Decision decision =
-      workflow::Decide(state, command, now, {.identity_hold_days = options_.identity_hold_days});
+  workflow::Decision decision = workflow::Decide(
+      state, command, now,
+      {.identity_hold_days = options_.identity_hold_days,
+       .sharing = options_.statutory_sharing ? &*options_.statutory_sharing : nullptr});
   if (decision.rejection) {
     ++stats_.rejections;
     log::Info("command_rejected", {{"subject", command.subject_key()},

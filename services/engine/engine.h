@@ -37,6 +37,7 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
+#include "pathway/v1/config.pb.h"
 #include "services/bus/event_bus.h"
 #include "services/engine/subject_keyer.h"
 #include "state/case_store.h"
@@ -52,6 +53,9 @@ struct EngineOptions {
   int warning_lead_days = 14;                      // deadline warnings this long before
   // How long a command naming only an unlinked UPN or local id waits for its link.
   int identity_hold_days = 14;
+  // Sharing the law allows without consent (config/statutory_sharing.json); none if
+  // unset: then only an agency's own facts and consented ones are shared.
+  std::optional<pathway::v1::StatutorySharing> statutory_sharing;
   // Events kept per case. A command that would grow a case beyond this is rejected
   // (rule history_limit) so one runaway subject cannot grow without bound.
   uint64_t max_history_per_case = 10000;

@@ -15,8 +15,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include "common/log.h"
@@ -26,6 +28,7 @@
 #include "services/ops/http_server.h"
 #include "services/topics.h"
 #include "state/store_set.h"
+#include "workflow/sharing.h"
 
 namespace {
 using namespace pathway;
@@ -41,6 +44,8 @@ constexpr const char* kUsage =
     "                       keys; default DATA_DIR/key-encryption-key, created once)]\n"
     "                      [-X key=value]... [--group-prefix NAME] [--log-level LEVEL]\n"
     "                      [--warning-lead-days N (default 14)]\n"
+    "                      [--statutory-sharing FILE (sharing without consent, e.g.\n"
+    "                       config/statutory_sharing.json; none if not given)]\n"
     "                      [--identity-hold-days N (default 14): how long a command\n"
     "                       naming only an unlinked UPN or local id waits for its link]\n"
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
@@ -100,6 +105,16 @@ int Run(int argc, char** argv) {
         return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
       }
       flags.options.warning_lead_days = static_cast<int>(days);
+    } else if (arg == "--statutory-sharing") {
+      std::string path;
+      if (!value(&path)) return Usage("--statutory-sharing needs a file");
+      std::ifstream in(path);
+      if (!in) return Usage(path + ": cannot be read");
+      std::stringstream text;
+      text << in.rdbuf();
+      auto sharing = workflow::ParseStatutorySharing(text.str());
+      if (!sharing) return Usage(path + ": " + sharing.error().detail);
+      flags.options.statutory_sharing = std::move(*sharing);
     } else if (arg == "--identity-hold-days") {
       if (!value(&v)) return Usage("--identity-hold-days needs a value");
       char* end = nullptr;

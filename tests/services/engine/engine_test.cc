@@ -482,5 +482,51 @@ TEST(Engine, AUpnOnlyCommandIsHeldReleasedByItsLinkAndAnUnlinkedOneIsRejectedInT
   }
 }
 
+TEST(Engine, StatutorySharingGivenToTheEngineServesANeedWithoutConsentAndNamesTheBasis) {
+  using pathway::testing::Command;
+  using pathway::testing::Day;
+  EngineOptions options;
+  pathway::v1::StatutorySharing sharing;
+  auto* rule = sharing.add_rules();
+  rule->set_id("la-advice");
+  rule->set_agency("209");
+  rule->set_purpose("ehc_needs_assessment");
+  rule->add_fact_types(pathway::v1::FACT_TYPE_FAMILY_VIEWS);
+  rule->set_legal_basis("SEND Regulations 2014 reg 6(1)");
+  options.statutory_sharing = sharing;
+  EngineHarness h(options);
+  // The trust recorded the family's views; the council's EHC assessment then needs them.
+  h.Publish(ValidReferral("ref-1"));
+  h.Publish(Command("views-1", "2025-03-10", [](Envelope& e) {
+    e.mutable_source()->set_agency("RQM");
+    e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_FAMILY_VIEWS);
+    e.mutable_fact_provided()->set_content("She wants to stay with her friends");
+  }));
+  h.Publish(Command("ehc-req", "2025-03-10", [](Envelope& e) {
+    auto* r = e.mutable_ehc_assessment_requested();
+    r->set_request_id("EHC-1");
+    r->set_requested_by(pathway::v1::EHC_REQUESTER_PARENT);
+    *r->mutable_received_on() = Day("2025-03-10");
+  }));
+  h.Publish(Command("ehc-dec", "2025-03-10", [](Envelope& e) {
+    auto* d = e.mutable_ehc_assessment_decided();
+    d->set_request_id("EHC-1");
+    d->set_decision(pathway::v1::ASSESSMENT_DECISION_ASSESS);
+    *d->mutable_decided_on() = Day("2025-03-10");
+  }));
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  std::vector<pathway::v1::FactReused> reused;
+  for (const auto& e : h.Read(topics::kEvents)) {
+    if (e.has_fact_reused()) reused.push_back(e.fact_reused());
+    EXPECT_FALSE(e.has_information_requested()) << "the record held the views already";
+  }
+  ASSERT_EQ(reused.size(), 1u);
+  EXPECT_EQ(reused[0].legal_basis(), "SEND Regulations 2014 reg 6(1)");
+  auto audit = h.Read(topics::kAudit);
+  ASSERT_EQ(audit.size(), 1u);
+  ASSERT_EQ(audit[0].audit_recorded().legal_bases_size(), 1);
+  EXPECT_EQ(audit[0].audit_recorded().legal_bases(0), "SEND Regulations 2014 reg 6(1)");
+}
+
 }  // namespace
 }  // namespace pathway::engine
