@@ -613,8 +613,8 @@ class RocksCaseStore final : public CaseStore {
     if (!key) return key.error();
     auto wrapped = AeadSeal(options_.kek, *key, WrapAad(subject));
     if (!wrapped) return wrapped.error();
-    if (auto s = WriteOps({PutOp(ColumnFamily::kDataKeys, subject, std::move(*wrapped))},
-                          outbox_next_);
+    if (auto s =
+            WriteOps({PutOp(ColumnFamily::kDataKeys, subject, std::move(*wrapped))}, outbox_next_);
         !s) {
       return s.error();
     }
@@ -654,8 +654,7 @@ class RocksCaseStore final : public CaseStore {
         return FromRocks(s, "compact");
       }
     }
-    if (auto s = db_->CompactRange(compact, cf(ColumnFamily::kOutbox), nullptr, nullptr);
-        !s.ok()) {
+    if (auto s = db_->CompactRange(compact, cf(ColumnFamily::kOutbox), nullptr, nullptr); !s.ok()) {
       return FromRocks(s, "compact");
     }
     return {};

@@ -19,7 +19,8 @@ Result<CaseStore*> StoreSet::Open(int32_t partition) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Error{make_error_code(errc::kIo), "create " + dir_ + ": " + ec.message()};
-  auto store = CaseStore::Open(PartitionDir(partition), StoreOptions{changelog_topic_, partition, kek_});
+  auto store =
+      CaseStore::Open(PartitionDir(partition), StoreOptions{changelog_topic_, partition, kek_});
   if (!store) return store.error();
   CaseStore* raw = store->get();
   open_[partition] = std::move(*store);

@@ -19,8 +19,8 @@ Status SealPersonalFields(v1::Envelope& event, const SealFunction& seal) {
     auto dob = ToCivil(referral->date_of_birth());
     auto received = ToCivil(referral->received_on());
     if (dob && received) referral->set_age_years(static_cast<uint32_t>(AgeOn(*dob, *received)));
-    auto sealed = seal(referral->date_of_birth().SerializeAsString(),
-                       "referral_received.date_of_birth");
+    auto sealed =
+        seal(referral->date_of_birth().SerializeAsString(), "referral_received.date_of_birth");
     if (!sealed) return sealed.error();
     referral->set_sealed_date_of_birth(std::move(*sealed));
     referral->clear_date_of_birth();

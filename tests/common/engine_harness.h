@@ -65,9 +65,8 @@ class EngineHarness {
     processor_.reset();
     producer_.reset();
     restore_.reset();
-    stores_ =
-        std::make_unique<state::StoreSet>(dir_.path() + "/state", std::string(topics::kChangelog),
-                                          std::string(32, 'K'));
+    stores_ = std::make_unique<state::StoreSet>(
+        dir_.path() + "/state", std::string(topics::kChangelog), std::string(32, 'K'));
     auto on_delivery = [this](const bus::Delivery& d) {
       if (engine_) engine_->OnDelivery(d);
     };

@@ -19,7 +19,7 @@ TEST(ColumnFamilies, IdsArePermanentAndNeverReused) {
   // Changing this table's existing rows is a data-format break: add, never edit.
   const std::vector<std::pair<int, std::string>> golden = {
       {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"}, {4, "cf04_dedupe"},
-      {5, "cf05_outbox"}, {6, "cf06_offsets"},    {7, "cf07_timers"}, {8, "cf08_data_keys"},
+      {5, "cf05_outbox"}, {6, "cf06_offsets"},    {7, "cf07_timers"},  {8, "cf08_data_keys"},
   };
   std::set<int> ids;
   for (const auto& spec : ColumnFamilies()) {
