@@ -12,5 +12,8 @@ int RunSimulate(std::span<char* const> args);
 int RunDescribe(std::span<char* const> args);
 // pathwayctl describe-sharing [--statutory-sharing FILE]
 int RunDescribeSharing(std::span<char* const> args);
+// pathwayctl export --data-dir DIR --nhs-number N [--subject-key-file F]
+//                   [--key-encryption-key-file F] [--out FILE]
+int RunExport(std::span<char* const> args);
 
 }  // namespace pathway::ctl

@@ -6,6 +6,8 @@
 //                       [--statutory-sharing FILE]
 //   pathwayctl describe PATHWAY --format mermaid
 //   pathwayctl describe-sharing [--statutory-sharing FILE]
+//   pathwayctl export --data-dir DIR --nhs-number N [--subject-key-file F]
+//                     [--key-encryption-key-file F] [--out FILE]
 //
 // publish and tail take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
 // repeatable -X key=value and --kafka-config FILE for librdkafka settings.
@@ -335,6 +337,8 @@ constexpr std::array kSubcommands = {
     Subcommand{"describe", "print a pathway's state diagram from its definition", RunDescribe},
     Subcommand{"describe-sharing", "print the statutory sharing rules (no consent needed)",
                RunDescribeSharing},
+    Subcommand{"export", "subject access: everything a stopped engine holds about one child",
+               RunExport},
 };
 
 void PrintMainUsage(std::FILE* out) {

@@ -6,6 +6,7 @@
 #include "services/engine/subject_keyer.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
+#include "services/pathwayctl/json.h"
 #include "workflow/clock.h"
 #include "workflow/pathway.h"
 #include "workflow/shared_record.h"
@@ -38,88 +39,6 @@ constexpr std::string_view kUsage =
 // A fixed key so that simulations are repeatable; real deployments have their own.
 constexpr std::string_view kSimulationSecret = "pathway simulate: not a deployment key";
 
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string DateText(const v1::Date& d) {
-  auto c = workflow::ToCivil(d);
-  return c ? workflow::FormatDate(*c) : "";
-}
-
-std::string StatusText(v1::DeadlineStatus s) {
-  switch (s) {
-    case v1::DEADLINE_STATUS_PENDING:
-      return "pending";
-    case v1::DEADLINE_STATUS_MET:
-      return "met";
-    case v1::DEADLINE_STATUS_BREACHED:
-      return "breached";
-    case v1::DEADLINE_STATUS_EXCEPTED:
-      return "excepted";
-    case v1::DEADLINE_STATUS_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
-
-std::string PathwayName(const store::PathwayInstance& p) {
-  const workflow::Definition* d = workflow::FindDefinition(p.pathway(), p.version());
-  return d ? std::string(d->name) : v1::PathwayKind_Name(p.pathway());
-}
-
-// A small JSON writer: objects and arrays built as strings, keys in a fixed order so
-// that the output is stable and diffable.
-class Json {
- public:
-  Json& Field(std::string_view key, const std::string& raw_value) {
-    Sep();
-    out_ += Quote(key) + ":" + raw_value;
-    return *this;
-  }
-  Json& Str(std::string_view key, std::string_view value) { return Field(key, Quote(value)); }
-  Json& Num(std::string_view key, int64_t value) { return Field(key, std::to_string(value)); }
-  std::string Done() { return "{" + out_ + "}"; }
-
- private:
-  void Sep() {
-    if (!out_.empty()) out_ += ",";
-  }
-  std::string out_;
-};
-
-std::string Array(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
-  return out + "]";
-}
-
 std::string RejectionJson(const v1::Envelope& e) {
   const auto& r = e.command_rejected();
   return Json()
@@ -128,10 +47,6 @@ std::string RejectionJson(const v1::Envelope& e) {
       .Str("rule", r.rule())
       .Str("reason", r.reason())
       .Done();
-}
-
-std::string KindText(v1::IdentifierKind kind) {
-  return kind == v1::IDENTIFIER_KIND_UPN ? "upn" : "local_id";
 }
 
 // An alias (a UPN or local id) as the engine keeps it: no identifier in clear, the child
@@ -166,33 +81,9 @@ std::string AliasJson(const std::string& key, const workflow::Simulator::Subject
 
 std::string SubjectJson(const std::string& key, const workflow::Simulator::Subject& s) {
   std::vector<std::string> pathways;
-  for (const auto& p : s.state.pathways()) {
-    std::vector<std::string> deadlines;
-    for (const auto& d : p.deadlines()) {
-      Json j;
-      j.Str("name", d.name()).Str("due", DateText(d.due())).Str("status", StatusText(d.status()));
-      if (d.has_met_on()) j.Str("met_on", DateText(d.met_on()));
-      j.Str("rule", d.rule());
-      deadlines.push_back(j.Done());
-    }
-    pathways.push_back(Json()
-                           .Str("pathway", PathwayName(p))
-                           .Num("version", p.version())
-                           .Str("reference", p.reference())
-                           .Str("instance_id", p.instance_id())
-                           .Str("state", p.state())
-                           .Str("started_on", DateText(p.started_on()))
-                           .Field("deadlines", Array(deadlines))
-                           .Done());
-  }
+  for (const auto& p : s.state.pathways()) pathways.push_back(PathwayJson(p));
   std::vector<std::string> requests;
-  for (const auto& r : s.state.information_requests()) {
-    requests.push_back(Json()
-                           .Str("fact", r.fact())
-                           .Str("requested_on", DateText(r.requested_on()))
-                           .Str("instance_id", r.instance_id())
-                           .Done());
-  }
+  for (const auto& r : s.state.information_requests()) requests.push_back(RequestJson(r));
   // Tell it once: what the record gave an agency without asking the family.
   std::vector<std::string> reused;
   for (const auto& e : s.events) {
@@ -211,25 +102,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
   // Who has seen the child's record: every view and reuse, as pathway.audit.v1 has it.
   std::vector<std::string> audit;
   for (const auto& e : s.events) {
-    auto record = workflow::AuditFor(e);
-    if (!record) continue;
-    const auto& a = record->audit_recorded();
-    std::vector<std::string> facts;
-    for (int t : a.facts()) {
-      facts.push_back(Quote(workflow::FactTypeName(static_cast<v1::FactType>(t))));
-    }
-    std::vector<std::string> bases;
-    for (const auto& b : a.legal_bases()) bases.push_back(Quote(b));
-    audit.push_back(Json()
-                        .Str("action", a.action() == v1::AUDIT_ACTION_VIEW ? "view" : "reuse")
-                        .Str("actor_id", a.actor_id())
-                        .Str("actor_role", a.actor_role())
-                        .Str("agency", a.agency())
-                        .Str("purpose", a.purpose())
-                        .Field("facts", Array(facts))
-                        .Str("on", DateText(a.on()))
-                        .Field("legal_bases", Array(bases))
-                        .Done());
+    if (auto record = workflow::AuditFor(e)) audit.push_back(AuditJson(record->audit_recorded()));
   }
   std::vector<std::string> rejections;
   for (const auto& e : s.rejections) rejections.push_back(RejectionJson(e));
