@@ -10,10 +10,13 @@
 
 #include "common/crypto.h"
 #include "state/case_store.h"
+#include "tests/common/file_scan.h"
 #include "tests/common/temp_dir.h"
 
 namespace pathway::state {
 namespace {
+
+using testing::AnyFileContains;
 
 const std::string kSubjectA(64, 'a');
 const std::string kSubjectB(64, 'b');
@@ -21,18 +24,6 @@ const std::string kKek(32, 'K');
 constexpr std::string_view kTopic = "pathway.engine.cases.changelog";
 constexpr const char* kStoryA = "Amara loves trains and hates loud hand dryers";
 constexpr const char* kStoryB = "Ben is happiest in the school garden";
-
-// Whether any file under `dir` contains `needle` (WAL, SST files, manifest, logs).
-bool AnyFileContains(const std::string& dir, std::string_view needle) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string bytes(entry.file_size(), '\0');
-    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (bytes.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
 
 std::unique_ptr<CaseStore> Open(const std::string& dir, std::string kek = kKek) {
   auto store = CaseStore::Open(dir, StoreOptions{std::string(kTopic), 0, std::move(kek)});

@@ -357,11 +357,11 @@ namespace {
 // Tell it once through the engine (issue 5): the EHC decision asks the family for
 // their views once; their answer, given once, serves the need; a repeated answer
 // (the same event id) changes nothing.
-TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
+// The council receives a parent's EHC needs assessment request and decides to assess:
+// the pathway step that needs the family's views.
+void PublishEhcRequestedAndToBeAssessed(EngineHarness& h) {
   using pathway::testing::Command;
   using pathway::testing::Day;
-  EngineHarness h;
-  h.Publish(ValidReferral("ref-1"));
   h.Publish(Command("ehc-req", "2025-03-10", [](Envelope& e) {
     auto* r = e.mutable_ehc_assessment_requested();
     r->set_request_id("EHC-1");
@@ -374,6 +374,14 @@ TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
     d->set_decision(pathway::v1::ASSESSMENT_DECISION_ASSESS);
     *d->mutable_decided_on() = Day("2025-03-10");
   }));
+}
+
+TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
+  using pathway::testing::Command;
+  using pathway::testing::Day;
+  EngineHarness h;
+  h.Publish(ValidReferral("ref-1"));
+  PublishEhcRequestedAndToBeAssessed(h);
   auto views = Command("views-1", "2025-03-10", [](Envelope& e) {
     e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_FAMILY_VIEWS);
     e.mutable_fact_provided()->set_content("She wants to stay with her friends");
@@ -502,18 +510,7 @@ TEST(Engine, StatutorySharingGivenToTheEngineServesANeedWithoutConsentAndNamesTh
     e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_FAMILY_VIEWS);
     e.mutable_fact_provided()->set_content("She wants to stay with her friends");
   }));
-  h.Publish(Command("ehc-req", "2025-03-10", [](Envelope& e) {
-    auto* r = e.mutable_ehc_assessment_requested();
-    r->set_request_id("EHC-1");
-    r->set_requested_by(pathway::v1::EHC_REQUESTER_PARENT);
-    *r->mutable_received_on() = Day("2025-03-10");
-  }));
-  h.Publish(Command("ehc-dec", "2025-03-10", [](Envelope& e) {
-    auto* d = e.mutable_ehc_assessment_decided();
-    d->set_request_id("EHC-1");
-    d->set_decision(pathway::v1::ASSESSMENT_DECISION_ASSESS);
-    *d->mutable_decided_on() = Day("2025-03-10");
-  }));
+  PublishEhcRequestedAndToBeAssessed(h);
   ASSERT_TRUE(h.RunUntilIdle().ok());
   std::vector<pathway::v1::FactReused> reused;
   for (const auto& e : h.Read(topics::kEvents)) {

@@ -12,14 +12,23 @@
 #include "services/engine/engine.h"
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
+#include "tests/common/file_scan.h"
+#include "tests/common/two_children.h"
 
 namespace pathway::engine {
 namespace {
+using pathway::testing::AnyFileContains;
 using pathway::testing::Command;
 using pathway::testing::Day;
 using pathway::testing::EngineHarness;
+using pathway::testing::Erase;
 using pathway::testing::kOtherValidNhsNumber;
+using pathway::testing::kStoryA;
+using pathway::testing::kStoryB;
 using pathway::testing::kValidNhsNumber;
+using pathway::testing::ReferralA;
+using pathway::testing::ReferralB;
+using pathway::testing::Story;
 using pathway::testing::ValidReferral;
 using pathway::v1::Envelope;
 
@@ -33,58 +42,6 @@ const std::vector<std::string> kPersonalA = {kValidNhsNumber,
                                              kUpnA,
                                              "Amara loves trains and hates loud hand dryers",
                                              "Year 12 at Riverside College"};
-constexpr const char* kStoryB = "Ben is happiest in the school garden";
-
-Envelope ReferralA() {
-  Envelope e = ValidReferral("ref-a", kValidNhsNumber);
-  auto* dob = e.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth();
-  dob->set_year(1996);
-  dob->set_month(5);
-  dob->set_day(1);
-  return e;
-}
-
-Envelope ReferralB() {
-  Envelope e = ValidReferral("ref-b", kOtherValidNhsNumber);
-  auto* child = e.mutable_referral_submitted()->mutable_child();
-  child->set_given_name("Ben");
-  child->set_family_name("Hughes");
-  child->set_postcode("LS1 4AP");
-  e.mutable_referral_submitted()->set_concerns("Struggles with handwriting.");
-  return e;
-}
-
-Envelope Story(const std::string& id, const std::string& nhs, const std::string& story) {
-  return Command(
-      id, "2025-03-10",
-      [&](Envelope& e) {
-        e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_ALL_ABOUT_ME);
-        e.mutable_fact_provided()->set_content(story);
-      },
-      nhs);
-}
-
-Envelope Erase(const std::string& id, const std::string& nhs) {
-  return Command(
-      id, "2025-03-10",
-      [](Envelope& e) {
-        e.mutable_actor()->set_id("staff-dpo-1");
-        e.mutable_actor()->set_role("data protection officer");
-        *e.mutable_erasure_requested()->mutable_requested_on() = Day("2025-03-10");
-      },
-      nhs);
-}
-
-bool AnyFileContains(const std::string& dir, std::string_view needle) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string bytes(entry.file_size(), '\0');
-    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (bytes.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
 
 // Every record of every pathway topic (keys and values), as a consumer would read it.
 std::vector<std::string> EveryTopicRecord(EngineHarness& h) {
@@ -106,7 +63,7 @@ bool AnyRecordContains(const std::vector<std::string>& records, const std::strin
 
 TEST(Erasure, AfterErasureNoTopicOrColumnFamilyHoldsTheChildsDataAndNothingSealedOpens) {
   EngineHarness h;
-  h.Publish(ReferralA());
+  h.Publish(ReferralA(/*young_adult=*/true));
   h.Publish(ReferralB());
   h.Publish(Story("story-a", kValidNhsNumber, kPersonalA[6]));
   h.Publish(Story("story-b", kOtherValidNhsNumber, kStoryB));

@@ -25,6 +25,8 @@
 #include "tests/common/engine_harness.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/temp_dir.h"
+#include "tests/common/two_children.h"
+#include "tests/services/pathwayctl/run_ctl.h"
 
 extern char** environ;
 
@@ -34,69 +36,31 @@ namespace {
 using pathway::testing::Command;
 using pathway::testing::Day;
 using pathway::testing::EngineHarness;
+using pathway::testing::Erase;
 using pathway::testing::kOtherValidNhsNumber;
+using pathway::testing::kStoryA;
+using pathway::testing::kStoryB;
 using pathway::testing::kValidNhsNumber;
+using pathway::testing::ReferralA;
+using pathway::testing::ReferralB;
+using pathway::testing::Story;
 using pathway::v1::Envelope;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-struct RunResult {
-  int exit_code = -1;  // -1: killed at the deadline or did not exit normally
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using pathway::testing::ReadFile;
+using pathway::testing::RunResult;
 
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream(path) << content;
 }
 
-constexpr const char* kStoryA = "Amara loves trains and hates loud hand dryers";
-constexpr const char* kStoryB = "Ben is happiest in the school garden";
 // Everything personal the commands below say about child A (the referral's too).
 const std::vector<std::string> kPersonalA = {kValidNhsNumber,       "Amara", "Okafor", "SE1 7PB",
                                              "Limited eye contact", kStoryA, "1996"};
 const std::vector<std::string> kPersonalB = {kOtherValidNhsNumber, "Ben",  "Hughes", "LS1 4AP",
                                              "handwriting",        kStoryB};
-
-Envelope ReferralA(bool young_adult) {
-  Envelope e = testing::ValidReferral("ref-a", kValidNhsNumber);
-  if (young_adult) {  // no retention rule keeps their records: erasure is carried out
-    auto* dob = e.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth();
-    dob->set_year(1996);
-    dob->set_month(5);
-    dob->set_day(1);
-  }
-  return e;
-}
-
-Envelope ReferralB() {
-  Envelope e = testing::ValidReferral("ref-b", kOtherValidNhsNumber);
-  auto* child = e.mutable_referral_submitted()->mutable_child();
-  child->set_given_name("Ben");
-  child->set_family_name("Hughes");
-  child->set_postcode("LS1 4AP");
-  e.mutable_referral_submitted()->set_concerns("Struggles with handwriting.");
-  return e;
-}
-
-Envelope Story(const std::string& id, const std::string& nhs, const std::string& story) {
-  return Command(
-      id, "2025-03-10",
-      [&](Envelope& e) {
-        e.mutable_fact_provided()->set_type(pathway::v1::FACT_TYPE_ALL_ABOUT_ME);
-        e.mutable_fact_provided()->set_content(story);
-        *e.mutable_fact_provided()->mutable_provided_on() = Day("2025-03-10");
-      },
-      nhs);
-}
 
 Envelope Consent(const std::string& id, const std::string& nhs) {
   return Command(
@@ -122,17 +86,6 @@ Envelope View(const std::string& id, const std::string& nhs) {
         e.mutable_record_view_requested()->set_agency("RQM");
         e.mutable_record_view_requested()->set_purpose("neurodevelopmental");
         *e.mutable_record_view_requested()->mutable_requested_on() = Day("2025-03-10");
-      },
-      nhs);
-}
-
-Envelope Erase(const std::string& id, const std::string& nhs) {
-  return Command(
-      id, "2025-03-10",
-      [](Envelope& e) {
-        e.mutable_actor()->set_id("staff-dpo-1");
-        e.mutable_actor()->set_role("data protection officer");
-        *e.mutable_erasure_requested()->mutable_requested_on() = Day("2025-03-10");
       },
       nhs);
 }
@@ -180,47 +133,7 @@ class PathwayctlExport : public ::testing::Test {
     WriteFile(h_.data_dir() + "/key-encryption-key", HexEncode(std::string(32, 'K')) + "\n");
   }
 
-  RunResult Run(const std::vector<std::string>& args) {
-    const std::string out_path = dir_.path() + "/stdout";
-    const std::string err_path = dir_.path() + "/stderr";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<std::string> all = {PATHWAYCTL_BIN};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (const std::string& a : all) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    RunResult result;
-    pid_t pid = -1;
-    const int spawned = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(spawned, 0);
-    if (spawned != 0) return result;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    int status = 0;
-    for (;;) {
-      const pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid) break;
-      if (r < 0 || std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        ADD_FAILURE() << "pathwayctl did not exit in time";
-        status = -1;
-        break;
-      }
-      // Polling a child's exit has no blocking-with-timeout call; the deadline bounds it.
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (status != -1 && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    result.out = ReadFile(out_path);
-    result.err = ReadFile(err_path);
-    return result;
-  }
+  RunResult Run(const std::vector<std::string>& args) { return testing::RunCtl(dir_.path(), args); }
 
   RunResult Export(const std::string& nhs, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"export", "--data-dir", h_.data_dir(), "--nhs-number", nhs};
