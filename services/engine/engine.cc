@@ -662,8 +662,9 @@ Status Engine::PurgePartition(int32_t partition, state::CaseStore& store) {
   if (!before.empty()) {
     if (auto s = intake_.DeleteRecordsBefore(before, options_.flush_timeout); !s) return s;
   }
-  log::Info("landing_records_deleted", {{"partition", std::to_string(partition)},
-                                        {"commands_before", std::to_string(**consumed)}});
+  log::Info("landing_records_deleted",
+            {{"partition", std::to_string(partition)},
+             {"commands_before", std::to_string(consumed->value_or(0))}});
   return {};
 }
 
