@@ -125,6 +125,23 @@ Result<std::string> AeadSeal(std::string_view key, std::string_view plaintext,
   return AeadSealWithNonce(key, *nonce, plaintext, aad);
 }
 
+Result<std::string> AeadSealSynthetic(std::string_view key, std::string_view plaintext,
+                                      std::string_view aad, std::string_view context) {
+  if (key.size() != kAeadKeyBytes) return CryptoError("AES-256-GCM needs a 32-byte key");
+  // A separate key for the nonces, so the data key serves one primitive only.
+  const std::string nonce_key = HmacSha256(key, "pathway.aead.synthetic-nonce.v1");
+  // Length-prefixed, so no two different (aad, context) splits hash alike.
+  std::string input;
+  for (std::string_view part : {aad, context}) {
+    const uint64_t n = part.size();
+    for (int i = 7; i >= 0; --i) input.push_back(static_cast<char>(n >> (8 * i)));
+    input.append(part);
+  }
+  input.append(plaintext);
+  const std::string nonce = HmacSha256(nonce_key, input).substr(0, kAeadNonceBytes);
+  return AeadSealWithNonce(key, nonce, plaintext, aad);
+}
+
 Result<std::string> AeadOpen(std::string_view key, std::string_view sealed, std::string_view aad) {
   if (key.size() != kAeadKeyBytes) return CryptoError("AES-256-GCM needs a 32-byte key");
   if (sealed.size() < kAeadNonceBytes + kAeadTagBytes) return CryptoError("sealed value too short");

@@ -37,6 +37,15 @@ Result<std::string> AeadSeal(std::string_view key, std::string_view plaintext,
 // nonce and one key (GCM then leaks the plaintexts' XOR and the authentication key).
 Result<std::string> AeadSealWithNonce(std::string_view key, std::string_view nonce,
                                       std::string_view plaintext, std::string_view aad);
+// Deterministic sealing (a synthetic nonce, as in SIV): the nonce is a keyed hash, under
+// a key derived from `key`, of `aad`, `context` and `plaintext`. The same four inputs
+// always give the same bytes, so a value sealed again after a crash (a re-decided
+// command) repeats its first copy byte for byte. The nonce repeats only where all the
+// inputs repeat, so GCM's one-nonce-one-message rule holds; what leaks is only that
+// two sealings of one plaintext in one context are equal. `context` should name the
+// occasion (e.g. the id of the event the value goes out in).
+Result<std::string> AeadSealSynthetic(std::string_view key, std::string_view plaintext,
+                                      std::string_view aad, std::string_view context);
 // The plaintext, or an error (the same for a wrong key, other aad, or any changed byte;
 // the reason is deliberately not distinguished).
 Result<std::string> AeadOpen(std::string_view key, std::string_view sealed, std::string_view aad);

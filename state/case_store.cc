@@ -283,7 +283,7 @@ class RocksCaseStore final : public CaseStore {
   }
 
   Result<std::string> SealField(std::string_view subject_key, std::string_view plaintext,
-                                std::string_view field) override {
+                                std::string_view field, std::string_view context) override {
     if (options_.kek.empty()) {
       return Error{make_error_code(errc::kInvalidArgument), "sealing needs a key-encryption key"};
     }
@@ -291,7 +291,7 @@ class RocksCaseStore final : public CaseStore {
     if (!subject) return subject.error();
     auto key = EnsureDataKey(*subject);
     if (!key) return key.error();
-    return AeadSeal(*key, plaintext, FieldAad(field, *subject));
+    return AeadSealSynthetic(*key, plaintext, FieldAad(field, *subject), context);
   }
 
   Result<std::string> OpenField(std::string_view subject_key, std::string_view sealed,
@@ -304,6 +304,16 @@ class RocksCaseStore final : public CaseStore {
     auto clear = AeadOpen(**key, sealed, FieldAad(field, *subject));
     if (!clear) return Error{make_error_code(errc::kCorruption), "sealed field does not open"};
     return clear;
+  }
+
+  Status PrepareDataKey(std::string_view subject_key) override {
+    if (options_.kek.empty()) return {};
+    auto subject = SubjectBytes(subject_key);
+    if (!subject) return subject.error();
+    auto key = EnsureDataKey(*subject);
+    if (!key && key.error().code == make_error_code(errc::kErased)) return {};
+    if (!key) return key.error();
+    return {};
   }
 
   Result<bool> Erased(std::string_view subject_key) override {
@@ -681,6 +691,10 @@ class RocksCaseStore final : public CaseStore {
       e.set_value(v.SerializeAsString());
     } else {
       e.set_tombstone(true);
+    }
+    // A new data key (not the erasure mark, which is empty).
+    if (op.family == ColumnFamily::kDataKeys && op.value && !op.value->empty()) {
+      e.set_confirm_before_later(true);
     }
     return e;
   }

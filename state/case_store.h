@@ -159,9 +159,17 @@ class CaseStore {
 
   // A personal field sealed under the subject's data key (created on first use), for
   // values that leave the store (e.g. on pathway.events.v1); `field` names it and is
-  // authenticated. kErased after erasure; kInvalidArgument without a KEK.
+  // authenticated. Deterministic given the key: `context` (the id of the event it goes
+  // out in) with the field and plaintext fixes the bytes, so a re-sent copy of an
+  // event is the same bytes as the first. kErased after erasure; kInvalidArgument
+  // without a KEK.
   virtual Result<std::string> SealField(std::string_view subject_key, std::string_view plaintext,
-                                        std::string_view field) = 0;
+                                        std::string_view field, std::string_view context) = 0;
+  // Makes the subject's data key now if it has none, so that a batch of commands can
+  // have its new keys on the changelog (their outbox records are marked
+  // confirm_before_later) before anything is sealed under them. Nothing happens
+  // without a KEK or for an erased subject; kInvalidArgument for a malformed key.
+  virtual Status PrepareDataKey(std::string_view subject_key) = 0;
   // The plaintext of SealField's output: kErased once the key is destroyed,
   // kCorruption for anything that does not open.
   virtual Result<std::string> OpenField(std::string_view subject_key, std::string_view sealed,

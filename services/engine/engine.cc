@@ -98,11 +98,11 @@ Status RecordEvents(state::Batch& batch, state::CaseStore& store, const std::str
     }
     workflow::Apply(state, event);
     v1::Envelope published = workflow::PublishedCopy(event);
-    if (auto s =
-            workflow::SealPersonalFields(published,
-                                         [&](std::string_view plaintext, std::string_view field) {
-                                           return store.SealField(subject, plaintext, field);
-                                         });
+    if (auto s = workflow::SealPersonalFields(
+            published,
+            [&](std::string_view plaintext, std::string_view field) {
+              return store.SealField(subject, plaintext, field, published.event_id());
+            });
         !s) {
       return s;
     }
@@ -142,6 +142,7 @@ Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeye
 
 Status Engine::Start() {
   next_unsent_.clear();
+  confirm_first_.clear();
   if (options_.transactions) {
     if (!producer_.transactional()) {
       return Error{make_error_code(bus::errc::kConfig),
@@ -177,6 +178,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
     tp.offset = *next;
     owned_.insert(tp.partition);
     next_unsent_[tp.partition] = 0;
+    confirm_first_.erase(tp.partition);
     commands_next_[tp.partition] = std::max<int64_t>(*next, 0);
     log::Info("partition_assigned", {{"topic", tp.topic},
                                      {"partition", std::to_string(tp.partition)},
@@ -196,6 +198,7 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
     }
     owned_.erase(tp.partition);
     next_unsent_.erase(tp.partition);
+    confirm_first_.erase(tp.partition);
     commands_next_.erase(tp.partition);
     committed_through_.erase(tp.partition);
     committed_commands_.erase(tp.partition);
@@ -843,29 +846,45 @@ Status Engine::HandleInbound(const bus::Message& m) {
 }
 
 Status Engine::RunProcessor(milliseconds poll_timeout) {
-  std::map<int32_t, int64_t> next_offsets;
+  std::vector<bus::Message> commands;
   for (size_t i = 0; i < options_.max_batch; ++i) {
     auto polled = processor_.Poll(i == 0 ? poll_timeout : milliseconds(0));
     if (!polled) return polled.error();
     if (!polled->has_value()) break;
+    commands.push_back(std::move(**polled));
+  }
+  if (!options_.transactions) {
+    // New children's data keys first, all together: their changelog records then go
+    // out (and are confirmed) before anything sealed under them, once per batch
+    // rather than once per child (see OutboxEntry.confirm_before_later). Transactions
+    // commit both at once and need no such order.
+    for (const auto& m : commands) {
+      state::CaseStore* store = stores_.Find(m.partition);
+      if (!store || !m.key || m.key->size() != 64) continue;  // HandleCommand says why
+      if (auto s = store->PrepareDataKey(*m.key);
+          !s && s.error().code != make_error_code(state::errc::kInvalidArgument)) {
+        return s;
+      }
+    }
+  }
+  std::map<int32_t, int64_t> next_offsets;
+  for (const auto& m : commands) {
     ++stats_.commands;
     auto started = std::chrono::steady_clock::now();
-    if (auto s = HandleCommand(**polled); !s) return s;
+    if (auto s = HandleCommand(m); !s) return s;
     if (options_.on_command) {
       auto took = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - started);
       milliseconds age{0};
-      if ((*polled)->timestamp_ms > 0) {
+      if (m.timestamp_ms > 0) {
         auto now_ms = std::chrono::duration_cast<milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-        age = milliseconds(std::max<int64_t>(0, now_ms - (*polled)->timestamp_ms));
+        age = milliseconds(std::max<int64_t>(0, now_ms - m.timestamp_ms));
       }
       options_.on_command(took, age);
     }
-    if (owned_.count((*polled)->partition)) {
-      next_offsets[(*polled)->partition] = (*polled)->offset + 1;
-    }
+    if (owned_.count(m.partition)) next_offsets[m.partition] = m.offset + 1;
   }
   if (next_offsets.empty()) return {};
   if (options_.transactions) {
@@ -1029,6 +1048,16 @@ Status Engine::SendOutbox() {
 
 Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
   uint64_t& next = next_unsent_[partition];
+  if (auto fence = confirm_first_.find(partition); fence != confirm_first_.end()) {
+    if (next > fence->second) {
+      // Wait until every entry up to the new key's record is confirmed.
+      auto first = store.ReadOutbox(0, 1);
+      if (!first) return first.error();
+      if (!first->empty() && first->front().sequence <= fence->second) return {};
+    }
+    // Confirmed, or a failed delivery rewound `next` to resend it: go on.
+    confirm_first_.erase(fence);
+  }
   auto items = store.ReadOutbox(next, options_.outbox_batch);
   if (!items) return items.error();
   if (items->empty()) {
@@ -1040,6 +1069,8 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
   }
   for (const auto& item : *items) {
     const auto& e = item.entry;
+    // After a run of new keys' records, the rest waits for their confirmation.
+    if (confirm_first_.count(partition) && !e.confirm_before_later()) break;
     bus::Outgoing out{e.topic(), e.key(), e.value(), e.tombstone()};
     if (e.has_partition()) out.partition = e.partition();
     auto s = producer_.Send(out, OutboxOpaque(partition, item.sequence));
@@ -1049,6 +1080,8 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
     }
     next = item.sequence + 1;
     if (options_.transactions) txn_sent_[partition].push_back(item.sequence);
+    if (e.confirm_before_later() && !options_.transactions)
+      confirm_first_[partition] = item.sequence;
   }
   return {};
 }

@@ -190,6 +190,9 @@ class Engine final : public bus::RebalanceListener {
   std::set<int32_t> owned_;  // partitions of pathway.commands.v1 this instance owns
   // Per owned partition: the first outbox sequence not yet handed to the producer.
   std::map<int32_t, uint64_t> next_unsent_;
+  // Per partition: the sequence of the last new data key's changelog record sent;
+  // nothing after it is sent until everything up to it is confirmed.
+  std::map<int32_t, uint64_t> confirm_first_;
   // The fence being produced: its delivery report fills these.
   std::optional<bus::Delivery> fence_delivery_;
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit

@@ -109,5 +109,35 @@ TEST(Crypto, AeadRefusesAnyChangeWrongKeyOrOtherContext) {
   EXPECT_EQ(*reopened, "");
 }
 
+TEST(Crypto, SyntheticSealingRepeatsOnlyWhereEveryInputRepeats) {
+  const std::string key(kAeadKeyBytes, '\x42');
+  auto sealed = AeadSealSynthetic(key, "loves trains", "field|subject-1", "event-7");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->find("trains"), std::string::npos) << "no clear text in the sealed form";
+  auto opened = AeadOpen(key, *sealed, "field|subject-1");
+  ASSERT_TRUE(opened.ok()) << "opens like any sealed value";
+  EXPECT_EQ(*opened, "loves trains");
+  // Sealed again (a re-decided command): the same bytes.
+  auto again = AeadSealSynthetic(key, "loves trains", "field|subject-1", "event-7");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *sealed);
+  // Any other input gives another nonce: GCM never sees one nonce twice for two values.
+  std::set<std::string> nonces{sealed->substr(0, kAeadNonceBytes)};
+  const std::string other_key(kAeadKeyBytes, '\x43');
+  for (auto other : {AeadSealSynthetic(key, "loves trainz", "field|subject-1", "event-7"),
+                     AeadSealSynthetic(key, "loves trains", "field|subject-2", "event-7"),
+                     AeadSealSynthetic(key, "loves trains", "field|subject-1", "event-8"),
+                     // The same bytes split differently between aad and context.
+                     AeadSealSynthetic(key, "loves trains", "field|subject-1e", "vent-7"),
+                     AeadSealSynthetic(other_key, "loves trains", "field|subject-1", "event-7")}) {
+    ASSERT_TRUE(other.ok());
+    EXPECT_TRUE(nonces.insert(other->substr(0, kAeadNonceBytes)).second);
+  }
+  // The nonce is not a plain hash of the inputs: it depends on the key.
+  EXPECT_NE(AeadSealSynthetic(other_key, "x", "", "")->substr(0, kAeadNonceBytes),
+            AeadSealSynthetic(key, "x", "", "")->substr(0, kAeadNonceBytes));
+  EXPECT_FALSE(AeadSealSynthetic("short key", "x", "", "").ok());
+}
+
 }  // namespace
 }  // namespace pathway

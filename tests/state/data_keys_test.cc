@@ -139,8 +139,11 @@ TEST(DataKeys, ErasureDestroysTheKeySoNoCopyOpensAndOtherSubjectsAreUntouched) {
   auto store = Open(dir.path());
   ASSERT_TRUE(store->Commit(StoryBatch(kSubjectA, kStoryA, 1)).ok());
   ASSERT_TRUE(store->Commit(StoryBatch(kSubjectB, kStoryB, 2)).ok());
-  auto field = store->SealField(kSubjectA, kStoryA, "fact_recorded.content");
+  auto field = store->SealField(kSubjectA, kStoryA, "fact_recorded.content", "event-1");
   ASSERT_TRUE(field.ok());
+  // A re-sent event seals to the same bytes; another event's copy does not.
+  EXPECT_EQ(*store->SealField(kSubjectA, kStoryA, "fact_recorded.content", "event-1"), *field);
+  EXPECT_NE(*store->SealField(kSubjectA, kStoryA, "fact_recorded.content", "event-2"), *field);
   std::string wrapped_a;
   ASSERT_TRUE(store
                   ->Scan(ColumnFamily::kDataKeys,
@@ -174,7 +177,7 @@ TEST(DataKeys, ErasureDestroysTheKeySoNoCopyOpensAndOtherSubjectsAreUntouched) {
   Status again = store->Commit(StoryBatch(kSubjectA, kStoryA, 4));
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, make_error_code(errc::kErased));
-  EXPECT_FALSE(store->SealField(kSubjectA, "x", "f").ok());
+  EXPECT_FALSE(store->SealField(kSubjectA, "x", "f", "event-9").ok());
 
   // B is as it was.
   auto b = store->LoadCase(kSubjectB);
@@ -223,7 +226,7 @@ TEST(DataKeys, WithoutAKekValuesStayInClearAndErasureStillRemovesTheHistory) {
   auto store = CaseStore::Open(dir.path());
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Commit(StoryBatch(kSubjectA, kStoryA, 1)).ok());
-  EXPECT_FALSE((*store)->SealField(kSubjectA, "x", "f").ok()) << "sealing needs a KEK";
+  EXPECT_FALSE((*store)->SealField(kSubjectA, "x", "f", "event-9").ok()) << "sealing needs a KEK";
   ASSERT_TRUE((*store)->Commit(ErasureBatch(kSubjectA, 1, 2)).ok());
   EXPECT_TRUE(*(*store)->Erased(kSubjectA));
   auto history = (*store)->History(kSubjectA);
