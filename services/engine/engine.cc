@@ -143,6 +143,7 @@ Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeye
 Status Engine::Start() {
   next_unsent_.clear();
   confirm_first_.clear();
+  offsets_to_publish_.clear();
   if (options_.transactions) {
     if (!producer_.transactional()) {
       return Error{make_error_code(bus::errc::kConfig),
@@ -180,6 +181,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
     next_unsent_[tp.partition] = 0;
     confirm_first_.erase(tp.partition);
     commands_next_[tp.partition] = std::max<int64_t>(*next, 0);
+    if (!options_.transactions) offsets_to_publish_.insert(tp.partition);
     log::Info("partition_assigned", {{"topic", tp.topic},
                                      {"partition", std::to_string(tp.partition)},
                                      {"offset", std::to_string(tp.offset)}});
@@ -200,6 +202,7 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
     next_unsent_.erase(tp.partition);
     confirm_first_.erase(tp.partition);
     commands_next_.erase(tp.partition);
+    offsets_to_publish_.erase(tp.partition);
     committed_through_.erase(tp.partition);
     committed_commands_.erase(tp.partition);
     stores_.Close(tp.partition);
@@ -886,6 +889,13 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
     }
     if (owned_.count(m.partition)) next_offsets[m.partition] = m.offset + 1;
   }
+  // A new owner restarts where its restored store says, which can be behind what the
+  // previous owner committed to the group: committing it at once keeps Kafka's lag
+  // tools (and anyone waiting for the group to catch up) from counting the commands
+  // it processes again as done.
+  for (int32_t p : offsets_to_publish_) {
+    if (owned_.count(p)) next_offsets.try_emplace(p, commands_next_[p]);
+  }
   if (next_offsets.empty()) return {};
   if (options_.transactions) {
     for (const auto& [partition, offset] : next_offsets) {
@@ -902,7 +912,15 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
   }
   if (auto s = processor_.Commit(commit); !s) {
     log::Warn("offset_commit_failed", {{"error", s.error().ToString()}});
+    return {};
   }
+  for (int32_t p : offsets_to_publish_) {
+    if (auto it = next_offsets.find(p); it != next_offsets.end()) {
+      log::Info("commands_offset_published",
+                {{"partition", std::to_string(p)}, {"offset", std::to_string(it->second)}});
+    }
+  }
+  offsets_to_publish_.clear();
   return {};
 }
 
@@ -1038,10 +1056,18 @@ Status Engine::FireTimers() {
 }
 
 Status Engine::SendOutbox() {
-  for (int32_t partition : owned_) {
-    state::CaseStore* store = stores_.Find(partition);
-    if (!store) continue;
-    if (auto s = SendOutbox(partition, *store); !s) return s;
+  // A partition that stopped after new data keys' records goes on in the same Step
+  // once they are confirmed: one bounded wait for all partitions, so a batch that
+  // meets new children costs a delivery round trip, not a Step.
+  for (int round = 0; round < 2; ++round) {
+    for (int32_t partition : owned_) {
+      state::CaseStore* store = stores_.Find(partition);
+      if (!store) continue;
+      if (auto s = SendOutbox(partition, *store); !s) return s;
+    }
+    if (round > 0 || confirm_first_.empty()) break;
+    (void)producer_.Flush(options_.new_key_wait);
+    if (!store_error_) return store_error_;
   }
   return {};
 }

@@ -50,7 +50,10 @@ struct EngineOptions {
   size_t outbox_batch = 1024;                      // outbox entries sent per Step
   size_t max_message_bytes = 1 << 20;              // larger inbound values are dead-lettered
   std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
-  int warning_lead_days = 14;                      // deadline warnings this long before
+  // How long a Step waits for new data keys' changelog records to be confirmed before
+  // it sends what is sealed under them; unconfirmed by then, they go on a later Step.
+  std::chrono::milliseconds new_key_wait{200};
+  int warning_lead_days = 14;  // deadline warnings this long before
   // How long a command naming only an unlinked UPN or local id waits for its link.
   int identity_hold_days = 14;
   // Sharing the law allows without consent (config/statutory_sharing.json); none if
@@ -203,9 +206,12 @@ class Engine final : public bus::RebalanceListener {
   std::map<int32_t, std::vector<uint64_t>> txn_sent_;  // outbox sequences, per partition
   std::set<int32_t> txn_commands_;                     // partitions whose offset moved
   std::map<int32_t, int64_t> commands_next_;           // per owned partition
-  std::map<int32_t, uint64_t> committed_through_;      // last committed outbox sequence
-  std::map<int32_t, int64_t> committed_inbound_;       // offsets last committed by this
-  std::map<int32_t, int64_t> committed_commands_;      //   instance, per partition
+  // Without transactions: partitions assigned whose stored offset the group's
+  // committed offset does not show yet (a new owner may restart behind it).
+  std::set<int32_t> offsets_to_publish_;
+  std::map<int32_t, uint64_t> committed_through_;  // last committed outbox sequence
+  std::map<int32_t, int64_t> committed_inbound_;   // offsets last committed by this
+  std::map<int32_t, int64_t> committed_commands_;  //   instance, per partition
   // Partitions of pathway.commands.v1 where a subject was erased: once their outbox is
   // sent, the landing topics' processed records are deleted (PurgeProcessedCommands).
   std::set<int32_t> purge_pending_;

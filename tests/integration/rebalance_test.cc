@@ -22,6 +22,7 @@
 // kafka); the reference always runs on a fresh mock.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <random>
 #include <set>
@@ -130,6 +131,25 @@ void RunRebalance(size_t victim_index, uint64_t default_seed) {
             << " progress; it owned partitions" << owned << "\n";
   ASSERT_FALSE(taken_over.empty());
 
+  // The group's offsets of the victim's partitions may be ahead of the changelog the
+  // survivor restores from; it commits where it restarts (commands_offset_published),
+  // and only after that do the group's offsets say how far it has come.
+  auto published = [&] {
+    std::set<int> seen;
+    for (auto& f :
+         LogEvents(survivor.Log().substr(survivor_log_at_kill), "commands_offset_published")) {
+      if (f.count("partition")) seen.insert(std::stoi(f["partition"]));
+    }
+    return std::includes(seen.begin(), seen.end(), taken_over.begin(), taken_over.end());
+  };
+  const auto publish_deadline = Clock::now() + std::chrono::seconds(180);
+  while (!published()) {
+    ASSERT_LT(Clock::now(), publish_deadline)
+        << "the survivor did not take over the victim's partitions\n"
+        << survivor.LogTail();
+    survivor.RestartIfExited();
+    std::this_thread::sleep_for(milliseconds(100));
+  }
   std::string detail;
   ASSERT_TRUE(WaitUntilCaughtUp(
       probe, group, std::chrono::seconds(300), [&] { survivor.RestartIfExited(); }, &detail))

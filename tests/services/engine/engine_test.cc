@@ -251,32 +251,53 @@ TEST(Engine, IntakeDeliveryFailureStopsBeforeCommittingAndRestartRecovers) {
   EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 1u);
 }
 
+// The council receives a parent's EHC needs assessment request and decides to assess:
+// the pathway step that needs the family's views.
+void PublishEhcRequestedAndToBeAssessed(EngineHarness& h) {
+  using pathway::testing::Command;
+  using pathway::testing::Day;
+  h.Publish(Command("ehc-req", "2025-03-10", [](Envelope& e) {
+    auto* r = e.mutable_ehc_assessment_requested();
+    r->set_request_id("EHC-1");
+    r->set_requested_by(pathway::v1::EHC_REQUESTER_PARENT);
+    *r->mutable_received_on() = Day("2025-03-10");
+  }));
+  h.Publish(Command("ehc-dec", "2025-03-10", [](Envelope& e) {
+    auto* d = e.mutable_ehc_assessment_decided();
+    d->set_request_id("EHC-1");
+    d->set_decision(pathway::v1::ASSESSMENT_DECISION_ASSESS);
+    *d->mutable_decided_on() = Day("2025-03-10");
+  }));
+}
+
 TEST(Engine, CrashAfterCommitBeforeSendGivesTheSameIdsAsACrashFreeRun) {
   EngineHarness reference;
   EngineHarness h;
+  // A known child (its data key made and confirmed), then commands whose outputs the
+  // first run commits and sends but never sees confirmed.
   for (auto* harness : {&reference, &h}) {
     harness->Publish(ValidReferral("evt-1"));
-    harness->Publish(ValidReferral("evt-2", kOtherValidNhsNumber));
+    ASSERT_TRUE(harness->RunUntilIdle().ok());
+    PublishEhcRequestedAndToBeAssessed(*harness);
   }
+  const size_t known = h.Read(topics::kEvents).size();
   ASSERT_TRUE(reference.RunUntilIdle().ok());
+  const size_t decided = reference.Read(topics::kEvents).size() - known;
+  ASSERT_GT(decided, 0u);
 
   // The first run commits its decisions and sends them, but dies before any
-  // delivery report arrives: its outbox still holds every entry. (The children's new
-  // data keys went out first and were confirmed, as the next test shows.)
-  ASSERT_TRUE(h.engine().Step(std::chrono::milliseconds(0)).ok());
-  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 0u);
+  // delivery report arrives: its outbox still holds every entry.
   h.broker().HoldDeliveryReports(true);
   ASSERT_TRUE(h.engine().Step(std::chrono::milliseconds(0)).ok());
-  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(), 2u);
-  EXPECT_EQ(h.PendingOutputs(), 4u);
+  EXPECT_EQ(h.Read(topics::kEvents).size(), known + decided);
+  EXPECT_GE(h.PendingOutputs(), decided);
   h.broker().HoldDeliveryReports(false);
   h.Restart();
   ASSERT_TRUE(h.RunUntilIdle().ok());
   // The re-send repeats ids (duplicates on the wire, which consumers drop by id);
   // the set of distinct ids is exactly the crash-free run's.
   EXPECT_EQ(Ids(h.Read(topics::kEvents)), Ids(reference.Read(topics::kEvents)));
-  EXPECT_EQ(Received(h.Read(topics::kEvents)).size(),
-            2 * Received(reference.Read(topics::kEvents)).size());
+  EXPECT_EQ(h.Read(topics::kEvents).size(), known + 2 * decided);
   EXPECT_EQ(h.PendingOutputs(), 0u);
 }
 
@@ -385,25 +406,6 @@ namespace {
 // Tell it once through the engine (issue 5): the EHC decision asks the family for
 // their views once; their answer, given once, serves the need; a repeated answer
 // (the same event id) changes nothing.
-// The council receives a parent's EHC needs assessment request and decides to assess:
-// the pathway step that needs the family's views.
-void PublishEhcRequestedAndToBeAssessed(EngineHarness& h) {
-  using pathway::testing::Command;
-  using pathway::testing::Day;
-  h.Publish(Command("ehc-req", "2025-03-10", [](Envelope& e) {
-    auto* r = e.mutable_ehc_assessment_requested();
-    r->set_request_id("EHC-1");
-    r->set_requested_by(pathway::v1::EHC_REQUESTER_PARENT);
-    *r->mutable_received_on() = Day("2025-03-10");
-  }));
-  h.Publish(Command("ehc-dec", "2025-03-10", [](Envelope& e) {
-    auto* d = e.mutable_ehc_assessment_decided();
-    d->set_request_id("EHC-1");
-    d->set_decision(pathway::v1::ASSESSMENT_DECISION_ASSESS);
-    *d->mutable_decided_on() = Day("2025-03-10");
-  }));
-}
-
 TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
   using pathway::testing::Command;
   using pathway::testing::Day;
