@@ -66,6 +66,8 @@ class StateCategory final : public std::error_category {
         return "invalid argument";
       case errc::kErased:
         return "subject erased";
+      case errc::kKeyMismatch:
+        return "key-encryption key mismatch";
     }
     return "unknown state error";
   }
@@ -310,8 +312,11 @@ class RocksCaseStore final : public CaseStore {
     if (options_.kek.empty()) return {};
     auto subject = SubjectBytes(subject_key);
     if (!subject) return subject.error();
+    // Called for every command: a key made before (or its erasure mark) needs no unwrap.
+    auto record = KeyRecord(*subject);
+    if (!record) return record.error();
+    if (*record) return {};
     auto key = EnsureDataKey(*subject);
-    if (!key && key.error().code == make_error_code(errc::kErased)) return {};
     if (!key) return key.error();
     return {};
   }
@@ -319,11 +324,9 @@ class RocksCaseStore final : public CaseStore {
   Result<bool> Erased(std::string_view subject_key) override {
     auto subject = SubjectBytes(subject_key);
     if (!subject) return subject.error();
-    std::string value;
-    auto s = db_->Get(read_, cf(ColumnFamily::kDataKeys), *subject, &value);
-    if (s.IsNotFound()) return false;
-    if (!s.ok()) return FromRocks(s, "read data key");
-    return value.empty();
+    auto record = KeyRecord(*subject);
+    if (!record) return record.error();
+    return *record && (*record)->empty();
   }
 
   Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) override {
@@ -598,16 +601,26 @@ class RocksCaseStore final : public CaseStore {
     return {};
   }
 
-  // The subject's data key: nullopt if none was made yet, kErased once destroyed.
-  Result<std::optional<std::string>> FindDataKey(const std::string& subject) {
-    std::string wrapped;
-    auto s = db_->Get(read_, cf(ColumnFamily::kDataKeys), subject, &wrapped);
+  // The subject's data_keys record as stored: nullopt if none, empty once erased,
+  // else the data key wrapped by the KEK.
+  Result<std::optional<std::string>> KeyRecord(const std::string& subject) {
+    std::string value;
+    auto s = db_->Get(read_, cf(ColumnFamily::kDataKeys), subject, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "read data key");
+    return std::optional(std::move(value));
+  }
+
+  // The subject's data key: nullopt if none was made yet, kErased once destroyed.
+  Result<std::optional<std::string>> FindDataKey(const std::string& subject) {
+    auto record = KeyRecord(subject);
+    if (!record) return record.error();
+    if (!*record) return std::optional<std::string>();
+    const std::string& wrapped = **record;
     if (wrapped.empty()) return Error{make_error_code(errc::kErased), "subject erased"};
     auto key = AeadOpen(options_.kek, wrapped, WrapAad(subject));
     if (!key || key->size() != kDataKeyBytes) {
-      return Error{make_error_code(errc::kCorruption),
+      return Error{make_error_code(errc::kKeyMismatch),
                    "a data key does not unwrap: the key-encryption key differs from the one "
                    "that wrapped it"};
     }

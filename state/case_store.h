@@ -168,10 +168,13 @@ class CaseStore {
   // Makes the subject's data key now if it has none, so that a batch of commands can
   // have its new keys on the changelog (their outbox records are marked
   // confirm_before_later) before anything is sealed under them. Nothing happens
-  // without a KEK or for an erased subject; kInvalidArgument for a malformed key.
+  // without a KEK or for a subject with a key or erasure mark already (the key is not
+  // unwrapped here); kInvalidArgument for a malformed key.
   virtual Status PrepareDataKey(std::string_view subject_key) = 0;
   // The plaintext of SealField's output: kErased once the key is destroyed,
-  // kCorruption for anything that does not open.
+  // kKeyMismatch if the subject's data key does not unwrap under this store's KEK
+  // (LoadCase, History and Commit fail alike), kCorruption for anything else that does
+  // not open.
   virtual Result<std::string> OpenField(std::string_view subject_key, std::string_view sealed,
                                         std::string_view field) = 0;
   // Whether the subject was erased (its data key destroyed).

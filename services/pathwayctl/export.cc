@@ -103,9 +103,7 @@ std::string TimestampText(const google::protobuf::Timestamp& t) {
 }
 
 bool WrongKek(const Error& e) {
-  return e.code == state::make_error_code(state::errc::kCorruption) &&
-         (e.detail.find("key-encryption key") != std::string::npos ||
-          e.detail.find("does not open") != std::string::npos);
+  return e.code == state::make_error_code(state::errc::kKeyMismatch);
 }
 
 struct Found {

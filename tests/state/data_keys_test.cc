@@ -131,7 +131,7 @@ TEST(DataKeys, CaseStateAndHistoryAreSealedAtRestAndOnTheChangelogAndReadBackInC
   ASSERT_TRUE(stranger->ApplyChangelog(records, other_filter).ok());
   auto unopened = stranger->LoadCase(kSubjectA);
   ASSERT_FALSE(unopened.ok());
-  EXPECT_EQ(unopened.error().code, make_error_code(errc::kCorruption));
+  EXPECT_EQ(unopened.error().code, make_error_code(errc::kKeyMismatch));
 }
 
 TEST(DataKeys, ErasureDestroysTheKeySoNoCopyOpensAndOtherSubjectsAreUntouched) {
