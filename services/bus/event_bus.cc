@@ -25,6 +25,8 @@ class BusCategory final : public std::error_category {
         return "transaction failed and must be aborted";
       case errc::kFenced:
         return "producer fenced or failed fatally";
+      case errc::kRejected:
+        return "message refused for good (too large or invalid)";
     }
     return "unknown bus error";
   }

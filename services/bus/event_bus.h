@@ -38,6 +38,10 @@ enum class errc {
   // id, or a consumer group that moved on without it) or failed fatally. It cannot be
   // used again: the process should exit and start afresh.
   kFenced = 8,
+  // The broker or the client refused this one message for good (too large, an invalid
+  // record): sending it again cannot succeed. Send returns it for a message the
+  // client refuses locally, a Delivery carries it for one the broker refused.
+  kRejected = 9,
 };
 const std::error_category& bus_category();
 inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), bus_category()}; }

@@ -49,6 +49,25 @@ int ToTimeoutMs(std::chrono::milliseconds timeout) {
 
 // Errors librdkafka recovers from by itself (reconnects, metadata refresh): worth a
 // warning, never a reason to stop consuming.
+// Errors about one message that no retry can fix: the engine dead-letters that
+// message instead of sending it again (or stopping).
+bool IsPermanentForMessage(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR_INVALID_MSG_SIZE:
+    case RdKafka::ERR_RECORD_LIST_TOO_LARGE:
+    case RdKafka::ERR_INVALID_MSG:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR_INVALID_TIMESTAMP:
+    case RdKafka::ERR_POLICY_VIOLATION:
+    case RdKafka::ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RdKafka::ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool IsTransient(RdKafka::ErrorCode err) {
   switch (err) {
     case RdKafka::ERR__TRANSPORT:
@@ -452,7 +471,8 @@ class KafkaProducer final : public Producer {
       return Status(errc::kQueueFull, std::string(topic));
     }
     if (err != RdKafka::ERR_NO_ERROR) {
-      return Status(errc::kDelivery, std::string(topic) + ": " + RdKafka::err2str(err));
+      return Status(IsPermanentForMessage(err) ? errc::kRejected : errc::kDelivery,
+                    std::string(topic) + ": " + RdKafka::err2str(err));
     }
     produced_.fetch_add(1, std::memory_order_relaxed);
     return Status::Ok();
@@ -473,7 +493,7 @@ class KafkaProducer final : public Producer {
     delivery.partition = message.partition();
     delivery.offset = message.offset();
     if (message.err() != RdKafka::ERR_NO_ERROR) {
-      delivery.error = errc::kDelivery;
+      delivery.error = IsPermanentForMessage(message.err()) ? errc::kRejected : errc::kDelivery;
       delivery.error_detail = message.topic_name() + ": " + RdKafka::err2str(message.err());
     }
     reported_.fetch_add(1, std::memory_order_relaxed);

@@ -54,6 +54,10 @@ void MemoryBroker::Truncate(const std::string& topic, int32_t partition, size_t 
 Status MemoryBroker::DeleteRecordsBefore(const std::string& topic, int32_t partition,
                                          int64_t offset) {
   const std::string name = topic + "[" + std::to_string(partition) + "]";
+  if (fail_delete_records_ > 0) {
+    --fail_delete_records_;
+    return Status(errc::kTransport, "injected DeleteRecords failure on " + name);
+  }
   auto topic_it = topics_.find(topic);  // unlike a read, no topic is created here
   if (topic_it == topics_.end() || partition < 0 ||
       static_cast<size_t>(partition) >= topic_it->second.size()) {
@@ -107,6 +111,14 @@ int32_t MemoryBroker::PartitionFor(const std::string& topic, std::string_view ke
 
 const std::vector<Message>& MemoryBroker::Log(const std::string& topic, int32_t partition) {
   return Topic(topic).at(static_cast<size_t>(partition));
+}
+
+bool MemoryBroker::TooLarge(const std::string& topic, size_t bytes) const {
+  for (const std::string& scope : {std::string(), topic}) {
+    auto it = max_message_bytes_.find(scope);
+    if (it != max_message_bytes_.end() && it->second > 0 && bytes > it->second) return true;
+  }
+  return false;
 }
 
 bool MemoryBroker::TakeDeliveryFailure(const std::string& topic) {
@@ -203,6 +215,9 @@ class MemoryProducer final : public Producer {
     if (broker_.TakeDeliveryFailure(t)) {
       d.error = make_error_code(errc::kDelivery);
       d.error_detail = "injected delivery failure";
+    } else if (broker_.TooLarge(t, m.key.size() + m.value.size())) {
+      d.error = make_error_code(errc::kRejected);
+      d.error_detail = t + ": Broker: Message size too large";
     } else {
       d.partition = m.partition == kPartitionByKey ? broker_.PartitionFor(t, m.key) : m.partition;
       d.offset = m.tombstone

@@ -55,6 +55,17 @@ class MemoryBroker {
     fail_topic_ = std::move(topic);
   }
   bool TakeDeliveryFailure(const std::string& topic);
+  // As a broker's message.max.bytes (or a topic's max.message.bytes, with `topic`): a
+  // message whose key and value together are larger is not appended and its delivery
+  // reports kRejected. 0: no limit.
+  void SetMaxMessageBytes(size_t bytes, const std::string& topic = "") {
+    max_message_bytes_[topic] = bytes;
+  }
+  // Whether a message of `bytes` (key and value) to `topic` is over a limit.
+  bool TooLarge(const std::string& topic, size_t bytes) const;
+  // Fault injection: the next `n` DeleteRecordsBefore calls (per partition) fail with
+  // kTransport, as a broker without DeleteRecords (the development broker) does.
+  void FailNextDeleteRecords(int n) { fail_delete_records_ = n; }
   // Fault injection: while held, messages are appended but their delivery reports
   // are withheld (as if the process died before it heard back from the broker).
   void HoldDeliveryReports(bool hold) { hold_reports_ = hold; }
@@ -69,7 +80,9 @@ class MemoryBroker {
   std::map<std::pair<std::string, int32_t>, int64_t> log_start_;
   std::map<std::string, int64_t> committed_;  // "group/topic/partition" -> next offset
   std::map<std::string, std::string> committed_metadata_;
+  std::map<std::string, size_t> max_message_bytes_;  // topic ("" for all) -> limit
   int fail_deliveries_ = 0;
+  int fail_delete_records_ = 0;
   std::string fail_topic_;
   bool hold_reports_ = false;
 };
