@@ -29,9 +29,13 @@ constexpr std::array<uint8_t, 0> kRetired = {};
 constexpr std::string_view kMetaSchemaVersion = "schema_version";
 constexpr std::string_view kMetaOutboxNext = "outbox_next_sequence";
 constexpr std::string_view kMetaLocalFence = "local_fence";
+// Present while an erasure's landing-topic records wait to be deleted (never mirrored:
+// a restore sets it again from the erasure marks it applies).
+constexpr std::string_view kMetaPurgePending = "purge_pending";
 // Changelog key of a fence: the meta family's id, this prefix, the owner.
 constexpr std::string_view kFencePrefix = "fence/";
 constexpr uint64_t kSchemaVersion = 1;
+constexpr size_t kDedupeDigestBytes = 16;  // Batch::dedupe_digest
 
 // A sealed value starts with a byte no serialized protobuf message starts with (field
 // number 0 does not exist), so clear values written before sealing still read.
@@ -115,12 +119,14 @@ class RocksCaseStore final : public CaseStore {
     db_->Close().PermitUncheckedError();
   }
 
-  Result<bool> SeenEvent(std::string_view event_id) override {
+  Result<std::optional<std::string>> SeenEvent(std::string_view dedupe_id) override {
     std::string value;
-    auto s = db_->Get(read_, cf(ColumnFamily::kDedupe), DedupeKey(event_id), &value);
-    if (s.IsNotFound()) return false;
+    auto s = db_->Get(read_, cf(ColumnFamily::kDedupe), DedupeKey(dedupe_id), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "read dedupe");
-    return true;
+    // Entries from before content digests hold an offset (8 bytes) or nothing.
+    if (value.size() != kDedupeDigestBytes) value.clear();
+    return std::optional(std::move(value));
   }
 
   Result<std::optional<pathway::store::v1::CaseState>> LoadCase(
@@ -257,12 +263,16 @@ class RocksCaseStore final : public CaseStore {
       if (!value) return value.error();
       ops.push_back(
           PutOp(ColumnFamily::kCaseState, *subject, std::move(*value), batch.dedupe_event_id));
+      ops.back().applied_digest = batch.dedupe_digest;
       dedupe_with_state = !batch.dedupe_event_id.empty();
     }
     if (batch.erase_subject) {
       // After the erased case state: a restore that stops between the two still holds
       // a key for what it restored (and finishes the erasure when it reads on).
       ops.push_back(PutOp(ColumnFamily::kDataKeys, *subject, ""));
+      Op purge = PutOp(ColumnFamily::kMeta, std::string(kMetaPurgePending), "");
+      purge.mirror = false;
+      ops.push_back(std::move(purge));
     }
     for (const auto& t : batch.timers_remove) {
       auto key = TimerKey(batch.partition, t);
@@ -270,7 +280,8 @@ class RocksCaseStore final : public CaseStore {
       ops.push_back(DeleteOp(ColumnFamily::kTimers, std::move(*key)));
     }
     if (!batch.dedupe_event_id.empty()) {
-      ops.push_back(PutOp(ColumnFamily::kDedupe, DedupeKey(batch.dedupe_event_id), offset_value, {},
+      ops.push_back(PutOp(ColumnFamily::kDedupe, DedupeKey(batch.dedupe_event_id),
+                          batch.dedupe_digest, {},
                           /*mirror=*/!dedupe_with_state));
     }
     if (batch.consumed) {
@@ -419,6 +430,20 @@ class RocksCaseStore final : public CaseStore {
         value.substr(8), static_cast<int64_t>(ReadU64(std::string_view(value).substr(0, 8)))});
   }
 
+  Result<bool> PurgePending() override {
+    std::string value;
+    auto s = db_->Get(read_, cf(ColumnFamily::kMeta), kMetaPurgePending, &value);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return FromRocks(s, "read purge mark");
+    return true;
+  }
+
+  Status ClearPurgePending() override {
+    auto s = db_->Delete(write_, cf(ColumnFamily::kMeta), kMetaPurgePending);
+    if (!s.ok()) return FromRocks(s, "clear purge mark");
+    return {};
+  }
+
   Status SaveLocalFence(const Fence& fence) override {
     std::string value;
     AppendU64(value, static_cast<uint64_t>(fence.offset));
@@ -457,8 +482,14 @@ class RocksCaseStore final : public CaseStore {
         continue;
       }
       CheckPut(wb.Put(cf(family), key, v.value()));
+      // An erasure mark: the previous owner may not have deleted the landing topics'
+      // records yet, so this store must (again; deleting twice changes nothing).
+      if (family == ColumnFamily::kDataKeys && v.value().empty()) {
+        CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaPurgePending, ""));
+      }
       if (!v.applied_event_id().empty()) {
-        CheckPut(wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(v.applied_event_id()), ""));
+        CheckPut(
+            wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(v.applied_event_id()), v.applied_digest()));
       }
       ++filter.applied;
     }
@@ -555,13 +586,14 @@ class RocksCaseStore final : public CaseStore {
     std::optional<std::string> value;  // nullopt: delete
     std::string applied_event_id;      // case state only
     bool mirror = true;
+    std::string applied_digest;  // with applied_event_id
   };
   static Op PutOp(ColumnFamily f, std::string key, std::string value,
                   std::string applied_event_id = {}, bool mirror = true) {
-    return Op{f, std::move(key), std::move(value), std::move(applied_event_id), mirror};
+    return Op{f, std::move(key), std::move(value), std::move(applied_event_id), mirror, {}};
   }
   static Op DeleteOp(ColumnFamily f, std::string key) {
-    return Op{f, std::move(key), std::nullopt, {}, true};
+    return Op{f, std::move(key), std::nullopt, {}, true, {}};
   }
 
   static bool IsMirrored(ColumnFamily f) {
@@ -701,6 +733,7 @@ class RocksCaseStore final : public CaseStore {
       pathway::store::v1::ChangelogValue v;
       v.set_value(*op.value);
       v.set_applied_event_id(op.applied_event_id);
+      v.set_applied_digest(op.applied_digest);
       e.set_value(v.SerializeAsString());
     } else {
       e.set_tombstone(true);

@@ -70,8 +70,11 @@ struct ConsumedOffset {
 // Everything one processed message (or one fired timer) changes.
 struct Batch {
   std::optional<ConsumedOffset> consumed;  // absent for a fired timer
-  std::string dedupe_event_id;  // empty: nothing to remember (e.g. an undecodable message)
-  std::string subject_key;      // empty: no case change
+  // The command's dedupe identity (workflow::DedupeId: source, event id and subject);
+  // empty: nothing to remember (e.g. an undecodable message).
+  std::string dedupe_event_id;
+  std::string dedupe_digest;  // 16 bytes: the command's content (workflow::ContentDigest)
+  std::string subject_key;    // empty: no case change
   std::optional<pathway::store::v1::CaseState> new_state;  // with subject_key
   std::vector<pathway::v1::Envelope> history;              // appended after the existing history
   uint64_t history_start = 0;                              // sequence of history[0]
@@ -146,7 +149,9 @@ class CaseStore {
   static std::optional<std::string> FenceOwner(std::string_view changelog_key);
   virtual ~CaseStore() = default;
 
-  virtual Result<bool> SeenEvent(std::string_view event_id) = 0;
+  // The content digest remembered for `dedupe_id` (Batch::dedupe_event_id), or nullopt
+  // if it was never committed. An empty digest: the entry predates content digests.
+  virtual Result<std::optional<std::string>> SeenEvent(std::string_view dedupe_id) = 0;
   virtual Result<std::optional<pathway::store::v1::CaseState>> LoadCase(
       std::string_view subject_key) = 0;
   virtual Result<std::vector<pathway::v1::Envelope>> History(std::string_view subject_key) = 0;
@@ -192,6 +197,12 @@ class CaseStore {
   // Durable. For the transactions mode: sequences a previous owner committed must not
   // be handed out again.
   virtual Status ReserveOutboxSequences(uint64_t next) = 0;
+
+  // Whether an erasure committed here (or restored here from the changelog) still
+  // waits for the landing topics' processed records to be deleted; durable, so a
+  // restart goes on trying. ClearPurgePending once they are.
+  virtual Result<bool> PurgePending() = 0;
+  virtual Status ClearPurgePending() = 0;
 
   // Changelog records read by ReadOutbox name this owner from now on.
   virtual void SetOwner(std::string owner) = 0;

@@ -1,5 +1,6 @@
 #include "workflow/simulator.h"
 
+#include "workflow/event_identity.h"
 #include "workflow/identity.h"
 
 namespace pathway::workflow {
@@ -30,7 +31,16 @@ void Simulator::Run(std::vector<v1::Envelope> commands, TimePoint now) {
   for (size_t i = 0; i < commands.size() && i < 1'000'000; ++i) {
     v1::Envelope command = commands[i];
     const std::string key = command.subject_key();
-    if (!command.event_id().empty() && !seen_.insert(command.event_id()).second) continue;
+    if (!command.event_id().empty()) {
+      std::string digest = ContentDigest(command);
+      auto [seen, added] = seen_.try_emplace(CommandIdentity(command), digest);
+      if (!added) {
+        if (seen->second != digest) {
+          subjects_[key].rejections.push_back(MakeReusedIdRejection(command, digest, now));
+        }
+        continue;
+      }
+    }
     Decision decision = Decide(subjects_[key].state, command, now, options_);
     if (decision.rejection) {
       subjects_[key].rejections.push_back(MakeRejection(command, *decision.rejection, now));

@@ -32,7 +32,9 @@ class Simulator {
 
   // Fires the timers due on or before the London date of `now`, then decides
   // `inbound` at `now`, and any command that decision sends on (a released hold, an
-  // identity link) at once. A repeated event id is ignored, as the engine does.
+  // identity link) at once. A repeated command (same identity and content,
+  // workflow/event_identity.h) is ignored and a reused identity with other content is
+  // rejected, as the engine does.
   void Process(pathway::v1::Envelope inbound, TimePoint now);
 
   // Fires every timer due on or before `as_of`.
@@ -65,7 +67,7 @@ class Simulator {
   std::map<std::string, Subject> subjects_;
   std::vector<pathway::v1::Envelope> unrouted_;
   std::set<pathway::store::v1::Timer, TimerOrder> timers_;
-  std::set<std::string> seen_;
+  std::map<std::string, std::string> seen_;  // CommandIdentity -> ContentDigest
 };
 
 }  // namespace pathway::workflow

@@ -7,6 +7,7 @@
 #include "common/crypto.h"
 #include "workflow/clock.h"
 #include "workflow/erasure.h"
+#include "workflow/event_identity.h"
 #include "workflow/identifiers.h"
 #include "workflow/identity.h"
 #include "workflow/pathways/step_helpers.h"
@@ -437,7 +438,8 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
 
 v1::Envelope DerivedEnvelope(const v1::Envelope& command, uint32_t index, TimePoint now) {
   v1::Envelope out;
-  out.set_event_id(DerivedEventId(command.event_id(), index));
+  // From the command's whole identity, not its id alone: partners' ids collide.
+  out.set_event_id(DerivedEventId(CommandIdentity(command), index));
   out.set_subject_key(command.subject_key());
   out.set_pathway_instance_id(command.pathway_instance_id());
   if (command.has_occurred_at()) *out.mutable_occurred_at() = command.occurred_at();

@@ -71,7 +71,7 @@ struct Routing {
 Routing RouteCommand(const pathway::v1::Envelope& command);
 
 // An event caused by `command`: envelope fields shared with it, and the deterministic
-// id DerivedEventId(command.event_id(), index).
+// id DerivedEventId(CommandIdentity(command), index) (workflow/event_identity.h).
 pathway::v1::Envelope DerivedEnvelope(const pathway::v1::Envelope& command, uint32_t index,
                                       TimePoint now);
 

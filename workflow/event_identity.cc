@@ -1,0 +1,56 @@
+#include "workflow/event_identity.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "common/crypto.h"
+#include "workflow/workflow.h"
+
+namespace pathway::workflow {
+namespace v1 = pathway::v1;
+namespace {
+void AppendField(std::string& out, const std::string& value) {
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += '|';
+}
+}  // namespace
+
+std::string CommandIdentity(const v1::Envelope& command) {
+  std::string out = "pathway.v1.command|";
+  AppendField(out, command.source().agency());
+  AppendField(out, command.source().system());
+  AppendField(out, command.event_id());
+  AppendField(out, command.subject_key());
+  return out;
+}
+
+std::string ContentDigest(const v1::Envelope& command) {
+  v1::Envelope copy = command;
+  copy.clear_recorded_at();
+  std::string bytes;
+  {
+    // Deterministic: the same message always serialises to the same bytes.
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    copy.SerializeToCodedStream(&coded);
+  }
+  return Sha256(bytes).substr(0, 16);
+}
+
+Rejection ReusedIdRejection() {
+  return {"event_id", "event_id.reused_with_different_content",
+          "this source already sent a different message about this child under the same "
+          "event_id; send the change under a new event_id"};
+}
+
+v1::Envelope MakeReusedIdRejection(const v1::Envelope& command, const std::string& digest,
+                                   TimePoint now) {
+  v1::Envelope out = MakeRejection(command, ReusedIdRejection(), now);
+  out.set_event_id(DerivedEventId(CommandIdentity(command) + "reused|" + HexEncode(digest), 0));
+  return out;
+}
+
+}  // namespace pathway::workflow
