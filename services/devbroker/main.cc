@@ -153,6 +153,14 @@ int Run(int argc, char** argv) {
   }
   log::Info("devbroker.ready", {{"brokers", std::to_string(options.brokers)},
                                 {"bootstrap", (*cluster)->BootstrapServers()}});
+  // Said at startup, not discovered later: librdkafka 2.0.2's mock has no DeleteRecords,
+  // so an erasure here shreds what is sealed but cannot delete the landing topics'
+  // records (the engine retries and reports it; docs/tell-it-once.md).
+  log::Warn("devbroker.no_delete_records",
+            {{"note",
+              "this development broker cannot delete records: after an erasure the "
+              "landing topics keep what partners sent until the broker is stopped (it keeps "
+              "nothing on disk); use a real Kafka cluster for personal data"}});
 
   int signal = 0;
   if (sigwait(&stop_signals, &signal) != 0) {

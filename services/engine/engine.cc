@@ -9,6 +9,7 @@
 #include "services/topics.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
+#include "workflow/event_identity.h"
 #include "workflow/identity.h"
 #include "workflow/personal_fields.h"
 #include "workflow/shared_record.h"
@@ -51,18 +52,38 @@ std::string Coordinates(const bus::Message& m) {
   return m.topic + "/" + std::to_string(m.partition) + "/" + std::to_string(m.offset);
 }
 
-v1::Envelope DeadLetter(const bus::Message& m, std::string reason) {
+// Whatever the original's size, a dead letter holds its digest, its size and at most
+// this much of it (sealed where a dead-letter key is configured).
+constexpr size_t kDeadLetterExcerptBytes = 4096;
+// Room for a record's framing and headers beyond its key and value.
+constexpr size_t kRecordOverheadBytes = 512;
+
+// `cause` makes the id: the same value dead-lettered twice (after a crash) has one id.
+Result<v1::Envelope> DeadLetter(std::string_view cause, std::string_view topic, int32_t partition,
+                                int64_t offset, std::string_view value, std::string reason,
+                                const std::string& key) {
   v1::Envelope out;
-  // Deterministic: the same message dead-lettered twice (after a crash) has one id.
-  out.set_event_id(DerivedEventId("deadletter|" + Coordinates(m), 0));
+  out.set_event_id(DerivedEventId("deadletter|" + std::string(cause), 0));
   out.mutable_source()->set_agency("pathway");
   out.mutable_source()->set_system("pathway-engine");
   v1::DeadLettered* d = out.mutable_dead_lettered();
   d->set_reason(std::move(reason));
-  d->set_topic(m.topic);
-  d->set_partition(m.partition);
-  d->set_offset(m.offset);
-  d->set_original(m.value);
+  d->set_topic(std::string(topic));
+  d->set_partition(partition);
+  d->set_offset(offset);
+  d->set_original_sha256(Sha256(value));
+  d->set_original_size(value.size());
+  std::string_view excerpt = value.substr(0, kDeadLetterExcerptBytes);
+  if (key.empty()) {
+    d->set_original(std::string(excerpt));
+  } else {
+    // Synthetic nonce (decision 61): a dead letter sent again after a crash or a
+    // takeover is the same bytes as its first copy.
+    auto sealed =
+        AeadSealSynthetic(key, excerpt, "pathway.deadletter.v1|" + out.event_id(), out.event_id());
+    if (!sealed) return sealed.error();
+    d->set_sealed_excerpt(std::move(*sealed));
+  }
   return out;
 }
 
@@ -250,7 +271,12 @@ Result<int64_t> Engine::TakeOver(int32_t partition) {
     if (!next) return next.error();
     return next->value_or(bus::kOffsetBeginning);
   };
-  if (stores_.changelog_topic().empty()) return resume(store);
+  if (stores_.changelog_topic().empty()) {
+    auto purge = store->PurgePending();
+    if (!purge) return purge.error();
+    if (*purge) purge_pending_.try_emplace(partition);
+    return resume(store);
+  }
 
   auto random = RandomBytes(16);
   if (!random) return random.error();
@@ -372,6 +398,9 @@ Result<int64_t> Engine::TakeOver(int32_t partition) {
   }
   store->SetOwner(owner);
   if (auto s = store->SaveLocalFence({owner, fence_offset}); !s) return s.error();
+  auto purge = store->PurgePending();
+  if (!purge) return purge.error();
+  if (*purge) purge_pending_.try_emplace(partition);
   if (options_.transactions) {
     if (auto s = AdoptCommittedOutbox(partition, *store); !s) return s.error();
   }
@@ -449,6 +478,16 @@ Status Engine::CommitTransaction() {
   // that fences a replaced owner): a new owner's fence then lies after all of them.
   if (auto s = producer_.Flush(options_.flush_timeout); !s) return AbortTransaction(s);
   if (txn_delivery_failed_ || intake_failures_ > 0) {
+    for (auto& [partition, refused] : std::exchange(refused_, {})) {
+      state::CaseStore* store = stores_.Find(partition);
+      for (auto& [sequence, detail] : refused) {
+        if (!store) break;
+        if (auto s = DeadLetterOutput(partition, *store, sequence, "refused by Kafka: " + detail);
+            !s) {
+          return AbortTransaction(s);
+        }
+      }
+    }
     return AbortTransaction(
         Error{make_error_code(bus::errc::kDelivery), "a message of the transaction failed"});
   }
@@ -609,37 +648,63 @@ Status Engine::StepOnce(milliseconds poll_timeout) {
 }
 
 void Engine::PurgeProcessedRecords() {
+  const auto now = std::chrono::steady_clock::now();
   for (auto it = purge_pending_.begin(); it != purge_pending_.end();) {
-    const int32_t partition = *it;
+    const int32_t partition = it->first;
+    PurgeRetry& retry = it->second;
     state::CaseStore* store = stores_.Find(partition);
-    if (!store) {  // moved away: its new owner's changelog restore needs no purge
+    if (!store) {  // moved away: its new owner restores the mark and purges
       it = purge_pending_.erase(it);
       continue;
     }
     // Only once every output, changelog records included, is confirmed: a new owner
     // restoring from the changelog must never need a command deleted here.
     auto unsent = store->ReadOutbox(0, 1);
-    if (!unsent || !unsent->empty()) {
+    if (now < retry.next || !unsent || !unsent->empty()) {
       ++it;
       continue;
     }
     Status result = PurgePartition(partition, *store);
-    if (result || ++purge_attempts_[partition] >= 3) {
-      if (!result) {
-        log::Error("purge_failed", {{"partition", std::to_string(partition)},
-                                    {"error", result.error().ToString()},
-                                    {"note",
-                                     "delete the landing topics' processed records "
-                                     "by hand (kafka-delete-records.sh)"}});
+    if (result) result = store->ClearPurgePending();
+    if (result) {
+      if (retry.attempts > 0) {
+        log::Info("purge_succeeded", {{"partition", std::to_string(partition)},
+                                      {"attempts", std::to_string(retry.attempts + 1)}});
       }
-      purge_attempts_.erase(partition);
       it = purge_pending_.erase(it);
-    } else {
-      log::Warn("purge_retry",
-                {{"partition", std::to_string(partition)}, {"error", result.error().ToString()}});
-      ++it;
+      continue;
+    }
+    ++stats_.purge_failures;
+    ++retry.attempts;
+    retry.last_error = result.error().ToString();
+    auto pause = options_.purge_backoff_min * (int64_t{1} << std::min(retry.attempts - 1, 20));
+    pause = std::min<milliseconds>(pause, options_.purge_backoff_max);
+    retry.next = now + pause;
+    log::Error("purge_failed", {{"partition", std::to_string(partition)},
+                                {"attempt", std::to_string(retry.attempts)},
+                                {"retry_in_ms", std::to_string(pause.count())},
+                                {"error", retry.last_error},
+                                {"note",
+                                 "an erased child's landing records are still on Kafka; retried "
+                                 "until deleted (a broker without DeleteRecords, such as the "
+                                 "development broker, never succeeds)"}});
+    ++it;
+  }
+  std::string status;
+  for (const auto& [partition, retry] : purge_pending_) {
+    if (!status.empty()) status += "; ";
+    status += "erasure purge pending on partition " + std::to_string(partition);
+    if (retry.attempts > 0) {
+      status += " (" + std::to_string(retry.attempts) + " failed: " + retry.last_error + ")";
     }
   }
+  std::lock_guard lock(purge_status_mu_);
+  purge_status_ = std::move(status);
+}
+
+std::string Engine::PurgeStatus() const {
+  std::lock_guard lock(purge_status_mu_);
+  return purge_status_;
 }
 
 Status Engine::PurgePartition(int32_t partition, state::CaseStore& store) {
@@ -698,6 +763,7 @@ Result<EngineSnapshot> Engine::Snapshot(size_t max_due_count) {
       }
     }
   }
+  out.purges_pending = purge_pending_.size();
   out.inbound_lag = intake_.Lag();
   out.commands_lag = processor_.Lag();
   return out;
@@ -713,10 +779,17 @@ void Engine::OnDelivery(const bus::Delivery& d) {
     return;
   }
   if (d.opaque & kIntakeOpaque) {
-    if (d.error) {
-      ++intake_failures_;
-      log::Warn("intake_delivery_failed", {{"error", d.error_detail}});
+    if (!d.error) return;
+    const uint64_t number = d.opaque & ~kIntakeOpaque;  // 1-based; 0: a dead letter
+    // With transactions a refusal aborts the whole transaction instead.
+    if (d.error == make_error_code(bus::errc::kRejected) && !options_.transactions && number > 0 &&
+        number <= intake_batch_.size()) {
+      log::Warn("intake_output_refused", {{"error", d.error_detail}});
+      intake_refused_.emplace_back(number - 1, d.error_detail);
+      return;
     }
+    ++intake_failures_;
+    log::Warn("intake_delivery_failed", {{"error", d.error_detail}});
     return;
   }
   const auto partition = static_cast<int32_t>(d.opaque >> kSequenceBits);
@@ -725,6 +798,10 @@ void Engine::OnDelivery(const bus::Delivery& d) {
     // Written is not committed: entries are deleted after the commit instead.
     if (d.error) {
       txn_delivery_failed_ = true;
+      // Dead-lettered before the abort, so that the restart does not meet it again.
+      if (d.error == make_error_code(bus::errc::kRejected)) {
+        refused_[partition].emplace_back(sequence, d.error_detail);
+      }
       log::Warn("outbox_delivery_failed", {{"partition", std::to_string(partition)},
                                            {"sequence", std::to_string(sequence)},
                                            {"error", d.error_detail}});
@@ -734,44 +811,73 @@ void Engine::OnDelivery(const bus::Delivery& d) {
   state::CaseStore* store = stores_.Find(partition);
   // Revoked meanwhile: the entry stays; the next owner sends it again (same id).
   if (!store) return;
+  if (d.error == make_error_code(bus::errc::kRejected)) {
+    // Refused for good: SendOutbox moves it to the dead-letter topic.
+    refused_[partition].emplace_back(sequence, d.error_detail);
+    return;
+  }
   if (d.error) {
-    // Resend from here; later entries may go twice, with the same ids.
+    // Resend from here, after a pause; later entries may go twice, with the same ids.
     auto it = next_unsent_.find(partition);
     if (it != next_unsent_.end()) it->second = std::min(it->second, sequence);
     log::Warn("outbox_delivery_failed", {{"partition", std::to_string(partition)},
                                          {"sequence", std::to_string(sequence)},
                                          {"error", d.error_detail}});
+    BackOff(partition);
     return;
   }
   if (auto s = store->DeleteOutbox(sequence); !s) {
     store_error_ = s;
     return;
   }
+  send_backoff_.erase(partition);
   ++stats_.delivered;
 }
 
-Status Engine::ProduceIntake(std::string_view topic, std::string_view key, std::string_view value) {
+Status Engine::ProduceIntake(std::string_view topic, std::string_view key, std::string_view value,
+                             uint64_t opaque) {
   if (options_.transactions) {
     if (auto s = BeginTransaction(); !s) return s;
   }
   // Bounded retry on a full local queue: Poll frees space as deliveries complete.
   for (int attempt = 0; attempt < 100; ++attempt) {
-    auto s = producer_.Produce(topic, key, value, kIntakeOpaque);
+    auto s = producer_.Produce(topic, key, value, opaque);
     if (s || s.error().code != make_error_code(bus::errc::kQueueFull)) return s;
     producer_.Poll(milliseconds(100));
   }
   return Error{make_error_code(bus::errc::kQueueFull), "intake output"};
 }
 
+bool Engine::Fits(std::string_view key, std::string_view value) const {
+  return key.size() + value.size() + kRecordOverheadBytes <= options_.max_record_bytes;
+}
+
+Status Engine::DeadLetterInbound(const bus::Message& m, std::string reason) {
+  ++stats_.dead_letters;
+  log::Warn("dead_letter", {{"source", Coordinates(m)}, {"reason", reason}});
+  auto d = DeadLetter(Coordinates(m), m.topic, m.partition, m.offset, m.value, std::move(reason),
+                      options_.dead_letter_key);
+  if (!d) return d.error();
+  // Without a batch index: a dead letter the broker refuses (a few KiB) stops the
+  // process, since nothing smaller could stand in for it.
+  return ProduceIntake(topics::kDeadLetter, Coordinates(m), d->SerializeAsString(), kIntakeOpaque);
+}
+
 Status Engine::RunIntake(milliseconds poll_timeout) {
   std::map<int32_t, int64_t> next_offsets;
+  intake_batch_.clear();
+  intake_refused_.clear();
   for (size_t i = 0; i < options_.max_batch; ++i) {
     auto polled = intake_.Poll(i == 0 ? poll_timeout : milliseconds(0));
     if (!polled) return polled.error();
     if (!polled->has_value()) break;
-    const bus::Message& m = **polled;
     ++stats_.inbound;
-    if (auto s = HandleInbound(m); !s) return s;
+    // Kept until the batch is delivered, so an output the broker refuses can be
+    // replaced by a dead letter of the message that caused it.
+    intake_batch_.push_back(std::move(**polled));
+    const bus::Message& m = intake_batch_.back();
+    // 1-based, so that a bare kIntakeOpaque names no message.
+    if (auto s = HandleInbound(m, kIntakeOpaque | intake_batch_.size()); !s) return s;
     next_offsets[m.partition] = m.offset + 1;
   }
   if (next_offsets.empty()) return {};
@@ -785,6 +891,18 @@ Status Engine::RunIntake(milliseconds poll_timeout) {
   // Commit only what is delivered: a crash before this point re-reads the batch,
   // and the stateful stage drops the repeated event ids.
   if (auto s = producer_.Flush(options_.flush_timeout); !s) return s;
+  if (!intake_refused_.empty()) {
+    // Refused for good (e.g. larger than a broker's limit): retrying would stop the
+    // engine on the same message for ever, so the message is dead-lettered instead.
+    for (const auto& [index, detail] : std::exchange(intake_refused_, {})) {
+      if (auto s = DeadLetterInbound(intake_batch_.at(index), "an output was refused: " + detail);
+          !s) {
+        return s;
+      }
+    }
+    if (auto s = producer_.Flush(options_.flush_timeout); !s) return s;
+  }
+  intake_batch_.clear();
   if (intake_failures_ > 0) {
     intake_failures_ = 0;
     return Error{make_error_code(bus::errc::kDelivery), "intake output not delivered"};
@@ -802,48 +920,68 @@ Status Engine::RunIntake(milliseconds poll_timeout) {
   return {};
 }
 
-Status Engine::HandleInbound(const bus::Message& m) {
-  auto dead_letter = [&](std::string reason) {
-    ++stats_.dead_letters;
-    log::Warn("dead_letter", {{"source", Coordinates(m)}, {"reason", reason}});
-    v1::Envelope d = DeadLetter(m, std::move(reason));
-    return ProduceIntake(topics::kDeadLetter, Coordinates(m), d.SerializeAsString());
-  };
+Status Engine::HandleInbound(const bus::Message& m, uint64_t opaque) {
   if (m.value.size() > options_.max_message_bytes) {
-    return dead_letter("message of " + std::to_string(m.value.size()) + " bytes exceeds the " +
-                       std::to_string(options_.max_message_bytes) + "-byte limit");
+    return DeadLetterInbound(m, "message of " + std::to_string(m.value.size()) +
+                                    " bytes exceeds the " +
+                                    std::to_string(options_.max_message_bytes) + "-byte limit");
   }
   v1::Envelope command;
   if (!command.ParseFromString(m.value)) {
-    return dead_letter("value does not decode as a pathway.v1.Envelope");
+    return DeadLetterInbound(m, "value does not decode as a pathway.v1.Envelope");
   }
   if (command.payload_case() == v1::Envelope::PAYLOAD_NOT_SET) {
     std::string unknown = UnknownFieldNumbers(command);
     if (!unknown.empty()) {
-      return dead_letter("unknown payload (field " + unknown +
-                         "): published with a newer schema than this engine knows");
+      return DeadLetterInbound(m, "unknown payload (field " + unknown +
+                                      "): published with a newer schema than this engine knows");
     }
   }
 
+  struct Output {
+    std::string_view topic;
+    std::string key;
+    std::string value;
+  };
+  std::vector<Output> outputs;
   auto reject = [&](const workflow::Rejection& r) {
     ++stats_.rejections;
     log::Info("command_rejected",
               {{"source", Coordinates(m)}, {"field", r.field}, {"rule", r.rule}});
     v1::Envelope out = workflow::MakeRejection(command, r, time_.Now());
-    return ProduceIntake(topics::kRejections, out.event_id(), out.SerializeAsString());
+    outputs.push_back({topics::kRejections, out.event_id(), out.SerializeAsString()});
   };
   if (command.event_id().empty()) {
     // No id to dedupe by: name the rejection after the message's coordinates.
     command.set_event_id("unidentified|" + Coordinates(m));
-    return reject({"event_id", "required", "every event needs an event_id"});
-  }
-  workflow::IntakeOutput routed =
-      workflow::Intake(command, [this](std::string_view id) { return keyer_.Key(id); });
-  if (routed.rejection) return reject(*routed.rejection);
-  for (const auto& c : routed.commands) {
-    if (auto s = ProduceIntake(topics::kCommands, c.subject_key(), c.SerializeAsString()); !s) {
-      return s;
+    reject({"event_id", "required", "every event needs an event_id"});
+  } else {
+    workflow::IntakeOutput routed =
+        workflow::Intake(command, [this](std::string_view id) { return keyer_.Key(id); });
+    if (routed.rejection) {
+      reject(*routed.rejection);
+    } else {
+      for (const auto& c : routed.commands) {
+        outputs.push_back({topics::kCommands, c.subject_key(), c.SerializeAsString()});
+      }
     }
+  }
+  // Checked before anything is produced: a message whose output could never be
+  // written is dead-lettered whole, instead of stopping the engine at every restart.
+  for (const auto& o : outputs) {
+    if (!Fits(o.key, o.value)) {
+      return DeadLetterInbound(m, "its output to " + std::string(o.topic) + " of " +
+                                      std::to_string(o.key.size() + o.value.size()) +
+                                      " bytes exceeds the record limit of " +
+                                      std::to_string(options_.max_record_bytes) + " bytes");
+    }
+  }
+  for (const auto& o : outputs) {
+    auto s = ProduceIntake(o.topic, o.key, o.value, opaque);
+    if (!s && s.error().code == make_error_code(bus::errc::kRejected)) {
+      return DeadLetterInbound(m, "an output was refused: " + s.error().ToString());
+    }
+    if (!s) return s;
   }
   return {};
 }
@@ -944,20 +1082,39 @@ Status Engine::HandleCommand(const bus::Message& m) {
     // stray producer. Keep it, with its reason, and move on.
     ++stats_.dead_letters;
     log::Warn("dead_letter", {{"source", Coordinates(m)}, {"reason", "malformed command"}});
-    AddToOutbox(
-        batch, topics::kDeadLetter, Coordinates(m),
-        DeadLetter(m, "not a routed command (no event_id or subject_key)").SerializeAsString());
+    auto d =
+        DeadLetter(Coordinates(m), m.topic, m.partition, m.offset, m.value,
+                   "not a routed command (no event_id or subject_key)", options_.dead_letter_key);
+    if (!d) return d.error();
+    AddToOutbox(batch, topics::kDeadLetter, Coordinates(m), d->SerializeAsString());
     return store.Commit(batch);
   }
 
-  auto seen = store.SeenEvent(command.event_id());
+  // Once per source, event id and subject: partners' ids are not one namespace.
+  std::string identity = workflow::CommandIdentity(command);
+  std::string digest = workflow::ContentDigest(command);
+  auto seen = store.SeenEvent(identity);
   if (!seen) return seen.error();
   if (*seen) {
-    ++stats_.duplicates;
-    log::Info("duplicate_ignored", {{"source", Coordinates(m)}, {"event_id", command.event_id()}});
-    return store.Commit(batch);  // advance the offset, nothing else
+    // An entry without a digest predates digests: a repeat, as it was then decided.
+    if ((*seen)->empty() || **seen == digest) {
+      ++stats_.duplicates;
+      log::Info("duplicate_ignored",
+                {{"source", Coordinates(m)}, {"event_id", command.event_id()}});
+      return store.Commit(batch);  // advance the offset, nothing else
+    }
+    ++stats_.rejections;
+    workflow::Rejection reused = workflow::ReusedIdRejection();
+    log::Warn("command_rejected", {{"subject", command.subject_key()},
+                                   {"event_id", command.event_id()},
+                                   {"field", reused.field},
+                                   {"rule", reused.rule}});
+    v1::Envelope rejection = workflow::MakeReusedIdRejection(command, digest, time_.Now());
+    AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
+    return store.Commit(batch);  // the first message's entry stays as it is
   }
-  batch.dedupe_event_id = command.event_id();
+  batch.dedupe_event_id = std::move(identity);
+  batch.dedupe_digest = std::move(digest);
 
   auto loaded = store.LoadCase(command.subject_key());
   if (!loaded) return loaded.error();
@@ -969,52 +1126,143 @@ Status Engine::HandleCommand(const bus::Message& m) {
       {.identity_hold_days = options_.identity_hold_days,
        .sharing = options_.statutory_sharing ? &*options_.statutory_sharing : nullptr});
   if (decision.rejection) {
-    ++stats_.rejections;
-    log::Info("command_rejected", {{"subject", command.subject_key()},
-                                   {"event_id", command.event_id()},
-                                   {"field", decision.rejection->field},
-                                   {"rule", decision.rejection->rule}});
-    v1::Envelope rejection = workflow::MakeRejection(command, *decision.rejection, now);
-    AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
-    return store.Commit(batch);
+    return CommitRejection(store, std::move(batch), command, *decision.rejection);
   }
 
   if (state.history_length() + decision.events.size() > options_.max_history_per_case) {
-    ++stats_.rejections;
     ++stats_.history_limit_rejections;
-    workflow::Rejection limit{
-        "subject_key", "history_limit",
-        "this case already holds " + std::to_string(state.history_length()) +
-            " events and the limit per case is " + std::to_string(options_.max_history_per_case) +
-            ": an operator must archive the case before more can be recorded"};
     log::Warn("history_limit_reached",
               {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
-    v1::Envelope rejection = workflow::MakeRejection(command, limit, now);
-    AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
-    return store.Commit(batch);
+    return CommitRejection(
+        store, std::move(batch), command,
+        {"subject_key", "history_limit",
+         "this case already holds " + std::to_string(state.history_length()) +
+             " events and the limit per case is " + std::to_string(options_.max_history_per_case) +
+             ": an operator must archive the case before more can be recorded"});
   }
 
+  state::Batch rejected = batch;  // what to commit instead if the outputs are too large
   workflow::TimerChanges timers = workflow::TimersFor(command.subject_key(), state, decision.events,
                                                       options_.warning_lead_days);
   batch.timers_add = std::move(timers.add);
   batch.timers_remove = std::move(timers.remove);
-  for (const auto& event : decision.events) {
-    log::Info("event_recorded", {{"subject", command.subject_key()},
-                                 {"event_id", event.event_id()},
-                                 {"cause", command.event_id()}});
-  }
-  stats_.events += decision.events.size();
+  std::vector<std::string> ids;
+  for (const auto& event : decision.events) ids.push_back(event.event_id());
   if (auto s = RecordEvents(batch, store, command.subject_key(), std::move(state),
                             std::move(decision.events), now);
       !s) {
     return s;
   }
+  // Every value this commit writes or sends must fit, checked before anything is
+  // committed: one that could never be sent would stop the partition for good.
+  if (auto r = CheckSizes(batch)) {
+    ++stats_.size_rejections;
+    return CommitRejection(store, std::move(rejected), command, *r);
+  }
   if (auto s = store.Commit(batch); !s) return s;
+  stats_.events += ids.size();
+  for (const auto& id : ids) {
+    log::Info(
+        "event_recorded",
+        {{"subject", command.subject_key()}, {"event_id", id}, {"cause", command.event_id()}});
+  }
   if (batch.erase_subject) {
     log::Info("subject_erased", {{"subject", command.subject_key()}});
-    purge_pending_.insert(m.partition);
+    purge_pending_.try_emplace(m.partition);
   }
   return {};
+}
+
+Status Engine::CommitRejection(state::CaseStore& store, state::Batch batch,
+                               const v1::Envelope& command, const workflow::Rejection& r) {
+  ++stats_.rejections;
+  log::Info("command_rejected", {{"subject", command.subject_key()},
+                                 {"event_id", command.event_id()},
+                                 {"field", r.field},
+                                 {"rule", r.rule}});
+  v1::Envelope rejection = workflow::MakeRejection(command, r, time_.Now());
+  std::string value = rejection.SerializeAsString();
+  if (!Fits(command.subject_key(), value)) {
+    // Only a partner's own values (ids copied into it) make a rejection this large;
+    // intake bounds them, so this is a second line: none of them goes out.
+    rejection.clear_correlation_id();
+    rejection.clear_causation_id();
+    v1::CommandRejected* cr = rejection.mutable_command_rejected();
+    cr->set_rejected_event_id("sha256:" + HexEncode(Sha256(command.event_id())));
+    cr->set_reason("the command's own values are too large to repeat here");
+    value = rejection.SerializeAsString();
+  }
+  AddToOutbox(batch, topics::kRejections, command.subject_key(), std::move(value));
+  return store.Commit(batch);
+}
+
+std::optional<workflow::Rejection> Engine::CheckSizes(const state::Batch& batch) const {
+  auto too_large = [](std::string field, std::string rule, std::string what, size_t size,
+                      size_t limit) {
+    return workflow::Rejection{std::move(field), std::move(rule),
+                               what + " would be " + std::to_string(size) +
+                                   " bytes, over the limit of " + std::to_string(limit) +
+                                   " bytes: send less in one command"};
+  };
+  if (batch.new_state) {
+    const size_t size = batch.new_state->ByteSizeLong();
+    if (size > options_.max_case_bytes) {
+      return too_large("subject_key", "case.too_large", "the child's case record", size,
+                       options_.max_case_bytes);
+    }
+    // Its changelog record also holds the command's identity; sealing adds a little.
+    if (size + batch.subject_key.size() + batch.dedupe_event_id.size() + 2 * kRecordOverheadBytes >
+        options_.max_record_bytes) {
+      return too_large("subject_key", "output.too_large", "the changelog record of the case", size,
+                       options_.max_record_bytes);
+    }
+  }
+  for (const auto& event : batch.history) {
+    const size_t size = event.ByteSizeLong();
+    if (size + batch.subject_key.size() + 2 * kRecordOverheadBytes > options_.max_record_bytes) {
+      return too_large("event_id", "output.too_large", "an event it causes", size,
+                       options_.max_record_bytes);
+    }
+  }
+  for (const auto& entry : batch.outbox) {
+    if (!Fits(entry.key(), entry.value())) {
+      return too_large("event_id", "output.too_large", "its output to " + entry.topic(),
+                       entry.key().size() + entry.value().size(), options_.max_record_bytes);
+    }
+  }
+  return std::nullopt;
+}
+
+void Engine::BackOff(int32_t partition) {
+  ++stats_.send_retries;
+  Backoff& b = send_backoff_[partition];
+  b.delay = std::clamp(b.delay * 2, options_.retry_backoff_min,
+                       std::max(options_.retry_backoff_min, options_.retry_backoff_max));
+  b.until = std::chrono::steady_clock::now() + b.delay;
+}
+
+Status Engine::DeadLetterOutput(int32_t partition, state::CaseStore& store, uint64_t sequence,
+                                std::string reason) {
+  auto items = store.ReadOutbox(sequence, 1);
+  if (!items) return items.error();
+  if (items->empty() || items->front().sequence != sequence) return {};  // already gone
+  const auto& entry = items->front().entry;
+  ++stats_.outputs_dead_lettered;
+  ++stats_.dead_letters;
+  log::Error("output_dead_lettered", {{"partition", std::to_string(partition)},
+                                      {"sequence", std::to_string(sequence)},
+                                      {"topic", entry.topic()},
+                                      {"reason", reason}});
+  std::string cause = "outbox|" + std::to_string(partition) + "|" + std::to_string(sequence);
+  auto d = DeadLetter(cause, entry.topic(), partition, static_cast<int64_t>(sequence),
+                      entry.value(), std::move(reason), options_.dead_letter_key);
+  if (!d) return d.error();
+  state::Batch batch;
+  batch.partition = partition;
+  AddToOutbox(batch, topics::kDeadLetter, cause, d->SerializeAsString());
+  // Two writes: a crash between them sends the dead letter twice, with one id.
+  if (auto s = store.Commit(batch); !s) return s;
+  return store.DeleteOutbox(sequence);
 }
 
 Status Engine::FireTimers() {
@@ -1073,6 +1321,18 @@ Status Engine::SendOutbox() {
 }
 
 Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
+  if (auto it = refused_.find(partition); it != refused_.end()) {
+    for (auto& [sequence, detail] : std::exchange(it->second, {})) {
+      if (auto s = DeadLetterOutput(partition, store, sequence, "refused by Kafka: " + detail);
+          !s) {
+        return s;
+      }
+    }
+    refused_.erase(partition);
+  }
+  if (auto it = send_backoff_.find(partition); it != send_backoff_.end()) {
+    if (std::chrono::steady_clock::now() < it->second.until) return {};  // retried later
+  }
   uint64_t& next = next_unsent_[partition];
   if (auto fence = confirm_first_.find(partition); fence != confirm_first_.end()) {
     if (next > fence->second) {
@@ -1099,10 +1359,33 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
     if (confirm_first_.count(partition) && !e.confirm_before_later()) break;
     bus::Outgoing out{e.topic(), e.key(), e.value(), e.tombstone()};
     if (e.has_partition()) out.partition = e.partition();
-    auto s = producer_.Send(out, OutboxOpaque(partition, item.sequence));
+    Status s;
+    if (!Fits(e.key(), e.value())) {
+      // Checked before commit, so only an entry from an engine with a larger limit.
+      s = Error{make_error_code(bus::errc::kRejected),
+                std::to_string(e.key().size() + e.value().size()) +
+                    " bytes exceed the record limit of " +
+                    std::to_string(options_.max_record_bytes)};
+    } else {
+      s = producer_.Send(out, OutboxOpaque(partition, item.sequence));
+    }
     if (!s) {
       if (s.error().code == make_error_code(bus::errc::kQueueFull)) break;  // next Step
-      return s;
+      if (s.error().code == make_error_code(bus::errc::kRejected)) {
+        // Never sendable: waiting for it would stop the partition for good.
+        if (auto d = DeadLetterOutput(partition, store, item.sequence, s.error().ToString()); !d) {
+          return d;
+        }
+        next = item.sequence + 1;
+        continue;
+      }
+      // Anything else may pass later (an unknown topic being created, a broker
+      // restarting): try this entry again after a pause, never stop the engine for it.
+      log::Warn("outbox_send_failed", {{"partition", std::to_string(partition)},
+                                       {"sequence", std::to_string(item.sequence)},
+                                       {"error", s.error().ToString()}});
+      BackOff(partition);
+      break;
     }
     next = item.sequence + 1;
     if (options_.transactions) txn_sent_[partition].push_back(item.sequence);

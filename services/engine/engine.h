@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <vector>
@@ -42,13 +43,27 @@
 #include "services/engine/subject_keyer.h"
 #include "state/case_store.h"
 #include "state/store_set.h"
+#include "workflow/rejection.h"
 
 namespace pathway::engine {
 
 struct EngineOptions {
-  size_t max_batch = 256;                          // messages per stage per Step
-  size_t outbox_batch = 1024;                      // outbox entries sent per Step
-  size_t max_message_bytes = 1 << 20;              // larger inbound values are dead-lettered
+  size_t max_batch = 256;      // messages per stage per Step
+  size_t outbox_batch = 1024;  // outbox entries sent per Step
+  // Inbound values larger than this are dead-lettered. Well below max_record_bytes, so
+  // a routed command (the inbound value and a subject key) always fits a record.
+  size_t max_message_bytes = 512 << 10;
+  // The largest record (key and value) the producer and the brokers accept: at most
+  // librdkafka's message.max.bytes (default 1,000,000) and every output topic's
+  // max.message.bytes. Every output is checked against it before it is committed; one
+  // that does not fit is rejected or dead-lettered instead (docs/guarantees.md).
+  size_t max_record_bytes = 1'000'000;
+  // A case's state (one RocksDB value and one changelog record) may not grow past
+  // this: the command that would pass it is rejected (rule case.too_large).
+  size_t max_case_bytes = 256 << 10;
+  // 32 bytes: dead letters carry their excerpt sealed under this key (main.cc derives
+  // it from the key-encryption key). Empty: the excerpt goes in clear (unit tests).
+  std::string dead_letter_key;
   std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
   // How long a Step waits for new data keys' changelog records to be confirmed before
   // it sends what is sealed under them; unconfirmed by then, they go on a later Step.
@@ -62,6 +77,14 @@ struct EngineOptions {
   // Events kept per case. A command that would grow a case beyond this is rejected
   // (rule history_limit) so one runaway subject cannot grow without bound.
   uint64_t max_history_per_case = 10000;
+  // After a send or delivery that failed but may pass later, the partition's outbox
+  // waits this long before it is tried again, doubling up to the maximum.
+  std::chrono::milliseconds retry_backoff_min{100};
+  std::chrono::milliseconds retry_backoff_max{5000};
+  // After an erasure, deleting the landing topics' records is retried until it
+  // succeeds: this long after the first failure, doubling up to the maximum.
+  std::chrono::milliseconds purge_backoff_min{1000};
+  std::chrono::milliseconds purge_backoff_max{600000};
   std::chrono::milliseconds restore_timeout{120000};      // per partition, on assignment
   std::chrono::milliseconds revoke_drain_timeout{10000};  // per revocation
   // Kafka transactions (needs a transactional producer, Producer::transactional()).
@@ -87,6 +110,7 @@ struct EngineSnapshot {
   int64_t oldest_due_overdue_days = 0;      // how late the oldest due timer is (0: none due)
   int64_t inbound_lag = 0;                  // messages behind on pathway.inbound.v1
   int64_t commands_lag = 0;                 // messages behind on pathway.commands.v1
+  size_t purges_pending = 0;                // partitions whose landing records wait for deletion
   std::map<std::string, uint64_t> rocksdb;  // CaseStore::Stats summed over partitions
 };
 
@@ -102,6 +126,10 @@ struct EngineStats {
   uint64_t restored_records = 0;  // changelog records applied by restores
   uint64_t restores = 0;          // partitions rebuilt from the changelog
   uint64_t history_limit_rejections = 0;
+  uint64_t size_rejections = 0;        // commands whose outputs or state were too large
+  uint64_t outputs_dead_lettered = 0;  // outputs the broker refused for good
+  uint64_t send_retries = 0;           // transient send or delivery failures, retried later
+  uint64_t purge_failures = 0;         // failed attempts to delete landing records
 };
 
 class Engine final : public bus::RebalanceListener {
@@ -138,6 +166,9 @@ class Engine final : public bus::RebalanceListener {
   // once and not restoring a partition. Safe to call from any thread.
   bool live() const { return !failed_.load(); }
   bool ready() const { return live() && assigned_once_.load() && !restoring_.load(); }
+  // Erasure purges still pending and why ("" if none), for /health/ready's detail.
+  // Safe to call from any thread.
+  std::string PurgeStatus() const;
 
   // bus::RebalanceListener (the stateful stage's consumer): start each assigned
   // partition at the offset stored in RocksDB.
@@ -147,7 +178,21 @@ class Engine final : public bus::RebalanceListener {
  private:
   Status StepOnce(std::chrono::milliseconds poll_timeout);
   Status RunIntake(std::chrono::milliseconds poll_timeout);
-  Status HandleInbound(const bus::Message& message);
+  // `opaque` goes with the message's outputs (kIntakeOpaque and its batch number).
+  Status HandleInbound(const bus::Message& message, uint64_t opaque);
+  // Sends a bounded dead letter of `message` (digest, size, sealed excerpt).
+  Status DeadLetterInbound(const bus::Message& message, std::string reason);
+  // Whether a record of this key and value fits options_.max_record_bytes.
+  bool Fits(std::string_view key, std::string_view value) const;
+  // Replaces outbox entry `sequence` of `partition` by a dead letter naming `reason`:
+  // one commit adds the dead letter (bounded), then the entry is deleted.
+  Status DeadLetterOutput(int32_t partition, state::CaseStore& store, uint64_t sequence,
+                          std::string reason);
+  // Why `batch` may not be committed (a value larger than its limit), if it may not.
+  std::optional<workflow::Rejection> CheckSizes(const state::Batch& batch) const;
+  // Rejects `command` in a batch of its own (consumed offset and dedupe entry only).
+  Status CommitRejection(state::CaseStore& store, state::Batch batch,
+                         const pathway::v1::Envelope& command, const workflow::Rejection& r);
   Status RunProcessor(std::chrono::milliseconds poll_timeout);
   Status HandleCommand(const bus::Message& message);
   Status FireTimers();
@@ -173,11 +218,13 @@ class Engine final : public bus::RebalanceListener {
   // (their sequence is in the commands group's committed metadata).
   Status AdoptCommittedOutbox(int32_t partition, state::CaseStore& store);
   Status ProduceFence(int32_t partition, const std::string& owner, int64_t* offset);
-  Status ProduceIntake(std::string_view topic, std::string_view key, std::string_view value);
+  Status ProduceIntake(std::string_view topic, std::string_view key, std::string_view value,
+                       uint64_t opaque);
   // After an erasure: deletes the processed records of pathway.commands.v1 (the
   // partition's) and pathway.inbound.v1 (all partitions, below the intake group's
   // committed offsets), which hold what partners sent in clear. Never fatal: a
-  // failure is retried on the next Steps, then reported (purge_failed).
+  // failure is logged (purge_failed), counted and retried after a doubling pause
+  // until it succeeds; PurgeStatus says what is pending.
   void PurgeProcessedRecords();
   Status PurgePartition(int32_t partition, state::CaseStore& store);
 
@@ -199,6 +246,21 @@ class Engine final : public bus::RebalanceListener {
   // The fence being produced: its delivery report fills these.
   std::optional<bus::Delivery> fence_delivery_;
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
+  // The intake batch being delivered (bounded by max_batch x max_message_bytes), and
+  // the outputs of it the broker refused for good: (index in the batch, detail).
+  std::vector<bus::Message> intake_batch_;
+  std::vector<std::pair<size_t, std::string>> intake_refused_;
+  // Outbox entries the broker refused for good, per partition: (sequence, detail);
+  // SendOutbox moves them to the dead-letter topic.
+  std::map<int32_t, std::vector<std::pair<uint64_t, std::string>>> refused_;
+  // Per partition: no sends before `until` after a transient failure (doubling delay).
+  struct Backoff {
+    std::chrono::steady_clock::time_point until;
+    std::chrono::milliseconds delay{0};
+  };
+  std::map<int32_t, Backoff> send_backoff_;
+  // Backs `partition` off after a transient failure (retry_backoff_min, doubling).
+  void BackOff(int32_t partition);
   // Transactions mode: what the open transaction holds.
   bool txn_open_ = false;
   bool txn_delivery_failed_ = false;
@@ -213,14 +275,22 @@ class Engine final : public bus::RebalanceListener {
   std::map<int32_t, int64_t> committed_inbound_;   // offsets last committed by this
   std::map<int32_t, int64_t> committed_commands_;  //   instance, per partition
   // Partitions of pathway.commands.v1 where a subject was erased: once their outbox is
-  // sent, the landing topics' processed records are deleted (PurgeProcessedCommands).
-  std::set<int32_t> purge_pending_;
-  std::map<int32_t, int> purge_attempts_;
+  // sent, the landing topics' processed records are deleted (PurgeProcessedRecords),
+  // retried with a doubling pause until that succeeds. The store keeps the mark, so a
+  // restart (or a new owner) goes on with it.
+  struct PurgeRetry {
+    int attempts = 0;
+    std::chrono::steady_clock::time_point next;
+    std::string last_error;
+  };
+  std::map<int32_t, PurgeRetry> purge_pending_;
   Status store_error_;  // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> assigned_once_{false};
   std::atomic<bool> restoring_{false};
+  mutable std::mutex purge_status_mu_;
+  std::string purge_status_;  // PurgeStatus(), written on the engine thread
 };
 
 }  // namespace pathway::engine

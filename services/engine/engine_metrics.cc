@@ -24,6 +24,9 @@ EngineMetrics::EngineMetrics(ops::Registry& registry)
       commands_lag_(registry.AddGauge("pathway_engine_consumer_lag_messages",
                                       "Messages behind the end of the assigned partitions",
                                       {{"topic", "pathway.commands.v1"}})),
+      purges_pending_(registry.AddGauge(
+          "pathway_engine_erasure_purges_pending",
+          "Partitions whose landing-topic records still wait to be deleted after an erasure")),
       registry_(registry),
       processing_(registry.AddHistogram("pathway_engine_command_processing_seconds",
                                         "Time to decide and commit one command", LatencyBounds())),
@@ -55,6 +58,17 @@ EngineMetrics::EngineMetrics(ops::Registry& registry)
   add("pathway_engine_history_limit_rejections_total",
       "Commands rejected because their case reached the history limit",
       &EngineStats::history_limit_rejections);
+  add("pathway_engine_size_rejections_total",
+      "Commands rejected because their outputs or case would pass a size limit",
+      &EngineStats::size_rejections);
+  add("pathway_engine_outputs_dead_lettered_total",
+      "Outputs Kafka refused for good (too large, invalid), sent to pathway.deadletter.v1",
+      &EngineStats::outputs_dead_lettered);
+  add("pathway_engine_send_retries_total",
+      "Sends or deliveries that failed and are retried after a pause", &EngineStats::send_retries);
+  add("pathway_engine_purge_failures_total",
+      "Failed attempts to delete landing-topic records after an erasure (retried)",
+      &EngineStats::purge_failures);
 }
 
 void EngineMetrics::Update(const EngineStats& stats, const EngineSnapshot& snapshot) {
@@ -69,6 +83,7 @@ void EngineMetrics::Update(const EngineStats& stats, const EngineSnapshot& snaps
   oldest_due_overdue_days_.Set(static_cast<double>(snapshot.oldest_due_overdue_days));
   inbound_lag_.Set(static_cast<double>(snapshot.inbound_lag));
   commands_lag_.Set(static_cast<double>(snapshot.commands_lag));
+  purges_pending_.Set(static_cast<double>(snapshot.purges_pending));
   for (const auto& [name, value] : snapshot.rocksdb) {
     auto it = rocksdb_.find(name);
     if (it == rocksdb_.end()) {

@@ -35,6 +35,7 @@ class EngineMetrics {
   ops::Gauge& oldest_due_overdue_days_;
   ops::Gauge& inbound_lag_;
   ops::Gauge& commands_lag_;
+  ops::Gauge& purges_pending_;
   ops::Registry& registry_;
   std::map<std::string, ops::Gauge*> rocksdb_;
   ops::Histogram& processing_;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/crypto.h"
 #include "common/log.h"
 #include "services/bus/kafka_bus.h"
 #include "services/engine/engine.h"
@@ -202,6 +204,27 @@ int Run(int argc, char** argv) {
   // One store per partition, each mirrored to its changelog partition; personal data
   // sealed under per-child data keys wrapped by the KEK.
   state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog), *kek);
+  // Dead letters' excerpts are sealed under a key of their own, derived from the KEK:
+  // they belong to no child whose key could be used (docs/guarantees.md).
+  flags.options.dead_letter_key = HmacSha256(*kek, "pathway.deadletter.v1");
+  // The output budget follows the producer's own limit where an operator lowered it;
+  // the brokers' and topics' limits must be at least this (deploy/README.md).
+  if (auto it = flags.kafka.settings.find("message.max.bytes"); it != flags.kafka.settings.end()) {
+    char* end = nullptr;
+    long long limit = std::strtoll(it->second.c_str(), &end, 10);
+    if (end == it->second.c_str() || *end != '\0' || limit < 64 * 1024) {
+      return Usage("-X message.max.bytes must be a whole number of bytes, at least 65536");
+    }
+    flags.options.max_record_bytes = static_cast<size_t>(limit);
+    flags.options.max_message_bytes =
+        std::min(flags.options.max_message_bytes, flags.options.max_record_bytes / 2);
+    flags.options.max_case_bytes =
+        std::min(flags.options.max_case_bytes, flags.options.max_record_bytes / 4);
+  }
+  log::Info("record_limits",
+            {{"max_record_bytes", std::to_string(flags.options.max_record_bytes)},
+             {"max_inbound_bytes", std::to_string(flags.options.max_message_bytes)},
+             {"max_case_bytes", std::to_string(flags.options.max_case_bytes)}});
 
   engine::Engine* engine_ptr = nullptr;
   bus::KafkaConfig producer_config = flags.kafka;
@@ -277,8 +300,11 @@ int Run(int argc, char** argv) {
     handlers.live = [&engine] { return engine.live(); };
     handlers.ready = [&engine] { return engine.ready(); };
     handlers.ready_detail = [&engine] {
-      return engine.live() ? "waiting for the partition assignment or restoring a partition"
-                           : "the engine stopped on an error";
+      std::string detail = engine.live()
+                               ? "waiting for the partition assignment or restoring a partition"
+                               : "the engine stopped on an error";
+      if (std::string purge = engine.PurgeStatus(); !purge.empty()) detail += "; " + purge;
+      return detail;
     };
     auto server = ops::HttpServer::Start(flags.ops_listen.substr(0, colon),
                                          static_cast<uint16_t>(port), std::move(handlers));

@@ -1099,7 +1099,8 @@ void ExpectSoundReference(const InboundStream& stream, const RunOutcome& referen
       unidentified += e.command_rejected().rejected_event_id().starts_with("unidentified|");
       ++rules[e.command_rejected().rule()];
     } else if (e.has_dead_lettered()) {
-      dead_originals.insert(e.dead_lettered().original());
+      // The engine seals the excerpt; the digest names the whole original.
+      dead_originals.insert(e.dead_lettered().original_sha256());
     } else if (e.has_deadline_warning() || e.has_deadline_breached()) {
       ++timers;
     }
@@ -1111,7 +1112,7 @@ void ExpectSoundReference(const InboundStream& stream, const RunOutcome& referen
   for (const auto& m : stream.messages) {
     v1::Envelope e;
     if (!e.ParseFromString(m.value) || e.payload_case() == v1::Envelope::PAYLOAD_NOT_SET) {
-      undecodable.insert(m.value);
+      undecodable.insert(Sha256(m.value));
       continue;
     }
     if (e.event_id().empty()) {
