@@ -628,6 +628,8 @@ v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejecti
   // of them: the rejection stays small and printable.
   out.set_causation_id(SafeId(command.event_id()));
   out.set_correlation_id(SafeId(out.correlation_id()));
+  out.set_subject_key(SafeId(out.subject_key()));
+  out.set_pathway_instance_id(SafeId(out.pathway_instance_id()));
   v1::CommandRejected* r = out.mutable_command_rejected();
   r->set_rejected_event_id(SafeId(command.event_id()));
   r->set_field(rejection.field);

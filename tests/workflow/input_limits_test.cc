@@ -276,6 +276,8 @@ TEST(InputLimits, ControlCharactersAndInvalidUtf8AreRejected) {
 TEST(InputLimits, RejectionsOfHostileCommandsStaySmallAndPrintable) {
   Envelope e = ValidReferral(std::string(400 * 1024, 'e'));
   e.set_correlation_id("corr\x1b[2J");
+  e.set_subject_key(std::string(300 * 1024, 'k'));
+  e.set_pathway_instance_id(std::string(300 * 1024, 'p'));
   e.mutable_occurred_at()->set_seconds(INT64_MAX / 2);
   IntakeOutput out = Intake(e, Key);
   ASSERT_TRUE(out.rejection);
