@@ -22,6 +22,9 @@ CivilDate LondonDate(TimePoint t) {
 }
 
 std::optional<CivilDate> ToCivil(const pathway::v1::Date& d) {
+  // Checked as int32 before std::chrono::year narrows it to a short (67561 would
+  // otherwise wrap to 2025).
+  if (d.year() < kMinCivilYear || d.year() > kMaxCivilYear) return std::nullopt;
   if (d.month() < 1 || d.month() > 12 || d.day() < 1 || d.day() > 31) return std::nullopt;
   CivilDate c{std::chrono::year{d.year()}, std::chrono::month{static_cast<unsigned>(d.month())},
               std::chrono::day{static_cast<unsigned>(d.day())}};

@@ -16,7 +16,15 @@ using CivilDate = std::chrono::year_month_day;
 // Statutory days are English days, so "today" is never the UTC date.
 CivilDate LondonDate(TimePoint t);
 
-// nullopt if `d` is not a real calendar date (e.g. 2023-02-29, month 13).
+// The years ToCivil accepts: what a proto Date can hold without wrapping and what
+// protobuf's JSON printer can print. Commands are held to the narrower
+// kMinYear..kMaxYear of workflow/input_limits.h at intake; this wider range leaves room
+// for dates computed from them (a 26th birthday, a deadline).
+inline constexpr int kMinCivilYear = 1;
+inline constexpr int kMaxCivilYear = 9999;
+
+// nullopt if `d` is not a real calendar date (e.g. 2023-02-29, month 13) or its year is
+// outside kMinCivilYear..kMaxCivilYear.
 std::optional<CivilDate> ToCivil(const pathway::v1::Date& d);
 pathway::v1::Date ToProto(CivilDate d);
 

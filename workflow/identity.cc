@@ -6,6 +6,7 @@
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
 #include "workflow/identifiers.h"
+#include "workflow/input_limits.h"
 #include "workflow/shared_record.h"
 
 namespace pathway::workflow {
@@ -97,6 +98,11 @@ bool IsIdentityCommand(const v1::Envelope& command) {
 
 IntakeOutput Intake(v1::Envelope command, const KeyFunction& key) {
   IntakeOutput out;
+  // First, so no value outside the input limits reaches routing, keying or any case.
+  if (auto r = CheckInputLimits(command)) {
+    out.rejection = std::move(r);
+    return out;
+  }
   if (command.has_alias_linked()) {
     out.rejection = Rejection{"alias_linked", "internal_command",
                               "alias_linked is written by the engine; partners send "

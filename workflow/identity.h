@@ -27,7 +27,10 @@ namespace pathway::workflow {
 // What the intake stage publishes on pathway.commands.v1 for one inbound command,
 // each keyed by its subject_key (set here), or why it publishes nothing. `key` is the
 // deployment's keyed hash (SubjectKeyer::Key). An IdentifierLinked becomes an
-// AliasLinked for the alias's partition, so no clear identifier passes intake.
+// AliasLinked for the alias's partition, so no clear identifier passes intake. A
+// command with any value outside the input limits (workflow/input_limits.h: unknown
+// enum numbers, dates and timestamps out of range, over-long strings, control
+// characters, invalid UTF-8) is rejected first, naming the field and rule.
 struct IntakeOutput {
   std::vector<pathway::v1::Envelope> commands;
   std::optional<Rejection> rejection;

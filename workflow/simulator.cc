@@ -2,6 +2,7 @@
 
 #include "workflow/event_identity.h"
 #include "workflow/identity.h"
+#include "workflow/input_limits.h"
 
 namespace pathway::workflow {
 namespace v1 = pathway::v1;
@@ -69,7 +70,11 @@ void Simulator::AdvanceTo(CivilDate as_of) {
 }
 
 void Simulator::Process(v1::Envelope inbound, TimePoint now) {
-  AdvanceTo(LondonDate(now));
+  // A command whose occurred_at is out of range is rejected at intake; its time must
+  // not move the simulated clock (and fire every timer up to the year 9999) first.
+  if (!inbound.has_occurred_at() || TimestampInRange(inbound.occurred_at())) {
+    AdvanceTo(LondonDate(now));
+  }
   IntakeOutput routed = Intake(inbound, keyer_);
   if (routed.rejection) {
     unrouted_.push_back(MakeRejection(inbound, *routed.rejection, now));

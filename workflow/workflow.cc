@@ -10,6 +10,7 @@
 #include "workflow/event_identity.h"
 #include "workflow/identifiers.h"
 #include "workflow/identity.h"
+#include "workflow/input_limits.h"
 #include "workflow/pathways/step_helpers.h"
 #include "workflow/shared_record.h"
 
@@ -42,6 +43,11 @@ std::optional<Rejection> CheckNhsNumber(const std::string& nhs, const char* fiel
 }
 
 Decision Reject(Rejection r) { return Decision{{}, std::move(r)}; }
+
+// `id` if it is within the identifier limit, else "digest:" and a digest of it.
+std::string SafeId(const std::string& id) {
+  return IsAcceptableIdentifier(id) ? id : "digest:" + DerivedEventId(id, 0);
+}
 
 // What the engine needs to know about a pathway command, whatever its payload.
 struct CommandInfo {
@@ -442,7 +448,10 @@ v1::Envelope DerivedEnvelope(const v1::Envelope& command, uint32_t index, TimePo
   out.set_event_id(DerivedEventId(CommandIdentity(command), index));
   out.set_subject_key(command.subject_key());
   out.set_pathway_instance_id(command.pathway_instance_id());
-  if (command.has_occurred_at()) *out.mutable_occurred_at() = command.occurred_at();
+  // Out of range only in a command rejected at intake: its rejection must still print.
+  if (command.has_occurred_at() && TimestampInRange(command.occurred_at())) {
+    *out.mutable_occurred_at() = command.occurred_at();
+  }
   SetTimestamp(out.mutable_recorded_at(), now);
   out.mutable_source()->set_agency("pathway");
   out.mutable_source()->set_system("pathway-engine");
@@ -617,8 +626,14 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
 
 v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejection, TimePoint now) {
   v1::Envelope out = DerivedEnvelope(command, 0, now);
+  // A command rejected for its ids (400 KB, control characters) is named by a digest
+  // of them: the rejection stays small and printable.
+  out.set_causation_id(SafeId(command.event_id()));
+  out.set_correlation_id(SafeId(out.correlation_id()));
+  out.set_subject_key(SafeId(out.subject_key()));
+  out.set_pathway_instance_id(SafeId(out.pathway_instance_id()));
   v1::CommandRejected* r = out.mutable_command_rejected();
-  r->set_rejected_event_id(command.event_id());
+  r->set_rejected_event_id(SafeId(command.event_id()));
   r->set_field(rejection.field);
   r->set_rule(rejection.rule);
   r->set_reason(rejection.reason);

@@ -1,6 +1,8 @@
 #include "services/ops/http_server.h"
 
+#include <algorithm>
 #include <exception>
+#include <list>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -127,14 +129,21 @@ struct HttpServer::Impl {
     if (thread.joinable()) thread.join();
   }
   void Accept();
+  void Admit(tcp::socket socket);
+  // Closes the connection from `client` (any client if null) that has waited longest
+  // for a request; false if every connection is busy answering one.
+  bool EvictIdlest(const asio::ip::address* client);
   void Run();
 
   const Handlers handlers;
   const HttpServerOptions options;
-  size_t open_connections = 0;  // touched on the I/O thread, and by ~io_context after join
+  // The open connections, oldest first; touched on the I/O thread, and by ~io_context
+  // after join. An evicted connection leaves the list at once (its socket is closed; the
+  // session ends when its read completes).
+  std::list<Session*> sessions;
   uint16_t port = 0;
   // Members above outlive the io_context: destroying it destroys the pending handlers and
-  // with them the sessions, which use `handlers`, `options` and `open_connections`.
+  // with them the sessions, which use `handlers`, `options` and `sessions`.
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
   tcp::acceptor acceptor{ioc};
@@ -146,21 +155,45 @@ struct HttpServer::Impl {
 // client keeps the connection alive. Owned by the handler of its pending operation.
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Impl& server)
+  Session(tcp::socket socket, asio::ip::address client, Impl& server)
       : stream_(std::move(socket)),
+        client_(std::move(client)),
         server_(server),
         buffer_(2 * server.options.max_request_bytes + 4096) {
-    ++server_.open_connections;
+    it_ = server_.sessions.insert(server_.sessions.end(), this);
   }
-  ~Session() { --server_.open_connections; }
+  ~Session() {
+    if (listed_) server_.sessions.erase(it_);
+  }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+
+  const asio::ip::address& client() const { return client_; }
+  // Waiting for a request (the first, or the next on a kept-alive connection), and
+  // since when; a connection answering a request is never evicted.
+  bool waiting() const { return waiting_; }
+  std::chrono::steady_clock::time_point waiting_since() const { return waiting_since_; }
+
+  // Leaves the list and closes the socket: the pending read completes and the session
+  // ends with it.
+  void Evict() {
+    if (listed_) server_.sessions.erase(it_);
+    listed_ = false;
+    waiting_ = false;
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
 
   void Read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_request_bytes));
     parser_->body_limit(static_cast<std::uint64_t>(server_.options.max_request_bytes));
-    stream_.expires_after(server_.options.read_timeout);
+    // A kept-alive connection waits only `idle_timeout` for its next request.
+    stream_.expires_after(served_
+                              ? std::min(server_.options.idle_timeout, server_.options.read_timeout)
+                              : server_.options.read_timeout);
+    waiting_ = listed_;
+    waiting_since_ = std::chrono::steady_clock::now();
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
@@ -168,6 +201,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
  private:
   void OnRead(beast::error_code ec) {
+    waiting_ = false;
     if (ec) {
       // Time-outs, resets and clients that went away: nothing to answer.
       if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
@@ -183,6 +217,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       return;
     }
     Request req = parser_->release();
+    served_ = true;
     std::string_view route;
     response_ = Route(server_.handlers, req, route);
     response_.version(req.version());
@@ -228,7 +263,13 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  const asio::ip::address client_;
   Impl& server_;
+  std::list<Session*>::iterator it_;
+  bool listed_ = true;
+  bool waiting_ = false;
+  bool served_ = false;
+  std::chrono::steady_clock::time_point waiting_since_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;
@@ -246,15 +287,47 @@ void HttpServer::Impl::Accept() {
       });
       return;
     }
-    if (open_connections >= options.max_connections) {
-      log::Debug("ops_http_connection_refused", {{"reason", "max_connections"}});
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      std::make_shared<Session>(std::move(socket), *this)->Read();
-    }
+    Admit(std::move(socket));
     Accept();
   });
+}
+
+// A new connection is admitted if it is within both limits, or can be brought within
+// them by closing idle connections: the longest-waiting one of the same client first,
+// then the longest-waiting one of any client. So idle clients can never keep a health
+// probe out; only connections busy answering requests can.
+void HttpServer::Impl::Admit(tcp::socket socket) {
+  beast::error_code ec;
+  asio::ip::address client = socket.remote_endpoint(ec).address();
+  if (ec) return;  // already gone
+  auto refuse = [&](const char* reason) {
+    log::Debug("ops_http_connection_refused", {{"reason", reason}});
+    beast::error_code ignored;
+    socket.close(ignored);
+  };
+  auto same_client = [&] {
+    return static_cast<size_t>(std::count_if(sessions.begin(), sessions.end(),
+                                             [&](Session* s) { return s->client() == client; }));
+  };
+  if (same_client() >= options.max_connections_per_client && !EvictIdlest(&client)) {
+    return refuse("max_connections_per_client");
+  }
+  if (sessions.size() >= options.max_connections && !EvictIdlest(nullptr)) {
+    return refuse("max_connections");
+  }
+  std::make_shared<Session>(std::move(socket), std::move(client), *this)->Read();
+}
+
+bool HttpServer::Impl::EvictIdlest(const asio::ip::address* client) {
+  Session* idlest = nullptr;
+  for (Session* s : sessions) {
+    if (!s->waiting() || (client && s->client() != *client)) continue;
+    if (!idlest || s->waiting_since() < idlest->waiting_since()) idlest = s;
+  }
+  if (!idlest) return false;
+  log::Debug("ops_http_connection_evicted", {{"reason", client ? "per_client" : "total"}});
+  idlest->Evict();
+  return true;
 }
 
 void HttpServer::Impl::Run() {
@@ -285,7 +358,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address
                  "the metrics, live and ready handlers are required"};
   }
   if (options.read_timeout <= std::chrono::milliseconds::zero() || options.max_request_bytes == 0 ||
-      options.max_request_bytes > (1u << 30) || options.max_connections == 0) {
+      options.max_request_bytes > (1u << 30) || options.max_connections == 0 ||
+      options.max_connections_per_client == 0 ||
+      options.idle_timeout <= std::chrono::milliseconds::zero()) {
     return Error{make_error_code(errc::kInvalidArgument), "invalid HttpServerOptions"};
   }
   // Asio reports through error codes here; anything thrown (allocation, thread creation)

@@ -16,9 +16,17 @@
 // every other request. Boost headers stay out of this header.
 //
 // Limits, so a slow or hostile client cannot hold the server: each request must arrive
-// within `read_timeout` (each response be taken within it too), request headers and
-// body are each limited to `max_request_bytes` (431 / 413, then the connection is
-// closed), and at most `max_connections` are open at once (more are closed on accept).
+// within `read_timeout` (each response be taken within it too), a kept-alive connection
+// is closed after `idle_timeout` without a next request, request headers and body are
+// each limited to `max_request_bytes` (431 / 413, then the connection is closed), and at
+// most `max_connections` are open at once, at most `max_connections_per_client` from
+// one client address. A connection beyond a limit is admitted by closing the connection
+// (of that client, else of any) that has waited longest for a request; it is refused
+// (closed on accept) only when every connection counted against the limit is busy
+// answering a request. So idle or slow clients cannot keep `/health/live` and
+// `/health/ready` from being answered: a probe's connection is the newest, and would
+// only be closed before its request arrived if `max_connections` more connections
+// arrived first.
 //
 // Logging: one debug line per request with the method, the route (`other` for an unknown
 // path, so nothing the client sent is logged) and the status; never headers or bodies.
@@ -60,6 +68,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{10'000};
   std::size_t max_request_bytes = 8 * 1024;
   std::size_t max_connections = 64;
+  std::size_t max_connections_per_client = 8;
+  std::chrono::milliseconds idle_timeout{5'000};
 };
 
 class HttpServer {

@@ -1,5 +1,6 @@
 // pathwayctl simulate: the engine's workflow code over a JSONL history, in-process.
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "services/pathwayctl/commands.h"
 #include "services/pathwayctl/json.h"
 #include "workflow/clock.h"
+#include "workflow/input_limits.h"
 #include "workflow/pathway.h"
 #include "workflow/shared_record.h"
 #include "workflow/simulator.h"
@@ -250,6 +252,10 @@ int RunSimulate(std::span<char* const> args) {
   }
   // Parse and check every line before simulating anything.
   std::vector<std::pair<v1::Envelope, TimePoint>> history;
+  // The latest time in range: a line whose occurredAt is outside the input limits is
+  // rejected at intake, as the engine would, and neither moves the simulated clock nor
+  // takes part in the ordering.
+  std::optional<TimePoint> latest;
   size_t line_number = 0;
   for (size_t pos = 0; pos < input.size();) {
     size_t end = input.find('\n', pos);
@@ -270,20 +276,20 @@ int RunSimulate(std::span<char* const> args) {
     }
     TimePoint at{std::chrono::seconds(e.occurred_at().seconds()) +
                  std::chrono::microseconds(e.occurred_at().nanos() / 1000)};
-    if (!history.empty() && at < history.back().second) {
+    const bool in_range = workflow::TimestampInRange(e.occurred_at());
+    if (in_range && latest && at < *latest) {
       PrintErr(kCmd, where + "occurredAt is earlier than the line before: events must be in order");
       return kExitUsage;
     }
+    if (in_range) latest = at;
     history.emplace_back(std::move(e), at);
   }
 
   workflow::Simulator sim([&keyer](std::string_view nhs) { return keyer.Key(nhs); }, lead_days,
                           options);
   for (auto& [envelope, at] : history) sim.Process(std::move(envelope), at);
-  CivilDate until =
-      as_of ? *as_of
-            : (history.empty() ? CivilDate{} : workflow::LondonDate(history.back().second));
-  if (as_of || !history.empty()) sim.AdvanceTo(until);
+  CivilDate until = as_of ? *as_of : (latest ? workflow::LondonDate(*latest) : CivilDate{});
+  if (as_of || latest) sim.AdvanceTo(until);
 
   if (!json) {
     PrintText(sim, until);

@@ -8,7 +8,8 @@
 //                         throws `missing` (followed by the reference, if one is sought)
 //   Deadline(name), Due(name), MetOn(name), Fact(key)   of that instance; Deadline throws
 //                         "no deadline <name>"
-//   LastRejection(), LastRejectionRule(), Rejections()  of the child
+//   LastRejection(), LastRejectionRule(), Rejections()  of the child, counting the
+//                         commands Run that intake rejected (workflow/input_limits.h)
 //
 // A derived fixture names its pathway, the error for a missing instance and, for pathways
 // a child may have more than one of, the reference Instance() means when given none.
@@ -47,7 +48,15 @@ class PathwayFixture : public ::testing::Test {
 
   workflow::Simulator sim{SubjectKey};
 
-  void Run(const pathway::v1::Envelope& e) { sim.Process(e, OccurredAt(e)); }
+  void Run(const pathway::v1::Envelope& e) {
+    const std::size_t unrouted = sim.unrouted_rejections().size();
+    sim.Process(e, OccurredAt(e));
+    if (sim.unrouted_rejections().size() > unrouted) {
+      last_intake_rejection_ = sim.unrouted_rejections().back().command_rejected();
+      ++intake_rejections_;
+      child_rejections_then_ = ChildRejections();
+    }
+  }
   void AdvanceTo(const std::string& date) { sim.AdvanceTo(*workflow::ParseDate(date)); }
 
   const workflow::Simulator::Subject& Child(std::string_view nhs = kValidNhsNumber) const {
@@ -92,20 +101,28 @@ class PathwayFixture : public ::testing::Test {
   std::string MetOn(const std::string& name) const { return Date(Deadline(name).met_on()); }
   std::string Fact(const std::string& key) const { return workflow::FactValue(Instance(), key); }
 
+  // The latest rejection: by the child's case, or of a command Run that intake rejected
+  // (so never reached the case) if the case has rejected nothing since.
   const pathway::v1::CommandRejected& LastRejection() const {
-    if (Child().rejections.empty()) throw std::runtime_error("no rejection");
+    if (last_intake_rejection_ && ChildRejections() == child_rejections_then_) {
+      return *last_intake_rejection_;
+    }
+    if (ChildRejections() == 0) throw std::runtime_error("no rejection");
     return Child().rejections.back().command_rejected();
   }
-  std::string LastRejectionRule() const {
-    return Child().rejections.empty() ? "" : LastRejection().rule();
-  }
+  std::string LastRejectionRule() const { return Rejections() == 0 ? "" : LastRejection().rule(); }
+  std::size_t Rejections() const { return ChildRejections() + intake_rejections_; }
+
+ private:
   // 0 when the child has no subject yet.
-  std::size_t Rejections() const {
+  std::size_t ChildRejections() const {
     auto it = sim.subjects().find(SubjectKey(kValidNhsNumber));
     return it == sim.subjects().end() ? 0 : it->second.rejections.size();
   }
 
- private:
+  std::optional<pathway::v1::CommandRejected> last_intake_rejection_;
+  std::size_t intake_rejections_ = 0;
+  std::size_t child_rejections_then_ = 0;
   pathway::v1::PathwayKind kind_;
   std::string missing_;
   Reference reference_;

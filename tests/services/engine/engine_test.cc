@@ -103,6 +103,44 @@ TEST(Engine, FutureDateOfBirthIsRejectedByTheWorkflow) {
       h.StoreFor(h.SubjectOf(kValidNhsNumber)).LoadCase(h.SubjectOf(kValidNhsNumber))->has_value());
 }
 
+TEST(Engine, HostileValuesAreRejectedAtIntakeAndTheNextMessageIsProcessed) {
+  EngineHarness h;
+  Envelope huge_id = ValidReferral(std::string(400 * 1024, 'e'));
+  Envelope unknown_enum = ValidReferral("evt-enum");
+  unknown_enum.mutable_referral_submitted()->set_reason(
+      static_cast<pathway::v1::ReferralReason>(99));
+  Envelope far_year = ValidReferral("evt-year");
+  far_year.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth()->set_year(67561);
+  Envelope escape = ValidReferral("evt-esc");
+  escape.mutable_referral_submitted()->mutable_child()->set_given_name("Amara\x1b[2J");
+  Envelope far_time = ValidReferral("evt-time");
+  far_time.mutable_occurred_at()->set_seconds(int64_t{1} << 40);
+  for (const auto& e : {huge_id, unknown_enum, far_year, escape, far_time}) h.Publish(e);
+  h.Publish(ValidReferral("evt-good"));  // same partition, after the hostile ones
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 5u);
+  // Partners key their messages as they like, so the order across partitions is free.
+  std::set<std::pair<std::string, std::string>> got;
+  for (const auto& r : rejections) {
+    got.emplace(r.command_rejected().field(), r.command_rejected().rule());
+    EXPECT_LT(r.ByteSizeLong(), 2048u) << r.command_rejected().field();
+    std::string json;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(r, &json).ok());
+  }
+  const std::set<std::pair<std::string, std::string>> expected = {
+      {"event_id", "string.too_long"},
+      {"referral_submitted.reason", "enum.unknown_value"},
+      {"referral_submitted.child.date_of_birth", "date.out_of_range"},
+      {"referral_submitted.child.given_name", "string.control_character"},
+      {"occurred_at", "timestamp.out_of_range"},
+  };
+  EXPECT_EQ(got, expected);
+  auto events = h.Read(topics::kEvents);
+  ASSERT_FALSE(events.empty());
+  for (const auto& e : events) EXPECT_EQ(e.causation_id(), "evt-good");
+}
+
 TEST(Engine, UndecodableBytesAreDeadLetteredWithoutBlockingThePartition) {
   EngineHarness h;
   h.PublishRaw("\xff\xff\xff not protobuf");

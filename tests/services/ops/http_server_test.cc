@@ -9,8 +9,11 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 // GCC 12 reports a "potential null pointer dereference" inside Asio's scheduler
 // (scheduler.ipp, compensating_work_started) once it is inlined at -O2/-O3; the pointer
@@ -40,8 +43,15 @@ constexpr std::chrono::seconds kClientTimeout{5};
 
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  // `from`: the local address to connect from (any 127.0.0.0/8 address on Linux), so one
+  // test can be many clients.
+  explicit Client(uint16_t port, const char* from = nullptr) {
     beast::error_code result;
+    if (from) {
+      stream_.socket().open(tcp::v4(), result);
+      if (!result) stream_.socket().bind(tcp::endpoint(asio::ip::make_address(from), 0), result);
+      EXPECT_FALSE(result) << result.message();
+    }
     stream_.expires_after(kClientTimeout);
     stream_.async_connect(tcp::endpoint(asio::ip::address_v4::loopback(), port),
                           [&](beast::error_code ec) { result = ec; });
@@ -299,16 +309,71 @@ TEST_F(HttpServerTest, SlowClientsAreDisconnectedAfterTheReadTimeout) {
   EXPECT_EQ(res.result(), http::status::ok);
 }
 
-TEST_F(HttpServerTest, ConnectionsOverTheLimitAreClosed) {
+TEST_F(HttpServerTest, AtTheLimitTheIdlestConnectionMakesRoom) {
   HttpServerOptions options;
   options.max_connections = 1;
   StartServer(options);
   Client first(server_->port());
   Client second(server_->port());  // accepted after `first` (one I/O thread, FIFO backlog)
-  EXPECT_TRUE(ClosedByServer(second.WaitForClose()));
   Response res;
-  ASSERT_FALSE(first.Fetch(http::verb::get, "/health/live", res));
+  ASSERT_FALSE(second.Fetch(http::verb::get, "/health/live", res));
   EXPECT_EQ(res.result(), http::status::ok);
+  EXPECT_TRUE(ClosedByServer(first.WaitForClose()));
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
+  HttpServerOptions options;
+  options.idle_timeout = std::chrono::milliseconds(100);  // read_timeout stays 10 s
+  StartServer(options);
+  Client client(server_->port());
+  Response res;
+  ASSERT_FALSE(client.Fetch(http::verb::get, "/metrics", res));
+  EXPECT_EQ(res.result(), http::status::ok);
+  // Well within the client's 5 s deadline, and long before the read timeout.
+  EXPECT_TRUE(ClosedByServer(client.WaitForClose()));
+}
+
+TEST_F(HttpServerTest, OneClientKeepsAtMostItsShareOfConnections) {
+  StartServer();  // 64 connections, 8 per client
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 8; ++i) {
+    idle.push_back(std::make_unique<Client>(server_->port()));
+    Response res;
+    ASSERT_FALSE(idle.back()->Fetch(http::verb::get, "/metrics", res));  // then kept alive
+  }
+  Client probe(server_->port());
+  Response res;
+  ASSERT_FALSE(probe.Fetch(http::verb::get, "/health/live", res));
+  EXPECT_EQ(res.result(), http::status::ok);
+  // The ninth connection from this address closed the one idle longest, and only it.
+  EXPECT_TRUE(ClosedByServer(idle[0]->WaitForClose()));
+  ASSERT_FALSE(idle[7]->Fetch(http::verb::get, "/health/live", res));
+  EXPECT_EQ(res.result(), http::status::ok);
+}
+
+TEST_F(HttpServerTest, HealthProbesAreAnsweredWhenIdleClientsHoldEveryConnection) {
+  HttpServerOptions options;
+  options.max_connections = 8;
+  options.max_connections_per_client = 2;
+  StartServer(options);
+  std::vector<std::unique_ptr<Client>> idle;
+  for (const char* from : {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"}) {
+    for (int i = 0; i < 2; ++i) {
+      idle.push_back(std::make_unique<Client>(server_->port(), from));
+      Response res;
+      ASSERT_FALSE(idle.back()->Fetch(http::verb::get, "/metrics", res)) << from;
+    }
+  }
+  // Every connection is taken by an idle client; the orchestrator's probes still get in.
+  for (const char* path : {"/health/live", "/health/ready"}) {
+    Client probe(server_->port(), "127.0.0.1");
+    Response res;
+    ASSERT_FALSE(probe.Fetch(http::verb::get, path, res)) << path;
+    EXPECT_EQ(res.result(), std::string_view(path) == "/health/live"
+                                ? http::status::ok
+                                : http::status::service_unavailable);
+  }
+  EXPECT_TRUE(ClosedByServer(idle[0]->WaitForClose()));
 }
 
 TEST_F(HttpServerTest, DestructorReturnsPromptlyWithClientsConnected) {
@@ -349,6 +414,12 @@ TEST(HttpServerStartTest, Errors) {
   HttpServerOptions zero;
   zero.max_request_bytes = 0;
   EXPECT_FALSE(HttpServer::Start("127.0.0.1", 0, handlers, zero).ok());
+  HttpServerOptions no_share;
+  no_share.max_connections_per_client = 0;
+  EXPECT_FALSE(HttpServer::Start("127.0.0.1", 0, handlers, no_share).ok());
+  HttpServerOptions no_idle;
+  no_idle.idle_timeout = std::chrono::milliseconds(0);
+  EXPECT_FALSE(HttpServer::Start("127.0.0.1", 0, handlers, no_idle).ok());
 
   auto first = HttpServer::Start("127.0.0.1", 0, handlers);
   ASSERT_TRUE(first.ok()) << first.error().ToString();

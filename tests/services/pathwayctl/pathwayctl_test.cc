@@ -316,6 +316,44 @@ TEST_F(PathwayctlTest, SimulateDefaultsToTheLastEventsDateAndExplainsBadInput) {
   EXPECT_THAT(bad_date.err, HasSubstr("--as-of"));
 }
 
+// The same input limits as the engine's intake (workflow/input_limits.h): hostile
+// values are rejected naming field and rule, an out-of-range time neither moves the
+// clock nor breaks the ordering, and the next line is simulated as usual.
+TEST_F(PathwayctlTest, SimulateRejectsHostileValuesAtIntakeAndGoesOn) {
+  std::ifstream history(PATHWAY_HISTORIES "/ehc_assessment.jsonl");
+  std::string first;
+  ASSERT_TRUE(std::getline(history, first));
+  const std::string hostile =
+      R"({"eventId":"far","occurredAt":"2500-01-01T00:00:00Z","subject":{"nhsNumber":"9434765919"},)"
+      R"("factProvided":{"type":"FACT_TYPE_FAMILY_VIEWS","content":"x"}})"
+      "\n"
+      R"({"eventId":"esc","occurredAt":"2025-02-12T09:00:00Z","subject":{"nhsNumber":"9434765919"},)"
+      R"("factProvided":{"type":"FACT_TYPE_FAMILY_VIEWS","content":"\u001b[2J"}})"
+      "\n"
+      R"({"eventId":"enum","occurredAt":"2025-02-12T09:01:00Z","subject":{"nhsNumber":"9434765919"},)"
+      R"("factProvided":{"type":77,"content":"x"}})"
+      "\n";
+  std::string path = WriteFile("hostile.jsonl", first + "\n" + hostile);
+  RunResult r = Run({"simulate", "--events", path, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  google::protobuf::Struct doc = ParseJson(r.out);
+  EXPECT_EQ(Get(doc, "as_of").string_value(), "2025-02-12");
+  const auto& unrouted = Get(doc, "unrouted_rejections").list_value();
+  ASSERT_EQ(unrouted.values_size(), 3);
+  const std::pair<const char*, const char*> expected[] = {
+      {"occurred_at", "timestamp.out_of_range"},
+      {"fact_provided.content", "string.control_character"},
+      {"fact_provided.type", "enum.unknown_value"},
+  };
+  for (int i = 0; i < 3; ++i) {
+    const auto& rejection = unrouted.values(i).struct_value();
+    EXPECT_EQ(Get(rejection, "field").string_value(), expected[i].first) << i;
+    EXPECT_EQ(Get(rejection, "rule").string_value(), expected[i].second) << i;
+  }
+  // The first line (before the hostile ones) made the child's case.
+  EXPECT_EQ(Get(doc, "subjects").list_value().values_size(), 1);
+}
+
 TEST_F(PathwayctlTest, DescribePrintsTheStateDiagramFromTheDefinition) {
   RunResult r = Run({"describe", "ehc_needs_assessment", "--format", "mermaid"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
