@@ -362,6 +362,15 @@ TEST(Erasure, FreeTextNeverLeavesInClearAndNoneOfItOpensAfterErasure) {
     EXPECT_FALSE(AnyFileContains(h.data_dir(), marker)) << "a store file holds '" << marker << "'";
   }
 
+  // Nor do identifiers: no NHS number, name or postcode is in anything the engine sends
+  // or keeps in clear.
+  for (const std::string identifier : {kValidNhsNumber, kOtherValidNhsNumber, kPfaChild, "Mensah",
+                                       "Okafor", "SE5 8AZ", "SE1 7PB"}) {
+    EXPECT_TRUE(AnyRecordContains(EveryTopicRecord(h), identifier)) << identifier;
+    EXPECT_FALSE(AnyRecordContains(outputs, identifier)) << "an output topic holds " << identifier;
+    EXPECT_FALSE(AnyFileContains(h.data_dir(), identifier)) << "a store file holds " << identifier;
+  }
+
   // Long after: no retention rule keeps any of them. Each is erased.
   h.time().Set(pathway::testing::At("2060-01-05"));
   ASSERT_TRUE(h.RunUntilIdle(400).ok());
