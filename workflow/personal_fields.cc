@@ -5,6 +5,7 @@
 
 #include <array>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include "pathway/v1/common.pb.h"
@@ -52,14 +53,42 @@ std::string PlainOf(const Message& m, const FieldDescriptor* f) {
   return {};
 }
 
+// Whether a message of type `d` can hold a sealable field at any depth, memoised in
+// `memo` (cycles count as "no" while being decided, which is right: a cycle adds no field).
+bool MayHoldSealable(const Descriptor* d, std::unordered_map<const Descriptor*, bool>& memo) {
+  if (auto it = memo.find(d); it != memo.end()) return it->second;
+  memo[d] = false;
+  bool holds = false;
+  for (int i = 0; i < d->field_count() && !holds; ++i) {
+    const FieldDescriptor* f = d->field(i);
+    holds = Sealable(f) || (f->message_type() != nullptr && Ours(f->message_type()) &&
+                            MayHoldSealable(f->message_type(), memo));
+  }
+  memo[d] = holds;
+  return holds;
+}
+
+// The message types worth walking into (a Date or a Source is not): decided once.
+bool WorthWalking(const Descriptor* d) {
+  static const std::unordered_map<const Descriptor*, bool> kHolders = [] {
+    std::unordered_map<const Descriptor*, bool> memo;
+    MayHoldSealable(v1::Envelope::descriptor(), memo);
+    return memo;
+  }();
+  auto it = kHolders.find(d);
+  return it == kHolders.end() ? Ours(d) : it->second;
+}
+
 Status Seal(Message& m, const SealFunction& seal, const std::string& path) {
   const Reflection* r = m.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(m, &fields);
   for (const FieldDescriptor* f : fields) {
+    if (!Sealable(f) && (f->message_type() == nullptr || !WorthWalking(f->message_type()))) {
+      continue;  // the common case: a clear scalar, string or message
+    }
     std::string here = path + f->name();
     if (!Sealable(f)) {
-      if (f->message_type() == nullptr || !Ours(f->message_type())) continue;
       if (!f->is_repeated()) {
         if (auto s = Seal(*r->MutableMessage(&m, f), seal, here + "."); !s) return s;
         continue;
