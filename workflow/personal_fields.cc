@@ -177,6 +177,9 @@ Status Open(Message& m, const OpenFunction& open, const std::string& path) {
   for (const FieldDescriptor* f : fields) {
     std::string here = path + f->name();
     if (Sealable(f) && IsText(f)) {
+      // A field with a companion is never sealed in place: its text is the clear value,
+      // whatever it looks like.
+      if (!f->options().GetExtension(v1::sealed_in).empty()) continue;
       if (!f->is_repeated()) {
         auto clear = OpenText(r->GetString(m, f), open, here);
         if (!clear) return clear.error();

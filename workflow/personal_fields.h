@@ -47,7 +47,8 @@ Status SealPersonalFields(pathway::v1::Envelope& event, const SealFunction& seal
 // every sealed form SealPersonalFields made in `message`, whose own path in the
 // envelope is `path` (empty for an Envelope; "fact_recorded." for a FactRecorded kept
 // in a case state). Clear fields are left alone. Fails if a sealed form does not open
-// (an erased subject, the wrong key, or a value moved to another field).
+// (an erased subject, the wrong key, or a value moved to another field). Only values
+// that came off a topic: a history kept in clear may hold text that looks sealed.
 Status OpenPersonalFields(google::protobuf::Message& message, const OpenFunction& open,
                           std::string_view path = "");
 

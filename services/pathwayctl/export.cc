@@ -132,7 +132,7 @@ Result<std::string> ExportJson(state::CaseStore& cases, const std::string& subje
                             .Done());
   }
   std::vector<std::string> record;
-  // Anything sealed for a topic (workflow/personal_fields.h) opens with the child's key.
+  // A fact sealed for a topic (workflow/personal_fields.h) opens with the child's key.
   const workflow::OpenFunction open = [&](std::string_view sealed, std::string_view field) {
     return cases.OpenField(subject, sealed, field);
   };
@@ -172,8 +172,10 @@ Result<std::string> ExportJson(state::CaseStore& cases, const std::string& subje
   options.preserve_proto_field_names = true;
   std::vector<std::string> events;
   std::vector<std::string> audit;
-  for (v1::Envelope e : *history) {
-    if (auto s = workflow::OpenPersonalFields(e, open); !s) return s.error();
+  // The history is kept as decided (sealed whole at rest by the store, never field by
+  // field), so its values are clear: opening them would take a partner's text that
+  // merely looks sealed for a sealed form.
+  for (const auto& e : *history) {
     std::string json;
     if (!google::protobuf::util::MessageToJsonString(e, &json, options).ok()) {
       return Error{state::make_error_code(state::errc::kCorruption),

@@ -187,6 +187,14 @@ TEST(PersonalFields, TextThatLooksSealedIsSealedAgain) {
   EXPECT_EQ(e.pathway_step_recorded().facts(0).value(), forged);
 }
 
+TEST(PersonalFields, ACompanionFieldsTextIsNeverTakenForASealedForm) {
+  v1::FactRecorded kept;
+  std::string forged = std::string(kSealedTextPrefix) + Base64Encode("not sealed");
+  kept.set_content(forged);
+  ASSERT_TRUE(OpenPersonalFields(kept, OpenWith(kKey), "fact_recorded.").ok());
+  EXPECT_EQ(kept.content(), forged);
+}
+
 TEST(PersonalFields, TheTwoOriginalFieldsKeepTheirSealedFormsAndNames) {
   v1::Envelope e;
   e.mutable_fact_recorded()->set_content("Amara loves trains");
