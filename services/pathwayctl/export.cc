@@ -24,6 +24,7 @@
 #include "state/errc.h"
 #include "state/store_set.h"
 #include "workflow/identifiers.h"
+#include "workflow/personal_fields.h"
 #include "workflow/shared_record.h"
 
 namespace pathway::ctl {
@@ -131,13 +132,13 @@ Result<std::string> ExportJson(state::CaseStore& cases, const std::string& subje
                             .Done());
   }
   std::vector<std::string> record;
-  for (const auto& f : state.record_facts()) {
-    std::string content = f.content();
-    if (content.empty() && !f.sealed_content().empty()) {
-      auto opened = cases.OpenField(subject, f.sealed_content(), "fact_recorded.content");
-      if (!opened) return opened.error();
-      content = std::move(*opened);
-    }
+  // A fact sealed for a topic (workflow/personal_fields.h) opens with the child's key.
+  const workflow::OpenFunction open = [&](std::string_view sealed, std::string_view field) {
+    return cases.OpenField(subject, sealed, field);
+  };
+  for (v1::FactRecorded f : state.record_facts()) {
+    if (auto s = workflow::OpenPersonalFields(f, open, "fact_recorded."); !s) return s.error();
+    const std::string& content = f.content();
     record.push_back(Json()
                          .Str("type", workflow::FactTypeName(f.type()))
                          .Str("content", content)
@@ -171,6 +172,9 @@ Result<std::string> ExportJson(state::CaseStore& cases, const std::string& subje
   options.preserve_proto_field_names = true;
   std::vector<std::string> events;
   std::vector<std::string> audit;
+  // The history is kept as decided (sealed whole at rest by the store, never field by
+  // field), so its values are clear: opening them would take a partner's text that
+  // merely looks sealed for a sealed form.
   for (const auto& e : *history) {
     std::string json;
     if (!google::protobuf::util::MessageToJsonString(e, &json, options).ok()) {
