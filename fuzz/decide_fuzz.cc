@@ -111,11 +111,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)state.SerializeAsString();
 
   // Fire what the events added, then a warning and a breach timer of every deadline
-  // of the new state, each on its own copy of the state (as the engine fires each
-  // timer against the stored case).
+  // (with a real due date) of the new state, each on its own copy of the state (as the engine fires
+  // each timer against the stored case).
   std::vector<store::Timer> to_fire = timers.add;
   for (const auto& p : state.pathways()) {
     for (const auto& d : p.deadlines()) {
+      // Stored timers come from TimersFor, which makes them for real dates only.
+      if (!wf::ToCivil(d.due())) continue;
       for (auto kind : {store::TIMER_KIND_WARNING, store::TIMER_KIND_BREACH}) {
         store::Timer& t = to_fire.emplace_back();
         t.set_subject_key(subject);

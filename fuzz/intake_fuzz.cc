@@ -2,8 +2,9 @@
 // it (services/engine/engine.cc, Engine::HandleInbound): decode as an Envelope, route
 // and key it (workflow::Intake, fixed HMAC secret), build the rejection for a refused
 // command, and run the stateless validation the stateful stage applies first (Decide
-// on a new case) to each routed command. Nothing may crash, hang or leak, and every
-// routed command must carry a subject key as the stateful stage requires.
+// on a new case) to each routed command. Nothing may crash, hang or leak, every
+// routed command must carry a subject key as the stateful stage requires, and no
+// IdentifierLinked (a clear UPN or local id) may pass.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -61,6 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const v1::Envelope& c : routed.commands) {
     if (!IsLowerHex64(c.subject_key())) Fail(kTarget, "routed command without a subject key");
     if (c.event_id().empty()) Fail(kTarget, "routed command without an event id");
+    // workflow/identity.h: no clear identifier passes intake (a link becomes AliasLinked).
+    if (c.has_identifier_linked()) Fail(kTarget, "an IdentifierLinked passed intake");
     std::string bytes = c.SerializeAsString();
     v1::Envelope back;
     if (!back.ParseFromString(bytes)) Fail(kTarget, "a routed command does not decode");

@@ -4,6 +4,8 @@
 //   OUT_DIR/intake_fuzz/  each line's binary Envelope, as a partner would publish it
 //   OUT_DIR/decide_fuzz/  each routed command with the stored case it meets when the
 //                         file is replayed in order (decide_fuzz.cc's input format)
+//   OUT_DIR/json.dict     a libFuzzer dictionary for json_fuzz: the JSON name of every
+//                         field and every enum value name reachable from Envelope
 // File names are content hashes, so a seed written twice is one file.
 //   usage: fuzz_make_seeds OUT_DIR FILE.jsonl...
 #include <google/protobuf/util/json_util.h>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -95,6 +98,41 @@ void SeedFrom(const fs::path& file, const fs::path& out) {
   }
 }
 
+// Field and enum value names by walking Envelope's descriptors: protobuf's JSON parser
+// looks names up in tables, so the fuzzer cannot learn them from comparisons.
+void CollectNames(const google::protobuf::Descriptor* message,
+                  std::set<const google::protobuf::Descriptor*>& seen,
+                  std::set<std::string>& names) {
+  if (!seen.insert(message).second) return;
+  for (int i = 0; i < message->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = message->field(i);
+    names.insert("\"" + field->json_name() + "\":");
+    if (const auto* e = field->enum_type()) {
+      for (int j = 0; j < e->value_count(); ++j) names.insert("\"" + e->value(j)->name() + "\"");
+    }
+    if (const auto* m = field->message_type()) CollectNames(m, seen, names);
+  }
+}
+
+void WriteDictionary(const fs::path& path) {
+  std::set<const google::protobuf::Descriptor*> seen;
+  std::set<std::string> names;
+  CollectNames(v1::Envelope::descriptor(), seen, names);
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& name : names) {
+    out << "\"";
+    for (char c : name) {
+      if (c == '"' || c == '\\') out << '\\';
+      out << c;
+    }
+    out << "\"\n";
+  }
+  if (!out) {
+    std::fprintf(stderr, "fuzz_make_seeds: cannot write %s\n", path.c_str());
+    std::exit(1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,6 +145,7 @@ int main(int argc, char** argv) {
     fs::create_directories(out / target);
   }
   for (int i = 2; i < argc; ++i) SeedFrom(argv[i], out);
+  WriteDictionary(out / "json.dict");
   std::printf("fuzz_make_seeds: %zu seeds from %d files in %s\n", written, argc - 2, out.c_str());
   return 0;
 }

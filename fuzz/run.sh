@@ -53,8 +53,10 @@ for t in "${targets[@]}"; do
   # 2. A bounded run over the seeds (and the regressions, as extra corpus).
   extra=()
   [[ -d $regressions ]] && extra+=("$regressions")
+  dict=()
+  [[ $t == json_fuzz ]] && dict=(-dict="$seeds/json.dict")
   start=$SECONDS
-  if ! "$bin" "${common[@]}" -max_total_time="$seconds" -artifact_prefix="$artifacts/$t/" \
+  if ! "$bin" "${common[@]}" "${dict[@]}" -max_total_time="$seconds" -artifact_prefix="$artifacts/$t/" \
     "$corpus_root/$t" "$seeds/$t" "${extra[@]}" >"$logs/$t.log" 2>&1; then
     report "$t" "$logs/$t.log" "crash found"
     continue
