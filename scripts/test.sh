@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing,
 # checks formatting, builds and runs every test (unit, embedded mock broker, real
-# Apache Kafka), then builds with ASan+UBSan and runs the unit and mock tests again.
+# Apache Kafka), then builds with ASan+UBSan and runs the unit and mock tests again,
+# then builds the libFuzzer targets with clang and fuzzes each for a bounded time
+# (replaying every saved crash first; docs/fuzzing.md).
 #   usage: scripts/test.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 bash scripts/install-deps.sh
+bash scripts/install-fuzz-deps.sh  # clang and libFuzzer, for the fuzz stage
 # The real-Kafka tests need Java and the Kafka jars; fetched before the clock starts.
 bash scripts/kafka.sh fetch
 
@@ -25,3 +28,9 @@ bash scripts/build.sh asan
 echo "== tests under sanitizers: unit and mock broker"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j 2 --timeout 900 -LE kafka
+
+fuzz_seconds=${PATHWAY_FUZZ_SECONDS:-30}
+echo "== fuzz (libFuzzer, ${fuzz_seconds} s per target)"
+fuzz_start=$SECONDS
+bash fuzz/run.sh "$fuzz_seconds"
+echo "== fuzz done in $((SECONDS - fuzz_start)) s (build, seeds, regressions, bounded runs)"

@@ -32,6 +32,10 @@ std::optional<CivilDate> ToCivil(const pathway::v1::Date& d) {
   return c;
 }
 
+CivilDate StoredDate(const pathway::v1::Date& d) {
+  return ToCivil(d).value_or(CivilDate{sys_days{}});
+}
+
 pathway::v1::Date ToProto(CivilDate d) {
   pathway::v1::Date out;
   out.set_year(static_cast<int>(d.year()));

@@ -28,4 +28,10 @@ inline constexpr int kMaxCivilYear = 9999;
 std::optional<CivilDate> ToCivil(const pathway::v1::Date& d);
 pathway::v1::Date ToProto(CivilDate d);
 
+// A date the engine wrote into a stored case or timer itself (an instance's start, a
+// deadline's dates, a hold's expiry): a real date unless the stored bytes are corrupt,
+// and then 1970-01-01, so that a corrupt record gives wrong dates rather than undefined
+// behaviour (found by fuzz/decide_fuzz; docs/fuzzing.md).
+CivilDate StoredDate(const pathway::v1::Date& d);
+
 }  // namespace pathway::workflow

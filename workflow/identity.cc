@@ -262,7 +262,7 @@ Emissions EmissionsFor(const store::CaseState& before, const v1::Envelope& event
     const v1::CommandHeld* held = FindHeld(before, expired.held_event_id());
     v1::Envelope command;
     if (held && command.ParseFromString(held->command())) {
-      int days = DaysBetween(*ToCivil(held->held_on()), *ToCivil(held->expires_on()));
+      int days = DaysBetween(StoredDate(held->held_on()), StoredDate(held->expires_on()));
       v1::Envelope rejection =
           MakeRejection(command,
                         {KindField(held->kind()), "identity_unlinked",

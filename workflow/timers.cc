@@ -167,7 +167,7 @@ std::vector<v1::Envelope> FireTimer(const store::CaseState& state, const store::
 
   std::string identity = "timer|" + timer.subject_key() + "|" + timer.instance_id() + "|" +
                          timer.deadline() + "|" + std::to_string(timer.kind()) + "|" +
-                         FormatDate(*ToCivil(timer.due()));
+                         FormatDate(StoredDate(timer.due()));
   v1::Envelope e = TimerEnvelope(timer, identity, now);
   e.set_pathway_instance_id(timer.instance_id());
   if (timer.kind() == store::TIMER_KIND_WARNING) {
@@ -175,7 +175,7 @@ std::vector<v1::Envelope> FireTimer(const store::CaseState& state, const store::
     w->set_instance_id(timer.instance_id());
     w->set_name(timer.deadline());
     *w->mutable_due() = d->due();
-    w->set_days_left(DaysBetween(*ToCivil(timer.fires_on()), *ToCivil(d->due())));
+    w->set_days_left(DaysBetween(StoredDate(timer.fires_on()), StoredDate(d->due())));
     *w->mutable_on() = timer.fires_on();
   } else {
     auto* b = e.mutable_deadline_breached();

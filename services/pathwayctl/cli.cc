@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cstdio>
 
 #include "workflow/sharing.h"
@@ -114,6 +115,19 @@ std::optional<std::string> ParseEnvelopeJson(std::string_view line, pathway::v1:
   if (status.ok()) return std::nullopt;
   const auto message = status.message();
   return std::string(message.data(), message.size());
+}
+
+std::string TailJson(std::string_view value, int32_t partition, int64_t offset) {
+  pathway::v1::Envelope envelope;
+  std::string json;
+  if (value.size() > static_cast<size_t>(INT_MAX) ||
+      !envelope.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+      !google::protobuf::util::MessageToJsonString(envelope, &json).ok()) {
+    json = "{\"undecodable\":true,\"partition\":" + std::to_string(partition) +
+           ",\"offset\":" + std::to_string(offset) + ",\"bytes\":" + std::to_string(value.size()) +
+           "}";
+  }
+  return json;
 }
 
 std::optional<std::string> LoadStatutorySharing(const std::string& path,

@@ -54,6 +54,11 @@ std::optional<std::string> ReadInput(const std::string& path, std::string& out);
 // Parses one line of protobuf JSON mapping into `out`; the parser's message on failure.
 std::optional<std::string> ParseEnvelopeJson(std::string_view line, pathway::v1::Envelope& out);
 
+// The line `pathwayctl tail` prints for a message value (without the newline): the
+// Envelope in protobuf's JSON mapping, or {"undecodable":true,...} naming the message's
+// partition, offset and size when it does not decode or print.
+std::string TailJson(std::string_view value, int32_t partition, int64_t offset);
+
 // Reads and checks a statutory sharing file (--statutory-sharing; workflow/sharing.h)
 // into `out`; on failure "FILE: " and the error naming the rule and field.
 std::optional<std::string> LoadStatutorySharing(const std::string& path,

@@ -12,8 +12,6 @@
 // publish and tail take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
 // repeatable -X key=value and --kafka-config FILE for librdkafka settings.
 // Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input.
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -222,14 +220,7 @@ constexpr std::string_view kTailUsage =
     "  --from-end             print only messages published from now on\n";
 
 void PrintMessage(const bus::Message& message) {
-  v1::Envelope envelope;
-  std::string json;
-  if (!envelope.ParseFromString(message.value) ||
-      !google::protobuf::util::MessageToJsonString(envelope, &json).ok()) {
-    json = "{\"undecodable\":true,\"partition\":" + std::to_string(message.partition) +
-           ",\"offset\":" + std::to_string(message.offset) +
-           ",\"bytes\":" + std::to_string(message.value.size()) + "}";
-  }
+  std::string json = TailJson(message.value, message.partition, message.offset);
   json.push_back('\n');
   std::fwrite(json.data(), 1, json.size(), stdout);
   std::fflush(stdout);  // so scripts piping us see each message at once

@@ -54,7 +54,7 @@ bool PlacementOnly(const store::PathwayInstance& instance) {
   return HasFact(instance, "about", "placement");
 }
 
-CivilDate DecisionLetter(const StepInput& in) { return *ToCivil(in.instance->started_on()); }
+CivilDate DecisionLetter(const StepInput& in) { return StoredDate(in.instance->started_on()); }
 
 // HESC Rules 2008 rule 12: the time to start SEND proceedings that ends in August, or from
 // 25 December to 1 January, runs to the first working day after 31 August or 1 January

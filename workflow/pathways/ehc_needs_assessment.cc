@@ -26,7 +26,7 @@ std::string AdviceDeadline(v1::AdviceSource source) {
 }
 
 // The clock for the 16 and 20-week limits runs from the request (reg 5(1), 10, 13).
-CivilDate RequestDate(const StepInput& in) { return *ToCivil(in.instance->started_on()); }
+CivilDate RequestDate(const StepInput& in) { return StoredDate(in.instance->started_on()); }
 
 StepResult Requested(const StepInput& in) {
   const auto& c = in.command.ehc_assessment_requested();
@@ -77,12 +77,12 @@ StepResult AdviceRequested(const StepInput& in) {
   if (const auto* d = FindDeadline(*in.instance, name)) {
     if (d->status() == v1::DEADLINE_STATUS_PENDING) {
       return Rejection{"ehc_advice_requested.source", "advice.already_requested",
-                       "this advice was requested on " + FormatDate(*ToCivil(d->set_on())) +
+                       "this advice was requested on " + FormatDate(StoredDate(d->set_on())) +
                            " and is still awaited"};
     }
     if (d->status() == v1::DEADLINE_STATUS_MET) {
       return Rejection{"ehc_advice_requested.source", "advice.already_received",
-                       "this advice was received on " + FormatDate(*ToCivil(d->met_on())) +
+                       "this advice was received on " + FormatDate(StoredDate(d->met_on())) +
                            ": advice that exists is not sought again (SEND Regulations 2014 "
                            "reg 6(4))"};
     }
@@ -104,7 +104,7 @@ StepResult AdviceReceived(const StepInput& in) {
   }
   if (d->status() == v1::DEADLINE_STATUS_MET) {
     return Rejection{"ehc_advice_received.source", "advice.already_received",
-                     "this advice was received on " + FormatDate(*ToCivil(d->met_on()))};
+                     "this advice was received on " + FormatDate(StoredDate(d->met_on()))};
   }
   // Late advice (after a breach) is still recorded: the date it came matters.
   Outcome out;

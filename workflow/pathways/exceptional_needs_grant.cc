@@ -73,7 +73,7 @@ StepResult Decided(const StepInput& in) {
         }
         from = *f;
       }
-      CivilDate applied = *ToCivil(in.instance->started_on());
+      CivilDate applied = StoredDate(in.instance->started_on());
       if (sys_days{from} < sys_days{applied}) {
         return Rejection{
             "eng_decided.funded_from", "grant.funded_before_application",

@@ -110,12 +110,12 @@ StepResult CareActNeeded(const StepInput& in) {
     if (Done(d)) {
       return Rejection{"pfa_care_act_assessment_needed.decided_on", "care_act.already_completed",
                        "a Care Act assessment was completed on " +
-                           FormatDate(*ToCivil(d->met_on())) + " for this plan"};
+                           FormatDate(StoredDate(d->met_on())) + " for this plan"};
     }
     if (Outstanding(d)) {
       return Rejection{"pfa_care_act_assessment_needed.decided_on", "care_act.already_needed",
                        "a Care Act assessment was found to be needed on " +
-                           FormatDate(*ToCivil(d->set_on())) + " and is still awaited"};
+                           FormatDate(StoredDate(d->set_on())) + " and is still awaited"};
     }
   }
   // s58 sets no period; the assessment exists so that support is in place at 18, so it
@@ -131,7 +131,7 @@ StepResult CareActCompleted(const StepInput& in) {
   if (Done(d)) {
     return Rejection{
         "pfa_care_act_assessment_completed.completed_on", "care_act.already_completed",
-        "the Care Act assessment was completed on " + FormatDate(*ToCivil(d->met_on()))};
+        "the Care Act assessment was completed on " + FormatDate(StoredDate(d->met_on()))};
   }
   if (!Outstanding(d)) {
     return Rejection{"pfa_care_act_assessment_completed.completed_on", "care_act.not_needed",
@@ -175,13 +175,13 @@ StepResult HandoverPlanned(const StepInput& in) {
     if (Done(d)) {
       return Rejection{
           "pfa_handover_planned.service", "handover.already_completed",
-          "the handover to this service was completed on " + FormatDate(*ToCivil(d->met_on()))};
+          "the handover to this service was completed on " + FormatDate(StoredDate(d->met_on()))};
     }
     if (Outstanding(d)) {
       return Rejection{"pfa_handover_planned.service", "handover.already_planned",
                        "a handover to this service was planned on " +
-                           FormatDate(*ToCivil(d->set_on())) + " for " +
-                           FormatDate(*ToCivil(d->due())) + " and is still awaited"};
+                           FormatDate(StoredDate(d->set_on())) + " for " +
+                           FormatDate(StoredDate(d->due())) + " and is still awaited"};
     }
   }
   Outcome out;
@@ -201,7 +201,7 @@ StepResult HandoverCompleted(const StepInput& in) {
   if (Done(d)) {
     return Rejection{
         "pfa_handover_completed.service", "handover.already_completed",
-        "the handover to this service was completed on " + FormatDate(*ToCivil(d->met_on()))};
+        "the handover to this service was completed on " + FormatDate(StoredDate(d->met_on()))};
   }
   if (!Outstanding(d)) {
     return Rejection{"pfa_handover_completed.service", "handover.not_planned",
