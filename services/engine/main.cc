@@ -306,6 +306,7 @@ int Run(int argc, char** argv) {
       if (std::string purge = engine.PurgeStatus(); !purge.empty()) detail += "; " + purge;
       return detail;
     };
+    handlers.ready_notes = [&engine] { return engine.PurgeStatus(); };
     auto server = ops::HttpServer::Start(flags.ops_listen.substr(0, colon),
                                          static_cast<uint16_t>(port), std::move(handlers));
     if (server) {

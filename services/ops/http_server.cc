@@ -93,7 +93,17 @@ Response Route(const Handlers& handlers, const Request& req, std::string_view& r
                  : MakeResponse(http::status::service_unavailable, kTextContentType, "not live\n");
     }
     if (route == kReadyPath) {
-      if (handlers.ready()) return MakeResponse(http::status::ok, kTextContentType, "ready\n");
+      if (handlers.ready()) {
+        // Ready, but with something operators must see (e.g. a pending erasure purge).
+        std::string notes = handlers.ready_notes ? handlers.ready_notes() : std::string();
+        std::string ok = "ready";
+        if (!notes.empty()) {
+          ok += ": ";
+          ok += notes.substr(0, kMaxDetailBytes);
+        }
+        ok += "\n";
+        return MakeResponse(http::status::ok, kTextContentType, std::move(ok));
+      }
       std::string body = "not ready";
       std::string detail = handlers.ready_detail ? handlers.ready_detail() : std::string();
       if (!detail.empty()) {

@@ -3,7 +3,8 @@
 //   GET|HEAD /metrics       200, Content-Type `text/plain; version=0.0.4; charset=utf-8`,
 //                           body = handlers.metrics()
 //   GET|HEAD /health/live   200 "live\n" if handlers.live(), else 503 "not live\n"
-//   GET|HEAD /health/ready  200 "ready\n" if handlers.ready(), else 503 "not ready\n"
+//   GET|HEAD /health/ready  200 "ready\n" (or "ready: <ready_notes()>\n") if
+//                           handlers.ready(), else 503 "not ready\n"
 //                           (or "not ready: <ready_detail()>\n", detail cut at 1 KiB)
 //   any other path          404
 //   any other method        405 with `Allow: GET, HEAD` (checked before the path)
@@ -62,6 +63,9 @@ struct Handlers {
   std::function<bool()> live;                 // required
   std::function<bool()> ready;                // required
   std::function<std::string()> ready_detail;  // optional: why not ready (no personal data)
+  // Optional: what operators must know while ready, e.g. an erasure still to finish
+  // (no personal data); cut at 1 KiB like the detail.
+  std::function<std::string()> ready_notes;
 };
 
 struct HttpServerOptions {

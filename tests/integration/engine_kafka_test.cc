@@ -308,6 +308,69 @@ TEST(EngineOnKafka, ReferralsRoundTripAndRestartEmitsNothingTwice) {
   EXPECT_EQ(observer.Count(topics::kDeadLetter), 1u);
 }
 
+TEST(EngineOnKafka, HostileShapesAreRefusedAndTheEngineGoesOn) {
+  // Issue 11: each of these once made a produce fail (and the engine exit on it at every
+  // restart) or passed as something it was not. Over a real client and broker each is
+  // rejected or dead-lettered, and the valid referral after them is processed.
+  Broker broker;
+  ASSERT_TRUE(broker.CreateTopics().ok());
+  pathway::testing::TempDir dir;
+  SimulatedTimeSource time(pathway::testing::March10th2025());
+  auto keyer = engine::SubjectKeyer::FromSecret(std::string(32, 's'));
+  std::vector<std::string> hostile;
+  hostile.push_back(ValidReferral(std::string(400 * 1024, 'e'), "4000000020").SerializeAsString());
+  Envelope huge = ValidReferral("hostile-huge", "4000000039");
+  huge.mutable_referral_submitted()->set_concerns(std::string(990'000, 'c'));
+  hostile.push_back(huge.SerializeAsString());
+  for (int i = 0; i < 3; ++i) {
+    hostile.push_back(pathway::testing::Command("hostile-fact-" + std::to_string(i), "2025-03-10",
+                                                [](Envelope& e) {
+                                                  e.mutable_fact_provided()->set_type(
+                                                      pathway::v1::FACT_TYPE_FAMILY_VIEWS);
+                                                  e.mutable_fact_provided()->set_content(
+                                                      std::string(400 * 1024, 'f'));
+                                                })
+                          .SerializeAsString());
+  }
+  Envelope unknown_enum = ValidReferral("hostile-enum", "4000000047");
+  unknown_enum.mutable_referral_submitted()->set_reason(
+      static_cast<pathway::v1::ReferralReason>(977));
+  hostile.push_back(unknown_enum.SerializeAsString());
+  Envelope year = ValidReferral("hostile-year", "4000000055");
+  year.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth()->set_year(67561);
+  hostile.push_back(year.SerializeAsString());
+  Envelope control = ValidReferral("hostile-esc", "4000000063");
+  control.mutable_referral_submitted()->mutable_child()->set_given_name("Amara\x1b[2J");
+  hostile.push_back(control.SerializeAsString());
+  std::vector<std::string> values = hostile;
+  values.push_back(ValidReferral("after-hostile").SerializeAsString());
+  PublishInbound(broker, values);
+
+  Observer observer(broker);
+  EngineProcess engine(broker, dir.path() + "/state", time, keyer);
+  ASSERT_TRUE(RunUntil(engine, observer,
+                       [&] {
+                         return observer.Received() >= 1 &&
+                                observer.Count(topics::kRejections) +
+                                        observer.Count(topics::kDeadLetter) >=
+                                    hostile.size();
+                       }))
+      << "rejections=" << observer.Count(topics::kRejections)
+      << " dead=" << observer.Count(topics::kDeadLetter) << " received=" << observer.Received();
+  EXPECT_TRUE(engine.engine().live());
+  EXPECT_EQ(observer.Received(), 1u) << "only the valid referral became a case";
+  EXPECT_EQ(engine.engine().stats().outputs_dead_lettered, 0u)
+      << "every output was bounded before it was sent";
+  for (const auto& [key, e] : observer.Of(topics::kRejections)) {
+    EXPECT_FALSE(e.command_rejected().field().empty());
+    EXPECT_FALSE(e.command_rejected().rule().empty());
+    EXPECT_LT(e.ByteSizeLong(), 4096u) << "a rejection never carries the hostile value";
+  }
+  for (const auto& [key, e] : observer.Of(topics::kDeadLetter)) {
+    EXPECT_LT(e.ByteSizeLong(), 8192u) << "a dead letter holds a digest and an excerpt";
+  }
+}
+
 TEST(EngineOnKafka, EmitsTheSimulatorsTransitionsForAnEhcAssessment) {
   // Issue 3: the engine emits over Kafka the transitions simulate computes for the same
   // input. The history runs on simulated time; a child of its own keeps it apart from

@@ -146,6 +146,7 @@ class HttpServerTest : public ::testing::Test {
     handlers.live = [this] { return live_.load(); };
     handlers.ready = [this] { return ready_.load(); };
     handlers.ready_detail = [] { return std::string("replaying partition 3"); };
+    handlers.ready_notes = [this] { return notes_; };
     return handlers;
   }
 
@@ -160,6 +161,7 @@ class HttpServerTest : public ::testing::Test {
   std::atomic<bool> live_{true};
   std::atomic<bool> ready_{false};
   std::atomic<bool> metrics_throw_{false};
+  std::string notes_;                   // set before StartServer
   std::unique_ptr<HttpServer> server_;  // last: stopped before the state its handlers use
 };
 
@@ -207,6 +209,17 @@ TEST_F(HttpServerTest, ReadinessFollowsTheHandler) {
   ready_ = false;
   ASSERT_FALSE(client.Fetch(http::verb::get, "/health/ready", res));
   EXPECT_EQ(res.result(), http::status::service_unavailable);
+}
+
+TEST_F(HttpServerTest, AReadyServerStillShowsItsNotes) {
+  notes_ = "erasure purge pending on partition 2";
+  ready_ = true;
+  StartServer();
+  Client client(server_->port());
+  Response res;
+  ASSERT_FALSE(client.Fetch(http::verb::get, "/health/ready", res));
+  EXPECT_EQ(res.result(), http::status::ok) << "a pending purge does not stop traffic";
+  EXPECT_EQ(res.body(), "ready: erasure purge pending on partition 2\n");
 }
 
 TEST_F(HttpServerTest, LivenessFollowsTheHandler) {
