@@ -346,28 +346,42 @@ TEST(EngineOnKafka, HostileShapesAreRefusedAndTheEngineGoesOn) {
   values.push_back(ValidReferral("after-hostile").SerializeAsString());
   PublishInbound(broker, values);
 
+  // A real Kafka keeps what earlier tests left on the topics: count only this test's
+  // answers (a hostile id is named by its digest in a rejection).
+  auto ours = [](const Envelope& e) {
+    return e.causation_id().starts_with("hostile-") || e.causation_id().starts_with("digest:") ||
+           (e.has_dead_lettered() &&
+            e.dead_lettered().reason().find("exceeds") != std::string::npos);
+  };
   Observer observer(broker);
   EngineProcess engine(broker, dir.path() + "/state", time, keyer);
-  ASSERT_TRUE(RunUntil(engine, observer,
-                       [&] {
-                         return observer.Received() >= 1 &&
-                                observer.Count(topics::kRejections) +
-                                        observer.Count(topics::kDeadLetter) >=
-                                    hostile.size();
-                       }))
-      << "rejections=" << observer.Count(topics::kRejections)
-      << " dead=" << observer.Count(topics::kDeadLetter) << " received=" << observer.Received();
+  auto answered = [&] {
+    size_t n = 0;
+    for (auto t : {topics::kRejections, topics::kDeadLetter}) {
+      for (const auto& [key, e] : observer.Of(t)) n += ours(e) ? 1 : 0;
+    }
+    return n;
+  };
+  ASSERT_TRUE(
+      RunUntil(engine, observer,
+               [&] { return observer.Answered("after-hostile") && answered() >= hostile.size(); }))
+      << "answered=" << answered();
   EXPECT_TRUE(engine.engine().live());
-  EXPECT_EQ(observer.Received(), 1u) << "only the valid referral became a case";
+  EXPECT_EQ(answered(), hostile.size()) << "each hostile message answered once";
+  for (const auto& [key, e] : observer.Of(topics::kEvents)) {
+    EXPECT_FALSE(ours(e)) << "no hostile message became an event";
+  }
   EXPECT_EQ(engine.engine().stats().outputs_dead_lettered, 0u)
       << "every output was bounded before it was sent";
-  for (const auto& [key, e] : observer.Of(topics::kRejections)) {
-    EXPECT_FALSE(e.command_rejected().field().empty());
-    EXPECT_FALSE(e.command_rejected().rule().empty());
-    EXPECT_LT(e.ByteSizeLong(), 4096u) << "a rejection never carries the hostile value";
-  }
-  for (const auto& [key, e] : observer.Of(topics::kDeadLetter)) {
-    EXPECT_LT(e.ByteSizeLong(), 8192u) << "a dead letter holds a digest and an excerpt";
+  for (auto t : {topics::kRejections, topics::kDeadLetter}) {
+    for (const auto& [key, e] : observer.Of(t)) {
+      if (!ours(e)) continue;
+      if (e.has_command_rejected()) {
+        EXPECT_FALSE(e.command_rejected().field().empty());
+        EXPECT_FALSE(e.command_rejected().rule().empty());
+      }
+      EXPECT_LT(e.ByteSizeLong(), 8192u) << "never a copy of the hostile value";
+    }
   }
 }
 
