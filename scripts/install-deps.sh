@@ -3,6 +3,7 @@
 # Idempotent: installs nothing when everything is present. Needs root (or sudo).
 set -euo pipefail
 
+# With arguments: installs those packages instead (scripts/install-fuzz-deps.sh).
 packages=(
   g++ cmake ninja-build pkg-config make git ca-certificates procps
   librdkafka-dev libprotobuf-dev protobuf-compiler librocksdb-dev
@@ -10,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev
   kcat clang-format
 )
+if (($# > 0)); then packages=("$@"); fi
 
 missing=()
 for p in "${packages[@]}"; do

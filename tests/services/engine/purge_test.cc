@@ -50,16 +50,26 @@ TEST(Purge, ARefusedPurgeIsRetriedUntilItSucceedsAndIsVisibleMeanwhile) {
   EXPECT_EQ(snapshot->purges_pending, 0u);
 }
 
-TEST(Purge, APendingPurgeSurvivesARestart) {
-  EngineOptions options = NoPause();
-  options.purge_backoff_min = std::chrono::hours(1);  // no retry within this process
+// Options whose first failed purge is not retried within the process.
+EngineOptions OneTryPerProcess() {
+  EngineOptions options;
+  options.purge_backoff_min = std::chrono::hours(1);
   options.purge_backoff_max = std::chrono::hours(1);
-  EngineHarness h(options);
+  return options;
+}
+
+// A child erased while the broker refuses the first DeleteRecords.
+void EraseWithTheFirstPurgeRefused(EngineHarness& h) {
   h.Publish(ReferralA(/*young_adult=*/true));
   ASSERT_TRUE(h.RunUntilIdle().ok());
   h.broker().FailNextDeleteRecords(1);
   h.Publish(Erase("erase-a", kValidNhsNumber));
   ASSERT_TRUE(h.RunUntilIdle().ok());
+}
+
+TEST(Purge, APendingPurgeSurvivesARestart) {
+  EngineHarness h(OneTryPerProcess());
+  ASSERT_NO_FATAL_FAILURE(EraseWithTheFirstPurgeRefused(h));
   EXPECT_EQ(h.engine().stats().purge_failures, 1u);
   EXPECT_NE(h.engine().PurgeStatus().find("erasure purge pending on partition"), std::string::npos)
       << h.engine().PurgeStatus();
@@ -76,15 +86,8 @@ TEST(Purge, APendingPurgeSurvivesARestart) {
 }
 
 TEST(Purge, ANewOwnerRestoringAnErasurePurgesToo) {
-  EngineOptions options = NoPause();
-  options.purge_backoff_min = std::chrono::hours(1);
-  options.purge_backoff_max = std::chrono::hours(1);
-  EngineHarness h(options);
-  h.Publish(ReferralA(/*young_adult=*/true));
-  ASSERT_TRUE(h.RunUntilIdle().ok());
-  h.broker().FailNextDeleteRecords(1);
-  h.Publish(Erase("erase-a", kValidNhsNumber));
-  ASSERT_TRUE(h.RunUntilIdle().ok());
+  EngineHarness h(OneTryPerProcess());
+  ASSERT_NO_FATAL_FAILURE(EraseWithTheFirstPurgeRefused(h));
   ASSERT_EQ(InboundStart(h), 0);
   EngineHarness next(h.broker());  // restores every partition from the changelog
   ASSERT_TRUE(next.RunUntilIdle().ok());
