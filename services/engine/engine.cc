@@ -267,16 +267,15 @@ Result<int64_t> Engine::TakeOver(int32_t partition) {
   if (!opened) return opened.error();
   state::CaseStore* store = *opened;
   auto resume = [&](state::CaseStore* s) -> Result<int64_t> {
+    // An erasure whose landing records were not deleted yet: go on trying.
+    auto purge = s->PurgePending();
+    if (!purge) return purge.error();
+    if (*purge) purge_pending_.try_emplace(partition);
     auto next = s->NextOffset(topics::kCommands, partition);
     if (!next) return next.error();
     return next->value_or(bus::kOffsetBeginning);
   };
-  if (stores_.changelog_topic().empty()) {
-    auto purge = store->PurgePending();
-    if (!purge) return purge.error();
-    if (*purge) purge_pending_.try_emplace(partition);
-    return resume(store);
-  }
+  if (stores_.changelog_topic().empty()) return resume(store);
 
   auto random = RandomBytes(16);
   if (!random) return random.error();
@@ -398,9 +397,6 @@ Result<int64_t> Engine::TakeOver(int32_t partition) {
   }
   store->SetOwner(owner);
   if (auto s = store->SaveLocalFence({owner, fence_offset}); !s) return s.error();
-  auto purge = store->PurgePending();
-  if (!purge) return purge.error();
-  if (*purge) purge_pending_.try_emplace(partition);
   if (options_.transactions) {
     if (auto s = AdoptCommittedOutbox(partition, *store); !s) return s.error();
   }
