@@ -656,28 +656,26 @@ void Engine::PurgeProcessedRecords() {
     // Only once every output, changelog records included, is confirmed: a new owner
     // restoring from the changelog must never need a command deleted here.
     auto unsent = store->ReadOutbox(0, 1);
-    if (now < retry.next || !unsent || !unsent->empty()) {
+    if (retry.pause.Waiting(now) || !unsent || !unsent->empty()) {
       ++it;
       continue;
     }
     Status result = PurgePartition(partition, *store);
     if (result) result = store->ClearPurgePending();
     if (result) {
-      if (retry.attempts > 0) {
+      if (retry.pause.failures > 0) {
         log::Info("purge_succeeded", {{"partition", std::to_string(partition)},
-                                      {"attempts", std::to_string(retry.attempts + 1)}});
+                                      {"attempts", std::to_string(retry.pause.failures + 1)}});
       }
       it = purge_pending_.erase(it);
       continue;
     }
     ++stats_.purge_failures;
-    ++retry.attempts;
     retry.last_error = result.error().ToString();
-    auto pause = options_.purge_backoff_min * (int64_t{1} << std::min(retry.attempts - 1, 20));
-    pause = std::min<milliseconds>(pause, options_.purge_backoff_max);
-    retry.next = now + pause;
+    const milliseconds pause =
+        retry.pause.Fail(now, options_.purge_backoff_min, options_.purge_backoff_max);
     log::Error("purge_failed", {{"partition", std::to_string(partition)},
-                                {"attempt", std::to_string(retry.attempts)},
+                                {"attempt", std::to_string(retry.pause.failures)},
                                 {"retry_in_ms", std::to_string(pause.count())},
                                 {"error", retry.last_error},
                                 {"note",
@@ -690,8 +688,8 @@ void Engine::PurgeProcessedRecords() {
   for (const auto& [partition, retry] : purge_pending_) {
     if (!status.empty()) status += "; ";
     status += "erasure purge pending on partition " + std::to_string(partition);
-    if (retry.attempts > 0) {
-      status += " (" + std::to_string(retry.attempts) + " failed: " + retry.last_error + ")";
+    if (retry.pause.failures > 0) {
+      status += " (" + std::to_string(retry.pause.failures) + " failed: " + retry.last_error + ")";
     }
   }
   std::lock_guard lock(purge_status_mu_);
@@ -1176,19 +1174,9 @@ Status Engine::CommitRejection(state::CaseStore& store, state::Batch batch,
                                  {"event_id", command.event_id()},
                                  {"field", r.field},
                                  {"rule", r.rule}});
+  // Bounded whatever the command held: MakeRejection names a hostile id by its digest.
   v1::Envelope rejection = workflow::MakeRejection(command, r, time_.Now());
-  std::string value = rejection.SerializeAsString();
-  if (!Fits(command.subject_key(), value)) {
-    // Only a partner's own values (ids copied into it) make a rejection this large;
-    // intake bounds them, so this is a second line: none of them goes out.
-    rejection.clear_correlation_id();
-    rejection.clear_causation_id();
-    v1::CommandRejected* cr = rejection.mutable_command_rejected();
-    cr->set_rejected_event_id("sha256:" + HexEncode(Sha256(command.event_id())));
-    cr->set_reason("the command's own values are too large to repeat here");
-    value = rejection.SerializeAsString();
-  }
-  AddToOutbox(batch, topics::kRejections, command.subject_key(), std::move(value));
+  AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
   return store.Commit(batch);
 }
 
@@ -1231,10 +1219,8 @@ std::optional<workflow::Rejection> Engine::CheckSizes(const state::Batch& batch)
 
 void Engine::BackOff(int32_t partition) {
   ++stats_.send_retries;
-  Backoff& b = send_backoff_[partition];
-  b.delay = std::clamp(b.delay * 2, options_.retry_backoff_min,
-                       std::max(options_.retry_backoff_min, options_.retry_backoff_max));
-  b.until = std::chrono::steady_clock::now() + b.delay;
+  send_backoff_[partition].Fail(std::chrono::steady_clock::now(), options_.retry_backoff_min,
+                                options_.retry_backoff_max);
 }
 
 Status Engine::DeadLetterOutput(int32_t partition, state::CaseStore& store, uint64_t sequence,
@@ -1327,7 +1313,7 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
     refused_.erase(partition);
   }
   if (auto it = send_backoff_.find(partition); it != send_backoff_.end()) {
-    if (std::chrono::steady_clock::now() < it->second.until) return {};  // retried later
+    if (it->second.Waiting(std::chrono::steady_clock::now())) return {};  // retried later
   }
   uint64_t& next = next_unsent_[partition];
   if (auto fence = confirm_first_.find(partition); fence != confirm_first_.end()) {

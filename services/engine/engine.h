@@ -26,6 +26,7 @@
 // Step). All references passed to the constructor must outlive the Engine.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -253,12 +254,24 @@ class Engine final : public bus::RebalanceListener {
   // Outbox entries the broker refused for good, per partition: (sequence, detail);
   // SendOutbox moves them to the dead-letter topic.
   std::map<int32_t, std::vector<std::pair<uint64_t, std::string>>> refused_;
-  // Per partition: no sends before `until` after a transient failure (doubling delay).
-  struct Backoff {
+  // A pause after failures that doubles with each one, from `min` up to `max`: the
+  // outbox's sends and the erasure purge retry on it.
+  struct DoublingPause {
     std::chrono::steady_clock::time_point until;
     std::chrono::milliseconds delay{0};
+    int failures = 0;
+    // Records a failure at `now` and returns the pause it starts.
+    std::chrono::milliseconds Fail(std::chrono::steady_clock::time_point now,
+                                   std::chrono::milliseconds min, std::chrono::milliseconds max) {
+      ++failures;
+      delay = std::clamp(delay * 2, min, std::max(min, max));
+      until = now + delay;
+      return delay;
+    }
+    bool Waiting(std::chrono::steady_clock::time_point now) const { return now < until; }
   };
-  std::map<int32_t, Backoff> send_backoff_;
+  // Per partition: no sends until the pause after a transient failure has passed.
+  std::map<int32_t, DoublingPause> send_backoff_;
   // Backs `partition` off after a transient failure (retry_backoff_min, doubling).
   void BackOff(int32_t partition);
   // Transactions mode: what the open transaction holds.
@@ -279,8 +292,7 @@ class Engine final : public bus::RebalanceListener {
   // retried with a doubling pause until that succeeds. The store keeps the mark, so a
   // restart (or a new owner) goes on with it.
   struct PurgeRetry {
-    int attempts = 0;
-    std::chrono::steady_clock::time_point next;
+    DoublingPause pause;  // purge_backoff_min, doubling
     std::string last_error;
   };
   std::map<int32_t, PurgeRetry> purge_pending_;
