@@ -3,6 +3,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <optional>
+
 #include "common/crypto.h"
 #include "workflow/workflow.h"
 
@@ -27,15 +29,19 @@ std::string CommandIdentity(const v1::Envelope& command) {
 }
 
 std::string ContentDigest(const v1::Envelope& command) {
-  v1::Envelope copy = command;
-  copy.clear_recorded_at();
+  // Partners rarely set recorded_at (the engine does): copy only to clear it.
+  std::optional<v1::Envelope> cleared;
+  if (command.has_recorded_at()) {
+    cleared = command;
+    cleared->clear_recorded_at();
+  }
   std::string bytes;
   {
     // Deterministic: the same message always serialises to the same bytes.
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    copy.SerializeToCodedStream(&coded);
+    (cleared ? *cleared : command).SerializeToCodedStream(&coded);
   }
   return Sha256(bytes).substr(0, 16);
 }
