@@ -226,6 +226,7 @@ Emissions EmissionsFor(const store::CaseState& before, const v1::Envelope& event
     v1::Envelope command;
     command.set_event_id(DerivedEventId("linked|" + event.event_id(), 0));
     command.set_subject_key(linked.subject_key());
+    *command.mutable_occurred_at() = event.occurred_at();  // the day of the link's own command
     *command.mutable_source() = event.source();
     *command.mutable_actor() = event.actor();
     command.set_correlation_id(event.correlation_id());
@@ -244,6 +245,7 @@ Emissions EmissionsFor(const store::CaseState& before, const v1::Envelope& event
       v1::Envelope command;
       command.set_event_id(DerivedEventId("erase-alias|" + event.event_id(), index++));
       command.set_subject_key(alias.alias_key());
+      *command.mutable_occurred_at() = event.occurred_at();
       *command.mutable_source() = event.source();
       *command.mutable_actor() = event.actor();
       command.set_correlation_id(event.correlation_id());

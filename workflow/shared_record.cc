@@ -101,7 +101,8 @@ Decision BadDate(std::string field) {
                   "a real calendar date, not after today");
 }
 
-// The command's own date: `date` if set (a real date, not after today), else today.
+// The command's own date: `date` if set (a real date, not after today), else today,
+// where today is the day the partner says the command happened (decision 80).
 std::optional<CivilDate> CommandDate(const v1::Date* date, CivilDate today) {
   if (date == nullptr) return today;
   auto d = ToCivil(*date);
@@ -211,7 +212,9 @@ void DecideNeed(const store::CaseState& state, v1::FactType type, const std::str
 
 Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& command,
                              TimePoint now, const DecideOptions& options) {
-  const CivilDate today = LondonDate(now);
+  // "Today" is the day the partner says the command happened, never the processing
+  // day, so the engine and simulate check the same thing (Decide requires it).
+  const CivilDate today = CommandDay(command).value_or(LondonDate(now));
   Decision decision;
   uint32_t index = 0;
   auto next = [&]() -> v1::Envelope& {

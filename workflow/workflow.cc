@@ -352,7 +352,7 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
 Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope& command,
                               const CommandInfo& info, TimePoint now, uint32_t first_index,
                               Decision decision, const DecideOptions& options) {
-  CivilDate today = LondonDate(now);
+  CivilDate today = CommandDay(command).value_or(LondonDate(now));
   if (info.reference.empty()) return Reject(Required(info.reference_field));
   CivilDate on = today;
   if (info.date) {
@@ -361,7 +361,8 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
       return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
     }
     if (std::chrono::sys_days{*d} > std::chrono::sys_days{today}) {
-      return Reject({info.date_field, "date.not_in_future", "this date is after today's date"});
+      return Reject({info.date_field, "date.not_in_future",
+                     "this date is after the message's own date (occurred_at)"});
     }
     on = *d;
   }
@@ -415,8 +416,10 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
 Decision DecideReferral(const store::CaseState& state, const v1::Envelope& command,
                         const CommandInfo& info, TimePoint now, const DecideOptions& options) {
   const v1::ReferralSubmitted& referral = command.referral_submitted();
-  CivilDate today = LondonDate(now);
+  CivilDate today = CommandDay(command).value_or(LondonDate(now));
   if (auto rejection = ValidateReferral(referral, today)) return Reject(std::move(*rejection));
+  // The clocks run from the day the referral was received, however late it is sent.
+  const CivilDate received_on = *ToCivil(referral.received_on());
 
   // The same referral sent again under a new event id (a partner's resend) is not a
   // second referral: say so rather than opening a duplicate.
@@ -434,7 +437,7 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
   received->set_referral_id(referral.referral_id());
   *received->mutable_referrer() = referral.referrer();
   received->set_reason(referral.reason());
-  *received->mutable_received_on() = ToProto(today);
+  *received->mutable_received_on() = ToProto(received_on);
   *received->mutable_date_of_birth() = referral.child().date_of_birth();
   received->set_inbound_event_id(command.event_id());
   decision.events.push_back(std::move(event));
@@ -477,9 +480,19 @@ std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral,
     return Rejection{"referral_submitted.child.date_of_birth", "date.calendar",
                      "the date of birth is not a real calendar date"};
   }
-  if (std::chrono::sys_days{*dob} > std::chrono::sys_days{today}) {
+  if (!referral.has_received_on()) return Required("referral_submitted.received_on");
+  auto received = ToCivil(referral.received_on());
+  if (!received) {
+    return Rejection{"referral_submitted.received_on", "date.calendar",
+                     "the date the referral was received is not a real calendar date"};
+  }
+  if (std::chrono::sys_days{*received} > std::chrono::sys_days{today}) {
+    return Rejection{"referral_submitted.received_on", "date.not_in_future",
+                     "the referral is dated after the message itself (occurred_at)"};
+  }
+  if (std::chrono::sys_days{*dob} > std::chrono::sys_days{*received}) {
     return Rejection{"referral_submitted.child.date_of_birth", "date_of_birth.not_in_future",
-                     "the date of birth is after today's date"};
+                     "the date of birth is after the date the referral was received"};
   }
   if (referral.referrer().agency().empty()) return Required("referral_submitted.referrer.agency");
   if (referral.reason() == v1::REFERRAL_REASON_UNSPECIFIED) {
@@ -513,9 +526,17 @@ Routing RouteCommand(const v1::Envelope& command) {
   return {nhs, {}, std::nullopt};
 }
 
+std::optional<CivilDate> CommandDay(const v1::Envelope& command) {
+  if (!command.has_occurred_at() || !TimestampInRange(command.occurred_at())) return std::nullopt;
+  auto us = command.occurred_at().seconds() * 1'000'000 + command.occurred_at().nanos() / 1000;
+  return LondonDate(TimePoint(std::chrono::microseconds(us)));
+}
+
 Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                 const DecideOptions& options) {
   if (command.event_id().empty()) return Reject(Required("event_id"));
+  // Every check of "not after today" runs against the command's own day (decision 80).
+  if (!CommandDay(command)) return Reject(Required("occurred_at"));
   if (auto erased = ErasedRejection(state)) return Reject(*erased);
   if (IsErasureCommand(command)) return DecideErasureCommand(state, command, now, options);
   if (IsIdentityCommand(command)) return DecideIdentityCommand(state, command, now, options);

@@ -32,8 +32,13 @@ struct Decision {
   std::optional<Rejection> rejection;         // set iff events is empty
 };
 
-// Field checks that need no case state (also run by the intake stage before a
-// subject key can be computed). `today` is the London date.
+// The London date of `command.occurred_at`: the command's own "today", against which
+// every "not after today" check runs, identically in the engine and in simulate (the
+// processing time never decides a check). nullopt when unset or out of range; Decide
+// rejects such a command (field occurred_at).
+std::optional<CivilDate> CommandDay(const pathway::v1::Envelope& command);
+
+// Field checks that need no case state. `today` is the command's day (CommandDay).
 std::optional<Rejection> ValidateReferral(const pathway::v1::ReferralSubmitted& referral,
                                           CivilDate today);
 

@@ -58,6 +58,7 @@ v1::Envelope Link(const std::string& id, const std::string& nhs, const std::stri
   l->set_kind(v1::IDENTIFIER_KIND_UPN);
   l->set_value(upn);
   *l->mutable_linked_on() = Day(on);
+  e.mutable_occurred_at()->set_seconds(Noon(on).time_since_epoch().count() / 1'000'000);
   return e;
 }
 
@@ -66,7 +67,13 @@ class IdentityTest : public ::testing::Test {
   explicit IdentityTest(int hold_days = kDefaultIdentityHoldDays)
       : sim_(Key, kDefaultWarningLeadDays, DecideOptions{.identity_hold_days = hold_days}) {}
 
-  void Run(const v1::Envelope& e, const std::string& date) { sim_.Process(e, Noon(date)); }
+  // Sent on `date`: partners date every command (occurred_at).
+  void Run(v1::Envelope e, const std::string& date) {
+    if (!e.has_occurred_at()) {
+      e.mutable_occurred_at()->set_seconds(Noon(date).time_since_epoch().count() / 1'000'000);
+    }
+    sim_.Process(e, Noon(date));
+  }
 
   const Simulator::Subject* Find(const std::string& key) const {
     auto it = sim_.subjects().find(key);
@@ -153,6 +160,8 @@ TEST_F(ShortHold, ALinkJustBeforeTheHoldEndsReleasesTheCommandAndNothingIsReject
 TEST(IdentityTimers, AHoldHasATimerThatItsReleaseRemoves) {
   v1::Envelope command = SchoolFact("s-1", v1::FACT_TYPE_NEEDS, "x");
   command.set_subject_key(Key(std::string("upn:") + kUpn));
+  command.mutable_occurred_at()->set_seconds(Noon("2025-03-10").time_since_epoch().count() /
+                                             1'000'000);
   pathway::store::v1::CaseState alias;
   Decision held = Decide(alias, command, Noon("2025-03-10"), {.identity_hold_days = 7});
   ASSERT_EQ(held.events.size(), 1u);

@@ -331,6 +331,7 @@ TEST_F(Nd, OneDayRouteTakesTheDateOfBirthFromTheReferralOnRecord) {
     *r->mutable_child()->mutable_date_of_birth() = Day("2019-04-01");
     r->mutable_referrer()->set_agency("Y00001");
     r->set_reason(v1::REFERRAL_REASON_SOCIAL_COMMUNICATION);
+    *r->mutable_received_on() = Day("2025-06-02");
   }));
   Accept("a", Acceptance("2025-06-02", "2025-06-03")
                   .Route(v1::ND_ROUTE_ONE_DAY_UNDER_5)

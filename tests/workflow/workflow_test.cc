@@ -146,6 +146,12 @@ TEST(Referral, BornTodayInLondonIsNotInTheFuture) {
   dob->set_year(2025);
   dob->set_month(7);
   dob->set_day(16);
+  // Its own day decides, not the engine's: sent that evening, received that day.
+  cmd.mutable_occurred_at()->set_seconds(1752622200);
+  auto* received = cmd.mutable_referral_submitted()->mutable_received_on();
+  received->set_year(2025);
+  received->set_month(7);
+  received->set_day(16);
   Decision d = Decide(CaseState(), cmd, late_evening);
   EXPECT_FALSE(d.rejection.has_value());
 }

@@ -270,6 +270,7 @@ TEST(Erasure, FreeTextNeverLeavesInClearAndNoneOfItOpensAfterErasure) {
   *pfa_referral.mutable_referral_submitted()->mutable_child()->mutable_date_of_birth() =
       Day("2007-10-02");
   pfa_referral.mutable_referral_submitted()->set_referral_id("GP-2021-0999");
+  *pfa_referral.mutable_referral_submitted()->mutable_received_on() = Day("2021-09-01");
   pfa_referral.mutable_occurred_at()->set_seconds(
       std::chrono::duration_cast<std::chrono::seconds>(
           pathway::testing::At("2021-09-01").time_since_epoch())
