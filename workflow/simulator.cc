@@ -9,21 +9,22 @@ namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 
 Simulator::Simulator(Keyer keyer, int warning_lead_days, DecideOptions options)
-    : keyer_(std::move(keyer)), lead_days_(warning_lead_days), options_(options) {}
+    : Simulator(std::move(keyer), StepSettings{.decide = std::move(options),
+                                               .warning_lead_days = warning_lead_days}) {}
 
-void Simulator::Record(const std::string& key, std::vector<v1::Envelope> events, TimePoint now,
-                       std::vector<v1::Envelope>& sent) {
+Simulator::Simulator(Keyer keyer, StepSettings settings)
+    : keyer_(std::move(keyer)), settings_(std::move(settings)) {}
+
+void Simulator::Record(const std::string& key, CaseStep step, std::vector<v1::Envelope>& sent) {
   Subject& subject = subjects_[key];
-  TimerChanges changes = TimersFor(key, subject.state, events, lead_days_);
-  for (const auto& t : changes.remove) timers_.erase(t);
-  for (auto& t : changes.add) timers_.insert(std::move(t));
-  for (auto& e : events) {
-    Emissions emitted = EmissionsFor(subject.state, e, now);
-    for (auto& c : emitted.commands) sent.push_back(std::move(c));
-    for (auto& r : emitted.rejections) subject.rejections.push_back(std::move(r));
-    Apply(subject.state, e);
-    subject.events.push_back(std::move(e));
+  for (const auto& t : step.timers.remove) timers_.erase(t);
+  for (auto& t : step.timers.add) timers_.insert(std::move(t));
+  for (auto& out : step.outputs) {
+    if (out.sink == Sink::kCommands) sent.push_back(std::move(out.envelope));
+    if (out.sink == Sink::kRejections) subject.rejections.push_back(std::move(out.envelope));
   }
+  if (step.new_state) subject.state = std::move(*step.new_state);
+  for (auto& e : step.history) subject.events.push_back(std::move(e));
 }
 
 void Simulator::Run(std::vector<v1::Envelope> commands, TimePoint now) {
@@ -42,12 +43,7 @@ void Simulator::Run(std::vector<v1::Envelope> commands, TimePoint now) {
         continue;
       }
     }
-    Decision decision = Decide(subjects_[key].state, command, now, options_);
-    if (decision.rejection) {
-      subjects_[key].rejections.push_back(MakeRejection(command, *decision.rejection, now));
-      continue;
-    }
-    Record(key, std::move(decision.events), now, commands);
+    Record(key, DecideCommand(subjects_[key].state, command, now, settings_), commands);
   }
 }
 
@@ -64,7 +60,8 @@ void Simulator::AdvanceTo(CivilDate as_of) {
     TimePoint at = std::chrono::time_point_cast<std::chrono::microseconds>(
         std::chrono::sys_days{*fires_on} + std::chrono::hours(12));
     std::vector<v1::Envelope> sent;
-    Record(timer.subject_key(), FireTimer(it->second.state, timer, at), at, sent);
+    Record(timer.subject_key(),
+           FireTimerStep(timer.subject_key(), it->second.state, timer, at, settings_), sent);
     Run(std::move(sent), at);
   }
 }

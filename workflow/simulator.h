@@ -1,5 +1,5 @@
 // The simulator: the engine's decisions without Kafka or RocksDB. It feeds inbound
-// Envelopes through the same RouteCommand / Decide / Apply / timers as the engine,
+// Envelopes through the same Intake and case steps (workflow/case_step.h) as the engine,
 // in order, with event time as "now", and fires deadline timers as the calendar
 // passes. `pathwayctl simulate` and the tests use it; the engine must agree with it.
 //
@@ -17,6 +17,7 @@
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
+#include "workflow/case_step.h"
 #include "workflow/timers.h"
 #include "workflow/workflow.h"
 
@@ -29,6 +30,8 @@ class Simulator {
 
   explicit Simulator(Keyer keyer, int warning_lead_days = kDefaultWarningLeadDays,
                      DecideOptions options = {});
+  // The settings the engine runs with (workflow/case_step.h).
+  Simulator(Keyer keyer, StepSettings settings);
 
   // Fires the timers due on or before the London date of `now`, then decides
   // `inbound` at `now`, and any command that decision sends on (a released hold, an
@@ -55,15 +58,13 @@ class Simulator {
       return TimerBefore(a, b);
     }
   };
-  // Records `events` on `key`'s case; commands they send on are appended to `sent`.
-  void Record(const std::string& key, std::vector<pathway::v1::Envelope> events, TimePoint now,
-              std::vector<pathway::v1::Envelope>& sent);
+  // Carries out `step` on `key`'s case; commands it sends on are appended to `sent`.
+  void Record(const std::string& key, CaseStep step, std::vector<pathway::v1::Envelope>& sent);
   // Decides routed commands, and those they send on, in order (bounded).
   void Run(std::vector<pathway::v1::Envelope> commands, TimePoint now);
 
   Keyer keyer_;
-  int lead_days_;
-  DecideOptions options_;
+  StepSettings settings_;
   std::map<std::string, Subject> subjects_;
   std::vector<pathway::v1::Envelope> unrouted_;
   std::set<pathway::store::v1::Timer, TimerOrder> timers_;

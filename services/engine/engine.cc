@@ -95,46 +95,51 @@ void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string&
   entry.set_value(std::move(value));
 }
 
-// Folds `events` into `state` and puts both into `batch`: the new state, the events
-// appended to the subject's history, and each event queued for pathway.events.v1 with
-// its personal fields sealed under the subject's data key (`store` keeps the keys).
-Status RecordEvents(state::Batch& batch, state::CaseStore& store, const std::string& subject,
-                    pathway::store::v1::CaseState state, std::vector<v1::Envelope> events,
-                    TimePoint now) {
-  batch.subject_key = subject;
-  batch.history_start = state.history_length();
-  for (const auto& event : events) {
-    // The store forgets the subject's key in this commit: nothing may be sealed after.
-    if (event.has_erasure_completed()) batch.erase_subject = true;
-    // Commands an event sends on (a released hold, an identity link) and rejections
-    // (an expired hold) commit with it, so neither is lost nor sent without it.
-    workflow::Emissions emitted = workflow::EmissionsFor(state, event, now);
-    for (const auto& c : emitted.commands) {
-      AddToOutbox(batch, topics::kCommands, c.subject_key(), c.SerializeAsString());
-      // A released command is what a partner sent: sealed at rest and on the changelog.
-      if (event.has_held_command_released()) batch.outbox.back().set_sealed_subject_key(subject);
-    }
-    for (const auto& r : emitted.rejections) {
-      AddToOutbox(batch, topics::kRejections, subject, r.SerializeAsString());
-    }
-    workflow::Apply(state, event);
-    v1::Envelope published = workflow::PublishedCopy(event);
-    if (auto s = workflow::SealPersonalFields(
-            published,
-            [&](std::string_view plaintext, std::string_view field) {
-              return store.SealField(subject, plaintext, field, published.event_id());
-            });
-        !s) {
-      return s;
-    }
-    AddToOutbox(batch, topics::kEvents, subject, published.SerializeAsString());
-    // Views and reuses of the shared record are audited in the same commit.
-    if (auto audit = workflow::AuditFor(event)) {
-      AddToOutbox(batch, topics::kAudit, subject, audit->SerializeAsString());
-    }
+std::string_view TopicOf(workflow::Sink sink) {
+  switch (sink) {
+    case workflow::Sink::kEvents:
+      return topics::kEvents;
+    case workflow::Sink::kCommands:
+      return topics::kCommands;
+    case workflow::Sink::kRejections:
+      return topics::kRejections;
+    case workflow::Sink::kAudit:
+      return topics::kAudit;
   }
-  batch.history = std::move(events);
-  batch.new_state = std::move(state);
+  return topics::kDeadLetter;  // unreachable: every sink is named above
+}
+
+// Puts what `step` decided into `batch`: the new state, the events appended to the
+// subject's history, the timers, and every output, sealed as the step plans with the
+// subject's data key (`store` keeps the keys).
+Status CarryOut(state::Batch& batch, state::CaseStore& store, const std::string& subject,
+                workflow::CaseStep step) {
+  batch.subject_key = subject;
+  batch.erase_subject = step.erase_subject;
+  for (auto& t : step.timers.add) batch.timers_add.push_back(std::move(t));
+  for (auto& t : step.timers.remove) batch.timers_remove.push_back(std::move(t));
+  for (auto& out : step.outputs) {
+    if (out.seal_fields) {
+      const std::string id = out.envelope.event_id();
+      if (auto s =
+              workflow::SealPersonalFields(out.envelope,
+                                           [&](std::string_view plaintext, std::string_view field) {
+                                             return store.SealField(subject, plaintext, field, id);
+                                           });
+          !s) {
+        return s;
+      }
+    }
+    const std::string& key =
+        out.sink == workflow::Sink::kCommands ? out.envelope.subject_key() : subject;
+    AddToOutbox(batch, TopicOf(out.sink), key, out.envelope.SerializeAsString());
+    if (out.sealed_at_rest) batch.outbox.back().set_sealed_subject_key(subject);
+  }
+  if (step.new_state) {
+    batch.history_start = step.new_state->history_length() - step.history.size();
+    batch.history = std::move(step.history);
+    batch.new_state = std::move(*step.new_state);
+  }
   return {};
 }
 
@@ -1115,38 +1120,20 @@ Status Engine::HandleCommand(const bus::Message& m) {
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
   TimePoint now = time_.Now();
-  workflow::Decision decision = workflow::Decide(
-      state, command, now,
-      {.identity_hold_days = options_.identity_hold_days,
-       .sharing = options_.statutory_sharing ? &*options_.statutory_sharing : nullptr});
-  if (decision.rejection) {
-    return CommitRejection(store, std::move(batch), command, *decision.rejection);
-  }
-
-  if (state.history_length() + decision.events.size() > options_.max_history_per_case) {
-    ++stats_.history_limit_rejections;
-    log::Warn("history_limit_reached",
-              {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
-    return CommitRejection(
-        store, std::move(batch), command,
-        {"subject_key", "history_limit",
-         "this case already holds " + std::to_string(state.history_length()) +
-             " events and the limit per case is " + std::to_string(options_.max_history_per_case) +
-             ": an operator must archive the case before more can be recorded"});
+  workflow::CaseStep step = workflow::DecideCommand(state, command, now, StepSettings());
+  if (step.rejection) {
+    if (step.rejection->rule == "history_limit") {
+      ++stats_.history_limit_rejections;
+      log::Warn("history_limit_reached",
+                {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
+    }
+    return CommitRejection(store, std::move(batch), command, *step.rejection);
   }
 
   state::Batch rejected = batch;  // what to commit instead if the outputs are too large
-  workflow::TimerChanges timers = workflow::TimersFor(command.subject_key(), state, decision.events,
-                                                      options_.warning_lead_days);
-  batch.timers_add = std::move(timers.add);
-  batch.timers_remove = std::move(timers.remove);
   std::vector<std::string> ids;
-  for (const auto& event : decision.events) ids.push_back(event.event_id());
-  if (auto s = RecordEvents(batch, store, command.subject_key(), std::move(state),
-                            std::move(decision.events), now);
-      !s) {
-    return s;
-  }
+  for (const auto& event : step.history) ids.push_back(event.event_id());
+  if (auto s = CarryOut(batch, store, command.subject_key(), std::move(step)); !s) return s;
   // Every value this commit writes or sends must fit, checked before anything is
   // committed: one that could never be sent would stop the partition for good.
   if (auto r = CheckSizes(batch)) {
@@ -1165,6 +1152,14 @@ Status Engine::HandleCommand(const bus::Message& m) {
     purge_pending_.try_emplace(m.partition);
   }
   return {};
+}
+
+workflow::StepSettings Engine::StepSettings() const {
+  return {
+      .decide = {.identity_hold_days = options_.identity_hold_days,
+                 .sharing = options_.statutory_sharing ? &*options_.statutory_sharing : nullptr},
+      .warning_lead_days = options_.warning_lead_days,
+      .max_history_per_case = options_.max_history_per_case};
 }
 
 Status Engine::CommitRejection(state::CaseStore& store, state::Batch batch,
@@ -1270,13 +1265,10 @@ Status Engine::FireTimers() {
       state::Batch batch;
       batch.partition = partition;
       batch.timers_remove.push_back(timer);
-      std::vector<v1::Envelope> events = workflow::FireTimer(state, timer, now);
-      if (!events.empty()) {
-        if (auto s = RecordEvents(batch, *store, timer.subject_key(), std::move(state),
-                                  std::move(events), now);
-            !s) {
-          return s;
-        }
+      workflow::CaseStep step =
+          workflow::FireTimerStep(timer.subject_key(), state, timer, now, StepSettings());
+      if (step.new_state) {
+        if (auto s = CarryOut(batch, *store, timer.subject_key(), std::move(step)); !s) return s;
         ++stats_.timers_fired;
       }
       if (auto s = store->Commit(batch); !s) return s;

@@ -44,6 +44,7 @@
 #include "services/engine/subject_keyer.h"
 #include "state/case_store.h"
 #include "state/store_set.h"
+#include "workflow/case_step.h"
 #include "workflow/rejection.h"
 
 namespace pathway::engine {
@@ -191,6 +192,8 @@ class Engine final : public bus::RebalanceListener {
                           std::string reason);
   // Why `batch` may not be committed (a value larger than its limit), if it may not.
   std::optional<workflow::Rejection> CheckSizes(const state::Batch& batch) const;
+  // What a case step depends on, from options_ (the simulator takes the same).
+  workflow::StepSettings StepSettings() const;
   // Rejects `command` in a batch of its own (consumed offset and dedupe entry only).
   Status CommitRejection(state::CaseStore& store, state::Batch batch,
                          const pathway::v1::Envelope& command, const workflow::Rejection& r);
