@@ -385,6 +385,22 @@ TEST_F(PathwayctlTest, DescribePrintsTheStateDiagramFromTheDefinition) {
   EXPECT_THAT(unknown.err, HasSubstr("unknown pathway 'nonesuch'"));
   RunResult help = Run({"describe", "--help"});
   EXPECT_THAT(help.out, HasSubstr("referral_intake"));
+  EXPECT_THAT(help.out, HasSubstr("--format mermaid|needs"));
+  RunResult bad = Run({"describe", "ehc_needs_assessment", "--format", "dot"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--format must be mermaid or needs"));
+}
+
+TEST_F(PathwayctlTest, DescribeListsWhatEachStepNeedsFromTheDefinition) {
+  RunResult r = Run({"describe", "annual_review", "--format", "needs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("| step | fact | asked of"));
+  EXPECT_THAT(r.out, HasSubstr("| `meeting_scheduled` | `family_views` | the family | 365 days |"));
+  EXPECT_THAT(r.out, HasSubstr("| `meeting_scheduled` | `school_observations` | the current "
+                               "setting | 182 days |"));
+  RunResult none = Run({"describe", "disagreement", "--format", "needs"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "No step needs facts from the family or another agency.\n");
 }
 
 // Statutory sharing (docs/tell-it-once.md section 3): the rules are printed from the
