@@ -62,8 +62,8 @@ echo
 echo "== the statutory clocks: one child's history across five pathways (pathwayctl simulate)"
 "$ctl" simulate --events tests/workflow/histories/multi_pathway_child.jsonl --as-of 2025-07-31
 echo
-echo "== tell it once: asked once, answered once, consent decides who sees it, every view audited"
-"$ctl" simulate --events scripts/demo/tell_it_once.jsonl --as-of 2025-03-31
+echo "== tell it once: each fact asked for once, one family answer serving three pathways, consent deciding who sees it, every view audited"
+"$ctl" simulate --events scripts/demo/tell_it_once.jsonl --as-of 2025-12-31
 
 ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
 ops_url=${ops_port:+http://127.0.0.1:$ops_port}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the state diagrams in docs/pathways.md from the definitions the engine
-# runs (pathwayctl describe), between the markers
-#   <!-- diagram:NAME -->  ...  <!-- /diagram:NAME -->
+# Regenerates the state diagrams and the tables of what each step needs ("tell it
+# once") in docs/pathways.md from the definitions the engine runs (pathwayctl
+# describe), between the markers
+#   <!-- diagram:NAME -->  ...  <!-- /diagram:NAME -->   (--format mermaid)
+#   <!-- needs:NAME -->    ...  <!-- /needs:NAME -->     (--format needs)
 #   usage: scripts/update-pathway-docs.sh [PATHWAYCTL] [--check]
 # --check changes nothing and exits 1 if the document is out of date (a ctest runs it).
 set -euo pipefail
@@ -12,21 +14,28 @@ check=false
 doc=$repo/docs/pathways.md
 
 out=""
+kind=""
 name=""
 while IFS= read -r line || [[ -n $line ]]; do
-  if [[ $line =~ ^\<!--\ diagram:([a-z_]+)\ --\>$ ]]; then
-    name=${BASH_REMATCH[1]}
-    diagram=$("$ctl" describe "$name" --format mermaid) || { echo "describe $name failed" >&2; exit 1; }
-    out+="$line"$'\n''```mermaid'$'\n'"$diagram"$'\n''```'$'\n'
+  if [[ $line =~ ^\<!--\ (diagram|needs):([a-z_]+)\ --\>$ ]]; then
+    kind=${BASH_REMATCH[1]}
+    name=${BASH_REMATCH[2]}
+    if [[ $kind == diagram ]]; then
+      diagram=$("$ctl" describe "$name" --format mermaid) || { echo "describe $name failed" >&2; exit 1; }
+      out+="$line"$'\n''```mermaid'$'\n'"$diagram"$'\n''```'$'\n'
+    else
+      needs=$("$ctl" describe "$name" --format needs) || { echo "describe $name failed" >&2; exit 1; }
+      out+="$line"$'\n'"$needs"$'\n'
+    fi
     continue
   fi
   if [[ -n $name ]]; then
-    [[ $line == "<!-- /diagram:$name -->" ]] || continue
+    [[ $line == "<!-- /$kind:$name -->" ]] || continue
     name=""
   fi
   out+="$line"$'\n'
 done <"$doc"
-[[ -z $name ]] || { echo "docs/pathways.md: no end marker for diagram:$name" >&2; exit 1; }
+[[ -z $name ]] || { echo "docs/pathways.md: no end marker for $kind:$name" >&2; exit 1; }
 
 if $check; then
   if ! cmp -s <(printf '%s' "$out") "$doc"; then
@@ -34,7 +43,7 @@ if $check; then
     diff <(printf '%s' "$out") "$doc" >&2 || true
     exit 1
   fi
-  echo "docs/pathways.md diagrams match the definitions; 1 passed, 0 failed"
+  echo "docs/pathways.md diagrams and needs match the definitions; 1 passed, 0 failed"
   exit 0
 fi
 printf '%s' "$out" >"$doc"

@@ -1,8 +1,10 @@
 #include "workflow/pathway.h"
 
+#include <algorithm>
 #include <array>
 
 #include "workflow/pathways/definitions.h"
+#include "workflow/shared_record.h"
 
 namespace pathway::workflow {
 namespace store = pathway::store::v1;
@@ -12,6 +14,13 @@ const Transition* Definition::Find(std::string_view step) const {
     if (t.step == step) return &t;
   }
   return nullptr;
+}
+
+std::span<const Need> Definition::NeedsOf(std::string_view step) const {
+  for (const auto& n : needs) {
+    if (n.step == step) return n.needs;
+  }
+  return {};
 }
 
 bool Definition::IsTerminal(std::string_view state) const {
@@ -76,6 +85,28 @@ std::string DescribeMermaid(const Definition& d) {
     }
   }
   for (auto state : d.terminal) out += "    " + std::string(state) + " --> [*]\n";
+  return out;
+}
+
+namespace {
+std::string Words(std::string snake) {
+  std::replace(snake.begin(), snake.end(), '_', ' ');
+  return snake;
+}
+}  // namespace
+
+std::string DescribeNeeds(const Definition& d) {
+  if (d.needs.empty()) return "No step needs facts from the family or another agency.\n";
+  std::string out =
+      "| step | fact | asked of (if the record cannot give it) | an answer serves for |\n"
+      "|---|---|---|---|\n";
+  for (const auto& step : d.needs) {
+    for (const Need& n : step.needs) {
+      out += "| `" + std::string(step.step) + "` | `" + FactTypeName(n.fact) + "` | the " +
+             Words(RespondentName(n.asked)) + " | " + std::to_string(ValidityDays(n.fact)) +
+             " days |\n";
+    }
+  }
   return out;
 }
 

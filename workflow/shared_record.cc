@@ -66,6 +66,17 @@ Permission MayUse(const store::CaseState& state, const v1::FactRecorded& fact,
   return {rule != nullptr, rule};
 }
 
+bool NeedOpen(const store::CaseState& state, v1::FactType type, const std::string& instance_id,
+              const std::string& agency, const std::string& purpose) {
+  for (const auto& n : state.open_needs()) {
+    if (n.type() == type && n.instance_id() == instance_id && n.agency() == agency &&
+        n.purpose() == purpose) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool RequestOpen(const store::CaseState& state, v1::FactType type, CivilDate on) {
   const std::string name = FactTypeName(type);
   for (const auto& r : state.information_requests()) {
@@ -117,6 +128,14 @@ int ValidityDays(v1::FactType type) {
       return 3650;  // a date of birth does not go stale; a name rarely changes
     case v1::FACT_TYPE_DIAGNOSES:
       return 3650;
+    case v1::FACT_TYPE_DEVELOPMENTAL_HISTORY:
+      return 3650;  // how the early years went: history, it does not go stale
+    case v1::FACT_TYPE_SCHOOL_OBSERVATIONS:
+      return 182;  // about two terms: how a child manages in class changes within a year
+    case v1::FACT_TYPE_ASPIRATIONS:
+      return 365;  // revisited at every review from Year 9 (SEND Regulations 2014 reg 20(6))
+    case v1::FACT_TYPE_COSTED_PROVISION:
+      return 365;  // a setting costs its provision for the school year
     default:
       return 365;
   }
@@ -136,6 +155,17 @@ std::string FactTypeName(v1::FactType type) {
   if (name.starts_with(kEnumPrefix)) name = name.substr(kEnumPrefix.size());
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
+}
+
+std::string RespondentName(v1::Respondent respondent) {
+  switch (respondent) {
+    case v1::RESPONDENT_YOUNG_PERSON:
+      return "young_person";
+    case v1::RESPONDENT_CURRENT_SETTING:
+      return "current_setting";
+    default:
+      return "family";
+  }
 }
 
 bool IsRecordCommand(const v1::Envelope& command) {
@@ -180,9 +210,10 @@ std::optional<v1::Envelope> AuditFor(const v1::Envelope& event) {
   return out;
 }
 
-void DecideNeed(const store::CaseState& state, v1::FactType type, const std::string& instance_id,
-                const std::string& agency, const std::string& purpose, CivilDate on,
-                const DecideOptions& options, const std::function<v1::Envelope&()>& next) {
+void DecideNeed(const store::CaseState& state, v1::FactType type, v1::Respondent asked,
+                const std::string& instance_id, const std::string& agency,
+                const std::string& purpose, CivilDate on, const DecideOptions& options,
+                const std::function<v1::Envelope&()>& next) {
   const v1::FactRecorded* fact = CurrentFact(state, type, on);
   const Permission permission =
       fact ? MayUse(state, *fact, agency, purpose, options.sharing) : Permission{};
@@ -195,12 +226,16 @@ void DecideNeed(const store::CaseState& state, v1::FactType type, const std::str
     Reuse(*fact, need, on, permission, next);
     return;
   }
-  auto* n = next().mutable_fact_needed();
-  n->set_type(type);
-  n->set_instance_id(instance_id);
-  n->set_agency(agency);
-  n->set_purpose(purpose);
-  *n->mutable_on() = ToProto(on);
+  // A step that runs again (a meeting rearranged) while its need still waits does not
+  // open the same need twice: one answer would otherwise be reused twice for it.
+  if (!NeedOpen(state, type, instance_id, agency, purpose)) {
+    auto* n = next().mutable_fact_needed();
+    n->set_type(type);
+    n->set_instance_id(instance_id);
+    n->set_agency(agency);
+    n->set_purpose(purpose);
+    *n->mutable_on() = ToProto(on);
+  }
   // A fact the record holds is never asked for again, even if consent or a dispute
   // keeps it from this agency for now: the need waits for those instead.
   if (fact || RequestOpen(state, type, on)) return;
@@ -208,6 +243,7 @@ void DecideNeed(const store::CaseState& state, v1::FactType type, const std::str
   r->set_instance_id(instance_id);
   r->set_fact(FactTypeName(type));
   *r->mutable_on() = ToProto(on);
+  r->set_asked(asked);
 }
 
 Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& command,

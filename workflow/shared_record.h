@@ -25,6 +25,9 @@ int ValidityDays(pathway::v1::FactType type);
 // "family_views" <-> FACT_TYPE_FAMILY_VIEWS (the names pathway steps use).
 std::optional<pathway::v1::FactType> FactTypeFromName(std::string_view name);
 std::string FactTypeName(pathway::v1::FactType type);
+// Who was asked: "family", "young_person" or "current_setting". A request recorded
+// before respondents were named (RESPONDENT_UNSPECIFIED) went to the family.
+std::string RespondentName(pathway::v1::Respondent respondent);
 
 // Who may use a fact: the agency that gave it; any agency the family consented to for
 // the purpose (ConsentChanged, latest decision per agency and purpose); or an agency a
@@ -43,13 +46,15 @@ Decision DecideRecordCommand(const pathway::store::v1::CaseState& state,
 
 // A pathway step (`instance_id`) needs `type` for `agency` and `purpose` on `on`. Adds,
 // through `next` (which appends an event and returns it): FactReused if a valid fact
-// may be used; otherwise FactNeeded, and InformationRequested only if no request for
-// the type was made within its validity period and no valid fact exists (a fact that
-// consent or a reconciliation blocks is not asked for again).
+// may be used; otherwise FactNeeded (unless the same need is already open), and
+// InformationRequested to `asked` only if no request for the type was made within its
+// validity period and no valid fact exists (a fact that consent or a reconciliation
+// blocks is not asked for again). Pathway steps reach this only through their
+// definition's declared needs (Definition::needs, workflow.cc).
 void DecideNeed(const pathway::store::v1::CaseState& state, pathway::v1::FactType type,
-                const std::string& instance_id, const std::string& agency,
-                const std::string& purpose, CivilDate on, const DecideOptions& options,
-                const std::function<pathway::v1::Envelope&()>& next);
+                pathway::v1::Respondent asked, const std::string& instance_id,
+                const std::string& agency, const std::string& purpose, CivilDate on,
+                const DecideOptions& options, const std::function<pathway::v1::Envelope&()>& next);
 
 // The audit record (for pathway.audit.v1) of an event that shows or reuses part of the
 // record (RecordViewed, FactReused); nullopt for any other event. Deterministic id.

@@ -255,13 +255,6 @@ std::string InstanceId(const std::string& subject_key, const Definition& d,
       .substr(0, 32);
 }
 
-bool InformationAlreadyRequested(const store::CaseState& state, const std::string& fact) {
-  for (const auto& r : state.information_requests()) {
-    if (r.fact() == fact) return true;
-  }
-  return false;
-}
-
 // Turns a step's Outcome into events, in a fixed order.
 void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* instance,
                  const Definition& def, const CommandInfo& info, const std::string& instance_id,
@@ -326,26 +319,20 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     *s->mutable_set_on() = on_proto;
     s->set_exceptable(spec.exceptable);
   }
-  for (const auto& fact : outcome.information_requests) {
-    // The shared record decides: reuse what the family already gave, or ask once per
-    // validity period, whichever pathway or agency needs the fact.
-    if (auto type = FactTypeFromName(fact)) {
-      // The step's actor goes with what the record did for it (the audit names them).
-      auto next_with_actor = [&]() -> v1::Envelope& {
-        v1::Envelope& e = next();
-        *e.mutable_actor() = command.actor();
-        return e;
-      };
-      DecideNeed(state, *type, instance_id, command.source().agency(), std::string(def.name), on,
-                 options, next_with_actor);
-      continue;
-    }
-    // Not a kind of fact the record keeps: asked once per case.
-    if (InformationAlreadyRequested(state, fact)) continue;
-    auto* r = next().mutable_information_requested();
-    r->set_instance_id(instance_id);
-    r->set_fact(fact);
-    *r->mutable_on() = on_proto;
+  // The step's declared needs go to the shared record, which reuses what the family or
+  // an agency already gave or asks once per validity period, whichever pathway or
+  // agency needs the fact. A step that ends the instance needs nothing more.
+  const std::string& to_state = outcome.to_state.empty() ? instance->state() : outcome.to_state;
+  if (def.IsTerminal(to_state)) return;
+  // The step's actor goes with what the record did for it (the audit names them).
+  auto next_with_actor = [&]() -> v1::Envelope& {
+    v1::Envelope& e = next();
+    *e.mutable_actor() = command.actor();
+    return e;
+  };
+  for (const Need& need : def.NeedsOf(info.step)) {
+    DecideNeed(state, need.fact, need.asked, instance_id, command.source().agency(),
+               std::string(def.name), on, options, next_with_actor);
   }
 }
 
@@ -635,6 +622,7 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       request->set_instance_id(r.instance_id());
       request->set_fact(r.fact());
       *request->mutable_requested_on() = r.on();
+      request->set_asked(r.asked());
       break;
     }
     default:

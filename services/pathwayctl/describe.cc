@@ -1,4 +1,5 @@
-// pathwayctl describe: a pathway's state diagram, drawn from its definition.
+// pathwayctl describe: a pathway's state diagram, or the facts its steps need, drawn
+// from its definition.
 // pathwayctl describe-sharing: the statutory sharing rules a configuration file holds.
 #include <cstdio>
 #include <string>
@@ -12,10 +13,13 @@
 namespace pathway::ctl {
 namespace {
 constexpr std::string_view kUsage =
-    "usage: pathwayctl describe PATHWAY [--format mermaid]\n"
+    "usage: pathwayctl describe PATHWAY [--format mermaid|needs]\n"
     "\n"
-    "Prints the state diagram of the newest version of PATHWAY, drawn from the\n"
-    "definition the engine runs. PATHWAY is one of:\n";
+    "Prints the state diagram of the newest version of PATHWAY (mermaid), or the\n"
+    "facts each of its steps needs from a family or another agency (needs: a\n"
+    "Markdown table of step, fact, who is asked when the shared record cannot give\n"
+    "it, and how long an answer serves), drawn from the definition the engine runs.\n"
+    "PATHWAY is one of:\n";
 
 constexpr std::string_view kSharingUsage =
     "usage: pathwayctl describe-sharing [--statutory-sharing FILE]\n"
@@ -47,11 +51,14 @@ int RunDescribe(std::span<char* const> args) {
     }
     return kExitOk;
   }
-  if (format != "mermaid") return UsageError(kCmd, "--format must be mermaid");
+  if (format != "mermaid" && format != "needs") {
+    return UsageError(kCmd, "--format must be mermaid or needs");
+  }
   if (positional.size() != 1) return UsageError(kCmd, "expected one PATHWAY");
   const workflow::Definition* d = workflow::FindDefinitionByName(positional[0]);
   if (!d) return UsageError(kCmd, "unknown pathway '" + positional[0] + "'");
-  std::string diagram = workflow::DescribeMermaid(*d);
+  std::string diagram =
+      format == "needs" ? workflow::DescribeNeeds(*d) : workflow::DescribeMermaid(*d);
   std::fwrite(diagram.data(), 1, diagram.size(), stdout);
   return kExitOk;
 }

@@ -126,10 +126,11 @@ inline std::string PathwayJson(const pathway::store::v1::PathwayInstance& p) {
       .Done();
 }
 
-// Something the family was asked for.
+// Something the family, the young person or the current setting was asked for.
 inline std::string RequestJson(const pathway::store::v1::InformationRequest& r) {
   return Json()
       .Str("fact", r.fact())
+      .Str("asked", workflow::RespondentName(r.asked()))
       .Str("requested_on", DateText(r.requested_on()))
       .Str("instance_id", r.instance_id())
       .Done();

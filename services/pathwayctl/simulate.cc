@@ -1,4 +1,5 @@
 // pathwayctl simulate: the engine's workflow code over a JSONL history, in-process.
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -160,7 +161,9 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
       }
     }
     for (const auto& r : s.state.information_requests()) {
-      std::printf("  asked the family for %s on %s\n", r.fact().c_str(),
+      std::string asked = workflow::RespondentName(r.asked());
+      std::replace(asked.begin(), asked.end(), '_', ' ');
+      std::printf("  asked the %s for %s on %s\n", asked.c_str(), r.fact().c_str(),
                   DateText(r.requested_on()).c_str());
     }
     for (const auto& e : s.events) {

@@ -2,6 +2,9 @@
 // with real dates, through the Simulator (the engine's decide/apply/timers).
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "tests/common/commands.h"
 #include "tests/common/pathway_fixture.h"
 #include "workflow/pathway.h"
@@ -96,12 +99,29 @@ TEST_F(Ehc, SixteenAndTwentyWeekLimitsRunFromTheRequestNotTheDecision) {
   EXPECT_EQ(Due("final_plan"), "2025-05-26");
 }
 
-TEST_F(Ehc, DecidingToAssessAsksTheFamilyForTheirViewsOnce) {
-  // reg 6(1)(a): the family's advice and views are part of every assessment.
+TEST_F(Ehc, DecidingToAssessAsksTheFamilyForWhatTheAssessmentNeedsOnce) {
+  // reg 6(1)(a) and 7: the family's advice and views and the child's own are part of
+  // every assessment; what already exists (reg 6(4)) and the setting are asked for
+  // too, once each, of the family.
   Request("2025-01-06");
   Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
-  ASSERT_EQ(Child().state.information_requests_size(), 1);
-  EXPECT_EQ(Child().state.information_requests(0).fact(), "family_views");
+  std::vector<std::string> asked;
+  for (const auto& r : Child().state.information_requests()) {
+    EXPECT_EQ(r.asked(), v1::RESPONDENT_FAMILY) << r.fact();
+    EXPECT_EQ(FormatDate(*ToCivil(r.requested_on())), "2025-02-10") << r.fact();
+    asked.push_back(r.fact());
+  }
+  EXPECT_EQ(asked, (std::vector<std::string>{"family_views", "all_about_me", "diagnoses",
+                                             "current_setting", "existing_advice"}));
+}
+
+TEST_F(Ehc, ARefusalToAssessAsksTheFamilyForNothing) {
+  // The refusal ends the pathway: nothing is left to use the facts for.
+  Request("2025-01-06");
+  Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_REFUSE, /*appeal_rights=*/true);
+  EXPECT_EQ(Instance().state(), "refused_to_assess");
+  EXPECT_EQ(Child().state.information_requests_size(), 0);
+  EXPECT_EQ(Child().state.open_needs_size(), 0);
 }
 
 TEST_F(Ehc, RefusalWithoutAppealRightsIsRejected) {

@@ -73,6 +73,25 @@ class Eng : public pathway::testing::PathwayFixture {
   std::string Due() { return Date(GrantReview().due()); }
 };
 
+TEST_F(Eng, AnApplicationAsksTheSettingForItsCostedProvisionOnce) {
+  // Tell it once: the forum decides on the setting's costed provision, asked of the
+  // setting (not the family) when the application arrives; a second application within
+  // the year joins that request instead of asking again.
+  Apply("a1", "2025-01-15");
+  ASSERT_EQ(Child().state.information_requests_size(), 1);
+  const auto& asked = Child().state.information_requests(0);
+  EXPECT_EQ(asked.fact(), "costed_provision");
+  EXPECT_EQ(asked.asked(), v1::RESPONDENT_CURRENT_SETTING);
+  Run(Command("a2", "2025-03-03", [&](v1::Envelope& e) {
+    auto* c = e.mutable_eng_applied();
+    c->set_application_id("ENG-2025-0200");
+    *c->mutable_applied_on() = Day("2025-03-03");
+    c->set_cluster("North cluster");
+  }));
+  EXPECT_EQ(Child().state.information_requests_size(), 1);
+  EXPECT_EQ(Child().state.open_needs_size(), 2) << "both applications wait for the answer";
+}
+
 TEST_F(Eng, AnApplicationNamesTheClusterForumThatDecidesIt) {
   Apply("a0", "2025-06-02", "");
   EXPECT_EQ(LastRejectionRule(), "required");

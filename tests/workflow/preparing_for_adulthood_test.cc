@@ -528,7 +528,14 @@ TEST_F(PfaHistory, FromYearNineToAdultServices) {
   }
   EXPECT_EQ(warnings, 3);
   EXPECT_EQ(breaches, 1);
-  EXPECT_EQ(child.state.information_requests_size(), 0) << "nothing is asked of the family";
+  // Planning starts from the young person's own aspirations and story, asked of them
+  // once; no other step asks anything.
+  ASSERT_EQ(child.state.information_requests_size(), 2);
+  for (const auto& r : child.state.information_requests()) {
+    EXPECT_EQ(r.asked(), v1::RESPONDENT_YOUNG_PERSON) << r.fact();
+  }
+  EXPECT_EQ(child.state.information_requests(0).fact(), "aspirations");
+  EXPECT_EQ(child.state.information_requests(1).fact(), "all_about_me");
 }
 
 }  // namespace

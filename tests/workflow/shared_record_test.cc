@@ -1,7 +1,9 @@
-// Tell it once (issue 5; docs/tell-it-once.md): the family is asked for a fact at most
-// once per validity period, one answer serves every pathway and agency that needs it,
-// consent decides who may reuse it and a withdrawal applies at once, and two sources
-// that disagree open a reconciliation instead of overwriting each other.
+// Tell it once (issues 5 and 12; docs/tell-it-once.md): the family is asked for a fact
+// at most once per validity period, one answer serves every pathway and agency that
+// needs it, consent decides who may reuse it and a withdrawal applies at once, and two
+// sources that disagree open a reconciliation instead of overwriting each other. The
+// TellItOnce tests drive real pathway commands; the SharedRecord tests exercise the
+// record's decisions directly.
 #include "workflow/shared_record.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -12,9 +14,11 @@
 #include <random>
 #include <set>
 
+#include "tests/common/histories.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
 #include "workflow/sharing.h"
+#include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
@@ -72,10 +76,11 @@ class Family {
   void Need(v1::FactType type, const std::string& instance, const std::string& agency,
             const std::string& purpose) {
     std::vector<v1::Envelope> out;
-    DecideNeed(state_, type, instance, agency, purpose, today_, options_, [&]() -> v1::Envelope& {
-      out.emplace_back().set_event_id("need-" + std::to_string(++ids_));
-      return out.back();
-    });
+    DecideNeed(state_, type, v1::RESPONDENT_FAMILY, instance, agency, purpose, today_, options_,
+               [&]() -> v1::Envelope& {
+                 out.emplace_back().set_event_id("need-" + std::to_string(++ids_));
+                 return out.back();
+               });
     Record(std::move(out));
   }
 
@@ -187,47 +192,138 @@ class Family {
 
 const CivilDate kStart = year{2026} / month{1} / day{5};
 
-TEST(SharedRecord, OneAnswerServesThreePathwaysAcrossFourAgencies) {
-  Family f(kStart);
-  // The council starts an EHC needs assessment: the family is asked for its story.
-  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "EHC-1", kCouncil, kEhc);
-  f.Need(v1::FACT_TYPE_FAMILY_VIEWS, "EHC-1", kCouncil, kEhc);
-  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested), 2);
-  // Two days later the trust's autism assessment needs the same story: not asked again.
-  f.Advance(2);
-  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "ND-1", kTrust, kAutism);
-  f.Need(v1::FACT_TYPE_COMMUNICATION_NEEDS, "ND-1", kTrust, kAutism);
-  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_ALL_ABOUT_ME), 1);
-  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_COMMUNICATION_NEEDS), 1);
+// Tell it once through real pathway commands (issue 12): one young person in three
+// pathways across four agencies, replayed from tests/workflow/histories/
+// tell_it_once_three_pathways.jsonl through the Simulator (the engine's code). The
+// record is never called directly: what is asked and reused follows from the needs
+// each pathway's definition declares.
+class TellItOnce : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const auto& e : pathway::testing::ReadHistory("tell_it_once_three_pathways.jsonl")) {
+      sim_.Process(e, pathway::testing::OccurredAt(e));
+    }
+    ASSERT_EQ(sim_.subjects().size(), 1u);
+    child_ = &sim_.subjects().begin()->second;
+    ASSERT_TRUE(child_->rejections.empty()) << child_->rejections[0].DebugString();
+  }
 
-  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_GRANTED);
-  f.Consent(kSchool, kReview, v1::CONSENT_DECISION_GRANTED);
-  // The family answers once, through the council: both open needs are served at once.
-  f.Advance(5);
-  f.Provide(v1::FACT_TYPE_ALL_ABOUT_ME, "Loves trains; loud rooms are hard", kCouncil);
-  EXPECT_EQ(f.ReusedBy(v1::FACT_TYPE_ALL_ABOUT_ME),
-            (std::set<std::string>{"209/ehc_needs_assessment", "RQM/neurodevelopmental"}));
-  EXPECT_TRUE(f.state().open_needs().size() == 2) << "family views, communication needs";
-  // The school's annual review reuses it too; the ICB, without consent, does not, and
-  // nobody asks the family again.
-  f.Advance(30);
-  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "AR-1", kSchool, kReview);
-  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "COMM-1", kIcb, "commissioning");
-  EXPECT_EQ(f.ReusedBy(v1::FACT_TYPE_ALL_ABOUT_ME).count("100001/annual_review"), 1u);
-  EXPECT_EQ(f.ReusedBy(v1::FACT_TYPE_ALL_ABOUT_ME).count("QKK/commissioning"), 0u);
-  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_ALL_ABOUT_ME), 1);
+  // "fact -> who on date" for the requests made in [from, to).
+  std::map<std::string, std::string> Asked(const char* from, const char* to) const {
+    std::map<std::string, std::string> out;
+    for (const auto& e : child_->events) {
+      if (!e.has_information_requested()) continue;
+      const auto& r = e.information_requested();
+      const std::string on = FormatDate(*ToCivil(r.on()));
+      if (on < from || on >= to) continue;
+      EXPECT_TRUE(out.emplace(r.fact(), RespondentName(r.asked()) + " on " + on).second)
+          << r.fact() << " asked twice between " << from << " and " << to;
+    }
+    return out;
+  }
+  // "agency/purpose" of each reuse of the fact the command `source` gave; with
+  // `caused_by`, only the reuses that command `caused_by` caused.
+  std::multiset<std::string> ReusesOf(const std::string& source,
+                                      const std::string& caused_by = "") const {
+    std::multiset<std::string> out;
+    for (const auto& e : child_->events) {
+      if (!e.has_fact_reused() || e.fact_reused().source_event_id() != source) continue;
+      if (!caused_by.empty() && e.causation_id() != caused_by) continue;
+      out.insert(e.fact_reused().agency() + "/" + e.fact_reused().purpose());
+    }
+    return out;
+  }
+  int CausedBy(const std::string& command, v1::Envelope::PayloadCase kind) const {
+    int n = 0;
+    for (const auto& e : child_->events)
+      n += e.causation_id() == command && e.payload_case() == kind;
+    return n;
+  }
 
-  // A withdrawal applies to the next reuse at once.
-  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_WITHDRAWN);
-  const int reused = f.Count(v1::Envelope::kFactReused, v1::FACT_TYPE_ALL_ABOUT_ME);
-  f.Need(v1::FACT_TYPE_ALL_ABOUT_ME, "ND-1", kTrust, kAutism);
-  EXPECT_EQ(f.Count(v1::Envelope::kFactReused, v1::FACT_TYPE_ALL_ABOUT_ME), reused);
-  EXPECT_EQ(f.Count(v1::Envelope::kInformationRequested, v1::FACT_TYPE_ALL_ABOUT_ME), 1)
-      << "the family is not asked for what the record holds";
-  // Granted again: the waiting need is served by the consent itself.
-  f.Consent(kTrust, kAutism, v1::CONSENT_DECISION_GRANTED);
-  EXPECT_EQ(f.Count(v1::Envelope::kFactReused, v1::FACT_TYPE_ALL_ABOUT_ME), reused + 1);
-  EXPECT_TRUE(f.rejections().empty());
+  Simulator sim_{[](std::string_view nhs) { return "subject-" + std::string(nhs); }};
+  const Simulator::Subject* child_ = nullptr;
+};
+
+TEST_F(TellItOnce, EachFactIsAskedForOnceAcrossThreePathwaysAndFourAgencies) {
+  // The trust's acceptance, the council's decision to assess and the school's start of
+  // planning for adulthood each declare what they need; what another pathway has
+  // already asked for is not asked again, whoever needs it. (The ICB's commissioning
+  // asks nothing: everything it needs was asked for already.)
+  EXPECT_EQ(
+      Asked("2026-01-01", "2027-01-01"),
+      (std::map<std::string, std::string>{{"developmental_history", "family on 2026-01-19"},
+                                          {"school_observations", "current_setting on 2026-01-19"},
+                                          {"all_about_me", "family on 2026-01-19"},
+                                          {"family_views", "family on 2026-02-16"},
+                                          {"diagnoses", "family on 2026-02-16"},
+                                          {"current_setting", "family on 2026-02-16"},
+                                          {"existing_advice", "family on 2026-02-16"},
+                                          {"aspirations", "young_person on 2026-03-16"}}));
+  EXPECT_EQ(CausedBy("tio3-07", v1::Envelope::kFactNeeded), 5) << "the council's five needs";
+  EXPECT_EQ(CausedBy("tio3-07", v1::Envelope::kInformationRequested), 4)
+      << "all_about_me joins the trust's open request";
+}
+
+TEST_F(TellItOnce, OneFamilyAnswerServesEveryOpenNeedAndThreePathways) {
+  // The family tells its story once, through the council's portal (tio3-08): the
+  // council's assessment (its own record) and the trust's (consented) are served at
+  // once; the school's planning for adulthood reuses it a month later; nobody asks
+  // again.
+  EXPECT_EQ(ReusesOf("tio3-08", "tio3-08"),
+            (std::multiset<std::string>{"209/ehc_needs_assessment", "RQM/neurodevelopmental"}));
+  EXPECT_EQ(ReusesOf("tio3-08"),
+            (std::multiset<std::string>{"209/ehc_needs_assessment", "RQM/neurodevelopmental",
+                                        "100001/preparing_for_adulthood"}));
+  EXPECT_EQ(CausedBy("tio3-14", v1::Envelope::kInformationRequested), 1) << "aspirations only";
+  // What the trust gave and what the school gave serve the trust's assessment.
+  EXPECT_EQ(ReusesOf("tio3-09"), (std::multiset<std::string>{"RQM/neurodevelopmental"}));
+  EXPECT_EQ(ReusesOf("tio3-10"), (std::multiset<std::string>{"RQM/neurodevelopmental"}));
+  for (const auto& e : child_->events) {
+    if (e.has_fact_reused()) {
+      EXPECT_EQ(e.fact_reused().legal_basis(), "") << "own or consented";
+    }
+  }
+}
+
+TEST_F(TellItOnce, AWithdrawalHidesTheRecordFromThatAgencysNextStepOnly) {
+  // The family withdraws the ICB's consent (tio3-12); the ICB then commissions the
+  // assessment (tio3-13): none of the three facts it needs is reused for it, and since
+  // the record holds them the family is not asked again: the needs wait for consent.
+  // A week later the school (consented) still reuses the family's story.
+  EXPECT_EQ(CausedBy("tio3-13", v1::Envelope::kFactReused), 0);
+  EXPECT_EQ(CausedBy("tio3-13", v1::Envelope::kInformationRequested), 0);
+  EXPECT_EQ(CausedBy("tio3-13", v1::Envelope::kFactNeeded), 3);
+  for (const auto& e : child_->events) {
+    if (e.has_fact_reused()) {
+      EXPECT_NE(e.fact_reused().agency(), "QKK") << e.DebugString();
+    }
+  }
+  std::multiset<std::string> waiting;
+  for (const auto& n : child_->state.open_needs()) {
+    if (n.agency() == "QKK") waiting.insert(FactTypeName(n.type()));
+  }
+  EXPECT_EQ(waiting, (std::multiset<std::string>{"developmental_history", "school_observations",
+                                                 "all_about_me"}));
+  EXPECT_EQ(ReusesOf("tio3-08", "tio3-14"),
+            (std::multiset<std::string>{"100001/preparing_for_adulthood"}));
+}
+
+TEST_F(TellItOnce, AfterTheValidityPeriodTheFamilyIsAskedAgainOnce) {
+  // The annual review meeting (tio3-19, March 2027) needs the family's views and story,
+  // the setting and the school's observations: each answer has gone stale (a year; the
+  // observations after about two terms), or was never given, so each is asked for
+  // again, once. The meeting rearranged a week later (tio3-20) asks nothing and opens
+  // no second need; the family's new story serves the review.
+  EXPECT_EQ(Asked("2027-01-01", "2028-01-01"),
+            (std::map<std::string, std::string>{
+                {"family_views", "family on 2027-03-01"},
+                {"all_about_me", "family on 2027-03-01"},
+                {"current_setting", "family on 2027-03-01"},
+                {"school_observations", "current_setting on 2027-03-01"}}));
+  EXPECT_EQ(CausedBy("tio3-20", v1::Envelope::kInformationRequested), 0);
+  EXPECT_EQ(CausedBy("tio3-20", v1::Envelope::kFactNeeded), 0);
+  EXPECT_EQ(ReusesOf("tio3-21"), (std::multiset<std::string>{"209/annual_review"}));
+  EXPECT_EQ(ReusesOf("tio3-08", "tio3-19").size(), 0u) << "the old story is stale";
 }
 
 TEST(SharedRecord, AStaleFactIsAskedForOncePerValidityPeriod) {

@@ -12,6 +12,7 @@
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
 #include "workflow/pathway.h"
+#include "workflow/shared_record.h"
 #include "workflow/workflow.h"
 
 namespace pathway::workflow {
@@ -64,7 +65,8 @@ TEST(Simulator, EhcAssessmentHistoryWrittenFromTheCodeOfPractice) {
   }
   ASSERT_EQ(child.rejections.size(), 1u);
   EXPECT_EQ(child.rejections[0].command_rejected().rule(), "final_plan.comment_period");
-  ASSERT_EQ(child.state.information_requests_size(), 1);
+  // What the decision to assess needs from the family (reg 6(1)(a), 6(4), 7): asked once.
+  ASSERT_EQ(child.state.information_requests_size(), 5);
 
   int warnings = 0;
   for (const auto& e : child.events) warnings += e.has_deadline_warning();
@@ -111,8 +113,26 @@ TEST(Simulator, OneChildAcrossFivePathwaysAndFourAgencies) {
   EXPECT_EQ(deadlines["DIS-25-0012/tribunal_appeal"], "2025-05-30 CANCELLED");
   EXPECT_EQ(deadlines["EHC-25-0377/issue_decision"], "2025-08-26 PENDING");
   EXPECT_EQ(deadlines["EHC-25-0377/final_plan"], "2025-09-23 PENDING");
-  ASSERT_EQ(child.state.information_requests_size(), 1) << "the family is asked once";
-  EXPECT_EQ(child.state.information_requests(0).fact(), "family_views");
+  // The trust's acceptance asks for the developmental history, the school's
+  // observations and the child's own story; the second EHC request's decision to assess
+  // asks for the rest of what it needs, but not the story again. The refused first
+  // request asked for nothing.
+  std::map<std::string, std::string> asked;  // fact -> "who on date"
+  for (const auto& r : child.state.information_requests()) {
+    EXPECT_TRUE(asked
+                    .emplace(r.fact(), RespondentName(r.asked()) + " on " +
+                                           FormatDate(*ToCivil(r.requested_on())))
+                    .second)
+        << r.fact() << " asked twice";
+  }
+  EXPECT_EQ(asked, (std::map<std::string, std::string>{
+                       {"developmental_history", "family on 2025-01-27"},
+                       {"school_observations", "current_setting on 2025-01-27"},
+                       {"all_about_me", "family on 2025-01-27"},
+                       {"family_views", "family on 2025-06-10"},
+                       {"diagnoses", "family on 2025-06-10"},
+                       {"current_setting", "family on 2025-06-10"},
+                       {"existing_advice", "family on 2025-06-10"}}));
 }
 
 TEST(Simulator, RepeatedEventIdIsIgnoredAndUnroutableCommandsAreKept) {

@@ -358,6 +358,19 @@ Definition Make() {
        "phase transfer recorded (15 Feb, 31 Mar or 5 months before)",
        PhaseTransferDue},
   };
+  // Tell it once: what the review needs, asked for only if the shared record cannot
+  // give it. Whoever arranges the meeting obtains advice and information from those
+  // invited, the parent and the head teacher among them, and circulates it two weeks
+  // before (SEND Regulations 2014 reg 20(2) and (4)); the child's and parent's views,
+  // wishes and feelings are taken into account (reg 19(a); Children and Families Act
+  // 2014 s19(a)). The current setting's account comes from the setting itself.
+  d.needs = {
+      {"meeting_scheduled",
+       {{v1::FACT_TYPE_FAMILY_VIEWS, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_ALL_ABOUT_ME, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_CURRENT_SETTING, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_SCHOOL_OBSERVATIONS, v1::RESPONDENT_CURRENT_SETTING}}},
+  };
   return d;
 }
 }  // namespace

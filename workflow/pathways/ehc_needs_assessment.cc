@@ -52,8 +52,6 @@ StepResult Decided(const StepInput& in) {
       CivilDate requested = RequestDate(in);
       out.set.push_back({"issue_decision", AddWeeks(requested, 16), kReg10, true});
       out.set.push_back({"final_plan", AddWeeks(requested, 20), kReg13, true});
-      // The family's own advice and views are part of every assessment (reg 6(1)(a)).
-      out.information_requests.push_back("family_views");
       return out;
     }
     case v1::ASSESSMENT_DECISION_REFUSE:
@@ -231,6 +229,20 @@ Definition Make() {
        {kWithdrawn},
        "request withdrawn",
        Withdrawn},
+  };
+  // Tell it once: what the assessment needs from the family, asked for only if the
+  // shared record cannot give it. From the decision to assess: the parent's advice and
+  // views (reg 6(1)(a)), the child's own views, wishes and feelings (reg 7; Children and
+  // Families Act 2014 s19(a)), the diagnoses and advice that already exist, which are
+  // not sought again (reg 6(4)), and the setting the child attends, whose head teacher
+  // gives educational advice (reg 6(1)(b)). A refusal ends the pathway and asks nothing.
+  d.needs = {
+      {"decision_to_assess",
+       {{v1::FACT_TYPE_FAMILY_VIEWS, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_ALL_ABOUT_ME, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_DIAGNOSES, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_CURRENT_SETTING, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_EXISTING_ADVICE, v1::RESPONDENT_FAMILY}}},
   };
   return d;
 }

@@ -152,6 +152,12 @@ Definition Make() {
        "reviewed before the funding ends",
        Reviewed},
   };
+  // Tell it once: the cluster forum decides on the setting's costed provision (what it
+  // already provides and what the grant would add), asked of the setting only if the
+  // shared record does not hold a current one.
+  d.needs = {
+      {"applied", {{v1::FACT_TYPE_COSTED_PROVISION, v1::RESPONDENT_CURRENT_SETTING}}},
+  };
   return d;
 }
 }  // namespace

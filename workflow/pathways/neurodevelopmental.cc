@@ -301,6 +301,23 @@ Definition Make() {
        "discharged (with a reason)",
        Discharged},
   };
+  // Tell it once: what the assessment needs, asked for only if the shared record cannot
+  // give it. Autism and ADHD assessments take a developmental history from the family
+  // and information from the child's school (NICE CG128 section 1.5, NG87 section 1.3),
+  // and the child's own account; they are gathered while the child waits, so the first
+  // appointment can assess. A provider commissioned to clear the backlog needs the
+  // same, through the agency that commissions it: the record serves it, nobody asks
+  // the family again.
+  d.needs = {
+      {"referral_accepted",
+       {{v1::FACT_TYPE_DEVELOPMENTAL_HISTORY, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_SCHOOL_OBSERVATIONS, v1::RESPONDENT_CURRENT_SETTING},
+        {v1::FACT_TYPE_ALL_ABOUT_ME, v1::RESPONDENT_FAMILY}}},
+      {"assessment_commissioned",
+       {{v1::FACT_TYPE_DEVELOPMENTAL_HISTORY, v1::RESPONDENT_FAMILY},
+        {v1::FACT_TYPE_SCHOOL_OBSERVATIONS, v1::RESPONDENT_CURRENT_SETTING},
+        {v1::FACT_TYPE_ALL_ABOUT_ME, v1::RESPONDENT_FAMILY}}},
+  };
   return d;
 }
 }  // namespace

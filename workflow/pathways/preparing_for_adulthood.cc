@@ -271,6 +271,15 @@ Definition Make() {
        "plan ended (by the end of the academic year they turn 25)",
        Ended},
   };
+  // Tell it once: planning for adulthood starts from the young person's own
+  // aspirations (paid work, independent living, friends and community, health: SEND
+  // Code of Practice 2015 8.7-8.9; Children and Families Act 2014 s19), asked of them
+  // only if the shared record cannot give it, and from their own story.
+  d.needs = {
+      {"started",
+       {{v1::FACT_TYPE_ASPIRATIONS, v1::RESPONDENT_YOUNG_PERSON},
+        {v1::FACT_TYPE_ALL_ABOUT_ME, v1::RESPONDENT_YOUNG_PERSON}}},
+  };
   return d;
 }
 }  // namespace

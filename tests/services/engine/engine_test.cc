@@ -461,19 +461,24 @@ TEST(Engine, AFactGivenOnceServesTheOpenNeedAndIsNotAskedAgain) {
   h.Publish(views);  // a partner's repeat
   ASSERT_TRUE(h.RunUntilIdle().ok());
 
-  int asked = 0, reused = 0, recorded = 0;
+  int asked = 0, asked_views = 0, reused = 0, recorded = 0;
   for (const auto& e : h.Read(topics::kEvents)) {
     asked += e.has_information_requested() ? 1 : 0;
+    asked_views += e.information_requested().fact() == "family_views" ? 1 : 0;
     reused += e.has_fact_reused() ? 1 : 0;
     recorded += e.has_fact_recorded() ? 1 : 0;
   }
-  EXPECT_EQ(asked, 1);
+  EXPECT_EQ(asked, 5) << "what the decision to assess needs from the family, once each";
+  EXPECT_EQ(asked_views, 1);
   EXPECT_EQ(recorded, 1);
   EXPECT_EQ(reused, 1);
   EXPECT_EQ(h.engine().stats().duplicates, 1u);
   auto state = h.StoreFor(h.SubjectOf(kValidNhsNumber)).LoadCase(h.SubjectOf(kValidNhsNumber));
   ASSERT_TRUE(state.ok() && state->has_value());
-  EXPECT_EQ((*state)->open_needs_size(), 0) << "the answer served the EHC's need";
+  ASSERT_EQ((*state)->open_needs_size(), 4) << "the answer served the EHC's need for views";
+  for (const auto& need : (*state)->open_needs()) {
+    EXPECT_NE(need.type(), pathway::v1::FACT_TYPE_FAMILY_VIEWS);
+  }
   EXPECT_EQ((*state)->record_facts_size(), 1);
 
   // The reuse is audited on pathway.audit.v1, keyed by subject; so is a view, which
@@ -586,7 +591,9 @@ TEST(Engine, StatutorySharingGivenToTheEngineServesANeedWithoutConsentAndNamesTh
   std::vector<pathway::v1::FactReused> reused;
   for (const auto& e : h.Read(topics::kEvents)) {
     if (e.has_fact_reused()) reused.push_back(e.fact_reused());
-    EXPECT_FALSE(e.has_information_requested()) << "the record held the views already";
+    // The decision's other needs (the child's story, diagnoses, ...) are asked for.
+    EXPECT_NE(e.information_requested().fact(), "family_views")
+        << "the record held the views already";
   }
   ASSERT_EQ(reused.size(), 1u);
   EXPECT_EQ(reused[0].legal_basis(), "SEND Regulations 2014 reg 6(1)");

@@ -215,9 +215,11 @@ TEST_F(PathwayctlTest, SimulateJsonReportsWhatTheFamilyWasAskedAndWhatWasReused)
   ASSERT_EQ(r.exit_code, 0) << r.err;
   google::protobuf::Struct doc = ParseJson(r.out);
   const auto& child = Get(doc, "subjects").list_value().values(0).struct_value();
+  // What the decision to assess needs from the family (reg 6(1)(a), 6(4), 7), once each.
   const auto& requests = Get(child, "information_requests").list_value();
-  ASSERT_EQ(requests.values_size(), 1);
+  ASSERT_EQ(requests.values_size(), 5);
   EXPECT_EQ(Get(requests.values(0).struct_value(), "fact").string_value(), "family_views");
+  EXPECT_EQ(Get(requests.values(0).struct_value(), "asked").string_value(), "family");
   const auto& reused = Get(child, "facts_reused").list_value();
   ASSERT_EQ(reused.values_size(), 1);
   const auto& use = reused.values(0).struct_value();
@@ -237,20 +239,39 @@ TEST_F(PathwayctlTest, SimulateJsonReportsWhatTheFamilyWasAskedAndWhatWasReused)
 }
 
 // The demo that scripts/run.sh shows stays what its README says.
-TEST_F(PathwayctlTest, TheTellItOnceDemoAsksOnceReusesOnceAndAuditsEveryView) {
+TEST_F(PathwayctlTest, TheTellItOnceDemoServesThreePathwaysWithOneAnswerAndAuditsEveryView) {
   RunResult r = Run({"simulate", "--events", PATHWAY_DEMO "/tell_it_once.jsonl", "--as-of",
-                     "2025-03-31", "--json"});
+                     "2025-12-31", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   google::protobuf::Struct doc = ParseJson(r.out);
   const auto& child = Get(doc, "subjects").list_value().values(0).struct_value();
-  EXPECT_EQ(Get(child, "information_requests").list_value().values_size(), 1);
-  EXPECT_EQ(Get(child, "facts_reused").list_value().values_size(), 1);
   EXPECT_EQ(Get(child, "rejections").list_value().values_size(), 0);
+  // Three pathways' needs, each fact asked for once.
+  std::multiset<std::string> asked;
+  for (const auto& v : Get(child, "information_requests").list_value().values()) {
+    asked.insert(Get(v.struct_value(), "fact").string_value() + " of " +
+                 Get(v.struct_value(), "asked").string_value());
+  }
+  EXPECT_EQ(asked,
+            (std::multiset<std::string>{
+                "developmental_history of family", "school_observations of current_setting",
+                "all_about_me of family", "aspirations of young_person", "family_views of family",
+                "diagnoses of family", "current_setting of family", "existing_advice of family"}));
+  // The family's one answer serves the three pathways at once.
+  std::multiset<std::string> served;
+  for (const auto& v : Get(child, "facts_reused").list_value().values()) {
+    EXPECT_EQ(Get(v.struct_value(), "fact").string_value(), "all_about_me");
+    EXPECT_EQ(Get(v.struct_value(), "source_event_id").string_value(), "tio-08");
+    served.insert(Get(v.struct_value(), "purpose").string_value());
+  }
+  EXPECT_EQ(served, (std::multiset<std::string>{"ehc_needs_assessment", "neurodevelopmental",
+                                                "preparing_for_adulthood"}));
   const auto& audit = Get(child, "audit").list_value();
-  ASSERT_EQ(audit.values_size(), 3) << "one reuse, two views";
-  EXPECT_EQ(Get(audit.values(1).struct_value(), "facts").list_value().values_size(), 1)
-      << "consented: the family's views shown";
-  EXPECT_EQ(Get(audit.values(2).struct_value(), "facts").list_value().values_size(), 0)
+  ASSERT_EQ(audit.values_size(), 5) << "three reuses, two views";
+  EXPECT_EQ(Get(audit.values(3).struct_value(), "action").string_value(), "view");
+  EXPECT_EQ(Get(audit.values(3).struct_value(), "facts").list_value().values_size(), 1)
+      << "consented: the story shown";
+  EXPECT_EQ(Get(audit.values(4).struct_value(), "facts").list_value().values_size(), 0)
       << "after the withdrawal: nothing shown";
   // The school named the child by UPN only: held until the council linked it.
   EXPECT_EQ(Get(child, "identifiers").list_value().values_size(), 1);
@@ -285,7 +306,7 @@ TEST_F(PathwayctlTest, SimulateJsonReportsPathwaysDeadlinesRequestsRejectionsAnd
   EXPECT_EQ(Get(final_plan, "due").string_value(), "2025-05-26");
   EXPECT_EQ(Get(final_plan, "status").string_value(), "met");
   EXPECT_EQ(Get(final_plan, "met_on").string_value(), "2025-05-19");
-  EXPECT_EQ(Get(child, "information_requests").list_value().values_size(), 1);
+  EXPECT_EQ(Get(child, "information_requests").list_value().values_size(), 5);
   const auto& rejections = Get(child, "rejections").list_value();
   ASSERT_EQ(rejections.values_size(), 1);
   EXPECT_EQ(Get(rejections.values(0).struct_value(), "rule").string_value(),
@@ -364,6 +385,22 @@ TEST_F(PathwayctlTest, DescribePrintsTheStateDiagramFromTheDefinition) {
   EXPECT_THAT(unknown.err, HasSubstr("unknown pathway 'nonesuch'"));
   RunResult help = Run({"describe", "--help"});
   EXPECT_THAT(help.out, HasSubstr("referral_intake"));
+  EXPECT_THAT(help.out, HasSubstr("--format mermaid|needs"));
+  RunResult bad = Run({"describe", "ehc_needs_assessment", "--format", "dot"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--format must be mermaid or needs"));
+}
+
+TEST_F(PathwayctlTest, DescribeListsWhatEachStepNeedsFromTheDefinition) {
+  RunResult r = Run({"describe", "annual_review", "--format", "needs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("| step | fact | asked of"));
+  EXPECT_THAT(r.out, HasSubstr("| `meeting_scheduled` | `family_views` | the family | 365 days |"));
+  EXPECT_THAT(r.out, HasSubstr("| `meeting_scheduled` | `school_observations` | the current "
+                               "setting | 182 days |"));
+  RunResult none = Run({"describe", "disagreement", "--format", "needs"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "No step needs facts from the family or another agency.\n");
 }
 
 // Statutory sharing (docs/tell-it-once.md section 3): the rules are printed from the
@@ -438,27 +475,33 @@ TEST_F(PathwayctlTest, SimulateWithStatutorySharingServesWithoutConsentAndNamesT
     return Get(doc, "subjects").list_value().values(0).struct_value();
   };
 
-  // Without a file: nothing without consent; the family's views wait (and, being in
-  // the record, are not asked for again).
+  // Without a file: nothing without consent; the family's views and the setting wait
+  // (and, being in the record, are not asked for again); the decision's other three
+  // needs are asked for.
   RunResult none = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json"});
   ASSERT_EQ(none.exit_code, 0) << none.err;
   google::protobuf::Struct none_doc = ParseJson(none.out);
   const auto& none_child = child_of(none_doc);
   EXPECT_EQ(Get(none_child, "facts_reused").list_value().values_size(), 0);
-  EXPECT_EQ(Get(none_child, "information_requests").list_value().values_size(), 0);
+  EXPECT_EQ(Get(none_child, "information_requests").list_value().values_size(), 3);
   const auto& none_audit = Get(none_child, "audit").list_value();
   ASSERT_EQ(none_audit.values_size(), 1) << "the view";
   EXPECT_EQ(Get(none_audit.values(0).struct_value(), "facts").list_value().values_size(), 0);
   EXPECT_EQ(Get(none_audit.values(0).struct_value(), "legal_bases").list_value().values_size(), 0);
 
   // The default file: the safeguarding view shows the setting, citing the Children Act;
-  // the family's views are not statutory there, so the decision's need still waits.
+  // the decision's need for the setting is served under reg 6 and 8; the family's views
+  // are not statutory there, so that need still waits.
   RunResult deflt = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json",
                          "--statutory-sharing", kDefaultSharing});
   ASSERT_EQ(deflt.exit_code, 0) << deflt.err;
   google::protobuf::Struct deflt_doc = ParseJson(deflt.out);
   const auto& deflt_child = child_of(deflt_doc);
-  EXPECT_EQ(Get(deflt_child, "facts_reused").list_value().values_size(), 0);
+  const auto& deflt_reused = Get(deflt_child, "facts_reused").list_value();
+  ASSERT_EQ(deflt_reused.values_size(), 1);
+  EXPECT_EQ(Get(deflt_reused.values(0).struct_value(), "fact").string_value(), "current_setting");
+  EXPECT_THAT(Get(deflt_reused.values(0).struct_value(), "legal_basis").string_value(),
+              HasSubstr("reg 8"));
   const auto& view = Get(deflt_child, "audit").list_value().values(0).struct_value();
   EXPECT_EQ(Get(view, "action").string_value(), "view");
   ASSERT_EQ(Get(view, "facts").list_value().values_size(), 1);
