@@ -52,6 +52,9 @@ inline pathway::v1::Envelope ValidReferral(const std::string& event_id,
   r->mutable_referrer()->set_role("GP");
   r->set_reason(pathway::v1::REFERRAL_REASON_SOCIAL_COMMUNICATION);
   r->set_concerns("Limited eye contact, distress at transitions.");
+  r->mutable_received_on()->set_year(2025);  // the day of occurred_at
+  r->mutable_received_on()->set_month(3);
+  r->mutable_received_on()->set_day(10);
   return e;
 }
 
