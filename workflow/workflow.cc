@@ -381,12 +381,17 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
   // Every command carries the date its step happened: the clocks run from it, never
   // from the day a message happened to arrive.
   if (!info.date) return Reject(Required(info.date_field));
-  auto d = ToCivil(*info.date);
-  if (!d) return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
-  if (std::chrono::sys_days{*d} > std::chrono::sys_days{today}) {
-    return Reject({info.date_field, "date.not_in_future", "this date is after today's date"});
+  CivilDate on = today;
+  if (info.date) {
+    auto d = ToCivil(*info.date);
+    if (!d) {
+      return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
+    }
+    if (std::chrono::sys_days{*d} > std::chrono::sys_days{today}) {
+      return Reject({info.date_field, "date.not_in_future", "this date is after today's date"});
+    }
+    on = *d;
   }
-  CivilDate on = *d;
 
   const store::PathwayInstance* instance = FindInstance(state, info.kind, info.reference);
   const Definition* def =
