@@ -379,6 +379,20 @@ TEST_F(Review, ADecisionBeforeTheMeetingIsImpossible) {
   EXPECT_EQ(Instance().implied_steps_size(), 0) << "nothing of a rejected command is kept";
 }
 
+TEST_F(Review, AReportImplyingAMeetingInsideTheNoticePeriodIsImpossible) {
+  // Notice sent 1 October for 15 October: a report sent on 10 October would put the
+  // meeting it implies inside the two weeks' notice (reg 20(3)).
+  Start("2024-11-20", "2014-05-02");
+  Schedule("s", "2025-10-01", "2025-10-15");
+  Report("r", "2025-10-10");
+  EXPECT_EQ(LastRejectionRule(), "review.notice_period");
+  EXPECT_EQ(LastRejection().field(), "annual_review_report_sent.sent_on");
+  EXPECT_EQ(Instance().state(), "meeting_scheduled");
+  Report("r2", "2025-10-16");
+  EXPECT_EQ(Instance().state(), "report_sent");
+  EXPECT_EQ(MetOn("annual_review"), "2025-10-16");
+}
+
 TEST_F(Review, ADecisionAfterOnlyTheDueNoticeImpliesTheWholeReview) {
   // Amendments proposed with nothing reported since the review fell due: the meeting was
   // scheduled and held, the report sent and the decision to amend made, all implied.

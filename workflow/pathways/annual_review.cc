@@ -125,15 +125,19 @@ Outcome Held(const StepInput& in) {
   return out;
 }
 
+// The meeting may move within the notice (a later date), never to less than the two
+// weeks the family were given (reg 20(3)), whether it was reported or is implied.
+std::optional<Rejection> WithinNotice(const StepInput& in) {
+  auto notice = FactDate(in, "notice_sent_on");
+  if (!notice || in.on >= AddWeeks(*notice, 2)) return std::nullopt;
+  return Rejection{CommandDateField(in.command), "review.notice_period",
+                   "the meeting was held less than two weeks after its notice was sent on " +
+                       FormatDate(*notice) + " (SEND Regulations 2014 reg 20(3))"};
+}
+
 StepResult MeetingHeld(const StepInput& in) {
   const auto& c = in.command.annual_review_meeting_held();
-  // The meeting may move within the notice (a later date), never to less than the two
-  // weeks the family were given.
-  if (auto notice = FactDate(in, "notice_sent_on"); notice && in.on < AddWeeks(*notice, 2)) {
-    return Rejection{"annual_review_meeting_held.held_on", "review.notice_period",
-                     "the meeting was held less than two weeks after its notice was sent on " +
-                         FormatDate(*notice) + " (SEND Regulations 2014 reg 20(3))"};
-  }
+  if (auto r = WithinNotice(in)) return *r;
   auto year_9 = FactDate(in, "year_9_starts_on");
   bool in_year_9_or_above = year_9 && in.on >= *year_9;
   if (in_year_9_or_above && !c.preparing_for_adulthood_discussed()) {
@@ -343,6 +347,7 @@ StepResult ScheduledImplied(const StepInput&) {
 }
 
 StepResult HeldImplied(const StepInput& in) {
+  if (auto r = WithinNotice(in)) return *r;
   Outcome out = Held(in);
   auto year_9 = FactDate(in, "year_9_starts_on");
   if (year_9 && in.on >= *year_9) {
