@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/common/fixtures.h"
 #include "workflow/workflow.h"
@@ -100,6 +103,40 @@ TEST(Definitions, EveryImplicationNamesARecordableEarlierStep) {
     EXPECT_TRUE(has) << d->name << " implies nothing";
   }
   EXPECT_GT(implications, 15);
+}
+
+// docs/pathways.md lists the implications: in each pathway's section, a table row names
+// the step and the earlier step it implies, so the page cannot drift from the data.
+TEST(Definitions, EveryImplicationIsListedInTheDocs) {
+  std::ifstream in(std::string(PATHWAY_DOCS) + "/pathways.md");
+  ASSERT_TRUE(in) << "docs/pathways.md";
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string doc = buffer.str();
+  for (const Definition* d : AllDefinitions()) {
+    const std::string heading = "(`" + std::string(d->name) + "`)";
+    size_t start = doc.find(heading);
+    ASSERT_NE(start, std::string::npos) << d->name << " has no section";
+    size_t end = doc.find("\n## ", start);
+    std::stringstream section(doc.substr(start, end == std::string::npos ? end : end - start));
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(section, line);) {
+      if (line.starts_with("| `")) rows.push_back(line);
+    }
+    for (const auto& t : d->transitions) {
+      for (const Implication& i : t.implies) {
+        const std::string later = "`" + std::string(t.step) + "`";
+        const std::string earlier = "| `" + std::string(i.step) + "`";
+        bool listed = std::any_of(rows.begin(), rows.end(), [&](const std::string& row) {
+          size_t bar = row.find(" | ");
+          return bar != std::string::npos && row.substr(0, bar).find(later) != std::string::npos &&
+                 row.find(earlier, bar) == bar + 1;
+        });
+        EXPECT_TRUE(listed) << d->name << ": " << t.step << " implies " << i.step
+                            << " is not in its table in docs/pathways.md";
+      }
+    }
+  }
 }
 
 // Every command (Envelope payload fields 100..399) is owned by exactly one step of one
