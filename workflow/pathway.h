@@ -78,8 +78,10 @@ struct CommandFields {
 // An earlier step that a step implies when the instance has not recorded it: a meeting
 // held was scheduled; a certificate issued means the adviser was contacted.
 struct Implication {
-  std::string_view step;   // the earlier step; its Transition has an `implied` function
-  std::string_view state;  // the state the earlier step leaves the instance in ("" keeps it)
+  std::string_view step;  // the earlier step; its Transition has an `implied` function
+  // The state the earlier step leaves the instance in; empty when it keeps the state, so
+  // only `missing` can call for it.
+  std::string_view state;
   // Whether the earlier step is missing although the state allows the later one (e.g. no
   // handover to this service planned). Null: only the state tells.
   bool (*missing)(const StepInput&) = nullptr;
