@@ -58,6 +58,8 @@ constexpr Entry kByFieldName[] = {
     {"topic", kLabel},
     {"legal_basis", kLabel},
     {"legal_bases", kLabel},
+    {"missing", kLabel},        // the payload name a data-quality warning names
+    {"superseded_by", kLabel},  // a deadline name
     // People.
     {"given_name", kName},
     {"family_name", kName},
@@ -66,6 +68,8 @@ constexpr Entry kByFieldName[] = {
     {"concerns", kFreeText},
     {"content", kFreeText},
     {"reason", kFreeText},
+    {"warnings", kFreeText},  // data-quality notes the engine writes
+    {"text", kFreeText},
 };
 
 bool EndsWith(std::string_view s, std::string_view suffix) {

@@ -62,6 +62,76 @@ const Definition* FindDefinitionByName(std::string_view name) {
   return latest;
 }
 
+namespace {
+// The routes of every definition's commands, resolved against the descriptors once.
+// A transition whose names do not resolve, or whose payload another (pathway, step)
+// already claimed, is left out: the command mapping test names it.
+std::vector<CommandRoute> BuildCommandRoutes() {
+  const google::protobuf::Descriptor* envelope = pathway::v1::Envelope::descriptor();
+  std::vector<CommandRoute> routes;
+  for (const Definition* d : AllDefinitions()) {
+    for (const auto& t : d->transitions) {
+      CommandRoute r{d->kind, t.step, 0, t.command.payload, t.command.reference, t.command.date};
+      r.payload_descriptor = envelope->FindFieldByName(std::string(t.command.payload));
+      if (!r.payload_descriptor || !r.payload_descriptor->message_type()) continue;
+      const google::protobuf::Descriptor* payload = r.payload_descriptor->message_type();
+      r.reference_descriptor = payload->FindFieldByName(std::string(t.command.reference));
+      r.date_descriptor = payload->FindFieldByName(std::string(t.command.date));
+      if (!r.reference_descriptor || !r.date_descriptor ||
+          r.reference_descriptor->type() != google::protobuf::FieldDescriptor::TYPE_STRING ||
+          r.date_descriptor->message_type() != pathway::v1::Date::descriptor()) {
+        continue;
+      }
+      r.payload_number = r.payload_descriptor->number();
+      // Later versions of a definition map the same command to the same step.
+      auto same = std::find_if(routes.begin(), routes.end(), [&](const CommandRoute& o) {
+        return o.payload_number == r.payload_number;
+      });
+      if (same == routes.end()) routes.push_back(r);
+    }
+  }
+  std::sort(routes.begin(), routes.end(), [](const CommandRoute& a, const CommandRoute& b) {
+    return a.payload_number < b.payload_number;
+  });
+  return routes;
+}
+
+const std::vector<CommandRoute>& Routes() {
+  static const std::vector<CommandRoute> routes = BuildCommandRoutes();
+  return routes;
+}
+}  // namespace
+
+std::span<const CommandRoute> AllCommandRoutes() { return Routes(); }
+
+const CommandRoute* FindCommandRoute(const pathway::v1::Envelope& command) {
+  const int number = static_cast<int>(command.payload_case());
+  const auto& routes = Routes();
+  auto it = std::lower_bound(routes.begin(), routes.end(), number,
+                             [](const CommandRoute& r, int n) { return r.payload_number < n; });
+  return it != routes.end() && it->payload_number == number ? &*it : nullptr;
+}
+
+std::string CommandReference(const CommandRoute& route, const pathway::v1::Envelope& command) {
+  const auto& payload = command.GetReflection()->GetMessage(command, route.payload_descriptor);
+  return payload.GetReflection()->GetString(payload, route.reference_descriptor);
+}
+
+const pathway::v1::Date* CommandDate(const CommandRoute& route,
+                                     const pathway::v1::Envelope& command) {
+  const auto& payload = command.GetReflection()->GetMessage(command, route.payload_descriptor);
+  const auto* reflection = payload.GetReflection();
+  if (!reflection->HasField(payload, route.date_descriptor)) return nullptr;
+  return &static_cast<const pathway::v1::Date&>(
+      reflection->GetMessage(payload, route.date_descriptor));
+}
+
+std::string CommandDateField(const pathway::v1::Envelope& command) {
+  const CommandRoute* route = FindCommandRoute(command);
+  if (!route) return "payload";
+  return std::string(route->payload) + "." + std::string(route->date_field);
+}
+
 std::string DescribeMermaid(const Definition& d) {
   std::string out = "---\ntitle: " + std::string(d.title) + " (" + std::string(d.name) + " v" +
                     std::to_string(d.version) + ")\n---\nstateDiagram-v2\n";

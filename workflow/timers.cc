@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "common/crypto.h"
 #include "workflow/calendar.h"
@@ -78,6 +79,16 @@ v1::Envelope TimerEnvelope(const store::Timer& timer, const std::string& identit
   return e;
 }
 
+// The instance and name of the deadline a DeadlineMet, DeadlineCancelled or
+// DeadlineSuperseded closes.
+std::pair<std::string, std::string> ClosedDeadline(const v1::Envelope& e) {
+  if (e.has_deadline_met()) return {e.deadline_met().instance_id(), e.deadline_met().name()};
+  if (e.has_deadline_cancelled()) {
+    return {e.deadline_cancelled().instance_id(), e.deadline_cancelled().name()};
+  }
+  return {e.deadline_superseded().instance_id(), e.deadline_superseded().name()};
+}
+
 store::Timer HoldTimer(const std::string& subject, const v1::CommandHeld& held) {
   auto expires = ToCivil(held.expires_on());
   return MakeTimer(subject, held.held_event_id(), "identity_hold", store::TIMER_KIND_IDENTITY_HOLD,
@@ -128,11 +139,20 @@ TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& b
         break;
       }
       case v1::Envelope::kDeadlineMet:
-      case v1::Envelope::kDeadlineCancelled: {
-        const std::string& instance = e.has_deadline_met() ? e.deadline_met().instance_id()
-                                                           : e.deadline_cancelled().instance_id();
-        const std::string& name =
-            e.has_deadline_met() ? e.deadline_met().name() : e.deadline_cancelled().name();
+      case v1::Envelope::kDeadlineCancelled:
+      case v1::Envelope::kDeadlineSuperseded: {
+        auto [instance, name] = ClosedDeadline(e);
+        // Set earlier in the same decision (a step implied before the one that meets
+        // it): its timers were never stored, so they are not added.
+        auto same = [&](const store::Timer& t) {
+          return t.kind() != store::TIMER_KIND_IDENTITY_HOLD && t.instance_id() == instance &&
+                 t.deadline() == name;
+        };
+        if (std::any_of(changes.add.begin(), changes.add.end(), same)) {
+          changes.add.erase(std::remove_if(changes.add.begin(), changes.add.end(), same),
+                            changes.add.end());
+          break;
+        }
         if (const store::Deadline* d = PendingDeadline(before, instance, name)) {
           TimersOf(subject_key, instance, name, d->set_on(), d->due(), lead_days, changes.remove);
         }

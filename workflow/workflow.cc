@@ -49,172 +49,28 @@ std::string SafeId(const std::string& id) {
   return IsAcceptableIdentifier(id) ? id : "digest:" + DerivedEventId(id, 0);
 }
 
-// What the engine needs to know about a pathway command, whatever its payload.
+// What the engine needs to know about a pathway command, whatever its payload: what
+// its pathway definition maps it to (workflow/pathway.h, FindCommandRoute).
 struct CommandInfo {
   v1::PathwayKind kind = v1::PATHWAY_KIND_UNSPECIFIED;
   std::string_view step;
   std::string reference;
   std::string reference_field;
-  const v1::Date* date = nullptr;  // null: the command has no date field set: today
+  const v1::Date* date = nullptr;  // null: the business date is unset (rejected)
   std::string date_field;
 };
 
-CommandInfo Info(v1::PathwayKind kind, std::string_view step, const std::string& reference,
-                 const char* payload, const char* reference_name, const v1::Date* date,
-                 const char* date_name) {
-  CommandInfo info;
-  info.kind = kind;
-  info.step = step;
-  info.reference = reference;
-  info.reference_field = std::string(payload) + "." + reference_name;
-  info.date = date;
-  info.date_field = std::string(payload) + "." + date_name;
-  return info;
-}
-
 std::optional<CommandInfo> Classify(const v1::Envelope& c) {
-  constexpr auto kIntake = v1::PATHWAY_KIND_REFERRAL_INTAKE;
-  constexpr auto kEhc = v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT;
-  constexpr auto kReview = v1::PATHWAY_KIND_ANNUAL_REVIEW;
-  constexpr auto kNd = v1::PATHWAY_KIND_NEURODEVELOPMENTAL;
-  constexpr auto kPfa = v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD;
-  constexpr auto kEng = v1::PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT;
-  constexpr auto kDispute = v1::PATHWAY_KIND_DISAGREEMENT;
-// The payload field, its reference field and its date field (null when unset).
-#define PATHWAY_INFO(kind, step, field, ref, date) \
-  Info(kind, step, c.field().ref(), #field, #ref,  \
-       c.field().has_##date() ? &c.field().date() : nullptr, #date)
-  switch (c.payload_case()) {
-    case v1::Envelope::kReferralSubmitted:
-      return Info(kIntake, "received", c.referral_submitted().referral_id(), "referral_submitted",
-                  "referral_id", nullptr, "");
-    case v1::Envelope::kReferralScreened:
-      return PATHWAY_INFO(kIntake, "screened", referral_screened, referral_id, screened_on);
-    case v1::Envelope::kReferralAccepted:
-      return PATHWAY_INFO(kIntake, "accepted", referral_accepted, referral_id, accepted_on);
-    case v1::Envelope::kReferralRedirected:
-      return PATHWAY_INFO(kIntake, "redirected", referral_redirected, referral_id, redirected_on);
-    case v1::Envelope::kReferralDeclined:
-      return PATHWAY_INFO(kIntake, "declined", referral_declined, referral_id, declined_on);
-    case v1::Envelope::kEhcAssessmentRequested:
-      return PATHWAY_INFO(kEhc, "request_received", ehc_assessment_requested, request_id,
-                          received_on);
-    case v1::Envelope::kEhcAssessmentDecided:
-      return PATHWAY_INFO(kEhc, "decision_to_assess", ehc_assessment_decided, request_id,
-                          decided_on);
-    case v1::Envelope::kEhcAdviceRequested:
-      return PATHWAY_INFO(kEhc, "advice_requested", ehc_advice_requested, request_id, requested_on);
-    case v1::Envelope::kEhcAdviceReceived:
-      return PATHWAY_INFO(kEhc, "advice_received", ehc_advice_received, request_id, received_on);
-    case v1::Envelope::kEhcDecidedNotToIssue:
-      return PATHWAY_INFO(kEhc, "decided_not_to_issue", ehc_decided_not_to_issue, request_id,
-                          decided_on);
-    case v1::Envelope::kEhcDraftPlanIssued:
-      return PATHWAY_INFO(kEhc, "draft_plan_issued", ehc_draft_plan_issued, request_id, served_on);
-    case v1::Envelope::kEhcDraftPlanCommentsReceived:
-      return PATHWAY_INFO(kEhc, "draft_plan_comments_received", ehc_draft_plan_comments_received,
-                          request_id, received_on);
-    case v1::Envelope::kEhcFinalPlanIssued:
-      return PATHWAY_INFO(kEhc, "final_plan_issued", ehc_final_plan_issued, request_id, issued_on);
-    case v1::Envelope::kEhcExceptionRecorded:
-      return PATHWAY_INFO(kEhc, "exception_recorded", ehc_exception_recorded, request_id,
-                          recorded_on);
-    case v1::Envelope::kEhcRequestWithdrawn:
-      return PATHWAY_INFO(kEhc, "request_withdrawn", ehc_request_withdrawn, request_id,
-                          withdrawn_on);
-    // Annual review and phase transfer.
-    case v1::Envelope::kAnnualReviewDue:
-      return PATHWAY_INFO(kReview, "review_due", annual_review_due, review_id,
-                          plan_or_last_review_on);
-    case v1::Envelope::kAnnualReviewMeetingScheduled:
-      return PATHWAY_INFO(kReview, "meeting_scheduled", annual_review_meeting_scheduled, review_id,
-                          notice_sent_on);
-    case v1::Envelope::kAnnualReviewMeetingHeld:
-      return PATHWAY_INFO(kReview, "meeting_held", annual_review_meeting_held, review_id, held_on);
-    case v1::Envelope::kAnnualReviewReportSent:
-      return PATHWAY_INFO(kReview, "report_sent", annual_review_report_sent, review_id, sent_on);
-    case v1::Envelope::kAnnualReviewDecided:
-      return PATHWAY_INFO(kReview, "review_decided", annual_review_decided, review_id, decided_on);
-    case v1::Envelope::kPlanAmendmentProposed:
-      return PATHWAY_INFO(kReview, "amendment_proposed", plan_amendment_proposed, review_id,
-                          proposed_on);
-    case v1::Envelope::kPlanAmendmentCommentsReceived:
-      return PATHWAY_INFO(kReview, "amendment_comments_received", plan_amendment_comments_received,
-                          review_id, received_on);
-    case v1::Envelope::kAmendedPlanIssued:
-      return PATHWAY_INFO(kReview, "amended_plan_issued", amended_plan_issued, review_id,
-                          issued_on);
-    case v1::Envelope::kPhaseTransferDue:  // moves_on is in the future: the step is today
-      return Info(kReview, "phase_transfer_due", c.phase_transfer_due().review_id(),
-                  "phase_transfer_due", "review_id", nullptr, "");
-    // Neurodevelopmental assessment.
-    case v1::Envelope::kNdReferralAccepted:
-      return PATHWAY_INFO(kNd, "referral_accepted", nd_referral_accepted, referral_id, accepted_on);
-    case v1::Envelope::kNdRiskAssessed:
-      return PATHWAY_INFO(kNd, "risk_assessed", nd_risk_assessed, referral_id, assessed_on);
-    case v1::Envelope::kNdWaitingContactMade:
-      return PATHWAY_INFO(kNd, "waiting_contact", nd_waiting_contact_made, referral_id,
-                          contacted_on);
-    case v1::Envelope::kNdSupportOffered:
-      return PATHWAY_INFO(kNd, "support_offered", nd_support_offered, referral_id, offered_on);
-    case v1::Envelope::kNdAssessmentCommissioned:
-      return PATHWAY_INFO(kNd, "assessment_commissioned", nd_assessment_commissioned, referral_id,
-                          commissioned_on);
-    case v1::Envelope::kNdFirstAppointmentAttended:
-      return PATHWAY_INFO(kNd, "first_appointment_attended", nd_first_appointment_attended,
-                          referral_id, attended_on);
-    case v1::Envelope::kNdOutcomeRecorded:
-      return PATHWAY_INFO(kNd, "outcome_recorded", nd_outcome_recorded, referral_id, decided_on);
-    case v1::Envelope::kNdPostDiagnosticSupportOffered:
-      return PATHWAY_INFO(kNd, "post_diagnostic_support_offered",
-                          nd_post_diagnostic_support_offered, referral_id, offered_on);
-    case v1::Envelope::kNdDischarged:
-      return PATHWAY_INFO(kNd, "discharged", nd_discharged, referral_id, discharged_on);
-    // Preparing for adulthood.
-    case v1::Envelope::kPfaStarted:
-      return PATHWAY_INFO(kPfa, "started", pfa_started, plan_id, started_on);
-    case v1::Envelope::kPfaCareActAssessmentNeeded:
-      return PATHWAY_INFO(kPfa, "care_act_assessment_needed", pfa_care_act_assessment_needed,
-                          plan_id, decided_on);
-    case v1::Envelope::kPfaCareActAssessmentCompleted:
-      return PATHWAY_INFO(kPfa, "care_act_assessment_completed", pfa_care_act_assessment_completed,
-                          plan_id, completed_on);
-    case v1::Envelope::kPfaNamedWorkerAssigned:
-      return PATHWAY_INFO(kPfa, "named_worker_assigned", pfa_named_worker_assigned, plan_id,
-                          assigned_on);
-    case v1::Envelope::kPfaHandoverPlanned:
-      return PATHWAY_INFO(kPfa, "handover_planned", pfa_handover_planned, plan_id, planned_on);
-    case v1::Envelope::kPfaHandoverCompleted:
-      return PATHWAY_INFO(kPfa, "handover_completed", pfa_handover_completed, plan_id,
-                          completed_on);
-    case v1::Envelope::kPfaPlanEnded:
-      return PATHWAY_INFO(kPfa, "plan_ended", pfa_plan_ended, plan_id, ended_on);
-    // Exceptional Needs Grant.
-    case v1::Envelope::kEngApplied:
-      return PATHWAY_INFO(kEng, "applied", eng_applied, application_id, applied_on);
-    case v1::Envelope::kEngDecided:
-      return PATHWAY_INFO(kEng, "decided", eng_decided, application_id, decided_on);
-    case v1::Envelope::kEngReviewed:
-      return PATHWAY_INFO(kEng, "reviewed", eng_reviewed, application_id, reviewed_on);
-    // Disagreement.
-    case v1::Envelope::kDisagreementOpened:
-      return PATHWAY_INFO(kDispute, "opened", disagreement_opened, case_id, decision_letter_on);
-    case v1::Envelope::kMediationAdviceContacted:
-      return PATHWAY_INFO(kDispute, "mediation_advice_contacted", mediation_advice_contacted,
-                          case_id, contacted_on);
-    case v1::Envelope::kMediationHeld:
-      return PATHWAY_INFO(kDispute, "mediation_held", mediation_held, case_id, held_on);
-    case v1::Envelope::kMediationCertificateIssued:
-      return PATHWAY_INFO(kDispute, "certificate_issued", mediation_certificate_issued, case_id,
-                          issued_on);
-    case v1::Envelope::kTribunalAppealLodged:
-      return PATHWAY_INFO(kDispute, "appeal_lodged", tribunal_appeal_lodged, case_id, lodged_on);
-    case v1::Envelope::kDisagreementResolved:
-      return PATHWAY_INFO(kDispute, "resolved", disagreement_resolved, case_id, resolved_on);
-    default:
-      return std::nullopt;
-  }
-#undef PATHWAY_INFO
+  const CommandRoute* route = FindCommandRoute(c);
+  if (!route) return std::nullopt;
+  CommandInfo info;
+  info.kind = route->kind;
+  info.step = route->step;
+  info.reference = CommandReference(*route, c);
+  info.reference_field = std::string(route->payload) + "." + std::string(route->reference_field);
+  info.date = CommandDate(*route, c);
+  info.date_field = std::string(route->payload) + "." + std::string(route->date_field);
+  return info;
 }
 
 // "draft_plan_issued" -> "draft plan issued": states and steps in sentences.
@@ -255,9 +111,24 @@ std::string InstanceId(const std::string& subject_key, const Definition& d,
       .substr(0, 32);
 }
 
+// The step an Outcome records: the command's own, or one the command implies.
+struct StepRecord {
+  std::string_view step;
+  const std::string& reference;
+  std::string_view missing = {};     // implied: the Envelope payload that never came
+  std::string_view implied_by = {};  // implied: the step whose command implies it
+};
+
+// The data-quality warning of an implied step. Names steps and messages, never the child.
+std::string ImpliedWarning(const StepRecord& record, CivilDate on) {
+  return "no " + std::string(record.missing) + " message was received: '" + Words(record.step) +
+         "' is implied by '" + Words(record.implied_by) + "' and recorded as implied on " +
+         FormatDate(on);
+}
+
 // Turns a step's Outcome into events, in a fixed order.
 void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* instance,
-                 const Definition& def, const CommandInfo& info, const std::string& instance_id,
+                 const Definition& def, const StepRecord& record, const std::string& instance_id,
                  CivilDate on, const Outcome& outcome, const v1::Envelope& command, TimePoint now,
                  const DecideOptions& options, uint32_t& index, std::vector<v1::Envelope>& events) {
   auto next = [&]() -> v1::Envelope& {
@@ -266,25 +137,51 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     return events.back();
   };
   v1::Date on_proto = ToProto(on);
+  const bool implied = !record.missing.empty();
+  std::vector<std::string> warnings;
+  if (implied) warnings.push_back(ImpliedWarning(record, on));
+  warnings.insert(warnings.end(), outcome.warnings.begin(), outcome.warnings.end());
   {
     auto* step = next().mutable_pathway_step_recorded();
     step->set_instance_id(instance_id);
     step->set_pathway(def.kind);
     step->set_version(def.version);
-    step->set_step(std::string(info.step));
+    step->set_step(std::string(record.step));
     if (instance) step->set_from_state(instance->state());
     step->set_to_state(outcome.to_state.empty() ? instance->state() : outcome.to_state);
     *step->mutable_on() = on_proto;
-    step->set_reference(info.reference);
+    step->set_reference(record.reference);
     for (const auto& f : outcome.facts) *step->add_facts() = f;
+    step->set_implied(implied);
+    for (const auto& w : warnings) step->add_warnings(w);
+  }
+  if (implied) {
+    auto* w = next().mutable_data_quality_warning();
+    w->set_instance_id(instance_id);
+    w->set_step(std::string(record.step));
+    w->set_missing(std::string(record.missing));
+    *w->mutable_on() = on_proto;
+    w->set_text(warnings.front());
   }
   std::vector<std::string> closed;
   for (const auto& name : outcome.met) {
     const store::Deadline* d = instance ? FindDeadline(*instance, name) : nullptr;
     // A late completion is still recorded (met_on), on a deadline already breached.
     if (!d || d->status() == v1::DEADLINE_STATUS_CANCELLED ||
-        d->status() == v1::DEADLINE_STATUS_MET) {
+        d->status() == v1::DEADLINE_STATUS_MET || d->status() == v1::DEADLINE_STATUS_SUPERSEDED) {
       continue;
+    }
+    auto due = ToCivil(d->due());
+    if (d->status() == v1::DEADLINE_STATUS_PENDING && due &&
+        std::chrono::sys_days{on} > std::chrono::sys_days{*due}) {
+      // Set and met late within this decision (a step implied before the one that meets
+      // it), so no breach timer ever ran: the breach is recorded here, as the timer would.
+      auto* b = next().mutable_deadline_breached();
+      b->set_instance_id(instance_id);
+      b->set_name(name);
+      *b->mutable_due() = d->due();
+      b->set_excepted(d->exceptable() && !FactValue(*instance, "exception").empty());
+      *b->mutable_on() = ToProto(AddDays(*due, 1));
     }
     auto* met = next().mutable_deadline_met();
     met->set_instance_id(instance_id);
@@ -302,6 +199,24 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     closed.push_back(name);
   };
   for (const auto& [name, reason] : outcome.cancel) cancel(name, reason);
+  for (const auto& [name, by] : outcome.supersede) {
+    const store::Deadline* d = instance ? FindDeadline(*instance, name) : nullptr;
+    // A deadline met stays met: only one still owed (or already missed) is replaced.
+    if (!d || d->status() == v1::DEADLINE_STATUS_MET) continue;
+    auto spec = std::find_if(outcome.set.begin(), outcome.set.end(),
+                             [&](const DeadlineSpec& candidate) { return candidate.name == by; });
+    auto* e = next().mutable_deadline_superseded();
+    e->set_instance_id(instance_id);
+    e->set_name(name);
+    *e->mutable_due() = d->due();
+    *e->mutable_on() = on_proto;
+    e->set_superseded_by(by);
+    if (spec != outcome.set.end()) *e->mutable_superseded_by_due() = ToProto(spec->due);
+    e->set_reason("replaced by " + by +
+                  (spec != outcome.set.end() ? " due " + FormatDate(spec->due) : std::string()) +
+                  " after '" + Words(record.step) + "'");
+    closed.push_back(name);
+  }
   if (outcome.cancel_all_pending && instance) {
     for (const auto& d : instance->deadlines()) {
       if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
@@ -330,17 +245,129 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     *e.mutable_actor() = command.actor();
     return e;
   };
-  for (const Need& need : def.NeedsOf(info.step)) {
+  for (const Need& need : def.NeedsOf(record.step)) {
     DecideNeed(state, need.fact, need.asked, instance_id, command.source().agency(),
                std::string(def.name), on, options, next_with_actor);
   }
 }
+
+bool Allows(const Transition& t, std::string_view state) {
+  return std::find(t.from.begin(), t.from.end(), state) != t.from.end();
+}
+
+// The implication by which `t` becomes allowed from `state` (directly or through the
+// earlier step's own implications); null when none does (or none is needed: check
+// Allows first). Depth-bounded by the number of steps, so a cycle in the data cannot hang.
+const Implication* ReachingImplication(const Definition& d, std::string_view state,
+                                       const Transition& t, size_t depth = 0) {
+  if (depth >= d.transitions.size()) return nullptr;
+  for (const Implication& i : t.implies) {
+    const Transition* earlier = d.Find(i.step);
+    if (!earlier || !earlier->implied || i.state.empty() || !Allows(t, i.state)) continue;
+    if (Allows(*earlier, state) || ReachingImplication(d, state, *earlier, depth + 1)) return &i;
+  }
+  return nullptr;
+}
+
+bool Reachable(const Definition& d, std::string_view state, const Transition& t) {
+  return Allows(t, state) || ReachingImplication(d, state, t) != nullptr;
+}
+
+const store::PathwayInstance* FindInstanceIn(const store::CaseState& state, const std::string& id) {
+  for (const auto& p : state.pathways()) {
+    if (p.instance_id() == id) return &p;
+  }
+  return nullptr;
+}
+
+// Records the steps a command implies (Transition::implies) before its own. Each is
+// folded into a scratch copy of the case as it is recorded, so every later step (and
+// the command's own) sees the state, facts and deadlines the earlier ones left: the
+// clocks run as if every message had come.
+class ImpliedSteps {
+ public:
+  ImpliedSteps(const store::CaseState& state, const store::PathwayInstance* instance,
+               const Definition& def, const v1::Envelope& command, const CommandInfo& info,
+               const std::string& instance_id, CivilDate on, TimePoint now,
+               const DecideOptions& options, uint32_t& index, std::vector<v1::Envelope>& events)
+      : original_(state),
+        instance_(instance),
+        def_(def),
+        command_(command),
+        info_(info),
+        instance_id_(instance_id),
+        on_(on),
+        now_(now),
+        options_(options),
+        index_(index),
+        events_(events) {}
+
+  // Records every missing step `t` implies, earliest first; the rejection of one that
+  // cannot be recorded (its own rule fails on the dates known).
+  std::optional<Rejection> RecordBefore(const Transition& t, size_t depth = 0) {
+    if (depth > def_.transitions.size()) return std::nullopt;
+    if (!Allows(t, instance_->state())) {
+      const Implication* i = ReachingImplication(def_, instance_->state(), t);
+      if (!i) return std::nullopt;  // the caller rejects: not reachable
+      if (auto r = RecordWithPrerequisites(*i, depth)) return r;
+    }
+    // Implications the state cannot show (e.g. no handover to this service planned).
+    for (const Implication& i : t.implies) {
+      if (!i.missing || !i.missing(StepInput{state(), instance_, command_, on_})) continue;
+      const Transition* earlier = def_.Find(i.step);
+      if (!earlier || !earlier->implied || !Reachable(def_, instance_->state(), *earlier)) continue;
+      if (auto r = RecordWithPrerequisites(i, depth)) return r;
+    }
+    return std::nullopt;
+  }
+
+  const store::CaseState& state() const { return scratch_ ? *scratch_ : original_; }
+  const store::PathwayInstance* instance() const { return instance_; }
+
+ private:
+  std::optional<Rejection> RecordWithPrerequisites(const Implication& i, size_t depth) {
+    const Transition& earlier = *def_.Find(i.step);
+    if (auto r = RecordBefore(earlier, depth + 1)) return r;
+    return Record(earlier, i.state);
+  }
+
+  std::optional<Rejection> Record(const Transition& t, std::string_view to) {
+    StepResult r = t.implied(StepInput{state(), instance_, command_, on_, to});
+    if (auto* rejection = std::get_if<Rejection>(&r)) return std::move(*rejection);
+    Outcome& outcome = std::get<Outcome>(r);
+    if (!to.empty()) outcome.to_state = std::string(to);
+    const size_t first = events_.size();
+    EmitOutcome(state(), instance_, def_,
+                StepRecord{t.step, info_.reference, t.command.payload, info_.step}, instance_id_,
+                on_, outcome, command_, now_, options_, index_, events_);
+    if (!scratch_) scratch_ = original_;
+    for (size_t k = first; k < events_.size(); ++k) Apply(*scratch_, events_[k]);
+    instance_ = FindInstanceIn(*scratch_, instance_id_);
+    return std::nullopt;
+  }
+
+  const store::CaseState& original_;
+  std::optional<store::CaseState> scratch_;
+  const store::PathwayInstance* instance_;
+  const Definition& def_;
+  const v1::Envelope& command_;
+  const CommandInfo& info_;
+  const std::string& instance_id_;
+  CivilDate on_;
+  TimePoint now_;
+  const DecideOptions& options_;
+  uint32_t& index_;
+  std::vector<v1::Envelope>& events_;
+};
 
 Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope& command,
                               const CommandInfo& info, TimePoint now, uint32_t first_index,
                               Decision decision, const DecideOptions& options) {
   CivilDate today = CommandDay(command).value_or(LondonDate(now));
   if (info.reference.empty()) return Reject(Required(info.reference_field));
+  // Every command carries the date its step happened: the clocks run from it, never
+  // from the day a message happened to arrive.
+  if (!info.date) return Reject(Required(info.date_field));
   CivilDate on = today;
   if (info.date) {
     auto d = ToCivil(*info.date);
@@ -375,8 +402,7 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
       return Reject({"payload", "transition.after_end",
                      "the " + title + " has ended (" + Words(instance->state()) + ")"});
     }
-    if (std::find(transition->from.begin(), transition->from.end(), instance->state()) ==
-        transition->from.end()) {
+    if (!Reachable(*def, instance->state(), *transition)) {
       return Reject({"payload", "transition.not_allowed",
                      "'" + std::string(transition->label) + "' is not possible while the " + title +
                          " is at '" + Words(instance->state()) + "'"});
@@ -389,14 +415,22 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
     }
   }
 
-  StepResult result = transition->apply(StepInput{state, instance, command, on, today});
-  if (auto* rejection = std::get_if<Rejection>(&result)) return Reject(std::move(*rejection));
-  const Outcome& outcome = std::get<Outcome>(result);
   std::string instance_id =
       instance ? instance->instance_id() : InstanceId(command.subject_key(), *def, info.reference);
   uint32_t index = first_index;
-  EmitOutcome(state, instance, *def, info, instance_id, on, outcome, command, now, options, index,
-              decision.events);
+  ImpliedSteps implied{state, instance, *def,    command, info,           instance_id,
+                       on,    now,      options, index,   decision.events};
+  if (instance) {
+    if (auto r = implied.RecordBefore(*transition)) return Reject(std::move(*r));
+  }
+  const store::CaseState* current = &implied.state();
+  const store::PathwayInstance* current_instance = implied.instance();
+
+  StepResult result = transition->apply(StepInput{*current, current_instance, command, on});
+  if (auto* rejection = std::get_if<Rejection>(&result)) return Reject(std::move(*rejection));
+  const Outcome& outcome = std::get<Outcome>(result);
+  EmitOutcome(*current, current_instance, *def, StepRecord{info.step, info.reference}, instance_id,
+              on, outcome, command, now, options, index, decision.events);
   return decision;
 }
 
@@ -566,6 +600,25 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       }
       instance->set_state(step.to_state());
       for (const auto& f : step.facts()) *instance->add_facts() = f;
+      if (step.implied()) instance->add_implied_steps(step.step());
+      break;
+    }
+    case v1::Envelope::kDataQualityWarning: {
+      const auto& w = event.data_quality_warning();
+      if (auto* instance = FindInstanceById(state, w.instance_id())) {
+        *instance->add_data_quality() = w;
+      }
+      break;
+    }
+    case v1::Envelope::kDeadlineSuperseded: {
+      const auto& s = event.deadline_superseded();
+      if (auto* instance = FindInstanceById(state, s.instance_id())) {
+        if (auto* d = FindDeadlineMutable(*instance, s.name())) {
+          d->set_status(v1::DEADLINE_STATUS_SUPERSEDED);
+          d->set_superseded_by(s.superseded_by());
+          *d->mutable_superseded_by_due() = s.superseded_by_due();
+        }
+      }
       break;
     }
     case v1::Envelope::kDeadlineSet: {

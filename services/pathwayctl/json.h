@@ -64,6 +64,8 @@ inline std::string StatusText(pathway::v1::DeadlineStatus s) {
       return "excepted";
     case pathway::v1::DEADLINE_STATUS_CANCELLED:
       return "cancelled";
+    case pathway::v1::DEADLINE_STATUS_SUPERSEDED:
+      return "superseded";
     default:
       return "unknown";
   }
@@ -106,6 +108,16 @@ inline std::string Array(const std::vector<std::string>& items) {
 }
 
 // One pathway instance: its definition's name, state and deadlines.
+// A step recorded as implied: which, the message that never came, when, and why.
+inline std::string DataQualityJson(const pathway::v1::DataQualityWarning& w) {
+  return Json()
+      .Str("step", w.step())
+      .Str("missing", w.missing())
+      .Str("on", DateText(w.on()))
+      .Str("text", w.text())
+      .Done();
+}
+
 inline std::string PathwayJson(const pathway::store::v1::PathwayInstance& p) {
   std::vector<std::string> deadlines;
   for (const auto& d : p.deadlines()) {
@@ -113,8 +125,17 @@ inline std::string PathwayJson(const pathway::store::v1::PathwayInstance& p) {
     j.Str("name", d.name()).Str("due", DateText(d.due())).Str("status", StatusText(d.status()));
     if (d.has_met_on()) j.Str("met_on", DateText(d.met_on()));
     j.Str("rule", d.rule());
+    // A superseded deadline names the one that replaced it (which may share its name).
+    if (d.status() == pathway::v1::DEADLINE_STATUS_SUPERSEDED) {
+      j.Str("superseded_by", d.superseded_by())
+          .Str("superseded_by_due", DateText(d.superseded_by_due()));
+    }
     deadlines.push_back(j.Done());
   }
+  std::vector<std::string> implied;
+  for (const auto& step : p.implied_steps()) implied.push_back(Quote(step));
+  std::vector<std::string> quality;
+  for (const auto& w : p.data_quality()) quality.push_back(DataQualityJson(w));
   return Json()
       .Str("pathway", PathwayName(p))
       .Num("version", p.version())
@@ -123,6 +144,8 @@ inline std::string PathwayJson(const pathway::store::v1::PathwayInstance& p) {
       .Str("state", p.state())
       .Str("started_on", DateText(p.started_on()))
       .Field("deadlines", Array(deadlines))
+      .Field("implied_steps", Array(implied))
+      .Field("data_quality_warnings", Array(quality))
       .Done();
 }
 

@@ -121,6 +121,23 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                            .Str("instance_id", w.instance_id())
                            .Done());
   }
+  // Every step as recorded, implied ones flagged with their data-quality notes.
+  std::vector<std::string> steps;
+  for (const auto& e : s.events) {
+    if (!e.has_pathway_step_recorded()) continue;
+    const auto& r = e.pathway_step_recorded();
+    std::vector<std::string> notes;
+    for (const auto& w : r.warnings()) notes.push_back(Quote(w));
+    steps.push_back(Json()
+                        .Str("instance_id", r.instance_id())
+                        .Str("step", r.step())
+                        .Str("on", DateText(r.on()))
+                        .Str("from_state", r.from_state())
+                        .Str("to_state", r.to_state())
+                        .Bool("implied", r.implied())
+                        .Field("warnings", Array(notes))
+                        .Done());
+  }
   std::vector<std::string> identifiers;
   for (const auto& a : s.state.aliases()) {
     identifiers.push_back(
@@ -130,6 +147,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
       .Str("subject_key", key)
       .Field("identifiers", Array(identifiers))
       .Field("pathways", Array(pathways))
+      .Field("steps", Array(steps))
       .Field("information_requests", Array(requests))
       .Field("facts_reused", Array(reused))
       .Field("audit", Array(audit))
@@ -155,9 +173,17 @@ void PrintText(const workflow::Simulator& sim, CivilDate as_of) {
       std::printf("  %s v%u [%s] %s\n", PathwayName(p).c_str(), p.version(), p.reference().c_str(),
                   p.state().c_str());
       for (const auto& d : p.deadlines()) {
-        std::printf("    %-28s due %s  %-9s%s\n", d.name().c_str(), DateText(d.due()).c_str(),
+        std::string by =
+            d.status() == v1::DEADLINE_STATUS_SUPERSEDED
+                ? " by " + d.superseded_by() + " due " + DateText(d.superseded_by_due())
+                : "";
+        std::printf("    %-28s due %s  %-9s%s%s\n", d.name().c_str(), DateText(d.due()).c_str(),
                     StatusText(d.status()).c_str(),
-                    d.has_met_on() ? (" met " + DateText(d.met_on())).c_str() : "");
+                    d.has_met_on() ? (" met " + DateText(d.met_on())).c_str() : "", by.c_str());
+      }
+      for (const auto& w : p.data_quality()) {
+        std::printf("    implied %s on %s: no %s message\n", w.step().c_str(),
+                    DateText(w.on()).c_str(), w.missing().c_str());
       }
     }
     for (const auto& r : s.state.information_requests()) {

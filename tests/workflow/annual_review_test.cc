@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "tests/common/commands.h"
 #include "tests/common/fixtures.h"
@@ -93,12 +95,13 @@ class Review : public pathway::testing::PathwayFixture {
       *c->mutable_issued_on() = Day(date);
     }));
   }
-  // Recorded on `today`: the command has no date of its own.
+  // Recorded (recorded_on) and sent on `today`.
   void Transfer(const std::string& id, const std::string& today, v1::PhaseTransfer transfer,
                 const std::string& moves_on) {
     Run(Command(id, today, [&](v1::Envelope& e) {
       auto* c = e.mutable_phase_transfer_due();
       c->set_review_id(kReview);
+      *c->mutable_recorded_on() = Day(today);
       c->set_transfer(transfer);
       if (!moves_on.empty()) *c->mutable_moves_on() = Day(moves_on);
     }));
@@ -237,10 +240,46 @@ TEST_F(Review, ARescheduledMeetingNeedsItsOwnNotice) {
   EXPECT_EQ(LastRejectionRule(), "review.notice_period");
 }
 
-TEST_F(Review, TheMeetingNeedsANoticeFirst) {
+TEST_F(Review, AMeetingHeldWithNoScheduleImpliesItAndTheClocksRunFromTheMeeting) {
+  // The meeting was held, so it was scheduled: the schedule is implied (no notice date is
+  // known, so the 2 weeks' notice cannot be checked), the 12-month review is met on the
+  // day it was held, and the report and decision clocks start from that day.
   Start("2024-11-20", "2014-05-02");
   Held("h", "2025-10-15");
-  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "meeting_held");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "meeting_scheduled");
+  ASSERT_EQ(Instance().data_quality_size(), 1);
+  EXPECT_EQ(Instance().data_quality(0).missing(), "annual_review_meeting_scheduled");
+  EXPECT_EQ(Instance().data_quality(0).step(), "meeting_scheduled");
+  EXPECT_EQ(Date(Instance().data_quality(0).on()), "2025-10-15");
+  EXPECT_EQ(Deadline("annual_review").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(MetOn("annual_review"), "2025-10-15");
+  EXPECT_EQ(Due("review_report"), "2025-10-29");
+  EXPECT_EQ(Due("review_decision"), "2025-11-12");
+  Report("r", "2025-10-22");
+  AdvanceTo("2026-01-31");
+  EXPECT_EQ(Deadline("annual_review").status(), v1::DEADLINE_STATUS_MET) << "never breached";
+  EXPECT_EQ(Deadline("review_report").status(), v1::DEADLINE_STATUS_MET);
+  // The implied step and its warning are events too, in order before the real step.
+  std::vector<std::string> steps;
+  for (const auto& e : Child().events) {
+    if (e.has_pathway_step_recorded()) {
+      steps.push_back(e.pathway_step_recorded().step() +
+                      (e.pathway_step_recorded().implied() ? "*" : ""));
+    }
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{"review_due", "meeting_scheduled*", "meeting_held",
+                                             "report_sent"}));
+}
+
+TEST_F(Review, FromYear9AMeetingWithoutPreparingForAdulthoodIsStillRejected) {
+  // Implying the schedule does not excuse the meeting's own rule (reg 20(6)).
+  Start("2024-11-20", "2010-03-12");
+  Held("h", "2025-10-15", false);
+  EXPECT_EQ(LastRejectionRule(), "review.preparing_for_adulthood");
+  EXPECT_EQ(Instance().state(), "review_due");
 }
 
 // ---- reg 20(6): preparing for adulthood from Year 9 ----------------------------------------
@@ -312,13 +351,72 @@ TEST_F(Review, ALateDecisionIsBreachedAndItsDateStillRecorded) {
   EXPECT_EQ(Instance().state(), "maintained");
 }
 
-TEST_F(Review, TheDecisionFollowsTheReport) {
-  // reg 20(10): the authority reviews the plan in the light of the report.
+TEST_F(Review, ADecisionWithNoReportImpliesTheReportOnItsDate) {
+  // reg 20(10): the authority decides in the light of the report, so a decision shows the
+  // report was sent: implied, dated the decision's date, meeting the 2-week report limit.
   Start("2024-11-20", "2014-05-02");
   Schedule("s", "2025-10-01", "2025-10-15");
   Held("h", "2025-10-15");
   Decide("d", "2025-10-20", v1::REVIEW_DECISION_MAINTAIN);
-  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "maintained");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "report_sent");
+  EXPECT_EQ(Instance().data_quality(0).missing(), "annual_review_report_sent");
+  EXPECT_EQ(Deadline("review_report").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(MetOn("review_report"), "2025-10-20");
+  EXPECT_EQ(Deadline("review_decision").status(), v1::DEADLINE_STATUS_MET);
+}
+
+TEST_F(Review, ADecisionBeforeTheMeetingIsImpossible) {
+  Start("2024-11-20", "2014-05-02");
+  Schedule("s", "2025-10-01", "2025-10-15");
+  Held("h", "2025-10-15");
+  Decide("d", "2025-10-14", v1::REVIEW_DECISION_MAINTAIN, false, "2025-10-16");
+  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
+  EXPECT_EQ(LastRejection().field(), "annual_review_decided.decided_on");
+  EXPECT_EQ(Instance().state(), "meeting_held");
+  EXPECT_EQ(Instance().implied_steps_size(), 0) << "nothing of a rejected command is kept";
+}
+
+TEST_F(Review, AReportImplyingAMeetingInsideTheNoticePeriodIsImpossible) {
+  // Notice sent 1 October for 15 October: a report sent on 10 October would put the
+  // meeting it implies inside the two weeks' notice (reg 20(3)).
+  Start("2024-11-20", "2014-05-02");
+  Schedule("s", "2025-10-01", "2025-10-15");
+  Report("r", "2025-10-10");
+  EXPECT_EQ(LastRejectionRule(), "review.notice_period");
+  EXPECT_EQ(LastRejection().field(), "annual_review_report_sent.sent_on");
+  EXPECT_EQ(Instance().state(), "meeting_scheduled");
+  Report("r2", "2025-10-16");
+  EXPECT_EQ(Instance().state(), "report_sent");
+  EXPECT_EQ(MetOn("annual_review"), "2025-10-16");
+}
+
+TEST_F(Review, ADecisionAfterOnlyTheDueNoticeImpliesTheWholeReview) {
+  // Amendments proposed with nothing reported since the review fell due: the meeting was
+  // scheduled and held, the report sent and the decision to amend made, all implied.
+  Start("2024-11-20", "2014-05-02");
+  Propose("p", "2025-10-20");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "amendment_proposed");
+  std::vector<std::string> implied(Instance().implied_steps().begin(),
+                                   Instance().implied_steps().end());
+  EXPECT_EQ(implied, (std::vector<std::string>{"meeting_scheduled", "meeting_held", "report_sent",
+                                               "review_decided"}));
+  EXPECT_EQ(Instance().data_quality_size(), 4);
+  for (const char* name :
+       {"annual_review", "review_report", "review_decision", "amendment_proposal"}) {
+    EXPECT_EQ(Deadline(name).status(), v1::DEADLINE_STATUS_MET) << name;
+    EXPECT_EQ(MetOn(name), "2025-10-20") << name;
+  }
+  EXPECT_EQ(Due("amended_plan"), "2025-12-15");
+  // The proposal itself was reported: its 15 days to comment (reg 22(2)(c)) still bind.
+  Issue("i1", "2025-10-27");
+  EXPECT_EQ(LastRejectionRule(), "amended_plan.comment_period");
+  EXPECT_EQ(LastRejection().field(), "amended_plan_issued.issued_on");
+  Issue("i2", "2025-11-04");
+  EXPECT_EQ(Instance().state(), "amended");
 }
 
 TEST_F(Review, StepsDatedBeforeTheStepTheyFollowAreRejected) {
@@ -565,11 +663,15 @@ TEST_F(Review, TheSameTransferTwiceIsRejectedAChangedOneReplacesTheDeadlineOpenl
   EXPECT_EQ(Rejections(), 1u);
   EXPECT_EQ(Due("phase_transfer"), "2026-08-05");
   EXPECT_EQ(Deadline("phase_transfer").status(), v1::DEADLINE_STATUS_PENDING);
-  int cancelled = 0;
+  int superseded = 0;
   for (const auto& d : Instance().deadlines()) {
-    if (d.name() == "phase_transfer" && d.status() == v1::DEADLINE_STATUS_CANCELLED) ++cancelled;
+    if (d.name() != "phase_transfer" || d.status() != v1::DEADLINE_STATUS_SUPERSEDED) continue;
+    ++superseded;
+    EXPECT_EQ(Date(d.due()), "2026-04-01");
+    EXPECT_EQ(d.superseded_by(), "phase_transfer");
+    EXPECT_EQ(Date(d.superseded_by_due()), "2026-08-05");
   }
-  EXPECT_EQ(cancelled, 1) << "the 1 April deadline is cancelled with its reason";
+  EXPECT_EQ(superseded, 1) << "the 1 April deadline is superseded, naming its replacement";
   sim.AdvanceTo(*ParseDate("2026-04-30"));
   EXPECT_EQ(Deadline("phase_transfer").status(), v1::DEADLINE_STATUS_PENDING)
       << "the old deadline's timers do not fire";
@@ -608,6 +710,7 @@ TEST_F(Review, EveryRequiredFieldAndRealDate) {
     auto* c = e.mutable_phase_transfer_due();
     c->set_review_id(kReview);
     c->set_transfer(v1::PHASE_TRANSFER_SCHOOL);
+    *c->mutable_recorded_on() = Day("2025-10-01");
     c->mutable_moves_on()->set_year(2026);
     c->mutable_moves_on()->set_month(2);
     c->mutable_moves_on()->set_day(29);
@@ -623,6 +726,7 @@ TEST_F(Review, EveryRequiredFieldAndRealDate) {
   Run(Command("s2", "2025-10-01", [](v1::Envelope& e) {
     auto* c = e.mutable_annual_review_meeting_scheduled();
     c->set_review_id(kReview);
+    *c->mutable_notice_sent_on() = Day("2025-10-01");
     c->mutable_meeting_on()->set_year(2025);
     c->mutable_meeting_on()->set_month(11);
     c->mutable_meeting_on()->set_day(31);
@@ -646,6 +750,7 @@ TEST_F(Review, GenericRejections) {
   Start("2024-11-20", "2014-05-02", "2024-11-21");
   EXPECT_EQ(LastRejectionRule(), "pathway.duplicate");
   Run(Command("u", "2025-10-01", [](v1::Envelope& e) {
+    *e.mutable_annual_review_meeting_scheduled()->mutable_notice_sent_on() = Day("2025-10-01");
     auto* c = e.mutable_annual_review_meeting_scheduled();
     c->set_review_id("AR-UNKNOWN");
     *c->mutable_meeting_on() = Day("2025-10-20");

@@ -189,7 +189,10 @@ TEST_F(Disagreement, LaterOfRuleWhereTheCertificateMonthWinsAndNoFalseBreach) {
   EXPECT_TRUE(Deadline("tribunal_appeal").warned()) << "14 days before 24 April";
   ASSERT_EQ(Instance().deadlines_size(), 5);
   EXPECT_EQ(Instance().deadlines(1).name(), "tribunal_appeal");
-  EXPECT_EQ(Instance().deadlines(1).status(), v1::DEADLINE_STATUS_CANCELLED);
+  EXPECT_EQ(Instance().deadlines(1).status(), v1::DEADLINE_STATUS_SUPERSEDED)
+      << "cancelled at the contact, then superseded by the certificate's window";
+  EXPECT_EQ(Instance().deadlines(1).superseded_by(), "tribunal_appeal");
+  EXPECT_EQ(FormatDate(*ToCivil(Instance().deadlines(1).superseded_by_due())), "2025-04-24");
   EXPECT_TRUE(Instance().deadlines(1).warned()) << "warned on 17 February, then cancelled";
   sim.AdvanceTo(*ParseDate("2025-04-25"));
   EXPECT_EQ(Breaches("tribunal_appeal"), 1);
@@ -303,12 +306,14 @@ TEST_F(Disagreement, LateMediationAdviceContactIsRecordedAsBreached) {
   EXPECT_EQ(MetOn("mediation_advice"), "2025-03-10");
   EXPECT_EQ(Due("certificate"), "2025-03-13");
   // The certificate still opens a month to appeal (rule 20): Saturday 12 April 2025, so
-  // Monday 14 April (rule 12(2)); the breach of the first appeal deadline stays recorded.
+  // Monday 14 April (rule 12(2)). The first appeal window was not missed but moved: it
+  // ends superseded by the new one (its breach event stays in the history).
   Certificate("cert", "2025-03-12");
   EXPECT_EQ(Due("tribunal_appeal"), "2025-04-14");
   EXPECT_EQ(Deadline("tribunal_appeal").status(), v1::DEADLINE_STATUS_PENDING);
   ASSERT_EQ(Instance().deadlines(1).name(), "tribunal_appeal");
-  EXPECT_EQ(Instance().deadlines(1).status(), v1::DEADLINE_STATUS_BREACHED);
+  EXPECT_EQ(Instance().deadlines(1).status(), v1::DEADLINE_STATUS_SUPERSEDED);
+  EXPECT_EQ(Instance().deadlines(1).superseded_by(), "tribunal_appeal");
 }
 
 // ---- Resolution -----------------------------------------------------------------------------
@@ -351,18 +356,82 @@ TEST_F(Disagreement, ResolutionNeedsHow) {
   EXPECT_EQ(LastRejectionField(), "disagreement_resolved.how");
 }
 
-TEST_F(Disagreement, TribunalDecisionNeedsAnAppeal) {
+TEST_F(Disagreement, TribunalDecisionNeedsAnAppealThatCouldHaveBeenLodged) {
+  // Without a certificate, an appeal about plan contents cannot be made (s55(3)).
   Open("2025-01-06", v1::DISPUTED_DECISION_PLAN_CONTENTS);
   Resolve("r", "2025-01-07", v1::RESOLUTION_TRIBUNAL_DECISION);
   EXPECT_EQ(LastRejectionRule(), "resolution.no_appeal");
+  EXPECT_EQ(LastRejectionField(), "disagreement_resolved.how");
   EXPECT_EQ(Instance().state(), "opened");
 }
 
-TEST_F(Disagreement, MediationResolutionNeedsAMediation) {
+TEST_F(Disagreement, ATribunalDecisionOnAPlacementImpliesTheAppeal) {
+  Open("2025-01-06", v1::DISPUTED_DECISION_PLACEMENT);
+  Resolve("r", "2025-02-20", v1::RESOLUTION_TRIBUNAL_DECISION);
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "resolved");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "appeal_lodged");
+  EXPECT_EQ(Instance().data_quality(0).missing(), "tribunal_appeal_lodged");
+  EXPECT_EQ(Deadline("tribunal_appeal").status(), v1::DEADLINE_STATUS_MET);
+}
+
+TEST_F(Disagreement, AMediationResolutionImpliesTheMediationUnlessItWasDeclined) {
   Open("2025-01-06", v1::DISPUTED_DECISION_PLAN_CONTENTS);
   Contact("c", "2025-01-20", /*wants_mediation=*/true);
+  Resolve("r", "2025-02-10", v1::RESOLUTION_MEDIATION);
+  EXPECT_EQ(Rejections(), 0u);
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "mediation_held");
+  EXPECT_EQ(Deadline("mediation").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(Instance().state(), "resolved");
+}
+
+TEST_F(Disagreement, AMediationResolutionAfterMediationWasDeclinedIsImpossible) {
+  Open("2025-01-06", v1::DISPUTED_DECISION_PLAN_CONTENTS);
+  Contact("c", "2025-01-20", /*wants_mediation=*/false);
   Resolve("r", "2025-01-21", v1::RESOLUTION_MEDIATION);
   EXPECT_EQ(LastRejectionRule(), "resolution.no_mediation");
+  EXPECT_EQ(LastRejectionField(), "disagreement_resolved.how");
+}
+
+TEST_F(Disagreement, ACertificateWithNoContactRecordedImpliesTheContact) {
+  // The example: the family's contact with the adviser was never reported. The
+  // certificate shows it happened (s55(4)) and that mediation was declined (reg 34): the
+  // contact is implied, mediation_advice is met, and the 2-month appeal window is
+  // superseded by the certificate's, so it never breaches.
+  Open("2025-05-19", v1::DISPUTED_DECISION_PLAN_CONTENTS);
+  EXPECT_EQ(Due("tribunal_appeal"), "2025-07-21");
+  Certificate("cert", "2025-07-10");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "certificate_issued");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "mediation_advice_contacted");
+  ASSERT_EQ(Instance().data_quality_size(), 1);
+  EXPECT_EQ(Instance().data_quality(0).missing(), "mediation_advice_contacted");
+  EXPECT_TRUE(HasFact(Instance(), "wants_mediation", "no"));
+  EXPECT_EQ(Deadline("mediation_advice").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(Deadline("certificate").status(), v1::DEADLINE_STATUS_MET);
+  // 1 month from 10 July is Sunday 10 August: in August, so the first working day of
+  // September (HESC rule 12(3)(a)).
+  EXPECT_EQ(Due("tribunal_appeal"), "2025-09-01");
+  sim.AdvanceTo(*ParseDate("2025-08-01"));  // past the old 21 July
+  EXPECT_EQ(Breaches("tribunal_appeal"), 0);
+  ASSERT_EQ(Instance().deadlines(1).name(), "tribunal_appeal");
+  EXPECT_EQ(FormatDate(*ToCivil(Instance().deadlines(1).due())), "2025-07-21");
+  EXPECT_EQ(Instance().deadlines(1).status(), v1::DEADLINE_STATUS_SUPERSEDED);
+  EXPECT_EQ(FormatDate(*ToCivil(Instance().deadlines(1).superseded_by_due())), "2025-09-01");
+}
+
+TEST_F(Disagreement, MediationHeldWithNoContactRecordedImpliesAContactWantingMediation) {
+  Open("2025-05-19", v1::DISPUTED_DECISION_PLAN_CONTENTS);
+  Held("h", "2025-07-01");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "mediation_held");
+  EXPECT_TRUE(HasFact(Instance(), "wants_mediation", "yes"));
+  EXPECT_EQ(Deadline("mediation_advice").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(Deadline("mediation").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(Due("certificate"), "2025-07-04");
 }
 
 TEST_F(Disagreement, PlacementOnlyDisputeTakesNoCertificate) {
@@ -406,15 +475,16 @@ TEST_F(Disagreement, GenericRejections) {
   Open("2025-01-06", v1::DISPUTED_DECISION_PLAN_CONTENTS);
   EXPECT_EQ(LastRejectionRule(), "") << "the same event id is ignored, not rejected";
   Run(Command("dup", "2025-01-07", [](v1::Envelope& e) {
+    *e.mutable_disagreement_opened()->mutable_decision_letter_on() = Day("2025-01-07");
     e.mutable_disagreement_opened()->set_case_id(kCase);
     e.mutable_disagreement_opened()->set_about(v1::DISPUTED_DECISION_CEASE);
   }));
   EXPECT_EQ(LastRejectionRule(), "pathway.duplicate");
-  Run(Command("unknown", "2025-01-07",
-              [](v1::Envelope& e) { e.mutable_mediation_held()->set_case_id("DIS-UNKNOWN"); }));
+  Run(Command("unknown", "2025-01-07", [](v1::Envelope& e) {
+    *e.mutable_mediation_held()->mutable_held_on() = Day("2025-01-07");
+    e.mutable_mediation_held()->set_case_id("DIS-UNKNOWN");
+  }));
   EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
-  Held("early", "2025-01-08");
-  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed");
   Run(Command("before", "2025-01-08", [](v1::Envelope& e) {
     auto* c = e.mutable_mediation_advice_contacted();
     c->set_case_id(kCase);
@@ -427,8 +497,10 @@ TEST_F(Disagreement, GenericRejections) {
     *c->mutable_contacted_on() = Day("2025-01-09");
   }));
   EXPECT_EQ(LastRejectionRule(), "date.not_in_future");
-  Run(Command("noref", "2025-01-08",
-              [](v1::Envelope& e) { e.mutable_tribunal_appeal_lodged()->set_case_id(""); }));
+  Run(Command("noref", "2025-01-08", [](v1::Envelope& e) {
+    *e.mutable_tribunal_appeal_lodged()->mutable_lodged_on() = Day("2025-01-08");
+    e.mutable_tribunal_appeal_lodged()->set_case_id("");
+  }));
   EXPECT_EQ(LastRejectionRule(), "required");
   EXPECT_EQ(LastRejectionField(), "tribunal_appeal_lodged.case_id");
 }
@@ -458,7 +530,7 @@ TEST_F(Disagreement, HistoryOfAParentDisputingPlanContentsToATribunalDecision) {
   };
   const Expected expected[] = {
       {"mediation_advice", "2025-07-19", v1::DEADLINE_STATUS_MET, "2025-07-07"},
-      {"tribunal_appeal", "2025-07-21", v1::DEADLINE_STATUS_CANCELLED, ""},
+      {"tribunal_appeal", "2025-07-21", v1::DEADLINE_STATUS_SUPERSEDED, ""},
       {"mediation", "2025-08-06", v1::DEADLINE_STATUS_MET, "2025-08-04"},
       {"certificate", "2025-08-07", v1::DEADLINE_STATUS_MET, "2025-08-06"},
       {"tribunal_appeal", "2025-09-08", v1::DEADLINE_STATUS_MET, "2025-09-01"},

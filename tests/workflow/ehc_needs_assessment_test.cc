@@ -188,11 +188,55 @@ TEST_F(Ehc, AdviceAlreadyReceivedIsNotSoughtAgain) {
   EXPECT_EQ(LastRejectionRule(), "advice.already_received");
 }
 
-TEST_F(Ehc, AdviceNotRequestedCannotBeReceived) {
+TEST_F(Ehc, AdviceReceivedWithoutItsRequestImpliesTheRequest) {
+  // Advice arrives only because it was sought (reg 8): the missing request is implied,
+  // dated the day the advice came, and reported as a data-quality warning.
   Request("2025-01-06");
   Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
   Advice("a1", "2025-02-11", v1::ADVICE_SOURCE_HEALTH, true);
-  EXPECT_EQ(LastRejectionRule(), "advice.not_requested");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Deadline("advice_health").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(MetOn("advice_health"), "2025-02-11");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "advice_requested");
+  ASSERT_EQ(Instance().data_quality_size(), 1);
+  EXPECT_EQ(Instance().data_quality(0).missing(), "ehc_advice_requested");
+  AdvanceTo("2025-06-30");
+  EXPECT_EQ(Deadline("advice_health").status(), v1::DEADLINE_STATUS_MET) << "never breached";
+}
+
+TEST_F(Ehc, AFinalPlanWithNoDecisionOrDraftRecordedImpliesBoth) {
+  // The plan exists, so the council decided to assess and served a draft (regs 5, 12, 13):
+  // both implied on the plan's date. The 20 weeks are met.
+  Request("2025-01-06");
+  Final("f", "2025-05-19");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "plan_issued");
+  ASSERT_EQ(Instance().implied_steps_size(), 2);
+  EXPECT_EQ(Instance().implied_steps(0), "decision_to_assess");
+  EXPECT_EQ(Instance().implied_steps(1), "draft_plan_issued");
+  EXPECT_EQ(Instance().data_quality(0).missing(), "ehc_assessment_decided");
+  EXPECT_EQ(Instance().data_quality(1).missing(), "ehc_draft_plan_issued");
+  EXPECT_EQ(Deadline("final_plan").status(), v1::DEADLINE_STATUS_MET);
+  // Implied steps are dated the latest they can have happened (the plan's date): the
+  // decision (due 17 February) and the draft (16 weeks, due 28 April) are known only to
+  // have happened by 19 May, so they are reported late, with that date.
+  EXPECT_EQ(Deadline("decision_to_assess").status(), v1::DEADLINE_STATUS_BREACHED);
+  EXPECT_EQ(MetOn("decision_to_assess"), "2025-05-19");
+  EXPECT_EQ(Deadline("issue_decision").status(), v1::DEADLINE_STATUS_BREACHED);
+  EXPECT_EQ(MetOn("issue_decision"), "2025-05-19");
+  // The implied step events say what never came.
+  int implied = 0;
+  for (const auto& e : Child().events) {
+    if (e.has_pathway_step_recorded() && e.pathway_step_recorded().implied()) {
+      ++implied;
+      ASSERT_EQ(e.pathway_step_recorded().warnings_size(),
+                e.pathway_step_recorded().step() == "draft_plan_issued" ? 2 : 1);
+      EXPECT_NE(e.pathway_step_recorded().warnings(0).find("message was received"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(implied, 2);
 }
 
 TEST_F(Ehc, LateAdviceIsBreachedWithTheDateItCame) {
@@ -239,11 +283,13 @@ TEST_F(Ehc, DecisionNotToIssueNeedsAppealRightsAndEndsTheClocks) {
   Advice("a1", "2025-02-11", v1::ADVICE_SOURCE_HEALTH, false);
   Run(Command("n1", "2025-03-20", [](v1::Envelope& e) {
     e.mutable_ehc_decided_not_to_issue()->set_request_id(kRequest);
+    *e.mutable_ehc_decided_not_to_issue()->mutable_decided_on() = Day("2025-03-20");
   }));
   EXPECT_EQ(LastRejectionRule(), "appeal_rights.required");
   Run(Command("n2", "2025-03-20", [](v1::Envelope& e) {
     e.mutable_ehc_decided_not_to_issue()->set_request_id(kRequest);
     e.mutable_ehc_decided_not_to_issue()->set_appeal_rights_given(true);
+    *e.mutable_ehc_decided_not_to_issue()->mutable_decided_on() = Day("2025-03-20");
   }));
   EXPECT_EQ(Instance().state(), "not_issued");
   EXPECT_EQ(Deadline("issue_decision").status(), v1::DEADLINE_STATUS_MET);
@@ -254,12 +300,26 @@ TEST_F(Ehc, DecisionNotToIssueNeedsAppealRightsAndEndsTheClocks) {
       << "a cancelled deadline's timers never fire";
 }
 
-TEST_F(Ehc, StepsOutOfOrderAreRejectedWithTheState) {
+TEST_F(Ehc, ImpossibleStepsAreRejectedNamingFieldAndRule) {
   Request("2025-01-06");
-  Draft("dr", "2025-01-10");
-  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed");
-  EXPECT_NE(Child().rejections.back().command_rejected().reason().find("request received"),
-            std::string::npos);
+  Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
+  // A draft dated before the decision to assess.
+  Draft("dr1", "2025-02-07");
+  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
+  EXPECT_EQ(LastRejection().field(), "ehc_draft_plan_issued.served_on");
+  // A final plan inside the draft's 15-day comment period (reg 13(1)).
+  Draft("dr2", "2025-04-14");
+  Final("f", "2025-04-20");
+  EXPECT_EQ(LastRejectionRule(), "final_plan.comment_period");
+  EXPECT_EQ(LastRejection().field(), "ehc_final_plan_issued.issued_on");
+  EXPECT_EQ(Instance().implied_steps_size(), 0);
+}
+
+TEST_F(Ehc, NothingFollowsARefusalToAssess) {
+  Request("2025-01-06");
+  Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_REFUSE, true);
+  Draft("dr", "2025-03-10");
+  EXPECT_EQ(LastRejectionRule(), "transition.after_end");
 }
 
 TEST_F(Ehc, EveryOtherRejection) {
@@ -269,6 +329,7 @@ TEST_F(Ehc, EveryOtherRejection) {
   Run(Command("u", "2025-01-08", [](v1::Envelope& e) {
     e.mutable_ehc_assessment_decided()->set_request_id("EHC-UNKNOWN");
     e.mutable_ehc_assessment_decided()->set_decision(v1::ASSESSMENT_DECISION_ASSESS);
+    *e.mutable_ehc_assessment_decided()->mutable_decided_on() = Day("2025-01-08");
   }));
   EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
   Decide("early", "2025-01-08", v1::ASSESSMENT_DECISION_ASSESS);
@@ -286,10 +347,13 @@ TEST_F(Ehc, EveryOtherRejection) {
     *c->mutable_requested_on() = Day("2025-02-01");
   }));
   EXPECT_EQ(LastRejectionRule(), "date.not_in_future");
-  Run(Command("s", "2025-01-09",
-              [](v1::Envelope& e) { e.mutable_ehc_advice_requested()->set_request_id(kRequest); }));
+  Run(Command("s", "2025-01-09", [](v1::Envelope& e) {
+    *e.mutable_ehc_advice_requested()->mutable_requested_on() = Day("2025-01-09");
+    e.mutable_ehc_advice_requested()->set_request_id(kRequest);
+  }));
   EXPECT_EQ(LastRejectionRule(), "required");
   Run(Command("w", "2025-01-10", [](v1::Envelope& e) {
+    *e.mutable_ehc_request_withdrawn()->mutable_withdrawn_on() = Day("2025-01-10");
     e.mutable_ehc_request_withdrawn()->set_request_id(kRequest);
   }));
   EXPECT_EQ(Instance().state(), "withdrawn");

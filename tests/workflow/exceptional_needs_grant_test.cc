@@ -186,6 +186,7 @@ TEST_F(Eng, AGrantIsForOneOrTwoYears) {
 TEST_F(Eng, ADecisionMustSayFundedOrDeclined) {
   Apply("a", "2025-06-02");
   Run(Command("d", "2025-06-20", [](v1::Envelope& e) {
+    *e.mutable_eng_decided()->mutable_decided_on() = Day("2025-06-20");
     e.mutable_eng_decided()->set_application_id(kApplication);
     e.mutable_eng_decided()->set_years(1);
   }));
@@ -205,6 +206,7 @@ TEST_F(Eng, FundingCannotStartBeforeTheApplication) {
 TEST_F(Eng, FundedFromMustBeARealDate) {
   Apply("a", "2025-06-02");
   Run(Command("d", "2025-06-20", [](v1::Envelope& e) {
+    *e.mutable_eng_decided()->mutable_decided_on() = Day("2025-06-20");
     auto* c = e.mutable_eng_decided();
     c->set_application_id(kApplication);
     c->set_decision(v1::GRANT_DECISION_FUNDED);
@@ -326,15 +328,40 @@ TEST_F(Eng, AReviewMustSayWhatItDecided) {
   EXPECT_EQ(LastRejection().field(), "eng_reviewed.outcome");
 }
 
+TEST_F(Eng, AReviewWithNoDecisionRecordedImpliesTheGrantWasFunded) {
+  // Only a funded grant is reviewed: the forum's decision is implied on the review's date.
+  // Its period is unknown, so no review deadline was set, and none is reported missed.
+  Apply("a", "2025-06-02");
+  Review("r", "2026-06-10", v1::GRANT_REVIEW_OUTCOME_ENDED);
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "ended");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "decided");
+  EXPECT_EQ(Instance().data_quality(0).missing(), "eng_decided");
+  EXPECT_TRUE(HasFact(Instance(), "decision", "funded"));
+  EXPECT_EQ(Instance().deadlines_size(), 0);
+}
+
+TEST_F(Eng, AReviewOfADeclinedGrantIsImpossible) {
+  Apply("a", "2025-06-02");
+  Run(Command("d", "2025-06-20", [](v1::Envelope& e) {
+    auto* c = e.mutable_eng_decided();
+    c->set_application_id(kApplication);
+    c->set_decision(v1::GRANT_DECISION_DECLINED);
+    *c->mutable_decided_on() = Day("2025-06-20");
+  }));
+  Review("r", "2026-06-10", v1::GRANT_REVIEW_OUTCOME_ENDED);
+  EXPECT_EQ(LastRejectionRule(), "transition.after_end");
+}
+
 TEST_F(Eng, StepsOutOfOrderAndOtherGenericRejections) {
   Apply("a", "2025-06-02");
   Apply("a2", "2025-06-03");
   EXPECT_EQ(LastRejectionRule(), "pathway.duplicate");
-  Review("r", "2025-06-10", v1::GRANT_REVIEW_OUTCOME_ENDED);
-  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed") << "nothing to review before funding";
   Fund("d1", "2025-06-01", 1);
   EXPECT_EQ(LastRejectionRule(), "date.before_start");
   Run(Command("u", "2025-06-20", [](v1::Envelope& e) {
+    *e.mutable_eng_decided()->mutable_decided_on() = Day("2025-06-20");
     e.mutable_eng_decided()->set_application_id("ENG-UNKNOWN");
     e.mutable_eng_decided()->set_decision(v1::GRANT_DECISION_DECLINED);
   }));

@@ -4,10 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "tests/common/fixtures.h"
 #include "workflow/shared_record.h"
+#include "workflow/workflow.h"
 
 namespace pathway::workflow {
 namespace {
@@ -123,6 +129,139 @@ TEST(Describe, MermaidIsDrawnFromTheDefinition) {
   // Every transition appears: one line per (from, to) pair at least.
   for (const auto& t : d->transitions) {
     EXPECT_NE(diagram.find(std::string(t.label)), std::string::npos) << t.step;
+  }
+}
+
+// Implications are data the engine follows: each names a step of the same definition
+// that can be recorded as implied, a state it can lead to, and one the later step is
+// allowed from (or, with an empty state, a gap the state cannot show).
+TEST(Definitions, EveryImplicationNamesARecordableEarlierStep) {
+  int implications = 0;
+  for (const Definition* d : AllDefinitions()) {
+    bool has = false;
+    for (const auto& t : d->transitions) {
+      for (const Implication& i : t.implies) {
+        ++implications;
+        has = true;
+        const Transition* earlier = d->Find(i.step);
+        ASSERT_NE(earlier, nullptr) << d->name << ": " << t.step << " implies " << i.step;
+        EXPECT_TRUE(static_cast<bool>(earlier->implied))
+            << d->name << ": " << i.step << " has no implied function";
+        EXPECT_FALSE(earlier->from.empty()) << d->name << ": a starting step is never implied";
+        if (i.state.empty()) {
+          EXPECT_NE(i.missing, nullptr) << d->name << ": " << t.step << " implies " << i.step;
+          continue;
+        }
+        std::set<std::string_view> to(earlier->to.begin(), earlier->to.end());
+        EXPECT_TRUE(to.count(i.state))
+            << d->name << ": " << i.step << " never leads to " << i.state;
+        EXPECT_TRUE(std::find(t.from.begin(), t.from.end(), i.state) != t.from.end() ||
+                    i.missing != nullptr)
+            << d->name << ": " << t.step << " is not allowed from " << i.state;
+      }
+    }
+    EXPECT_TRUE(has) << d->name << " implies nothing";
+  }
+  EXPECT_GT(implications, 15);
+}
+
+// docs/pathways.md lists the implications: in each pathway's section, a table row names
+// the step and the earlier step it implies, so the page cannot drift from the data.
+TEST(Definitions, EveryImplicationIsListedInTheDocs) {
+  std::ifstream in(std::string(PATHWAY_DOCS) + "/pathways.md");
+  ASSERT_TRUE(in) << "docs/pathways.md";
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string doc = buffer.str();
+  for (const Definition* d : AllDefinitions()) {
+    const std::string heading = "(`" + std::string(d->name) + "`)";
+    size_t start = doc.find(heading);
+    ASSERT_NE(start, std::string::npos) << d->name << " has no section";
+    size_t end = doc.find("\n## ", start);
+    std::stringstream section(doc.substr(start, end == std::string::npos ? end : end - start));
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(section, line);) {
+      if (line.starts_with("| `")) rows.push_back(line);
+    }
+    for (const auto& t : d->transitions) {
+      for (const Implication& i : t.implies) {
+        const std::string later = "`" + std::string(t.step) + "`";
+        const std::string earlier = "| `" + std::string(i.step) + "`";
+        bool listed = std::any_of(rows.begin(), rows.end(), [&](const std::string& row) {
+          size_t bar = row.find(" | ");
+          return bar != std::string::npos && row.substr(0, bar).find(later) != std::string::npos &&
+                 row.find(earlier, bar) == bar + 1;
+        });
+        EXPECT_TRUE(listed) << d->name << ": " << t.step << " implies " << i.step
+                            << " is not in its table in docs/pathways.md";
+      }
+    }
+  }
+}
+
+// Every command (Envelope payload fields 100..399) is owned by exactly one step of one
+// pathway, and the definition names a reference field and a business-date field that
+// exist on that payload.
+TEST(CommandMapping, EveryCommandMapsToExactlyOneStep) {
+  const google::protobuf::OneofDescriptor* payload =
+      pathway::v1::Envelope::descriptor()->FindOneofByName("payload");
+  ASSERT_NE(payload, nullptr);
+  std::map<std::string, std::set<std::pair<int, std::string>>> owners;  // payload -> steps
+  for (const Definition* d : AllDefinitions()) {
+    for (const auto& t : d->transitions) {
+      owners[std::string(t.command.payload)].insert({d->kind, std::string(t.step)});
+    }
+  }
+  int commands = 0;
+  for (int i = 0; i < payload->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = payload->field(i);
+    if (field->number() < 100 || field->number() > 399) continue;
+    ++commands;
+    const auto& steps = owners[field->name()];
+    ASSERT_EQ(steps.size(), 1u) << field->name() << " is recorded by " << steps.size()
+                                << " (pathway, step) pairs";
+    pathway::v1::Envelope e;
+    e.GetReflection()->MutableMessage(&e, field);
+    const CommandRoute* route = FindCommandRoute(e);
+    ASSERT_NE(route, nullptr) << field->name() << ": its names do not resolve";
+    EXPECT_EQ(route->payload, field->name());
+    EXPECT_EQ(std::pair(static_cast<int>(route->kind), std::string(route->step)), *steps.begin());
+    const google::protobuf::Descriptor* message = field->message_type();
+    const auto* reference = message->FindFieldByName(std::string(route->reference_field));
+    const auto* date = message->FindFieldByName(std::string(route->date_field));
+    ASSERT_NE(reference, nullptr) << field->name() << "." << route->reference_field;
+    ASSERT_NE(date, nullptr) << field->name() << "." << route->date_field;
+    EXPECT_EQ(date->message_type(), pathway::v1::Date::descriptor()) << field->name();
+  }
+  EXPECT_EQ(commands, static_cast<int>(AllCommandRoutes().size()));
+  // No definition claims a payload that is not a command.
+  for (const auto& [name, steps] : owners) {
+    const auto* field = pathway::v1::Envelope::descriptor()->FindFieldByName(name);
+    ASSERT_NE(field, nullptr) << name;
+    EXPECT_TRUE(field->number() >= 100 && field->number() <= 399) << name;
+  }
+}
+
+// No date means no step: a command whose business-date field is unset is rejected
+// naming that field, whatever the pathway (the clocks never run from arrival).
+TEST(CommandMapping, ACommandWithoutItsBusinessDateIsRejected) {
+  for (const CommandRoute& route : AllCommandRoutes()) {
+    pathway::v1::Envelope e;
+    if (route.payload == "referral_submitted") {
+      e = pathway::testing::ValidReferral("evt-date");
+      e.mutable_referral_submitted()->clear_received_on();
+    } else {
+      e.set_event_id("evt-date");
+      e.mutable_occurred_at()->set_seconds(1741598000);  // dated, as every command is
+      e.mutable_subject()->set_nhs_number(pathway::testing::kValidNhsNumber);
+      auto* message = e.GetReflection()->MutableMessage(&e, route.payload_descriptor);
+      message->GetReflection()->SetString(message, route.reference_descriptor, "REF-1");
+    }
+    e.set_subject_key("subject");
+    Decision d = Decide(pathway::store::v1::CaseState(), e, pathway::testing::March10th2025());
+    ASSERT_TRUE(d.rejection) << route.payload;
+    EXPECT_EQ(d.rejection->field, std::string(route.payload) + "." + std::string(route.date_field));
+    EXPECT_EQ(d.rejection->rule, "required") << route.payload;
   }
 }
 

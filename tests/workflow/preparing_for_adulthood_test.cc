@@ -303,10 +303,30 @@ TEST_F(Pfa, CareActAssessmentIsNotFoundNeededTwice) {
   EXPECT_EQ(LastRejectionRule(), "care_act.already_completed");
 }
 
-TEST_F(Pfa, CareActAssessmentNotFoundNeededCannotBeCompleted) {
+TEST_F(Pfa, ACareActAssessmentCompletedWithNoNeedRecordedImpliesTheNeed) {
+  // An s58 assessment completed shows it was found needed: implied, and the deadline (the
+  // day before the 18th birthday) is met on the day it was completed.
   Start("s", "2023-09-04", "2009-11-30");
   CareActCompleted("c", "2026-06-14");
-  EXPECT_EQ(LastRejectionRule(), "care_act.not_needed");
+  EXPECT_EQ(Rejections(), 0u);
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "care_act_assessment_needed");
+  EXPECT_EQ(Instance().data_quality(0).missing(), "pfa_care_act_assessment_needed");
+  EXPECT_EQ(Due("care_act_assessment"), "2027-11-29");
+  EXPECT_EQ(Deadline("care_act_assessment").status(), v1::DEADLINE_STATUS_MET);
+  CareActCompleted("c2", "2026-06-15");
+  EXPECT_EQ(LastRejectionRule(), "care_act.already_completed");
+}
+
+TEST_F(Pfa, ACareActAssessmentCompletedAt18WithNoNeedRecordedSetsNoDeadline) {
+  // When it was found needed is unknown, so whether it was late is too: no deadline.
+  Start("s", "2023-09-04", "2009-11-30");
+  CareActCompleted("c", "2028-01-10");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().deadlines_size(), 0);
+  ASSERT_EQ(Instance().data_quality_size(), 1);
+  CareActCompleted("c2", "2028-01-11");
+  EXPECT_EQ(LastRejectionRule(), "care_act.already_completed");
 }
 
 // ---- Named worker -------------------------------------------------------------------------
@@ -377,17 +397,29 @@ TEST_F(Pfa, ACompletedHandoverIsNotPlannedOrCompletedAgain) {
   EXPECT_EQ(LastRejection().field(), "pfa_handover_planned.service");
 }
 
-TEST_F(Pfa, AHandoverThatWasNotPlannedCannotBeCompleted) {
+TEST_F(Pfa, AHandoverCompletedToAServiceWithNoneRecordedImpliesItsPlan) {
+  // Another service's handover is planned, so the state allows completions: only the
+  // missing plan for this service shows the gap.
   Start("s", "2023-09-04", "2009-11-30");
   PlanHandover("h", "2026-05-11", v1::ADULT_SERVICE_SOCIAL_CARE, "2026-09-30");
   Handover("c", "2026-06-01", v1::ADULT_SERVICE_MENTAL_HEALTH);
-  EXPECT_EQ(LastRejectionRule(), "handover.not_planned");
+  EXPECT_EQ(Rejections(), 0u);
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "handover_planned");
+  EXPECT_EQ(Deadline("handover_mental_health").status(), v1::DEADLINE_STATUS_MET);
+  EXPECT_EQ(Deadline("handover_social_care").status(), v1::DEADLINE_STATUS_PENDING);
 }
 
-TEST_F(Pfa, HandoverCannotBeCompletedBeforeAnyIsPlanned) {
+TEST_F(Pfa, AHandoverCompletedBeforeAnyIsPlannedImpliesThePlan) {
   Start("s", "2023-09-04", "2009-11-30");
   Handover("c", "2026-06-01", v1::ADULT_SERVICE_MENTAL_HEALTH);
-  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "transitioning");
+  EXPECT_EQ(Instance().data_quality(0).missing(), "pfa_handover_planned");
+  EXPECT_EQ(Due("handover_mental_health"), "2026-06-01");
+  EXPECT_EQ(MetOn("handover_mental_health"), "2026-06-01");
+  AdvanceTo("2026-12-31");
+  EXPECT_EQ(Deadline("handover_mental_health").status(), v1::DEADLINE_STATUS_MET);
 }
 
 TEST_F(Pfa, HandoverDateCannotBeBeforeTheDayItIsPlanned) {
@@ -409,6 +441,7 @@ TEST_F(Pfa, HandoverNeedsAServiceAndARealDate) {
   EXPECT_EQ(LastRejection().field(), "pfa_handover_planned.handover_by");
   EXPECT_EQ(LastRejectionRule(), "required");
   Run(Command("h3", "2026-05-11", [](v1::Envelope& e) {
+    *e.mutable_pfa_handover_planned()->mutable_planned_on() = Day("2026-05-11");
     auto* c = e.mutable_pfa_handover_planned();
     c->set_plan_id(kPlan);
     c->set_service(v1::ADULT_SERVICE_MENTAL_HEALTH);
@@ -464,6 +497,7 @@ TEST_F(Pfa, GenericRejections) {
   Worker("w1", "2023-09-01", "staff-4107");
   EXPECT_EQ(LastRejectionRule(), "date.before_start");
   Run(Command("u", "2023-09-06", [](v1::Envelope& e) {
+    *e.mutable_pfa_named_worker_assigned()->mutable_assigned_on() = Day("2023-09-06");
     e.mutable_pfa_named_worker_assigned()->set_plan_id("PFA-UNKNOWN");
     e.mutable_pfa_named_worker_assigned()->set_worker_id("staff-4107");
   }));

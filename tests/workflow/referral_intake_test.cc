@@ -43,6 +43,7 @@ TEST_F(Intake, ScreeningRecordsEarlyHelpThenAcceptanceNamesThePathways) {
   // Support is needs-led: early help is offered while the child waits.
   Refer();
   Run(Command("s", "2025-03-12", [](v1::Envelope& e) {
+    *e.mutable_referral_screened()->mutable_screened_on() = Day("2025-03-12");
     auto* c = e.mutable_referral_screened();
     c->set_referral_id("REF-ref-1");
     c->set_early_help_offered(true);
@@ -50,6 +51,7 @@ TEST_F(Intake, ScreeningRecordsEarlyHelpThenAcceptanceNamesThePathways) {
   EXPECT_EQ(Instance().state(), "screened");
   EXPECT_TRUE(HasFact(Instance(), "early_help_offered", "yes"));
   Run(Command("a", "2025-03-14", [](v1::Envelope& e) {
+    *e.mutable_referral_accepted()->mutable_accepted_on() = Day("2025-03-14");
     auto* c = e.mutable_referral_accepted();
     c->set_referral_id("REF-ref-1");
     c->add_pathways(v1::PATHWAY_KIND_NEURODEVELOPMENTAL);
@@ -63,32 +65,57 @@ TEST_F(Intake, ScreeningRecordsEarlyHelpThenAcceptanceNamesThePathways) {
 TEST_F(Intake, RedirectAndDeclineNeedTheirReasons) {
   Refer();
   Run(Command("r1", "2025-03-12", [](v1::Envelope& e) {
+    *e.mutable_referral_redirected()->mutable_redirected_on() = Day("2025-03-12");
     e.mutable_referral_redirected()->set_referral_id("REF-ref-1");
   }));
   EXPECT_EQ(LastRule(), "required");
   Run(Command("d1", "2025-03-12", [](v1::Envelope& e) {
+    *e.mutable_referral_declined()->mutable_declined_on() = Day("2025-03-12");
     e.mutable_referral_declined()->set_referral_id("REF-ref-1");
   }));
   EXPECT_EQ(LastRule(), "required");
   Run(Command("r2", "2025-03-12", [](v1::Envelope& e) {
+    *e.mutable_referral_redirected()->mutable_redirected_on() = Day("2025-03-12");
     e.mutable_referral_redirected()->set_referral_id("REF-ref-1");
     e.mutable_referral_redirected()->set_service("CAMHS");
   }));
   EXPECT_EQ(Instance().state(), "redirected");
   Run(Command("d2", "2025-03-13", [](v1::Envelope& e) {
+    *e.mutable_referral_declined()->mutable_declined_on() = Day("2025-03-13");
     e.mutable_referral_declined()->set_referral_id("REF-ref-1");
     e.mutable_referral_declined()->set_reason("duplicate of an open referral");
   }));
   EXPECT_EQ(LastRule(), "transition.after_end");
 }
 
+TEST_F(Intake, ADecisionWithNoScreeningRecordedImpliesTheScreening) {
+  // Every referral to the single point of referral is screened before the hub decides:
+  // a redirection with no screening reported implies it, with a data-quality warning.
+  Refer();
+  Run(Command("r", "2025-03-12", [](v1::Envelope& e) {
+    auto* c = e.mutable_referral_redirected();
+    c->set_referral_id("REF-ref-1");
+    c->set_service("CAMHS");
+    *c->mutable_redirected_on() = Day("2025-03-12");
+  }));
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(Instance().state(), "redirected");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "screened");
+  ASSERT_EQ(Instance().data_quality_size(), 1);
+  EXPECT_EQ(Instance().data_quality(0).missing(), "referral_screened");
+  EXPECT_FALSE(HasFact(Instance(), "early_help_offered", "yes")) << "not known, not invented";
+}
+
 TEST_F(Intake, AcceptanceNeedsAServicePathway) {
   Refer();
   Run(Command("a1", "2025-03-12", [](v1::Envelope& e) {
+    *e.mutable_referral_accepted()->mutable_accepted_on() = Day("2025-03-12");
     e.mutable_referral_accepted()->set_referral_id("REF-ref-1");
   }));
   EXPECT_EQ(LastRule(), "required");
   Run(Command("a2", "2025-03-12", [](v1::Envelope& e) {
+    *e.mutable_referral_accepted()->mutable_accepted_on() = Day("2025-03-12");
     e.mutable_referral_accepted()->set_referral_id("REF-ref-1");
     e.mutable_referral_accepted()->add_pathways(v1::PATHWAY_KIND_REFERRAL_INTAKE);
   }));
@@ -100,6 +127,7 @@ TEST_F(Intake, ScreeningTwiceIsNotAllowed) {
   Refer();
   for (const char* id : {"s1", "s2"}) {
     Run(Command(id, "2025-03-12", [](v1::Envelope& e) {
+      *e.mutable_referral_screened()->mutable_screened_on() = Day("2025-03-12");
       e.mutable_referral_screened()->set_referral_id("REF-ref-1");
     }));
   }

@@ -98,3 +98,41 @@ TEST(Timers, OrderIsByDateThenIdentity) {
 
 }  // namespace
 }  // namespace pathway::workflow
+
+namespace pathway::workflow {
+namespace {
+
+TEST(Timers, ASupersededDeadlineLosesItsTimersAndNeverFires) {
+  store::CaseState state = WithInstance();
+  v1::Envelope set = SetEvent("2025-01-06", "2025-05-26");
+  TimerChanges added = TimersFor("s", state, {set}, 14);
+  Apply(state, set);
+  v1::Envelope superseded;
+  auto* s = superseded.mutable_deadline_superseded();
+  s->set_instance_id("i1");
+  s->set_name("final_plan");
+  *s->mutable_due() = Day("2025-05-26");
+  s->set_superseded_by("final_plan");
+  *s->mutable_superseded_by_due() = Day("2025-06-30");
+  TimerChanges removed = TimersFor("s", state, {superseded}, 14);
+  ASSERT_EQ(removed.remove.size(), 2u);
+  Apply(state, superseded);
+  EXPECT_EQ(state.pathways(0).deadlines(0).status(), v1::DEADLINE_STATUS_SUPERSEDED);
+  EXPECT_EQ(state.pathways(0).deadlines(0).superseded_by(), "final_plan");
+  for (const auto& t : added.add) {
+    EXPECT_TRUE(FireTimer(state, t, pathway::testing::At("2025-06-01")).empty());
+  }
+}
+
+TEST(Timers, ADeadlineSetAndMetInOneDecisionNeverGetsTimers) {
+  // A step implied before the one that meets it: set and met in the same batch.
+  v1::Envelope met;
+  met.mutable_deadline_met()->set_instance_id("i1");
+  met.mutable_deadline_met()->set_name("final_plan");
+  TimerChanges c = TimersFor("s", WithInstance(), {SetEvent("2025-01-06", "2025-05-26"), met}, 14);
+  EXPECT_TRUE(c.add.empty());
+  EXPECT_TRUE(c.remove.empty());
+}
+
+}  // namespace
+}  // namespace pathway::workflow

@@ -113,15 +113,31 @@ StepResult MeetingScheduled(const StepInput& in) {
   return out;
 }
 
+// A meeting held on `in.on`: the 12-month review is met and the report and decision
+// clocks start from it (reg 20(7), 20(10)).
+Outcome Held(const StepInput& in) {
+  Outcome out;
+  out.to_state = kHeld;
+  out.facts.push_back(MakeFact("held_on", FormatDate(in.on)));
+  out.met.push_back("annual_review");
+  out.set.push_back({"review_report", AddWeeks(in.on, 2), kReg20Report, false});
+  out.set.push_back({"review_decision", AddWeeks(in.on, 4), kReg20Decision, false});
+  return out;
+}
+
+// The meeting may move within the notice (a later date), never to less than the two
+// weeks the family were given (reg 20(3)), whether it was reported or is implied.
+std::optional<Rejection> WithinNotice(const StepInput& in) {
+  auto notice = FactDate(in, "notice_sent_on");
+  if (!notice || in.on >= AddWeeks(*notice, 2)) return std::nullopt;
+  return Rejection{CommandDateField(in.command), "review.notice_period",
+                   "the meeting was held less than two weeks after its notice was sent on " +
+                       FormatDate(*notice) + " (SEND Regulations 2014 reg 20(3))"};
+}
+
 StepResult MeetingHeld(const StepInput& in) {
   const auto& c = in.command.annual_review_meeting_held();
-  // The meeting may move within the notice (a later date), never to less than the two
-  // weeks the family were given.
-  if (auto notice = FactDate(in, "notice_sent_on"); notice && in.on < AddWeeks(*notice, 2)) {
-    return Rejection{"annual_review_meeting_held.held_on", "review.notice_period",
-                     "the meeting was held less than two weeks after its notice was sent on " +
-                         FormatDate(*notice) + " (SEND Regulations 2014 reg 20(3))"};
-  }
+  if (auto r = WithinNotice(in)) return *r;
   auto year_9 = FactDate(in, "year_9_starts_on");
   bool in_year_9_or_above = year_9 && in.on >= *year_9;
   if (in_year_9_or_above && !c.preparing_for_adulthood_discussed()) {
@@ -131,20 +147,15 @@ StepResult MeetingHeld(const StepInput& in) {
                      "prepare for adulthood and independent living (SEND Regulations 2014 "
                      "reg 20(6))"};
   }
-  Outcome out;
-  out.to_state = kHeld;
-  out.facts.push_back(MakeFact("held_on", FormatDate(in.on)));
+  Outcome out = Held(in);
   if (c.preparing_for_adulthood_discussed()) {
     out.facts.push_back(MakeFact("preparing_for_adulthood", "discussed"));
   }
-  out.met.push_back("annual_review");
-  out.set.push_back({"review_report", AddWeeks(in.on, 2), kReg20Report, false});
-  out.set.push_back({"review_decision", AddWeeks(in.on, 4), kReg20Decision, false});
   return out;
 }
 
 StepResult ReportSent(const StepInput& in) {
-  if (auto r = NotBefore(in, "held_on", "annual_review_report_sent.sent_on", "review meeting")) {
+  if (auto r = NotBefore(in, "held_on", CommandDateField(in.command), "review meeting")) {
     return *r;
   }
   Outcome out;
@@ -154,17 +165,33 @@ StepResult ReportSent(const StepInput& in) {
   return out;
 }
 
-StepResult Decided(const StepInput& in) {
-  const auto& c = in.command.annual_review_decided();
-  // reg 20(10): the authority reviews the plan in the light of the meeting's report, so
-  // the decision follows the report.
-  if (auto r = NotBefore(in, "report_sent_on", "annual_review_decided.decided_on",
-                         "review report was sent")) {
-    return *r;
+// A decision to amend. Devon: the notice of a decision to amend must carry the proposed
+// amendments, so they are due with the decision: within four weeks of the meeting, or
+// the day of a decision that is itself late.
+void Amend(const StepInput& in, Outcome& out) {
+  out.to_state = kAmending;
+  out.facts.push_back(MakeFact("decision", "amend"));
+  CivilDate due = AddWeeks(FactDate(in, "held_on").value_or(in.on), 4);
+  if (in.on > due) due = in.on;
+  out.set.push_back({"amendment_proposal", due, kDevon, false});
+}
+
+// What every decision records, after the report it follows (reg 20(10): the authority
+// reviews the plan in the light of the meeting's report).
+std::optional<Rejection> DecisionCommon(const StepInput& in, Outcome& out) {
+  if (auto r =
+          NotBefore(in, "report_sent_on", CommandDateField(in.command), "review report was sent")) {
+    return r;
   }
-  Outcome out;
   out.met.push_back("review_decision");
   out.facts.push_back(MakeFact("decided_on", FormatDate(in.on)));
+  return std::nullopt;
+}
+
+StepResult Decided(const StepInput& in) {
+  const auto& c = in.command.annual_review_decided();
+  Outcome out;
+  if (auto r = DecisionCommon(in, out)) return *r;
   switch (c.decision()) {
     case v1::REVIEW_DECISION_MAINTAIN:
       out.to_state = kMaintained;
@@ -174,17 +201,9 @@ StepResult Decided(const StepInput& in) {
       out.met.push_back("phase_transfer");
       out.cancel_all_pending = true;
       return out;
-    case v1::REVIEW_DECISION_AMEND: {
-      out.to_state = kAmending;
-      out.facts.push_back(MakeFact("decision", "amend"));
-      // Devon: the notice of a decision to amend must carry the proposed amendments, so
-      // they are due with the decision: within four weeks of the meeting, or the day of
-      // a decision that is itself late.
-      CivilDate due = AddWeeks(FactDate(in, "held_on").value_or(in.on), 4);
-      if (in.on > due) due = in.on;
-      out.set.push_back({"amendment_proposal", due, kDevon, false});
+    case v1::REVIEW_DECISION_AMEND:
+      Amend(in, out);
       return out;
-    }
     case v1::REVIEW_DECISION_CEASE:
       if (!c.appeal_rights_given()) {
         return Rejection{"annual_review_decided.appeal_rights_given", "appeal_rights.required",
@@ -201,21 +220,25 @@ StepResult Decided(const StepInput& in) {
   }
 }
 
-StepResult AmendmentProposed(const StepInput& in) {
-  if (auto r =
-          NotBefore(in, "decided_on", "plan_amendment_proposed.proposed_on", "decision to amend")) {
+// Amendments proposed on `in.on` (meeting the Devon deadline, starting reg 22(3)'s 8 weeks).
+StepResult Proposal(const StepInput& in, Outcome out) {
+  if (auto r = NotBefore(in, "decided_on", CommandDateField(in.command), "decision to amend")) {
     return *r;
   }
-  Outcome out;
   out.to_state = kProposed;
-  out.facts.push_back(MakeFact("proposed_on", FormatDate(in.on)));
   out.met.push_back("amendment_proposal");
   out.set.push_back({"amended_plan", AddWeeks(in.on, 8), kReg22, false});
   return out;
 }
 
+StepResult AmendmentProposed(const StepInput& in) {
+  Outcome out;
+  out.facts.push_back(MakeFact("proposed_on", FormatDate(in.on)));
+  return Proposal(in, std::move(out));
+}
+
 StepResult AmendmentComments(const StepInput& in) {
-  if (auto r = NotBefore(in, "proposed_on", "plan_amendment_comments_received.received_on",
+  if (auto r = NotBefore(in, "proposed_on", CommandDateField(in.command),
                          "proposed amendments were sent")) {
     return *r;
   }
@@ -252,14 +275,18 @@ StepResult PhaseTransferDue(const StepInput& in) {
   if (!c.has_moves_on()) return Required("phase_transfer_due.moves_on");
   auto moves = ToCivil(c.moves_on());
   if (!moves) return NotACalendarDate("phase_transfer_due.moves_on");
-  if (*moves <= in.today) {
+  // Judged on the day the transfer was recorded (recorded_on), not on the day the
+  // message arrived: a late message must not turn a future move into a past one.
+  if (*moves <= in.on) {
     return Rejection{"phase_transfer_due.moves_on", "phase_transfer.move_date_passed",
                      "the move date " + FormatDate(*moves) +
-                         " is not after today: a transfer is recorded before it happens"};
+                         " is not after the day it was "
+                         "recorded (" +
+                         FormatDate(in.on) + "): a transfer is recorded before it happens"};
   }
   // reg 18(1) applies "within 12 months of a transfer": a move further off belongs to a
   // later review, and recording it here would let this review meet its deadline.
-  if (*moves > AddMonths(in.today, 12)) {
+  if (*moves > AddMonths(in.on, 12)) {
     return Rejection{"phase_transfer_due.moves_on", "phase_transfer.not_within_12_months",
                      "the move on " + FormatDate(*moves) +
                          " is more than 12 months away: record it on the review held within "
@@ -295,19 +322,59 @@ StepResult PhaseTransferDue(const StepInput& in) {
   Outcome out;
   out.facts.push_back(MakeFact("transfer", transfer));
   out.facts.push_back(MakeFact("moves_on", moves_on));
-  // A changed transfer replaces the old deadline, openly: the old one is cancelled with
-  // the reason, never silently moved. Same due date: the deadline stands as it is.
+  // A changed transfer replaces the old deadline, openly: the old one ends superseded,
+  // naming the one that replaced it, never silently moved. Same due date: the deadline
+  // stands as it is. One already breached stays breached: it was missed when it applied.
   bool pending = existing && existing->status() == v1::DEADLINE_STATUS_PENDING;
   if (pending && ToCivil(existing->due()) == due && existing->rule() == rule) return out;
-  if (pending) {
-    out.cancel.push_back({"phase_transfer", "the phase transfer was re-recorded: " + transfer +
-                                                ", moving on " + moves_on + ", due " +
-                                                FormatDate(due)});
-  }
+  if (pending) out.supersede.push_back({"phase_transfer", "phase_transfer"});
   // A deadline already past when the transfer is first recorded is still set: the breach
   // is real and must be reported, not refused.
   out.set.push_back({"phase_transfer", due, rule, false});
   return out;
+}
+
+// ---- Implied steps (docs/pathways.md): a later step shows these happened; each is dated
+// the later step's date and checks only what the dates known allow.
+
+StepResult ScheduledImplied(const StepInput&) {
+  // No notice date is known, so no notice facts: the held meeting's notice check
+  // (reg 20(3)) has nothing to check against, which the warning says.
+  Outcome out;
+  out.to_state = kScheduled;
+  out.warnings.push_back("the two weeks' notice of the meeting (reg 20(3)) cannot be checked");
+  return out;
+}
+
+StepResult HeldImplied(const StepInput& in) {
+  if (auto r = WithinNotice(in)) return *r;
+  Outcome out = Held(in);
+  auto year_9 = FactDate(in, "year_9_starts_on");
+  if (year_9 && in.on >= *year_9) {
+    out.warnings.push_back(
+        "whether the meeting considered preparing for adulthood (reg 20(6)) is not known");
+  }
+  return out;
+}
+
+// The report is implied by the decision; ReportSent checks only recorded dates.
+StepResult ReportImplied(const StepInput& in) { return ReportSent(in); }
+
+// Proposed amendments imply a decision to amend.
+StepResult DecidedImplied(const StepInput& in) {
+  Outcome out;
+  if (auto r = DecisionCommon(in, out)) return *r;
+  Amend(in, out);
+  return out;
+}
+
+StepResult ProposedImplied(const StepInput& in) {
+  // The day the proposal was sent is not known: no proposed_on, so the 15-day comment
+  // period (reg 22(2)(c)) is not checked against a date that was never given.
+  Outcome out;
+  out.warnings.push_back(
+      "the 15-day comment period on the proposed amendments (reg 22(2)(c)) cannot be checked");
+  return Proposal(in, std::move(out));
 }
 
 Definition Make() {
@@ -320,43 +387,72 @@ Definition Make() {
               kProposed, kMaintained, kAmended, kCeased};
   d.terminal = {kMaintained, kAmended, kCeased};
   d.transitions = {
-      {"review_due", {}, {kDue}, "review due (12 months from plan or last review)", ReviewDue},
+      {"review_due",
+       {},
+       {kDue},
+       "review due (12 months from plan or last review)",
+       ReviewDue,
+       {"annual_review_due", "review_id", "plan_or_last_review_on"}},
       {"meeting_scheduled",
        {kDue, kScheduled},
        {kScheduled},
        "meeting arranged (2 weeks' notice)",
-       MeetingScheduled},
+       MeetingScheduled,
+       {"annual_review_meeting_scheduled", "review_id", "notice_sent_on"},
+       {},
+       ScheduledImplied},
       {"meeting_held",
        {kScheduled},
        {kHeld},
        "meeting held (preparing for adulthood from Year 9)",
-       MeetingHeld},
-      {"report_sent", {kHeld}, {kReported}, "report sent (2 weeks)", ReportSent},
+       MeetingHeld,
+       {"annual_review_meeting_held", "review_id", "held_on"},
+       {{"meeting_scheduled", kScheduled}},
+       HeldImplied},
+      {"report_sent",
+       {kHeld},
+       {kReported},
+       "report sent (2 weeks)",
+       ReportSent,
+       {"annual_review_report_sent", "review_id", "sent_on"},
+       {{"meeting_held", kHeld}},
+       ReportImplied},
       {"review_decided",
        {kReported},
        {kMaintained, kAmending, kCeased},
        "maintain, amend or cease (4 weeks)",
-       Decided},
+       Decided,
+       {"annual_review_decided", "review_id", "decided_on"},
+       {{"report_sent", kReported}},
+       DecidedImplied},
       {"amendment_proposed",
        {kAmending},
        {kProposed},
        "amendments proposed (15 days to comment)",
-       AmendmentProposed},
+       AmendmentProposed,
+       {"plan_amendment_proposed", "review_id", "proposed_on"},
+       {{"review_decided", kAmending}},
+       ProposedImplied},
       {"amendment_comments_received",
        {kProposed},
        {},
        "family comments and school preference",
-       AmendmentComments},
+       AmendmentComments,
+       {"plan_amendment_comments_received", "review_id", "received_on"},
+       {{"amendment_proposed", kProposed}}},
       {"amended_plan_issued",
        {kProposed},
        {kAmended},
        "amended plan issued (8 weeks)",
-       AmendedPlanIssued},
+       AmendedPlanIssued,
+       {"amended_plan_issued", "review_id", "issued_on"},
+       {{"amendment_proposed", kProposed}}},
       {"phase_transfer_due",
        {kDue, kScheduled, kHeld, kReported, kAmending, kProposed},
        {},
        "phase transfer recorded (15 Feb, 31 Mar or 5 months before)",
-       PhaseTransferDue},
+       PhaseTransferDue,
+       {"phase_transfer_due", "review_id", "recorded_on"}},
   };
   // Tell it once: what the review needs, asked for only if the shared record cannot
   // give it. Whoever arranges the meeting obtains advice and information from those

@@ -120,16 +120,16 @@ StepResult Opened(const StepInput& in) {
   return out;
 }
 
-StepResult AdviceContacted(const StepInput& in) {
-  const auto& c = in.command.mediation_advice_contacted();
-  const std::string field = "mediation_advice_contacted.contacted_on";
+// The family contacted the mediation adviser on `in.on`, wanting mediation or not.
+StepResult Contacted(const StepInput& in, bool wants_mediation) {
+  const std::string field = CommandDateField(in.command);
   bool certificate_needed = !PlacementOnly(*in.instance);
   CivilDate certificate_by = AddWorkingDays(in.on, 3);
   if (auto r = OutsideCalendar(field, in.on, certificate_by)) return *r;
 
   Outcome out;
   out.facts.push_back(MakeFact(kContactedOn, FormatDate(in.on)));
-  out.facts.push_back(MakeFact("wants_mediation", c.wants_mediation() ? "yes" : "no"));
+  out.facts.push_back(MakeFact("wants_mediation", wants_mediation ? "yes" : "no"));
   // A late contact is still recorded (met_on on a breached deadline).
   out.met.push_back(kMediationAdvice);
   if (certificate_needed && Pending(*in.instance, kTribunalAppeal)) {
@@ -140,7 +140,7 @@ StepResult AdviceContacted(const StepInput& in) {
                             "the family contacted the mediation adviser: the appeal deadline is "
                             "set again from the mediation certificate (HESC Rules 2008 rule 20)");
   }
-  if (c.wants_mediation()) {
+  if (wants_mediation) {
     out.to_state = kMediationRequested;
     out.set.push_back({kMediation, AddDays(in.on, 30), kMediationRule, false});
   } else {
@@ -150,8 +150,12 @@ StepResult AdviceContacted(const StepInput& in) {
   return out;
 }
 
+StepResult AdviceContacted(const StepInput& in) {
+  return Contacted(in, in.command.mediation_advice_contacted().wants_mediation());
+}
+
 StepResult MediationHeld(const StepInput& in) {
-  const std::string field = "mediation_held.held_on";
+  const std::string field = CommandDateField(in.command);
   if (auto r = BeforePreviousStep(in, field)) return *r;
   CivilDate certificate_by = AddWorkingDays(in.on, 3);
   if (auto r = OutsideCalendar(field, in.on, certificate_by)) return *r;
@@ -166,7 +170,7 @@ StepResult MediationHeld(const StepInput& in) {
 }
 
 StepResult CertificateIssued(const StepInput& in) {
-  const std::string field = "mediation_certificate_issued.issued_on";
+  const std::string field = CommandDateField(in.command);
   if (PlacementOnly(*in.instance)) {
     return Rejection{"mediation_certificate_issued", "certificate.not_required",
                      "an appeal only about the school or institution named in section I needs "
@@ -190,15 +194,17 @@ StepResult CertificateIssued(const StepInput& in) {
     // could not arrange mediation in time and a certificate was issued instead.
     out.cancel.emplace_back(kMediation, "a mediation certificate was issued without mediation");
   }
-  // The 2-month deadline was cancelled when the adviser was contacted (or, contacted late,
-  // has already breached and stays so): the appeal deadline is set afresh under the same
-  // name, and FindDeadline and the timers follow the newest.
+  // Rule 20 gives the family the later date: the 2-month window (cancelled when the
+  // adviser was contacted, or breached if contact came after it) was not missed, it was
+  // moved. It ends superseded by the window set afresh under the same name;
+  // FindDeadline and the timers follow the newest.
+  out.supersede.push_back({kTribunalAppeal, kTribunalAppeal});
   out.set.push_back({kTribunalAppeal, appeal_by, kTribunalRule, false});
   return out;
 }
 
 StepResult AppealLodged(const StepInput& in) {
-  const std::string field = "tribunal_appeal_lodged.lodged_on";
+  const std::string field = CommandDateField(in.command);
   if (!PlacementOnly(*in.instance) && FactValue(*in.instance, kCertificateOn).empty()) {
     return Rejection{"tribunal_appeal_lodged", "appeal.certificate_required",
                      "an appeal about anything other than the placement named in section I "
@@ -231,13 +237,36 @@ StepResult Resolved(const StepInput& in) {
     return Rejection{"disagreement_resolved.how", "resolution.no_mediation",
                      "no mediation has been held in this disagreement"};
   }
-  if (auto r = BeforePreviousStep(in, "disagreement_resolved.resolved_on")) return *r;
+  if (auto r = BeforePreviousStep(in, CommandDateField(in.command))) return *r;
   Outcome out;
   out.to_state = kResolved;
   out.facts.push_back(
       MakeFact("resolution", EnumSuffix(v1::Resolution_Name(c.how()), "RESOLUTION_")));
   out.cancel_all_pending = true;
   return out;
+}
+
+// ---- Implied steps (docs/pathways.md): a later step shows these happened; each is dated
+// the later step's date (the latest it can have happened).
+
+// Mediation held means the family asked for it; a certificate with no mediation recorded
+// means they declined it (reg 34).
+StepResult ContactedImplied(const StepInput& in) {
+  return Contacted(in, in.implied_to == kMediationRequested);
+}
+
+// A resolution by mediation was mediated; a Tribunal decision was appealed.
+bool MediationNotRecorded(const StepInput& in) {
+  return in.command.disagreement_resolved().how() == v1::RESOLUTION_MEDIATION &&
+         FactValue(*in.instance, kHeldOn).empty();
+}
+// Only an appeal that could have been lodged is implied: one needing a certificate
+// (s55(3): an appeal "may be made only if" one was issued) needs it recorded, since the
+// certificate's date sets the appeal window.
+bool AppealNotRecorded(const StepInput& in) {
+  return in.command.disagreement_resolved().how() == v1::RESOLUTION_TRIBUNAL_DECISION &&
+         in.instance->state() != kAppealed &&
+         (PlacementOnly(*in.instance) || !FactValue(*in.instance, kCertificateOn).empty());
 }
 
 Definition Make() {
@@ -255,33 +284,49 @@ Definition Make() {
        {},
        {kOpened},
        "decision letter disputed (2 months to contact a mediation adviser)",
-       Opened},
+       Opened,
+       {"disagreement_opened", "case_id", "decision_letter_on"}},
       {"mediation_advice_contacted",
        {kOpened},
        {kMediationRequested, kMediationDeclined},
        "mediation adviser contacted",
-       AdviceContacted},
+       AdviceContacted,
+       {"mediation_advice_contacted", "case_id", "contacted_on"},
+       {},
+       ContactedImplied},
       {"mediation_held",
        {kMediationRequested},
        {kMediationHeld},
        "mediation held (within 30 days)",
+       MediationHeld,
+       {"mediation_held", "case_id", "held_on"},
+       {{"mediation_advice_contacted", kMediationRequested}},
        MediationHeld},
       {"certificate_issued",
        {kMediationRequested, kMediationDeclined, kMediationHeld},
        {kCertificateIssued},
        "mediation certificate issued (3 working days)",
+       CertificateIssued,
+       {"mediation_certificate_issued", "case_id", "issued_on"},
+       {{"mediation_advice_contacted", kMediationDeclined}},
        CertificateIssued},
       {"appeal_lodged",
        {kOpened, kMediationRequested, kMediationDeclined, kMediationHeld, kCertificateIssued},
        {kAppealed},
        "appeal lodged with the Tribunal",
+       AppealLodged,
+       {"tribunal_appeal_lodged", "case_id", "lodged_on"},
+       {},
        AppealLodged},
       {"resolved",
        {kOpened, kMediationRequested, kMediationDeclined, kMediationHeld, kCertificateIssued,
         kAppealed},
        {kResolved},
        "resolved",
-       Resolved},
+       Resolved,
+       {"disagreement_resolved", "case_id", "resolved_on"},
+       {{"mediation_held", kMediationHeld, MediationNotRecorded},
+        {"appeal_lodged", kAppealed, AppealNotRecorded}}},
   };
   return d;
 }

@@ -41,19 +41,34 @@ StepResult Requested(const StepInput& in) {
   return out;
 }
 
+// A decision to assess on `in.on`: the 16 and 20-week clocks run from the request.
+Outcome Assess(const StepInput& in) {
+  Outcome out;
+  out.met.push_back("decision_to_assess");
+  out.to_state = kAssessing;
+  out.facts.push_back(MakeFact("decision", "assess"));
+  out.facts.push_back(MakeFact("decided_on", FormatDate(in.on)));
+  CivilDate requested = RequestDate(in);
+  out.set.push_back({"issue_decision", AddWeeks(requested, 16), kReg10, true});
+  out.set.push_back({"final_plan", AddWeeks(requested, 20), kReg13, true});
+  return out;
+}
+
+// A step of the assessment dated before the decision to assess rewrites history.
+std::optional<Rejection> BeforeDecision(const StepInput& in) {
+  auto decided = ParseDate(FactValue(*in.instance, "decided_on"));
+  if (!decided || in.on >= *decided) return std::nullopt;
+  return Rejection{CommandDateField(in.command), "date.before_previous_step",
+                   "this date is before the decision to assess (" + FormatDate(*decided) + ")"};
+}
+
 StepResult Decided(const StepInput& in) {
   const auto& c = in.command.ehc_assessment_decided();
   Outcome out;
   out.met.push_back("decision_to_assess");
   switch (c.decision()) {
-    case v1::ASSESSMENT_DECISION_ASSESS: {
-      out.to_state = kAssessing;
-      out.facts.push_back(MakeFact("decision", "assess"));
-      CivilDate requested = RequestDate(in);
-      out.set.push_back({"issue_decision", AddWeeks(requested, 16), kReg10, true});
-      out.set.push_back({"final_plan", AddWeeks(requested, 20), kReg13, true});
-      return out;
-    }
+    case v1::ASSESSMENT_DECISION_ASSESS:
+      return Assess(in);
     case v1::ASSESSMENT_DECISION_REFUSE:
       if (!c.appeal_rights_given()) {
         return Rejection{"ehc_assessment_decided.appeal_rights_given", "appeal_rights.required",
@@ -71,6 +86,7 @@ StepResult Decided(const StepInput& in) {
 StepResult AdviceRequested(const StepInput& in) {
   const auto& c = in.command.ehc_advice_requested();
   if (c.source() == v1::ADVICE_SOURCE_UNSPECIFIED) return Required("ehc_advice_requested.source");
+  if (auto r = BeforeDecision(in)) return *r;
   std::string name = AdviceDeadline(c.source());
   if (const auto* d = FindDeadline(*in.instance, name)) {
     if (d->status() == v1::DEADLINE_STATUS_PENDING) {
@@ -117,6 +133,7 @@ StepResult NotToIssue(const StepInput& in) {
                      "a decision not to issue a plan must tell the family of their right to "
                      "appeal (SEND Regulations 2014 reg 10(1))"};
   }
+  if (auto r = BeforeDecision(in)) return *r;
   Outcome out;
   out.to_state = kNotIssued;
   out.met.push_back("issue_decision");
@@ -125,6 +142,7 @@ StepResult NotToIssue(const StepInput& in) {
 }
 
 StepResult DraftIssued(const StepInput& in) {
+  if (auto r = BeforeDecision(in)) return *r;
   Outcome out;
   out.to_state = kDraft;
   out.met.push_back("issue_decision");
@@ -182,6 +200,40 @@ StepResult Withdrawn(const StepInput&) {
   return out;
 }
 
+// ---- Implied steps (docs/pathways.md): a later step shows these happened; each is dated
+// the later step's date and checks only what the dates known allow.
+
+// Advice, a draft or a decision not to issue exist only in an assessment.
+StepResult AssessImplied(const StepInput& in) { return Assess(in); }
+
+// Advice received for a source with no request awaiting it: the request was made.
+bool AdviceNotRequested(const StepInput& in) {
+  const auto source = in.command.ehc_advice_received().source();
+  if (source == v1::ADVICE_SOURCE_UNSPECIFIED) return false;  // the step itself rejects it
+  const auto* d = FindDeadline(*in.instance, AdviceDeadline(source));
+  return !d || d->status() == v1::DEADLINE_STATUS_CANCELLED;
+}
+
+StepResult AdviceRequestedImplied(const StepInput& in) {
+  std::string name = AdviceDeadline(in.command.ehc_advice_received().source());
+  Outcome out;
+  out.facts.push_back(MakeFact("advice_requested", name.substr(7)));
+  out.set.push_back({name, AddWeeks(in.on, 6), kReg8, false});
+  return out;
+}
+
+StepResult DraftImplied(const StepInput& in) {
+  if (auto r = BeforeDecision(in)) return *r;
+  // The day the draft was served is not known: no draft_served_on, so the 15-day comment
+  // period is not checked against a date nobody gave (the warning says so).
+  Outcome out;
+  out.to_state = kDraft;
+  out.met.push_back("issue_decision");
+  out.warnings.push_back(
+      "the 15-day comment period on the draft plan (reg 13(1)) cannot be checked");
+  return out;
+}
+
 Definition Make() {
   Definition d;
   d.kind = v1::PATHWAY_KIND_EHC_NEEDS_ASSESSMENT;
@@ -191,44 +243,76 @@ Definition Make() {
   d.states = {kReceived, kAssessing, kRefused, kDraft, kNotIssued, kIssued, kWithdrawn};
   d.terminal = {kRefused, kNotIssued, kIssued, kWithdrawn};
   d.transitions = {
-      {"request_received", {}, {kReceived}, "request received (6-week decision clock)", Requested},
+      {"request_received",
+       {},
+       {kReceived},
+       "request received (6-week decision clock)",
+       Requested,
+       {"ehc_assessment_requested", "request_id", "received_on"}},
       {"decision_to_assess",
        {kReceived},
        {kAssessing, kRefused},
        "decide whether to assess",
-       Decided},
+       Decided,
+       {"ehc_assessment_decided", "request_id", "decided_on"},
+       {},
+       AssessImplied},
       {"advice_requested",
        {kAssessing},
        {kAssessing},
        "advice requested (6 weeks)",
-       AdviceRequested},
-      {"advice_received", {kAssessing, kDraft}, {}, "advice received", AdviceReceived},
+       AdviceRequested,
+       {"ehc_advice_requested", "request_id", "requested_on"},
+       {{"decision_to_assess", kAssessing}},
+       AdviceRequestedImplied},
+      {"advice_received",
+       {kAssessing, kDraft},
+       {},
+       "advice received",
+       AdviceReceived,
+       {"ehc_advice_received", "request_id", "received_on"},
+       {{"decision_to_assess", kAssessing}, {"advice_requested", kAssessing, AdviceNotRequested}}},
       {"decided_not_to_issue",
        {kAssessing},
        {kNotIssued},
        "decide not to issue (16 weeks)",
-       NotToIssue},
+       NotToIssue,
+       {"ehc_decided_not_to_issue", "request_id", "decided_on"},
+       {{"decision_to_assess", kAssessing}}},
       {"draft_plan_issued",
        {kAssessing},
        {kDraft},
        "draft plan served (15 days to comment)",
-       DraftIssued},
+       DraftIssued,
+       {"ehc_draft_plan_issued", "request_id", "served_on"},
+       {{"decision_to_assess", kAssessing}},
+       DraftImplied},
       {"draft_plan_comments_received",
        {kDraft},
        {},
        "family comments and school preference",
-       CommentsReceived},
-      {"final_plan_issued", {kDraft}, {kIssued}, "final plan issued (20 weeks)", FinalIssued},
+       CommentsReceived,
+       {"ehc_draft_plan_comments_received", "request_id", "received_on"},
+       {{"draft_plan_issued", kDraft}}},
+      {"final_plan_issued",
+       {kDraft},
+       {kIssued},
+       "final plan issued (20 weeks)",
+       FinalIssued,
+       {"ehc_final_plan_issued", "request_id", "issued_on"},
+       {{"draft_plan_issued", kDraft}}},
       {"exception_recorded",
        {kReceived, kAssessing, kDraft},
        {},
        "reg 10(4) exception recorded",
-       ExceptionRecorded},
+       ExceptionRecorded,
+       {"ehc_exception_recorded", "request_id", "recorded_on"}},
       {"request_withdrawn",
        {kReceived, kAssessing, kDraft},
        {kWithdrawn},
        "request withdrawn",
-       Withdrawn},
+       Withdrawn,
+       {"ehc_request_withdrawn", "request_id", "withdrawn_on"}},
   };
   // Tell it once: what the assessment needs from the family, asked for only if the
   // shared record cannot give it. From the decision to assess: the parent's advice and

@@ -107,7 +107,7 @@ StepResult Reviewed(const StepInput& in) {
       const auto* d = FindDeadline(*in.instance, kReviewDeadline);
       auto old_to = d ? ToCivil(d->due()) : std::nullopt;
       if (!old_to) old_to = ParseDate(FactValue(*in.instance, "funded_to"));
-      if (!old_to) old_to = in.on;  // unreachable for a funded grant; keeps the step total
+      if (!old_to) old_to = in.on;  // funding implied by this review: its period is unknown
       out.to_state = kFunded;
       out.facts.push_back(MakeFact("review_outcome", "renewed"));
       Fund(out, AddDays(*old_to, 1), c.years());
@@ -131,6 +131,16 @@ StepResult Reviewed(const StepInput& in) {
   }
 }
 
+// Implied (docs/pathways.md): a review shows the forum funded the grant. Its period is
+// not known, so no review deadline is set; a renewal runs on from the review's date.
+StepResult FundedImplied(const StepInput&) {
+  Outcome out;
+  out.to_state = kFunded;
+  out.facts.push_back(MakeFact("decision", "funded"));
+  out.warnings.push_back("the funded period is not known: no grant review deadline was set");
+  return out;
+}
+
 Definition Make() {
   Definition d;
   d.kind = v1::PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT;
@@ -140,17 +150,27 @@ Definition Make() {
   d.states = {kApplied, kFunded, kDeclined, kEnded, kEndedForEhc};
   d.terminal = {kDeclined, kEnded, kEndedForEhc};
   d.transitions = {
-      {"applied", {}, {kApplied}, "application to the cluster forum", Applied},
+      {"applied",
+       {},
+       {kApplied},
+       "application to the cluster forum",
+       Applied,
+       {"eng_applied", "application_id", "applied_on"}},
       {"decided",
        {kApplied},
        {kFunded, kDeclined},
        "cluster forum decides (funded 1 or 2 years, or declined)",
-       Decided},
+       Decided,
+       {"eng_decided", "application_id", "decided_on"},
+       {},
+       FundedImplied},
       {"reviewed",
        {kFunded},
        {kFunded, kEnded, kEndedForEhc},
        "reviewed before the funding ends",
-       Reviewed},
+       Reviewed,
+       {"eng_reviewed", "application_id", "reviewed_on"},
+       {{"decided", kFunded}}},
   };
   // Tell it once: the cluster forum decides on the setting's costed provision (what it
   // already provides and what the grant would add), asked of the setting only if the

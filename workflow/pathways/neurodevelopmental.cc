@@ -199,14 +199,18 @@ StepResult FirstAppointment(const StepInput& in) {
   return out;
 }
 
+// An outcome is reached in an assessment, so never before its first appointment.
+std::optional<Rejection> BeforeFirstAppointment(const StepInput& in) {
+  auto first = ParseDate(FactValue(*in.instance, "first_attended_on"));
+  if (!first || !Before(in.on, *first)) return std::nullopt;
+  return Rejection{
+      CommandDateField(in.command), "outcome.before_first_appointment",
+      "the outcome is dated before the first appointment (" + FormatDate(*first) + ")"};
+}
+
 StepResult OutcomeRecorded(const StepInput& in) {
   const auto& c = in.command.nd_outcome_recorded();
-  if (auto first = ParseDate(FactValue(*in.instance, "first_attended_on"));
-      first && Before(in.on, *first)) {
-    return Rejection{
-        "nd_outcome_recorded.decided_on", "outcome.before_first_appointment",
-        "the outcome is dated before the first appointment (" + FormatDate(*first) + ")"};
-  }
+  if (auto r = BeforeFirstAppointment(in)) return *r;
   Outcome out;
   switch (c.outcome()) {
     case v1::ND_OUTCOME_DIAGNOSED:
@@ -250,6 +254,23 @@ StepResult Discharged(const StepInput& in) {
   return out;
 }
 
+// ---- Implied steps (docs/pathways.md): a later step shows these happened; each is dated
+// the later step's date (the latest it can have happened) and checks only what the
+// dates known allow.
+
+// An outcome needs an assessment, which starts at the first attended appointment.
+StepResult FirstAppointmentImplied(const StepInput& in) { return FirstAppointment(in); }
+
+// Post-diagnostic support means there was a diagnosis.
+StepResult DiagnosedImplied(const StepInput& in) {
+  if (auto r = BeforeFirstAppointment(in)) return *r;
+  Outcome out;
+  out.to_state = kDiagnosed;
+  out.facts.push_back(MakeFact("outcome", "diagnosed"));
+  out.facts.push_back(MakeFact("outcome_on", FormatDate(in.on)));
+  return out;
+}
+
 Definition Make() {
   Definition d;
   d.kind = v1::PATHWAY_KIND_NEURODEVELOPMENTAL;
@@ -263,43 +284,61 @@ Definition Make() {
        {},
        {kWaiting},
        "referral accepted (13 weeks from referral to first appointment)",
-       Accepted},
+       Accepted,
+       {"nd_referral_accepted", "referral_id", "accepted_on"}},
       {"risk_assessed",
        {kWaiting},
        {},
        "risk assessed (high: contact at least monthly)",
-       RiskAssessed},
-      {"waiting_contact", {kWaiting}, {}, "contact while waiting", WaitingContact},
+       RiskAssessed,
+       {"nd_risk_assessed", "referral_id", "assessed_on"}},
+      {"waiting_contact",
+       {kWaiting},
+       {},
+       "contact while waiting",
+       WaitingContact,
+       {"nd_waiting_contact_made", "referral_id", "contacted_on"}},
       {"support_offered",
        {kWaiting, kAssessing},
        {},
        "support offered (needs-led, not diagnosis-led)",
-       SupportOffered},
+       SupportOffered,
+       {"nd_support_offered", "referral_id", "offered_on"}},
       {"assessment_commissioned",
        {kWaiting},
        {},
        "assessment commissioned from an external provider",
-       Commissioned},
+       Commissioned,
+       {"nd_assessment_commissioned", "referral_id", "commissioned_on"}},
       {"first_appointment_attended",
        {kWaiting},
        {kAssessing},
        "first appointment attended",
-       FirstAppointment},
+       FirstAppointment,
+       {"nd_first_appointment_attended", "referral_id", "attended_on"},
+       {},
+       FirstAppointmentImplied},
       {"outcome_recorded",
        {kAssessing},
        {kDiagnosed, kClosed},
        "outcome recorded (diagnosed, not diagnosed or inconclusive)",
-       OutcomeRecorded},
+       OutcomeRecorded,
+       {"nd_outcome_recorded", "referral_id", "decided_on"},
+       {{"first_appointment_attended", kAssessing}},
+       DiagnosedImplied},
       {"post_diagnostic_support_offered",
        {kDiagnosed},
        {kSupported},
        "post-diagnostic support offered",
-       PostDiagnosticSupport},
+       PostDiagnosticSupport,
+       {"nd_post_diagnostic_support_offered", "referral_id", "offered_on"},
+       {{"outcome_recorded", kDiagnosed}}},
       {"discharged",
        {kWaiting, kAssessing, kDiagnosed},
        {kDischarged},
        "discharged (with a reason)",
-       Discharged},
+       Discharged,
+       {"nd_discharged", "referral_id", "discharged_on"}},
   };
   // Tell it once: what the assessment needs, asked for only if the shared record cannot
   // give it. Autism and ADHD assessments take a developmental history from the family

@@ -27,6 +27,8 @@ constexpr std::string_view kEnded = "ended";
 
 constexpr const char* kCareActDeadline = "care_act_assessment";
 constexpr const char* kS58 = "Care Act 2014 s58(1)";
+// Set when the need was implied by an assessment completed at 18 or over: no deadline.
+constexpr const char* kNeedUndated = "care_act_assessment_need_undated";
 constexpr const char* kHandoverRule =
     "agreed handover date (SEND Code of Practice 2015 ch. 8; NICE NG43)";
 
@@ -133,7 +135,12 @@ StepResult CareActCompleted(const StepInput& in) {
         "pfa_care_act_assessment_completed.completed_on", "care_act.already_completed",
         "the Care Act assessment was completed on " + FormatDate(StoredDate(d->met_on()))};
   }
-  if (!Outstanding(d)) {
+  auto completed = FactDate(in, "care_act_assessment_completed_on");
+  if (!Outstanding(d) && completed) {
+    return Rejection{"pfa_care_act_assessment_completed.completed_on", "care_act.already_completed",
+                     "the Care Act assessment was completed on " + FormatDate(*completed)};
+  }
+  if (!Outstanding(d) && FactValue(*in.instance, kNeedUndated).empty()) {
     return Rejection{"pfa_care_act_assessment_completed.completed_on", "care_act.not_needed",
                      "no Care Act assessment has been found to be needed for this plan"};
   }
@@ -230,6 +237,52 @@ StepResult Ended(const StepInput& in) {
   return out;
 }
 
+// ---- Implied steps (docs/pathways.md): a later step shows these happened; each is dated
+// the later step's date (the latest it can have happened).
+
+// A handover completed to a service with none planned: it was planned.
+bool HandoverNotPlanned(const StepInput& in) {
+  const auto service = in.command.pfa_handover_completed().service();
+  if (service == v1::ADULT_SERVICE_UNSPECIFIED) return false;  // the step itself rejects it
+  const auto* d = FindDeadline(*in.instance, HandoverDeadline(service));
+  return !Done(d) && !Outstanding(d);
+}
+
+StepResult HandoverPlannedImplied(const StepInput& in) {
+  const auto service = in.command.pfa_handover_completed().service();
+  if (service == v1::ADULT_SERVICE_UNSPECIFIED) return Required("pfa_handover_completed.service");
+  // The agreed date is not known; the handover that happened is the date that is.
+  std::string name = HandoverDeadline(service);
+  Outcome out;
+  out.to_state = kTransitioning;
+  out.facts.push_back(MakeFact("handover_planned", name.substr(9)));
+  out.set.push_back({name, in.on, kHandoverRule, false});
+  return out;
+}
+
+// A Care Act assessment completed with none found needed: it was found needed.
+bool CareActNotNeeded(const StepInput& in) {
+  const auto* d = FindDeadline(*in.instance, kCareActDeadline);
+  return !Done(d) && !Outstanding(d) && FactValue(*in.instance, kNeedUndated).empty();
+}
+
+StepResult CareActNeededImplied(const StepInput& in) {
+  auto turns_18 = FactDate(in, "turns_18_on");
+  Outcome out;
+  // Due the day before the 18th birthday (s58). Completed after that, the day it was
+  // found needed is unknown, so whether it was late is too: no deadline is set, and
+  // the warning says why.
+  if (turns_18 && Before(in.on, *turns_18)) {
+    out.set.push_back({kCareActDeadline, AddDays(*turns_18, -1), kS58, false});
+  } else {
+    out.facts.push_back(MakeFact(kNeedUndated, "true"));
+    out.warnings.push_back(
+        "completed at 18 or over: whether the assessment was found needed in time (Care Act "
+        "2014 s58) is not known");
+  }
+  return out;
+}
+
 Definition Make() {
   Definition d;
   d.kind = v1::PATHWAY_KIND_PREPARING_FOR_ADULTHOOD;
@@ -239,37 +292,54 @@ Definition Make() {
   d.states = {kPlanning, kTransitioning, kEnded};
   d.terminal = {kEnded};
   d.transitions = {
-      {"started", {}, {kPlanning}, "Year 9+ planning starts", Started},
+      {"started",
+       {},
+       {kPlanning},
+       "Year 9+ planning starts",
+       Started,
+       {"pfa_started", "plan_id", "started_on"}},
       {"care_act_assessment_needed",
        {kPlanning, kTransitioning},
        {},
        "Care Act s58 assessment needed (before 18)",
-       CareActNeeded},
+       CareActNeeded,
+       {"pfa_care_act_assessment_needed", "plan_id", "decided_on"},
+       {},
+       CareActNeededImplied},
       {"care_act_assessment_completed",
        {kPlanning, kTransitioning},
        {},
        "Care Act assessment completed",
-       CareActCompleted},
+       CareActCompleted,
+       {"pfa_care_act_assessment_completed", "plan_id", "completed_on"},
+       {{"care_act_assessment_needed", "", CareActNotNeeded}}},
       {"named_worker_assigned",
        {kPlanning, kTransitioning},
        {},
        "named worker assigned",
-       NamedWorker},
+       NamedWorker,
+       {"pfa_named_worker_assigned", "plan_id", "assigned_on"}},
       {"handover_planned",
        {kPlanning, kTransitioning},
        {kTransitioning},
        "handover to an adult service planned",
-       HandoverPlanned},
+       HandoverPlanned,
+       {"pfa_handover_planned", "plan_id", "planned_on"},
+       {},
+       HandoverPlannedImplied},
       {"handover_completed",
        {kTransitioning},
        {},
        "handover to an adult service completed",
-       HandoverCompleted},
+       HandoverCompleted,
+       {"pfa_handover_completed", "plan_id", "completed_on"},
+       {{"handover_planned", kTransitioning, HandoverNotPlanned}}},
       {"plan_ended",
        {kPlanning, kTransitioning},
        {kEnded},
        "plan ended (by the end of the academic year they turn 25)",
-       Ended},
+       Ended,
+       {"pfa_plan_ended", "plan_id", "ended_on"}},
   };
   // Tell it once: planning for adulthood starts from the young person's own
   // aspirations (paid work, independent living, friends and community, health: SEND

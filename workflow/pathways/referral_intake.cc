@@ -65,6 +65,14 @@ StepResult Declined(const StepInput& in) {
   return out;
 }
 
+// Implied (docs/pathways.md): every referral to the single point of referral is screened
+// before the hub decides on it; whether early help was offered is not known.
+StepResult ScreenedImplied(const StepInput&) {
+  Outcome out;
+  out.to_state = kScreened;
+  return out;
+}
+
 Definition Make() {
   Definition d;
   d.kind = v1::PATHWAY_KIND_REFERRAL_INTAKE;
@@ -74,19 +82,41 @@ Definition Make() {
   d.states = {kReceived, kScreened, kAccepted, kRedirected, kDeclined};
   d.terminal = {kAccepted, kRedirected, kDeclined};
   d.transitions = {
-      {"received", {}, {kReceived}, "referral received", Received},
+      {"received",
+       {},
+       {kReceived},
+       "referral received",
+       Received,
+       {"referral_submitted", "referral_id", "received_on"}},
       {"screened",
        {kReceived},
        {kScreened},
        "screened (early help offered while waiting)",
-       Screened},
-      {"accepted", {kReceived, kScreened}, {kAccepted}, "accepted onto pathways", Accepted},
+       Screened,
+       {"referral_screened", "referral_id", "screened_on"},
+       {},
+       ScreenedImplied},
+      {"accepted",
+       {kScreened},
+       {kAccepted},
+       "accepted onto pathways",
+       Accepted,
+       {"referral_accepted", "referral_id", "accepted_on"},
+       {{"screened", kScreened}}},
       {"redirected",
-       {kReceived, kScreened},
+       {kScreened},
        {kRedirected},
        "redirected to another service",
-       Redirected},
-      {"declined", {kReceived, kScreened}, {kDeclined}, "declined with reason", Declined},
+       Redirected,
+       {"referral_redirected", "referral_id", "redirected_on"},
+       {{"screened", kScreened}}},
+      {"declined",
+       {kScreened},
+       {kDeclined},
+       "declined with reason",
+       Declined,
+       {"referral_declined", "referral_id", "declined_on"},
+       {{"screened", kScreened}}},
   };
   return d;
 }
