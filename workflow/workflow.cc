@@ -368,18 +368,13 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
   // Every command carries the date its step happened: the clocks run from it, never
   // from the day a message happened to arrive.
   if (!info.date) return Reject(Required(info.date_field));
-  CivilDate on = today;
-  if (info.date) {
-    auto d = ToCivil(*info.date);
-    if (!d) {
-      return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
-    }
-    if (std::chrono::sys_days{*d} > std::chrono::sys_days{today}) {
-      return Reject({info.date_field, "date.not_in_future",
-                     "this date is after the message's own date (occurred_at)"});
-    }
-    on = *d;
+  const auto dated = ToCivil(*info.date);
+  if (!dated) return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
+  if (std::chrono::sys_days{*dated} > std::chrono::sys_days{today}) {
+    return Reject({info.date_field, "date.not_in_future",
+                   "this date is after the message's own date (occurred_at)"});
   }
+  const CivilDate on = *dated;
 
   const store::PathwayInstance* instance = FindInstance(state, info.kind, info.reference);
   const Definition* def =
