@@ -1,6 +1,14 @@
 #include "workflow/case_step.h"
 
+#include <algorithm>
+#include <cstdio>
+
+#include "common/crypto.h"
+#include "workflow/clock.h"
+#include "workflow/erasure.h"
+#include "workflow/event_identity.h"
 #include "workflow/identity.h"
+#include "workflow/pathway.h"
 #include "workflow/shared_record.h"
 
 namespace pathway::workflow {
@@ -15,12 +23,23 @@ CaseStep Refuse(const v1::Envelope& command, Rejection rejection, TimePoint now)
   return step;
 }
 
+Rejection HistoryLimit(const store::CaseState& state, const StepSettings& settings) {
+  return {"subject_key", "history_limit",
+          "this case already holds " + std::to_string(state.history_length()) +
+              " events and the limit per case is " + std::to_string(settings.max_history_per_case) +
+              ": an operator must archive the case before more can be recorded"};
+}
+
 // Folds `events` into `state` and plans every output they cause, in a fixed order per
 // event: the commands it sends on and the rejections it causes (committed with it, so
-// neither is lost nor sent without it), the event itself, then its audit record.
+// neither is lost nor sent without it), the event itself, then its audit record. A
+// kept command (CommandRecorded) stays in the history; a correction goes out without
+// the state it carries.
 void Record(CaseStep& step, const std::string& subject_key, store::CaseState state,
             std::vector<v1::Envelope> events, TimePoint now, const StepSettings& settings) {
-  step.timers = TimersFor(subject_key, state, events, settings.warning_lead_days);
+  TimerChanges changes = TimersFor(subject_key, state, events, settings.warning_lead_days);
+  for (auto& t : changes.add) step.timers.add.push_back(std::move(t));
+  for (auto& t : changes.remove) step.timers.remove.push_back(std::move(t));
   for (const auto& event : events) {
     // The subject's key is forgotten in this commit: nothing may be sealed after.
     if (event.has_erasure_completed()) step.erase_subject = true;
@@ -32,30 +51,368 @@ void Record(CaseStep& step, const std::string& subject_key, store::CaseState sta
     }
     for (auto& r : emitted.rejections) step.outputs.push_back({Sink::kRejections, std::move(r)});
     Apply(state, event);
-    step.outputs.push_back({Sink::kEvents, PublishedCopy(event), /*seal_fields=*/true});
+    if (event.has_command_recorded()) continue;
+    v1::Envelope published = PublishedCopy(event);
+    if (published.has_case_corrected()) published.mutable_case_corrected()->clear_state();
+    step.outputs.push_back({Sink::kEvents, std::move(published), /*seal_fields=*/true});
     // Views and reuses of the shared record are audited in the same commit.
     if (auto audit = AuditFor(event)) step.outputs.push_back({Sink::kAudit, std::move(*audit)});
   }
-  step.history = std::move(events);
+  for (auto& e : events) step.history.push_back(std::move(e));
   step.new_state = std::move(state);
+}
+
+std::optional<CivilDate> DateOf(const v1::Date* date) {
+  return date ? ToCivil(*date) : std::nullopt;
+}
+
+// The command's business date: what CommandOrder sorts by first.
+std::optional<CivilDate> BusinessDay(const v1::Envelope& c) {
+  if (const CommandRoute* route = FindCommandRoute(c)) {
+    if (auto d = DateOf(CommandDate(*route, c))) return d;
+  } else if (c.has_fact_provided() && c.fact_provided().has_provided_on()) {
+    if (auto d = ToCivil(c.fact_provided().provided_on())) return d;
+  } else if (c.has_consent_recorded() && c.consent_recorded().has_recorded_on()) {
+    if (auto d = ToCivil(c.consent_recorded().recorded_on())) return d;
+  } else if (c.has_record_view_requested() && c.record_view_requested().has_requested_on()) {
+    if (auto d = ToCivil(c.record_view_requested().requested_on())) return d;
+  }
+  return CommandDay(c);
+}
+
+// Record commands first on a day (a fact given that day serves that day's steps),
+// then pathway steps in their definition's order (a meeting scheduled before held).
+int Rank(const v1::Envelope& c) {
+  const CommandRoute* route = FindCommandRoute(c);
+  if (!route) return 100;
+  const Definition* d = LatestDefinition(route->kind);
+  int index = 0;
+  if (d) {
+    for (size_t i = 0; i < d->transitions.size(); ++i) {
+      if (d->transitions[i].step == route->step) index = static_cast<int>(i);
+    }
+  }
+  return 300 + std::min(index, 699);
+}
+
+v1::Envelope Kept(const v1::Envelope& command, const std::string& order,
+                  const std::optional<Rejection>& rejection, TimePoint now) {
+  v1::Envelope e = DerivedEnvelope(command, 0, now);
+  e.set_event_id(DerivedEventId("recorded|" + CommandIdentity(command), 0));
+  v1::CommandRecorded* r = e.mutable_command_recorded();
+  r->set_command(command.SerializeAsString());
+  r->set_order(order);
+  if (rejection) {
+    r->set_rejected_field(rejection->field);
+    r->set_rejected_rule(rejection->rule);
+  }
+  return e;
+}
+
+// Fires, in order, every deadline timer of `state` due on or before `up_to`, folding
+// each event into `state` and appending it (and the timer) to the outputs given.
+void FireDue(const std::string& subject, store::CaseState& state, CivilDate up_to, TimePoint now,
+             const StepSettings& settings, std::vector<v1::Envelope>& events,
+             std::vector<store::Timer>* fired) {
+  // Bounded: each pass fires one timer, which leaves its deadline warned or breached,
+  // so it is not due again; at most two timers per deadline.
+  const size_t bound = 2 * DeadlineTimersOf(subject, state, settings.warning_lead_days).size() + 1;
+  for (size_t pass = 0; pass < bound; ++pass) {
+    bool any = false;
+    for (const auto& timer : DeadlineTimersOf(subject, state, settings.warning_lead_days)) {
+      auto on = ToCivil(timer.fires_on());
+      if (!on || std::chrono::sys_days{*on} > std::chrono::sys_days{up_to}) break;
+      std::vector<v1::Envelope> out = FireTimer(state, timer, now);
+      if (out.empty()) continue;  // a warning already given
+      for (auto& e : out) {
+        Apply(state, e);
+        events.push_back(std::move(e));
+      }
+      if (fired) fired->push_back(timer);
+      any = true;
+      break;
+    }
+    if (!any) return;
+  }
+}
+
+struct Folded {
+  std::vector<v1::Envelope> events;    // timers due first, the kept command, its events
+  std::vector<store::Timer> fired;     // the timers fired
+  std::optional<Rejection> rejection;  // the command's, if refused
+};
+
+// One re-decidable command in business-date order: the timers due by its date fire
+// first (as they would have, had it arrived in order), then it is decided and kept.
+Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
+                   TimePoint now, const StepSettings& settings) {
+  Folded f;
+  if (auto day = BusinessDay(command)) {
+    FireDue(command.subject_key(), state, *day, now, settings, f.events, &f.fired);
+  }
+  Decision decision = Decide(state, command, now, settings.decide);
+  f.rejection = decision.rejection;
+  f.events.push_back(Kept(command, order, decision.rejection, now));
+  Apply(state, f.events.back());
+  for (auto& e : decision.events) {
+    Apply(state, e);
+    f.events.push_back(std::move(e));
+  }
+  return f;
+}
+
+std::string Format(const v1::Date& d) {
+  if (!d.year()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", static_cast<int>(d.year()) % 10000,
+                static_cast<int>(d.month()) % 100, static_cast<int>(d.day()) % 100);
+  return buf;
+}
+
+std::string DeadlineValue(const v1::Date& due, v1::DeadlineStatus status, const v1::Date& met_on) {
+  return Format(due) + " " + v1::DeadlineStatus_Name(status) + " " + Format(met_on);
+}
+
+std::string StepKey(const std::string& instance, const std::string& step, const v1::Date& on,
+                    bool implied) {
+  return instance + "|" + step + "|" + Format(on) + "|" + (implied ? "implied" : "reported");
+}
+
+// The differences between the case as it was and as re-decided.
+void Diff(const store::CaseState& before, const store::CaseState& after, v1::CaseCorrected& out) {
+  // Deadlines, by instance and name (the latest of a name counts, as in Apply).
+  std::map<std::string, std::pair<const store::Deadline*, const store::Deadline*>> deadlines;
+  std::map<std::string, std::pair<std::string, std::string>> names;
+  for (const auto& p : before.pathways()) {
+    for (const auto& d : p.deadlines()) {
+      deadlines[p.instance_id() + "|" + d.name()].first = &d;
+      names[p.instance_id() + "|" + d.name()] = {p.instance_id(), d.name()};
+    }
+  }
+  for (const auto& p : after.pathways()) {
+    for (const auto& d : p.deadlines()) {
+      deadlines[p.instance_id() + "|" + d.name()].second = &d;
+      names[p.instance_id() + "|" + d.name()] = {p.instance_id(), d.name()};
+    }
+  }
+  for (const auto& [key, pair] : deadlines) {
+    const auto* b = pair.first;
+    const auto* a = pair.second;
+    store::Deadline none;
+    const store::Deadline& old_d = b ? *b : none;
+    const store::Deadline& new_d = a ? *a : none;
+    if (DeadlineValue(old_d.due(), old_d.status(), old_d.met_on()) ==
+            DeadlineValue(new_d.due(), new_d.status(), new_d.met_on()) &&
+        old_d.superseded_by() == new_d.superseded_by()) {
+      continue;
+    }
+    v1::DeadlineCorrection* c = out.add_deadlines();
+    c->set_instance_id(names[key].first);
+    c->set_name(names[key].second);
+    if (b) {
+      *c->mutable_due_before() = b->due();
+      c->set_status_before(b->status());
+      if (b->has_met_on()) *c->mutable_met_on_before() = b->met_on();
+    }
+    if (a) {
+      *c->mutable_due() = a->due();
+      c->set_status(a->status());
+      if (a->has_met_on()) *c->mutable_met_on() = a->met_on();
+      c->set_superseded_by(a->superseded_by());
+    }
+  }
+  // Steps, as multisets per instance.
+  std::map<std::string, std::pair<std::multiset<std::string>, std::multiset<std::string>>> steps;
+  std::map<std::string, const store::StepTaken*> taken;
+  std::map<std::string, const store::PathwayInstance*> instances;
+  for (const auto& p : before.pathways()) {
+    for (const auto& s : p.steps()) {
+      std::string k = StepKey(p.instance_id(), s.step(), s.on(), s.implied());
+      steps[p.instance_id()].first.insert(k);
+      taken[k] = &s;
+    }
+    instances.try_emplace(p.instance_id(), &p);
+  }
+  for (const auto& p : after.pathways()) {
+    for (const auto& s : p.steps()) {
+      std::string k = StepKey(p.instance_id(), s.step(), s.on(), s.implied());
+      steps[p.instance_id()].second.insert(k);
+      taken[k] = &s;
+    }
+    instances[p.instance_id()] = &p;
+  }
+  for (const auto& [instance, sets] : steps) {
+    auto emit = [&](const std::multiset<std::string>& from, const std::multiset<std::string>& to,
+                    bool withdrawn) {
+      std::multiset<std::string> diff;
+      std::set_difference(from.begin(), from.end(), to.begin(), to.end(),
+                          std::inserter(diff, diff.end()));
+      for (const auto& k : diff) {
+        const store::StepTaken* s = taken[k];
+        v1::StepCorrection* c = out.add_steps();
+        c->set_instance_id(instance);
+        c->set_pathway(instances[instance]->pathway());
+        c->set_step(s->step());
+        *c->mutable_on() = s->on();
+        c->set_implied(s->implied());
+        c->set_withdrawn(withdrawn);
+        c->set_state(instances[instance]->state());
+      }
+    };
+    emit(sets.second, sets.first, false);  // recorded now
+    emit(sets.first, sets.second, true);   // recorded before only
+  }
+  // Refusals, by event id.
+  std::map<std::string, const store::RejectedCommand*> old_r, new_r;
+  for (const auto& r : before.rejected()) old_r[r.event_id()] = &r;
+  for (const auto& r : after.rejected()) new_r[r.event_id()] = &r;
+  for (const auto& [id, r] : new_r) {
+    if (old_r.count(id)) continue;
+    auto* c = out.add_rejections();
+    c->set_rejected_event_id(id);
+    c->set_field(r->field());
+    c->set_rule(r->rule());
+  }
+  for (const auto& [id, r] : old_r) {
+    if (new_r.count(id)) continue;
+    auto* c = out.add_rejections();
+    c->set_rejected_event_id(id);
+    c->set_field(r->field());
+    c->set_rule(r->rule());
+    c->set_withdrawn(true);
+  }
+}
+
+// Every deadline timer of `before` not in `after` is removed, and the reverse added.
+TimerChanges TimerDelta(const std::string& subject, const store::CaseState& before,
+                        const store::CaseState& after, int lead_days) {
+  TimerChanges changes;
+  auto old_t = DeadlineTimersOf(subject, before, lead_days);
+  auto new_t = DeadlineTimersOf(subject, after, lead_days);
+  std::set<std::string> old_s, new_s;
+  for (const auto& t : old_t) old_s.insert(t.SerializeAsString());
+  for (const auto& t : new_t) new_s.insert(t.SerializeAsString());
+  for (auto& t : old_t) {
+    if (!new_s.count(t.SerializeAsString())) changes.remove.push_back(t);
+  }
+  for (auto& t : new_t) {
+    if (!old_s.count(t.SerializeAsString())) changes.add.push_back(t);
+  }
+  return changes;
+}
+
+// The case re-decided from its kept commands and `command`, in business-date order.
+CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
+                  const std::string& order, const std::vector<v1::Envelope>& log, TimePoint now,
+                  const StepSettings& settings) {
+  if (state.history_length() + 2 > settings.max_history_per_case) {
+    return Refuse(command, HistoryLimit(state, settings), now);
+  }
+  std::vector<std::pair<std::string, const v1::Envelope*>> commands;
+  commands.reserve(log.size() + 1);
+  for (const auto& c : log) commands.emplace_back(CommandOrder(c), &c);
+  commands.emplace_back(order, &command);
+  std::stable_sort(commands.begin(), commands.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  // Who the case is (aliases, holds, erasure) is decided as commands arrive: kept.
+  store::CaseState folded;
+  *folded.mutable_aliases() = state.aliases();
+  folded.set_alias_kind(state.alias_kind());
+  folded.set_linked_subject_key(state.linked_subject_key());
+  *folded.mutable_held() = state.held();
+  std::optional<Rejection> rejection;
+  for (const auto& [key, c] : commands) {
+    Folded f = FoldCommand(folded, *c, key, now, settings);
+    if (c == &command) rejection = f.rejection;
+  }
+  std::vector<v1::Envelope> ignored;
+  FireDue(command.subject_key(), folded, LondonDate(now), now, settings, ignored, nullptr);
+
+  v1::Envelope corrected = DerivedEnvelope(command, 1, now);
+  corrected.set_event_id(DerivedEventId("corrected|" + CommandIdentity(command), 0));
+  v1::CaseCorrected* c = corrected.mutable_case_corrected();
+  c->set_caused_by(command.event_id());
+  if (auto day = BusinessDay(command)) *c->mutable_caused_by_on() = ToProto(*day);
+  Diff(state, folded, *c);
+
+  CaseStep step;
+  step.rejection = rejection;
+  step.timers = TimerDelta(command.subject_key(), state, folded, settings.warning_lead_days);
+  folded.set_history_length(0);
+  c->set_state(folded.SerializeAsString());
+  std::vector<v1::Envelope> events;
+  events.push_back(Kept(command, order, rejection, now));
+  events.push_back(std::move(corrected));
+  TimerChanges delta = std::move(step.timers);
+  step.timers = {};
+  Record(step, command.subject_key(), state, std::move(events), now, settings);
+  step.timers = std::move(delta);
+  if (rejection) {
+    step.outputs.push_back({Sink::kRejections, MakeRejection(command, *rejection, now)});
+  }
+  return step;
 }
 }  // namespace
 
+bool IsRedecidable(const v1::Envelope& command) {
+  if (IsIdentityCommand(command) || IsErasureCommand(command)) return false;
+  return FindCommandRoute(command) != nullptr || IsRecordCommand(command);
+}
+
+std::string CommandOrder(const v1::Envelope& command) {
+  const auto day = BusinessDay(command).value_or(CivilDate{});
+  char head[40];
+  std::snprintf(head, sizeof head, "%04d%02d%02d|%03d|", static_cast<int>(day.year()) % 10000,
+                static_cast<int>(static_cast<unsigned>(day.month())) % 100,
+                static_cast<int>(static_cast<unsigned>(day.day())) % 100, Rank(command) % 1000);
+  return head + HexEncode(ContentDigest(command));
+}
+
+std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
+  std::vector<v1::Envelope> out;
+  for (const auto& e : history) {
+    if (!e.has_command_recorded()) continue;
+    v1::Envelope c;
+    if (c.ParseFromString(e.command_recorded().command())) out.push_back(std::move(c));
+  }
+  return out;
+}
+
 CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
-                       const StepSettings& settings) {
-  Decision decision = Decide(state, command, now, settings.decide);
-  if (decision.rejection) return Refuse(command, std::move(*decision.rejection), now);
-  if (state.history_length() + decision.events.size() > settings.max_history_per_case) {
-    return Refuse(
-        command,
-        {"subject_key", "history_limit",
-         "this case already holds " + std::to_string(state.history_length()) +
-             " events and the limit per case is " + std::to_string(settings.max_history_per_case) +
-             ": an operator must archive the case before more can be recorded"},
-        now);
+                       const StepSettings& settings, const std::vector<v1::Envelope>* log) {
+  if (state.erased() || !IsRedecidable(command)) {
+    Decision decision = Decide(state, command, now, settings.decide);
+    if (decision.rejection) return Refuse(command, std::move(*decision.rejection), now);
+    if (state.history_length() + decision.events.size() > settings.max_history_per_case) {
+      return Refuse(command, HistoryLimit(state, settings), now);
+    }
+    CaseStep step;
+    Record(step, command.subject_key(), state, std::move(decision.events), now, settings);
+    return step;
+  }
+  const std::string order = CommandOrder(command);
+  if (order <= state.decided_through()) {
+    if (!log) {
+      CaseStep step;
+      step.needs_log = true;
+      return step;
+    }
+    return Redecide(state, command, order, *log, now, settings);
+  }
+  // In order: what re-deciding would do, on the case as it is.
+  store::CaseState folded = state;
+  Folded f = FoldCommand(folded, command, order, now, settings);
+  if (state.history_length() + f.events.size() > settings.max_history_per_case) {
+    return Refuse(command, HistoryLimit(state, settings), now);
   }
   CaseStep step;
-  Record(step, command.subject_key(), state, std::move(decision.events), now, settings);
+  step.rejection = f.rejection;
+  Record(step, command.subject_key(), state, std::move(f.events), now, settings);
+  for (auto& t : f.fired) step.timers.remove.push_back(std::move(t));
+  if (f.rejection) {
+    step.outputs.push_back({Sink::kRejections, MakeRejection(command, *f.rejection, now)});
+  }
   return step;
 }
 
@@ -66,6 +423,104 @@ CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& s
   if (events.empty()) return step;
   Record(step, subject_key, state, std::move(events), now, settings);
   return step;
+}
+
+void FoldOutput(OutputView& view, const v1::Envelope& e) {
+  auto deadline = [&](const std::string& instance, const std::string& name) -> std::string& {
+    return view.deadlines[instance + "|" + name];
+  };
+  // "due status met_on", updated as Apply updates a stored deadline.
+  auto parts = [](const std::string& v) {
+    std::vector<std::string> p(3, "-");
+    size_t a = v.find(' '), b = v.rfind(' ');
+    if (a != std::string::npos && b != a)
+      p = {v.substr(0, a), v.substr(a + 1, b - a - 1), v.substr(b + 1)};
+    return p;
+  };
+  auto set = [&](std::string& v, std::optional<std::string> due, std::optional<std::string> status,
+                 std::optional<std::string> met) {
+    auto p = parts(v);
+    if (due) p[0] = *due;
+    if (status) p[1] = *status;
+    if (met) p[2] = *met;
+    v = p[0] + " " + p[1] + " " + p[2];
+  };
+  const std::string kPending = v1::DeadlineStatus_Name(v1::DEADLINE_STATUS_PENDING);
+  switch (e.payload_case()) {
+    case v1::Envelope::kDeadlineSet: {
+      const auto& s = e.deadline_set();
+      deadline(s.instance_id(), s.name()) =
+          DeadlineValue(s.due(), v1::DEADLINE_STATUS_PENDING, v1::Date());
+      break;
+    }
+    case v1::Envelope::kDeadlineMet: {
+      const auto& m = e.deadline_met();
+      std::string& v = deadline(m.instance_id(), m.name());
+      const bool pending = parts(v)[1] == kPending;
+      set(v, std::nullopt,
+          pending ? std::optional(v1::DeadlineStatus_Name(v1::DEADLINE_STATUS_MET)) : std::nullopt,
+          Format(m.met_on()));
+      break;
+    }
+    case v1::Envelope::kDeadlineBreached: {
+      const auto& b = e.deadline_breached();
+      set(deadline(b.instance_id(), b.name()), std::nullopt,
+          v1::DeadlineStatus_Name(b.excepted() ? v1::DEADLINE_STATUS_EXCEPTED
+                                               : v1::DEADLINE_STATUS_BREACHED),
+          std::nullopt);
+      break;
+    }
+    case v1::Envelope::kDeadlineCancelled: {
+      const auto& c = e.deadline_cancelled();
+      set(deadline(c.instance_id(), c.name()), std::nullopt,
+          v1::DeadlineStatus_Name(v1::DEADLINE_STATUS_CANCELLED), std::nullopt);
+      break;
+    }
+    case v1::Envelope::kDeadlineSuperseded: {
+      const auto& s = e.deadline_superseded();
+      // The replacement of the same name follows in a DeadlineSet.
+      set(deadline(s.instance_id(), s.name()), std::nullopt,
+          v1::DeadlineStatus_Name(v1::DEADLINE_STATUS_SUPERSEDED), std::nullopt);
+      break;
+    }
+    case v1::Envelope::kPathwayStepRecorded: {
+      const auto& s = e.pathway_step_recorded();
+      view.steps.insert(StepKey(s.instance_id(), s.step(), s.on(), s.implied()));
+      break;
+    }
+    case v1::Envelope::kCommandRejected:
+      view.rejected.insert(e.command_rejected().rejected_event_id());
+      break;
+    case v1::Envelope::kCaseCorrected: {
+      const auto& c = e.case_corrected();
+      for (const auto& d : c.deadlines()) {
+        const std::string key = d.instance_id() + "|" + d.name();
+        if (d.status() == v1::DEADLINE_STATUS_UNSPECIFIED) {
+          view.deadlines.erase(key);
+        } else {
+          view.deadlines[key] = DeadlineValue(d.due(), d.status(), d.met_on());
+        }
+      }
+      for (const auto& s : c.steps()) {
+        const std::string key = StepKey(s.instance_id(), s.step(), s.on(), s.implied());
+        if (!s.withdrawn()) {
+          view.steps.insert(key);
+        } else if (auto it = view.steps.find(key); it != view.steps.end()) {
+          view.steps.erase(it);
+        }
+      }
+      for (const auto& r : c.rejections()) {
+        if (r.withdrawn()) {
+          view.rejected.erase(r.rejected_event_id());
+        } else {
+          view.rejected.insert(r.rejected_event_id());
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 }  // namespace pathway::workflow

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,11 +55,34 @@ struct StepOutput {
   bool sealed_at_rest = false;
 };
 
+// Arrival order (docs/decisions.md 81-83). A case is a function of its commands in
+// business-date order, never of the order they arrive in. Pathway and shared-record
+// commands are "re-decidable": each is kept in the case's history (CommandRecorded),
+// refused or not, with its place in business-date order. One that sorts after all
+// the case has decided (CaseState.decided_through) is decided at once, as it would be
+// in order; one that sorts before makes the case be re-decided from its kept commands
+// in order, and the differences from what was emitted are emitted as one
+// CaseCorrected naming the command. Identity and erasure commands are decided as they
+// arrive (they change who the case is, not what happened in it).
+bool IsRedecidable(const pathway::v1::Envelope& command);
+
+// The command's place in business-date order: its business date (the step's own date
+// field; for a shared-record command its date or else its own day), then shared-record
+// commands before pathway commands and pathway steps in their definition's order, then
+// its content digest (so two commands of one day sort the same whatever their arrival).
+std::string CommandOrder(const pathway::v1::Envelope& command);
+
 struct CaseStep {
-  // Set when the command is refused: `outputs` then holds only its CommandRejected and
-  // nothing else of the case changes.
+  // DecideCommand needs the case's kept commands (it was called without them and the
+  // command sorts before what the case decided): load them (CommandsOf over the
+  // subject's history) and call again. Nothing else is set.
+  bool needs_log = false;
+  // Set when the command is refused: `outputs` holds its CommandRejected. A
+  // re-decidable command refused is still kept (new_state and history are set): a
+  // command that arrives later may make it valid.
   std::optional<Rejection> rejection;
-  // Unset when the case does not change (a refusal, a timer with nothing to fire).
+  // Unset when the case does not change (a refusal of a command not kept, a timer
+  // with nothing to fire).
   std::optional<pathway::store::v1::CaseState> new_state;
   std::vector<pathway::v1::Envelope> history;  // appended to the case's history, in order
   std::vector<StepOutput> outputs;             // in the order they are to be sent
@@ -65,10 +90,28 @@ struct CaseStep {
   bool erase_subject = false;  // the subject's data key is destroyed in this commit
 };
 
-// The step for `command` (routed: subject_key set) against `state` at `now`.
+// The step for `command` (routed: subject_key set) against `state` at `now`. `log`:
+// the case's kept commands (CommandsOf its history), or null until needs_log asks.
 CaseStep DecideCommand(const pathway::store::v1::CaseState& state,
                        const pathway::v1::Envelope& command, TimePoint now,
-                       const StepSettings& settings);
+                       const StepSettings& settings,
+                       const std::vector<pathway::v1::Envelope>* log = nullptr);
+
+// The commands kept in a case's history (CommandRecorded), in the order kept.
+std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Envelope>& history);
+
+// What a case's outputs say, folded: each deadline (instance and name) with its due
+// date, status and completion; every step recorded (instance, step, date, implied);
+// every command refused. Folding a case's outputs (pathway.events.v1 and
+// pathway.rejections.v1, in the order sent) gives the same view whatever order its
+// commands arrived in: the corrections turn earlier outputs into the final ones.
+struct OutputView {
+  std::map<std::string, std::string> deadlines;  // "instance|name" -> "due status met_on"
+  std::multiset<std::string> steps;              // "instance|step|date|implied"
+  std::set<std::string> rejected;                // rejected event ids
+  bool operator==(const OutputView&) const = default;
+};
+void FoldOutput(OutputView& view, const pathway::v1::Envelope& output);
 
 // The step for `timer` of `subject_key` firing at `now`. The timer itself is always
 // consumed (the caller removes it); `timers` holds what its events change besides.

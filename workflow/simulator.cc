@@ -21,6 +21,9 @@ void Simulator::Record(const std::string& key, CaseStep step, std::vector<v1::En
   for (auto& t : step.timers.add) timers_.insert(std::move(t));
   for (auto& out : step.outputs) {
     if (out.sink == Sink::kCommands) sent.push_back(std::move(out.envelope));
+    if (out.sink == Sink::kEvents || out.sink == Sink::kRejections) {
+      subject.outputs.push_back(out.envelope);
+    }
     if (out.sink == Sink::kRejections) subject.rejections.push_back(std::move(out.envelope));
   }
   if (step.new_state) subject.state = std::move(*step.new_state);
@@ -38,12 +41,20 @@ void Simulator::Run(std::vector<v1::Envelope> commands, TimePoint now) {
       auto [seen, added] = seen_.try_emplace(CommandIdentity(command), digest);
       if (!added) {
         if (seen->second != digest) {
-          subjects_[key].rejections.push_back(MakeReusedIdRejection(command, digest, now));
+          Subject& subject = subjects_[key];
+          subject.rejections.push_back(MakeReusedIdRejection(command, digest, now));
+          subject.outputs.push_back(subject.rejections.back());
         }
         continue;
       }
     }
-    Record(key, DecideCommand(subjects_[key].state, command, now, settings_), commands);
+    Subject& subject = subjects_[key];
+    CaseStep step = DecideCommand(subject.state, command, now, settings_);
+    if (step.needs_log) {
+      const std::vector<v1::Envelope> kept = CommandsOf(subject.events);
+      step = DecideCommand(subject.state, command, now, settings_, &kept);
+    }
+    Record(key, std::move(step), commands);
   }
 }
 

@@ -47,6 +47,9 @@ class Simulator {
     pathway::store::v1::CaseState state;
     std::vector<pathway::v1::Envelope> events;      // recorded events, in order
     std::vector<pathway::v1::Envelope> rejections;  // CommandRejected envelopes
+    // What the engine would send on pathway.events.v1 and pathway.rejections.v1, in
+    // order (personal fields not sealed).
+    std::vector<pathway::v1::Envelope> outputs;
   };
   const std::map<std::string, Subject>& subjects() const { return subjects_; }
   // Rejections of commands that name no valid child (no subject to file them under).

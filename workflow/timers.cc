@@ -211,6 +211,19 @@ std::vector<v1::Envelope> FireTimer(const store::CaseState& state, const store::
   return out;
 }
 
+std::vector<store::Timer> DeadlineTimersOf(const std::string& subject_key,
+                                           const store::CaseState& state, int lead_days) {
+  std::vector<store::Timer> out;
+  for (const auto& p : state.pathways()) {
+    for (const auto& d : p.deadlines()) {
+      if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+      TimersOf(subject_key, p.instance_id(), d.name(), d.set_on(), d.due(), lead_days, out);
+    }
+  }
+  std::sort(out.begin(), out.end(), TimerBefore);
+  return out;
+}
+
 bool TimerBefore(const store::Timer& a, const store::Timer& b) {
   auto key = [](const store::Timer& t) {
     return std::make_tuple(t.fires_on().year(), t.fires_on().month(), t.fires_on().day(),

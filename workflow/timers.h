@@ -31,6 +31,12 @@ TimerChanges TimersFor(const std::string& subject_key, const pathway::store::v1:
 std::vector<pathway::v1::Envelope> FireTimer(const pathway::store::v1::CaseState& state,
                                              const pathway::store::v1::Timer& timer, TimePoint now);
 
+// Every deadline timer `state` implies: both timers of each pending deadline (the
+// engine may already have fired or removed some; firing one again is a no-op).
+std::vector<pathway::store::v1::Timer> DeadlineTimersOf(const std::string& subject_key,
+                                                        const pathway::store::v1::CaseState& state,
+                                                        int lead_days);
+
 // Orders timers as they must fire: by date, then identity.
 bool TimerBefore(const pathway::store::v1::Timer& a, const pathway::store::v1::Timer& b);
 

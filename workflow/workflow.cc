@@ -3,6 +3,7 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/crypto.h"
 #include "workflow/clock.h"
@@ -548,6 +549,13 @@ std::optional<CivilDate> CommandDay(const v1::Envelope& command) {
   return LondonDate(TimePoint(std::chrono::microseconds(us)));
 }
 
+std::string TimerOrder(const v1::Date& on) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02d|000|", static_cast<int>(on.year()) % 10000,
+                static_cast<int>(on.month()) % 100, static_cast<int>(on.day()) % 100);
+  return buf;
+}
+
 Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                 const DecideOptions& options) {
   if (command.event_id().empty()) return Reject(Required("event_id"));
@@ -595,6 +603,10 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       }
       instance->set_state(step.to_state());
       for (const auto& f : step.facts()) *instance->add_facts() = f;
+      store::StepTaken* taken = instance->add_steps();
+      taken->set_step(step.step());
+      *taken->mutable_on() = step.on();
+      taken->set_implied(step.implied());
       if (step.implied()) instance->add_implied_steps(step.step());
       break;
     }
@@ -648,10 +660,33 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       }
       break;
     }
+    case v1::Envelope::kCommandRecorded: {
+      const v1::CommandRecorded& r = event.command_recorded();
+      if (r.order() > state.decided_through()) state.set_decided_through(r.order());
+      if (!r.rejected_rule().empty()) {
+        v1::Envelope command;
+        (void)command.ParseFromString(r.command());  // written by Decide: always parses
+        store::RejectedCommand* rejected = state.add_rejected();
+        rejected->set_event_id(SafeId(command.event_id()));
+        rejected->set_field(r.rejected_field());
+        rejected->set_rule(r.rejected_rule());
+      }
+      break;
+    }
+    case v1::Envelope::kCaseCorrected: {
+      // The re-decided state replaces the case whole; the history goes on counting.
+      const uint64_t length = state.history_length();
+      (void)state.ParseFromString(event.case_corrected().state());
+      state.set_history_length(length);
+      break;
+    }
     case v1::Envelope::kDeadlineWarning: {
       const auto& w = event.deadline_warning();
       if (auto* instance = FindInstanceById(state, w.instance_id())) {
         if (auto* d = FindDeadlineMutable(*instance, w.name())) d->set_warned(true);
+      }
+      if (auto order = TimerOrder(w.on()); order > state.decided_through()) {
+        state.set_decided_through(order);
       }
       break;
     }
@@ -661,6 +696,9 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
         if (auto* d = FindDeadlineMutable(*instance, b.name())) {
           d->set_status(b.excepted() ? v1::DEADLINE_STATUS_EXCEPTED : v1::DEADLINE_STATUS_BREACHED);
         }
+      }
+      if (auto order = TimerOrder(b.on()); order > state.decided_through()) {
+        state.set_decided_through(order);
       }
       break;
     }

@@ -38,6 +38,11 @@ struct Decision {
 // rejects such a command (field occurred_at).
 std::optional<CivilDate> CommandDay(const pathway::v1::Envelope& command);
 
+// Arrival order: a place in business-date order, as a string that sorts as the places
+// do ("YYYYMMDD|rank|tiebreak"). A deadline timer firing on `on` comes before every
+// command dated `on` (workflow/case_step.h CommandOrder).
+std::string TimerOrder(const pathway::v1::Date& on);
+
 // Field checks that need no case state. `today` is the command's day (CommandDay).
 std::optional<Rejection> ValidateReferral(const pathway::v1::ReferralSubmitted& referral,
                                           CivilDate today);

@@ -1120,14 +1120,32 @@ Status Engine::HandleCommand(const bus::Message& m) {
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
   TimePoint now = time_.Now();
-  workflow::CaseStep step = workflow::DecideCommand(state, command, now, StepSettings());
+  const workflow::StepSettings settings = StepSettings();
+  workflow::CaseStep step = workflow::DecideCommand(state, command, now, settings);
+  if (step.needs_log) {
+    // Dated before what the case has decided: re-decided from its kept commands.
+    auto history = store.History(command.subject_key());
+    if (!history) return history.error();
+    const std::vector<v1::Envelope> kept = workflow::CommandsOf(*history);
+    step = workflow::DecideCommand(state, command, now, settings, &kept);
+    ++stats_.redecisions;
+    log::Info("case_redecided", {{"subject", command.subject_key()},
+                                 {"event_id", command.event_id()},
+                                 {"commands", std::to_string(kept.size() + 1)}});
+  }
   if (step.rejection) {
     if (step.rejection->rule == "history_limit") {
       ++stats_.history_limit_rejections;
       log::Warn("history_limit_reached",
                 {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
     }
-    return CommitRejection(store, std::move(batch), command, *step.rejection);
+    // A refused command the case keeps (it may become valid) commits like any step.
+    if (!step.new_state) return CommitRejection(store, std::move(batch), command, *step.rejection);
+    ++stats_.rejections;
+    log::Info("command_rejected", {{"subject", command.subject_key()},
+                                   {"event_id", command.event_id()},
+                                   {"field", step.rejection->field},
+                                   {"rule", step.rejection->rule}});
   }
 
   state::Batch rejected = batch;  // what to commit instead if the outputs are too large

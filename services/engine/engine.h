@@ -128,6 +128,7 @@ struct EngineStats {
   uint64_t restored_records = 0;  // changelog records applied by restores
   uint64_t restores = 0;          // partitions rebuilt from the changelog
   uint64_t history_limit_rejections = 0;
+  uint64_t redecisions = 0;            // cases re-decided for a command that arrived out of order
   uint64_t size_rejections = 0;        // commands whose outputs or state were too large
   uint64_t outputs_dead_lettered = 0;  // outputs the broker refused for good
   uint64_t send_retries = 0;           // transient send or delivery failures, retried later

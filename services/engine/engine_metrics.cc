@@ -58,6 +58,9 @@ EngineMetrics::EngineMetrics(ops::Registry& registry)
   add("pathway_engine_history_limit_rejections_total",
       "Commands rejected because their case reached the history limit",
       &EngineStats::history_limit_rejections);
+  add("pathway_engine_redecisions_total",
+      "Cases re-decided in business-date order for a command that arrived out of order",
+      &EngineStats::redecisions);
   add("pathway_engine_size_rejections_total",
       "Commands rejected because their outputs or case would pass a size limit",
       &EngineStats::size_rejections);
