@@ -249,10 +249,14 @@ class RocksCaseStore final : public CaseStore {
       if (!value) return value.error();
       ops.push_back(PutOp(ColumnFamily::kHistory, std::move(key), std::move(*value)));
     }
+    // A timer removed and added again in one batch (a deadline replaced by one of the
+    // same name and due date) must stay: the removal, written later, would delete it.
+    std::set<std::string> added_timers;
     for (const auto& t : batch.timers_add) {
       auto key = TimerKey(batch.partition, t);
       if (!key) return key.error();
       LowerTimerFloor(batch.partition, *key);
+      added_timers.insert(*key);
       ops.push_back(PutOp(ColumnFamily::kTimers, std::move(*key), t.SerializeAsString()));
     }
     std::string offset_value;
@@ -277,6 +281,7 @@ class RocksCaseStore final : public CaseStore {
     for (const auto& t : batch.timers_remove) {
       auto key = TimerKey(batch.partition, t);
       if (!key) return key.error();
+      if (added_timers.count(*key)) continue;
       ops.push_back(DeleteOp(ColumnFamily::kTimers, std::move(*key)));
     }
     if (!batch.dedupe_event_id.empty()) {

@@ -145,12 +145,14 @@ struct Folded {
 // One re-decidable command in business-date order: the timers due by its date fire
 // first (as they would have, had it arrived in order), then it is decided and kept.
 Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
-                   TimePoint now, const StepSettings& settings) {
+                   TimePoint now, const StepSettings& settings, bool decide_needs = true) {
   Folded f;
   if (auto day = BusinessDay(command)) {
     FireDue(command.subject_key(), state, *day, now, settings, f.events, &f.fired);
   }
-  Decision decision = Decide(state, command, now, settings.decide);
+  DecideOptions options = settings.decide;
+  options.decide_needs = decide_needs;
+  Decision decision = Decide(state, command, now, options);
   f.rejection = decision.rejection;
   f.events.push_back(Kept(command, order, decision.rejection, now));
   Apply(state, f.events.back());
@@ -310,21 +312,36 @@ CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
   }
   std::vector<std::pair<std::string, const v1::Envelope*>> commands;
   commands.reserve(log.size() + 1);
-  for (const auto& c : log) commands.emplace_back(CommandOrder(c), &c);
+  // Each command once: a log read after a crash may hold this very command already.
+  std::set<std::string> identities = {CommandIdentity(command)};
+  for (const auto& c : log) {
+    if (identities.insert(CommandIdentity(c)).second) commands.emplace_back(CommandOrder(c), &c);
+  }
   commands.emplace_back(order, &command);
   std::stable_sort(commands.begin(), commands.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
 
-  // Who the case is (aliases, holds, erasure) is decided as commands arrive: kept.
-  store::CaseState folded;
-  *folded.mutable_aliases() = state.aliases();
-  folded.set_alias_kind(state.alias_kind());
-  folded.set_linked_subject_key(state.linked_subject_key());
-  *folded.mutable_held() = state.held();
+  // Who the case is (aliases, holds) and the shared record (facts, consents, needs,
+  // requests) are decided as commands arrive, never re-decided (decision 82): kept.
+  store::CaseState folded = state;
+  folded.clear_definition_version();
+  folded.clear_referrals();
+  folded.clear_date_of_birth();
+  folded.clear_pathways();
+  folded.clear_decided_through();
+  folded.clear_rejected();
   std::optional<Rejection> rejection;
+  std::vector<v1::Envelope> record_events;  // what the late command's needs decided
   for (const auto& [key, c] : commands) {
-    Folded f = FoldCommand(folded, *c, key, now, settings);
-    if (c == &command) rejection = f.rejection;
+    const bool late = c == &command;
+    Folded f = FoldCommand(folded, *c, key, now, settings, /*decide_needs=*/late);
+    if (!late) continue;
+    rejection = f.rejection;
+    for (auto& e : f.events) {
+      if (e.has_fact_needed() || e.has_fact_reused() || e.has_information_requested()) {
+        record_events.push_back(std::move(e));
+      }
+    }
   }
   std::vector<v1::Envelope> ignored;
   FireDue(command.subject_key(), folded, LondonDate(now), now, settings, ignored, nullptr);
@@ -339,11 +356,17 @@ CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
   CaseStep step;
   step.rejection = rejection;
   step.timers = TimerDelta(command.subject_key(), state, folded, settings.warning_lead_days);
-  folded.set_history_length(0);
-  c->set_state(folded.SerializeAsString());
+  // The correction carries the case without what the late command's needs did, which
+  // follows as events of their own (so the family is asked, or a fact reused, openly).
+  store::CaseState carried = folded;
+  carried.set_history_length(0);
+  *carried.mutable_open_needs() = state.open_needs();
+  *carried.mutable_information_requests() = state.information_requests();
+  c->set_state(carried.SerializeAsString());
   std::vector<v1::Envelope> events;
   events.push_back(Kept(command, order, rejection, now));
   events.push_back(std::move(corrected));
+  for (auto& e : record_events) events.push_back(std::move(e));
   TimerChanges delta = std::move(step.timers);
   step.timers = {};
   Record(step, command.subject_key(), state, std::move(events), now, settings);
@@ -353,11 +376,54 @@ CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
   }
   return step;
 }
+
+// The step for a command that sorts after all the case decided (or commutes with
+// what it sorts before): timers due by its date, then its decision, kept.
+CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command,
+                 const std::string& order, TimePoint now, const StepSettings& settings) {
+  store::CaseState folded = state;
+  Folded f = FoldCommand(folded, command, order, now, settings);
+  if (state.history_length() + f.events.size() > settings.max_history_per_case) {
+    return Refuse(command, HistoryLimit(state, settings), now);
+  }
+  CaseStep step;
+  step.rejection = f.rejection;
+  Record(step, command.subject_key(), state, std::move(f.events), now, settings);
+  for (auto& t : f.fired) step.timers.remove.push_back(std::move(t));
+  if (f.rejection) {
+    step.outputs.push_back({Sink::kRejections, MakeRejection(command, *f.rejection, now)});
+  }
+  return step;
+}
+
+// A refusal for the command's own fields stands whatever else the case holds: such a
+// command is refused and not kept (nothing a partner sent is stored for nothing).
+// Every other refusal depends on the case, so a command that arrives later may make
+// the command valid: it is kept.
+bool Final(const Rejection& r, const v1::Envelope& command) {
+  static const std::set<std::string, std::less<>> kFinal = {"date.calendar",
+                                                            "date.not_in_future",
+                                                            "nhs_number.format",
+                                                            "nhs_number.modulus11",
+                                                            "date_of_birth.not_in_future",
+                                                            "payload.not_a_command",
+                                                            "internal_command",
+                                                            "subject_erased"};
+  if (kFinal.count(r.rule)) return true;
+  if (r.rule != "required") return false;
+  // A field the case could supply (a date of birth it already holds, tell it once) is
+  // not final; the envelope's own fields and the step's reference and date are.
+  if (r.field == "occurred_at" || r.field == "event_id") return true;
+  const CommandRoute* route = FindCommandRoute(command);
+  return route &&
+         (r.field == CommandDateField(command) ||
+          r.field == std::string(route->payload) + "." + std::string(route->reference_field));
+}
 }  // namespace
 
 bool IsRedecidable(const v1::Envelope& command) {
   if (IsIdentityCommand(command) || IsErasureCommand(command)) return false;
-  return FindCommandRoute(command) != nullptr || IsRecordCommand(command);
+  return FindCommandRoute(command) != nullptr;
 }
 
 std::string CommandOrder(const v1::Envelope& command) {
@@ -391,6 +457,11 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
     Record(step, command.subject_key(), state, std::move(decision.events), now, settings);
     return step;
   }
+  // Refused for its own fields: refused in any order, and not kept.
+  if (Decision first = Decide(state, command, now, settings.decide);
+      first.rejection && Final(*first.rejection, command)) {
+    return Refuse(command, std::move(*first.rejection), now);
+  }
   const std::string order = CommandOrder(command);
   if (order <= state.decided_through()) {
     if (!log) {
@@ -398,22 +469,21 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
       step.needs_log = true;
       return step;
     }
-    return Redecide(state, command, order, *log, now, settings);
+    CaseStep redecided = Redecide(state, command, order, *log, now, settings);
+    // A command that changes nothing else where it belongs (another pathway's step of
+    // the same day, say) is recorded as it arrived: the same case, plain events.
+    if (redecided.new_state) {
+      store::CaseState appended = state;
+      Folded f = FoldCommand(appended, command, order, now, settings);
+      std::vector<v1::Envelope> ignored;
+      FireDue(command.subject_key(), appended, LondonDate(now), now, settings, ignored, nullptr);
+      if (CanonicalCase(appended) == CanonicalCase(*redecided.new_state)) {
+        return InOrder(state, command, order, now, settings);
+      }
+    }
+    return redecided;
   }
-  // In order: what re-deciding would do, on the case as it is.
-  store::CaseState folded = state;
-  Folded f = FoldCommand(folded, command, order, now, settings);
-  if (state.history_length() + f.events.size() > settings.max_history_per_case) {
-    return Refuse(command, HistoryLimit(state, settings), now);
-  }
-  CaseStep step;
-  step.rejection = f.rejection;
-  Record(step, command.subject_key(), state, std::move(f.events), now, settings);
-  for (auto& t : f.fired) step.timers.remove.push_back(std::move(t));
-  if (f.rejection) {
-    step.outputs.push_back({Sink::kRejections, MakeRejection(command, *f.rejection, now)});
-  }
-  return step;
+  return InOrder(state, command, order, now, settings);
 }
 
 CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& state,
@@ -423,6 +493,48 @@ CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& s
   if (events.empty()) return step;
   Record(step, subject_key, state, std::move(events), now, settings);
   return step;
+}
+
+std::string CanonicalCase(const store::CaseState& state) {
+  std::vector<std::string> parts;
+  parts.push_back("v" + std::to_string(state.definition_version()));
+  parts.push_back("dob" + state.date_of_birth().SerializeAsString());
+  std::vector<std::string> referrals;
+  for (const auto& r : state.referrals()) referrals.push_back(r.SerializeAsString());
+  std::sort(referrals.begin(), referrals.end());
+  for (auto& r : referrals) parts.push_back("r" + r);
+  std::vector<std::string> rejected;
+  for (const auto& r : state.rejected()) rejected.push_back(r.SerializeAsString());
+  std::sort(rejected.begin(), rejected.end());
+  for (auto& r : rejected) parts.push_back("x" + r);
+  std::vector<std::string> instances;
+  for (const auto& p : state.pathways()) {
+    std::string i = p.instance_id() + "|" + std::to_string(p.pathway()) + "|" +
+                    std::to_string(p.version()) + "|" + p.reference() + "|" + p.state() + "|" +
+                    p.started_on().SerializeAsString();
+    // Same-named deadlines and facts keep their order (the latest counts); the rest
+    // is a set.
+    std::map<std::string, std::string> deadlines;
+    for (const auto& d : p.deadlines()) deadlines[d.name()] += d.SerializeAsString() + ";";
+    for (const auto& [name, ds] : deadlines) i += "|d" + name + "=" + ds;
+    std::map<std::string, std::string> facts;
+    for (const auto& f : p.facts()) facts[f.key()] += f.value() + ";";
+    for (const auto& [key, values] : facts) i += "|f" + key + "=" + values;
+    std::vector<std::string> sets;
+    for (const auto& st : p.steps()) sets.push_back("s" + st.SerializeAsString());
+    for (const auto& st : p.implied_steps()) sets.push_back("i" + st);
+    for (const auto& w : p.data_quality()) sets.push_back("w" + w.SerializeAsString());
+    std::sort(sets.begin(), sets.end());
+    for (auto& x : sets) i += "|" + x;
+    instances.push_back(std::move(i));
+  }
+  std::sort(instances.begin(), instances.end());
+  for (auto& i : instances) parts.push_back("p" + i);
+  std::string out;
+  for (const auto& p : parts) {
+    out += std::to_string(p.size()) + ":" + p;
+  }
+  return out;
 }
 
 void FoldOutput(OutputView& view, const v1::Envelope& e) {

@@ -100,6 +100,13 @@ CaseStep DecideCommand(const pathway::store::v1::CaseState& state,
 // The commands kept in a case's history (CommandRecorded), in the order kept.
 std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Envelope>& history);
 
+// The case as a statute reads it, independent of the order things were recorded in:
+// referrals, pathway instances (state, deadlines, facts, steps) and refusals, with
+// repeated fields in a canonical order (same-named deadlines and facts keep theirs:
+// the latest counts). Excludes the shared record and who the case is, which are
+// decided as commands arrive. Equal for every arrival order of the same commands.
+std::string CanonicalCase(const pathway::store::v1::CaseState& state);
+
 // What a case's outputs say, folded: each deadline (instance and name) with its due
 // date, status and completion; every step recorded (instance, step, date, implied);
 // every command refused. Folding a case's outputs (pathway.events.v1 and

@@ -60,6 +60,11 @@ constexpr Entry kByFieldName[] = {
     {"legal_bases", kLabel},
     {"missing", kLabel},        // the payload name a data-quality warning names
     {"superseded_by", kLabel},  // a deadline name
+    {"state", kLabel},          // a pathway state a correction names
+    {"rejected_field", kLabel},
+    {"rejected_rule", kLabel},
+    {"order", kLabel},      // a place in business-date order (46 bytes)
+    {"caused_by", kIdentifier},  // an event id
     // People.
     {"given_name", kName},
     {"family_name", kName},

@@ -239,7 +239,9 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
   // an agency already gave or asks once per validity period, whichever pathway or
   // agency needs the fact. A step that ends the instance needs nothing more.
   const std::string& to_state = outcome.to_state.empty() ? instance->state() : outcome.to_state;
-  if (def.IsTerminal(to_state)) return;
+  // Re-deciding a case in date order replays steps whose needs were decided when they
+  // arrived: a request sent to a family stays sent (decision 82).
+  if (def.IsTerminal(to_state) || !options.decide_needs) return;
   // The step's actor goes with what the record did for it (the audit names them).
   auto next_with_actor = [&]() -> v1::Envelope& {
     v1::Envelope& e = next();

@@ -59,6 +59,9 @@ struct DecideOptions {
   // ParseStatutorySharing). Null: none, so nothing is shared without consent. Not
   // owned: it must outlive every Decide that uses these options.
   const pathway::v1::StatutorySharing* sharing = nullptr;
+  // Whether a step's needs go to the shared record. Off only while a case is re-decided
+  // in date order (workflow/case_step.h): needs are decided once, when a step arrives.
+  bool decide_needs = true;
 };
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must

@@ -1126,6 +1126,9 @@ Status Engine::HandleCommand(const bus::Message& m) {
     // Dated before what the case has decided: re-decided from its kept commands.
     auto history = store.History(command.subject_key());
     if (!history) return history.error();
+    // Entries past the case's length are a batch a crash cut short (restored in part
+    // from the changelog): not decided, so not kept commands.
+    if (history->size() > state.history_length()) history->resize(state.history_length());
     const std::vector<v1::Envelope> kept = workflow::CommandsOf(*history);
     step = workflow::DecideCommand(state, command, now, settings, &kept);
     ++stats_.redecisions;

@@ -62,7 +62,8 @@ TEST(Engine, ValidReferralIsStoredAndAnsweredKeyedBySubject) {
   ASSERT_TRUE(state.ok());
   ASSERT_TRUE(state->has_value());
   EXPECT_EQ((*state)->referrals_size(), 1);
-  EXPECT_EQ(h.StoreFor(subject).History(subject)->size(), 2u);
+  // The command kept (for re-deciding in date order), then its two events.
+  EXPECT_EQ(h.StoreFor(subject).History(subject)->size(), 3u);
   EXPECT_EQ(h.PendingOutputs(), 0u) << "delivered entries are deleted";
   EXPECT_TRUE(h.Read(topics::kRejections).empty());
   EXPECT_TRUE(h.Read(topics::kDeadLetter).empty());
@@ -192,18 +193,18 @@ TEST(Engine, ACaseAtItsHistoryLimitRejectsMoreAndSaysWhy) {
   // A runaway subject (a partner resending in a loop) cannot grow one case without
   // bound: the command that would pass the limit is rejected, naming the rule.
   EngineHarness h;
-  h.options().max_history_per_case = 3;
+  h.options().max_history_per_case = 4;
   h.Restart();
-  h.Publish(ValidReferral("evt-1"));  // a referral records 2 events
+  h.Publish(ValidReferral("evt-1"));  // a referral records 3 events (itself kept, and 2)
   h.Publish(ValidReferral("evt-2"));
   ASSERT_TRUE(h.RunUntilIdle().ok());
   std::string subject = h.SubjectOf(kValidNhsNumber);
-  EXPECT_EQ(h.StoreFor(subject).History(subject)->size(), 2u);
+  EXPECT_EQ(h.StoreFor(subject).History(subject)->size(), 3u);
   auto rejections = h.Read(topics::kRejections);
   ASSERT_EQ(rejections.size(), 1u);
   EXPECT_EQ(rejections[0].command_rejected().rule(), "history_limit");
   EXPECT_EQ(rejections[0].command_rejected().field(), "subject_key");
-  EXPECT_NE(rejections[0].command_rejected().reason().find("limit per case is 3"),
+  EXPECT_NE(rejections[0].command_rejected().reason().find("limit per case is 4"),
             std::string::npos);
   EXPECT_EQ(h.engine().stats().history_limit_rejections, 1u);
 }
