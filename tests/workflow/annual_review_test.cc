@@ -369,14 +369,24 @@ TEST_F(Review, ADecisionWithNoReportImpliesTheReportOnItsDate) {
 }
 
 TEST_F(Review, ADecisionBeforeTheMeetingIsImpossible) {
+  // Notice sent 1 October for 15 October, held that day; a decision dated 14 October
+  // arrives after. In business-date order it comes before the meeting and implies it on
+  // 14 October, inside the two weeks' notice (reg 20(3)): refused, whatever the order.
   Start("2024-11-20", "2014-05-02");
   Schedule("s", "2025-10-01", "2025-10-15");
   Held("h", "2025-10-15");
   Decide("d", "2025-10-14", v1::REVIEW_DECISION_MAINTAIN, false, "2025-10-16");
-  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
+  EXPECT_EQ(LastRejectionRule(), "review.notice_period");
   EXPECT_EQ(LastRejection().field(), "annual_review_decided.decided_on");
+  ASSERT_NE(RefusalOf("d"), nullptr);
+  EXPECT_EQ(RefusalOf("d")->rule(), "review.notice_period");
+  const v1::CaseCorrected* corrected = CorrectionBy("d");
+  ASSERT_NE(corrected, nullptr);
+  EXPECT_EQ(corrected->steps_size(), 0) << "nothing of a rejected command is kept";
+  EXPECT_EQ(corrected->deadlines_size(), 0);
   EXPECT_EQ(Instance().state(), "meeting_held");
   EXPECT_EQ(Instance().implied_steps_size(), 0) << "nothing of a rejected command is kept";
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 TEST_F(Review, AReportImplyingAMeetingInsideTheNoticePeriodIsImpossible) {
@@ -419,31 +429,56 @@ TEST_F(Review, ADecisionAfterOnlyTheDueNoticeImpliesTheWholeReview) {
   EXPECT_EQ(Instance().state(), "amended");
 }
 
-TEST_F(Review, StepsDatedBeforeTheStepTheyFollowAreRejected) {
+TEST_F(Review, StepsArrivingAfterLaterDatedStepsAreDecidedInDateOrder) {
+  // Issue 12: each step arrives after one dated later than it. The case is re-decided in
+  // business-date order each time, so a step is judged against the steps dated before
+  // it, and a later-dated step that the earlier one makes impossible is refused instead.
   Start("2024-11-20", "2014-05-02");
   Schedule("s", "2025-10-01", "2025-10-15");
   Held("h", "2025-10-15");
+  // A report dated 14 October would imply a meeting inside the notice period (reg 20(3)).
   Report("r1", "2025-10-14", "2025-10-16");
-  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
+  EXPECT_EQ(LastRejectionRule(), "review.notice_period");
   EXPECT_EQ(LastRejection().field(), "annual_review_report_sent.sent_on");
+  ASSERT_NE(CorrectionBy("r1"), nullptr);
+  EXPECT_EQ(Instance().state(), "meeting_held");
+  EXPECT_TRUE(SameAsInDateOrder());
+
+  // The decision of 21 October arrives after the report of 22 October: in date order the
+  // decision comes first and implies the report on its own date, and the report of 22
+  // October can no longer be sent.
   Report("r2", "2025-10-22");
   Decide("d1", "2025-10-21", v1::REVIEW_DECISION_AMEND, false, "2025-10-23");
-  EXPECT_EQ(LastRejection().field(), "annual_review_decided.decided_on");
+  EXPECT_EQ(Rejections(), 1u) << "the late decision itself is accepted";
+  EXPECT_EQ(RefusalOf("d1"), nullptr);
+  ASSERT_NE(RefusalOf("r2"), nullptr);
+  EXPECT_EQ(RefusalOf("r2")->rule(), "transition.not_allowed");
+  ASSERT_NE(CorrectionBy("d1"), nullptr);
+  EXPECT_EQ(Instance().state(), "amending");
+  EXPECT_EQ(MetOn("review_report"), "2025-10-21");
+  EXPECT_TRUE(SameAsInDateOrder());
+
+  // A second decision, in order: the review was decided once.
   Decide("d2", "2025-10-24", v1::REVIEW_DECISION_AMEND);
+  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed");
+  // A proposal dated 23 October arriving on the 24th is after the decision of the 21st.
   Run(Command("p1", "2025-10-24", [](v1::Envelope& e) {
     e.mutable_plan_amendment_proposed()->set_review_id(kReview);
     *e.mutable_plan_amendment_proposed()->mutable_proposed_on() = Day("2025-10-23");
   }));
-  EXPECT_EQ(LastRejection().field(), "plan_amendment_proposed.proposed_on");
+  EXPECT_EQ(RefusalOf("p1"), nullptr);
+  ASSERT_NE(CorrectionBy("p1"), nullptr);
+  EXPECT_EQ(Instance().state(), "amendment_proposed");
   Propose("p2", "2025-10-24");
+  EXPECT_EQ(LastRejectionRule(), "transition.not_allowed") << "proposed once";
+  // Comments dated the day of the proposal they answer, arriving three days later.
   Run(Command("c1", "2025-10-27", [](v1::Envelope& e) {
     e.mutable_plan_amendment_comments_received()->set_review_id(kReview);
     *e.mutable_plan_amendment_comments_received()->mutable_received_on() = Day("2025-10-23");
   }));
-  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
-  EXPECT_EQ(LastRejection().field(), "plan_amendment_comments_received.received_on");
-  EXPECT_EQ(Rejections(), 4u);
-  EXPECT_EQ(Instance().state(), "amendment_proposed");
+  EXPECT_EQ(RefusalOf("c1"), nullptr);
+  EXPECT_EQ(Rejections(), 3u);
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 // ---- The decision: maintain, amend or cease -----------------------------------------------
@@ -756,14 +791,20 @@ TEST_F(Review, GenericRejections) {
     *c->mutable_meeting_on() = Day("2025-10-20");
   }));
   EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  // Dated before the review cycle started: in business-date order there was no review
+  // with this reference yet.
   Run(Command("b", "2025-10-02", [](v1::Envelope& e) {
     auto* c = e.mutable_annual_review_meeting_scheduled();
     c->set_review_id(kReview);
     *c->mutable_notice_sent_on() = Day("2024-11-19");
     *c->mutable_meeting_on() = Day("2024-12-10");
   }));
-  EXPECT_EQ(LastRejectionRule(), "date.before_start");
+  EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  EXPECT_EQ(LastRejection().field(), "annual_review_meeting_scheduled.review_id");
   EXPECT_NE(LastRejection().reason().find("review of an EHC plan"), std::string::npos);
+  ASSERT_NE(CorrectionBy("b"), nullptr);
+  EXPECT_EQ(Instance().state(), "review_due");
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 // ---- A whole history ----------------------------------------------------------------------

@@ -444,7 +444,11 @@ TEST_F(Disagreement, PlacementOnlyDisputeTakesNoCertificate) {
   EXPECT_EQ(LastRejectionField(), "mediation_certificate_issued");
 }
 
-TEST_F(Disagreement, StepsCannotBeDatedBeforeAnEarlierStep) {
+TEST_F(Disagreement, StepsDatedBeforeAnEarlierStepAreDecidedInDateOrder) {
+  // Issue 12: each of these arrives after a step dated later than it, and the case is
+  // re-decided in business-date order. Mediation held on 15 January arrives after the
+  // contact of 20 January: in date order it comes first and implies the contact on its
+  // own date (decisions 74, 75), so the contact reported for 20 January is refused.
   Open("2025-01-06", v1::DISPUTED_DECISION_PLAN_CONTENTS);
   Contact("c", "2025-01-20", /*wants_mediation=*/true);
   Run(Command("h", "2025-02-10", [](v1::Envelope& e) {
@@ -452,15 +456,25 @@ TEST_F(Disagreement, StepsCannotBeDatedBeforeAnEarlierStep) {
     c->set_case_id(kCase);
     *c->mutable_held_on() = Day("2025-01-15");
   }));
-  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
-  EXPECT_EQ(LastRejectionField(), "mediation_held.held_on");
-  EXPECT_EQ(Instance().state(), "mediation_requested");
+  EXPECT_EQ(LastRejectionRule(), "");
+  EXPECT_EQ(RefusalOf("h"), nullptr);
+  ASSERT_NE(RefusalOf("c"), nullptr);
+  EXPECT_EQ(RefusalOf("c")->rule(), "transition.not_allowed");
+  ASSERT_NE(CorrectionBy("h"), nullptr);
+  EXPECT_EQ(Instance().state(), "mediation_held");
+  EXPECT_TRUE(SameAsInDateOrder());
+  // A withdrawal of 7 February arrives after the appeal lodged on 10 February: in date
+  // order the disagreement had ended before the appeal, which is refused.
   Certificate("cert", "2025-02-03");
   Lodge("a", "2025-02-10");
-  Resolve("r", "2025-02-07", v1::RESOLUTION_WITHDRAWN);
-  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
-  EXPECT_EQ(LastRejectionField(), "disagreement_resolved.resolved_on");
   EXPECT_EQ(Instance().state(), "appealed");
+  Resolve("r", "2025-02-07", v1::RESOLUTION_WITHDRAWN);
+  EXPECT_EQ(RefusalOf("r"), nullptr);
+  ASSERT_NE(RefusalOf("a"), nullptr);
+  EXPECT_EQ(RefusalOf("a")->rule(), "transition.after_end");
+  ASSERT_NE(CorrectionBy("r"), nullptr);
+  EXPECT_EQ(Instance().state(), "resolved");
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 TEST_F(Disagreement, DatesOutsideTheBankHolidayCalendarAreRefused) {
@@ -485,12 +499,18 @@ TEST_F(Disagreement, GenericRejections) {
     e.mutable_mediation_held()->set_case_id("DIS-UNKNOWN");
   }));
   EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  // Dated before the disagreement was opened: in business-date order there was no
+  // disagreement with this reference yet.
   Run(Command("before", "2025-01-08", [](v1::Envelope& e) {
     auto* c = e.mutable_mediation_advice_contacted();
     c->set_case_id(kCase);
     *c->mutable_contacted_on() = Day("2025-01-01");
   }));
-  EXPECT_EQ(LastRejectionRule(), "date.before_start");
+  EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  EXPECT_EQ(LastRejectionField(), "mediation_advice_contacted.case_id");
+  ASSERT_NE(CorrectionBy("before"), nullptr);
+  EXPECT_EQ(Instance().state(), "opened");
+  EXPECT_TRUE(SameAsInDateOrder());
   Run(Command("future", "2025-01-08", [](v1::Envelope& e) {
     auto* c = e.mutable_mediation_advice_contacted();
     c->set_case_id(kCase);

@@ -303,16 +303,82 @@ TEST_F(Ehc, DecisionNotToIssueNeedsAppealRightsAndEndsTheClocks) {
 TEST_F(Ehc, ImpossibleStepsAreRejectedNamingFieldAndRule) {
   Request("2025-01-06");
   Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
-  // A draft dated before the decision to assess.
-  Draft("dr1", "2025-02-07");
-  EXPECT_EQ(LastRejectionRule(), "date.before_previous_step");
-  EXPECT_EQ(LastRejection().field(), "ehc_draft_plan_issued.served_on");
-  // A final plan inside the draft's 15-day comment period (reg 13(1)).
-  Draft("dr2", "2025-04-14");
+  // A final plan inside the draft's 15-day comment period (reg 13(1)): impossible in
+  // whatever order the two arrive.
+  Draft("dr", "2025-04-14");
   Final("f", "2025-04-20");
   EXPECT_EQ(LastRejectionRule(), "final_plan.comment_period");
   EXPECT_EQ(LastRejection().field(), "ehc_final_plan_issued.issued_on");
+  ASSERT_NE(RefusalOf("f"), nullptr);
+  EXPECT_EQ(RefusalOf("f")->rule(), "final_plan.comment_period");
+  EXPECT_EQ(Instance().state(), "draft_plan_issued");
   EXPECT_EQ(Instance().implied_steps_size(), 0);
+}
+
+TEST_F(Ehc, AFinalPlanArrivingBeforeItsDraftIsStillInsideTheCommentPeriod) {
+  // The same plans, the final one sent first: it implies a draft with no serve date (so
+  // no comment period to check, decision 76) until the draft of 14 April arrives. In
+  // business-date order the draft comes first, and the final plan of 20 April is then
+  // refused for the comment period (reg 13(1)), as a correction caused by the draft.
+  Request("2025-01-06");
+  Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
+  Final("f", "2025-04-20");
+  EXPECT_EQ(Instance().state(), "plan_issued");
+  Draft("dr", "2025-04-14");
+  EXPECT_TRUE(SameAsInDateOrder());
+  ASSERT_NE(RefusalOf("f"), nullptr);
+  EXPECT_EQ(RefusalOf("f")->rule(), "final_plan.comment_period");
+  EXPECT_EQ(RefusalOf("f")->field(), "ehc_final_plan_issued.issued_on");
+  EXPECT_EQ(RefusalOf("dr"), nullptr);
+  const v1::CaseCorrected* corrected = CorrectionBy("dr");
+  ASSERT_NE(corrected, nullptr);
+  ASSERT_EQ(corrected->rejections_size(), 1);
+  EXPECT_EQ(corrected->rejections(0).rejected_event_id(), "f");
+  EXPECT_EQ(corrected->rejections(0).rule(), "final_plan.comment_period");
+  EXPECT_FALSE(corrected->rejections(0).withdrawn());
+  EXPECT_EQ(Instance().state(), "draft_plan_issued");
+  EXPECT_EQ(Deadline("final_plan").status(), v1::DEADLINE_STATUS_PENDING);
+  EXPECT_EQ(Instance().implied_steps_size(), 0);
+}
+
+TEST_F(Ehc, ADraftDatedBeforeTheDecisionToAssessIsDecidedInDateOrder) {
+  // The draft of 7 February arrives after the decision to assess of 10 February. In
+  // business-date order the draft comes first and implies the decision (decisions 74,
+  // 75: recorded as implied on the draft's date), so the decision reported for 10
+  // February can no longer be taken and is refused; the case is what arrival in date
+  // order gives, and one correction caused by the draft says what changed.
+  Request("2025-01-06");
+  Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
+  EXPECT_EQ(MetOn("decision_to_assess"), "2025-02-10");
+  Draft("dr1", "2025-02-07");
+  EXPECT_TRUE(SameAsInDateOrder());
+  EXPECT_EQ(Rejections(), 0u) << "the draft itself is accepted";
+  ASSERT_NE(RefusalOf("d"), nullptr);
+  EXPECT_EQ(RefusalOf("d")->rule(), "transition.not_allowed");
+  EXPECT_EQ(Instance().state(), "draft_plan_issued");
+  EXPECT_EQ(MetOn("decision_to_assess"), "2025-02-07");
+  EXPECT_EQ(MetOn("issue_decision"), "2025-02-07");
+  ASSERT_EQ(Instance().steps_size(), 3);
+  EXPECT_EQ(Instance().steps(1).step(), "decision_to_assess");
+  EXPECT_TRUE(Instance().steps(1).implied());
+  EXPECT_EQ(Date(Instance().steps(1).on()), "2025-02-07");
+  EXPECT_EQ(Instance().steps(2).step(), "draft_plan_issued");
+
+  const v1::CaseCorrected* corrected = CorrectionBy("dr1");
+  ASSERT_NE(corrected, nullptr);
+  EXPECT_EQ(Date(corrected->caused_by_on()), "2025-02-07");
+  bool decision_withdrawn = false;
+  for (const auto& s : corrected->steps()) {
+    if (s.step() == "decision_to_assess" && !s.implied()) {
+      EXPECT_TRUE(s.withdrawn());
+      EXPECT_EQ(Date(s.on()), "2025-02-10");
+      decision_withdrawn = true;
+    }
+  }
+  EXPECT_TRUE(decision_withdrawn);
+  ASSERT_EQ(corrected->rejections_size(), 1);
+  EXPECT_EQ(corrected->rejections(0).rejected_event_id(), "d");
+  EXPECT_EQ(corrected->rejections(0).rule(), "transition.not_allowed");
 }
 
 TEST_F(Ehc, NothingFollowsARefusalToAssess) {
@@ -333,13 +399,20 @@ TEST_F(Ehc, EveryOtherRejection) {
   }));
   EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
   Decide("early", "2025-01-08", v1::ASSESSMENT_DECISION_ASSESS);
+  // Dated before the request was received: in business-date order there was no request
+  // with this reference yet, so the advice request is refused as unknown (and the case
+  // re-decided without it, correction caused by it).
   Run(Command("b", "2025-01-09", [](v1::Envelope& e) {
     auto* c = e.mutable_ehc_advice_requested();
     c->set_request_id(kRequest);
     c->set_source(v1::ADVICE_SOURCE_HEALTH);
     *c->mutable_requested_on() = Day("2025-01-01");
   }));
-  EXPECT_EQ(LastRejectionRule(), "date.before_start");
+  EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  EXPECT_EQ(LastRejection().field(), "ehc_advice_requested.request_id");
+  ASSERT_NE(CorrectionBy("b"), nullptr);
+  EXPECT_FALSE(FindDeadline(Instance(), "advice_health"));
+  EXPECT_TRUE(SameAsInDateOrder());
   Run(Command("f", "2025-01-09", [](v1::Envelope& e) {
     auto* c = e.mutable_ehc_advice_requested();
     c->set_request_id(kRequest);

@@ -358,8 +358,13 @@ TEST_F(Eng, StepsOutOfOrderAndOtherGenericRejections) {
   Apply("a", "2025-06-02");
   Apply("a2", "2025-06-03");
   EXPECT_EQ(LastRejectionRule(), "pathway.duplicate");
+  // Dated before the application: in business-date order there was no application with
+  // this reference yet.
   Fund("d1", "2025-06-01", 1);
-  EXPECT_EQ(LastRejectionRule(), "date.before_start");
+  EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  EXPECT_EQ(LastRejection().field(), "eng_decided.application_id");
+  ASSERT_NE(CorrectionBy("d1"), nullptr);
+  EXPECT_TRUE(SameAsInDateOrder());
   Run(Command("u", "2025-06-20", [](v1::Envelope& e) {
     *e.mutable_eng_decided()->mutable_decided_on() = Day("2025-06-20");
     e.mutable_eng_decided()->set_application_id("ENG-UNKNOWN");
@@ -369,6 +374,7 @@ TEST_F(Eng, StepsOutOfOrderAndOtherGenericRejections) {
   Fund("d2", "2025-06-20", 1);
   Fund("d3", "2025-06-21", 1);
   EXPECT_EQ(LastRejectionRule(), "transition.not_allowed") << "decided once";
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 }  // namespace

@@ -471,23 +471,39 @@ TEST_F(Nd, RiskLevelIsRequired) {
   EXPECT_EQ(LastRejection().field(), "nd_risk_assessed.risk");
 }
 
-TEST_F(Nd, AnOlderRiskAssessmentCannotReplaceANewerOne) {
+TEST_F(Nd, AnOlderRiskAssessmentArrivingLateDoesNotReplaceTheNewerOne) {
+  // The assessment of 3 March (low) arrives after the one of 10 March (high): in
+  // business-date order it comes first, so the current level stays the newer one's and
+  // the monthly contact clock still runs from 10 March.
   Accept("2025-02-17");
   Risk("r1", "2025-03-10", v1::RISK_LEVEL_HIGH);
   Risk("r2", "2025-03-03", v1::RISK_LEVEL_LOW);
-  EXPECT_EQ(LastRejectionRule(), "risk.out_of_order");
-  EXPECT_EQ(LastRejection().field(), "nd_risk_assessed.assessed_on");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(RefusalOf("r2"), nullptr);
+  ASSERT_NE(CorrectionBy("r2"), nullptr);
+  EXPECT_EQ(Fact("risk"), "high");
+  EXPECT_EQ(Fact("risk_assessed_on"), "2025-03-10");
+  ASSERT_EQ(All("waiting_contact").size(), 1u);
   EXPECT_EQ(Deadline("waiting_contact").status(), v1::DEADLINE_STATUS_PENDING);
+  EXPECT_EQ(Due("waiting_contact"), "2025-04-10");
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 TEST_F(Nd, AContactBeforeTheMonthlyClockStartedDoesNotCount) {
+  // A contact of 5 March arriving after the high-risk assessment of 10 March: in
+  // business-date order it comes before the monthly clock started, so it is recorded
+  // but meets nothing, and the first monthly contact is still due on 10 April.
   Accept("2025-02-17");
   Risk("r", "2025-03-10", v1::RISK_LEVEL_HIGH);
   Contact("c", "2025-03-05");
-  EXPECT_EQ(LastRejectionRule(), "waiting_contact.out_of_order");
-  EXPECT_EQ(LastRejection().field(), "nd_waiting_contact_made.contacted_on");
-  EXPECT_EQ(All("waiting_contact").size(), 1u);
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(RefusalOf("c"), nullptr);
+  ASSERT_NE(CorrectionBy("c"), nullptr);
+  EXPECT_EQ(Fact("contacted_on"), "2025-03-05");
+  ASSERT_EQ(All("waiting_contact").size(), 1u);
   EXPECT_EQ(Deadline("waiting_contact").status(), v1::DEADLINE_STATUS_PENDING);
+  EXPECT_EQ(Due("waiting_contact"), "2025-04-10");
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 // ---- Support while waiting, external providers -------------------------------------------
@@ -601,26 +617,57 @@ TEST_F(Nd, AnOutcomeWithNoReferralAcceptedIsImpossible) {
   EXPECT_EQ(LastRejection().field(), "nd_outcome_recorded.referral_id");
 }
 
-TEST_F(Nd, OutcomeIsRequiredAndComesAfterTheFirstAppointment) {
+TEST_F(Nd, OutcomeIsRequired) {
   Accept("2025-02-17");
   Attended("f", "2025-03-17");
   RecordOutcome("o1", "2025-05-19", v1::ND_OUTCOME_UNSPECIFIED);
   EXPECT_EQ(LastRejectionRule(), "required");
   EXPECT_EQ(LastRejection().field(), "nd_outcome_recorded.outcome");
-  RecordOutcome("o2", "2025-03-10", v1::ND_OUTCOME_DIAGNOSED);
-  EXPECT_EQ(LastRejectionRule(), "outcome.before_first_appointment");
-  EXPECT_EQ(LastRejection().field(), "nd_outcome_recorded.decided_on");
   EXPECT_EQ(Instance().state(), "assessing");
 }
 
-TEST_F(Nd, PostDiagnosticSupportCannotPrecedeTheDiagnosis) {
+TEST_F(Nd, AnOutcomeDatedBeforeTheFirstAppointmentIsDecidedInDateOrder) {
+  // The outcome of 10 March arrives after the first appointment of 17 March. In
+  // business-date order the outcome comes first and implies the first appointment on its
+  // own date (decisions 74, 75), so the appointment reported for 17 March can no longer
+  // be attended and is refused, as a correction caused by the outcome.
+  Accept("2025-02-17");
+  Attended("f", "2025-03-17");
+  EXPECT_EQ(MetOn("first_appointment"), "2025-03-17");
+  RecordOutcome("o2", "2025-03-10", v1::ND_OUTCOME_DIAGNOSED);
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(RefusalOf("o2"), nullptr);
+  ASSERT_NE(RefusalOf("f"), nullptr);
+  EXPECT_EQ(RefusalOf("f")->rule(), "transition.not_allowed");
+  const v1::CaseCorrected* corrected = CorrectionBy("o2");
+  ASSERT_NE(corrected, nullptr);
+  ASSERT_EQ(corrected->rejections_size(), 1);
+  EXPECT_EQ(corrected->rejections(0).rejected_event_id(), "f");
+  EXPECT_EQ(Instance().state(), "diagnosed");
+  EXPECT_EQ(MetOn("first_appointment"), "2025-03-10");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "first_appointment_attended");
+  EXPECT_TRUE(SameAsInDateOrder());
+}
+
+TEST_F(Nd, PostDiagnosticSupportDatedBeforeTheDiagnosisIsDecidedInDateOrder) {
+  // Support of 12 May arrives after the diagnosis of 19 May. In business-date order the
+  // support comes first and implies the outcome on its own date (decisions 74, 75); the
+  // support ends the pathway, so the diagnosis reported for 19 May comes after its end.
   Accept("2025-02-17");
   Attended("f", "2025-03-17");
   RecordOutcome("o", "2025-05-19", v1::ND_OUTCOME_DIAGNOSED);
   PostDiagnostic("p1", "2025-05-12");
-  EXPECT_EQ(LastRejectionRule(), "post_diagnostic_support.before_diagnosis");
-  EXPECT_EQ(LastRejection().field(), "nd_post_diagnostic_support_offered.offered_on");
-  EXPECT_EQ(Instance().state(), "diagnosed");
+  EXPECT_EQ(Rejections(), 0u);
+  EXPECT_EQ(RefusalOf("p1"), nullptr);
+  ASSERT_NE(RefusalOf("o"), nullptr);
+  EXPECT_EQ(RefusalOf("o")->rule(), "transition.after_end");
+  ASSERT_NE(CorrectionBy("p1"), nullptr);
+  EXPECT_EQ(Instance().state(), "post_diagnostic_support");
+  ASSERT_EQ(Instance().implied_steps_size(), 1);
+  EXPECT_EQ(Instance().implied_steps(0), "outcome_recorded");
+  EXPECT_EQ(Fact("outcome_on"), "2025-05-12");
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 TEST_F(Nd, DischargeNeedsAReasonAndEndsEveryClock) {
@@ -673,11 +720,17 @@ TEST_F(Nd, GenericRulesApplyToThisPathway) {
     e.mutable_nd_waiting_contact_made()->set_referral_id("RV5-ND-UNKNOWN");
   }));
   EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  // Dated before the referral was accepted: in business-date order there was no referral
+  // with this reference yet.
   Run(Command("b", "2025-02-18", [](v1::Envelope& e) {
     e.mutable_nd_waiting_contact_made()->set_referral_id(kReferral);
     *e.mutable_nd_waiting_contact_made()->mutable_contacted_on() = Day("2025-02-10");
   }));
-  EXPECT_EQ(LastRejectionRule(), "date.before_start");
+  EXPECT_EQ(LastRejectionRule(), "pathway.unknown_reference");
+  EXPECT_EQ(LastRejection().field(), "nd_waiting_contact_made.referral_id");
+  ASSERT_NE(CorrectionBy("b"), nullptr);
+  EXPECT_EQ(Fact("contacted_on"), "") << "nothing of a refused command is kept";
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 // ---- A realistic history ---------------------------------------------------------------------

@@ -124,6 +124,9 @@ TEST_F(Intake, AcceptanceNeedsAServicePathway) {
 }
 
 TEST_F(Intake, ScreeningTwiceIsNotAllowed) {
+  // Two screenings of one referral on one day: the same in any arrival order, one is
+  // accepted and the other refused. Which one is fixed by the commands' content (their
+  // place in business-date order), not by which arrived first.
   Refer();
   for (const char* id : {"s1", "s2"}) {
     Run(Command(id, "2025-03-12", [](v1::Envelope& e) {
@@ -131,7 +134,24 @@ TEST_F(Intake, ScreeningTwiceIsNotAllowed) {
       e.mutable_referral_screened()->set_referral_id("REF-ref-1");
     }));
   }
-  EXPECT_EQ(LastRule(), "transition.not_allowed");
+  const auto* s1 = RefusalOf("s1");
+  const auto* s2 = RefusalOf("s2");
+  ASSERT_TRUE((s1 == nullptr) != (s2 == nullptr)) << "exactly one screening is refused";
+  EXPECT_EQ((s1 ? s1 : s2)->rule(), "transition.not_allowed");
+  if (s2) {
+    EXPECT_EQ(LastRule(), "transition.not_allowed") << "refused as it arrived";
+  } else {
+    // The second sorts first: the first is refused by the correction the second causes.
+    const v1::CaseCorrected* corrected = CorrectionBy("s2");
+    ASSERT_NE(corrected, nullptr);
+    ASSERT_EQ(corrected->rejections_size(), 1);
+    EXPECT_EQ(corrected->rejections(0).rejected_event_id(), "s1");
+    EXPECT_EQ(corrected->rejections(0).rule(), "transition.not_allowed");
+  }
+  int screened = 0;
+  for (const auto& step : Instance().steps()) screened += step.step() == "screened";
+  EXPECT_EQ(screened, 1);
+  EXPECT_TRUE(SameAsInDateOrder());
 }
 
 }  // namespace
