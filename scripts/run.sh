@@ -46,7 +46,20 @@ printf 'this line is not a protobuf Envelope\n' >"$run/undecodable.txt"
 
 echo
 echo "== pathway.events.v1 (what happened)"
-"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 6 --timeout 60
+"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 8 --timeout 60 |
+  tee "$run/events.jsonl"
+echo
+echo "== a referral published late keeps the day it was received (demo-0007)"
+late=$(grep '"referralReceived"' "$run/events.jsonl" | grep '"inboundEventId":"demo-0007"' || true)
+if [[ -n $late ]]; then
+  published=$(sed -n 's/.*"occurredAt":"\([^"]*\)".*/\1/p' <<<"$late")
+  read -r year month day < <(sed -n \
+    's/.*"receivedOn":{"year":\([0-9]*\),"month":\([0-9]*\),"day":\([0-9]*\)}.*/\1 \2 \3/p' <<<"$late")
+  printf 'ReferralReceived.receivedOn %04d-%02d-%02d, although published at %s\n' \
+    "$year" "$month" "$day" "$published"
+else
+  echo "(not among the events shown)"
+fi
 echo
 echo "== pathway.rejections.v1 (invalid input, with the field and the rule)"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.rejections.v1 --max 2 --timeout 30

@@ -29,6 +29,7 @@
 #include "services/bus/kafka_bus.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
+#include "services/pathwayctl/inbound_key.h"
 
 namespace pathway::ctl {
 namespace {
@@ -87,7 +88,10 @@ constexpr std::string_view kPublishUsage =
     "usage: pathwayctl publish --topic T [--raw] [kafka flags] FILE.jsonl|-\n"
     "\n"
     "Publishes each non-blank line of FILE (- for stdin) as one message. Lines are\n"
-    "Envelopes in protobuf's JSON mapping, sent as binary protobuf keyed by event id.\n"
+    "Envelopes in protobuf's JSON mapping, sent as binary protobuf keyed by the child's\n"
+    "bucket, \"subject-bucket:\" and three letters: one of 4096, from a hash of the NHS\n"
+    "number (else the UPN, local id or event id), so one child's messages share a\n"
+    "partition and keep their order while the key names nobody.\n"
     "Every line is parsed before anything is sent: one bad line publishes nothing.\n"
     "\n"
     "  --topic T              the topic to publish to (required)\n"
@@ -149,8 +153,10 @@ int RunPublish(std::span<char* const> args) {
                          std::to_string(line_number) + ": " + *error);
       return kExitUsage;
     }
-    // Partners key inbound messages as they like; the engine re-keys by subject.
-    records.push_back({envelope.event_id(), envelope.SerializeAsString()});
+    // Partners key inbound messages as they like and the engine re-keys by subject; a
+    // stable bucket of the child keeps one child's messages on one partition, in the
+    // order published, without putting the identifier in the key (decision 96).
+    records.push_back({InboundKey(envelope), envelope.SerializeAsString()});
   }
 
   size_t delivered = 0;

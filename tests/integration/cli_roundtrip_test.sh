@@ -40,14 +40,17 @@ printf 'not a protobuf envelope\n' >"$work/raw.txt"
 "$ctl" publish --raw --bootstrap-servers "$bootstrap" --topic pathway.inbound.v1 "$work/raw.txt" \
   2>>"$work/publish.log" || fail "publish --raw"
 
-"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 6 --timeout 90 \
-  >"$work/events.jsonl" 2>"$work/tail.log" || fail "expected 6 events"
+"$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.events.v1 --max 8 --timeout 90 \
+  >"$work/events.jsonl" 2>"$work/tail.log" || fail "expected 8 events"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.rejections.v1 --max 2 --timeout 60 \
   >"$work/rejections.jsonl" 2>>"$work/tail.log" || fail "expected 2 rejections"
 "$ctl" tail --bootstrap-servers "$bootstrap" --topic pathway.deadletter.v1 --max 1 --timeout 60 \
   >"$work/dead.jsonl" 2>>"$work/tail.log" || fail "expected 1 dead letter"
 
-[[ $(grep -c '"referralReceived"' "$work/events.jsonl") == 3 ]] || fail "events: $(cat "$work/events.jsonl")"
+[[ $(grep -c '"referralReceived"' "$work/events.jsonl") == 4 ]] || fail "events: $(cat "$work/events.jsonl")"
+# The referral published on 2 April keeps the day it was received, 10 March.
+grep '"inboundEventId":"demo-0007"' "$work/events.jsonl" |
+  grep -q '"receivedOn":{"year":2025,"month":3,"day":10}' || fail "demo-0007 lost its received date"
 grep -q '"rule":"nhs_number.modulus11"' "$work/rejections.jsonl" || fail "no modulus 11 rejection"
 grep -q '"rule":"date_of_birth.not_in_future"' "$work/rejections.jsonl" || fail "no future-DOB rejection"
 grep -q '"deadLettered"' "$work/dead.jsonl" || fail "no dead letter"
@@ -77,7 +80,7 @@ timeout 30 tail --pid="$engine_pid" -f /dev/null || fail "engine still running 3
 wait "$engine_pid" || fail "engine exited non-zero"
 
 # No personal data in the engine's logs.
-for personal in 9434765919 6541003238 Okafor Brennan "SE1 7PB"; do
+for personal in 9434765919 6541003238 9990000018 Okafor Brennan Kowalczyk "SE1 7PB"; do
   grep -q "$personal" "$work/engine.log" && fail "personal data '$personal' in engine log"
 done
-echo "cli round trip: 3 events, 2 rejections, 1 dead letter; 1 passed, 0 failed"
+echo "cli round trip: 4 referrals received, 2 rejections, 1 dead letter; 1 passed, 0 failed"
