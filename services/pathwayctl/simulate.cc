@@ -138,6 +138,52 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
                         .Field("warnings", Array(notes))
                         .Done());
   }
+  // Late commands folded in where they belong: what each changed in what was emitted.
+  std::vector<std::string> corrections;
+  for (const auto& e : s.outputs) {
+    if (!e.has_case_corrected()) continue;
+    const auto& c = e.case_corrected();
+    std::vector<std::string> deadlines, changed_steps, refusals;
+    for (const auto& d : c.deadlines()) {
+      auto status = [](v1::DeadlineStatus st) {
+        return st == v1::DEADLINE_STATUS_UNSPECIFIED ? std::string("none") : StatusText(st);
+      };
+      deadlines.push_back(Json()
+                              .Str("instance_id", d.instance_id())
+                              .Str("name", d.name())
+                              .Str("due_before", DateText(d.due_before()))
+                              .Str("status_before", status(d.status_before()))
+                              .Str("met_on_before", DateText(d.met_on_before()))
+                              .Str("due", DateText(d.due()))
+                              .Str("status", status(d.status()))
+                              .Str("met_on", DateText(d.met_on()))
+                              .Done());
+    }
+    for (const auto& st : c.steps()) {
+      changed_steps.push_back(Json()
+                                  .Str("instance_id", st.instance_id())
+                                  .Str("step", st.step())
+                                  .Str("on", DateText(st.on()))
+                                  .Bool("implied", st.implied())
+                                  .Bool("withdrawn", st.withdrawn())
+                                  .Done());
+    }
+    for (const auto& r : c.rejections()) {
+      refusals.push_back(Json()
+                             .Str("event_id", r.rejected_event_id())
+                             .Str("field", r.field())
+                             .Str("rule", r.rule())
+                             .Bool("withdrawn", r.withdrawn())
+                             .Done());
+    }
+    corrections.push_back(Json()
+                              .Str("caused_by", c.caused_by())
+                              .Str("caused_by_on", DateText(c.caused_by_on()))
+                              .Field("deadlines", Array(deadlines))
+                              .Field("steps", Array(changed_steps))
+                              .Field("rejections", Array(refusals))
+                              .Done());
+  }
   std::vector<std::string> identifiers;
   for (const auto& a : s.state.aliases()) {
     identifiers.push_back(
@@ -153,6 +199,7 @@ std::string SubjectJson(const std::string& key, const workflow::Simulator::Subje
       .Field("audit", Array(audit))
       .Field("rejections", Array(rejections))
       .Field("warnings", Array(warnings))
+      .Field("corrections", Array(corrections))
       .Done();
 }
 

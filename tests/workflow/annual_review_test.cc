@@ -467,8 +467,11 @@ TEST_F(Review, StepsArrivingAfterLaterDatedStepsAreDecidedInDateOrder) {
     *e.mutable_plan_amendment_proposed()->mutable_proposed_on() = Day("2025-10-23");
   }));
   EXPECT_EQ(RefusalOf("p1"), nullptr);
-  ASSERT_NE(CorrectionBy("p1"), nullptr);
+  // It changes nothing else where it belongs (the refused second decision stays
+  // refused), so it is recorded as it arrived: plain events, no correction.
+  EXPECT_EQ(CorrectionBy("p1"), nullptr);
   EXPECT_EQ(Instance().state(), "amendment_proposed");
+  EXPECT_TRUE(SameAsInDateOrder());
   Propose("p2", "2025-10-24");
   EXPECT_EQ(LastRejectionRule(), "transition.not_allowed") << "proposed once";
   // Comments dated the day of the proposal they answer, arriving three days later.

@@ -250,6 +250,19 @@ workflow::CivilDate LastDay(const std::vector<Envelope>& commands, int days_afte
   return workflow::AddDays(last, days_after);
 }
 
+TEST(Parity, TheDemoData) {
+  // What scripts/run.sh shows (its referrals, late ones and invalid ones, and the tell
+  // it once story) gives the same events, refusals and deadlines in both.
+  for (const char* name : {"../../../scripts/demo/referrals.jsonl",
+                           "../../../scripts/demo/tell_it_once.jsonl"}) {
+    auto history = pathway::testing::ReadHistory(name);
+    ASSERT_FALSE(history.empty()) << name;
+    Outcome o = RunBoth({{history, LastDay(history, 365), name}}, {}, {});
+    EXPECT_GT(o.events, 0u) << name;
+    ExpectSame(o.engine, o.sim, name, o.names);
+  }
+}
+
 TEST(Parity, EveryRealisticHistory) {
   for (const char* name :
        {"ehc_assessment.jsonl", "annual_review.jsonl", "neurodevelopmental.jsonl",

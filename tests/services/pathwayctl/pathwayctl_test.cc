@@ -193,6 +193,46 @@ const google::protobuf::Value& Get(const google::protobuf::Struct& s, const std:
   return it == s.fields().end() ? kMissing : it->second;
 }
 
+TEST_F(PathwayctlTest, SimulateJsonShowsALateRequestCorrectingWhatWasEmitted) {
+  // The decision to assess (3 Feb) reaches pathway before its request (6 Jan), which a
+  // partner published a week late: the decision is refused at first, then the request
+  // is folded in where it belongs and the correction names it.
+  const std::string jsonl =
+      R"({"eventId":"dec","occurredAt":"2025-02-03T10:00:00Z","source":{"agency":"209",)"
+      R"("system":"sen"},"subject":{"nhsNumber":"9434765919"},"ehcAssessmentDecided":)"
+      R"({"requestId":"EHC-9","decision":"ASSESSMENT_DECISION_ASSESS",)"
+      R"("decidedOn":{"year":2025,"month":2,"day":3}}})"
+      "\n"
+      R"({"eventId":"req","occurredAt":"2025-02-10T10:00:00Z","source":{"agency":"209",)"
+      R"("system":"sen"},"subject":{"nhsNumber":"9434765919"},"ehcAssessmentRequested":)"
+      R"({"requestId":"EHC-9","requestedBy":"EHC_REQUESTER_PARENT",)"
+      R"("receivedOn":{"year":2025,"month":1,"day":6}}})"
+      "\n";
+  const std::string path = dir_.path() + "/late_request.jsonl";
+  std::ofstream(path) << jsonl;
+  RunResult r = Run({"simulate", "--events", path, "--as-of", "2025-02-20", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  google::protobuf::Struct doc = ParseJson(r.out);
+  const auto& child = Get(doc, "subjects").list_value().values(0).struct_value();
+  const auto& corrections = Get(child, "corrections").list_value();
+  ASSERT_EQ(corrections.values_size(), 1) << r.out;
+  const auto& c = corrections.values(0).struct_value();
+  EXPECT_EQ(Get(c, "caused_by").string_value(), "req");
+  EXPECT_EQ(Get(c, "caused_by_on").string_value(), "2025-01-06");
+  const auto& refusals = Get(c, "rejections").list_value();
+  ASSERT_EQ(refusals.values_size(), 1);
+  EXPECT_EQ(Get(refusals.values(0).struct_value(), "event_id").string_value(), "dec");
+  EXPECT_TRUE(Get(refusals.values(0).struct_value(), "withdrawn").bool_value());
+  bool met = false;
+  for (const auto& d : Get(c, "deadlines").list_value().values()) {
+    met |= Get(d.struct_value(), "name").string_value() == "decision_to_assess" &&
+           Get(d.struct_value(), "status").string_value() == "met";
+  }
+  EXPECT_TRUE(met) << r.out;
+  const auto& pathway = Get(child, "pathways").list_value().values(0).struct_value();
+  EXPECT_EQ(Get(pathway, "state").string_value(), "assessing");
+}
+
 TEST_F(PathwayctlTest, SimulateJsonReportsWhatTheFamilyWasAskedAndWhatWasReused) {
   // The EHC decision to assess needs the family's views (reg 6(1)(a)); the family gives
   // them once and the record serves the need; a fact without a type is rejected.
