@@ -63,7 +63,7 @@ constexpr Entry kByFieldName[] = {
     {"state", kLabel},          // a pathway state a correction names
     {"rejected_field", kLabel},
     {"rejected_rule", kLabel},
-    {"order", kLabel},      // a place in business-date order (46 bytes)
+    {"order", kLabel},           // a place in business-date order (46 bytes)
     {"caused_by", kIdentifier},  // an event id
     // People.
     {"given_name", kName},

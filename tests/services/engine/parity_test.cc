@@ -253,8 +253,8 @@ workflow::CivilDate LastDay(const std::vector<Envelope>& commands, int days_afte
 TEST(Parity, TheDemoData) {
   // What scripts/run.sh shows (its referrals, late ones and invalid ones, and the tell
   // it once story) gives the same events, refusals and deadlines in both.
-  for (const char* name : {"../../../scripts/demo/referrals.jsonl",
-                           "../../../scripts/demo/tell_it_once.jsonl"}) {
+  for (const char* name :
+       {"../../../scripts/demo/referrals.jsonl", "../../../scripts/demo/tell_it_once.jsonl"}) {
     auto history = pathway::testing::ReadHistory(name);
     ASSERT_FALSE(history.empty()) << name;
     Outcome o = RunBoth({{history, LastDay(history, 365), name}}, {}, {});
@@ -276,7 +276,6 @@ TEST(Parity, EveryRealisticHistory) {
     ExpectSame(o.engine, o.sim, name, o.names);
   }
 }
-
 
 // Seeds [first, last] (those in `skip` left out), `per_engine` to an engine, each seed
 // with children of its own and its own local id. Returns what was compared.
