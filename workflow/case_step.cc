@@ -145,13 +145,15 @@ struct Folded {
 // One re-decidable command in business-date order: the timers due by its date fire
 // first (as they would have, had it arrived in order), then it is decided and kept.
 Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
-                   TimePoint now, const StepSettings& settings, bool decide_needs = true) {
+                   TimePoint now, const StepSettings& settings, bool decide_needs = true,
+                   const std::vector<KnownStep>* known = nullptr) {
   Folded f;
   if (auto day = BusinessDay(command)) {
     FireDue(command.subject_key(), state, *day, now, settings, f.events, &f.fired);
   }
   DecideOptions options = settings.decide;
   options.decide_needs = decide_needs;
+  options.known_steps = known;
   Decision decision = Decide(state, command, now, options);
   f.rejection = decision.rejection;
   f.events.push_back(Kept(command, order, decision.rejection, now));
@@ -330,11 +332,20 @@ CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
   folded.clear_pathways();
   folded.clear_decided_through();
   folded.clear_rejected();
+  // Every step the commands report, with its date: none is implied earlier than that.
+  std::vector<KnownStep> known;
+  for (const auto& [key, c] : commands) {
+    const CommandRoute* route = FindCommandRoute(*c);
+    const v1::Date* date = route ? CommandDate(*route, *c) : nullptr;
+    if (auto on = DateOf(date)) {
+      known.push_back({route->kind, CommandReference(*route, *c), std::string(route->step), *on});
+    }
+  }
   std::optional<Rejection> rejection;
   std::vector<v1::Envelope> record_events;  // what the late command's needs decided
   for (const auto& [key, c] : commands) {
     const bool late = c == &command;
-    Folded f = FoldCommand(folded, *c, key, now, settings, /*decide_needs=*/late);
+    Folded f = FoldCommand(folded, *c, key, now, settings, /*decide_needs=*/late, &known);
     if (!late) continue;
     rejection = f.rejection;
     for (auto& e : f.events) {
@@ -375,6 +386,21 @@ CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
     step.outputs.push_back({Sink::kRejections, MakeRejection(command, *rejection, now)});
   }
   return step;
+}
+
+// Whether `command` reports a step its instance recorded as implied: the case is then
+// re-decided, so that the reported date wins over the implied one in any arrival order.
+bool ReportsAnImpliedStep(const store::CaseState& state, const v1::Envelope& command) {
+  const CommandRoute* route = FindCommandRoute(command);
+  if (!route) return false;
+  const std::string reference = CommandReference(*route, command);
+  for (const auto& p : state.pathways()) {
+    if (p.pathway() != route->kind || p.reference() != reference) continue;
+    for (const auto& s : p.implied_steps()) {
+      if (s == route->step) return true;
+    }
+  }
+  return false;
 }
 
 // The step for a command that sorts after all the case decided (or commutes with
@@ -463,7 +489,7 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
     return Refuse(command, std::move(*first.rejection), now);
   }
   const std::string order = CommandOrder(command);
-  if (order <= state.decided_through()) {
+  if (order <= state.decided_through() || ReportsAnImpliedStep(state, command)) {
     if (!log) {
       CaseStep step;
       step.needs_log = true;

@@ -335,6 +335,17 @@ class ImpliedSteps {
   }
 
   std::optional<Rejection> Record(const Transition& t, std::string_view to) {
+    // A step a partner reported on a later date did not happen on this one: the dates
+    // conflict, and the known date wins over an implied one.
+    if (options_.known_steps) {
+      for (const KnownStep& k : *options_.known_steps) {
+        if (k.kind != def_.kind || k.reference != info_.reference || k.step != t.step) continue;
+        if (std::chrono::sys_days{k.on} <= std::chrono::sys_days{on_}) continue;
+        return Rejection{info_.date_field, "date.before_reported_step",
+                         "this date is before the " + Words(t.step) +
+                             " it follows, reported as on " + FormatDate(k.on)};
+      }
+    }
     StepResult r = t.implied(StepInput{state(), instance_, command_, on_, to});
     if (auto* rejection = std::get_if<Rejection>(&r)) return std::move(*rejection);
     Outcome& outcome = std::get<Outcome>(r);

@@ -47,6 +47,17 @@ std::string TimerOrder(const pathway::v1::Date& on);
 std::optional<Rejection> ValidateReferral(const pathway::v1::ReferralSubmitted& referral,
                                           CivilDate today);
 
+// A step a kept command reports (workflow/case_step.h): while a case is re-decided in
+// date order, a step is never implied on a date before the date a command reports for
+// it (the known date wins; the implying command is refused, rule
+// date.before_reported_step).
+struct KnownStep {
+  pathway::v1::PathwayKind kind = pathway::v1::PATHWAY_KIND_UNSPECIFIED;
+  std::string reference;
+  std::string step;
+  CivilDate on;
+};
+
 // Deployment settings a decision depends on (the same in the engine and simulator).
 inline constexpr int kDefaultIdentityHoldDays = 14;
 struct DecideOptions {
@@ -62,6 +73,8 @@ struct DecideOptions {
   // Whether a step's needs go to the shared record. Off only while a case is re-decided
   // in date order (workflow/case_step.h): needs are decided once, when a step arrives.
   bool decide_needs = true;
+  // Steps the case's kept commands report (null: none known beyond the case itself).
+  const std::vector<KnownStep>* known_steps = nullptr;
 };
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must

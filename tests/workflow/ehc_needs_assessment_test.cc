@@ -341,44 +341,24 @@ TEST_F(Ehc, AFinalPlanArrivingBeforeItsDraftIsStillInsideTheCommentPeriod) {
   EXPECT_EQ(Instance().implied_steps_size(), 0);
 }
 
-TEST_F(Ehc, ADraftDatedBeforeTheDecisionToAssessIsDecidedInDateOrder) {
+TEST_F(Ehc, ADraftDatedBeforeTheReportedDecisionToAssessIsRefused) {
   // The draft of 7 February arrives after the decision to assess of 10 February. In
-  // business-date order the draft comes first and implies the decision (decisions 74,
-  // 75: recorded as implied on the draft's date), so the decision reported for 10
-  // February can no longer be taken and is refused; the case is what arrival in date
-  // order gives, and one correction caused by the draft says what changed.
+  // business-date order the draft comes first, and it could only follow a decision: the
+  // decision is reported for 10 February, so the dates conflict and the known date wins
+  // over an implied one (decision 83). The draft is refused naming its date; the
+  // decision and its clock stand, whatever the arrival order.
   Request("2025-01-06");
   Decide("d", "2025-02-10", v1::ASSESSMENT_DECISION_ASSESS);
   EXPECT_EQ(MetOn("decision_to_assess"), "2025-02-10");
   Draft("dr1", "2025-02-07");
   EXPECT_TRUE(SameAsInDateOrder());
-  EXPECT_EQ(Rejections(), 0u) << "the draft itself is accepted";
-  ASSERT_NE(RefusalOf("d"), nullptr);
-  EXPECT_EQ(RefusalOf("d")->rule(), "transition.not_allowed");
-  EXPECT_EQ(Instance().state(), "draft_plan_issued");
-  EXPECT_EQ(MetOn("decision_to_assess"), "2025-02-07");
-  EXPECT_EQ(MetOn("issue_decision"), "2025-02-07");
-  ASSERT_EQ(Instance().steps_size(), 3);
-  EXPECT_EQ(Instance().steps(1).step(), "decision_to_assess");
-  EXPECT_TRUE(Instance().steps(1).implied());
-  EXPECT_EQ(Date(Instance().steps(1).on()), "2025-02-07");
-  EXPECT_EQ(Instance().steps(2).step(), "draft_plan_issued");
-
-  const v1::CaseCorrected* corrected = CorrectionBy("dr1");
-  ASSERT_NE(corrected, nullptr);
-  EXPECT_EQ(Date(corrected->caused_by_on()), "2025-02-07");
-  bool decision_withdrawn = false;
-  for (const auto& s : corrected->steps()) {
-    if (s.step() == "decision_to_assess" && !s.implied()) {
-      EXPECT_TRUE(s.withdrawn());
-      EXPECT_EQ(Date(s.on()), "2025-02-10");
-      decision_withdrawn = true;
-    }
-  }
-  EXPECT_TRUE(decision_withdrawn);
-  ASSERT_EQ(corrected->rejections_size(), 1);
-  EXPECT_EQ(corrected->rejections(0).rejected_event_id(), "d");
-  EXPECT_EQ(corrected->rejections(0).rule(), "transition.not_allowed");
+  ASSERT_NE(RefusalOf("dr1"), nullptr);
+  EXPECT_EQ(RefusalOf("dr1")->rule(), "date.before_reported_step");
+  EXPECT_EQ(RefusalOf("dr1")->field(), "ehc_draft_plan_issued.served_on");
+  EXPECT_EQ(RefusalOf("d"), nullptr);
+  EXPECT_EQ(Instance().state(), "assessing");
+  EXPECT_EQ(MetOn("decision_to_assess"), "2025-02-10");
+  for (const auto& step : Instance().steps()) EXPECT_FALSE(step.implied()) << step.step();
 }
 
 TEST_F(Ehc, NothingFollowsARefusalToAssess) {

@@ -626,47 +626,38 @@ TEST_F(Nd, OutcomeIsRequired) {
   EXPECT_EQ(Instance().state(), "assessing");
 }
 
-TEST_F(Nd, AnOutcomeDatedBeforeTheFirstAppointmentIsDecidedInDateOrder) {
+TEST_F(Nd, AnOutcomeDatedBeforeTheReportedFirstAppointmentIsRefused) {
   // The outcome of 10 March arrives after the first appointment of 17 March. In
-  // business-date order the outcome comes first and implies the first appointment on its
-  // own date (decisions 74, 75), so the appointment reported for 17 March can no longer
-  // be attended and is refused, as a correction caused by the outcome.
+  // business-date order the outcome comes first, but an outcome follows the first
+  // appointment, reported for the 17th: the dates conflict, the known date wins over an
+  // implied one (decision 83), and the outcome is refused naming its date. The NICE
+  // QS51 clock keeps the appointment's real date.
   Accept("2025-02-17");
   Attended("f", "2025-03-17");
   EXPECT_EQ(MetOn("first_appointment"), "2025-03-17");
   RecordOutcome("o2", "2025-03-10", v1::ND_OUTCOME_DIAGNOSED);
-  EXPECT_EQ(Rejections(), 0u);
-  EXPECT_EQ(RefusalOf("o2"), nullptr);
-  ASSERT_NE(RefusalOf("f"), nullptr);
-  EXPECT_EQ(RefusalOf("f")->rule(), "transition.not_allowed");
-  const v1::CaseCorrected* corrected = CorrectionBy("o2");
-  ASSERT_NE(corrected, nullptr);
-  ASSERT_EQ(corrected->rejections_size(), 1);
-  EXPECT_EQ(corrected->rejections(0).rejected_event_id(), "f");
-  EXPECT_EQ(Instance().state(), "diagnosed");
-  EXPECT_EQ(MetOn("first_appointment"), "2025-03-10");
-  ASSERT_EQ(Instance().implied_steps_size(), 1);
-  EXPECT_EQ(Instance().implied_steps(0), "first_appointment_attended");
+  ASSERT_NE(RefusalOf("o2"), nullptr);
+  EXPECT_EQ(RefusalOf("o2")->rule(), "date.before_reported_step");
+  EXPECT_EQ(RefusalOf("o2")->field(), "nd_outcome_recorded.decided_on");
+  EXPECT_EQ(RefusalOf("f"), nullptr);
+  EXPECT_EQ(MetOn("first_appointment"), "2025-03-17");
+  EXPECT_EQ(Instance().implied_steps_size(), 0);
   EXPECT_TRUE(SameAsInDateOrder());
 }
 
-TEST_F(Nd, PostDiagnosticSupportDatedBeforeTheDiagnosisIsDecidedInDateOrder) {
+TEST_F(Nd, PostDiagnosticSupportDatedBeforeTheReportedDiagnosisIsRefused) {
   // Support of 12 May arrives after the diagnosis of 19 May. In business-date order the
-  // support comes first and implies the outcome on its own date (decisions 74, 75); the
-  // support ends the pathway, so the diagnosis reported for 19 May comes after its end.
+  // support comes first, but it follows the diagnosis reported for the 19th: refused,
+  // naming its date; the diagnosis stands with its own date.
   Accept("2025-02-17");
   Attended("f", "2025-03-17");
   RecordOutcome("o", "2025-05-19", v1::ND_OUTCOME_DIAGNOSED);
   PostDiagnostic("p1", "2025-05-12");
-  EXPECT_EQ(Rejections(), 0u);
-  EXPECT_EQ(RefusalOf("p1"), nullptr);
-  ASSERT_NE(RefusalOf("o"), nullptr);
-  EXPECT_EQ(RefusalOf("o")->rule(), "transition.after_end");
-  ASSERT_NE(CorrectionBy("p1"), nullptr);
-  EXPECT_EQ(Instance().state(), "post_diagnostic_support");
-  ASSERT_EQ(Instance().implied_steps_size(), 1);
-  EXPECT_EQ(Instance().implied_steps(0), "outcome_recorded");
-  EXPECT_EQ(Fact("outcome_on"), "2025-05-12");
+  ASSERT_NE(RefusalOf("p1"), nullptr);
+  EXPECT_EQ(RefusalOf("p1")->rule(), "date.before_reported_step");
+  EXPECT_EQ(RefusalOf("o"), nullptr);
+  EXPECT_EQ(Instance().state(), "diagnosed");
+  EXPECT_EQ(Fact("outcome_on"), "2025-05-19");
   EXPECT_TRUE(SameAsInDateOrder());
 }
 
