@@ -8,6 +8,7 @@
 #include <array>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "common/crypto.h"
 
