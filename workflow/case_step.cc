@@ -245,7 +245,10 @@ void Diff(const store::CaseState& before, const store::CaseState& after, v1::Cas
     }
     instances[p.instance_id()] = &p;
   }
-  for (const auto& [instance, sets] : steps) {
+  for (const auto& entry : steps) {
+    // Named, not bound: lambdas may not capture structured bindings before clang 16.
+    const std::string& instance = entry.first;
+    const auto& sets = entry.second;
     auto emit = [&](const std::multiset<std::string>& from, const std::multiset<std::string>& to,
                     bool withdrawn) {
       std::multiset<std::string> diff;

@@ -141,7 +141,10 @@ TimerChanges TimersFor(const std::string& subject_key, const store::CaseState& b
       case v1::Envelope::kDeadlineMet:
       case v1::Envelope::kDeadlineCancelled:
       case v1::Envelope::kDeadlineSuperseded: {
-        auto [instance, name] = ClosedDeadline(e);
+        // Named, not bound: lambdas may not capture structured bindings before clang 16.
+        const auto closed = ClosedDeadline(e);
+        const auto& instance = closed.first;
+        const auto& name = closed.second;
         // Set earlier in the same decision (a step implied before the one that meets
         // it): its timers were never stored, so they are not added.
         auto same = [&](const store::Timer& t) {

@@ -200,7 +200,10 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     closed.push_back(name);
   };
   for (const auto& [name, reason] : outcome.cancel) cancel(name, reason);
-  for (const auto& [name, by] : outcome.supersede) {
+  for (const auto& superseded : outcome.supersede) {
+    // Named, not bound: lambdas may not capture structured bindings before clang 16.
+    const std::string& name = superseded.first;
+    const std::string& by = superseded.second;
     const store::Deadline* d = instance ? FindDeadline(*instance, name) : nullptr;
     // A deadline met stays met: only one still owed (or already missed) is replaced.
     if (!d || d->status() == v1::DEADLINE_STATUS_MET) continue;
