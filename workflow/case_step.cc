@@ -165,13 +165,8 @@ Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const s
   return f;
 }
 
-std::string Format(const v1::Date& d) {
-  if (!d.year()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", static_cast<int>(d.year()) % 10000,
-                static_cast<int>(d.month()) % 100, static_cast<int>(d.day()) % 100);
-  return buf;
-}
+// A date as the views print it ("-" when unset), with the calendar's own formatting.
+std::string Format(const v1::Date& d) { return d.year() ? FormatDate(StoredDate(d)) : "-"; }
 
 std::string DeadlineValue(const v1::Date& due, v1::DeadlineStatus status, const v1::Date& met_on) {
   return Format(due) + " " + v1::DeadlineStatus_Name(status) + " " + Format(met_on);
