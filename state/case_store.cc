@@ -1,14 +1,20 @@
 #include "state/case_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "common/crypto.h"
 
@@ -100,6 +106,30 @@ uint32_t DayKey(const pathway::v1::Date& d) {
   return static_cast<uint32_t>(sys_days{ymd}.time_since_epoch().count()) + 0x80000000u;
 }
 
+class RocksMemory final : public SharedMemory {
+ public:
+  explicit RocksMemory(const MemoryBudget& budget)
+      : cache(rocksdb::NewLRUCache(budget.block_cache_bytes)),
+        write_buffers(
+            std::make_shared<rocksdb::WriteBufferManager>(budget.write_buffer_bytes, nullptr)),
+        write_buffer_bytes(budget.write_buffer_bytes) {
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    // Index and filter blocks count against the cache too, so that a store of a
+    // million children does not hold all of theirs outside the budget.
+    table.cache_index_and_filter_blocks = true;
+    table.pin_l0_filter_and_index_blocks_in_cache = true;
+    // Most reads are point lookups of keys that may not exist (a new child's case, a
+    // new event id's dedupe entry, a data key): a filter answers those without a read.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    tables.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  std::shared_ptr<rocksdb::TableFactory> tables;
+  size_t write_buffer_bytes;
+};
+
 Error FromRocks(const rocksdb::Status& s, std::string_view what) {
   errc code = s.IsCorruption() ? errc::kCorruption : errc::kIo;
   return Error{make_error_code(code), std::string(what) + ": " + s.ToString()};
@@ -175,7 +205,77 @@ class RocksCaseStore final : public CaseStore {
     return std::optional(static_cast<int64_t>(ReadU64(value)));
   }
 
-  Status Commit(const Batch& batch) override {
+  Status Commit(std::span<const Batch> batches) override {
+    if (batches.empty()) return {};
+    for (const auto& batch : batches) {
+      if (batch.erase_subject && batches.size() > 1) {
+        return Error{make_error_code(errc::kInvalidArgument),
+                     "an erasure is committed in a batch of its own"};
+      }
+    }
+    // New data keys are written (and numbered on the outbox) before the group's own
+    // records take their sequences.
+    for (const auto& batch : batches) {
+      if (batch.erase_subject || options_.kek.empty()) continue;
+      if (!batch.new_state && batch.history.empty()) continue;
+      auto subject = SubjectBytes(batch.subject_key);
+      if (!subject) return subject.error();
+      if (auto key = EnsureDataKey(*subject); !key) return key.error();
+    }
+    // The writes in changelog order (see StoreOptions); the WriteBatch takes them all.
+    std::vector<Op> ops;
+    uint64_t next = outbox_next_;
+    for (const auto& batch : batches) {
+      if (auto s = AppendOps(batch, ops, next); !s) return s;
+    }
+    // Of one partition's consumed offsets only the last counts: a restore that stops
+    // before it holds an older offset and so processes commands again, which their
+    // dedupe entries (with their case states, earlier in the log) recognise.
+    std::set<std::string> later_offsets;
+    for (auto op = ops.rbegin(); op != ops.rend(); ++op) {
+      if (op->family != ColumnFamily::kOffsets) continue;
+      if (!later_offsets.insert(op->key).second) op->skip = true;
+    }
+    if (auto s = WriteOps(ops, next); !s) return s;
+    if (batches.front().erase_subject) {
+      auto subject = SubjectBytes(batches.front().subject_key);
+      if (!subject) return subject.error();
+      return Shred(*subject);
+    }
+    return {};
+  }
+
+  Status DeleteDelivered(std::span<const Delivered> delivered) override {
+    if (delivered.empty()) return {};
+    rocksdb::WriteBatch wb;
+    uint64_t next = outbox_next_;
+    for (const auto& d : delivered) {
+      std::string key;
+      AppendU64(key, d.sequence);
+      CheckPut(wb.Delete(cf(ColumnFamily::kOutbox), key));
+      if (options_.changelog_topic.empty() || d.changelog) continue;
+      // The mirrored copy goes too, or a new owner would send it again.
+      std::string tombstone_key;
+      AppendU64(tombstone_key, next++);
+      CheckPut(wb.Put(cf(ColumnFamily::kOutbox), tombstone_key,
+                      MirrorEntry(DeleteOp(ColumnFamily::kOutbox, key)).SerializeAsString()));
+    }
+    if (next != outbox_next_) {
+      std::string v;
+      AppendU64(v, next);
+      CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaOutboxNext, v));
+    }
+    auto s = db_->Write(write_, &wb);
+    if (!s.ok()) return FromRocks(s, "delete delivered outbox entries");
+    outbox_next_ = next;
+    return {};
+  }
+
+ private:
+  struct Op;
+  // Appends what `batch` writes to `ops`, in changelog order; its outbox entries take
+  // sequences from `next` on.
+  Status AppendOps(const Batch& batch, std::vector<Op>& ops, uint64_t& next) {
     std::optional<std::string> subject;
     std::optional<std::string> data_key;  // set: seal the subject's values with it
     if (batch.new_state || !batch.history.empty() || batch.erase_subject) {
@@ -195,9 +295,6 @@ class RocksCaseStore final : public CaseStore {
       if (!s) return s.error();
       return kSealedMark + std::move(*s);
     };
-    // The writes in changelog order (see StoreOptions); the WriteBatch takes them all.
-    std::vector<Op> ops;
-    uint64_t next = outbox_next_;
     for (const auto& entry : batch.outbox) {
       std::string key;
       AppendU64(key, next++);
@@ -296,11 +393,10 @@ class RocksCaseStore final : public CaseStore {
                           offset_value));
     }
 
-    if (auto s = WriteOps(ops, next); !s) return s;
-    if (batch.erase_subject) return Shred(*subject);
     return {};
   }
 
+ public:
   Result<std::string> SealField(std::string_view subject_key, std::string_view plaintext,
                                 std::string_view field, std::string_view context) override {
     if (options_.kek.empty()) {
@@ -464,6 +560,7 @@ class RocksCaseStore final : public CaseStore {
       std::lock_guard<std::mutex> lock(floor_mu_);
       timer_floor_.clear();  // restored timers may sit anywhere
     }
+    ForgetDataKeys(nullptr);  // restored erasure marks may destroy keys
     rocksdb::WriteBatch wb;
     for (const auto& r : records) {
       if (auto owner = CaseStore::FenceOwner(r.key)) {
@@ -593,6 +690,7 @@ class RocksCaseStore final : public CaseStore {
     std::string applied_event_id;      // case state only
     bool mirror = true;
     std::string applied_digest;  // with applied_event_id
+    bool skip = false;           // superseded later in the same write
   };
   static Op PutOp(ColumnFamily f, std::string key, std::string value,
                   std::string applied_event_id = {}, bool mirror = true) {
@@ -614,6 +712,7 @@ class RocksCaseStore final : public CaseStore {
   Status WriteOps(const std::vector<Op>& ops, uint64_t next) {
     rocksdb::WriteBatch wb;
     for (const auto& op : ops) {
+      if (op.skip) continue;
       if (op.value) {
         CheckPut(wb.Put(cf(op.family), op.key, *op.value));
       } else {
@@ -622,7 +721,7 @@ class RocksCaseStore final : public CaseStore {
     }
     if (!options_.changelog_topic.empty()) {
       for (const auto& op : ops) {
-        if (!op.mirror) continue;
+        if (!op.mirror || op.skip) continue;
         std::string key;
         AppendU64(key, next++);
         CheckPut(wb.Put(cf(ColumnFamily::kOutbox), key, MirrorEntry(op).SerializeAsString()));
@@ -651,6 +750,12 @@ class RocksCaseStore final : public CaseStore {
 
   // The subject's data key: nullopt if none was made yet, kErased once destroyed.
   Result<std::optional<std::string>> FindDataKey(const std::string& subject) {
+    {
+      std::lock_guard<std::mutex> lock(key_mu_);
+      if (auto it = key_cache_.find(subject); it != key_cache_.end()) {
+        return std::optional(it->second);
+      }
+    }
     auto record = KeyRecord(subject);
     if (!record) return record.error();
     if (!*record) return std::optional<std::string>();
@@ -662,7 +767,26 @@ class RocksCaseStore final : public CaseStore {
                    "a data key does not unwrap: the key-encryption key differs from the one "
                    "that wrapped it"};
     }
+    CacheDataKey(subject, *key);
     return std::optional(std::move(*key));
+  }
+
+  // Unwrapping a data key is a read and an AES-GCM open; a command needs its child's
+  // key several times (state, history, sealed outputs), so recent keys stay in memory,
+  // as the KEK that unwraps them does. Bounded: emptied when full. An erasure and a
+  // restore drop the keys they may change.
+  void CacheDataKey(const std::string& subject, const std::string& key) {
+    std::lock_guard<std::mutex> lock(key_mu_);
+    if (key_cache_.size() >= kKeyCacheEntries) key_cache_.clear();
+    key_cache_.emplace(subject, key);
+  }
+  void ForgetDataKeys(const std::string* subject) {
+    std::lock_guard<std::mutex> lock(key_mu_);
+    if (subject) {
+      key_cache_.erase(*subject);
+    } else {
+      key_cache_.clear();
+    }
   }
 
   // The subject's data key, made (and written, mirrored) on first use.
@@ -679,6 +803,7 @@ class RocksCaseStore final : public CaseStore {
         !s) {
       return s.error();
     }
+    CacheDataKey(subject, *key);
     return key;
   }
 
@@ -701,6 +826,7 @@ class RocksCaseStore final : public CaseStore {
   // wrapped key and the sealed values; compacting the subject's ranges (and the small
   // outbox) down to the bottommost level drops the older versions from the files.
   Status Shred(const std::string& subject) {
+    ForgetDataKeys(&subject);
     if (auto s = db_->Flush(rocksdb::FlushOptions(), handles_); !s.ok()) {
       return FromRocks(s, "flush");
     }
@@ -803,6 +929,9 @@ class RocksCaseStore final : public CaseStore {
   uint64_t outbox_next_;
   StoreOptions options_;
   std::string owner_;
+  static constexpr size_t kKeyCacheEntries = 16384;
+  std::mutex key_mu_;
+  std::unordered_map<std::string, std::string> key_cache_;  // subject bytes -> data key
   std::mutex floor_mu_;
   std::map<int32_t, std::string> timer_floor_;  // partition -> first timer key that may exist
   rocksdb::ReadOptions read_;
@@ -853,11 +982,24 @@ Status CaseStore::Destroy(const std::string& dir) {
   return {};
 }
 
+std::shared_ptr<SharedMemory> SharedMemory::Make(const MemoryBudget& budget) {
+  return std::make_shared<RocksMemory>(budget);
+}
+
 Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
                                                    StoreOptions store_options) {
+  if (!store_options.memory) store_options.memory = SharedMemory::Make(MemoryBudget{});
+  const auto& memory = static_cast<const RocksMemory&>(*store_options.memory);
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
+  options.write_buffer_manager = memory.write_buffers;
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.table_factory = memory.tables;
+  // RocksDB's default (64 MiB a family, eight families a partition) would let one
+  // partition's memtables outgrow the whole budget before the manager flushes them.
+  family_options.write_buffer_size =
+      std::clamp<size_t>(memory.write_buffer_bytes / 16, size_t{1} << 20, size_t{64} << 20);
 
   std::vector<std::string> existing;
   auto list = rocksdb::DB::ListColumnFamilies(options, dir, &existing);
@@ -875,10 +1017,8 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
   }
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const auto& spec : kFamilies) {
-    descriptors.emplace_back(DiskName(spec), rocksdb::ColumnFamilyOptions());
-  }
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, family_options);
+  for (const auto& spec : kFamilies) descriptors.emplace_back(DiskName(spec), family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);

@@ -90,9 +90,29 @@ struct Batch {
   bool erase_subject = false;
 };
 
+// An outbox entry the broker confirmed (CaseStore::DeleteDelivered).
+struct Delivered {
+  uint64_t sequence = 0;
+  bool changelog = false;  // the entry is itself a changelog record
+};
+
 struct OutboxItem {
   uint64_t sequence = 0;
   pathway::store::v1::OutboxEntry entry;
+};
+
+// What RocksDB may hold in memory, for every store of a process together.
+struct MemoryBudget {
+  size_t block_cache_bytes = size_t{256} << 20;   // data, index and filter blocks read
+  size_t write_buffer_bytes = size_t{128} << 20;  // memtables not yet flushed, all families
+};
+// One block cache and one write-buffer budget shared by the stores given it (StoreSet
+// gives one to all its partitions), so RocksDB's memory is bounded by the budget
+// however many partitions are open. Opaque outside state/; thread-safe.
+class SharedMemory {
+ public:
+  static std::shared_ptr<SharedMemory> Make(const MemoryBudget& budget);
+  virtual ~SharedMemory() = default;
 };
 
 struct StoreOptions {
@@ -110,6 +130,8 @@ struct StoreOptions {
   // 32 bytes: seal case state and history under per-subject data keys wrapped by this
   // key-encryption key. Empty: values are stored in clear (tests of other concerns).
   std::string kek;
+  // Shared with other stores; null: a budget of this store's own (MemoryBudget's).
+  std::shared_ptr<SharedMemory> memory;
 };
 
 // A record read back from the changelog.
@@ -160,7 +182,14 @@ class CaseStore {
   // Atomically applies `batch`. Outbox entries get increasing sequence numbers.
   // kErased if the batch changes a subject whose data key was destroyed (other than
   // by the erasing batch itself).
-  virtual Status Commit(const Batch& batch) = 0;
+  Status Commit(const Batch& batch) { return Commit(std::span<const Batch>(&batch, 1)); }
+  // Group commit: applies `batches` in order as ONE atomic write (one WAL record), as
+  // if each were committed alone in turn, except that of the consumed offsets of one
+  // topic and partition only the last is written (and mirrored). Their changelog
+  // records keep batch order, so any prefix of them is still safe to restore. A batch
+  // with `erase_subject` must be committed alone (kInvalidArgument otherwise). On error
+  // nothing is written.
+  virtual Status Commit(std::span<const Batch> batches) = 0;
 
   // A personal field sealed under the subject's data key (created on first use), for
   // values that leave the store (e.g. on pathway.events.v1); `field` names it and is
@@ -193,6 +222,11 @@ class CaseStore {
   virtual uint64_t ApproximateOutboxEntries() = 0;
   // Removes a delivered entry (with a changelog: and queues its tombstone).
   virtual Status DeleteOutbox(uint64_t sequence) = 0;
+  // Removes delivered entries in one write, without reading them (the sender knows
+  // which are changelog records): with a changelog, each that is not queues its
+  // tombstone. Deleting an entry that is already gone changes nothing but that
+  // tombstone, queued again.
+  virtual Status DeleteDelivered(std::span<const Delivered> delivered) = 0;
   // Outbox entries from now on get sequences >= `next` (never lowers the sequence).
   // Durable. For the transactions mode: sequences a previous owner committed must not
   // be handed out again.

@@ -23,7 +23,9 @@ class StoreSet {
  public:
   // `changelog_topic` empty: stores without a changelog (a single-instance setup).
   // `kek`: StoreOptions::kek of every store (32 bytes, or empty for clear values).
-  StoreSet(std::string dir, std::string changelog_topic, std::string kek = {});
+  // Every store shares one block cache and one write-buffer budget (`memory`).
+  StoreSet(std::string dir, std::string changelog_topic, std::string kek = {},
+           const MemoryBudget& memory = {});
 
   // The open store of `partition`, opening (and creating) it if needed.
   Result<CaseStore*> Open(int32_t partition);
@@ -48,6 +50,7 @@ class StoreSet {
   std::string dir_;
   std::string changelog_topic_;
   std::string kek_;
+  std::shared_ptr<SharedMemory> memory_;
   std::map<int32_t, std::unique_ptr<CaseStore>> open_;
 };
 

@@ -291,7 +291,7 @@ int RunExport(std::span<char* const> args) {
   for (int32_t partition : *partitions) {
     const std::string dir = layout.PartitionDir(partition);
     // No changelog: nothing is mirrored, and nothing is committed.
-    auto cases = state::CaseStore::Open(dir, state::StoreOptions{{}, 0, *kek});
+    auto cases = state::CaseStore::Open(dir, state::StoreOptions{{}, 0, *kek, nullptr});
     if (!cases) {
       PrintErr(kCmd, "cannot open " + dir + " (is the engine still running? stop it first): " +
                          cases.error().ToString());

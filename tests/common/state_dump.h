@@ -59,7 +59,7 @@ namespace state_dump_internal {
 
 inline std::unique_ptr<state::CaseStore> OpenStore(const std::string& dir,
                                                    const std::string& kek = {}) {
-  auto store = state::CaseStore::Open(dir, state::StoreOptions{{}, 0, kek});
+  auto store = state::CaseStore::Open(dir, state::StoreOptions{{}, 0, kek, nullptr});
   if (!store.ok()) {
     throw std::runtime_error("cannot open " + dir + ": " + store.error().ToString());
   }

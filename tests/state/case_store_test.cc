@@ -258,7 +258,7 @@ using pathway::store::v1::ChangelogValue;
 constexpr std::string_view kChangelogTopic = "pathway.engine.cases.changelog";
 
 std::unique_ptr<CaseStore> OpenWithChangelog(const std::string& dir) {
-  auto store = CaseStore::Open(dir, StoreOptions{std::string(kChangelogTopic), 3, {}});
+  auto store = CaseStore::Open(dir, StoreOptions{std::string(kChangelogTopic), 3, {}, nullptr});
   EXPECT_TRUE(store.ok());
   return std::move(*store);
 }
@@ -409,6 +409,83 @@ TEST(Changelog, ADeliveredOutputIsTombstonedSoANewOwnerDoesNotSendItAgain) {
   auto items = store->ReadOutbox(0, 100);
   ASSERT_TRUE(store->DeleteOutbox(items->back().sequence).ok());
   EXPECT_EQ(store->ReadOutbox(0, 100)->size(), items->size() - 1);
+}
+
+TEST(Changelog, DeleteDeliveredTombstonesOutputsButNotChangelogRecordsInOneWrite) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  ASSERT_TRUE(store->Commit(SampleBatch(1, "evt-1")).ok());
+  auto items = store->ReadOutbox(0, 100);
+  ASSERT_TRUE(items.ok());
+  ASSERT_GE(items->size(), 2u);
+  std::vector<Delivered> delivered;
+  for (const auto& item : *items) delivered.push_back({item.sequence, item.entry.changelog()});
+  ASSERT_TRUE(store->DeleteDelivered(delivered).ok());
+  // Exactly one entry is left: the tombstone of the one output (sequence 0).
+  auto left = store->ReadOutbox(0, 100);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_TRUE(left->front().entry.tombstone());
+  EXPECT_EQ(left->front().entry.key(),
+            std::string(1, static_cast<char>(ColumnFamily::kOutbox)) + std::string(8, '\0'))
+      << "the tombstone deletes the mirrored output, outbox sequence 0";
+  EXPECT_GT(left->front().sequence, items->back().sequence);
+  // A repeated report deletes nothing more than is gone, and only queues a tombstone.
+  ASSERT_TRUE(store->DeleteDelivered(delivered).ok());
+  EXPECT_EQ(store->ReadOutbox(0, 100)->size(), 2u);
+}
+
+TEST(Changelog, AGroupCommitIsEveryBatchInOrderWithOnlyTheLastOffset) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  Batch first = SampleBatch(5, "evt-1");
+  Batch second = SampleBatch(6, "evt-2");
+  second.subject_key = std::string(64, 'b');
+  std::vector<Batch> group = {first, second};
+  ASSERT_TRUE(store->Commit(std::span<const Batch>(group)).ok());
+  EXPECT_TRUE(store->LoadCase(kSubject)->has_value());
+  EXPECT_TRUE(store->LoadCase(std::string(64, 'b'))->has_value());
+  EXPECT_TRUE(store->SeenEvent("evt-1")->has_value());
+  EXPECT_TRUE(store->SeenEvent("evt-2")->has_value());
+  EXPECT_EQ(store->NextOffset("pathway.commands.v1", 3)->value_or(-1), 6);
+
+  // Outputs in batch order, then each batch's records in batch order; one offset.
+  std::vector<int> families;
+  for (const auto& r : Sent(*store)) families.push_back(static_cast<uint8_t>(r.key[0]));
+  const int out = static_cast<int>(ColumnFamily::kOutbox);
+  const int history = static_cast<int>(ColumnFamily::kHistory);
+  const int cases = static_cast<int>(ColumnFamily::kCaseState);
+  const int offsets = static_cast<int>(ColumnFamily::kOffsets);
+  EXPECT_EQ(families, (std::vector<int>{out, history, cases, out, history, cases, offsets}));
+  auto outputs = store->ReadOutbox(0, 2);
+  ASSERT_EQ(outputs->size(), 2u);
+  EXPECT_EQ(outputs->at(0).entry.topic(), "pathway.events.v1");
+  EXPECT_EQ(outputs->at(1).entry.topic(), "pathway.events.v1");
+
+  // Any prefix restores to a state some sequence of single commits would have left:
+  // after the first case record the first command is done and the second is not.
+  auto records = Sent(*store);
+  records.resize(3);
+  auto replica = OpenWithChangelog(dir.path() + "-replica");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
+  EXPECT_TRUE(replica->SeenEvent("evt-1")->has_value());
+  EXPECT_FALSE(replica->SeenEvent("evt-2")->has_value());
+  EXPECT_FALSE(replica->LoadCase(std::string(64, 'b'))->has_value());
+}
+
+TEST(Changelog, AnErasureIsNeverGroupedAndAFailedGroupWritesNothing) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  Batch erase = SampleBatch(2, "evt-2");
+  erase.erase_subject = true;
+  erase.outbox.clear();
+  std::vector<Batch> group = {SampleBatch(1, "evt-1"), erase};
+  Status s = store->Commit(std::span<const Batch>(group));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, make_error_code(errc::kInvalidArgument));
+  EXPECT_FALSE(store->SeenEvent("evt-1")->has_value());
+  EXPECT_TRUE(store->ReadOutbox(0, 10)->empty());
 }
 
 TEST(Changelog, ARestoredStoreNumbersNewOutboxEntriesAfterTheRestoredOnes) {

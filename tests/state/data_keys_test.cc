@@ -26,7 +26,7 @@ constexpr const char* kStoryA = "Amara loves trains and hates loud hand dryers";
 constexpr const char* kStoryB = "Ben is happiest in the school garden";
 
 std::unique_ptr<CaseStore> Open(const std::string& dir, std::string kek = kKek) {
-  auto store = CaseStore::Open(dir, StoreOptions{std::string(kTopic), 0, std::move(kek)});
+  auto store = CaseStore::Open(dir, StoreOptions{std::string(kTopic), 0, std::move(kek), nullptr});
   EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().ToString());
   return std::move(*store);
 }
