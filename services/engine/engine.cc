@@ -25,8 +25,12 @@ using std::chrono::milliseconds;
 // (sequences stay below 2^40), intake output has the top bit set, a fence the next.
 constexpr uint64_t kIntakeOpaque = uint64_t{1} << 63;
 constexpr uint64_t kFenceOpaque = uint64_t{1} << 62;
+// Set for an outbox entry that is itself a changelog record (its deletion queues no
+// tombstone), so a delivery report needs no read to tell.
+constexpr uint64_t kChangelogOpaque = uint64_t{1} << 61;
 constexpr int kSequenceBits = 40;
 constexpr uint64_t kSequenceMask = (uint64_t{1} << kSequenceBits) - 1;
+constexpr uint64_t kPartitionMask = (uint64_t{1} << (61 - kSequenceBits)) - 1;
 
 // The commands group's offset metadata in transactions mode: the last outbox sequence
 // of the partition that a committed transaction carried.
@@ -44,8 +48,9 @@ std::optional<uint64_t> ParseOutboxMetadata(std::string_view metadata) {
   return value;
 }
 
-uint64_t OutboxOpaque(int32_t partition, uint64_t sequence) {
-  return (static_cast<uint64_t>(partition) << kSequenceBits) | sequence;
+uint64_t OutboxOpaque(int32_t partition, uint64_t sequence, bool changelog) {
+  return (static_cast<uint64_t>(partition) << kSequenceBits) | sequence |
+         (changelog ? kChangelogOpaque : 0);
 }
 
 std::string Coordinates(const bus::Message& m) {
@@ -169,6 +174,8 @@ Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeye
 Status Engine::Start() {
   next_unsent_.clear();
   confirm_first_.clear();
+  unconfirmed_.clear();
+  delivered_.clear();
   offsets_to_publish_.clear();
   if (options_.transactions) {
     if (!producer_.transactional()) {
@@ -206,6 +213,8 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
     owned_.insert(tp.partition);
     next_unsent_[tp.partition] = 0;
     confirm_first_.erase(tp.partition);
+    unconfirmed_.erase(tp.partition);
+    delivered_.erase(tp.partition);
     commands_next_[tp.partition] = std::max<int64_t>(*next, 0);
     if (!options_.transactions) offsets_to_publish_.insert(tp.partition);
     log::Info("partition_assigned", {{"topic", tp.topic},
@@ -224,8 +233,11 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
       log::Warn("revoke_drain_incomplete",
                 {{"partition", std::to_string(tp.partition)}, {"error", s.error().ToString()}});
     }
+    if (auto s = DeleteDelivered(); !s) store_error_ = s;
     owned_.erase(tp.partition);
     next_unsent_.erase(tp.partition);
+    unconfirmed_.erase(tp.partition);
+    delivered_.erase(tp.partition);
     confirm_first_.erase(tp.partition);
     commands_next_.erase(tp.partition);
     offsets_to_publish_.erase(tp.partition);
@@ -525,7 +537,7 @@ Status Engine::CommitTransaction() {
         through = it->second;
       }
       if (auto it = txn_sent_.find(partition); it != txn_sent_.end() && !it->second.empty()) {
-        through = it->second.back();
+        through = it->second.back().sequence;
       }
       // Every commit rewrites the metadata, so it always carries the latest sequence.
       if (through) offset.metadata = std::string(kOutboxMetadataPrefix) + std::to_string(*through);
@@ -551,16 +563,14 @@ Status Engine::CommitTransaction() {
   // committed sequence back and drops the entries (AdoptCommittedOutbox).
   for (const auto& [partition, sequences] : sent) {
     if (sequences.empty()) continue;
-    committed_through_[partition] = sequences.back();
+    committed_through_[partition] = sequences.back().sequence;
     state::CaseStore* store = stores_.Find(partition);
     if (!store) continue;
-    for (uint64_t sequence : sequences) {
-      if (auto s = store->DeleteOutbox(sequence); !s) {
-        store_error_ = s;
-        return s;
-      }
-      ++stats_.delivered;
+    if (auto s = store->DeleteDelivered(sequences); !s) {
+      store_error_ = s;
+      return s;
     }
+    stats_.delivered += sequences.size();
   }
   return {};
 }
@@ -598,6 +608,7 @@ Status Engine::DrainOutbox(const std::vector<int32_t>& partitions, milliseconds 
       if (auto s = CommitTransaction(); !s) return s;
     } else {
       (void)producer_.Flush(milliseconds(100));
+      if (auto s = DeleteDelivered(); !s) return s;
     }
     if (!store_error_) return store_error_;
     bool empty = true;
@@ -643,6 +654,7 @@ Status Engine::StepOnce(milliseconds poll_timeout) {
     if (auto s = CommitTransaction(); !s) return s;
   }
   producer_.Poll(milliseconds(0));
+  if (auto s = DeleteDelivered(); !s) return s;
   if (!store_error_) return store_error_;
   PurgeProcessedRecords();
   return {};
@@ -791,8 +803,9 @@ void Engine::OnDelivery(const bus::Delivery& d) {
     log::Warn("intake_delivery_failed", {{"error", d.error_detail}});
     return;
   }
-  const auto partition = static_cast<int32_t>(d.opaque >> kSequenceBits);
+  const auto partition = static_cast<int32_t>((d.opaque >> kSequenceBits) & kPartitionMask);
   const uint64_t sequence = d.opaque & kSequenceMask;
+  const bool changelog = (d.opaque & kChangelogOpaque) != 0;
   if (options_.transactions) {
     // Written is not committed: entries are deleted after the commit instead.
     if (d.error) {
@@ -825,12 +838,24 @@ void Engine::OnDelivery(const bus::Delivery& d) {
     BackOff(partition);
     return;
   }
-  if (auto s = store->DeleteOutbox(sequence); !s) {
-    store_error_ = s;
-    return;
-  }
+  // Deleted with the rest of the Step's deliveries in one write (DeleteDelivered).
+  unconfirmed_[partition].erase(sequence);
+  delivered_[partition].push_back({sequence, changelog});
   send_backoff_.erase(partition);
   ++stats_.delivered;
+}
+
+Status Engine::DeleteDelivered() {
+  for (auto& [partition, delivered] : delivered_) {
+    if (delivered.empty()) continue;
+    state::CaseStore* store = stores_.Find(partition);
+    // Revoked meanwhile: the entries stay; the next owner sends them again (same ids).
+    if (store) {
+      if (auto s = store->DeleteDelivered(delivered); !s) return s;
+    }
+    delivered.clear();
+  }
+  return {};
 }
 
 Status Engine::ProduceIntake(std::string_view topic, std::string_view key, std::string_view value,
@@ -1011,7 +1036,10 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
   for (const auto& m : commands) {
     ++stats_.commands;
     auto started = std::chrono::steady_clock::now();
-    if (auto s = HandleCommand(m); !s) return s;
+    if (auto s = HandleCommand(m); !s) {
+      groups_.clear();  // staged only: the commands are processed again after a restart
+      return s;
+    }
     if (options_.on_command) {
       auto took = std::chrono::duration_cast<std::chrono::microseconds>(
           std::chrono::steady_clock::now() - started);
@@ -1026,6 +1054,8 @@ Status Engine::RunProcessor(milliseconds poll_timeout) {
     }
     if (owned_.count(m.partition)) next_offsets[m.partition] = m.offset + 1;
   }
+  // One write per partition for the whole batch (group commit).
+  if (auto s = FlushGroups(); !s) return s;
   // A new owner restarts where its restored store says, which can be behind what the
   // previous owner committed to the group: committing it at once keeps Kafka's lag
   // tools (and anyone waiting for the group to catch up) from counting the commands
@@ -1070,6 +1100,7 @@ Status Engine::HandleCommand(const bus::Message& m) {
     return {};
   }
   state::CaseStore& store = *store_ptr;
+  GroupCommit& group = GroupFor(m.partition, store);
   state::Batch batch;
   batch.consumed = state::ConsumedOffset{m.topic, m.partition, m.offset + 1};
   batch.partition = m.partition;
@@ -1086,13 +1117,13 @@ Status Engine::HandleCommand(const bus::Message& m) {
                    "not a routed command (no event_id or subject_key)", options_.dead_letter_key);
     if (!d) return d.error();
     AddToOutbox(batch, topics::kDeadLetter, Coordinates(m), d->SerializeAsString());
-    return store.Commit(batch);
+    return group.Add(std::move(batch));
   }
 
   // Once per source, event id and subject: partners' ids are not one namespace.
   std::string identity = workflow::CommandIdentity(command);
   std::string digest = workflow::ContentDigest(command);
-  auto seen = store.SeenEvent(identity);
+  auto seen = group.SeenEvent(identity);
   if (!seen) return seen.error();
   if (*seen) {
     // An entry without a digest predates digests: a repeat, as it was then decided.
@@ -1100,7 +1131,7 @@ Status Engine::HandleCommand(const bus::Message& m) {
       ++stats_.duplicates;
       log::Info("duplicate_ignored",
                 {{"source", Coordinates(m)}, {"event_id", command.event_id()}});
-      return store.Commit(batch);  // advance the offset, nothing else
+      return group.Add(std::move(batch));  // advance the offset, nothing else
     }
     ++stats_.rejections;
     workflow::Rejection reused = workflow::ReusedIdRejection();
@@ -1110,12 +1141,12 @@ Status Engine::HandleCommand(const bus::Message& m) {
                                    {"rule", reused.rule}});
     v1::Envelope rejection = workflow::MakeReusedIdRejection(command, digest, time_.Now());
     AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
-    return store.Commit(batch);  // the first message's entry stays as it is
+    return group.Add(std::move(batch));  // the first message's entry stays as it is
   }
   batch.dedupe_event_id = std::move(identity);
   batch.dedupe_digest = std::move(digest);
 
-  auto loaded = store.LoadCase(command.subject_key());
+  auto loaded = group.LoadCase(command.subject_key());
   if (!loaded) return loaded.error();
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
@@ -1124,7 +1155,7 @@ Status Engine::HandleCommand(const bus::Message& m) {
   workflow::CaseStep step = workflow::DecideCommand(state, command, now, settings);
   if (step.needs_log) {
     // Dated before what the case has decided: re-decided from its kept commands.
-    auto history = store.History(command.subject_key());
+    auto history = group.History(command.subject_key());
     if (!history) return history.error();
     // Entries past the case's length are a batch a crash cut short (restored in part
     // from the changelog): not decided, so not kept commands.
@@ -1143,7 +1174,7 @@ Status Engine::HandleCommand(const bus::Message& m) {
                 {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
     }
     // A refused command the case keeps (it may become valid) commits like any step.
-    if (!step.new_state) return CommitRejection(store, std::move(batch), command, *step.rejection);
+    if (!step.new_state) return CommitRejection(group, std::move(batch), command, *step.rejection);
     ++stats_.rejections;
     log::Info("command_rejected", {{"subject", command.subject_key()},
                                    {"event_id", command.event_id()},
@@ -1159,16 +1190,17 @@ Status Engine::HandleCommand(const bus::Message& m) {
   // committed: one that could never be sent would stop the partition for good.
   if (auto r = CheckSizes(batch)) {
     ++stats_.size_rejections;
-    return CommitRejection(store, std::move(rejected), command, *r);
+    return CommitRejection(group, std::move(rejected), command, *r);
   }
-  if (auto s = store.Commit(batch); !s) return s;
+  const bool erased = batch.erase_subject;
+  if (auto s = group.Add(std::move(batch)); !s) return s;
   stats_.events += ids.size();
   for (const auto& id : ids) {
     log::Info(
         "event_recorded",
         {{"subject", command.subject_key()}, {"event_id", id}, {"cause", command.event_id()}});
   }
-  if (batch.erase_subject) {
+  if (erased) {
     log::Info("subject_erased", {{"subject", command.subject_key()}});
     purge_pending_.try_emplace(m.partition);
   }
@@ -1183,8 +1215,8 @@ workflow::StepSettings Engine::StepSettings() const {
       .max_history_per_case = options_.max_history_per_case};
 }
 
-Status Engine::CommitRejection(state::CaseStore& store, state::Batch batch,
-                               const v1::Envelope& command, const workflow::Rejection& r) {
+Status Engine::CommitRejection(GroupCommit& group, state::Batch batch, const v1::Envelope& command,
+                               const workflow::Rejection& r) {
   ++stats_.rejections;
   log::Info("command_rejected", {{"subject", command.subject_key()},
                                  {"event_id", command.event_id()},
@@ -1193,7 +1225,25 @@ Status Engine::CommitRejection(state::CaseStore& store, state::Batch batch,
   // Bounded whatever the command held: MakeRejection names a hostile id by its digest.
   v1::Envelope rejection = workflow::MakeRejection(command, r, time_.Now());
   AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
-  return store.Commit(batch);
+  return group.Add(std::move(batch));
+}
+
+GroupCommit& Engine::GroupFor(int32_t partition, state::CaseStore& store) {
+  auto it = groups_.find(partition);
+  if (it != groups_.end() && &it->second.store() != &store) it = groups_.erase(it);
+  if (it == groups_.end() || it->first != partition) {
+    it = groups_.emplace(partition, GroupCommit(store)).first;
+  }
+  return it->second;
+}
+
+Status Engine::FlushGroups() {
+  Status result;
+  for (auto& [partition, group] : groups_) {
+    if (auto s = group.Flush(); !s && result) result = s;
+  }
+  groups_.clear();
+  return result;
 }
 
 std::optional<workflow::Rejection> Engine::CheckSizes(const state::Batch& batch) const {
@@ -1260,6 +1310,7 @@ Status Engine::DeadLetterOutput(int32_t partition, state::CaseStore& store, uint
   AddToOutbox(batch, topics::kDeadLetter, cause, d->SerializeAsString());
   // Two writes: a crash between them sends the dead letter twice, with one id.
   if (auto s = store.Commit(batch); !s) return s;
+  unconfirmed_[partition].erase(sequence);
   return store.DeleteOutbox(sequence);
 }
 
@@ -1274,13 +1325,17 @@ Status Engine::FireTimers() {
   for (int32_t partition : owned_) {
     state::CaseStore* store = stores_.Find(partition);
     if (!store) continue;
-    auto backlog = [&] { return store->NextOutboxSequence() - next_unsent_[partition]; };
+    // The fired timers of a partition are committed together, like its commands.
+    GroupCommit group(*store);
+    auto backlog = [&] {
+      return store->NextOutboxSequence() + group.StagedOutboxEntries() - next_unsent_[partition];
+    };
     if (backlog() >= options_.outbox_batch / 2) continue;
     auto due = store->DueTimers(partition, today, options_.max_batch);
     if (!due) return due.error();
     for (const auto& timer : *due) {
       if (backlog() >= options_.outbox_batch / 2) break;  // the rest on the next Steps
-      auto loaded = store->LoadCase(timer.subject_key());
+      auto loaded = group.LoadCase(timer.subject_key());
       if (!loaded) return loaded.error();
       pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
       state::Batch batch;
@@ -1292,8 +1347,9 @@ Status Engine::FireTimers() {
         if (auto s = CarryOut(batch, *store, timer.subject_key(), std::move(step)); !s) return s;
         ++stats_.timers_fired;
       }
-      if (auto s = store->Commit(batch); !s) return s;
+      if (auto s = group.Add(std::move(batch)); !s) return s;
     }
+    if (auto s = group.Flush(); !s) return s;
   }
   return {};
 }
@@ -1331,10 +1387,11 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
   uint64_t& next = next_unsent_[partition];
   if (auto fence = confirm_first_.find(partition); fence != confirm_first_.end()) {
     if (next > fence->second) {
-      // Wait until every entry up to the new key's record is confirmed.
-      auto first = store.ReadOutbox(0, 1);
-      if (!first) return first.error();
-      if (!first->empty() && first->front().sequence <= fence->second) return {};
+      // Wait until every entry up to the new key's record is confirmed. Every entry
+      // below `next` was handed to the producer by this owner, so the unconfirmed
+      // ones are exactly those it still waits for.
+      const auto& waiting = unconfirmed_[partition];
+      if (!waiting.empty() && *waiting.begin() <= fence->second) return {};
     }
     // Confirmed, or a failed delivery rewound `next` to resend it: go on.
     confirm_first_.erase(fence);
@@ -1362,7 +1419,7 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
                     " bytes exceed the record limit of " +
                     std::to_string(options_.max_record_bytes)};
     } else {
-      s = producer_.Send(out, OutboxOpaque(partition, item.sequence));
+      s = producer_.Send(out, OutboxOpaque(partition, item.sequence, e.changelog()));
     }
     if (!s) {
       if (s.error().code == make_error_code(bus::errc::kQueueFull)) break;  // next Step
@@ -1383,7 +1440,11 @@ Status Engine::SendOutbox(int32_t partition, state::CaseStore& store) {
       break;
     }
     next = item.sequence + 1;
-    if (options_.transactions) txn_sent_[partition].push_back(item.sequence);
+    if (options_.transactions) {
+      txn_sent_[partition].push_back({item.sequence, e.changelog()});
+    } else {
+      unconfirmed_[partition].insert(item.sequence);
+    }
     if (e.confirm_before_later() && !options_.transactions)
       confirm_first_[partition] = item.sequence;
   }

@@ -41,6 +41,7 @@
 #include "common/time_source.h"
 #include "pathway/v1/config.pb.h"
 #include "services/bus/event_bus.h"
+#include "services/engine/group_commit.h"
 #include "services/engine/subject_keyer.h"
 #include "state/case_store.h"
 #include "state/store_set.h"
@@ -196,13 +197,19 @@ class Engine final : public bus::RebalanceListener {
   // What a case step depends on, from options_ (the simulator takes the same).
   workflow::StepSettings StepSettings() const;
   // Rejects `command` in a batch of its own (consumed offset and dedupe entry only).
-  Status CommitRejection(state::CaseStore& store, state::Batch batch,
+  Status CommitRejection(GroupCommit& group, state::Batch batch,
                          const pathway::v1::Envelope& command, const workflow::Rejection& r);
   Status RunProcessor(std::chrono::milliseconds poll_timeout);
+  // The group commit of `partition`'s commands in this Step (made on first use).
+  GroupCommit& GroupFor(int32_t partition, state::CaseStore& store);
+  // Commits every partition's group (one write each) and forgets them.
+  Status FlushGroups();
   Status HandleCommand(const bus::Message& message);
   Status FireTimers();
   Status SendOutbox();
   Status SendOutbox(int32_t partition, state::CaseStore& store);
+  // Deletes the outbox entries confirmed since the last call, one write per partition.
+  Status DeleteDelivered();
   // Makes the partition's store current (see the class comment); the offset of
   // pathway.commands.v1 to resume from.
   Result<int64_t> TakeOver(int32_t partition);
@@ -248,6 +255,11 @@ class Engine final : public bus::RebalanceListener {
   // Per partition: the sequence of the last new data key's changelog record sent;
   // nothing after it is sent until everything up to it is confirmed.
   std::map<int32_t, uint64_t> confirm_first_;
+  // Per partition, without transactions: outbox entries handed to the producer and
+  // not yet confirmed (bounded by what one Step sends plus failed ones).
+  std::map<int32_t, std::set<uint64_t>> unconfirmed_;
+  // Per partition: entries confirmed since the last DeleteDelivered.
+  std::map<int32_t, std::vector<state::Delivered>> delivered_;
   // The fence being produced: its delivery report fills these.
   std::optional<bus::Delivery> fence_delivery_;
   uint64_t intake_failures_ = 0;  // intake deliveries that failed since the last commit
@@ -281,10 +293,10 @@ class Engine final : public bus::RebalanceListener {
   // Transactions mode: what the open transaction holds.
   bool txn_open_ = false;
   bool txn_delivery_failed_ = false;
-  std::map<int32_t, int64_t> txn_inbound_;             // next offsets of pathway.inbound.v1
-  std::map<int32_t, std::vector<uint64_t>> txn_sent_;  // outbox sequences, per partition
-  std::set<int32_t> txn_commands_;                     // partitions whose offset moved
-  std::map<int32_t, int64_t> commands_next_;           // per owned partition
+  std::map<int32_t, int64_t> txn_inbound_;                     // next offsets of pathway.inbound.v1
+  std::map<int32_t, std::vector<state::Delivered>> txn_sent_;  // outbox entries, per partition
+  std::set<int32_t> txn_commands_;                             // partitions whose offset moved
+  std::map<int32_t, int64_t> commands_next_;                   // per owned partition
   // Without transactions: partitions assigned whose stored offset the group's
   // committed offset does not show yet (a new owner may restart behind it).
   std::set<int32_t> offsets_to_publish_;
@@ -300,6 +312,8 @@ class Engine final : public bus::RebalanceListener {
     std::string last_error;
   };
   std::map<int32_t, PurgeRetry> purge_pending_;
+  // Per partition: the commands decided in this Step, committed together at its end.
+  std::map<int32_t, GroupCommit> groups_;
   Status store_error_;  // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
   std::atomic<bool> failed_{false};

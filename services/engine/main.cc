@@ -53,6 +53,10 @@ constexpr const char* kUsage =
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
     "                      [--ops-listen HOST:PORT (default 127.0.0.1:9464; off to disable)]\n"
     "                      [--max-history-per-case N (default 10000)]\n"
+    "                      [--block-cache-mb N (default 256) --write-buffer-mb N (default\n"
+    "                       128): RocksDB memory, shared by every partition's store]\n"
+    "                      [--max-batch N (default 256): commands per partition and Step,\n"
+    "                       committed in one write]\n"
     "                      [--transactional-id ID (Kafka transactions mode; unique per\n"
     "                       instance and the same across its restarts)]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
@@ -69,7 +73,16 @@ struct Flags {
   std::string ops_listen = "127.0.0.1:9464";
   bool ops_listen_given = false;
   std::string transactional_id;  // empty: no Kafka transactions
+  state::MemoryBudget memory;
 };
+
+// A whole number from `min` to `max`, or nullopt.
+std::optional<long long> WholeNumber(const std::string& v, long long min, long long max) {
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (end == v.c_str() || *end != '\0' || n < min || n > max) return std::nullopt;
+  return n;
+}
 
 int Usage(const std::string& problem) {
   std::cerr << "pathway-engine: " << problem << "\n" << kUsage;
@@ -136,6 +149,20 @@ int Run(int argc, char** argv) {
         return Usage("--max-history-per-case must be a positive whole number");
       }
       flags.options.max_history_per_case = static_cast<uint64_t>(n);
+    } else if (arg == "--block-cache-mb" || arg == "--write-buffer-mb") {
+      std::optional<long long> mb;
+      if (!value(&v) || !(mb = WholeNumber(v, 8, 1 << 20))) {
+        return Usage(arg + " must be a whole number of MiB from 8");
+      }
+      (arg == "--block-cache-mb" ? flags.memory.block_cache_bytes
+                                 : flags.memory.write_buffer_bytes) = static_cast<size_t>(*mb)
+                                                                      << 20;
+    } else if (arg == "--max-batch") {
+      std::optional<long long> n;
+      if (!value(&v) || !(n = WholeNumber(v, 1, 100000))) {
+        return Usage("--max-batch must be a whole number from 1 to 100000");
+      }
+      flags.options.max_batch = static_cast<size_t>(*n);
     } else if (arg == "--transactional-id") {
       if (!value(&v) || v.empty()) return Usage("--transactional-id needs a value");
       flags.transactional_id = v;
@@ -203,7 +230,8 @@ int Run(int argc, char** argv) {
   }
   // One store per partition, each mirrored to its changelog partition; personal data
   // sealed under per-child data keys wrapped by the KEK.
-  state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog), *kek);
+  state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog), *kek,
+                         flags.memory);
   // Dead letters' excerpts are sealed under a key of their own, derived from the KEK:
   // they belong to no child whose key could be used (docs/guarantees.md).
   flags.options.dead_letter_key = HmacSha256(*kek, "pathway.deadletter.v1");
