@@ -116,10 +116,13 @@ void FireDue(const std::string& subject, store::CaseState& state, CivilDate up_t
              std::vector<store::Timer>* fired) {
   // Bounded: each pass fires one timer, which leaves its deadline warned or breached,
   // so it is not due again; at most two timers per deadline.
-  const size_t bound = 2 * DeadlineTimersOf(subject, state, settings.warning_lead_days).size() + 1;
+  std::vector<store::Timer> timers = DeadlineTimersOf(subject, state, settings.warning_lead_days);
+  const size_t bound = 2 * timers.size() + 1;
   for (size_t pass = 0; pass < bound; ++pass) {
+    // A fired timer changes the case's deadlines: the timers are worked out again.
+    if (pass > 0) timers = DeadlineTimersOf(subject, state, settings.warning_lead_days);
     bool any = false;
-    for (const auto& timer : DeadlineTimersOf(subject, state, settings.warning_lead_days)) {
+    for (const auto& timer : timers) {
       auto on = ToCivil(timer.fires_on());
       if (!on || std::chrono::sys_days{*on} > std::chrono::sys_days{up_to}) break;
       std::vector<v1::Envelope> out = FireTimer(state, timer, now);
