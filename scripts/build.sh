@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds pathway.  usage: scripts/build.sh [release|asan|fuzz]
-#   release -> build/       (RelWithDebInfo, warnings as errors)
+#   release -> build/       (Release: -O3, no debug info, asserts off; warnings as errors,
+#                            so the tests run what a user's Release build compiles)
 #   asan    -> build-asan/  (AddressSanitizer + UndefinedBehaviorSanitizer)
 #   fuzz    -> build-fuzz/  (clang, libFuzzer + ASan + UBSan: only the targets in fuzz/
 #                            and the libraries they link; docs/fuzzing.md)
@@ -8,7 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-release}
 case $kind in
-  release) dir=$repo/build; flags=() ;;
+  release) dir=$repo/build; flags=(-DCMAKE_BUILD_TYPE=Release) ;;
   asan) dir=$repo/build-asan; flags=(-DPATHWAY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
   fuzz)
     bash "$repo/scripts/install-fuzz-deps.sh"

@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config make git ca-certificates procps
   librdkafka-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libboost-dev libboost-program-options-dev libssl-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev
   kcat clang-format
 )

@@ -18,7 +18,7 @@ echo "== format check (clang-format, .clang-format)"
 mapfile -t sources < <(git ls-files '*.h' '*.cc')
 clang-format --dry-run --Werror "${sources[@]}"
 
-echo "== release build"
+echo "== release build (build/: CMAKE_BUILD_TYPE=Release, -O3, warnings as errors)"
 bash scripts/build.sh release
 echo "== tests: unit, mock broker, real Kafka"
 ctest --test-dir build --output-on-failure -j 2 --timeout 600

@@ -548,9 +548,10 @@ std::string CanonicalCase(const store::CaseState& state) {
     for (const auto& f : p.facts()) facts[f.key()] += f.value() + ";";
     for (const auto& [key, values] : facts) i += "|f" + key + "=" + values;
     std::vector<std::string> sets;
-    for (const auto& st : p.steps()) sets.push_back("s" + st.SerializeAsString());
+    // Appended to the tag (not "s" + bytes: GCC bug 105651 at -O3, a false -Wrestrict).
+    for (const auto& st : p.steps()) st.AppendToString(&sets.emplace_back("s"));
     for (const auto& st : p.implied_steps()) sets.push_back("i" + st);
-    for (const auto& w : p.data_quality()) sets.push_back("w" + w.SerializeAsString());
+    for (const auto& w : p.data_quality()) w.AppendToString(&sets.emplace_back("w"));
     std::sort(sets.begin(), sets.end());
     for (auto& x : sets) i += "|" + x;
     instances.push_back(std::move(i));

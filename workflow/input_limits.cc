@@ -122,7 +122,11 @@ std::string Path(std::string_view prefix, const pb::FieldDescriptor& field, int 
   std::string path(prefix);
   if (!path.empty()) path += '.';
   path += field.name();
-  if (index >= 0) path += "[" + std::to_string(index) + "]";
+  if (index >= 0) {  // appended: "[" + std::to_string(i) trips GCC bug 105651 at -O3
+    path += '[';
+    path += std::to_string(index);
+    path += ']';
+  }
   return path;
 }
 

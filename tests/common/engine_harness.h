@@ -144,7 +144,10 @@ class EngineHarness {
         auto history = store->History(subject);
         if (!state.ok() || !history.ok()) throw std::runtime_error("read case");
         std::string value = (*state)->SerializeAsString();
-        for (const auto& e : *history) value += "|" + e.SerializeAsString();
+        for (const auto& e : *history) {
+          value += '|';
+          e.AppendToString(&value);
+        }
         out[subject] = std::move(value);
       }
     }

@@ -130,7 +130,10 @@ void RunRebalance(size_t victim_index, uint64_t default_seed) {
   const size_t survivor_log_at_kill = survivor.Log().size();
   victim.Kill();
   std::string owned;
-  for (int p : taken_over) owned += " " + std::to_string(p);
+  for (int p : taken_over) {
+    owned += ' ';
+    owned += std::to_string(p);
+  }
   std::cout << "[rebalance] SIGKILL " << victim.config().log_file << " at "
             << Progress(probe).value_or(-1) << " of about " << reference.progress
             << " progress; it owned partitions" << owned << "\n";

@@ -176,7 +176,7 @@ TEST_F(Eng, AGrantIsForOneOrTwoYears) {
   // The scheme funds for 1 or 2 years.
   Apply("a", "2025-06-02");
   for (int years : {0, 3, -1}) {
-    Fund("d" + std::to_string(years), "2025-06-20", years);
+    Fund(std::string("d").append(std::to_string(years)), "2025-06-20", years);
     EXPECT_EQ(LastRejectionRule(), "grant.years") << years;
     EXPECT_EQ(LastRejection().field(), "eng_decided.years");
   }

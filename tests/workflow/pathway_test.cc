@@ -185,8 +185,8 @@ TEST(Definitions, EveryImplicationIsListedInTheDocs) {
     }
     for (const auto& t : d->transitions) {
       for (const Implication& i : t.implies) {
-        const std::string later = "`" + std::string(t.step) + "`";
-        const std::string earlier = "| `" + std::string(i.step) + "`";
+        const std::string later = std::string("`").append(t.step).append("`");
+        const std::string earlier = std::string("| `").append(i.step).append("`");
         bool listed = std::any_of(rows.begin(), rows.end(), [&](const std::string& row) {
           size_t bar = row.find(" | ");
           return bar != std::string::npos && row.substr(0, bar).find(later) != std::string::npos &&

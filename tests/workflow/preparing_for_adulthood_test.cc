@@ -173,7 +173,7 @@ TEST_F(Pfa, PlanMayRunToTheThirtyFirstJulyEndingTheAcademicYearOfTheTwentyFifthB
   int i = 0;
   for (const auto& c : cases) {
     Simulator fresh(SubjectKey);
-    std::string id = "s" + std::to_string(i++);
+    std::string id = std::string("s").append(std::to_string(i++));
     fresh.Process(Command(id, "2026-01-05",
                           [&](v1::Envelope& e) {
                             auto* p = e.mutable_pfa_started();

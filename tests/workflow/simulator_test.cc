@@ -91,9 +91,13 @@ TEST(Simulator, OneChildAcrossFivePathwaysAndFourAgencies) {
   for (const auto& p : child.state.pathways()) {
     states[p.reference()] = p.state();
     for (const auto& d : p.deadlines()) {
-      std::string text =
-          FormatDate(*ToCivil(d.due())) + " " + v1::DeadlineStatus_Name(d.status()).substr(16);
-      if (d.has_met_on()) text += " " + FormatDate(*ToCivil(d.met_on()));
+      std::string text = FormatDate(*ToCivil(d.due()));
+      text += ' ';
+      text += v1::DeadlineStatus_Name(d.status()).substr(16);
+      if (d.has_met_on()) {
+        text += ' ';
+        text += FormatDate(*ToCivil(d.met_on()));
+      }
       deadlines[p.reference() + "/" + d.name()] = text;  // the latest of a name
     }
   }
@@ -162,8 +166,9 @@ std::vector<v1::Envelope> RandomHistory(uint32_t seed) {
     day = AddDays(day, static_cast<int>(rng() % 9));
     std::string date = FormatDate(day);
     std::string nhs = children[rng() % 3];
-    std::string request = "EHC-" + std::to_string(rng() % 2);
-    std::string id = "r" + std::to_string(seed) + "-" + std::to_string(i);
+    const std::string request = std::string("EHC-").append(std::to_string(rng() % 2));
+    const std::string id =
+        std::string("r").append(std::to_string(seed)).append("-").append(std::to_string(i));
     int kind = static_cast<int>(rng() % 9);
     out.push_back(Command(
         id, date,
