@@ -136,7 +136,7 @@ struct TempStore {
   explicit TempStore(int32_t partition = 0) {
     auto opened = state::CaseStore::Open(
         dir.path() + "/store",
-        state::StoreOptions{std::string(topics::kChangelog), partition, Kek()});
+        state::StoreOptions{std::string(topics::kChangelog), partition, Kek(), nullptr});
     if (!opened) Die("open store: " + opened.error().ToString());
     store = std::move(*opened);
   }
