@@ -226,7 +226,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
 }
 
 void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
-  // State is committed per message; what is left is the outbox. Sending it now hands
+  // State is committed at the end of each Step's batch; what is left is the outbox. Sending it now hands
   // the next owner a complete changelog (it would otherwise redo that work itself).
   for (const auto& tp : partitions) {
     if (auto s = DrainOutbox({tp.partition}, options_.revoke_drain_timeout); !s) {

@@ -10,9 +10,10 @@
 //
 // Stateful stage: reads pathway.commands.v1 from the offsets stored in RocksDB,
 // drops event ids it has seen, runs workflow::Decide, and commits new state,
-// history, dedupe entry, outbox entries and the consumed offset in one batch. The
-// outbox is then sent with the idempotent producer; an entry is deleted only after
-// its delivery is confirmed, so a crash re-sends the same ids and loses none.
+// history, dedupe entry, outbox entries and the consumed offset of every command of a
+// partition read in one Step in one atomic write (GroupCommit). The outbox is then
+// sent with the idempotent producer; an entry is deleted only after its delivery is
+// confirmed (in one write per Step), so a crash re-sends the same ids and loses none.
 //
 // Scale-out: each partition of pathway.commands.v1 has its own store (StoreSet),
 // mirrored to the same partition of pathway.engine.cases.changelog through the
@@ -99,8 +100,8 @@ struct EngineOptions {
   // replaced instance's transaction is fenced by its group's generation (KIP-447).
   bool transactions = false;
   std::chrono::milliseconds transaction_timeout{60000};  // per transactional call
-  // Called after each command of the stateful stage with how long it took (decide and
-  // commit) and how long ago it was appended to pathway.commands.v1 (broker time; 0 if
+  // Called after each command of the stateful stage with how long it took to decide
+  // (its commit is the Step's group commit, after the last command) and how long ago it was appended to pathway.commands.v1 (broker time; 0 if
   // unknown). On the engine thread; for metrics.
   std::function<void(std::chrono::microseconds took, std::chrono::milliseconds age)> on_command;
 };
