@@ -147,9 +147,11 @@ struct Folded {
 
 // One re-decidable command in business-date order: the timers due by its date fire
 // first (as they would have, had it arrived in order), then it is decided and kept.
+// `decided`: the command already decided on `state` with settings.decide, reused if no
+// timer fires first (the same pure decision; deciding is most of a command's cost).
 Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
                    TimePoint now, const StepSettings& settings, bool decide_needs = true,
-                   const std::vector<KnownStep>* known = nullptr) {
+                   const std::vector<KnownStep>* known = nullptr, Decision* decided = nullptr) {
   Folded f;
   if (auto day = BusinessDay(command)) {
     FireDue(command.subject_key(), state, *day, now, settings, f.events, &f.fired);
@@ -157,7 +159,10 @@ Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const s
   DecideOptions options = settings.decide;
   options.decide_needs = decide_needs;
   options.known_steps = known;
-  Decision decision = Decide(state, command, now, options);
+  const bool same = f.events.empty() && decided &&
+                    options.decide_needs == settings.decide.decide_needs &&
+                    options.known_steps == settings.decide.known_steps;
+  Decision decision = same ? std::move(*decided) : Decide(state, command, now, options);
   f.rejection = decision.rejection;
   f.events.push_back(Kept(command, order, decision.rejection, now));
   Apply(state, f.events.back());
@@ -407,9 +412,10 @@ bool ReportsAnImpliedStep(const store::CaseState& state, const v1::Envelope& com
 // The step for a command that sorts after all the case decided (or commutes with
 // what it sorts before): timers due by its date, then its decision, kept.
 CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command,
-                 const std::string& order, TimePoint now, const StepSettings& settings) {
+                 const std::string& order, TimePoint now, const StepSettings& settings,
+                 Decision* decided = nullptr) {
   store::CaseState folded = state;
-  Folded f = FoldCommand(folded, command, order, now, settings);
+  Folded f = FoldCommand(folded, command, order, now, settings, true, nullptr, decided);
   if (state.history_length() + f.events.size() > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
@@ -485,8 +491,8 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
     return step;
   }
   // Refused for its own fields: refused in any order, and not kept.
-  if (Decision first = Decide(state, command, now, settings.decide);
-      first.rejection && Final(*first.rejection, command)) {
+  Decision first = Decide(state, command, now, settings.decide);
+  if (first.rejection && Final(*first.rejection, command)) {
     return Refuse(command, std::move(*first.rejection), now);
   }
   const std::string order = CommandOrder(command);
@@ -510,7 +516,7 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
     }
     return redecided;
   }
-  return InOrder(state, command, order, now, settings);
+  return InOrder(state, command, order, now, settings, &first);
 }
 
 CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& state,
