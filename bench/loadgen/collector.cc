@@ -56,10 +56,6 @@ void Collector::Stop() {
   if (consumer_) consumer_->Close();
 }
 
-SteadyClock::time_point Collector::last_resolved() const {
-  return SteadyClock::time_point(std::chrono::nanoseconds(last_resolved_ns_.load()));
-}
-
 SteadyClock::time_point Collector::last_output() const {
   return SteadyClock::time_point(std::chrono::nanoseconds(last_output_ns_.load()));
 }
@@ -111,7 +107,6 @@ void Collector::Note(const bus::Message& m) {
   if (rejection) ++counts_.rejection_rules[e.command_rejected().rule()];
   outcomes_[i] = rejection ? Outcome::kRejected : Outcome::kAccepted;
   seen_ns_[i] = now;
-  last_resolved_ns_.store(now);
   resolved_.fetch_add(1);
 }
 

@@ -54,8 +54,6 @@ class Collector {
 
   // Commands with an outcome so far.
   size_t resolved() const { return resolved_.load(); }
-  // When the latest command got its outcome (steady clock), or the epoch if none did.
-  SteadyClock::time_point last_resolved() const;
   // When the latest output of any kind was read.
   SteadyClock::time_point last_output() const;
   // Stops reading; after this the accessors below are stable.
@@ -79,7 +77,6 @@ class Collector {
   std::vector<int64_t> seen_ns_;
   Counts counts_;
   std::atomic<size_t> resolved_{0};
-  std::atomic<int64_t> last_resolved_ns_{0};
   std::atomic<int64_t> last_output_ns_{0};
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};

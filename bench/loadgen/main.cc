@@ -796,6 +796,9 @@ void AddRun(Json& j, const RunResult& r) {
       .Int("audit_out", static_cast<long long>(r.counts.audit))
       .Int("rejections_out", static_cast<long long>(r.counts.rejections))
       .Int("dead_letters", static_cast<long long>(r.counts.dead_letters))
+      // Outputs that are no Envelope or name no command of this run nor a timer: 0
+      // unless the topics held something else.
+      .Int("unmatched_outputs", static_cast<long long>(r.counts.unknown + r.counts.undecodable))
       .Num("publish_s", r.publish_s)
       .Num("publish_per_s", r.publish_rate, 1)
       .Num("first_result_s", r.first_result_s)
