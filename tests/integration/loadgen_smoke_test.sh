@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pathway-loadgen end to end on the mock broker, with tiny numbers (issue 13). Checks
 # what the JSON line counts, never how fast: every command sent has an outcome
-# (accepted + rejected = commands_in), the engine emitted events, most were accepted.
+# (accepted + rejected = commands_in), the engine emitted events, most were accepted,
+# and the engine and the raw pipe stopped cleanly on SIGTERM.
 # Two runs: the EHC scenario published first, and the mixed population with --compare
 # (raw pipe, then engine). pathway-loadgen bounds its own waits (--timeout).
 set -euo pipefail
@@ -38,6 +39,7 @@ check_counts() { # NAME EXPECTED_COMMANDS
   (( unresolved == 0 )) || fail "$1: $unresolved commands without an outcome"
   (( events > 0 )) || fail "$1: no events"
   (( accepted > rejected )) || fail "$1: most commands rejected"
+  grep -q '"engine_exit_status":0' <<<"$line" || fail "$1: the engine did not stop cleanly on SIGTERM"
 }
 
 # 20 children x the 13 messages of an EHC needs assessment, published before the engine
@@ -57,8 +59,10 @@ sent=$(sed -n 's/^loadgen: \([0-9]*\) commands for 20 children.*/\1/p' "$work/mi
 check_counts mixed "$sent"
 grep -q '"mode":"compare"' <<<"$line" || fail "mixed: mode"
 grep -q '"latency_ms":{"p50":' <<<"$line" || fail "mixed: no latency"
-raw=$(grep -o '"raw_pipe":{[^}]*' <<<"$line") || fail "mixed: no raw_pipe object"
+[[ $line == *'"raw_pipe":{'* ]] || fail "mixed: no raw_pipe object"
+raw=${line#*'"raw_pipe":{'}  # the raw pipe's fields come first in what follows
 [[ $(field commands_in "$raw") == "$sent" && $(field accepted "$raw") == "$sent" ]] ||
   fail "mixed: the raw pipe did not pass every command: $raw"
+grep -q '"raw_pipe_exit_status":0' <<<"$raw" || fail "mixed: the raw pipe did not stop cleanly"
 grep -q '"engine_vs_raw_pipe":[0-9]' <<<"$line" || fail "mixed: no ratio"
 echo "PASS"
