@@ -11,15 +11,14 @@
 // every pathway. Deterministic: the same pool and seed give the same mix.
 #pragma once
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/message.h>
-
 #include <chrono>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "bench/loadgen/history_edit.h"
 #include "pathway/v1/envelope.pb.h"
 #include "tests/common/histories.h"
 #include "workflow/calendar.h"
@@ -28,41 +27,19 @@
 
 namespace pathway::testing {
 
-// Every command of every realistic history (tests/workflow/histories).
+// Every command of every realistic history (tests/workflow/histories), in the order of
+// loadgen::kHistoryFiles.
 inline std::vector<pathway::v1::Envelope> HistoryPool() {
   std::vector<pathway::v1::Envelope> pool;
-  for (const char* name :
-       {"ehc_assessment.jsonl", "annual_review.jsonl", "neurodevelopmental.jsonl",
-        "preparing_for_adulthood.jsonl", "disagreement.jsonl", "multi_pathway_child.jsonl",
-        "exceptional_needs_grant.jsonl", "tell_it_once_three_pathways.jsonl"}) {
-    for (auto& e : ReadHistory(name)) pool.push_back(std::move(e));
+  for (std::string_view name : loadgen::kHistoryFiles) {
+    for (auto& e : ReadHistory(std::string(name))) pool.push_back(std::move(e));
   }
   return pool;
 }
 
 // Moves every pathway.v1.Date in `message` by `days`, except dates of birth (a child's
 // birthday does not move with the day a message is sent).
-inline void ShiftDates(google::protobuf::Message& message, int days) {
-  using google::protobuf::FieldDescriptor;
-  const auto* r = message.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  r->ListFields(message, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->name() == "date_of_birth") continue;
-    const bool date = f->message_type() == pathway::v1::Date::descriptor();
-    const int n = f->is_repeated() ? r->FieldSize(message, f) : 1;
-    for (int i = 0; i < n; ++i) {
-      google::protobuf::Message* m = f->is_repeated() ? r->MutableRepeatedMessage(&message, f, i)
-                                                      : r->MutableMessage(&message, f);
-      if (!date) {
-        ShiftDates(*m, days);
-        continue;
-      }
-      auto& d = static_cast<pathway::v1::Date&>(*m);
-      if (auto civil = workflow::ToCivil(d)) d = workflow::ToProto(workflow::AddDays(*civil, days));
-    }
-  }
-}
+using loadgen::ShiftDates;
 
 // Who a mix is about: children by NHS number, and one identifier (a UPN or a local id)
 // some commands name instead.

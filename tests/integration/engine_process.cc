@@ -24,6 +24,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bench/loadgen/history_edit.h"
 #include "common/crypto.h"
 #include "services/bus/kafka_admin.h"
 #include "services/topics.h"
@@ -109,17 +110,9 @@ int BrokerCount(rd_kafka_t* rk) {
 
 // The NHS number following `*next` (9 digits) whose mod-11 check digit exists.
 std::string NextNhsNumber(uint64_t* next) {
-  while (true) {
-    std::string nine = std::to_string((*next)++);
-    int sum = 0;
-    for (int i = 0; i < 9; ++i) sum += (nine[i] - '0') * (10 - i);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check == 10) continue;  // never issued
-    std::string nhs = nine + static_cast<char>('0' + check);
-    if (!workflow::IsValidNhsNumber(nhs)) Fail("NHS number generator broke: " + nhs);
-    return nhs;
-  }
+  std::string nhs = loadgen::NextNhsNumber(next);
+  if (!workflow::IsValidNhsNumber(nhs)) Fail("NHS number generator broke: " + nhs);
+  return nhs;
 }
 
 // The same number with a wrong check digit.
@@ -144,41 +137,8 @@ void SetDate(v1::Date& d, Days days) {
 }
 Days FixedDay() { return Days{std::chrono::year{2026} / 1 / 5}; }
 
-// Applies `fn` to every set message field (recursively) of `m`.
-void VisitMessages(Message& m, const std::function<void(Message&, const FieldDescriptor&)>& fn) {
-  const auto* refl = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  refl->ListFields(m, &fields);
-  for (const FieldDescriptor* f : fields) {
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (f->is_repeated()) {
-        for (int i = 0; i < refl->FieldSize(m, f); ++i) {
-          Message* child = refl->MutableRepeatedMessage(&m, f, i);
-          fn(*child, *f);
-          VisitMessages(*child, fn);
-        }
-      } else {
-        Message* child = refl->MutableMessage(&m, f);
-        fn(*child, *f);
-        VisitMessages(*child, fn);
-      }
-    }
-  }
-}
-
-// Rewrites every string field named nhs_number (recursively).
-void RewriteNhs(Message& m, const std::function<std::string(const std::string&)>& map) {
-  auto one = [&](Message& msg) {
-    const auto* refl = msg.GetReflection();
-    const FieldDescriptor* f = msg.GetDescriptor()->FindFieldByName("nhs_number");
-    if (f && f->type() == FieldDescriptor::TYPE_STRING && !f->is_repeated() &&
-        refl->HasField(msg, f)) {
-      refl->SetString(&msg, f, map(refl->GetString(msg, f)));
-    }
-  };
-  one(m);
-  VisitMessages(m, [&](Message& child, const FieldDescriptor&) { one(child); });
-}
+using loadgen::RewriteNhs;
+using loadgen::VisitMessages;
 
 // Moves the dates of a command (all but dates of birth) to the fixed clock's day, keeping
 // how far a date lay after the day the command occurred (a future date stays as far in
