@@ -226,8 +226,8 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
 }
 
 void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
-  // State is committed at the end of each Step's batch; what is left is the outbox. Sending it now hands
-  // the next owner a complete changelog (it would otherwise redo that work itself).
+  // State is committed at the end of each Step's batch; what is left is the outbox. Sending it now
+  // hands the next owner a complete changelog (it would otherwise redo that work itself).
   for (const auto& tp : partitions) {
     if (auto s = DrainOutbox({tp.partition}, options_.revoke_drain_timeout); !s) {
       log::Warn("revoke_drain_incomplete",

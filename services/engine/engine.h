@@ -101,8 +101,8 @@ struct EngineOptions {
   bool transactions = false;
   std::chrono::milliseconds transaction_timeout{60000};  // per transactional call
   // Called after each command of the stateful stage with how long it took to decide
-  // (its commit is the Step's group commit, after the last command) and how long ago it was appended to pathway.commands.v1 (broker time; 0 if
-  // unknown). On the engine thread; for metrics.
+  // (its commit is the Step's group commit, after the last command) and how long ago it was
+  // appended to pathway.commands.v1 (broker time; 0 if unknown). On the engine thread; for metrics.
   std::function<void(std::chrono::microseconds took, std::chrono::milliseconds age)> on_command;
 };
 
