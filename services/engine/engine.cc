@@ -22,9 +22,10 @@ namespace v1 = pathway::v1;
 using std::chrono::milliseconds;
 
 // Opaque values given to the producer: an outbox entry is its partition and sequence
-// (sequences stay below 2^40), intake output has the top bit set, a fence the next.
-constexpr uint64_t kIntakeOpaque = uint64_t{1} << 63;
-constexpr uint64_t kFenceOpaque = uint64_t{1} << 62;
+// (sequences stay below 2^40), intake output has the top bit set, a fence the next:
+// the DeliveryRouter's channels.
+constexpr uint64_t kIntakeOpaque = DeliveryRouter::Opaque(DeliveryRouter::Channel::kIntake, 0);
+constexpr uint64_t kFenceOpaque = DeliveryRouter::Opaque(DeliveryRouter::Channel::kFence, 0);
 // Set for an outbox entry that is itself a changelog record (its deletion queues no
 // tombstone), so a delivery report needs no read to tell.
 constexpr uint64_t kChangelogOpaque = uint64_t{1} << 61;
@@ -160,13 +161,14 @@ std::string UnknownFieldNumbers(const v1::Envelope& e) {
 }  // namespace
 
 Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeyer& keyer,
-               const TimeSource& time, bus::Producer& producer, bus::Consumer& intake,
-               bus::Consumer& processor, bus::Consumer& restore)
+               const TimeSource& time, bus::Producer& producer, DeliveryRouter& deliveries,
+               bus::Consumer& intake, bus::Consumer& processor, bus::Consumer& restore)
     : options_(options),
       stores_(stores),
       keyer_(keyer),
       time_(time),
       producer_(producer),
+      deliveries_(deliveries),
       intake_(intake),
       processor_(processor),
       restore_(restore) {}
@@ -177,6 +179,14 @@ Status Engine::Start() {
   unconfirmed_.clear();
   delivered_.clear();
   offsets_to_publish_.clear();
+  registrations_.clear();
+  for (auto channel : {DeliveryRouter::Channel::kOutbox, DeliveryRouter::Channel::kIntake,
+                       DeliveryRouter::Channel::kFence}) {
+    auto registration =
+        deliveries_.Register(channel, [this](uint64_t, const bus::Delivery& d) { OnDelivery(d); });
+    if (!registration) return registration.error();
+    registrations_.push_back(std::move(*registration));
+  }
   if (options_.transactions) {
     if (!producer_.transactional()) {
       return Error{make_error_code(bus::errc::kConfig),
@@ -226,8 +236,8 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
 }
 
 void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
-  // State is committed at the end of each Step's batch; what is left is the outbox. Sending it now hands
-  // the next owner a complete changelog (it would otherwise redo that work itself).
+  // State is committed at the end of each Step's batch; what is left is the outbox. Sending it now
+  // hands the next owner a complete changelog (it would otherwise redo that work itself).
   for (const auto& tp : partitions) {
     if (auto s = DrainOutbox({tp.partition}, options_.revoke_drain_timeout); !s) {
       log::Warn("revoke_drain_incomplete",

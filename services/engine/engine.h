@@ -23,8 +23,16 @@
 // On revocation it drains that partition's outbox (bounded) and closes the store.
 // docs/guarantees.md states exactly what this guarantees.
 //
-// Not thread-safe: one thread calls Start, Step and Drain (rebalance callbacks run in
-// Step). All references passed to the constructor must outlive the Engine.
+// Wiring: the producer's delivery reports must reach the engine through a
+// DeliveryRouter made before the producer (delivery_router.h):
+//
+//   DeliveryRouter deliveries;                      // outlives the producer
+//   auto producer = NewKafkaProducer(config, deliveries.callback());
+//   Engine engine(options, stores, keyer, time, *producer, deliveries, ...);
+//
+// Not thread-safe: one thread calls Start, Step and Drain (rebalance callbacks and
+// delivery reports run in them). All references passed to the constructor must
+// outlive the Engine.
 #pragma once
 
 #include <algorithm>
@@ -42,6 +50,7 @@
 #include "common/time_source.h"
 #include "pathway/v1/config.pb.h"
 #include "services/bus/event_bus.h"
+#include "services/engine/delivery_router.h"
 #include "services/engine/engine_options.h"
 #include "services/engine/group_commit.h"
 #include "services/engine/subject_keyer.h"
@@ -54,13 +63,17 @@ namespace pathway::engine {
 
 class Engine final : public bus::RebalanceListener {
  public:
+  // `deliveries` receives `producer`'s delivery reports (see the wiring above).
   // `restore` reads the changelog (Assign only; it may be unused without a changelog).
   Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeyer& keyer,
-         const TimeSource& time, bus::Producer& producer, bus::Consumer& intake,
-         bus::Consumer& processor, bus::Consumer& restore);
+         const TimeSource& time, bus::Producer& producer, DeliveryRouter& deliveries,
+         bus::Consumer& intake, bus::Consumer& processor, bus::Consumer& restore);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
-  // Subscribes both stages. The outbox is re-sent from its start: whatever a
-  // previous run left undelivered goes out first.
+  // Registers with the delivery router (kState if another engine is registered
+  // there) and subscribes both stages. The outbox is re-sent from its start: whatever
+  // a previous run left undelivered goes out first.
   Status Start();
 
   // One bounded round: up to max_batch inbound messages, up to max_batch commands,
@@ -71,9 +84,6 @@ class Engine final : public bus::RebalanceListener {
 
   // Sends the outbox until it is empty or `timeout` passes (kTimeout).
   Status Drain(std::chrono::milliseconds timeout);
-
-  // Wire to the producer's DeliveryCallback.
-  void OnDelivery(const bus::Delivery& delivery);
 
   const EngineStats& stats() const { return stats_; }
   // Partitions of pathway.commands.v1 this instance owns (restored and processing).
@@ -96,6 +106,8 @@ class Engine final : public bus::RebalanceListener {
   void OnRevoke(const std::vector<bus::TopicPartition>& partitions) override;
 
  private:
+  // A delivery report, routed here by the router (every channel).
+  void OnDelivery(const bus::Delivery& delivery);
   Status StepOnce(std::chrono::milliseconds poll_timeout);
   Status RunIntake(std::chrono::milliseconds poll_timeout);
   // `opaque` goes with the message's outputs (kIntakeOpaque and its batch number).
@@ -161,6 +173,7 @@ class Engine final : public bus::RebalanceListener {
   const SubjectKeyer& keyer_;
   const TimeSource& time_;
   bus::Producer& producer_;
+  DeliveryRouter& deliveries_;
   bus::Consumer& intake_;
   bus::Consumer& processor_;
   bus::Consumer& restore_;
@@ -232,6 +245,9 @@ class Engine final : public bus::RebalanceListener {
   std::map<int32_t, GroupCommit> groups_;
   Status store_error_;  // a failure inside a delivery callback, surfaced by Step
   EngineStats stats_;
+  // Released first (members are destroyed in reverse order): no report reaches an
+  // engine being destroyed.
+  std::vector<DeliveryRouter::Registration> registrations_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> assigned_once_{false};
   std::atomic<bool> restoring_{false};
