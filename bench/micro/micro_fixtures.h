@@ -80,7 +80,7 @@ struct Prepared {
   TimePoint now;
 };
 
-// The step as the engine decides it (services/engine/engine.cc): DecideCommand, and
+// The step as the engine decides it (services/engine/command_stage.cc): DecideCommand, and
 // again with the case's kept commands if it asks for them (a command that sorts before
 // what the case has decided, e.g. an EHC request dated the day of the referral).
 inline workflow::CaseStep Decide(const Prepared& p) {

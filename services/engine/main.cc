@@ -254,14 +254,14 @@ int Run(int argc, char** argv) {
              {"max_inbound_bytes", std::to_string(flags.options.max_message_bytes)},
              {"max_case_bytes", std::to_string(flags.options.max_case_bytes)}});
 
-  engine::Engine* engine_ptr = nullptr;
   bus::KafkaConfig producer_config = flags.kafka;
   if (!flags.transactional_id.empty()) {
     producer_config.settings["transactional.id"] = flags.transactional_id;
   }
-  auto producer = bus::NewKafkaProducer(producer_config, [&engine_ptr](const bus::Delivery& d) {
-    if (engine_ptr) engine_ptr->OnDelivery(d);
-  });
+  // The producer's delivery reports go to the engine's stages through the router,
+  // which is made first so that it outlives the producer.
+  engine::DeliveryRouter deliveries;
+  auto producer = bus::NewKafkaProducer(producer_config, deliveries.callback());
   if (!producer) {
     log::Error("kafka_producer_failed", {{"error", producer.error().ToString()}});
     return 1;
@@ -303,9 +303,8 @@ int Run(int argc, char** argv) {
   SimulatedTimeSource fixed_time(flags.fixed_clock.value_or(TimePoint{}));
   const TimeSource& time = flags.fixed_clock ? static_cast<const TimeSource&>(fixed_time)
                                              : static_cast<const TimeSource&>(real_time);
-  engine::Engine engine(flags.options, stores, *keyer, time, **producer, **intake, **processor,
-                        **restore);
-  engine_ptr = &engine;
+  engine::Engine engine(flags.options, stores, *keyer, time, **producer, deliveries, **intake,
+                        **processor, **restore);
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;

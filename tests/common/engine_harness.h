@@ -67,9 +67,7 @@ class EngineHarness {
     restore_.reset();
     stores_ = std::make_unique<state::StoreSet>(
         dir_.path() + "/state", std::string(topics::kChangelog), std::string(32, 'K'));
-    auto on_delivery = [this](const bus::Delivery& d) {
-      if (engine_) engine_->OnDelivery(d);
-    };
+    auto on_delivery = deliveries_.callback();
     if (options_.transactions) {
       producer_ = std::make_unique<FaultyTransactionalProducer>(
           bus::NewMemoryTransactionalProducer(broker_, on_delivery), faults_);
@@ -80,7 +78,7 @@ class EngineHarness {
     processor_ = bus::NewMemoryConsumer(broker_, "pathway-engine.commands");
     restore_ = bus::NewMemoryConsumer(broker_, "");
     engine_ = std::make_unique<engine::Engine>(options_, *stores_, keyer_, time_, *producer_,
-                                               *intake_, *processor_, *restore_);
+                                               deliveries_, *intake_, *processor_, *restore_);
     Status s = engine_->Start();
     if (!s.ok()) throw std::runtime_error(s.error().ToString());
   }
@@ -176,6 +174,8 @@ class EngineHarness {
   engine::EngineOptions options_;
   TransactionFaults faults_;
   bus::MemoryBroker broker_;
+  // Before the producer, so that it outlives it.
+  engine::DeliveryRouter deliveries_;
   std::unique_ptr<state::StoreSet> stores_;
   std::unique_ptr<bus::Producer> producer_;
   std::unique_ptr<bus::Consumer> intake_;

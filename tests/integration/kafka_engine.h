@@ -33,9 +33,7 @@ class KafkaEngine {
               const engine::SubjectKeyer& keyer) {
     stores_ = std::make_unique<state::StoreSet>(config.data_dir, std::string(topics::kChangelog),
                                                 std::string(32, 'K'));
-    auto producer = bus::NewKafkaProducer(config.producer, [this](const bus::Delivery& d) {
-      if (engine_) engine_->OnDelivery(d);
-    });
+    auto producer = bus::NewKafkaProducer(config.producer, deliveries_.callback());
     auto intake = bus::NewKafkaConsumer(config.consumers, config.group_prefix + ".intake");
     auto processor = bus::NewKafkaConsumer(config.consumers, config.group_prefix + ".commands");
     auto restore = bus::NewKafkaConsumer(config.consumers, "");
@@ -54,7 +52,7 @@ class KafkaEngine {
     processor_ = std::move(*processor);
     restore_ = std::move(*restore);
     engine_ = std::make_unique<engine::Engine>(config.options, *stores_, keyer, time, *producer_,
-                                               *intake_, *processor_, *restore_);
+                                               deliveries_, *intake_, *processor_, *restore_);
     Status s = engine_->Start();
     if (!s.ok()) throw std::runtime_error(s.error().ToString());
   }
@@ -74,6 +72,8 @@ class KafkaEngine {
   state::StoreSet& stores() { return *stores_; }
 
  private:
+  // Before the producer, so that it outlives it.
+  engine::DeliveryRouter deliveries_;
   std::unique_ptr<state::StoreSet> stores_;
   std::unique_ptr<bus::Producer> producer_;
   std::unique_ptr<bus::Consumer> intake_;

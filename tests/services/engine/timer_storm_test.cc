@@ -15,18 +15,20 @@
 // ratios), so that a few thousand due timers outlast the per-Step timer bound by tens
 // of Steps, as 100,000 would with the defaults (bench/timer_storm_bench.cc runs those).
 //
-// The latency bound, derived from Engine::Step (services/engine/engine.cc) with
-// M = options.max_batch, O = options.outbox_batch and B = kPerStep <= M:
-//   - RunIntake reads up to M inbound messages, so the B referrals published before
-//     Step k are all re-keyed onto pathway.commands.v1 in Step k (the memory bus
-//     appends at once);
-//   - FireTimers then fires at most M timers per owned partition, however many are due;
-//   - RunProcessor reads up to M commands, so all B are decided and committed in
+// The latency bound, derived from Engine::Step (services/engine/engine.cc and the
+// stages it runs) with M = options.max_batch, O = options.outbox_batch and
+// B = kPerStep <= M:
+//   - IntakeStage::Run reads up to M inbound messages, so the B referrals published
+//     before Step k are all re-keyed onto pathway.commands.v1 in Step k (the memory
+//     bus appends at once);
+//   - CommandStage::FireTimers then fires at most M timers per owned partition,
+//     however many are due;
+//   - CommandStage::Run reads up to M commands, so all B are decided and committed in
 //     Step k ("commit latency" 1 Step, asserted);
-//   - SendOutbox sends up to O outbox entries per partition, oldest first, and the
-//     delivery reports come at the end of the Step. A command's entries sit behind
-//     every entry not yet sent, so they go out in Step k only if the partition's
-//     unsent outbox does not grow from Step to Step.
+//   - OutboxSender::SendOwned sends up to O outbox entries per partition, oldest
+//     first, and the delivery reports come at the end of the Step. A command's entries
+//     sit behind every entry not yet sent, so they go out in Step k only if the
+//     partition's unsent outbox does not grow from Step to Step.
 // Per partition and Step, a fired timer writes 5 outbox entries (the event and 4
 // changelog mirrors: outbox entry, history, case state, timer removal) and its
 // delivery one more (the changelog tombstone of the delivered entry): up to 6M. A

@@ -1,0 +1,353 @@
+#include "services/engine/command_stage.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "services/engine/outputs.h"
+#include "services/topics.h"
+#include "workflow/calendar.h"
+#include "workflow/clock.h"
+#include "workflow/event_identity.h"
+#include "workflow/personal_fields.h"
+#include "workflow/workflow.h"
+
+namespace pathway::engine {
+namespace {
+namespace v1 = pathway::v1;
+using std::chrono::milliseconds;
+
+std::string_view TopicOf(workflow::Sink sink) {
+  switch (sink) {
+    case workflow::Sink::kEvents:
+      return topics::kEvents;
+    case workflow::Sink::kCommands:
+      return topics::kCommands;
+    case workflow::Sink::kRejections:
+      return topics::kRejections;
+    case workflow::Sink::kAudit:
+      return topics::kAudit;
+  }
+  return topics::kDeadLetter;  // unreachable: every sink is named above
+}
+}  // namespace
+
+Status CarryOut(state::Batch& batch, state::CaseStore& store, const std::string& subject,
+                workflow::CaseStep step) {
+  batch.subject_key = subject;
+  batch.erase_subject = step.erase_subject;
+  for (auto& t : step.timers.add) batch.timers_add.push_back(std::move(t));
+  for (auto& t : step.timers.remove) batch.timers_remove.push_back(std::move(t));
+  for (auto& out : step.outputs) {
+    if (out.seal_fields) {
+      const std::string id = out.envelope.event_id();
+      if (auto s =
+              workflow::SealPersonalFields(out.envelope,
+                                           [&](std::string_view plaintext, std::string_view field) {
+                                             return store.SealField(subject, plaintext, field, id);
+                                           });
+          !s) {
+        return s;
+      }
+    }
+    const std::string& key =
+        out.sink == workflow::Sink::kCommands ? out.envelope.subject_key() : subject;
+    AddToOutbox(batch, TopicOf(out.sink), key, out.envelope.SerializeAsString());
+    if (out.sealed_at_rest) batch.outbox.back().set_sealed_subject_key(subject);
+  }
+  if (step.new_state) {
+    batch.history_start = step.new_state->history_length() - step.history.size();
+    batch.history = std::move(step.history);
+    batch.new_state = std::move(*step.new_state);
+  }
+  return {};
+}
+
+Status CommandStage::Run(milliseconds poll_timeout) {
+  const EngineOptions& options = context_.options;
+  std::vector<bus::Message> commands;
+  for (size_t i = 0; i < options.max_batch; ++i) {
+    auto polled = processor_.Poll(i == 0 ? poll_timeout : milliseconds(0));
+    if (!polled) return polled.error();
+    if (!polled->has_value()) break;
+    commands.push_back(std::move(**polled));
+  }
+  if (committer_.confirms_each_delivery()) {
+    // New children's data keys first, all together: their changelog records then go
+    // out (and are confirmed) before anything sealed under them, once per batch
+    // rather than once per child (see OutboxEntry.confirm_before_later). A commit that
+    // makes the Step's records visible together needs no such order.
+    for (const auto& m : commands) {
+      state::CaseStore* store = context_.stores.Find(m.partition);
+      if (!store || !m.key || m.key->size() != 64) continue;  // HandleCommand says why
+      if (auto s = store->PrepareDataKey(*m.key);
+          !s && s.error().code != make_error_code(state::errc::kInvalidArgument)) {
+        return s;
+      }
+    }
+  }
+  std::map<int32_t, int64_t> next_offsets;
+  for (const auto& m : commands) {
+    ++context_.stats.commands;
+    auto started = std::chrono::steady_clock::now();
+    if (auto s = HandleCommand(m); !s) {
+      groups_.clear();  // staged only: the commands are processed again after a restart
+      return s;
+    }
+    if (options.on_command) {
+      auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - started);
+      milliseconds age{0};
+      if (m.timestamp_ms > 0) {
+        auto now_ms = std::chrono::duration_cast<milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+        age = milliseconds(std::max<int64_t>(0, now_ms - m.timestamp_ms));
+      }
+      options.on_command(took, age);
+    }
+    if (context_.owned.count(m.partition)) next_offsets[m.partition] = m.offset + 1;
+  }
+  // One write per partition for the whole batch (group commit).
+  if (auto s = FlushGroups(); !s) return s;
+  return committer_.CommitCommands(next_offsets);
+}
+
+Status CommandStage::HandleCommand(const bus::Message& m) {
+  state::CaseStore* store_ptr = context_.stores.Find(m.partition);
+  if (!store_ptr) {
+    // Fetched before a revocation took effect: the partition's new owner processes
+    // it from the offset in its restored store.
+    log::Warn("not_owned_skipped", {{"source", Coordinates(m)}});
+    return {};
+  }
+  EngineStats& stats = context_.stats;
+  state::CaseStore& store = *store_ptr;
+  GroupCommit& group = GroupFor(m.partition, store);
+  state::Batch batch;
+  batch.consumed = state::ConsumedOffset{m.topic, m.partition, m.offset + 1};
+  batch.partition = m.partition;
+
+  v1::Envelope command;
+  if (!command.ParseFromString(m.value) || command.event_id().empty() ||
+      command.subject_key().size() != 64) {
+    // Only the intake stage writes this topic; anything else here is a bug or a
+    // stray producer. Keep it, with its reason, and move on.
+    ++stats.dead_letters;
+    log::Warn("dead_letter", {{"source", Coordinates(m)}, {"reason", "malformed command"}});
+    auto d = DeadLetter(Coordinates(m), m.topic, m.partition, m.offset, m.value,
+                        "not a routed command (no event_id or subject_key)",
+                        context_.options.dead_letter_key);
+    if (!d) return d.error();
+    AddToOutbox(batch, topics::kDeadLetter, Coordinates(m), d->SerializeAsString());
+    return group.Add(std::move(batch));
+  }
+
+  // Once per source, event id and subject: partners' ids are not one namespace.
+  std::string identity = workflow::CommandIdentity(command);
+  std::string digest = workflow::ContentDigest(command);
+  auto seen = group.SeenEvent(identity);
+  if (!seen) return seen.error();
+  if (*seen) {
+    // An entry without a digest predates digests: a repeat, as it was then decided.
+    if ((*seen)->empty() || **seen == digest) {
+      ++stats.duplicates;
+      log::Info("duplicate_ignored",
+                {{"source", Coordinates(m)}, {"event_id", command.event_id()}});
+      return group.Add(std::move(batch));  // advance the offset, nothing else
+    }
+    ++stats.rejections;
+    workflow::Rejection reused = workflow::ReusedIdRejection();
+    log::Warn("command_rejected", {{"subject", command.subject_key()},
+                                   {"event_id", command.event_id()},
+                                   {"field", reused.field},
+                                   {"rule", reused.rule}});
+    v1::Envelope rejection = workflow::MakeReusedIdRejection(command, digest, time_.Now());
+    AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
+    return group.Add(std::move(batch));  // the first message's entry stays as it is
+  }
+  batch.dedupe_event_id = std::move(identity);
+  batch.dedupe_digest = std::move(digest);
+
+  auto loaded = group.LoadCase(command.subject_key());
+  if (!loaded) return loaded.error();
+  pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
+
+  TimePoint now = time_.Now();
+  const workflow::StepSettings settings = StepSettings();
+  workflow::CaseStep step = workflow::DecideCommand(state, command, now, settings);
+  if (step.needs_log) {
+    // Dated before what the case has decided: re-decided from its kept commands.
+    auto history = group.History(command.subject_key());
+    if (!history) return history.error();
+    // Entries past the case's length are a batch a crash cut short (restored in part
+    // from the changelog): not decided, so not kept commands.
+    if (history->size() > state.history_length()) history->resize(state.history_length());
+    const std::vector<v1::Envelope> kept = workflow::CommandsOf(*history);
+    step = workflow::DecideCommand(state, command, now, settings, &kept);
+    ++stats.redecisions;
+    log::Info("case_redecided", {{"subject", command.subject_key()},
+                                 {"event_id", command.event_id()},
+                                 {"commands", std::to_string(kept.size() + 1)}});
+  }
+  if (step.rejection) {
+    if (step.rejection->rule == "history_limit") {
+      ++stats.history_limit_rejections;
+      log::Warn("history_limit_reached",
+                {{"subject", command.subject_key()}, {"event_id", command.event_id()}});
+    }
+    // A refused command the case keeps (it may become valid) commits like any step.
+    if (!step.new_state) return CommitRejection(group, std::move(batch), command, *step.rejection);
+    ++stats.rejections;
+    log::Info("command_rejected", {{"subject", command.subject_key()},
+                                   {"event_id", command.event_id()},
+                                   {"field", step.rejection->field},
+                                   {"rule", step.rejection->rule}});
+  }
+
+  state::Batch rejected = batch;  // what to commit instead if the outputs are too large
+  std::vector<std::string> ids;
+  for (const auto& event : step.history) ids.push_back(event.event_id());
+  if (auto s = CarryOut(batch, store, command.subject_key(), std::move(step)); !s) return s;
+  // Every value this commit writes or sends must fit, checked before anything is
+  // committed: one that could never be sent would stop the partition for good.
+  if (auto r = CheckSizes(batch)) {
+    ++stats.size_rejections;
+    return CommitRejection(group, std::move(rejected), command, *r);
+  }
+  const bool erased = batch.erase_subject;
+  if (auto s = group.Add(std::move(batch)); !s) return s;
+  stats.events += ids.size();
+  for (const auto& id : ids) {
+    log::Info(
+        "event_recorded",
+        {{"subject", command.subject_key()}, {"event_id", id}, {"cause", command.event_id()}});
+  }
+  if (erased) {
+    log::Info("subject_erased", {{"subject", command.subject_key()}});
+    purger_.Mark(m.partition);
+  }
+  return {};
+}
+
+workflow::StepSettings CommandStage::StepSettings() const {
+  const EngineOptions& options = context_.options;
+  return {.decide = {.identity_hold_days = options.identity_hold_days,
+                     .sharing = options.statutory_sharing ? &*options.statutory_sharing : nullptr},
+          .warning_lead_days = options.warning_lead_days,
+          .max_history_per_case = options.max_history_per_case};
+}
+
+Status CommandStage::CommitRejection(GroupCommit& group, state::Batch batch,
+                                     const v1::Envelope& command, const workflow::Rejection& r) {
+  ++context_.stats.rejections;
+  log::Info("command_rejected", {{"subject", command.subject_key()},
+                                 {"event_id", command.event_id()},
+                                 {"field", r.field},
+                                 {"rule", r.rule}});
+  // Bounded whatever the command held: MakeRejection names a hostile id by its digest.
+  v1::Envelope rejection = workflow::MakeRejection(command, r, time_.Now());
+  AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
+  return group.Add(std::move(batch));
+}
+
+GroupCommit& CommandStage::GroupFor(int32_t partition, state::CaseStore& store) {
+  auto it = groups_.find(partition);
+  if (it != groups_.end() && &it->second.store() != &store) it = groups_.erase(it);
+  if (it == groups_.end() || it->first != partition) {
+    it = groups_.emplace(partition, GroupCommit(store)).first;
+  }
+  return it->second;
+}
+
+Status CommandStage::FlushGroups() {
+  Status result;
+  for (auto& [partition, group] : groups_) {
+    if (auto s = group.Flush(); !s && result) result = s;
+  }
+  groups_.clear();
+  return result;
+}
+
+std::optional<workflow::Rejection> CommandStage::CheckSizes(const state::Batch& batch) const {
+  const EngineOptions& options = context_.options;
+  auto too_large = [](std::string field, std::string rule, std::string what, size_t size,
+                      size_t limit) {
+    return workflow::Rejection{std::move(field), std::move(rule),
+                               what + " would be " + std::to_string(size) +
+                                   " bytes, over the limit of " + std::to_string(limit) +
+                                   " bytes: send less in one command"};
+  };
+  if (batch.new_state) {
+    const size_t size = batch.new_state->ByteSizeLong();
+    if (size > options.max_case_bytes) {
+      return too_large("subject_key", "case.too_large", "the child's case record", size,
+                       options.max_case_bytes);
+    }
+    // Its changelog record also holds the command's identity; sealing adds a little.
+    if (size + batch.subject_key.size() + batch.dedupe_event_id.size() + 2 * kRecordOverheadBytes >
+        options.max_record_bytes) {
+      return too_large("subject_key", "output.too_large", "the changelog record of the case", size,
+                       options.max_record_bytes);
+    }
+  }
+  for (const auto& event : batch.history) {
+    const size_t size = event.ByteSizeLong();
+    if (size + batch.subject_key.size() + 2 * kRecordOverheadBytes > options.max_record_bytes) {
+      return too_large("event_id", "output.too_large", "an event it causes", size,
+                       options.max_record_bytes);
+    }
+  }
+  for (const auto& entry : batch.outbox) {
+    if (!Fits(entry.key(), entry.value(), options.max_record_bytes)) {
+      return too_large("event_id", "output.too_large", "its output to " + entry.topic(),
+                       entry.key().size() + entry.value().size(), options.max_record_bytes);
+    }
+  }
+  return std::nullopt;
+}
+
+Status CommandStage::FireTimers() {
+  // Bounded per Step so a burst of due deadlines cannot stall the commands behind it:
+  // at most max_batch timers per partition, and none while the partition's unsent
+  // outbox is half an outbox_batch or more. A fired timer queues about six entries
+  // (its event and the changelog records); without the second bound a storm would
+  // queue more than a Step sends and new commands' events would wait behind it.
+  const EngineOptions& options = context_.options;
+  TimePoint now = time_.Now();
+  pathway::v1::Date today = workflow::ToProto(workflow::LondonDate(now));
+  for (int32_t partition : context_.owned) {
+    state::CaseStore* store = context_.stores.Find(partition);
+    if (!store) continue;
+    // The fired timers of a partition are committed together, like its commands.
+    GroupCommit group(*store);
+    auto backlog = [&] {
+      return store->NextOutboxSequence() + group.StagedOutboxEntries() -
+             outbox_.NextUnsent(partition);
+    };
+    if (backlog() >= options.outbox_batch / 2) continue;
+    auto due = store->DueTimers(partition, today, options.max_batch);
+    if (!due) return due.error();
+    for (const auto& timer : *due) {
+      if (backlog() >= options.outbox_batch / 2) break;  // the rest on the next Steps
+      auto loaded = group.LoadCase(timer.subject_key());
+      if (!loaded) return loaded.error();
+      pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
+      state::Batch batch;
+      batch.partition = partition;
+      batch.timers_remove.push_back(timer);
+      workflow::CaseStep step =
+          workflow::FireTimerStep(timer.subject_key(), state, timer, now, StepSettings());
+      if (step.new_state) {
+        if (auto s = CarryOut(batch, *store, timer.subject_key(), std::move(step)); !s) return s;
+        ++context_.stats.timers_fired;
+      }
+      if (auto s = group.Add(std::move(batch)); !s) return s;
+    }
+    if (auto s = group.Flush(); !s) return s;
+  }
+  return {};
+}
+
+}  // namespace pathway::engine
