@@ -8,8 +8,12 @@
 #     for children drawn from the whole population (each a read of a case on disk).
 # Prints one JSON line. The engine runs on a fixed clock (the day after the last
 # filled command) so the filled deadlines are not all due at once.
+# --broker mock (default) runs the embedded broker, whose group coordinator holds a new
+# group's first join for about 3 s (librdkafka's mock emulates Kafka's default
+# group.initial.rebalance.delay.ms and cannot be told otherwise); --broker kafka runs
+# a 1-node Apache Kafka (scripts/kafka.sh, that delay 0 as production sets it).
 #   usage: bench/scale.sh [--children C] [--commands K] [--touch N] [--build DIR]
-#                         [--keep DIR (reuse a filled data directory)]
+#                         [--broker mock|kafka] [--keep DIR (reuse a filled data directory)]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 children=200000
@@ -17,6 +21,7 @@ commands=3
 touch=20000
 build=$repo/build
 keep=""
+broker=mock
 while (($#)); do
   case $1 in
     --children) children=$2; shift 2 ;;
@@ -24,7 +29,8 @@ while (($#)); do
     --touch) touch=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    *) echo "usage: bench/scale.sh [--children C] [--commands K] [--touch N] [--build DIR] [--keep DIR]" >&2; exit 2 ;;
+    --broker) broker=$2; shift 2 ;;
+    *) echo "usage: bench/scale.sh [--children C] [--commands K] [--touch N] [--build DIR] [--broker mock|kafka] [--keep DIR]" >&2; exit 2 ;;
   esac
 done
 work=$(mktemp -d)
@@ -33,6 +39,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [[ $broker == kafka ]] && bash "$repo/scripts/kafka.sh" stop --dir "$work/kafka" >/dev/null 2>&1 || true
   [[ -n ${PATHWAY_SCALE_KEEP_LOGS:-} ]] && cp "$work"/*.log /tmp/ 2>/dev/null; rm -rf "$work"
 }
 trap cleanup EXIT
@@ -48,12 +55,21 @@ fi
 log "fill: $fill"
 state_bytes=$(du -sb "$data/state" | cut -f1)
 
-mkfifo "$work/broker.out"
-"$build/services/devbroker/pathway-devbroker" --partitions 8 >"$work/broker.out" 2>"$work/broker.log" &
-pids+=($!)
-exec 3<"$work/broker.out"
-read -r -t 30 -u 3 line || { echo "scale: pathway-devbroker did not start" >&2; exit 1; }
-bootstrap=${line#bootstrap.servers=}
+if [[ $broker == kafka ]]; then
+  line=$(bash "$repo/scripts/kafka.sh" start --dir "$work/kafka" 2>"$work/broker.log")
+  bootstrap=${line#bootstrap.servers=}
+  # services/topics.h; compaction does not matter for a restart.
+  bash "$repo/scripts/kafka.sh" create-topics --dir "$work/kafka" --partitions 8 \
+    pathway.inbound.v1 pathway.commands.v1 pathway.events.v1 pathway.rejections.v1 \
+    pathway.deadletter.v1 pathway.audit.v1 pathway.engine.cases.changelog >>"$work/broker.log" 2>&1
+else
+  mkfifo "$work/broker.out"
+  "$build/services/devbroker/pathway-devbroker" --partitions 8 >"$work/broker.out" 2>"$work/broker.log" &
+  pids+=($!)
+  exec 3<"$work/broker.out"
+  read -r -t 30 -u 3 line || { echo "scale: pathway-devbroker did not start" >&2; exit 1; }
+  bootstrap=${line#bootstrap.servers=}
+fi
 
 port=$((20000 + RANDOM % 20000))
 get() {  # GET path -> status line and body on stdout (no curl needed)

@@ -31,6 +31,11 @@ std::unique_ptr<Committer> MakeCommitter(StageContext& context, bus::Producer& p
 }
 }  // namespace
 
+bus::KafkaConfig RestoreConsumerConfig(bus::KafkaConfig config) {
+  config.settings.try_emplace("fetch.wait.max.ms", "10");
+  return config;
+}
+
 // Declared in dependency order: each member refers only to those above it.
 struct Engine::Stages {
   Stages(const EngineOptions& options, state::StoreSet& stores, EngineStats& stats,

@@ -54,12 +54,20 @@
 #include "common/time_source.h"
 #include "services/bus/doorbell.h"
 #include "services/bus/event_bus.h"
+#include "services/bus/kafka_bus.h"
 #include "services/engine/delivery_router.h"
 #include "services/engine/engine_options.h"
 #include "services/engine/subject_keyer.h"
 #include "state/store_set.h"
 
 namespace pathway::engine {
+
+// The restore consumer's settings, from the engine's own. It reads a changelog
+// partition up to a fence it has just written, so a fetch that finds nothing must
+// come back at once instead of waiting fetch.wait.max.ms (librdkafka's 500 ms): with
+// one fetch per broker in flight, each partition's takeover used to wait for the
+// previous partition's idle fetch. An operator's own fetch.wait.max.ms is kept.
+bus::KafkaConfig RestoreConsumerConfig(bus::KafkaConfig config);
 
 class Engine final : public bus::RebalanceListener {
  public:

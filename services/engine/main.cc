@@ -283,7 +283,7 @@ int Run(int argc, char** argv) {
   }
   auto intake = bus::NewKafkaConsumer(consumer_config, flags.group_prefix + ".intake");
   auto processor = bus::NewKafkaConsumer(consumer_config, flags.group_prefix + ".commands");
-  auto restore = bus::NewKafkaConsumer(flags.kafka, "");
+  auto restore = bus::NewKafkaConsumer(engine::RestoreConsumerConfig(flags.kafka), "");
   if (!intake || !processor || !restore) {
     const Error& e = !intake ? intake.error() : !processor ? processor.error() : restore.error();
     log::Error("kafka_consumer_failed", {{"error", e.ToString()}});

@@ -36,7 +36,7 @@ class KafkaEngine {
     auto producer = bus::NewKafkaProducer(config.producer, deliveries_.callback());
     auto intake = bus::NewKafkaConsumer(config.consumers, config.group_prefix + ".intake");
     auto processor = bus::NewKafkaConsumer(config.consumers, config.group_prefix + ".commands");
-    auto restore = bus::NewKafkaConsumer(config.consumers, "");
+    auto restore = bus::NewKafkaConsumer(engine::RestoreConsumerConfig(config.consumers), "");
     for (const Status& s : {producer.ok() ? Status() : Status(producer.error()),
                             intake.ok() ? Status() : Status(intake.error()),
                             processor.ok() ? Status() : Status(processor.error()),

@@ -4,6 +4,7 @@
 
 #include "services/bus/memory_bus.h"
 #include "services/engine/delivery_router.h"
+#include "services/engine/engine.h"
 #include "tests/services/engine/stage_fixture.h"
 
 namespace pathway::engine {
@@ -51,6 +52,19 @@ class PartitionRestorerTest : public testing::StageFixture {
   PartitionRestorer restorer_;
   DeliveryRouter::Registration registration_;
 };
+
+// Each takeover used to wait about 0.5 s for the previous partition's idle fetch.
+TEST(RestoreConsumerConfig, AFetchThatFindsNothingComesBackAtOnceUnlessTheOperatorSaysOtherwise) {
+  bus::KafkaConfig service;
+  service.bootstrap_servers = "b:9092";
+  service.settings["security.protocol"] = "ssl";
+  bus::KafkaConfig restore = RestoreConsumerConfig(service);
+  EXPECT_EQ(restore.bootstrap_servers, "b:9092");
+  EXPECT_EQ(restore.settings.at("security.protocol"), "ssl") << "everything else is kept";
+  EXPECT_EQ(restore.settings.at("fetch.wait.max.ms"), "10");
+  service.settings["fetch.wait.max.ms"] = "50";
+  EXPECT_EQ(RestoreConsumerConfig(service).settings.at("fetch.wait.max.ms"), "50");
+}
 
 TEST_F(PartitionRestorerTest, AFirstTakeOverFencesTheChangelogAndStartsAtTheBeginning) {
   auto takeover = restorer_.TakeOver(1);
