@@ -4,12 +4,14 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/time_source.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
+#include "workflow/calendar.h"
 
 namespace pathway::workflow {
 
@@ -36,6 +38,11 @@ std::vector<pathway::v1::Envelope> FireTimer(const pathway::store::v1::CaseState
 std::vector<pathway::store::v1::Timer> DeadlineTimersOf(const std::string& subject_key,
                                                         const pathway::store::v1::CaseState& state,
                                                         int lead_days);
+
+// The day the first of DeadlineTimersOf(state) fires, if there is one: tells that
+// none is due yet without building and sorting them.
+std::optional<CivilDate> FirstDeadlineTimer(const pathway::store::v1::CaseState& state,
+                                            int lead_days);
 
 // Orders timers as they must fire: by date, then identity.
 bool TimerBefore(const pathway::store::v1::Timer& a, const pathway::store::v1::Timer& b);

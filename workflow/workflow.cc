@@ -479,9 +479,14 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
 }  // namespace
 
 v1::Envelope DerivedEnvelope(const v1::Envelope& command, uint32_t index, TimePoint now) {
-  v1::Envelope out;
+  v1::Envelope out = CausedEnvelope(command, now);
   // From the command's whole identity, not its id alone: partners' ids collide.
   out.set_event_id(DerivedEventId(CommandIdentity(command), index));
+  return out;
+}
+
+v1::Envelope CausedEnvelope(const v1::Envelope& command, TimePoint now) {
+  v1::Envelope out;
   out.set_subject_key(command.subject_key());
   out.set_pathway_instance_id(command.pathway_instance_id());
   // Out of range only in a command rejected at intake: its rejection must still print.

@@ -100,6 +100,8 @@ Routing RouteCommand(const pathway::v1::Envelope& command);
 // id DerivedEventId(CommandIdentity(command), index) (workflow/event_identity.h).
 pathway::v1::Envelope DerivedEnvelope(const pathway::v1::Envelope& command, uint32_t index,
                                       TimePoint now);
+// The same without an event id: for an event whose id derives from something else.
+pathway::v1::Envelope CausedEnvelope(const pathway::v1::Envelope& command, TimePoint now);
 
 // The CommandRejected envelope for `command`, with a deterministic event id.
 pathway::v1::Envelope MakeRejection(const pathway::v1::Envelope& command,
