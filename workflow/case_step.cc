@@ -126,16 +126,16 @@ v1::Envelope Kept(const v1::Envelope& command, const std::string& order,
 void FireDue(const std::string& subject, store::CaseState& state, CivilDate up_to, TimePoint now,
              const StepSettings& settings, std::vector<v1::Envelope>& events,
              std::vector<store::Timer>* fired) {
-  // Most commands arrive before any of the case's timers is due: then none is built.
-  const auto first = FirstDeadlineTimer(state, settings.warning_lead_days);
-  if (!first || std::chrono::sys_days{*first} > std::chrono::sys_days{up_to}) return;
+  // Only the timers due by `up_to` are built (most commands arrive before any is due).
+  const int lead = settings.warning_lead_days;
+  size_t all = 0;
+  std::vector<store::Timer> timers = DeadlineTimersDue(subject, state, lead, up_to, all);
   // Bounded: each pass fires one timer, which leaves its deadline warned or breached,
   // so it is not due again; at most two timers per deadline.
-  std::vector<store::Timer> timers = DeadlineTimersOf(subject, state, settings.warning_lead_days);
-  const size_t bound = 2 * timers.size() + 1;
+  const size_t bound = 2 * all + 1;
   for (size_t pass = 0; pass < bound; ++pass) {
     // A fired timer changes the case's deadlines: the timers are worked out again.
-    if (pass > 0) timers = DeadlineTimersOf(subject, state, settings.warning_lead_days);
+    if (pass > 0) timers = DeadlineTimersDue(subject, state, lead, up_to, all);
     bool any = false;
     for (const auto& timer : timers) {
       auto on = ToCivil(timer.fires_on());
@@ -163,8 +163,8 @@ struct Folded {
 // One re-decidable command in business-date order: the timers due by its date fire
 // first (as they would have, had it arrived in order), then it is decided with
 // `options` and kept. `decided`: the command already decided on `state` with `options`,
-// reused if no timer fires first (the same pure decision; deciding is most of a
-// command's cost). Without `keep_events`, only the case is wanted (a kept command
+// reused unless a timer fires first that changes what a decision reads (deciding is
+// most of a command's cost). Without `keep_events`, only the case is wanted (a kept command
 // re-decided before the late one), so the CommandRecorded that folds into it is not
 // built in full where Apply reads only its order.
 Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
@@ -174,7 +174,11 @@ Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const s
   if (auto day = BusinessDay(command)) {
     FireDue(command.subject_key(), state, *day, now, settings, f.events, &f.fired);
   }
-  const bool same = f.events.empty() && decided;
+  // A warning only marks its deadline warned and advances the history and
+  // decided_through, none of which a pathway command's decision reads: the decision made
+  // before it stands. A breach changes the deadline's status, which decisions read.
+  const bool same = decided && std::all_of(f.events.begin(), f.events.end(),
+                                           [](const auto& e) { return e.has_deadline_warning(); });
   Decision decision = same ? std::move(*decided) : Decide(state, command, now, options);
   f.rejection = decision.rejection;
   if (keep_events || decision.rejection) {
@@ -331,7 +335,9 @@ TimerChanges TimerDelta(const std::string& subject, const store::CaseState& befo
 }
 
 struct Redecided {
-  store::CaseState folded;                  // every timer due by now fired
+  // Re-decided, every timer due by now fired; its needs and requests are the case's
+  // own, as the correction carries them.
+  store::CaseState folded;
   std::optional<Rejection> rejection;       // the late command's, if refused
   std::vector<v1::Envelope> record_events;  // what the late command's needs decided
   // The case the correction carries (serialised): without what the late command's
@@ -379,6 +385,7 @@ Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
   replay.known_steps = &known;
   DecideOptions late_options = replay;
   late_options.decide_needs = true;
+  replay.event_ids = false;  // only the late command's events are kept
   Redecided r;
   for (const auto& [key, c] : commands) {
     const bool late = c == &command;
@@ -393,11 +400,12 @@ Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
   }
   std::vector<v1::Envelope> ignored;
   FireDue(command.subject_key(), folded, LondonDate(now), now, settings, ignored, nullptr);
-  store::CaseState carried = folded;
-  carried.set_history_length(0);
-  *carried.mutable_open_needs() = state.open_needs();
-  *carried.mutable_information_requests() = state.information_requests();
-  r.carried = carried.SerializeAsString();
+  // Made into what the correction carries in place: Diff and TimerDelta read only its
+  // pathways and refusals.
+  folded.set_history_length(0);
+  *folded.mutable_open_needs() = state.open_needs();
+  *folded.mutable_information_requests() = state.information_requests();
+  r.carried = folded.SerializeAsString();
   r.folded = std::move(folded);
   return r;
 }

@@ -241,6 +241,30 @@ std::vector<store::Timer> DeadlineTimersOf(const std::string& subject_key,
   return out;
 }
 
+std::vector<store::Timer> DeadlineTimersDue(const std::string& subject_key,
+                                            const store::CaseState& state, int lead_days,
+                                            CivilDate up_to, size_t& all) {
+  std::vector<store::Timer> out;
+  all = 0;
+  auto add = [&](const store::PathwayInstance& p, const store::Deadline& d, store::TimerKind kind,
+                 CivilDate on) {
+    ++all;
+    if (std::chrono::sys_days{on} > std::chrono::sys_days{up_to}) return;
+    out.push_back(MakeTimer(subject_key, p.instance_id(), d.name(), kind, on, d.due()));
+  };
+  for (const auto& p : state.pathways()) {
+    for (const auto& d : p.deadlines()) {
+      if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+      const auto days = DaysOf(d.set_on(), d.due(), lead_days);
+      if (!days) continue;
+      if (days->warn) add(p, d, store::TIMER_KIND_WARNING, *days->warn);
+      add(p, d, store::TIMER_KIND_BREACH, days->breach);
+    }
+  }
+  std::sort(out.begin(), out.end(), TimerBefore);
+  return out;
+}
+
 std::optional<CivilDate> FirstDeadlineTimer(const store::CaseState& state, int lead_days) {
   std::optional<CivilDate> first;
   for (const auto& p : state.pathways()) {

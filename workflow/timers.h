@@ -4,6 +4,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ std::vector<pathway::v1::Envelope> FireTimer(const pathway::store::v1::CaseState
 std::vector<pathway::store::v1::Timer> DeadlineTimersOf(const std::string& subject_key,
                                                         const pathway::store::v1::CaseState& state,
                                                         int lead_days);
+
+// Those of DeadlineTimersOf(subject_key, state, lead_days) that fire on or before
+// `up_to`, in the same order, without building the others; `all` is set to how many
+// there are in all.
+std::vector<pathway::store::v1::Timer> DeadlineTimersDue(const std::string& subject_key,
+                                                         const pathway::store::v1::CaseState& state,
+                                                         int lead_days, CivilDate up_to,
+                                                         size_t& all);
 
 // The day the first of DeadlineTimersOf(state) fires, if there is one: tells that
 // none is due yet without building and sorting them.

@@ -105,6 +105,15 @@ store::Deadline* FindDeadlineMutable(store::PathwayInstance& instance, const std
   return found;
 }
 
+// An event of a pathway command: DerivedEnvelope(command, index, now), the command's
+// `identity` worked out once for all its events; without the id if `options` say so.
+v1::Envelope PathwayEvent(const v1::Envelope& command, const std::string& identity, uint32_t index,
+                          TimePoint now, const DecideOptions& options) {
+  v1::Envelope out = CausedEnvelope(command, now);
+  if (options.event_ids) out.set_event_id(DerivedEventId(identity, index));
+  return out;
+}
+
 std::string InstanceId(const std::string& subject_key, const Definition& d,
                        const std::string& reference) {
   return HexEncode(Sha256("pathway.instance|" + subject_key + "|" + std::string(d.name) + "|" +
@@ -132,8 +141,9 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
                  const Definition& def, const StepRecord& record, const std::string& instance_id,
                  CivilDate on, const Outcome& outcome, const v1::Envelope& command, TimePoint now,
                  const DecideOptions& options, uint32_t& index, std::vector<v1::Envelope>& events) {
+  const std::string identity = options.event_ids ? CommandIdentity(command) : std::string();
   auto next = [&]() -> v1::Envelope& {
-    events.push_back(DerivedEnvelope(command, index++, now));
+    events.push_back(PathwayEvent(command, identity, index++, now, options));
     events.back().set_pathway_instance_id(instance_id);
     return events.back();
   };
@@ -465,7 +475,8 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
   }
 
   Decision decision;
-  v1::Envelope event = DerivedEnvelope(command, 0, now);
+  const std::string identity = options.event_ids ? CommandIdentity(command) : std::string();
+  v1::Envelope event = PathwayEvent(command, identity, 0, now, options);
   v1::ReferralReceived* received = event.mutable_referral_received();
   received->set_referral_id(referral.referral_id());
   *received->mutable_referrer() = referral.referrer();
