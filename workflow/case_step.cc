@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 #include "common/crypto.h"
 #include "workflow/clock.h"
@@ -126,16 +127,17 @@ v1::Envelope Kept(const v1::Envelope& command, const std::string& order,
 void FireDue(const std::string& subject, store::CaseState& state, CivilDate up_to, TimePoint now,
              const StepSettings& settings, std::vector<v1::Envelope>& events,
              std::vector<store::Timer>* fired) {
-  // Only the timers due by `up_to` are built (most commands arrive before any is due).
+  // Only the timers due by `up_to` are built (most commands arrive before any is due),
+  // and no warning already given.
   const int lead = settings.warning_lead_days;
   size_t all = 0;
-  std::vector<store::Timer> timers = DeadlineTimersDue(subject, state, lead, up_to, all);
+  std::vector<store::Timer> timers = TimersToFire(subject, state, lead, up_to, all);
   // Bounded: each pass fires one timer, which leaves its deadline warned or breached,
   // so it is not due again; at most two timers per deadline.
   const size_t bound = 2 * all + 1;
   for (size_t pass = 0; pass < bound; ++pass) {
     // A fired timer changes the case's deadlines: the timers are worked out again.
-    if (pass > 0) timers = DeadlineTimersDue(subject, state, lead, up_to, all);
+    if (pass > 0) timers = TimersToFire(subject, state, lead, up_to, all);
     bool any = false;
     for (const auto& timer : timers) {
       auto on = ToCivil(timer.fires_on());
@@ -385,7 +387,7 @@ Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
   replay.known_steps = &known;
   DecideOptions late_options = replay;
   late_options.decide_needs = true;
-  replay.event_ids = false;  // only the late command's events are kept
+  replay.whole_events = false;  // only the late command's events are kept
   Redecided r;
   for (const auto& [key, c] : commands) {
     const bool late = c == &command;
@@ -459,7 +461,7 @@ const store::CaseState& Today(const std::string& subject, const store::CaseState
                               TimePoint now, const StepSettings& settings,
                               std::optional<store::CaseState>& later) {
   const CivilDate today = LondonDate(now);
-  const auto first = FirstDeadlineTimer(state, settings.warning_lead_days);
+  const auto first = FirstTimerToFire(state, settings.warning_lead_days);
   if (!first || std::chrono::sys_days{*first} > std::chrono::sys_days{today}) return state;
   later = state;
   std::vector<v1::Envelope> ignored;
@@ -615,45 +617,56 @@ CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& s
 }
 
 std::string CanonicalCase(const store::CaseState& state) {
-  std::vector<std::string> parts;
-  parts.push_back("v" + std::to_string(state.definition_version()));
-  parts.push_back("dob" + state.date_of_birth().SerializeAsString());
-  std::vector<std::string> referrals;
-  for (const auto& r : state.referrals()) referrals.push_back(r.SerializeAsString());
-  std::sort(referrals.begin(), referrals.end());
-  for (auto& r : referrals) parts.push_back("r" + r);
-  std::vector<std::string> rejected;
-  for (const auto& r : state.rejected()) rejected.push_back(r.SerializeAsString());
-  std::sort(rejected.begin(), rejected.end());
-  for (auto& r : rejected) parts.push_back("x" + r);
+  // Each part as its length, ':', its tag and its bytes; written in place (this runs
+  // twice for every command re-decided).
+  std::string out;
+  auto part = [&out](std::string_view tag, std::string_view bytes) {
+    out += std::to_string(tag.size() + bytes.size());
+    out += ':';
+    out.append(tag).append(bytes);
+  };
+  auto sorted = [](const auto& messages) {
+    std::vector<std::string> serialized;
+    serialized.reserve(messages.size());
+    for (const auto& m : messages) serialized.push_back(m.SerializeAsString());
+    std::sort(serialized.begin(), serialized.end());
+    return serialized;
+  };
+  part("v", std::to_string(state.definition_version()));
+  part("dob", state.date_of_birth().SerializeAsString());
+  for (const auto& r : sorted(state.referrals())) part("r", r);
+  for (const auto& r : sorted(state.rejected())) part("x", r);
   std::vector<std::string> instances;
+  instances.reserve(state.pathways_size());
   for (const auto& p : state.pathways()) {
-    std::string i = p.instance_id() + "|" + std::to_string(p.pathway()) + "|" +
-                    std::to_string(p.version()) + "|" + p.reference() + "|" + p.state() + "|" +
-                    p.started_on().SerializeAsString();
+    std::string& i = instances.emplace_back();
+    i.append(p.instance_id()).append("|").append(std::to_string(p.pathway())).append("|");
+    i.append(std::to_string(p.version())).append("|").append(p.reference()).append("|");
+    i.append(p.state()).append("|");
+    p.started_on().AppendToString(&i);
     // Same-named deadlines and facts keep their order (the latest counts); the rest
     // is a set.
     std::map<std::string, std::string> deadlines;
-    for (const auto& d : p.deadlines()) deadlines[d.name()] += d.SerializeAsString() + ";";
-    for (const auto& [name, ds] : deadlines) i += "|d" + name + "=" + ds;
+    for (const auto& d : p.deadlines()) {
+      std::string& named = deadlines[d.name()];
+      d.AppendToString(&named);
+      named += ';';
+    }
+    for (const auto& [name, ds] : deadlines) i.append("|d").append(name).append("=").append(ds);
     std::map<std::string, std::string> facts;
-    for (const auto& f : p.facts()) facts[f.key()] += f.value() + ";";
-    for (const auto& [key, values] : facts) i += "|f" + key + "=" + values;
+    for (const auto& f : p.facts()) facts[f.key()].append(f.value()).append(";");
+    for (const auto& [key, values] : facts) i.append("|f").append(key).append("=").append(values);
     std::vector<std::string> sets;
+    sets.reserve(p.steps_size() + p.implied_steps_size() + p.data_quality_size());
     // Appended to the tag (not "s" + bytes: GCC bug 105651 at -O3, a false -Wrestrict).
     for (const auto& st : p.steps()) st.AppendToString(&sets.emplace_back("s"));
-    for (const auto& st : p.implied_steps()) sets.push_back("i" + st);
+    for (const auto& st : p.implied_steps()) sets.emplace_back("i").append(st);
     for (const auto& w : p.data_quality()) w.AppendToString(&sets.emplace_back("w"));
     std::sort(sets.begin(), sets.end());
-    for (auto& x : sets) i += "|" + x;
-    instances.push_back(std::move(i));
+    for (const auto& x : sets) i.append("|").append(x);
   }
   std::sort(instances.begin(), instances.end());
-  for (auto& i : instances) parts.push_back("p" + i);
-  std::string out;
-  for (const auto& p : parts) {
-    out += std::to_string(p.size()) + ":" + p;
-  }
+  for (const auto& i : instances) part("p", i);
   return out;
 }
 

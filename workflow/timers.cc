@@ -72,6 +72,13 @@ const store::Deadline* PendingDeadline(const store::CaseState& state, const std:
   return nullptr;
 }
 
+// Whether the warning of `d`, a deadline of `p`, was given: FireTimer then fires
+// nothing for it.
+bool WarningGiven(const store::CaseState& state, const store::PathwayInstance& p,
+                  const store::Deadline& d) {
+  return d.warned() && PendingDeadline(state, p.instance_id(), d.name()) == &d;
+}
+
 const store::PathwayInstance* Instance(const store::CaseState& state, const std::string& id) {
   for (const auto& p : state.pathways()) {
     if (p.instance_id() == id) return &p;
@@ -241,9 +248,9 @@ std::vector<store::Timer> DeadlineTimersOf(const std::string& subject_key,
   return out;
 }
 
-std::vector<store::Timer> DeadlineTimersDue(const std::string& subject_key,
-                                            const store::CaseState& state, int lead_days,
-                                            CivilDate up_to, size_t& all) {
+std::vector<store::Timer> TimersToFire(const std::string& subject_key,
+                                       const store::CaseState& state, int lead_days,
+                                       CivilDate up_to, size_t& all) {
   std::vector<store::Timer> out;
   all = 0;
   auto add = [&](const store::PathwayInstance& p, const store::Deadline& d, store::TimerKind kind,
@@ -257,7 +264,11 @@ std::vector<store::Timer> DeadlineTimersDue(const std::string& subject_key,
       if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
       const auto days = DaysOf(d.set_on(), d.due(), lead_days);
       if (!days) continue;
-      if (days->warn) add(p, d, store::TIMER_KIND_WARNING, *days->warn);
+      if (days->warn && WarningGiven(state, p, d)) {
+        ++all;
+      } else if (days->warn) {
+        add(p, d, store::TIMER_KIND_WARNING, *days->warn);
+      }
       add(p, d, store::TIMER_KIND_BREACH, days->breach);
     }
   }
@@ -265,14 +276,15 @@ std::vector<store::Timer> DeadlineTimersDue(const std::string& subject_key,
   return out;
 }
 
-std::optional<CivilDate> FirstDeadlineTimer(const store::CaseState& state, int lead_days) {
+std::optional<CivilDate> FirstTimerToFire(const store::CaseState& state, int lead_days) {
   std::optional<CivilDate> first;
   for (const auto& p : state.pathways()) {
     for (const auto& d : p.deadlines()) {
       if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
       const auto days = DaysOf(d.set_on(), d.due(), lead_days);
       if (!days) continue;
-      const CivilDate on = days->warn.value_or(days->breach);
+      const bool warn = days->warn && !WarningGiven(state, p, d);
+      const CivilDate on = warn ? *days->warn : days->breach;
       if (!first || std::chrono::sys_days{on} < std::chrono::sys_days{*first}) first = on;
     }
   }

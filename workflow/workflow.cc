@@ -106,11 +106,13 @@ store::Deadline* FindDeadlineMutable(store::PathwayInstance& instance, const std
 }
 
 // An event of a pathway command: DerivedEnvelope(command, index, now), the command's
-// `identity` worked out once for all its events; without the id if `options` say so.
+// `identity` worked out once for all its events; only the payload's place if the
+// options say the events are only folded.
 v1::Envelope PathwayEvent(const v1::Envelope& command, const std::string& identity, uint32_t index,
                           TimePoint now, const DecideOptions& options) {
+  if (!options.whole_events) return v1::Envelope();
   v1::Envelope out = CausedEnvelope(command, now);
-  if (options.event_ids) out.set_event_id(DerivedEventId(identity, index));
+  out.set_event_id(DerivedEventId(identity, index));
   return out;
 }
 
@@ -141,7 +143,7 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
                  const Definition& def, const StepRecord& record, const std::string& instance_id,
                  CivilDate on, const Outcome& outcome, const v1::Envelope& command, TimePoint now,
                  const DecideOptions& options, uint32_t& index, std::vector<v1::Envelope>& events) {
-  const std::string identity = options.event_ids ? CommandIdentity(command) : std::string();
+  const std::string identity = options.whole_events ? CommandIdentity(command) : std::string();
   auto next = [&]() -> v1::Envelope& {
     events.push_back(PathwayEvent(command, identity, index++, now, options));
     events.back().set_pathway_instance_id(instance_id);
@@ -475,7 +477,7 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
   }
 
   Decision decision;
-  const std::string identity = options.event_ids ? CommandIdentity(command) : std::string();
+  const std::string identity = options.whole_events ? CommandIdentity(command) : std::string();
   v1::Envelope event = PathwayEvent(command, identity, 0, now, options);
   v1::ReferralReceived* received = event.mutable_referral_received();
   received->set_referral_id(referral.referral_id());

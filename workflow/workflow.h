@@ -75,10 +75,11 @@ struct DecideOptions {
   bool decide_needs = true;
   // Steps the case's kept commands report (null: none known beyond the case itself).
   const std::vector<KnownStep>* known_steps = nullptr;
-  // Whether a pathway command's events get their ids. Off only for the kept commands
-  // replayed while a case is re-decided: their events are folded into the case and
-  // dropped, and Apply never reads an event's id.
-  bool event_ids = true;
+  // Whether a pathway command's events are whole: with their envelope (id, subject,
+  // times, source, correlation). Off only for the kept commands replayed while a case is
+  // re-decided: their events are folded into the case and dropped, and Apply reads
+  // only a pathway event's payload.
+  bool whole_events = true;
 };
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must
