@@ -166,8 +166,8 @@ struct Folded {
 // first (as they would have, had it arrived in order), then it is decided with
 // `options` and kept. `decided`: the command already decided on `state` with `options`,
 // reused unless a timer fires first that changes what a decision reads (deciding is
-// most of a command's cost). Without `keep_events`, only the case is wanted (a kept command
-// re-decided before the late one), so the CommandRecorded that folds into it is not
+// most of a command's cost). Without `keep_events`, the CommandRecorded is only folded
+// into the case (re-deciding, where the correction keeps the late command), so it is not
 // built in full where Apply reads only its order.
 Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
                    TimePoint now, const StepSettings& settings, const DecideOptions& options,
@@ -391,7 +391,8 @@ Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
   Redecided r;
   for (const auto& [key, c] : commands) {
     const bool late = c == &command;
-    Folded f = FoldCommand(folded, *c, key, now, settings, late ? late_options : replay, late);
+    // No CommandRecorded is kept from here: the correction keeps the late command.
+    Folded f = FoldCommand(folded, *c, key, now, settings, late ? late_options : replay, false);
     if (!late) continue;
     r.rejection = f.rejection;
     for (auto& e : f.events) {
