@@ -23,12 +23,28 @@ const EVP_CIPHER* Aes256Gcm() {
   return cipher ? cipher : EVP_aes_256_gcm();
 }
 
+// SHA-256 of `data` into `out` (32 bytes); the length written. One digest context per
+// thread, reset for each digest: EVP_Digest allocates and frees one on every call, and
+// a decision hashes an id for every event it makes.
+unsigned int Sha256Into(std::string_view data, unsigned char* out) {
+  using Context = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+  thread_local Context ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  unsigned int len = 0;
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
+    EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
+  }
+  return len;
+}
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
 }  // namespace
 
 std::string Sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, Sha256Md(), nullptr);
+  const unsigned int len = Sha256Into(data, out);
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
@@ -41,12 +57,11 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
 }
 
 std::string HexEncode(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
   for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
+    out.push_back(kHexDigits[c >> 4]);
+    out.push_back(kHexDigits[c & 0xf]);
   }
   return out;
 }
@@ -84,13 +99,22 @@ Result<std::string> RandomBytes(size_t n) {
 
 std::string DerivedEventId(std::string_view cause_id, uint32_t index) {
   // Length-prefix the cause so that ("ab", 1) and ("a", ...) can never collide.
-  std::string input = "pathway.v1.derived|";
-  input += std::to_string(cause_id.size());
-  input += '|';
-  input.append(cause_id);
-  input += '|';
-  input += std::to_string(index);
-  return HexEncode(Sha256(input).substr(0, 16));
+  constexpr std::string_view kPrefix = "pathway.v1.derived|";
+  const std::string size = std::to_string(cause_id.size());
+  const std::string number = std::to_string(index);
+  std::string input;
+  input.reserve(kPrefix.size() + size.size() + cause_id.size() + number.size() + 2);
+  input.append(kPrefix).append(size).append(1, '|').append(cause_id).append(1, '|');
+  input.append(number);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  Sha256Into(input, digest);
+  // The first 16 bytes, in hex.
+  std::string out(32, '\0');
+  for (size_t i = 0; i < 16; ++i) {
+    out[2 * i] = kHexDigits[digest[i] >> 4];
+    out[2 * i + 1] = kHexDigits[digest[i] & 0xf];
+  }
+  return out;
 }
 
 namespace {

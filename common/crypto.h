@@ -1,4 +1,4 @@
-// Hashing, keyed hashing and authenticated encryption (OpenSSL). Thread-safe; no state.
+// Hashing, keyed hashing and authenticated encryption (OpenSSL). Thread-safe; no shared state.
 #pragma once
 
 #include <cstddef>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
 
 #include "common/crypto.h"
 #include "workflow/clock.h"
@@ -34,23 +35,31 @@ Rejection HistoryLimit(const store::CaseState& state, const StepSettings& settin
 // event: the commands it sends on and the rejections it causes (committed with it, so
 // neither is lost nor sent without it), the event itself, then its audit record. A
 // kept command (CommandRecorded) stays in the history; a correction goes out without
-// the state it carries.
-void Record(CaseStep& step, const std::string& subject_key, store::CaseState state,
-            std::vector<v1::Envelope> events, TimePoint now, const StepSettings& settings) {
+// the state it carries. `folded`: `state` with `events` already applied, if the caller
+// has it (InOrder folds them to decide), so that they are not applied twice.
+void Record(CaseStep& step, const std::string& subject_key, const store::CaseState& state,
+            std::vector<v1::Envelope> events, TimePoint now, const StepSettings& settings,
+            std::optional<store::CaseState> folded = std::nullopt) {
   TimerChanges changes = TimersFor(subject_key, state, events, settings.warning_lead_days);
   for (auto& t : changes.add) step.timers.add.push_back(std::move(t));
   for (auto& t : changes.remove) step.timers.remove.push_back(std::move(t));
+  // The emissions of a few events depend on the case just before them: only then is
+  // the case folded here, event by event.
+  const bool fold = !folded || std::any_of(events.begin(), events.end(), EmissionsReadCase);
+  store::CaseState current;
+  if (fold) current = state;
+  step.outputs.reserve(step.outputs.size() + 2 * events.size());
   for (const auto& event : events) {
     // The subject's key is forgotten in this commit: nothing may be sealed after.
     if (event.has_erasure_completed()) step.erase_subject = true;
-    Emissions emitted = EmissionsFor(state, event, now);
+    Emissions emitted = EmissionsFor(fold ? current : state, event, now);
     for (auto& c : emitted.commands) {
       // A released command is what a partner sent: sealed at rest and on the changelog.
       const bool partners = event.has_held_command_released();
       step.outputs.push_back({Sink::kCommands, std::move(c), false, partners});
     }
     for (auto& r : emitted.rejections) step.outputs.push_back({Sink::kRejections, std::move(r)});
-    Apply(state, event);
+    if (fold) Apply(current, event);
     if (event.has_command_recorded()) continue;
     v1::Envelope published = PublishedCopy(event);
     if (published.has_case_corrected()) published.mutable_case_corrected()->clear_state();
@@ -58,8 +67,12 @@ void Record(CaseStep& step, const std::string& subject_key, store::CaseState sta
     // Views and reuses of the shared record are audited in the same commit.
     if (auto audit = AuditFor(event)) step.outputs.push_back({Sink::kAudit, std::move(*audit)});
   }
-  for (auto& e : events) step.history.push_back(std::move(e));
-  step.new_state = std::move(state);
+  if (step.history.empty()) {
+    step.history = std::move(events);
+  } else {
+    for (auto& e : events) step.history.push_back(std::move(e));
+  }
+  step.new_state = fold ? std::move(current) : std::move(*folded);
 }
 
 std::optional<CivilDate> DateOf(const v1::Date* date) {
@@ -97,7 +110,7 @@ int Rank(const v1::Envelope& c) {
 
 v1::Envelope Kept(const v1::Envelope& command, const std::string& order,
                   const std::optional<Rejection>& rejection, TimePoint now) {
-  v1::Envelope e = DerivedEnvelope(command, 0, now);
+  v1::Envelope e = CausedEnvelope(command, now);
   e.set_event_id(DerivedEventId("recorded|" + CommandIdentity(command), 0));
   v1::CommandRecorded* r = e.mutable_command_recorded();
   r->set_command(command.SerializeAsString());
@@ -114,13 +127,17 @@ v1::Envelope Kept(const v1::Envelope& command, const std::string& order,
 void FireDue(const std::string& subject, store::CaseState& state, CivilDate up_to, TimePoint now,
              const StepSettings& settings, std::vector<v1::Envelope>& events,
              std::vector<store::Timer>* fired) {
+  // Only the timers due by `up_to` are built (most commands arrive before any is due),
+  // and no warning already given.
+  const int lead = settings.warning_lead_days;
+  size_t all = 0;
+  std::vector<store::Timer> timers = TimersToFire(subject, state, lead, up_to, all);
   // Bounded: each pass fires one timer, which leaves its deadline warned or breached,
   // so it is not due again; at most two timers per deadline.
-  std::vector<store::Timer> timers = DeadlineTimersOf(subject, state, settings.warning_lead_days);
-  const size_t bound = 2 * timers.size() + 1;
+  const size_t bound = 2 * all + 1;
   for (size_t pass = 0; pass < bound; ++pass) {
     // A fired timer changes the case's deadlines: the timers are worked out again.
-    if (pass > 0) timers = DeadlineTimersOf(subject, state, settings.warning_lead_days);
+    if (pass > 0) timers = TimersToFire(subject, state, lead, up_to, all);
     bool any = false;
     for (const auto& timer : timers) {
       auto on = ToCivil(timer.fires_on());
@@ -146,26 +163,34 @@ struct Folded {
 };
 
 // One re-decidable command in business-date order: the timers due by its date fire
-// first (as they would have, had it arrived in order), then it is decided and kept.
-// `decided`: the command already decided on `state` with settings.decide, reused if no
-// timer fires first (the same pure decision; deciding is most of a command's cost).
+// first (as they would have, had it arrived in order), then it is decided with
+// `options` and kept. `decided`: the command already decided on `state` with `options`,
+// reused unless a timer fires first that changes what a decision reads (deciding is
+// most of a command's cost). Without `keep_events`, the CommandRecorded is only folded
+// into the case (re-deciding, where the correction keeps the late command), so it is not
+// built in full where Apply reads only its order.
 Folded FoldCommand(store::CaseState& state, const v1::Envelope& command, const std::string& order,
-                   TimePoint now, const StepSettings& settings, bool decide_needs = true,
-                   const std::vector<KnownStep>* known = nullptr, Decision* decided = nullptr) {
+                   TimePoint now, const StepSettings& settings, const DecideOptions& options,
+                   bool keep_events = true, Decision* decided = nullptr) {
   Folded f;
   if (auto day = BusinessDay(command)) {
     FireDue(command.subject_key(), state, *day, now, settings, f.events, &f.fired);
   }
-  DecideOptions options = settings.decide;
-  options.decide_needs = decide_needs;
-  options.known_steps = known;
-  const bool same = f.events.empty() && decided &&
-                    options.decide_needs == settings.decide.decide_needs &&
-                    options.known_steps == settings.decide.known_steps;
+  // A warning only marks its deadline warned and advances the history and
+  // decided_through, none of which a pathway command's decision reads: the decision made
+  // before it stands. A breach changes the deadline's status, which decisions read.
+  const bool same = decided && std::all_of(f.events.begin(), f.events.end(),
+                                           [](const auto& e) { return e.has_deadline_warning(); });
   Decision decision = same ? std::move(*decided) : Decide(state, command, now, options);
   f.rejection = decision.rejection;
-  f.events.push_back(Kept(command, order, decision.rejection, now));
-  Apply(state, f.events.back());
+  if (keep_events || decision.rejection) {
+    f.events.push_back(Kept(command, order, decision.rejection, now));
+    Apply(state, f.events.back());
+  } else {
+    v1::Envelope kept;
+    kept.mutable_command_recorded()->set_order(order);
+    Apply(state, kept);
+  }
   for (auto& e : decision.events) {
     Apply(state, e);
     f.events.push_back(std::move(e));
@@ -311,13 +336,22 @@ TimerChanges TimerDelta(const std::string& subject, const store::CaseState& befo
   return changes;
 }
 
+struct Redecided {
+  // Re-decided, every timer due by now fired; its needs and requests are the case's
+  // own, as the correction carries them.
+  store::CaseState folded;
+  std::optional<Rejection> rejection;       // the late command's, if refused
+  std::vector<v1::Envelope> record_events;  // what the late command's needs decided
+  // The case the correction carries (serialised): without what the late command's
+  // needs did, which follows as events of their own (so the family is asked, or a fact
+  // reused, openly).
+  std::string carried;
+};
+
 // The case re-decided from its kept commands and `command`, in business-date order.
-CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
-                  const std::string& order, const std::vector<v1::Envelope>& log, TimePoint now,
-                  const StepSettings& settings) {
-  if (state.history_length() + 2 > settings.max_history_per_case) {
-    return Refuse(command, HistoryLimit(state, settings), now);
-  }
+Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
+                   const std::string& order, const std::vector<v1::Envelope>& log, TimePoint now,
+                   const StepSettings& settings) {
   std::vector<std::pair<std::string, const v1::Envelope*>> commands;
   commands.reserve(log.size() + 1);
   // Each command once: a log read after a crash may hold this very command already.
@@ -347,51 +381,93 @@ CaseStep Redecide(const store::CaseState& state, const v1::Envelope& command,
       known.push_back({route->kind, CommandReference(*route, *c), std::string(route->step), *on});
     }
   }
-  std::optional<Rejection> rejection;
-  std::vector<v1::Envelope> record_events;  // what the late command's needs decided
+  // Needs are decided for the late command only.
+  DecideOptions replay = settings.decide;
+  replay.decide_needs = false;
+  replay.known_steps = &known;
+  DecideOptions late_options = replay;
+  late_options.decide_needs = true;
+  replay.whole_events = false;  // only the late command's events are kept
+  Redecided r;
   for (const auto& [key, c] : commands) {
     const bool late = c == &command;
-    Folded f = FoldCommand(folded, *c, key, now, settings, /*decide_needs=*/late, &known);
+    // No CommandRecorded is kept from here: the correction keeps the late command.
+    Folded f = FoldCommand(folded, *c, key, now, settings, late ? late_options : replay, false);
     if (!late) continue;
-    rejection = f.rejection;
+    r.rejection = f.rejection;
     for (auto& e : f.events) {
       if (e.has_fact_needed() || e.has_fact_reused() || e.has_information_requested()) {
-        record_events.push_back(std::move(e));
+        r.record_events.push_back(std::move(e));
       }
     }
   }
   std::vector<v1::Envelope> ignored;
   FireDue(command.subject_key(), folded, LondonDate(now), now, settings, ignored, nullptr);
+  // Made into what the correction carries in place: Diff and TimerDelta read only its
+  // pathways and refusals.
+  folded.set_history_length(0);
+  *folded.mutable_open_needs() = state.open_needs();
+  *folded.mutable_information_requests() = state.information_requests();
+  r.carried = folded.SerializeAsString();
+  r.folded = std::move(folded);
+  return r;
+}
 
-  v1::Envelope corrected = DerivedEnvelope(command, 1, now);
+// `state` once Correct's events are applied, as Apply folds them: the command kept, then
+// the correction, which replaces the case with the one it carries (the history goes on
+// counting), then what the late command's needs decided.
+store::CaseState Corrected(const store::CaseState& state, const Redecided& r) {
+  store::CaseState out;
+  (void)out.ParseFromString(r.carried);
+  out.set_history_length(state.history_length() + 2);
+  for (const auto& e : r.record_events) Apply(out, e);
+  return out;
+}
+
+// The step that keeps `command` and corrects the case from `state` to `r`.
+// `corrected_state`: Corrected(state, r).
+CaseStep Correct(const store::CaseState& state, const v1::Envelope& command,
+                 const std::string& order, Redecided r, store::CaseState corrected_state,
+                 TimePoint now, const StepSettings& settings) {
+  v1::Envelope corrected = CausedEnvelope(command, now);
   corrected.set_event_id(DerivedEventId("corrected|" + CommandIdentity(command), 0));
   v1::CaseCorrected* c = corrected.mutable_case_corrected();
   c->set_caused_by(command.event_id());
   if (auto day = BusinessDay(command)) *c->mutable_caused_by_on() = ToProto(*day);
-  Diff(state, folded, *c);
+  Diff(state, r.folded, *c);
 
   CaseStep step;
+  const std::optional<Rejection>& rejection = r.rejection;
   step.rejection = rejection;
-  step.timers = TimerDelta(command.subject_key(), state, folded, settings.warning_lead_days);
-  // The correction carries the case without what the late command's needs did, which
-  // follows as events of their own (so the family is asked, or a fact reused, openly).
-  store::CaseState carried = folded;
-  carried.set_history_length(0);
-  *carried.mutable_open_needs() = state.open_needs();
-  *carried.mutable_information_requests() = state.information_requests();
-  c->set_state(carried.SerializeAsString());
+  step.timers = TimerDelta(command.subject_key(), state, r.folded, settings.warning_lead_days);
+  c->set_state(std::move(r.carried));
   std::vector<v1::Envelope> events;
   events.push_back(Kept(command, order, rejection, now));
   events.push_back(std::move(corrected));
-  for (auto& e : record_events) events.push_back(std::move(e));
+  for (auto& e : r.record_events) events.push_back(std::move(e));
   TimerChanges delta = std::move(step.timers);
   step.timers = {};
-  Record(step, command.subject_key(), state, std::move(events), now, settings);
+  Record(step, command.subject_key(), state, std::move(events), now, settings,
+         std::move(corrected_state));
   step.timers = std::move(delta);
   if (rejection) {
     step.outputs.push_back({Sink::kRejections, MakeRejection(command, *rejection, now)});
   }
   return step;
+}
+
+// `state` once every timer due by the day of `now` has fired: `state` itself if none is
+// due, else `later`, a copy that fired them.
+const store::CaseState& Today(const std::string& subject, const store::CaseState& state,
+                              TimePoint now, const StepSettings& settings,
+                              std::optional<store::CaseState>& later) {
+  const CivilDate today = LondonDate(now);
+  const auto first = FirstTimerToFire(state, settings.warning_lead_days);
+  if (!first || std::chrono::sys_days{*first} > std::chrono::sys_days{today}) return state;
+  later = state;
+  std::vector<v1::Envelope> ignored;
+  FireDue(subject, *later, today, now, settings, ignored, nullptr);
+  return *later;
 }
 
 // Whether `command` reports a step its instance recorded as implied: the case is then
@@ -411,17 +487,15 @@ bool ReportsAnImpliedStep(const store::CaseState& state, const v1::Envelope& com
 
 // The step for a command that sorts after all the case decided (or commutes with
 // what it sorts before): timers due by its date, then its decision, kept.
-CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command,
-                 const std::string& order, TimePoint now, const StepSettings& settings,
-                 Decision* decided = nullptr) {
-  store::CaseState folded = state;
-  Folded f = FoldCommand(folded, command, order, now, settings, true, nullptr, decided);
+// `folded` and `f`: FoldCommand of `command` onto `state` (with settings.decide).
+CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
+                 const StepSettings& settings, store::CaseState folded, Folded f) {
   if (state.history_length() + f.events.size() > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
   CaseStep step;
   step.rejection = f.rejection;
-  Record(step, command.subject_key(), state, std::move(f.events), now, settings);
+  Record(step, command.subject_key(), state, std::move(f.events), now, settings, std::move(folded));
   for (auto& t : f.fired) step.timers.remove.push_back(std::move(t));
   if (f.rejection) {
     step.outputs.push_back({Sink::kRejections, MakeRejection(command, *f.rejection, now)});
@@ -496,27 +570,42 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
     return Refuse(command, std::move(*first.rejection), now);
   }
   const std::string order = CommandOrder(command);
+  // A command is folded in order with its needs decided and no kept steps known: with
+  // settings.decide itself (and the decision above) unless they say otherwise.
+  std::optional<DecideOptions> adjusted;
+  if (!settings.decide.decide_needs || settings.decide.known_steps) {
+    adjusted = settings.decide;
+    adjusted->decide_needs = true;
+    adjusted->known_steps = nullptr;
+  }
+  const DecideOptions& in_order = adjusted ? *adjusted : settings.decide;
+  Decision* reuse = adjusted ? nullptr : &first;
   if (order <= state.decided_through() || ReportsAnImpliedStep(state, command)) {
     if (!log) {
       CaseStep step;
       step.needs_log = true;
       return step;
     }
-    CaseStep redecided = Redecide(state, command, order, *log, now, settings);
+    if (state.history_length() + 2 > settings.max_history_per_case) {
+      return Refuse(command, HistoryLimit(state, settings), now);
+    }
+    Redecided redecided = Redecide(state, command, order, *log, now, settings);
     // A command that changes nothing else where it belongs (another pathway's step of
     // the same day, say) is recorded as it arrived: the same case, plain events.
-    if (redecided.new_state) {
-      store::CaseState appended = state;
-      Folded f = FoldCommand(appended, command, order, now, settings);
-      std::vector<v1::Envelope> ignored;
-      FireDue(command.subject_key(), appended, LondonDate(now), now, settings, ignored, nullptr);
-      if (CanonicalCase(appended) == CanonicalCase(*redecided.new_state)) {
-        return InOrder(state, command, order, now, settings);
-      }
+    store::CaseState appended = state;
+    Folded f = FoldCommand(appended, command, order, now, settings, in_order, true, reuse);
+    store::CaseState corrected = Corrected(state, redecided);
+    std::optional<store::CaseState> later;
+    if (CanonicalCase(Today(command.subject_key(), appended, now, settings, later)) ==
+        CanonicalCase(corrected)) {
+      return InOrder(state, command, now, settings, std::move(appended), std::move(f));
     }
-    return redecided;
+    return Correct(state, command, order, std::move(redecided), std::move(corrected), now,
+                   settings);
   }
-  return InOrder(state, command, order, now, settings, &first);
+  store::CaseState folded = state;
+  Folded f = FoldCommand(folded, command, order, now, settings, in_order, true, reuse);
+  return InOrder(state, command, now, settings, std::move(folded), std::move(f));
 }
 
 CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& state,
@@ -529,45 +618,56 @@ CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& s
 }
 
 std::string CanonicalCase(const store::CaseState& state) {
-  std::vector<std::string> parts;
-  parts.push_back("v" + std::to_string(state.definition_version()));
-  parts.push_back("dob" + state.date_of_birth().SerializeAsString());
-  std::vector<std::string> referrals;
-  for (const auto& r : state.referrals()) referrals.push_back(r.SerializeAsString());
-  std::sort(referrals.begin(), referrals.end());
-  for (auto& r : referrals) parts.push_back("r" + r);
-  std::vector<std::string> rejected;
-  for (const auto& r : state.rejected()) rejected.push_back(r.SerializeAsString());
-  std::sort(rejected.begin(), rejected.end());
-  for (auto& r : rejected) parts.push_back("x" + r);
+  // Each part as its length, ':', its tag and its bytes; written in place (this runs
+  // twice for every command re-decided).
+  std::string out;
+  auto part = [&out](std::string_view tag, std::string_view bytes) {
+    out += std::to_string(tag.size() + bytes.size());
+    out += ':';
+    out.append(tag).append(bytes);
+  };
+  auto sorted = [](const auto& messages) {
+    std::vector<std::string> serialized;
+    serialized.reserve(messages.size());
+    for (const auto& m : messages) serialized.push_back(m.SerializeAsString());
+    std::sort(serialized.begin(), serialized.end());
+    return serialized;
+  };
+  part("v", std::to_string(state.definition_version()));
+  part("dob", state.date_of_birth().SerializeAsString());
+  for (const auto& r : sorted(state.referrals())) part("r", r);
+  for (const auto& r : sorted(state.rejected())) part("x", r);
   std::vector<std::string> instances;
+  instances.reserve(state.pathways_size());
   for (const auto& p : state.pathways()) {
-    std::string i = p.instance_id() + "|" + std::to_string(p.pathway()) + "|" +
-                    std::to_string(p.version()) + "|" + p.reference() + "|" + p.state() + "|" +
-                    p.started_on().SerializeAsString();
+    std::string& i = instances.emplace_back();
+    i.append(p.instance_id()).append("|").append(std::to_string(p.pathway())).append("|");
+    i.append(std::to_string(p.version())).append("|").append(p.reference()).append("|");
+    i.append(p.state()).append("|");
+    p.started_on().AppendToString(&i);
     // Same-named deadlines and facts keep their order (the latest counts); the rest
     // is a set.
     std::map<std::string, std::string> deadlines;
-    for (const auto& d : p.deadlines()) deadlines[d.name()] += d.SerializeAsString() + ";";
-    for (const auto& [name, ds] : deadlines) i += "|d" + name + "=" + ds;
+    for (const auto& d : p.deadlines()) {
+      std::string& named = deadlines[d.name()];
+      d.AppendToString(&named);
+      named += ';';
+    }
+    for (const auto& [name, ds] : deadlines) i.append("|d").append(name).append("=").append(ds);
     std::map<std::string, std::string> facts;
-    for (const auto& f : p.facts()) facts[f.key()] += f.value() + ";";
-    for (const auto& [key, values] : facts) i += "|f" + key + "=" + values;
+    for (const auto& f : p.facts()) facts[f.key()].append(f.value()).append(";");
+    for (const auto& [key, values] : facts) i.append("|f").append(key).append("=").append(values);
     std::vector<std::string> sets;
+    sets.reserve(p.steps_size() + p.implied_steps_size() + p.data_quality_size());
     // Appended to the tag (not "s" + bytes: GCC bug 105651 at -O3, a false -Wrestrict).
     for (const auto& st : p.steps()) st.AppendToString(&sets.emplace_back("s"));
-    for (const auto& st : p.implied_steps()) sets.push_back("i" + st);
+    for (const auto& st : p.implied_steps()) sets.emplace_back("i").append(st);
     for (const auto& w : p.data_quality()) w.AppendToString(&sets.emplace_back("w"));
     std::sort(sets.begin(), sets.end());
-    for (auto& x : sets) i += "|" + x;
-    instances.push_back(std::move(i));
+    for (const auto& x : sets) i.append("|").append(x);
   }
   std::sort(instances.begin(), instances.end());
-  for (auto& i : instances) parts.push_back("p" + i);
-  std::string out;
-  for (const auto& p : parts) {
-    out += std::to_string(p.size()) + ":" + p;
-  }
+  for (const auto& i : instances) part("p", i);
   return out;
 }
 

@@ -35,13 +35,15 @@ std::string ContentDigest(const v1::Envelope& command) {
     cleared = command;
     cleared->clear_recorded_at();
   }
-  std::string bytes;
+  const v1::Envelope& message = cleared ? *cleared : command;
+  // Sized first and written in one go (a growing string costs more than the hash).
+  std::string bytes(message.ByteSizeLong(), '\0');
   {
     // Deterministic: the same message always serialises to the same bytes.
-    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::ArrayOutputStream stream(bytes.data(), static_cast<int>(bytes.size()));
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.SetSerializationDeterministic(true);
-    (cleared ? *cleared : command).SerializeToCodedStream(&coded);
+    message.SerializeWithCachedSizes(&coded);
   }
   return Sha256(bytes).substr(0, 16);
 }

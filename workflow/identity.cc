@@ -279,6 +279,11 @@ Emissions EmissionsFor(const store::CaseState& before, const v1::Envelope& event
   return out;
 }
 
+bool EmissionsReadCase(const v1::Envelope& event) {
+  return event.has_erasure_completed() || event.has_held_command_released() ||
+         event.has_held_command_expired();
+}
+
 v1::Envelope PublishedCopy(const v1::Envelope& event) {
   v1::Envelope copy = event;
   if (copy.has_command_held()) copy.mutable_command_held()->clear_command();

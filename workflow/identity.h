@@ -66,6 +66,9 @@ struct Emissions {
 };
 Emissions EmissionsFor(const pathway::store::v1::CaseState& before,
                        const pathway::v1::Envelope& event, TimePoint now);
+// Whether EmissionsFor(before, event, ...) reads `before` at all (for every other event
+// it gives the same, whatever the case).
+bool EmissionsReadCase(const pathway::v1::Envelope& event);
 
 // The copy of `event` for pathway.events.v1: a held command's content stays in the
 // alias's history and the changelog only.

@@ -3,6 +3,7 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -29,23 +30,36 @@ store::Timer MakeTimer(const std::string& subject, const std::string& instance,
   return t;
 }
 
-// Both timers of a deadline set on `set_on` and due on `due`.
-void TimersOf(const std::string& subject, const std::string& instance, const std::string& name,
-              const v1::Date& set_on, const v1::Date& due, int lead_days,
-              std::vector<store::Timer>& out) {
+// The days the timers of a deadline set on `set_on` and due on `due` fire on: the
+// warning's (when there is room for one, always before the breach) and the breach's.
+struct TimerDays {
+  std::optional<CivilDate> warn;
+  CivilDate breach;
+};
+std::optional<TimerDays> DaysOf(const v1::Date& set_on, const v1::Date& due, int lead_days) {
   auto due_date = ToCivil(due);
   auto set_date = ToCivil(set_on);
-  if (!due_date || !set_date) return;
+  if (!due_date || !set_date) return std::nullopt;
   // Warn `lead_days` ahead, but never before the day after the deadline was set: a
   // deadline shorter than the lead still gets its warning, as early as it can.
   CivilDate warn = AddDays(*due_date, -lead_days);
   CivilDate earliest = AddDays(*set_date, 1);
   if (std::chrono::sys_days{warn} < std::chrono::sys_days{earliest}) warn = earliest;
-  if (std::chrono::sys_days{warn} < std::chrono::sys_days{*due_date}) {
-    out.push_back(MakeTimer(subject, instance, name, store::TIMER_KIND_WARNING, warn, due));
+  TimerDays days{std::nullopt, AddDays(*due_date, 1)};
+  if (std::chrono::sys_days{warn} < std::chrono::sys_days{*due_date}) days.warn = warn;
+  return days;
+}
+
+// Both timers of a deadline set on `set_on` and due on `due`.
+void TimersOf(const std::string& subject, const std::string& instance, const std::string& name,
+              const v1::Date& set_on, const v1::Date& due, int lead_days,
+              std::vector<store::Timer>& out) {
+  const auto days = DaysOf(set_on, due, lead_days);
+  if (!days) return;
+  if (days->warn) {
+    out.push_back(MakeTimer(subject, instance, name, store::TIMER_KIND_WARNING, *days->warn, due));
   }
-  out.push_back(
-      MakeTimer(subject, instance, name, store::TIMER_KIND_BREACH, AddDays(*due_date, 1), due));
+  out.push_back(MakeTimer(subject, instance, name, store::TIMER_KIND_BREACH, days->breach, due));
 }
 
 const store::Deadline* PendingDeadline(const store::CaseState& state, const std::string& instance,
@@ -56,6 +70,13 @@ const store::Deadline* PendingDeadline(const store::CaseState& state, const std:
     if (d && d->status() == v1::DEADLINE_STATUS_PENDING) return d;
   }
   return nullptr;
+}
+
+// Whether the warning of `d`, a deadline of `p`, was given: FireTimer then fires
+// nothing for it.
+bool WarningGiven(const store::CaseState& state, const store::PathwayInstance& p,
+                  const store::Deadline& d) {
+  return d.warned() && PendingDeadline(state, p.instance_id(), d.name()) == &d;
 }
 
 const store::PathwayInstance* Instance(const store::CaseState& state, const std::string& id) {
@@ -225,6 +246,49 @@ std::vector<store::Timer> DeadlineTimersOf(const std::string& subject_key,
   }
   std::sort(out.begin(), out.end(), TimerBefore);
   return out;
+}
+
+std::vector<store::Timer> TimersToFire(const std::string& subject_key,
+                                       const store::CaseState& state, int lead_days,
+                                       CivilDate up_to, size_t& all) {
+  std::vector<store::Timer> out;
+  all = 0;
+  auto add = [&](const store::PathwayInstance& p, const store::Deadline& d, store::TimerKind kind,
+                 CivilDate on) {
+    ++all;
+    if (std::chrono::sys_days{on} > std::chrono::sys_days{up_to}) return;
+    out.push_back(MakeTimer(subject_key, p.instance_id(), d.name(), kind, on, d.due()));
+  };
+  for (const auto& p : state.pathways()) {
+    for (const auto& d : p.deadlines()) {
+      if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+      const auto days = DaysOf(d.set_on(), d.due(), lead_days);
+      if (!days) continue;
+      if (days->warn && WarningGiven(state, p, d)) {
+        ++all;
+      } else if (days->warn) {
+        add(p, d, store::TIMER_KIND_WARNING, *days->warn);
+      }
+      add(p, d, store::TIMER_KIND_BREACH, days->breach);
+    }
+  }
+  std::sort(out.begin(), out.end(), TimerBefore);
+  return out;
+}
+
+std::optional<CivilDate> FirstTimerToFire(const store::CaseState& state, int lead_days) {
+  std::optional<CivilDate> first;
+  for (const auto& p : state.pathways()) {
+    for (const auto& d : p.deadlines()) {
+      if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+      const auto days = DaysOf(d.set_on(), d.due(), lead_days);
+      if (!days) continue;
+      const bool warn = days->warn && !WarningGiven(state, p, d);
+      const CivilDate on = warn ? *days->warn : days->breach;
+      if (!first || std::chrono::sys_days{on} < std::chrono::sys_days{*first}) first = on;
+    }
+  }
+  return first;
 }
 
 bool TimerBefore(const store::Timer& a, const store::Timer& b) {

@@ -4,12 +4,15 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/time_source.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
+#include "workflow/calendar.h"
 
 namespace pathway::workflow {
 
@@ -36,6 +39,18 @@ std::vector<pathway::v1::Envelope> FireTimer(const pathway::store::v1::CaseState
 std::vector<pathway::store::v1::Timer> DeadlineTimersOf(const std::string& subject_key,
                                                         const pathway::store::v1::CaseState& state,
                                                         int lead_days);
+
+// Those of DeadlineTimersOf(subject_key, state, lead_days) that fire on or before
+// `up_to`, in the same order, less the warnings already given (FireTimer fires nothing
+// for them), without building the others; `all` is set to how many there are in all.
+std::vector<pathway::store::v1::Timer> TimersToFire(const std::string& subject_key,
+                                                    const pathway::store::v1::CaseState& state,
+                                                    int lead_days, CivilDate up_to, size_t& all);
+
+// The day the first of those TimersToFire would return fires, if there is one: tells
+// that none is due yet without building and sorting them.
+std::optional<CivilDate> FirstTimerToFire(const pathway::store::v1::CaseState& state,
+                                          int lead_days);
 
 // Orders timers as they must fire: by date, then identity.
 bool TimerBefore(const pathway::store::v1::Timer& a, const pathway::store::v1::Timer& b);

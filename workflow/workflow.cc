@@ -105,6 +105,17 @@ store::Deadline* FindDeadlineMutable(store::PathwayInstance& instance, const std
   return found;
 }
 
+// An event of a pathway command: DerivedEnvelope(command, index, now), the command's
+// `identity` worked out once for all its events; only the payload's place if the
+// options say the events are only folded.
+v1::Envelope PathwayEvent(const v1::Envelope& command, const std::string& identity, uint32_t index,
+                          TimePoint now, const DecideOptions& options) {
+  if (!options.whole_events) return v1::Envelope();
+  v1::Envelope out = CausedEnvelope(command, now);
+  out.set_event_id(DerivedEventId(identity, index));
+  return out;
+}
+
 std::string InstanceId(const std::string& subject_key, const Definition& d,
                        const std::string& reference) {
   return HexEncode(Sha256("pathway.instance|" + subject_key + "|" + std::string(d.name) + "|" +
@@ -132,8 +143,9 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
                  const Definition& def, const StepRecord& record, const std::string& instance_id,
                  CivilDate on, const Outcome& outcome, const v1::Envelope& command, TimePoint now,
                  const DecideOptions& options, uint32_t& index, std::vector<v1::Envelope>& events) {
+  const std::string identity = options.whole_events ? CommandIdentity(command) : std::string();
   auto next = [&]() -> v1::Envelope& {
-    events.push_back(DerivedEnvelope(command, index++, now));
+    events.push_back(PathwayEvent(command, identity, index++, now, options));
     events.back().set_pathway_instance_id(instance_id);
     return events.back();
   };
@@ -465,7 +477,8 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
   }
 
   Decision decision;
-  v1::Envelope event = DerivedEnvelope(command, 0, now);
+  const std::string identity = options.whole_events ? CommandIdentity(command) : std::string();
+  v1::Envelope event = PathwayEvent(command, identity, 0, now, options);
   v1::ReferralReceived* received = event.mutable_referral_received();
   received->set_referral_id(referral.referral_id());
   *received->mutable_referrer() = referral.referrer();
@@ -479,9 +492,14 @@ Decision DecideReferral(const store::CaseState& state, const v1::Envelope& comma
 }  // namespace
 
 v1::Envelope DerivedEnvelope(const v1::Envelope& command, uint32_t index, TimePoint now) {
-  v1::Envelope out;
+  v1::Envelope out = CausedEnvelope(command, now);
   // From the command's whole identity, not its id alone: partners' ids collide.
   out.set_event_id(DerivedEventId(CommandIdentity(command), index));
+  return out;
+}
+
+v1::Envelope CausedEnvelope(const v1::Envelope& command, TimePoint now) {
+  v1::Envelope out;
   out.set_subject_key(command.subject_key());
   out.set_pathway_instance_id(command.pathway_instance_id());
   // Out of range only in a command rejected at intake: its rejection must still print.

@@ -75,6 +75,11 @@ struct DecideOptions {
   bool decide_needs = true;
   // Steps the case's kept commands report (null: none known beyond the case itself).
   const std::vector<KnownStep>* known_steps = nullptr;
+  // Whether a pathway command's events are whole: with their envelope (id, subject,
+  // times, source, correlation). Off only for the kept commands replayed while a case is
+  // re-decided: their events are folded into the case and dropped, and Apply reads
+  // only a pathway event's payload.
+  bool whole_events = true;
 };
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must
@@ -100,6 +105,8 @@ Routing RouteCommand(const pathway::v1::Envelope& command);
 // id DerivedEventId(CommandIdentity(command), index) (workflow/event_identity.h).
 pathway::v1::Envelope DerivedEnvelope(const pathway::v1::Envelope& command, uint32_t index,
                                       TimePoint now);
+// The same without an event id: for an event whose id derives from something else.
+pathway::v1::Envelope CausedEnvelope(const pathway::v1::Envelope& command, TimePoint now);
 
 // The CommandRejected envelope for `command`, with a deterministic event id.
 pathway::v1::Envelope MakeRejection(const pathway::v1::Envelope& command,
