@@ -100,14 +100,15 @@ int main(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
   long steps = 0;
   for (; steps < kMaxSteps; ++steps) {
-    const uint64_t before = h.engine().progress();
-    const uint64_t timers_fired = h.engine().stats().timers_fired;
+    const auto before = h.engine().stats();
     auto s = h.engine().Step(std::chrono::milliseconds(0));
     if (!s.ok()) {
       std::cerr << "engine stopped: " << s.error().ToString() << "\n";
       return 1;
     }
-    if (h.engine().progress() == before && h.engine().stats().timers_fired == timers_fired) {
+    const auto& after = h.engine().stats();
+    if (before.inbound == after.inbound && before.commands == after.commands &&
+        before.delivered == after.delivered && before.timers_fired == after.timers_fired) {
       break;
     }
   }

@@ -193,11 +193,12 @@ int main(int argc, char** argv) {
   long file_steps = 0;
   // Bounded by kMaxSteps; ends when a Step changes nothing.
   for (; file_steps < kMaxSteps; ++file_steps) {
-    const uint64_t before = h.engine().progress();
-    const uint64_t timers_fired = h.engine().stats().timers_fired;
+    auto before = h.engine().stats();
     Status s = h.engine().Step(std::chrono::milliseconds(0));
     if (!s.ok()) Fail("filing", s);
-    if (h.engine().progress() == before && h.engine().stats().timers_fired == timers_fired) {
+    const auto& after = h.engine().stats();
+    if (after.inbound == before.inbound && after.commands == before.commands &&
+        after.delivered == before.delivered && after.timers_fired == before.timers_fired) {
       break;
     }
   }

@@ -1,7 +1,5 @@
 #include "services/bus/event_bus.h"
 
-#include "common/log.h"
-
 namespace pathway::bus {
 namespace {
 class BusCategory final : public std::error_category {
@@ -38,12 +36,6 @@ class BusCategory final : public std::error_category {
 const std::error_category& bus_category() {
   static const BusCategory category;
   return category;
-}
-
-void Consumer::CommitAsync(const std::vector<TopicPartition>& next_offsets) {
-  if (Status s = Commit(next_offsets); !s) {
-    log::Warn("kafka.commit_failed", {{"error", s.error().ToString()}});
-  }
 }
 
 }  // namespace pathway::bus

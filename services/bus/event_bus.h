@@ -100,7 +100,6 @@ struct Outgoing {
 inline constexpr int32_t kPartitionByKey = -1;
 
 class Consumer;
-class Doorbell;
 
 class Producer {
  public:
@@ -120,11 +119,6 @@ class Producer {
   virtual Status Flush(std::chrono::milliseconds timeout) = 0;
   // Messages produced but not yet reported.
   virtual size_t InFlight() const = 0;
-  // From now on rings `bell` (doorbell.h) whenever a delivery report or another event
-  // waits for Poll; null stops it. `bell` must outlive the producer or be replaced
-  // first. Default: never rings (in-memory buses, served by one thread that never
-  // waits).
-  virtual void RingOn(Doorbell* bell) { (void)bell; }
 
   // --- Transactions: only a producer made with a transactional id (see the
   // factories); every other producer returns kState. On a transactional producer,
@@ -182,14 +176,6 @@ class Consumer {
   // Synchronously commits these next offsets for the group. Bounded by the client's
   // own timeouts (for Kafka, about session.timeout.ms when the coordinator is away).
   virtual Status Commit(const std::vector<TopicPartition>& next_offsets) = 0;
-  // Commits these next offsets without waiting for the answer: for offsets whose loss
-  // costs only re-reading (at-least-once input, or offsets kept for lag tools). A
-  // failure is logged by the client; the next commit covers the same partitions.
-  // Default: Commit, its failure logged.
-  virtual void CommitAsync(const std::vector<TopicPartition>& next_offsets);
-  // As Producer::RingOn: rings `bell` whenever a message or another event waits for
-  // Poll. Default: never rings.
-  virtual void RingOn(Doorbell* bell) { (void)bell; }
   // The partition ids of `topic`.
   virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                                   std::chrono::milliseconds timeout) = 0;

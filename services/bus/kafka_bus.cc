@@ -17,7 +17,6 @@
 #include <utility>
 
 #include "common/log.h"
-#include "services/bus/doorbell.h"
 
 namespace pathway::bus {
 namespace {
@@ -339,38 +338,6 @@ Result<std::unique_ptr<RdKafka::Conf>> BuildConf(const KafkaConfig& config,
   return conf;
 }
 
-// A librdkafka queue handle that rings a Doorbell when the queue gains an event.
-// librdkafka writes once per period between polls of the queue, so a Doorbell
-// cleared before polling never misses an event that arrives after the poll.
-class RingingQueue {
- public:
-  RingingQueue() = default;
-  RingingQueue(const RingingQueue&) = delete;
-  RingingQueue& operator=(const RingingQueue&) = delete;
-  ~RingingQueue() { Reset(); }
-
-  // `queue` (owned from now on) rings `bell`; null `bell` (or `queue`) stops ringing.
-  void Set(rd_kafka_queue_t* queue, Doorbell* bell) {
-    Reset();
-    if (queue == nullptr) return;
-    queue_ = queue;
-    if (bell != nullptr && bell->fd() >= 0) {
-      static constexpr uint64_t kRing = 1;  // an eventfd takes 8-byte counts
-      rd_kafka_queue_io_event_enable(queue_, bell->fd(), &kRing, sizeof kRing);
-    }
-  }
-  // Stops ringing and releases the handle: before the client handle goes.
-  void Reset() {
-    if (queue_ == nullptr) return;
-    rd_kafka_queue_io_event_enable(queue_, -1, nullptr, 0);
-    rd_kafka_queue_destroy(queue_);
-    queue_ = nullptr;
-  }
-
- private:
-  rd_kafka_queue_t* queue_ = nullptr;
-};
-
 // ---------------------------------------------------------------------------------
 // Producer
 
@@ -427,11 +394,6 @@ class KafkaProducer final : public Producer {
   }
 
   bool transactional() const override { return transactional_; }
-
-  // Delivery reports arrive on the client's main queue.
-  void RingOn(Doorbell* bell) override {
-    ring_.Set(bell ? rd_kafka_queue_get_main(producer_->c_ptr()) : nullptr, bell);
-  }
 
   Status InitTransactions(std::chrono::milliseconds timeout) override {
     if (!transactional_) return Status(errc::kState, "not a transactional producer");
@@ -561,7 +523,6 @@ class KafkaProducer final : public Producer {
   // may call them until the handle is gone. Topic handles go before the client.
   std::unique_ptr<RdKafka::Producer> producer_;
   std::map<std::string, std::unique_ptr<RdKafka::Topic>, std::less<>> topics_;
-  RingingQueue ring_;  // released first, before the client
 };
 
 // ---------------------------------------------------------------------------------
@@ -596,9 +557,6 @@ class KafkaConsumer final : public Consumer {
     // Installed always; it only runs after Subscribe.
     if ((*conf)->set("rebalance_cb", &rebalance_, errstr) != RdKafka::Conf::CONF_OK) {
       return Status(errc::kConfig, "rebalance_cb: " + errstr);
-    }
-    if ((*conf)->set("offset_commit_cb", &commits_, errstr) != RdKafka::Conf::CONF_OK) {
-      return Status(errc::kConfig, "offset_commit_cb: " + errstr);
     }
     consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), errstr));
     if (!consumer_) return Status(errc::kConfig, "creating consumer: " + errstr);
@@ -712,27 +670,6 @@ class KafkaConsumer final : public Consumer {
       }
     }
     return Status::Ok();
-  }
-
-  void CommitAsync(const std::vector<TopicPartition>& next_offsets) override {
-    if (mode_ == Mode::kClosed || !has_group_ || next_offsets.empty()) return;
-    PartitionList list;
-    for (const TopicPartition& tp : next_offsets) {
-      if (tp.offset < 0) continue;  // nothing committable (as Commit refuses it)
-      list.items.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, tp.offset));
-    }
-    if (list.items.empty()) return;
-    // The answer comes to offset_commit_cb (Commits) during a later Poll.
-    const RdKafka::ErrorCode err = consumer_->commitAsync(list.items);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      log::Warn("kafka.commit_failed", {{"code", RdKafka::err2str(err)}});
-    }
-  }
-
-  // The consumer queue carries messages, rebalances and commit answers.
-  void RingOn(Doorbell* bell) override {
-    if (mode_ == Mode::kClosed || !consumer_) return;
-    ring_.Set(bell ? rd_kafka_queue_get_consumer(consumer_->c_ptr()) : nullptr, bell);
   }
 
   Result<std::vector<GroupOffset>> Committed(const std::vector<TopicPartition>& partitions,
@@ -862,7 +799,6 @@ class KafkaConsumer final : public Consumer {
     if (mode_ == Mode::kClosed) return;
     mode_ = Mode::kClosed;
     if (!consumer_) return;
-    ring_.Reset();
     const RdKafka::ErrorCode err = consumer_->close();
     if (err != RdKafka::ERR_NO_ERROR) {
       log::Warn("kafka.close_error", {{"code", RdKafka::err2str(err)}});
@@ -878,27 +814,6 @@ class KafkaConsumer final : public Consumer {
   // only the partitions that change owner, comes with the scale-out work; the
   // incremental calls below keep an operator override of
   // partition.assignment.strategy from corrupting the assignment meanwhile.
-  // Logs the failures of commits (CommitAsync's answers arrive only here). Runs on the
-  // Poll thread.
-  class Commits final : public RdKafka::OffsetCommitCb {
-   public:
-    void offset_commit_cb(RdKafka::ErrorCode err,
-                          std::vector<RdKafka::TopicPartition*>& offsets) override {
-      // ERR__NO_OFFSET: there was nothing new to commit, not a failure.
-      if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
-        log::Warn("kafka.commit_failed", {{"code", RdKafka::err2str(err)}});
-        return;
-      }
-      for (const RdKafka::TopicPartition* tp : offsets) {
-        if (tp->err() != RdKafka::ERR_NO_ERROR) {
-          log::Warn("kafka.commit_failed",
-                    {{"partition", PartitionName(tp->topic(), tp->partition())},
-                     {"code", RdKafka::err2str(tp->err())}});
-        }
-      }
-    }
-  };
-
   class Rebalance final : public RdKafka::RebalanceCb {
    public:
     explicit Rebalance(KafkaConsumer* owner) : owner_(owner) {}
@@ -974,11 +889,9 @@ class KafkaConsumer final : public Consumer {
   RebalanceListener* listener_ = nullptr;
   std::optional<Error> pending_error_;
   LogEvents events_;
-  Commits commits_;
   Rebalance rebalance_;
   // Declared last so it is destroyed first (it calls the callbacks above).
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  RingingQueue ring_;  // released before the client (Close)
 };
 
 Status KafkaProducer::SendOffsetsToTransaction(const std::vector<GroupOffset>& offsets,

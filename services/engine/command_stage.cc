@@ -90,7 +90,6 @@ Status CommandStage::Run(milliseconds poll_timeout) {
   std::map<int32_t, int64_t> next_offsets;
   for (const auto& m : commands) {
     ++context_.stats.commands;
-    ++context_.progress;
     auto started = std::chrono::steady_clock::now();
     if (auto s = HandleCommand(m); !s) {
       groups_.clear();  // staged only: the commands are processed again after a restart

@@ -87,9 +87,9 @@ class Committer {
 
   // --- Offsets
   // The intake read pathway.inbound.v1 up to these next offsets and its output for
-  // them is delivered (every report in, every failure dealt with). Delivery-
-  // confirmed: commits them to the intake group without waiting (a failure is logged,
-  // not returned: the next commit covers them). Transactions: they go with the Step's
+  // them is delivered (AwaitDelivery, then every failure dealt with). Delivery-
+  // confirmed: commits them to the intake group now (a failure is logged, not
+  // returned: the next commit covers them). Transactions: they go with the Step's
   // transaction.
   virtual Status CommitIntake(const std::map<int32_t, int64_t>& next_offsets) = 0;
   // The command stage processed pathway.commands.v1 up to these next offsets (of owned

@@ -28,11 +28,12 @@ Status DeliveryConfirmedCommitter::CommitIntake(const std::map<int32_t, int64_t>
   for (const auto& [partition, offset] : next_offsets) {
     commit.push_back({std::string(topics::kInbound), partition, offset});
   }
-  // Without waiting for the answer: a commit that fails (e.g. a rebalance in progress)
-  // is logged by the client, and at worst the next owner of these partitions reads
-  // them again; the repeats (same event ids) are dropped by the stateful stage. The
-  // next commit covers these offsets too.
-  intake_.CommitAsync(commit);
+  if (auto s = intake_.Commit(commit); !s) {
+    // E.g. a rebalance in progress. The output is delivered; at worst the next owner
+    // of these partitions reads them again, and the repeats (same event ids) are
+    // dropped by the stateful stage. The next commit covers these offsets too.
+    log::Warn("intake_commit_failed", {{"error", s.error().ToString()}});
+  }
   return {};
 }
 
@@ -52,12 +53,6 @@ Status DeliveryConfirmedCommitter::CommitCommands(const std::map<int32_t, int64_
   for (const auto& [partition, offset] : next_offsets) {
     commit.push_back({std::string(topics::kCommands), partition, offset});
   }
-  if (to_publish_.empty()) {
-    processor_.CommitAsync(commit);  // for lag tools only: nothing waits for it
-    return {};
-  }
-  // After an assignment, synchronously, so that the offset a new owner resumes from
-  // is published (and logged) before it reports progress beyond it.
   if (auto s = processor_.Commit(commit); !s) {
     log::Warn("offset_commit_failed", {{"error", s.error().ToString()}});
     return {};

@@ -12,8 +12,7 @@
 //
 // Ownership: references the producer, both group consumers and the context, which
 // must outlive it. Not thread-safe: engine thread only. Errors: only Flush's
-// (AwaitDelivery) and SendAlone's. Offset commits do not wait for their answer (only
-// the first after an assignment does); a failed one is logged and covered by the
+// (AwaitDelivery) and SendAlone's; failed offset commits are logged and retried by the
 // next commit.
 #pragma once
 

@@ -73,13 +73,8 @@ Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeye
                                        intake, processor, restore)) {}
 
 // Out of line: Stages is complete only here. The registrations go first (members are
-// destroyed in reverse order), so no report reaches a stage being destroyed; the
-// clients, which outlive the engine, stop ringing its doorbell before it goes.
-Engine::~Engine() {
-  producer_.RingOn(nullptr);
-  intake_.RingOn(nullptr);
-  processor_.RingOn(nullptr);
-}
+// destroyed in reverse order), so no report reaches a stage being destroyed.
+Engine::~Engine() = default;
 
 Status Engine::Start() {
   stages_->outbox.Reset();
@@ -108,11 +103,7 @@ Status Engine::Start() {
   if (!listening) return listening;
   if (auto s = st.committer->Start(); !s) return s;
   if (auto s = intake_.Subscribe({std::string(topics::kInbound)}, nullptr); !s) return s;
-  if (auto s = processor_.Subscribe({std::string(topics::kCommands)}, this); !s) return s;
-  producer_.RingOn(&doorbell_);
-  intake_.RingOn(&doorbell_);
-  processor_.RingOn(&doorbell_);
-  return {};
+  return processor_.Subscribe({std::string(topics::kCommands)}, this);
 }
 
 void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
@@ -214,31 +205,12 @@ Status Engine::Step(milliseconds poll_timeout) {
 }
 
 Status Engine::StepOnce(milliseconds poll_timeout) {
-  // Cleared before the clients are served, so that a ring during the round (a message
-  // the round's polls missed) makes the wait below return at once.
-  doorbell_.Clear();
-  const uint64_t before = stages_->context.progress;
-  if (auto s = Round(); !s) return s;
-  if (stages_->context.progress != before || poll_timeout.count() <= 0) return {};
-  if (!doorbell_.Wait(poll_timeout)) return {};
-  doorbell_.Clear();
-  return Round();
-}
-
-// Each stage does what it can without waiting for the broker: the intake's batch is
-// completed in a later round once delivered, the outbox goes on after new keys'
-// confirmations in a later round, and offsets of the delivery-confirmed protocol are
-// committed asynchronously. A command then waits for its own round trips only.
-Status Engine::Round() {
   Stages& st = *stages_;
-  // Delivery reports first: they complete the intake's batch and release outbox
-  // entries waiting for a new key's confirmation.
-  producer_.Poll(milliseconds(0));
-  if (auto s = st.intake.Run(milliseconds(0)); !s) return s;
+  if (auto s = st.intake.Run(poll_timeout); !s) return s;
   // Timers due today fire before today's commands, as in workflow::Simulator: a
   // deadline due yesterday is breached before a command that arrives today.
   if (auto s = st.commands.FireTimers(); !s) return s;
-  if (auto s = st.commands.Run(milliseconds(0)); !s) return s;
+  if (auto s = st.commands.Run(poll_timeout); !s) return s;
   if (auto s = st.outbox.SendOwned(); !s) return s;
   if (auto s = st.committer->EndStep(); !s) return s;
   producer_.Poll(milliseconds(0));
@@ -247,8 +219,6 @@ Status Engine::Round() {
   st.purger.Run();
   return {};
 }
-
-uint64_t Engine::progress() const { return stages_->context.progress; }
 
 std::string Engine::PurgeStatus() const { return stages_->purger.Describe(); }
 

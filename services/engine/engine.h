@@ -52,7 +52,6 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
-#include "services/bus/doorbell.h"
 #include "services/bus/event_bus.h"
 #include "services/bus/kafka_bus.h"
 #include "services/engine/delivery_router.h"
@@ -85,21 +84,16 @@ class Engine final : public bus::RebalanceListener {
   // start: whatever a previous run left undelivered goes out first.
   Status Start();
 
-  // One bounded round: delivery reports, up to max_batch inbound messages, due timers,
-  // up to max_batch commands, one outbox pass. No stage waits for another's broker
-  // round trip. If the round found nothing to do, sleeps until the producer or a
-  // consumer has something (bus::Doorbell; a bus without one sleeps the whole
-  // timeout), at most `poll_timeout`, and goes round once more. An error is fatal to
-  // the process (restart resumes from stored offsets without loss or duplicates).
+  // One bounded round: up to max_batch inbound messages, up to max_batch commands,
+  // one outbox pass and delivery reports. Each consumer waits at most
+  // `poll_timeout` for its first message. An error is fatal to the process (restart
+  // resumes from stored offsets without loss or duplicates).
   Status Step(std::chrono::milliseconds poll_timeout);
 
   // Sends the outbox until it is empty or `timeout` passes (kTimeout).
   Status Drain(std::chrono::milliseconds timeout);
 
   const EngineStats& stats() const { return stats_; }
-  // Moves whenever a Step does anything (a message read, a record sent, a report
-  // served): the same before and after a Step means that Step found nothing to do.
-  uint64_t progress() const;
   // Partitions of pathway.commands.v1 this instance owns (restored and processing).
   const std::set<int32_t>& owned() const { return owned_; }
   // Outbox entries not yet confirmed, over every open partition: RocksDB's estimate.
@@ -123,7 +117,6 @@ class Engine final : public bus::RebalanceListener {
   struct Stages;  // engine.cc: the context, the committer and the stages
 
   Status StepOnce(std::chrono::milliseconds poll_timeout);
-  Status Round();
   // Sends the outbox of `partitions` until it is empty or `timeout` passes (kTimeout).
   Status DrainOutbox(const std::vector<int32_t>& partitions, std::chrono::milliseconds timeout);
 
@@ -135,7 +128,6 @@ class Engine final : public bus::RebalanceListener {
   bus::Consumer& intake_;
   bus::Consumer& processor_;
 
-  bus::Doorbell doorbell_;   // rung by the producer and both consumers (from Start)
   std::set<int32_t> owned_;  // partitions of pathway.commands.v1 this instance owns
   EngineStats stats_;
   std::unique_ptr<Stages> stages_;

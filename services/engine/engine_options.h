@@ -32,8 +32,10 @@ struct EngineOptions {
   // 32 bytes: dead letters carry their excerpt sealed under this key (main.cc derives
   // it from the key-encryption key). Empty: the excerpt goes in clear (unit tests).
   std::string dead_letter_key;
-  // Bound of a blocking flush: a transaction's commit, an erasure's purge.
-  std::chrono::milliseconds flush_timeout{15000};
+  std::chrono::milliseconds flush_timeout{15000};  // intake output delivery bound
+  // How long a Step waits for new data keys' changelog records to be confirmed before
+  // it sends what is sealed under them; unconfirmed by then, they go on a later Step.
+  std::chrono::milliseconds new_key_wait{200};
   int warning_lead_days = 14;  // deadline warnings this long before
   // How long a command naming only an unlinked UPN or local id waits for its link.
   int identity_hold_days = 14;

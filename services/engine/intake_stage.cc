@@ -29,34 +29,27 @@ std::string UnknownFieldNumbers(const v1::Envelope& e) {
 }  // namespace
 
 Status IntakeStage::Run(milliseconds poll_timeout) {
-  if (in_flight()) {
-    if (auto s = Complete(); !s) return s;
-    if (in_flight()) return {};  // reports still to come: a later Step goes on
-  }
   const EngineOptions& options = context_.options;
+  std::map<int32_t, int64_t> next_offsets;
+  batch_.clear();
+  refused_.clear();
   for (size_t i = 0; i < options.max_batch; ++i) {
     auto polled = intake_.Poll(i == 0 ? poll_timeout : milliseconds(0));
     if (!polled) return polled.error();
     if (!polled->has_value()) break;
     ++context_.stats.inbound;
-    ++context_.progress;
     // Kept until the batch is delivered, so an output the broker refuses can be
     // replaced by a dead letter of the message that caused it.
     batch_.push_back(std::move(**polled));
     const bus::Message& m = batch_.back();
     // 1-based, so that 0 names no message.
     if (auto s = Handle(m, batch_.size()); !s) return s;
-    next_offsets_[m.partition] = m.offset + 1;
+    next_offsets[m.partition] = m.offset + 1;
   }
-  if (!in_flight()) return {};
-  return Complete();
-}
-
-Status IntakeStage::Complete() {
-  // Commit only what is delivered: a crash before this point re-reads the batch, and
-  // the stateful stage drops the repeated event ids. Where a commit decides delivery
-  // (transactions), the offsets go with the output's own commit instead.
-  if (committer_.confirms_each_delivery() && outstanding_ > 0) return {};
+  if (next_offsets.empty()) return {};
+  // Commit only what is delivered: a crash before this point re-reads the batch,
+  // and the stateful stage drops the repeated event ids.
+  if (auto s = committer_.AwaitDelivery(options.flush_timeout); !s) return s;
   if (!refused_.empty()) {
     // Refused for good (e.g. larger than a broker's limit): retrying would stop the
     // engine on the same message for ever, so the message is dead-lettered instead.
@@ -65,10 +58,9 @@ Status IntakeStage::Complete() {
         return s;
       }
     }
-    if (committer_.confirms_each_delivery() && outstanding_ > 0) return {};
+    if (auto s = committer_.AwaitDelivery(options.flush_timeout); !s) return s;
   }
   batch_.clear();
-  std::map<int32_t, int64_t> next_offsets = std::exchange(next_offsets_, {});
   if (failures_ > 0) {
     failures_ = 0;
     return Error{make_error_code(bus::errc::kDelivery), "intake output not delivered"};
@@ -77,8 +69,6 @@ Status IntakeStage::Complete() {
 }
 
 void IntakeStage::OnDelivery(uint64_t number, const bus::Delivery& d) {
-  ++context_.progress;
-  if (outstanding_ > 0) --outstanding_;
   const DeliveryOutcome outcome = committer_.Delivered(d, std::nullopt);
   if (!d.error) return;
   // Without a batch index (a dead letter): a refusal stops the process, since nothing
@@ -100,10 +90,6 @@ Status IntakeStage::Produce(std::string_view topic, std::string_view key, std::s
   // Bounded retry on a full local queue: Poll frees space as deliveries complete.
   for (int attempt = 0; attempt < 100; ++attempt) {
     auto s = producer_.Produce(topic, key, value, opaque);
-    if (s) {
-      ++outstanding_;
-      ++context_.progress;
-    }
     if (s || s.error().code != make_error_code(bus::errc::kQueueFull)) return s;
     producer_.Poll(milliseconds(100));
   }

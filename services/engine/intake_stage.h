@@ -11,13 +11,6 @@
 // drops them). An output the broker refuses for good is replaced by a dead letter of
 // the message that caused it, where the Committer leaves that to the stage.
 //
-// One batch is in flight at a time, and Run never waits for its delivery: where each
-// record is confirmed on its own (Committer::confirms_each_delivery), the batch is
-// completed (its refusals dead-lettered, its offsets committed) by the first Run after
-// its last report, and the next batch is read only then; the other stages go on
-// meanwhile. A lost report cannot hold it for ever: the producer reports every
-// record within its message.timeout.ms, as a failure if need be.
-//
 // Records go out with opaque DeliveryRouter::Opaque(kIntake, n), n the 1-based index
 // of the message in the batch (0: a dead letter); the Engine routes their reports to
 // OnDelivery.
@@ -31,7 +24,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,12 +49,8 @@ class IntakeStage {
         intake_(intake),
         committer_(committer) {}
 
-  // Completes the batch in flight if its output is delivered; then, with none in
-  // flight, reads up to max_batch inbound messages (waiting at most `poll_timeout` for
-  // the first) and sends their output.
+  // Up to max_batch inbound messages, waiting at most `poll_timeout` for the first.
   Status Run(std::chrono::milliseconds poll_timeout);
-  // Whether a batch's output is still waiting for delivery reports.
-  bool in_flight() const { return !batch_.empty(); }
 
   // A delivery report of an intake output (`local`: the message's 1-based index).
   void OnDelivery(uint64_t local, const bus::Delivery& delivery);
@@ -74,9 +62,6 @@ class IntakeStage {
   Status DeadLetterInbound(const bus::Message& message, std::string reason);
   Status Produce(std::string_view topic, std::string_view key, std::string_view value,
                  uint64_t number);
-  // Once the batch's output is delivered: dead-letters what was refused (then waits
-  // for those too), or commits the batch's offsets.
-  Status Complete();
 
   StageContext& context_;
   const SubjectKeyer& keyer_;
@@ -90,8 +75,6 @@ class IntakeStage {
   // (index in the batch, detail).
   std::vector<bus::Message> batch_;
   std::vector<std::pair<size_t, std::string>> refused_;
-  std::map<int32_t, int64_t> next_offsets_;  // the batch's, committed once it is delivered
-  uint64_t outstanding_ = 0;                 // records of the batch not yet reported
 };
 
 }  // namespace pathway::engine

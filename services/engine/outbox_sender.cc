@@ -48,12 +48,18 @@ uint64_t OutboxSender::NextUnsent(int32_t partition) const {
 }
 
 Status OutboxSender::SendOwned() {
-  // Never waits: a partition stopped after new data keys' records goes on in the first
-  // Step after their confirmation, whose report wakes the engine (bus::Doorbell).
-  for (int32_t partition : context_.owned) {
-    state::CaseStore* store = context_.stores.Find(partition);
-    if (!store) continue;
-    if (auto s = Send(partition, *store); !s) return s;
+  // A partition that stopped after new data keys' records goes on in the same Step
+  // once they are confirmed: one bounded wait for all partitions, so a batch that
+  // meets new children costs a delivery round trip, not a Step.
+  for (int round = 0; round < 2; ++round) {
+    for (int32_t partition : context_.owned) {
+      state::CaseStore* store = context_.stores.Find(partition);
+      if (!store) continue;
+      if (auto s = Send(partition, *store); !s) return s;
+    }
+    if (round > 0 || confirm_first_.empty()) break;
+    (void)producer_.Flush(context_.options.new_key_wait);
+    if (!context_.fatal) return context_.fatal;
   }
   return {};
 }
@@ -129,7 +135,6 @@ Status OutboxSender::Send(int32_t partition, state::CaseStore& store) {
       break;
     }
     next = item.sequence + 1;
-    ++context_.progress;
     committer_.OutboxSent(partition, {item.sequence, e.changelog()});
     // Where a commit confirms a Step's records together, nothing waits for a
     // delivery report.
@@ -144,7 +149,6 @@ void OutboxSender::OnDelivery(uint64_t local, const bus::Delivery& d) {
   const auto partition = static_cast<int32_t>((local >> kSequenceBits) & kPartitionMask);
   const uint64_t sequence = local & kSequenceMask;
   const bool changelog = (local & kChangelogBit) != 0;
-  ++context_.progress;
   const DeliveryOutcome outcome = committer_.Delivered(d, OutboxRef{partition, sequence});
   if (outcome == DeliveryOutcome::kPending) {
     if (d.error) {

@@ -55,8 +55,8 @@ class OutboxSender {
   // `partition` is no longer owned.
   void Revoked(int32_t partition);
 
-  // One pass over every owned partition, without waiting. A partition that stopped
-  // after new data keys' records goes on in a later pass, once they are confirmed.
+  // One pass over every owned partition. A partition that stopped after new data keys'
+  // records goes on once they are confirmed, waiting at most new_key_wait once for all.
   Status SendOwned();
   // One pass over `partition`: up to outbox_batch entries.
   Status Send(int32_t partition, state::CaseStore& store);

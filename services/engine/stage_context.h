@@ -25,10 +25,6 @@ struct StageContext {
   // only the Engine changes it, on assignment and revocation.
   const std::set<int32_t>& owned;
   Status fatal;
-  // Bumped whenever a stage moves something: a message read, a record sent, a delivery
-  // report served. A Step that leaves it unchanged found nothing to do, so the Engine
-  // may sleep until a bus client rings (bus::Doorbell) instead of polling again.
-  uint64_t progress = 0;
 };
 
 }  // namespace pathway::engine

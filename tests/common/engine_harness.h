@@ -94,11 +94,12 @@ class EngineHarness {
   // Steps until a step changes nothing (bounded); returns the last step's status.
   Status RunUntilIdle(int max_steps = 50) {
     for (int i = 0; i < max_steps; ++i) {
-      const uint64_t before = engine_->progress();
-      const uint64_t timers_fired = engine_->stats().timers_fired;
+      engine::EngineStats before = engine_->stats();
       Status s = engine_->Step(std::chrono::milliseconds(0));
       if (!s.ok()) return s;
-      if (engine_->progress() == before && engine_->stats().timers_fired == timers_fired) {
+      const engine::EngineStats& after = engine_->stats();
+      if (before.inbound == after.inbound && before.commands == after.commands &&
+          before.delivered == after.delivered && before.timers_fired == after.timers_fired) {
         return s;
       }
     }

@@ -18,7 +18,6 @@
 #include <utility>
 #include <vector>
 
-#include "services/bus/doorbell.h"
 #include "services/bus/kafka_admin.h"
 #include "services/devbroker/mock_cluster.h"
 #include "tests/common/temp_dir.h"
@@ -351,71 +350,6 @@ TEST(KafkaBusTest, ANewConsumerInTheGroupResumesFromTheCommittedOffset) {
   }
   EXPECT_EQ(listener.assigned.size(), 1u);
   (*second)->Close();
-}
-
-// The engine sleeps on one Doorbell for its producer and both consumers: each must
-// ring it when something waits for Poll, or a message would wait out a poll timeout.
-TEST(KafkaBusTest, ADoorbellRingsForADeliveryReportAMessageAndStopsWhenReleased) {
-  auto cluster = StartCluster(1, {{"rung", 1}});
-  ASSERT_NE(cluster, nullptr);
-  Doorbell producer_bell;
-  Doorbell consumer_bell;
-  std::vector<Delivery> deliveries;
-  auto producer =
-      NewKafkaProducer(ConfigFor(*cluster), [&](const Delivery& d) { deliveries.push_back(d); });
-  ASSERT_TRUE(producer.ok());
-  auto consumer = NewKafkaConsumer(GroupConfigFor(*cluster), "doorbell-test");
-  ASSERT_TRUE(consumer.ok());
-  ASSERT_TRUE((*consumer)->Assign({{"rung", 0, kOffsetBeginning}}).ok());
-  (*producer)->RingOn(&producer_bell);
-  (*consumer)->RingOn(&consumer_bell);
-
-  ASSERT_TRUE((*producer)->Produce("rung", "k", "v", 7).ok());
-  // Bounded: each wait is at most 30 s and a ring makes it return at once.
-  for (int i = 0; i < 10 && deliveries.empty(); ++i) {
-    producer_bell.Clear();
-    (*producer)->Poll(milliseconds(0));
-    if (deliveries.empty()) {
-      ASSERT_TRUE(producer_bell.Wait(kDeadline)) << "no ring for the report";
-    }
-  }
-  ASSERT_EQ(deliveries.size(), 1u);
-  EXPECT_EQ(deliveries[0].opaque, 7u);
-
-  std::optional<Message> got;
-  for (int i = 0; i < 10 && !got; ++i) {
-    consumer_bell.Clear();
-    auto polled = (*consumer)->Poll(milliseconds(0));
-    ASSERT_TRUE(polled.ok()) << polled.error().ToString();
-    got = std::move(*polled);
-    if (!got) {
-      ASSERT_TRUE(consumer_bell.Wait(kDeadline)) << "no ring for the message";
-    }
-  }
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->value, "v");
-
-  // An asynchronous commit's answer comes back through Poll, and the offset holds.
-  (*consumer)->CommitAsync({{"rung", 0, got->offset + 1}});
-  std::optional<int64_t> committed;
-  for (int i = 0; i < 100 && committed != got->offset + 1; ++i) {
-    (void)(*consumer)->Poll(milliseconds(50));
-    auto offsets = (*consumer)->Committed({{"rung", 0, 0}}, milliseconds(5000));
-    ASSERT_TRUE(offsets.ok()) << offsets.error().ToString();
-    ASSERT_EQ(offsets->size(), 1u);
-    committed = (*offsets)[0].offset;
-  }
-  EXPECT_EQ(committed, got->offset + 1);
-
-  // Released: nothing rings a doorbell that may be gone.
-  (*producer)->RingOn(nullptr);
-  (*consumer)->RingOn(nullptr);
-  producer_bell.Clear();
-  ASSERT_TRUE((*producer)->Produce("rung", "k", "v2", 8).ok());
-  ASSERT_TRUE((*producer)->Flush(kDeadline).ok());
-  EXPECT_EQ(deliveries.size(), 2u);
-  EXPECT_FALSE(producer_bell.Wait(milliseconds(1))) << "rang after RingOn(nullptr)";
-  (*consumer)->Close();
 }
 
 // librdkafka 2.0.2's mock cluster has no DeleteRecords handler (its ApiVersions do not
