@@ -83,9 +83,17 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
   }
   for (int pass = full ? 2 : 1; pass <= 2; ++pass) {
     int64_t start = pass == 1 ? (*local)->offset : bus::kOffsetBeginning;
+    // Unassigned first: re-assigning a partition that is still assigned (pass 2 after
+    // pass 1, or a partition taken over before) can let messages fetched for the old
+    // position reach Poll ahead of the new ones.
+    if (auto s = restore_.Assign({}); !s) return s.error();
     if (auto s = restore_.Assign({{std::string(topics::kChangelog), partition, start}}); !s) {
       return s.error();
     }
+    // Messages fetched for an earlier position that get through anyway are recognised
+    // by their offsets: a read from `start` moves strictly upwards to the fence, and
+    // nothing past the fence belongs to this takeover.
+    int64_t last = -1;
     bool valid = true;
     bool first = true;
     std::vector<state::ChangelogRecord> chunk;
@@ -106,7 +114,10 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
       if (!polled->has_value()) continue;
       const bus::Message& m = **polled;
       if (m.partition != partition) continue;
-      reached = m.offset >= fence_offset;
+      if (m.offset > fence_offset || m.offset <= last) continue;
+      if (pass == 1 && m.offset < start) continue;
+      last = m.offset;
+      reached = m.offset == fence_offset;
       std::string key = m.key.value_or("");
       auto fence_owner = state::CaseStore::FenceOwner(key);
       if (pass == 1) {
