@@ -38,8 +38,6 @@ unsigned int Sha256Into(std::string_view data, unsigned char* out) {
   return len;
 }
 
-constexpr char kHexDigits[] = "0123456789abcdef";
-
 }  // namespace
 
 std::string Sha256(std::string_view data) {
@@ -57,11 +55,12 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
 }
 
 std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
   for (unsigned char c : bytes) {
-    out.push_back(kHexDigits[c >> 4]);
-    out.push_back(kHexDigits[c & 0xf]);
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
   }
   return out;
 }
@@ -109,12 +108,7 @@ std::string DerivedEventId(std::string_view cause_id, uint32_t index) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   Sha256Into(input, digest);
   // The first 16 bytes, in hex.
-  std::string out(32, '\0');
-  for (size_t i = 0; i < 16; ++i) {
-    out[2 * i] = kHexDigits[digest[i] >> 4];
-    out[2 * i + 1] = kHexDigits[digest[i] & 0xf];
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), 16));
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench/micro/micro_fixtures.h"
+#include "services/engine/outputs.h"
 #include "tests/common/fixtures.h"
 #include "workflow/clock.h"
 #include "workflow/event_identity.h"
@@ -21,20 +22,6 @@ namespace {
 namespace store = pathway::store::v1;
 
 constexpr size_t kChildren = 1024;  // distinct children committed in turn
-
-std::string_view TopicOf(workflow::Sink sink) {
-  switch (sink) {
-    case workflow::Sink::kEvents:
-      return topics::kEvents;
-    case workflow::Sink::kCommands:
-      return topics::kCommands;
-    case workflow::Sink::kRejections:
-      return topics::kRejections;
-    case workflow::Sink::kAudit:
-      return topics::kAudit;
-  }
-  return topics::kDeadLetter;
-}
 
 // What the engine commits for one child's EHC decision to assess (command 3 of
 // ehc_assessment.jsonl: the step that sets the 16- and 20-week clocks), built as the
@@ -76,7 +63,7 @@ std::vector<state::Batch> EhcDecisionBatches(state::CaseStore& s, size_t childre
         if (!sealed) Die("seal: " + sealed.error().ToString());
       }
       auto& entry = b.outbox.emplace_back();
-      entry.set_topic(std::string(TopicOf(out.sink)));
+      entry.set_topic(std::string(engine::TopicOf(out.sink)));
       entry.set_key(out.sink == workflow::Sink::kCommands ? out.envelope.subject_key() : subject);
       entry.set_value(out.envelope.SerializeAsString());
     }

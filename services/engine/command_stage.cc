@@ -17,20 +17,6 @@ namespace pathway::engine {
 namespace {
 namespace v1 = pathway::v1;
 using std::chrono::milliseconds;
-
-std::string_view TopicOf(workflow::Sink sink) {
-  switch (sink) {
-    case workflow::Sink::kEvents:
-      return topics::kEvents;
-    case workflow::Sink::kCommands:
-      return topics::kCommands;
-    case workflow::Sink::kRejections:
-      return topics::kRejections;
-    case workflow::Sink::kAudit:
-      return topics::kAudit;
-  }
-  return topics::kDeadLetter;  // unreachable: every sink is named above
-}
 }  // namespace
 
 Status CarryOut(state::Batch& batch, state::CaseStore& store, const std::string& subject,

@@ -42,6 +42,20 @@ Result<v1::Envelope> DeadLetter(std::string_view cause, std::string_view topic, 
   return out;
 }
 
+std::string_view TopicOf(workflow::Sink sink) {
+  switch (sink) {
+    case workflow::Sink::kEvents:
+      return topics::kEvents;
+    case workflow::Sink::kCommands:
+      return topics::kCommands;
+    case workflow::Sink::kRejections:
+      return topics::kRejections;
+    case workflow::Sink::kAudit:
+      return topics::kAudit;
+  }
+  return topics::kDeadLetter;  // unreachable: every sink is named above
+}
+
 void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string& key,
                  std::string value) {
   auto& entry = batch.outbox.emplace_back();

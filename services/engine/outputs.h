@@ -15,6 +15,7 @@
 #include "services/bus/event_bus.h"
 #include "services/engine/engine_options.h"
 #include "state/case_store.h"
+#include "workflow/case_step.h"
 
 namespace pathway::engine {
 
@@ -38,6 +39,9 @@ inline bool Fits(std::string_view key, std::string_view value, size_t max_record
 Result<pathway::v1::Envelope> DeadLetter(std::string_view cause, std::string_view topic,
                                          int32_t partition, int64_t offset, std::string_view value,
                                          std::string reason, const std::string& key);
+
+// The topic a decided output goes to.
+std::string_view TopicOf(workflow::Sink sink);
 
 // Appends an outbox entry for `topic` to `batch`.
 void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string& key,
