@@ -253,7 +253,7 @@ class RocksCaseStore final : public CaseStore {
       std::string key;
       AppendU64(key, d.sequence);
       CheckPut(wb.Delete(cf(ColumnFamily::kOutbox), key));
-      if (options_.changelog_topic.empty() || d.changelog) continue;
+      if (options_.changelog_topic.empty() || !d.mirrored) continue;
       // The mirrored copy goes too, or a new owner would send it again.
       std::string tombstone_key;
       AppendU64(tombstone_key, next++);
@@ -295,11 +295,14 @@ class RocksCaseStore final : public CaseStore {
       if (!s) return s.error();
       return kSealedMark + std::move(*s);
     };
+    // Outputs are not mirrored (StoreOptions::changelog_topic): a restore never needs
+    // them, since the changelog records that follow them wait for their delivery.
     for (const auto& entry : batch.outbox) {
       std::string key;
       AppendU64(key, next++);
       if (entry.sealed_subject_key().empty()) {
-        ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), entry.SerializeAsString()));
+        ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), entry.SerializeAsString(), {},
+                            /*mirror=*/false));
         continue;
       }
       if (entry.sealed_subject_key() != batch.subject_key || batch.erase_subject) {
@@ -312,7 +315,8 @@ class RocksCaseStore final : public CaseStore {
         if (!value) return value.error();
         at_rest.set_value(kSealedMark + std::move(*value));
       }
-      ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), at_rest.SerializeAsString()));
+      ops.push_back(PutOp(ColumnFamily::kOutbox, std::move(key), at_rest.SerializeAsString(), {},
+                          /*mirror=*/false));
     }
     if (batch.erase_subject) {
       // Bounded by the case's history limit. Tombstones reach the changelog too.
@@ -333,7 +337,7 @@ class RocksCaseStore final : public CaseStore {
             ((entry.changelog() && entry.key() == key_record) ||
              entry.sealed_subject_key() == batch.subject_key)) {
           Op drop = DeleteOp(ColumnFamily::kOutbox, out->key().ToString());
-          drop.mirror = false;
+          drop.mirror = entry.mirrored();  // an older changelog's copy goes too
           ops.push_back(std::move(drop));
         }
       }
@@ -493,7 +497,7 @@ class RocksCaseStore final : public CaseStore {
       if (!entry.ParseFromString(value)) {
         return Error{make_error_code(errc::kCorruption), "outbox entry does not parse"};
       }
-      if (!entry.changelog()) {
+      if (entry.mirrored()) {
         // The mirrored copy goes too, or a new owner would send it again.
         std::string tombstone_key;
         AppendU64(tombstone_key, next++);
@@ -508,6 +512,25 @@ class RocksCaseStore final : public CaseStore {
     if (!s.ok()) return FromRocks(s, "delete outbox entry");
     outbox_next_ = next;
     return {};
+  }
+
+  Result<bool> ReplaceOutbox(uint64_t sequence,
+                             const pathway::store::v1::OutboxEntry& entry) override {
+    std::string key;
+    AppendU64(key, sequence);
+    std::string value;
+    auto g = db_->Get(read_, cf(ColumnFamily::kOutbox), key, &value);
+    if (g.IsNotFound()) return false;
+    if (!g.ok()) return FromRocks(g, "read outbox entry");
+    pathway::store::v1::OutboxEntry old;
+    if (!old.ParseFromString(value)) {
+      return Error{make_error_code(errc::kCorruption), "outbox entry does not parse"};
+    }
+    pathway::store::v1::OutboxEntry replacement = entry;
+    replacement.set_mirrored(old.mirrored());
+    auto s = db_->Put(write_, cf(ColumnFamily::kOutbox), key, replacement.SerializeAsString());
+    if (!s.ok()) return FromRocks(s, "replace outbox entry");
+    return true;
   }
 
   Status ReserveOutboxSequences(uint64_t next) override {
@@ -583,6 +606,18 @@ class RocksCaseStore final : public CaseStore {
       if (!filter.current_owner.empty() && v.owner() != filter.current_owner) {
         ++filter.ignored;
         continue;
+      }
+      if (family == ColumnFamily::kOutbox) {
+        // An output mirrored by an engine before decision 107: sent by this owner, and
+        // tombstoned once delivered so that the compacted changelog forgets it.
+        pathway::store::v1::OutboxEntry entry;
+        if (!entry.ParseFromString(v.value())) return Corrupt(r, "outbox entry does not parse");
+        if (!entry.changelog()) {
+          entry.set_mirrored(true);
+          CheckPut(wb.Put(cf(family), key, entry.SerializeAsString()));
+          ++filter.applied;
+          continue;
+        }
       }
       CheckPut(wb.Put(cf(family), key, v.value()));
       // An erasure mark: the previous owner may not have deleted the landing topics'

@@ -93,7 +93,9 @@ struct Batch {
 // An outbox entry the broker confirmed (CaseStore::DeleteDelivered).
 struct Delivered {
   uint64_t sequence = 0;
-  bool changelog = false;  // the entry is itself a changelog record
+  // The entry is an output restored from an older changelog (OutboxEntry.mirrored):
+  // its deletion queues a tombstone of the mirrored copy.
+  bool mirrored = false;
 };
 
 struct OutboxItem {
@@ -118,12 +120,15 @@ class SharedMemory {
 struct StoreOptions {
   // Empty: no changelog. Otherwise every Commit also queues, in the same WriteBatch,
   // outbox entries for this topic and partition that mirror what it wrote, so that
-  // another instance can rebuild the store from the (compacted) topic. Within one
-  // batch the records are ordered so that any prefix of them is safe to restore: the
-  // outputs first, then history and new timers, then the case state (which carries
-  // the command's event id, so state and dedupe entry are one record), then removed
-  // timers and the consumed offset. A restore that ends mid-batch holds either the
-  // old case state (the command is processed again, deterministically) or the new
+  // another instance can rebuild the store from the (compacted) topic. Outputs are
+  // not mirrored (decision 107): they come first in the outbox, and the sender lets a
+  // changelog record go only once every output before it is confirmed, so a restored
+  // state's outputs are always out, and a state not restored is decided again, with
+  // the same outputs. Within one batch the records are ordered so that any prefix of
+  // them is safe to restore: history and new timers, then the case state (which
+  // carries the command's event id, so state and dedupe entry are one record), then
+  // removed timers and the consumed offset. A restore that ends mid-batch holds either
+  // the old case state (the command is processed again, deterministically) or the new
   // one (the command is recognised as done).
   std::string changelog_topic;
   int32_t changelog_partition = 0;
@@ -220,13 +225,19 @@ class CaseStore {
   virtual uint64_t NextOutboxSequence() = 0;
   // RocksDB's estimate of the outbox's size (cheap; for metrics).
   virtual uint64_t ApproximateOutboxEntries() = 0;
-  // Removes a delivered entry (with a changelog: and queues its tombstone).
+  // Removes a delivered entry (with a changelog, a mirrored one queues its tombstone).
   virtual Status DeleteOutbox(uint64_t sequence) = 0;
   // Removes delivered entries in one write, without reading them (the sender knows
-  // which are changelog records): with a changelog, each that is not queues its
-  // tombstone. Deleting an entry that is already gone changes nothing but that
-  // tombstone, queued again.
+  // which are mirrored): with a changelog, each mirrored one queues its tombstone.
+  // Deleting an entry that is already gone changes nothing but that tombstone, queued
+  // again.
   virtual Status DeleteDelivered(std::span<const Delivered> delivered) = 0;
+  // Replaces entry `sequence` in place (e.g. by a dead letter), so that it keeps its
+  // place in the send order and what waits for it (later changelog records) waits for
+  // the replacement; `entry` is stored as given (not sealed) and keeps the old entry's
+  // `mirrored`. Returns false, changing nothing, if the entry is gone.
+  virtual Result<bool> ReplaceOutbox(uint64_t sequence,
+                                     const pathway::store::v1::OutboxEntry& entry) = 0;
   // Outbox entries from now on get sequences >= `next` (never lowers the sequence).
   // Durable. For the transactions mode: sequences a previous owner committed must not
   // be handed out again.

@@ -45,9 +45,9 @@ Status GroupCommit::Add(state::Batch batch) {
     staged.events.resize(batch.history_start - staged.start);
     for (const auto& e : batch.history) staged.events.push_back(e);
   }
-  // Each output, its changelog copy and later tombstone; each history entry, timer,
-  // case state, dedupe entry and offset once.
-  staged_entries_ += 3 * batch.outbox.size() + batch.history.size() + batch.timers_add.size() +
+  // Each output (not mirrored, decision 107), history entry, timer, case state, dedupe
+  // entry and offset once.
+  staged_entries_ += batch.outbox.size() + batch.history.size() + batch.timers_add.size() +
                      batch.timers_remove.size() + 3;
   batches_.push_back(std::move(batch));
   return {};

@@ -12,19 +12,21 @@ namespace {
 constexpr int kSequenceBits = 40;
 constexpr uint64_t kSequenceMask = (uint64_t{1} << kSequenceBits) - 1;
 // Bit 61, below the router's channel bits.
-constexpr uint64_t kChangelogBit = uint64_t{1} << 61;
+constexpr uint64_t kMirroredBit = uint64_t{1} << 61;
 constexpr uint64_t kPartitionMask = (uint64_t{1} << (61 - kSequenceBits)) - 1;
 }  // namespace
 
-uint64_t OutboxSender::LocalOpaque(int32_t partition, uint64_t sequence, bool changelog) {
+uint64_t OutboxSender::LocalOpaque(int32_t partition, uint64_t sequence, bool mirrored) {
   return (static_cast<uint64_t>(partition) << kSequenceBits) | sequence |
-         (changelog ? kChangelogBit : 0);
+         (mirrored ? kMirroredBit : 0);
 }
 
 void OutboxSender::Reset() {
   next_unsent_.clear();
   confirm_first_.clear();
   unconfirmed_.clear();
+  unconfirmed_outputs_.clear();
+  sent_ahead_.clear();
   delivered_.clear();
 }
 
@@ -32,12 +34,16 @@ void OutboxSender::Assigned(int32_t partition) {
   next_unsent_[partition] = 0;
   confirm_first_.erase(partition);
   unconfirmed_.erase(partition);
+  unconfirmed_outputs_.erase(partition);
+  sent_ahead_.erase(partition);
   delivered_.erase(partition);
 }
 
 void OutboxSender::Revoked(int32_t partition) {
   next_unsent_.erase(partition);
   unconfirmed_.erase(partition);
+  unconfirmed_outputs_.erase(partition);
+  sent_ahead_.erase(partition);
   delivered_.erase(partition);
   confirm_first_.erase(partition);
 }
@@ -100,10 +106,40 @@ Status OutboxSender::Send(int32_t partition, state::CaseStore& store) {
   }
   if (auto s = committer_.OpenOutput(); !s) return s;
   const bool confirms_each = committer_.confirms_each_delivery();
+  // Outputs sent past a held changelog record (below): skipped when the cursor gets
+  // there. Bounded by one read of the outbox.
+  std::set<uint64_t>& ahead = sent_ahead_[partition];
+  bool held = false;  // a changelog record of this pass waits for earlier outputs
   for (const auto& item : *items) {
     const auto& e = item.entry;
+    if (ahead.count(item.sequence)) {
+      if (!held) {
+        ahead.erase(item.sequence);
+        next = item.sequence + 1;
+      }
+      continue;
+    }
     // After a run of new keys' records, the rest waits for their confirmation.
     if (confirm_first_.count(partition) && !e.confirm_before_later()) break;
+    if (e.changelog() && held) {
+      // Changelog records keep their order. A new key's record is held too, and what
+      // follows it may be sealed under the key: nothing after it goes.
+      if (e.confirm_before_later()) break;
+      continue;
+    }
+    // A changelog record waits for the outputs before it: were it restored while one
+    // of them is lost with this owner, nobody would decide (and send) that output
+    // again. Every entry below it was handed over by this owner, so the unconfirmed
+    // outputs are exactly those it waits for. Outputs behind it do not wait: they go
+    // ahead of the cursor.
+    if (confirms_each && e.changelog()) {
+      const auto& outputs = unconfirmed_outputs_[partition];
+      if (!outputs.empty() && *outputs.begin() < item.sequence) {
+        if (e.confirm_before_later()) break;
+        held = true;
+        continue;
+      }
+    }
     bus::Outgoing out{e.topic(), e.key(), e.value(), e.tombstone()};
     if (e.has_partition()) out.partition = e.partition();
     Status s;
@@ -116,17 +152,17 @@ Status OutboxSender::Send(int32_t partition, state::CaseStore& store) {
     } else {
       s = producer_.Send(
           out, DeliveryRouter::Opaque(DeliveryRouter::Channel::kOutbox,
-                                      LocalOpaque(partition, item.sequence, e.changelog())));
+                                      LocalOpaque(partition, item.sequence, e.mirrored())));
     }
     if (!s) {
       if (s.error().code == make_error_code(bus::errc::kQueueFull)) break;  // next Step
       if (s.error().code == make_error_code(bus::errc::kRejected)) {
-        // Never sendable: waiting for it would stop the partition for good.
+        // Never sendable: waiting for it would stop the partition for good. Its dead
+        // letter takes its place and goes in the next pass.
         if (auto d = DeadLetterOutput(partition, store, item.sequence, s.error().ToString()); !d) {
           return d;
         }
-        next = item.sequence + 1;
-        continue;
+        break;
       }
       // Anything else may pass later (an unknown topic being created, a broker
       // restarting): try this entry again after a pause, never stop the engine for it.
@@ -136,21 +172,28 @@ Status OutboxSender::Send(int32_t partition, state::CaseStore& store) {
       BackOff(partition);
       break;
     }
-    next = item.sequence + 1;
-    committer_.OutboxSent(partition, {item.sequence, e.changelog()});
+    if (held) {
+      ahead.insert(item.sequence);
+    } else {
+      next = item.sequence + 1;
+    }
+    committer_.OutboxSent(partition, {item.sequence, e.mirrored()});
     // Where a commit confirms a Step's records together, nothing waits for a
     // delivery report.
     if (!confirms_each) continue;
     unconfirmed_[partition].insert(item.sequence);
+    if (!e.changelog()) unconfirmed_outputs_[partition].insert(item.sequence);
     if (e.confirm_before_later()) confirm_first_[partition] = item.sequence;
   }
+  // Entries the cursor passed, or that went (confirmed and deleted) before it got there.
+  ahead.erase(ahead.begin(), ahead.lower_bound(next));
   return {};
 }
 
 void OutboxSender::OnDelivery(uint64_t local, const bus::Delivery& d) {
   const auto partition = static_cast<int32_t>((local >> kSequenceBits) & kPartitionMask);
   const uint64_t sequence = local & kSequenceMask;
-  const bool changelog = (local & kChangelogBit) != 0;
+  const bool mirrored = (local & kMirroredBit) != 0;
   const DeliveryOutcome outcome = committer_.Delivered(d, OutboxRef{partition, sequence});
   if (outcome == DeliveryOutcome::kPending) {
     if (d.error) {
@@ -164,13 +207,15 @@ void OutboxSender::OnDelivery(uint64_t local, const bus::Delivery& d) {
   if (!context_.stores.Find(partition)) return;
   switch (outcome) {
     case DeliveryOutcome::kRefused:
-      // Refused for good: the next pass moves it to the dead-letter topic.
+      // Refused for good: the next pass replaces it by a dead letter, which is then
+      // sent from its place (and confirmed like any output).
       refused_[partition].emplace_back(sequence, d.error_detail);
       return;
     case DeliveryOutcome::kRetry: {
       // Resend from here, after a pause; later entries may go twice, with the same ids.
       auto it = next_unsent_.find(partition);
       if (it != next_unsent_.end()) it->second = std::min(it->second, sequence);
+      sent_ahead_[partition].erase(sequence);
       log::Warn("outbox_delivery_failed", {{"partition", std::to_string(partition)},
                                            {"sequence", std::to_string(sequence)},
                                            {"error", d.error_detail}});
@@ -180,7 +225,8 @@ void OutboxSender::OnDelivery(uint64_t local, const bus::Delivery& d) {
     case DeliveryOutcome::kConfirmed:
       // Deleted with the rest of the Step's deliveries in one write (DeleteDelivered).
       unconfirmed_[partition].erase(sequence);
-      delivered_[partition].push_back({sequence, changelog});
+      unconfirmed_outputs_[partition].erase(sequence);
+      delivered_[partition].push_back({sequence, mirrored});
       send_backoff_.erase(partition);
       ++context_.stats.delivered;
       return;
@@ -207,7 +253,11 @@ Status OutboxSender::DeadLetterOutput(int32_t partition, state::CaseStore& store
   auto replaced = ReplaceByDeadLetter(store, partition, sequence, std::move(reason),
                                       context_.options.dead_letter_key, context_.stats);
   if (!replaced) return replaced.error();
-  if (*replaced) unconfirmed_[partition].erase(sequence);
+  // The dead letter is sent from the replaced entry's place; what was handed over
+  // after it goes again (same ids).
+  auto it = next_unsent_.find(partition);
+  if (*replaced && it != next_unsent_.end()) it->second = std::min(it->second, sequence);
+  if (*replaced) sent_ahead_[partition].erase(sequence);
   return {};
 }
 

@@ -8,12 +8,15 @@
 // producer), the entries in flight and those confirmed since the last DeleteDelivered
 // (deleted then, one write per partition, without reading them: decision 99). Where
 // each record is confirmed by its own delivery (Committer::confirms_each_delivery),
-// nothing after a new data key's changelog record is sent until every entry up to it
-// is confirmed (OutboxEntry.confirm_before_later). A send or delivery that failed but
-// may pass later rewinds the cursor and pauses the partition (retry_backoff_min,
-// doubling up to retry_backoff_max); an entry the broker refused for good is replaced
-// by a dead letter. Records go out with opaque DeliveryRouter::Opaque(kOutbox,
-// LocalOpaque(...)); the Engine routes their reports to OnDelivery.
+// two orders hold: a changelog record is sent only once every output before it is
+// confirmed (outputs are not mirrored, decision 107: what a restore rebuilds has its
+// outputs out already), and nothing after a new data key's changelog record is sent
+// until every entry up to it is confirmed (OutboxEntry.confirm_before_later). A send
+// or delivery that failed but may pass later rewinds the cursor and pauses the
+// partition (retry_backoff_min, doubling up to retry_backoff_max); an entry the broker
+// refused for good is replaced in place by a dead letter, which is sent next. Records
+// go out with opaque DeliveryRouter::Opaque(kOutbox, LocalOpaque(...)); the Engine
+// routes their reports to OnDelivery.
 //
 // Ownership: references the context, the producer and the committer, which must
 // outlive it; stores are looked up in the context's StoreSet on every use (a revoked
@@ -44,9 +47,10 @@ class OutboxSender {
       : context_(context), producer_(producer), committer_(committer) {}
 
   // The outbox channel's part of an entry's opaque: its partition and sequence
-  // (sequences stay below 2^40), and whether it is a changelog record (its deletion
-  // queues no tombstone), so that a delivery report needs no read to tell.
-  static uint64_t LocalOpaque(int32_t partition, uint64_t sequence, bool changelog);
+  // (sequences stay below 2^40), and whether it is a mirrored output (its deletion
+  // queues a tombstone, OutboxEntry.mirrored), so that a delivery report needs no read
+  // to tell.
+  static uint64_t LocalOpaque(int32_t partition, uint64_t sequence, bool mirrored);
 
   // Forgets every cursor: the outbox is sent again from its start.
   void Reset();
@@ -84,8 +88,13 @@ class OutboxSender {
   // nothing after it is sent until everything up to it is confirmed.
   std::map<int32_t, uint64_t> confirm_first_;
   // Per partition, where deliveries confirm: entries handed to the producer and not
-  // yet confirmed (bounded by what one Step sends plus failed ones).
+  // yet confirmed (bounded by what one Step sends plus failed ones), and of those the
+  // outputs (not changelog records), which later changelog records wait for.
   std::map<int32_t, std::set<uint64_t>> unconfirmed_;
+  std::map<int32_t, std::set<uint64_t>> unconfirmed_outputs_;
+  // Per partition: outputs sent ahead of the cursor while a changelog record before
+  // them waited for earlier outputs; the cursor skips them when it gets there.
+  std::map<int32_t, std::set<uint64_t>> sent_ahead_;
   // Per partition: entries confirmed since the last DeleteDelivered.
   std::map<int32_t, std::vector<state::Delivered>> delivered_;
   // Entries the broker refused for good, per partition: (sequence, detail); the next

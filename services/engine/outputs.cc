@@ -77,17 +77,22 @@ Result<bool> ReplaceByDeadLetter(state::CaseStore& store, int32_t partition, uin
                                       {"sequence", std::to_string(sequence)},
                                       {"topic", entry.topic()},
                                       {"reason", reason}});
-  std::string cause = "outbox|" + std::to_string(partition) + "|" + std::to_string(sequence);
+  // Named by what it is, not by its sequence, which another owner deciding the same
+  // command again may number differently: the same refused output has one dead letter.
+  std::string cause =
+      "outbox|" + entry.topic() + "|" + HexEncode(Sha256(entry.key() + '|' + entry.value()));
   auto d = DeadLetter(cause, entry.topic(), partition, static_cast<int64_t>(sequence),
                       entry.value(), std::move(reason), dead_letter_key);
   if (!d) return d.error();
-  state::Batch batch;
-  batch.partition = partition;
-  AddToOutbox(batch, topics::kDeadLetter, cause, d->SerializeAsString());
-  // Two writes: a crash between them sends the dead letter twice, with one id.
-  if (auto s = store.Commit(batch); !s) return s.error();
-  if (auto s = store.DeleteOutbox(sequence); !s) return s.error();
-  return true;
+  pathway::store::v1::OutboxEntry dead;
+  dead.set_topic(std::string(topics::kDeadLetter));
+  dead.set_key(cause);
+  dead.set_value(d->SerializeAsString());
+  // In place: what waits for the refused output (its command's changelog records)
+  // waits for its dead letter instead.
+  auto replaced = store.ReplaceOutbox(sequence, dead);
+  if (!replaced) return replaced.error();
+  return *replaced;
 }
 
 }  // namespace pathway::engine

@@ -47,9 +47,10 @@ std::string_view TopicOf(workflow::Sink sink);
 void AddToOutbox(state::Batch& batch, std::string_view topic, const std::string& key,
                  std::string value);
 
-// Replaces outbox entry `sequence` of `partition` by a dead letter naming `reason`:
-// one commit adds the dead letter (bounded), then the entry is deleted. Counts it in
-// `stats`. Returns false (and changes nothing) if the entry is already gone.
+// Replaces outbox entry `sequence` of `partition` in place by a dead letter naming
+// `reason` (bounded; its id made from the entry's content, so another owner refused
+// the same output makes the same dead letter). Counts it in `stats`. Returns false
+// (and changes nothing) if the entry is already gone.
 Result<bool> ReplaceByDeadLetter(state::CaseStore& store, int32_t partition, uint64_t sequence,
                                  std::string reason, const std::string& dead_letter_key,
                                  EngineStats& stats);

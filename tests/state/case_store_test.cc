@@ -287,6 +287,20 @@ ChangelogRecord Fence(const std::string& owner, int64_t offset) {
   return {offset, e.key(), e.value()};
 }
 
+// An output as an engine before decision 107 mirrored it: outbox sequence `sequence`.
+ChangelogRecord LegacyMirroredOutput(uint64_t sequence, const std::string& value,
+                                     int64_t offset = 0) {
+  std::string key(1, static_cast<char>(ColumnFamily::kOutbox));
+  for (int shift = 56; shift >= 0; shift -= 8) key += static_cast<char>((sequence >> shift) & 0xff);
+  pathway::store::v1::OutboxEntry entry;
+  entry.set_topic("pathway.events.v1");
+  entry.set_key(kSubject);
+  entry.set_value(value);
+  ChangelogValue v;
+  v.set_value(entry.SerializeAsString());
+  return {offset, key, v.SerializeAsString()};
+}
+
 std::map<std::string, std::string> Contents(CaseStore& store, ColumnFamily family) {
   std::map<std::string, std::string> out;
   EXPECT_TRUE(
@@ -330,29 +344,32 @@ TEST(Changelog, CommitMirrorsEveryWriteAndARestoreRebuildsTheStore) {
     EXPECT_EQ(Contents(*replica, f), Contents(*primary, f)) << static_cast<int>(f);
   }
   EXPECT_TRUE(*replica->SeenEvent("evt-1"));
-  // The pending output is restored too, so the new owner sends it.
+  // Outputs are not mirrored (decision 107): the sender lets these records go only
+  // once the outputs before them are delivered, so nothing is left to send.
   auto outputs = replica->ReadOutbox(0, 100);
   ASSERT_TRUE(outputs.ok());
-  ASSERT_EQ(outputs->size(), 1u);
-  EXPECT_EQ(outputs->front().entry.topic(), "pathway.events.v1");
+  EXPECT_TRUE(outputs->empty());
   EXPECT_EQ(filter.ignored, 0u);
 }
 
-TEST(Changelog, TheCaseRecordComesAfterItsOutputsAndCarriesItsDedupeEntry) {
-  // The order that makes any prefix of a batch safe to restore (StoreOptions).
+TEST(Changelog, NoOutputIsMirroredAndTheCaseRecordCarriesItsDedupeEntry) {
+  // The order that makes any prefix of a batch safe to restore (StoreOptions): the
+  // output first in the outbox, not on the changelog; then history, case, offset.
   TempDir dir;
   auto store = OpenWithChangelog(dir.path());
   ASSERT_TRUE(store->Commit(SampleBatch(8, "evt-1")).ok());
+  auto items = store->ReadOutbox(0, 100);
+  ASSERT_FALSE(items->empty());
+  EXPECT_FALSE(items->front().entry.changelog()) << "the output comes first";
   std::vector<int> families;
   for (const auto& r : Sent(*store)) families.push_back(static_cast<uint8_t>(r.key[0]));
-  EXPECT_EQ(families, (std::vector<int>{static_cast<int>(ColumnFamily::kOutbox),
-                                        static_cast<int>(ColumnFamily::kHistory),
+  EXPECT_EQ(families, (std::vector<int>{static_cast<int>(ColumnFamily::kHistory),
                                         static_cast<int>(ColumnFamily::kCaseState),
                                         static_cast<int>(ColumnFamily::kOffsets)}));
 
   // A restore that stops right after the case record knows the command is done.
   auto records = Sent(*store);
-  records.resize(3);
+  records.resize(2);
   auto replica = OpenWithChangelog(dir.path() + "-replica");
   RestoreFilter filter;
   ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
@@ -389,29 +406,56 @@ TEST(Changelog, RecordsOfAReplacedOwnerAfterANewFenceAreIgnored) {
   EXPECT_EQ(filter.current_owner, "owner-b");
 }
 
-TEST(Changelog, ADeliveredOutputIsTombstonedSoANewOwnerDoesNotSendItAgain) {
+TEST(Changelog, ADeliveredOutputQueuesNoTombstone) {
   TempDir dir;
   auto store = OpenWithChangelog(dir.path());
   ASSERT_TRUE(store->Commit(SampleBatch(1, "evt-1")).ok());
   auto before = Sent(*store);
   ASSERT_TRUE(store->DeleteOutbox(0).ok());  // the output's delivery is confirmed
-  auto after = Sent(*store);
-  ASSERT_EQ(after.size(), before.size() + 1);
-  const ChangelogRecord& tombstone = after.back();
-  EXPECT_FALSE(tombstone.value.has_value());
-  EXPECT_EQ(tombstone.key, before.front().key) << "deletes the mirrored output";
-
-  auto replica = OpenWithChangelog(dir.path() + "-replica");
-  RestoreFilter filter;
-  ASSERT_TRUE(replica->ApplyChangelog(after, filter).ok());
-  EXPECT_TRUE(replica->ReadOutbox(0, 10)->empty());
-  // A changelog entry's own delivery queues nothing more (no tombstone of a tombstone).
+  EXPECT_EQ(Sent(*store).size(), before.size()) << "it never was on the changelog";
+  // A changelog record's own delivery queues nothing either.
   auto items = store->ReadOutbox(0, 100);
   ASSERT_TRUE(store->DeleteOutbox(items->back().sequence).ok());
   EXPECT_EQ(store->ReadOutbox(0, 100)->size(), items->size() - 1);
 }
 
-TEST(Changelog, DeleteDeliveredTombstonesOutputsButNotChangelogRecordsInOneWrite) {
+TEST(Changelog, AnOutputMirroredByAnOlderEngineIsRestoredSentOnceAndTombstoned) {
+  // A changelog written before decision 107 carries undelivered outputs: the new
+  // owner sends them, and its delivery deletes the mirrored copy from the topic.
+  TempDir dir;
+  auto replica = OpenWithChangelog(dir.path());
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog({{LegacyMirroredOutput(7, "old-output")}}, filter).ok());
+  auto items = replica->ReadOutbox(0, 100);
+  ASSERT_EQ(items->size(), 1u);
+  EXPECT_EQ(items->front().sequence, 7u);
+  EXPECT_TRUE(items->front().entry.mirrored());
+  EXPECT_EQ(items->front().entry.value(), "old-output");
+
+  ASSERT_TRUE(replica->DeleteOutbox(7).ok());
+  auto left = replica->ReadOutbox(0, 100);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_TRUE(left->front().entry.tombstone());
+  EXPECT_EQ(left->front().entry.key(), LegacyMirroredOutput(7, "").key)
+      << "the tombstone deletes the mirrored output";
+  EXPECT_GT(left->front().sequence, 7u) << "numbered after the restored entries";
+
+  // Replaced in place (a dead letter), it keeps the mark.
+  auto again = OpenWithChangelog(dir.path() + "-again");
+  ASSERT_TRUE(again->ApplyChangelog({{LegacyMirroredOutput(3, "refused")}}, filter).ok());
+  pathway::store::v1::OutboxEntry dead;
+  dead.set_topic("pathway.deadletter.v1");
+  dead.set_value("dead letter");
+  ASSERT_TRUE(*again->ReplaceOutbox(3, dead));
+  EXPECT_FALSE(*again->ReplaceOutbox(4, dead)) << "no entry 4";
+  auto replaced = again->ReadOutbox(0, 100);
+  ASSERT_EQ(replaced->size(), 1u);
+  EXPECT_EQ(replaced->front().sequence, 3u);
+  EXPECT_EQ(replaced->front().entry.value(), "dead letter");
+  EXPECT_TRUE(replaced->front().entry.mirrored());
+}
+
+TEST(Changelog, DeleteDeliveredTombstonesOnlyMirroredOutputsInOneWrite) {
   TempDir dir;
   auto store = OpenWithChangelog(dir.path());
   ASSERT_TRUE(store->Commit(SampleBatch(1, "evt-1")).ok());
@@ -419,20 +463,21 @@ TEST(Changelog, DeleteDeliveredTombstonesOutputsButNotChangelogRecordsInOneWrite
   ASSERT_TRUE(items.ok());
   ASSERT_GE(items->size(), 2u);
   std::vector<Delivered> delivered;
-  for (const auto& item : *items) delivered.push_back({item.sequence, item.entry.changelog()});
+  for (const auto& item : *items) delivered.push_back({item.sequence, item.entry.mirrored()});
   ASSERT_TRUE(store->DeleteDelivered(delivered).ok());
-  // Exactly one entry is left: the tombstone of the one output (sequence 0).
-  auto left = store->ReadOutbox(0, 100);
-  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(store->ReadOutbox(0, 100)->empty()) << "nothing mirrored, nothing to tombstone";
+
+  RestoreFilter filter;
+  ASSERT_TRUE(store->ApplyChangelog({{LegacyMirroredOutput(100, "old")}}, filter).ok());
+  const std::vector<Delivered> legacy = {{100, true}};
+  ASSERT_TRUE(store->DeleteDelivered(legacy).ok());
+  auto left = store->ReadOutbox(0, 1000);
   ASSERT_EQ(left->size(), 1u);
   EXPECT_TRUE(left->front().entry.tombstone());
-  EXPECT_EQ(left->front().entry.key(),
-            std::string(1, static_cast<char>(ColumnFamily::kOutbox)) + std::string(8, '\0'))
-      << "the tombstone deletes the mirrored output, outbox sequence 0";
-  EXPECT_GT(left->front().sequence, items->back().sequence);
+  EXPECT_EQ(left->front().entry.key(), LegacyMirroredOutput(100, "").key);
   // A repeated report deletes nothing more than is gone, and only queues a tombstone.
-  ASSERT_TRUE(store->DeleteDelivered(delivered).ok());
-  EXPECT_EQ(store->ReadOutbox(0, 100)->size(), 2u);
+  ASSERT_TRUE(store->DeleteDelivered(legacy).ok());
+  EXPECT_EQ(store->ReadOutbox(0, 1000)->size(), 2u);
 }
 
 TEST(Changelog, AGroupCommitIsEveryBatchInOrderWithOnlyTheLastOffset) {
@@ -449,14 +494,14 @@ TEST(Changelog, AGroupCommitIsEveryBatchInOrderWithOnlyTheLastOffset) {
   EXPECT_TRUE(store->SeenEvent("evt-2")->has_value());
   EXPECT_EQ(store->NextOffset("pathway.commands.v1", 3)->value_or(-1), 6);
 
-  // Outputs in batch order, then each batch's records in batch order; one offset.
+  // Outputs in batch order first (so the group's changelog records wait for its
+  // outputs once), then each batch's records in batch order; one offset.
   std::vector<int> families;
   for (const auto& r : Sent(*store)) families.push_back(static_cast<uint8_t>(r.key[0]));
-  const int out = static_cast<int>(ColumnFamily::kOutbox);
   const int history = static_cast<int>(ColumnFamily::kHistory);
   const int cases = static_cast<int>(ColumnFamily::kCaseState);
   const int offsets = static_cast<int>(ColumnFamily::kOffsets);
-  EXPECT_EQ(families, (std::vector<int>{out, history, cases, out, history, cases, offsets}));
+  EXPECT_EQ(families, (std::vector<int>{history, cases, history, cases, offsets}));
   auto outputs = store->ReadOutbox(0, 2);
   ASSERT_EQ(outputs->size(), 2u);
   EXPECT_EQ(outputs->at(0).entry.topic(), "pathway.events.v1");
@@ -465,7 +510,7 @@ TEST(Changelog, AGroupCommitIsEveryBatchInOrderWithOnlyTheLastOffset) {
   // Any prefix restores to a state some sequence of single commits would have left:
   // after the first case record the first command is done and the second is not.
   auto records = Sent(*store);
-  records.resize(3);
+  records.resize(2);
   auto replica = OpenWithChangelog(dir.path() + "-replica");
   RestoreFilter filter;
   ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
@@ -494,7 +539,10 @@ TEST(Changelog, ARestoredStoreNumbersNewOutboxEntriesAfterTheRestoredOnes) {
   ASSERT_TRUE(a->Commit(SampleBatch(1, "evt-1")).ok());
   auto replica = OpenWithChangelog(dir.path() + "/b");
   RestoreFilter filter;
-  ASSERT_TRUE(replica->ApplyChangelog(Sent(*a), filter).ok());
+  auto records = Sent(*a);
+  records.insert(records.begin(),
+                 LegacyMirroredOutput(0, SampleBatch(1, "evt-1").outbox[0].value()));
+  ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
   Batch next = SampleBatch(2, "evt-2");
   ASSERT_TRUE(replica->Commit(next).ok());
   auto items = replica->ReadOutbox(0, 100);

@@ -32,7 +32,7 @@ class LandingPurgerTest : public testing::StageFixture {
   void DeliverOutbox() {
     std::vector<state::Delivered> delivered;
     for (const auto& item : Outbox(*stores_.Find(0))) {
-      delivered.push_back({item.sequence, item.entry.changelog()});
+      delivered.push_back({item.sequence, item.entry.mirrored()});
     }
     ASSERT_TRUE(stores_.Find(0)->DeleteDelivered(delivered).ok());
     ASSERT_TRUE(Outbox(*stores_.Find(0)).empty());

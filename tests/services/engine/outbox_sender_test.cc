@@ -24,15 +24,35 @@ class OutboxSenderTest : public testing::StageFixture {
   }
 
   // The opaque the sender gives entry `sequence` of `partition`.
-  static uint64_t OpaqueOf(uint64_t sequence, int32_t partition = 0, bool changelog = false) {
+  static uint64_t OpaqueOf(uint64_t sequence, int32_t partition = 0, bool mirrored = false) {
     return DeliveryRouter::Opaque(DeliveryRouter::Channel::kOutbox,
-                                  OutboxSender::LocalOpaque(partition, sequence, changelog));
+                                  OutboxSender::LocalOpaque(partition, sequence, mirrored));
   }
   // What was sent to output topics (every output also has a changelog record).
   std::vector<std::string> SentValues() const {
     std::vector<std::string> out;
     for (const auto& s : producer_.sent) {
       if (s.topic != topics::kChangelog) out.push_back(s.value);
+    }
+    return out;
+  }
+
+  // Commits one output of `value` with the consumed offset `offset`: the offset's
+  // changelog record follows the output on the outbox. The output's sequence.
+  uint64_t QueueWithRecord(state::CaseStore& store, const std::string& value, int64_t offset) {
+    const uint64_t sequence = store.NextOutboxSequence();
+    state::Batch batch;
+    batch.consumed = state::ConsumedOffset{std::string(topics::kCommands), 0, offset};
+    AddToOutbox(batch, topics::kEvents, "key-" + value, value);
+    EXPECT_TRUE(store.Commit(batch).ok());
+    EXPECT_EQ(store.NextOutboxSequence(), sequence + 2) << "the output, then its record";
+    return sequence;
+  }
+  // The changelog records sent, by sequence.
+  std::vector<uint64_t> SentRecords() const {
+    std::vector<uint64_t> out;
+    for (const auto& s : producer_.sent) {
+      if (s.topic == topics::kChangelog) out.push_back(s.opaque & ((uint64_t{1} << 40) - 1));
     }
     return out;
   }
@@ -45,8 +65,9 @@ class OutboxSenderTest : public testing::StageFixture {
 };
 
 TEST_F(OutboxSenderTest, OpaqueIsThePartitionAndSequenceAsBeforeTheSplit) {
-  // Decision 99's encoding: partition above bit 40, bit 61 for a changelog record, the
-  // top bits free for the router's channel (0 for the outbox).
+  // Decision 99's encoding: partition above bit 40, bit 61 for a mirrored output (one
+  // restored from a changelog written before decision 107), the top bits free for the
+  // router's channel (0 for the outbox).
   EXPECT_EQ(OpaqueOf(7, 3), (uint64_t{3} << 40) | 7);
   EXPECT_EQ(OpaqueOf(7, 3, true), (uint64_t{3} << 40) | 7 | (uint64_t{1} << 61));
 }
@@ -113,8 +134,12 @@ TEST_F(OutboxSenderTest, AnEntryTheBrokerRefusesIsReplacedByADeadLetter) {
   ASSERT_TRUE(sender_.SendOwned().ok());
   EXPECT_EQ(stats_.outputs_dead_lettered, 1u);
   EXPECT_EQ(stats_.dead_letters, 1u);
+  // In place: what waits for the refused output (its changelog records) waits for
+  // the dead letter.
   auto left = Outbox(store);
-  for (const auto& item : left) EXPECT_NE(item.sequence, a);
+  ASSERT_FALSE(left.empty());
+  EXPECT_EQ(left.front().sequence, a);
+  EXPECT_EQ(left.front().entry.topic(), topics::kDeadLetter);
   ASSERT_EQ(Outputs(store).size(), 1u);
   std::vector<std::string> sent = SentValues();
   ASSERT_EQ(sent.size(), 2u) << "the dead letter goes out in the same pass";
@@ -133,16 +158,15 @@ TEST_F(OutboxSenderTest, AnEntryOverTheRecordLimitIsDeadLetteredWithoutBeingSent
   sender_.Assigned(0);
   ASSERT_TRUE(sender_.SendOwned().ok());
   EXPECT_TRUE(producer_.sent.empty());
-  // (Its changelog record is as large, and goes the same way.) The dead letters
-  // follow on the next pass.
+  // Its dead letter takes its place and follows on the next pass.
   ASSERT_TRUE(sender_.SendOwned().ok());
   ASSERT_FALSE(producer_.sent.empty());
   for (const auto& sent : producer_.sent) {
     EXPECT_LE(sent.key.size() + sent.value.size(), options_.max_record_bytes);
   }
-  EXPECT_EQ(SentValues().size(), 2u) << "a dead letter for the output and one for its record";
+  EXPECT_EQ(SentValues().size(), 1u) << "one dead letter (outputs are not mirrored)";
   for (const auto& sent : producer_.sent) EXPECT_NE(sent.topic, topics::kEvents);
-  EXPECT_EQ(stats_.outputs_dead_lettered, 2u);
+  EXPECT_EQ(stats_.outputs_dead_lettered, 1u);
 }
 
 TEST_F(OutboxSenderTest, AFullQueueEndsThePassWithoutAPause) {
@@ -174,6 +198,58 @@ TEST_F(OutboxSenderTest, ATransientSendFailurePausesThePartition) {
   EXPECT_EQ(SentValues(), std::vector<std::string>{"a"});
 }
 
+TEST_F(OutboxSenderTest, AChangelogRecordWaitsForTheOutputsBeforeItAndLaterOutputsGoAhead) {
+  // Outputs are not mirrored (decision 107): a record restored while an output before
+  // it is lost with its owner would leave that output unsent for ever.
+  state::CaseStore& store = Own(0);
+  const uint64_t a = QueueWithRecord(store, "a", 1);
+  const uint64_t b = QueueWithRecord(store, "b", 2);
+  sender_.Assigned(0);
+
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  EXPECT_EQ(SentValues(), (std::vector<std::string>{"a", "b"})) << "b goes ahead of a's record";
+  EXPECT_TRUE(SentRecords().empty());
+  EXPECT_EQ(sender_.NextUnsent(0), a + 1) << "the cursor waits at a's record";
+
+  producer_.Report(OpaqueOf(a));
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  EXPECT_EQ(SentRecords(), std::vector<uint64_t>{a + 1}) << "b's record still waits for b";
+  EXPECT_EQ(SentValues(), (std::vector<std::string>{"a", "b"})) << "b is not sent twice";
+
+  producer_.Report(OpaqueOf(b));
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  EXPECT_EQ(SentRecords(), (std::vector<uint64_t>{a + 1, b + 1}));
+  EXPECT_EQ(sender_.NextUnsent(0), store.NextOutboxSequence());
+
+  // Where a commit confirms records together, nothing waits.
+  committer_.confirms_each = false;
+  const uint64_t c = QueueWithRecord(store, "c", 3);
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  EXPECT_EQ(SentRecords(), (std::vector<uint64_t>{a + 1, b + 1, c + 1}));
+}
+
+TEST_F(OutboxSenderTest, AnOutputSentAheadThatFailsIsSentAgainBeforeItsRecord) {
+  options_.retry_backoff_min = milliseconds(40);
+  state::CaseStore& store = Own(0);
+  const uint64_t a = QueueWithRecord(store, "a", 1);
+  const uint64_t b = QueueWithRecord(store, "b", 2);
+  sender_.Assigned(0);
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  ASSERT_EQ(SentValues(), (std::vector<std::string>{"a", "b"}));
+
+  producer_.Report(OpaqueOf(a));
+  producer_.Report(OpaqueOf(b), make_error_code(bus::errc::kDelivery));
+  EXPECT_EQ(sender_.NextUnsent(0), a + 1) << "the cursor was behind the failed entry already";
+  std::this_thread::sleep_for(milliseconds(60));
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  EXPECT_EQ(SentValues(), (std::vector<std::string>{"a", "b", "b"}));
+  EXPECT_EQ(SentRecords(), std::vector<uint64_t>{a + 1}) << "b's record waits for the new b";
+
+  producer_.ReportAll();
+  ASSERT_TRUE(sender_.SendOwned().ok());
+  EXPECT_EQ(SentRecords(), (std::vector<uint64_t>{a + 1, b + 1}));
+}
+
 // What is sealed under a new data key waits until the key's changelog record is
 // confirmed, where each delivery confirms its record.
 class NewKeyOrder : public OutboxSenderTest {
@@ -197,7 +273,7 @@ TEST_F(NewKeyOrder, NothingAfterANewKeysRecordGoesUntilItIsConfirmed) {
 
   ASSERT_TRUE(sender_.SendOwned().ok());
   ASSERT_FALSE(producer_.sent.empty());
-  EXPECT_EQ(producer_.sent.back().opaque, OpaqueOf(key_sequence_, 0, true));
+  EXPECT_EQ(producer_.sent.back().opaque, OpaqueOf(key_sequence_));
   EXPECT_EQ(producer_.flushes, 1) << "one bounded wait (new_key_wait) for the confirmation";
   const size_t before = producer_.sent.size();
 
