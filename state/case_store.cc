@@ -228,6 +228,23 @@ class RocksCaseStore final : public CaseStore {
     for (const auto& batch : batches) {
       if (auto s = AppendOps(batch, ops, next); !s) return s;
     }
+    // Of one subject's case states in a group only the last is written and mirrored
+    // (decision 108). It carries the dedupe ids the others applied, so a restore that
+    // holds it knows each of the subject's commands in the group as done, and one that
+    // stops before it decides them all again from the older state.
+    std::map<std::string, size_t> last_state;
+    for (size_t i = ops.size(); i-- > 0;) {
+      Op& op = ops[i];
+      if (op.family != ColumnFamily::kCaseState || !op.value || op.skip) continue;
+      auto [it, inserted] = last_state.try_emplace(op.key, i);
+      if (inserted) continue;
+      Op& last = ops[it->second];
+      if (!op.applied_event_id.empty()) {
+        last.also_applied.insert(last.also_applied.begin(),
+                                 {op.applied_event_id, op.applied_digest});
+      }
+      op.skip = true;
+    }
     // Of one partition's consumed offsets only the last counts: a restore that stops
     // before it holds an older offset and so processes commands again, which their
     // dedupe entries (with their case states, earlier in the log) recognise.
@@ -625,6 +642,10 @@ class RocksCaseStore final : public CaseStore {
       if (family == ColumnFamily::kDataKeys && v.value().empty()) {
         CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaPurgePending, ""));
       }
+      for (const auto& applied : v.superseded_applied()) {
+        CheckPut(
+            wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(applied.event_id()), applied.digest()));
+      }
       if (!v.applied_event_id().empty()) {
         CheckPut(
             wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(v.applied_event_id()), v.applied_digest()));
@@ -726,13 +747,17 @@ class RocksCaseStore final : public CaseStore {
     bool mirror = true;
     std::string applied_digest;  // with applied_event_id
     bool skip = false;           // superseded later in the same write
+    // Case state only: (event id, digest) of the states of the same subject it
+    // superseded in the same write, in order.
+    std::vector<std::pair<std::string, std::string>> also_applied;
   };
   static Op PutOp(ColumnFamily f, std::string key, std::string value,
                   std::string applied_event_id = {}, bool mirror = true) {
-    return Op{f, std::move(key), std::move(value), std::move(applied_event_id), mirror, {}};
+    return Op{f, std::move(key), std::move(value), std::move(applied_event_id), mirror, {}, false,
+              {}};
   }
   static Op DeleteOp(ColumnFamily f, std::string key) {
-    return Op{f, std::move(key), std::nullopt, {}, true, {}};
+    return Op{f, std::move(key), std::nullopt, {}, true, {}, false, {}};
   }
 
   static bool IsMirrored(ColumnFamily f) {
@@ -901,6 +926,11 @@ class RocksCaseStore final : public CaseStore {
       v.set_value(*op.value);
       v.set_applied_event_id(op.applied_event_id);
       v.set_applied_digest(op.applied_digest);
+      for (const auto& [event_id, digest] : op.also_applied) {
+        auto* applied = v.add_superseded_applied();
+        applied->set_event_id(event_id);
+        applied->set_digest(digest);
+      }
       e.set_value(v.SerializeAsString());
     } else {
       e.set_tombstone(true);

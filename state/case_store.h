@@ -190,8 +190,11 @@ class CaseStore {
   Status Commit(const Batch& batch) { return Commit(std::span<const Batch>(&batch, 1)); }
   // Group commit: applies `batches` in order as ONE atomic write (one WAL record), as
   // if each were committed alone in turn, except that of the consumed offsets of one
-  // topic and partition only the last is written (and mirrored). Their changelog
-  // records keep batch order, so any prefix of them is still safe to restore. A batch
+  // topic and partition only the last is written (and mirrored), and of one subject's
+  // case states only the last, carrying the dedupe ids of the others (decision 108).
+  // Their changelog records keep batch order, so any prefix of them is still safe to
+  // restore: it holds each subject's state before the group (its commands in the group
+  // are decided again) or after it (all of them are done). A batch
   // with `erase_subject` must be committed alone (kInvalidArgument otherwise). On error
   // nothing is written.
   virtual Status Commit(std::span<const Batch> batches) = 0;

@@ -519,6 +519,51 @@ TEST(Changelog, AGroupCommitIsEveryBatchInOrderWithOnlyTheLastOffset) {
   EXPECT_FALSE(replica->LoadCase(std::string(64, 'b'))->has_value());
 }
 
+TEST(Changelog, OfOneSubjectsStatesInAGroupOnlyTheLastIsMirroredWithEveryCommandItApplied) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  Batch first = SampleBatch(5, "evt-1");
+  first.dedupe_digest = std::string(16, '1');
+  Batch second = SampleBatch(6, "evt-2");
+  second.dedupe_digest = std::string(16, '2');
+  second.history_start = 1;
+  second.new_state->set_history_length(2);
+  std::vector<Batch> group = {first, second};
+  ASSERT_TRUE(store->Commit(std::span<const Batch>(group)).ok());
+  EXPECT_EQ((*store->LoadCase(kSubject))->history_length(), 2u) << "the last state is stored";
+  EXPECT_EQ(**store->SeenEvent("evt-1"), std::string(16, '1'));
+  EXPECT_EQ(**store->SeenEvent("evt-2"), std::string(16, '2'));
+
+  auto records = Sent(*store);
+  std::vector<int> families;
+  for (const auto& r : records) families.push_back(static_cast<uint8_t>(r.key[0]));
+  const int history = static_cast<int>(ColumnFamily::kHistory);
+  const int cases = static_cast<int>(ColumnFamily::kCaseState);
+  const int offsets = static_cast<int>(ColumnFamily::kOffsets);
+  EXPECT_EQ(families, (std::vector<int>{history, history, cases, offsets}));
+  ChangelogValue state;
+  ASSERT_TRUE(state.ParseFromString(*records[2].value));
+  EXPECT_EQ(state.applied_event_id(), "evt-2");
+  ASSERT_EQ(state.superseded_applied_size(), 1);
+  EXPECT_EQ(state.superseded_applied(0).event_id(), "evt-1");
+  EXPECT_EQ(state.superseded_applied(0).digest(), std::string(16, '1'));
+
+  // With the case record, both commands are done; without it, neither.
+  auto whole = OpenWithChangelog(dir.path() + "-whole");
+  RestoreFilter filter;
+  ASSERT_TRUE(whole->ApplyChangelog(records, filter).ok());
+  EXPECT_EQ(**whole->SeenEvent("evt-1"), std::string(16, '1'));
+  EXPECT_EQ(**whole->SeenEvent("evt-2"), std::string(16, '2'));
+  EXPECT_EQ((*whole->LoadCase(kSubject))->history_length(), 2u);
+  auto cut = OpenWithChangelog(dir.path() + "-cut");
+  RestoreFilter cut_filter;
+  records.resize(2);
+  ASSERT_TRUE(cut->ApplyChangelog(records, cut_filter).ok());
+  EXPECT_FALSE(cut->SeenEvent("evt-1")->has_value());
+  EXPECT_FALSE(cut->SeenEvent("evt-2")->has_value());
+  EXPECT_FALSE(cut->LoadCase(kSubject)->has_value());
+}
+
 TEST(Changelog, AnErasureIsNeverGroupedAndAFailedGroupWritesNothing) {
   TempDir dir;
   auto store = OpenWithChangelog(dir.path());
