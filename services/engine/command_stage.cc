@@ -297,9 +297,10 @@ std::optional<workflow::Rejection> CommandStage::CheckSizes(const state::Batch& 
 Status CommandStage::FireTimers() {
   // Bounded per Step so a burst of due deadlines cannot stall the commands behind it:
   // at most max_batch timers per partition, and none while the partition's unsent
-  // outbox is half an outbox_batch or more. A fired timer queues about six entries
-  // (its event and the changelog records); without the second bound a storm would
-  // queue more than a Step sends and new commands' events would wait behind it.
+  // outbox is half an outbox_batch or more. A fired timer queues about four entries
+  // (its event and the changelog records of its history, timer and case); without the
+  // second bound a storm would queue more than a Step sends and new commands' events
+  // would wait behind it.
   const EngineOptions& options = context_.options;
   TimePoint now = time_.Now();
   pathway::v1::Date today = workflow::ToProto(workflow::LondonDate(now));

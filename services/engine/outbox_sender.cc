@@ -113,28 +113,21 @@ Status OutboxSender::Send(int32_t partition, state::CaseStore& store) {
   for (const auto& item : *items) {
     const auto& e = item.entry;
     if (ahead.count(item.sequence)) {
-      if (!held) {
-        ahead.erase(item.sequence);
-        next = item.sequence + 1;
-      }
+      if (!held) next = item.sequence + 1;  // forgotten below, once passed
       continue;
     }
     // After a run of new keys' records, the rest waits for their confirmation.
     if (confirm_first_.count(partition) && !e.confirm_before_later()) break;
-    if (e.changelog() && held) {
-      // Changelog records keep their order. A new key's record is held too, and what
-      // follows it may be sealed under the key: nothing after it goes.
-      if (e.confirm_before_later()) break;
-      continue;
-    }
     // A changelog record waits for the outputs before it: were it restored while one
     // of them is lost with this owner, nobody would decide (and send) that output
     // again. Every entry below it was handed over by this owner, so the unconfirmed
     // outputs are exactly those it waits for. Outputs behind it do not wait: they go
-    // ahead of the cursor.
-    if (confirms_each && e.changelog()) {
+    // ahead of the cursor. The records after a held one are held too (changelog
+    // records keep their order), and at a held new key's record everything stops,
+    // since what follows it may be sealed under the key.
+    if (e.changelog() && confirms_each) {
       const auto& outputs = unconfirmed_outputs_[partition];
-      if (!outputs.empty() && *outputs.begin() < item.sequence) {
+      if (held || (!outputs.empty() && *outputs.begin() < item.sequence)) {
         if (e.confirm_before_later()) break;
         held = true;
         continue;

@@ -28,7 +28,7 @@ class OutboxSenderTest : public testing::StageFixture {
     return DeliveryRouter::Opaque(DeliveryRouter::Channel::kOutbox,
                                   OutboxSender::LocalOpaque(partition, sequence, mirrored));
   }
-  // What was sent to output topics (every output also has a changelog record).
+  // What was sent to output topics (not the changelog records commits also queue).
   std::vector<std::string> SentValues() const {
     std::vector<std::string> out;
     for (const auto& s : producer_.sent) {
