@@ -9,7 +9,7 @@ packages=(
   librdkafka-dev libprotobuf-dev protobuf-compiler librocksdb-dev
   libboost-dev libboost-program-options-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libjemalloc-dev
+  libjemalloc-dev libjwt-dev
   kcat clang-format
 )
 if (($# > 0)); then packages=("$@"); fi

@@ -13,7 +13,7 @@
 //   aud  equals (or, if an array, contains) options.audience
 //   exp  in the future, nbf (if present) in the past, each with options.leeway
 //   sub  the user's opaque staff id: non-empty, at most 128 bytes, printable ASCII
-//   pathway_role    one of the role names below
+//   pathway_role    one of the role names below but partner_system (API keys only)
 //   pathway_agency  the user's organisation code (ODS code, LA code, school URN):
 //                   non-empty, at most 64 bytes, [A-Za-z0-9._-]
 //   pathway_team    optional: the user's team or service (caseloads), same charset
