@@ -176,6 +176,11 @@ class Consumer {
   // Synchronously commits these next offsets for the group. Bounded by the client's
   // own timeouts (for Kafka, about session.timeout.ms when the coordinator is away).
   virtual Status Commit(const std::vector<TopicPartition>& next_offsets) = 0;
+  // The offset the next message written to topic[partition] will get (Kafka's high
+  // watermark), asked of the broker; needs no assignment or group. kConfig for an
+  // unknown partition, kTimeout past `timeout`.
+  virtual Result<int64_t> EndOffset(const std::string& topic, int32_t partition,
+                                    std::chrono::milliseconds timeout) = 0;
   // The partition ids of `topic`.
   virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                                   std::chrono::milliseconds timeout) = 0;

@@ -748,6 +748,27 @@ class KafkaConsumer final : public Consumer {
     return lag;
   }
 
+  Result<int64_t> EndOffset(const std::string& topic, int32_t partition,
+                            std::chrono::milliseconds timeout) override {
+    if (mode_ == Mode::kClosed) return Error{errc::kState, "consumer is closed"};
+    int64_t low = 0;
+    int64_t high = 0;
+    const auto err = consumer_->query_watermark_offsets(topic, partition, &low, &high,
+                                                        static_cast<int>(timeout.count()));
+    if (err == RdKafka::ERR__TIMED_OUT) {
+      return Error{errc::kTimeout,
+                   topic + "[" + std::to_string(partition) + "]: no end offset in time"};
+    }
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return Error{
+          err == RdKafka::ERR__UNKNOWN_PARTITION || err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART
+              ? errc::kConfig
+              : errc::kTransport,
+          topic + "[" + std::to_string(partition) + "]: " + RdKafka::err2str(err)};
+    }
+    return high;
+  }
+
   Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                           std::chrono::milliseconds timeout) override {
     if (mode_ == Mode::kClosed) return Error{errc::kState, "consumer is closed"};

@@ -343,6 +343,14 @@ class MemoryConsumer final : public Consumer {
     return lag;
   }
 
+  Result<int64_t> EndOffset(const std::string& topic, int32_t partition,
+                            std::chrono::milliseconds) override {
+    if (partition < 0 || partition >= broker_.PartitionCount(topic)) {
+      return Error{errc::kConfig, topic + "[" + std::to_string(partition) + "]: no such partition"};
+    }
+    return static_cast<int64_t>(broker_.Log(topic, partition).size());
+  }
+
   Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                           std::chrono::milliseconds) override {
     std::vector<int32_t> out;

@@ -164,6 +164,14 @@ TEST(KafkaBusTest, KeyedMessagesKeepTheirPartitionAndOrder) {
   auto partitions = (*consumer)->Partitions("orders", milliseconds(10000));
   ASSERT_TRUE(partitions.ok()) << partitions.error().ToString();
   EXPECT_THAT(*partitions, ElementsAre(0, 1, 2, 3));
+  // The broker's end offsets count every message sent (no assignment needed).
+  int64_t total = 0;
+  for (int32_t p : *partitions) {
+    auto end = (*consumer)->EndOffset("orders", p, milliseconds(10000));
+    ASSERT_TRUE(end.ok()) << end.error().ToString();
+    total += *end;
+  }
+  EXPECT_EQ(total, kKeys * kPerKey);
   std::vector<TopicPartition> assignment;
   for (int32_t p : *partitions) assignment.push_back({"orders", p, kOffsetBeginning});
   ASSERT_TRUE((*consumer)->Assign(assignment).ok());
@@ -534,6 +542,20 @@ TEST(KafkaBusTest, PartitionsIsBoundedWhenNoBrokerAnswers) {
   EXPECT_TRUE(partitions.error().code == make_error_code(errc::kTimeout) ||
               partitions.error().code == make_error_code(errc::kTransport))
       << partitions.error().ToString();
+}
+
+TEST(KafkaBusTest, EndOffsetIsBoundedWhenNoBrokerAnswers) {
+  KafkaConfig config;
+  config.bootstrap_servers = "127.0.0.1:1";
+  auto consumer = NewKafkaConsumer(config, "");
+  ASSERT_TRUE(consumer.ok());
+  const auto start = Clock::now();
+  auto end = (*consumer)->EndOffset("anything", 0, milliseconds(300));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  ASSERT_FALSE(end.ok());
+  EXPECT_TRUE(end.error().code == make_error_code(errc::kTimeout) ||
+              end.error().code == make_error_code(errc::kTransport))
+      << end.error().ToString();
 }
 
 TEST(KafkaBusTest, UnknownSettingIsAConfigErrorNamingIt) {

@@ -106,6 +106,23 @@ TEST(MemoryBus, InjectedFailuresAreReportedAndNotAppended) {
   EXPECT_EQ(broker.ReadAll("t")[0].value, "kept");
 }
 
+TEST(MemoryBus, EndOffsetIsTheNextOffsetOfEachPartition) {
+  MemoryBroker broker;
+  broker.CreateTopic("t", 2);
+  broker.Append("t", 1, "k", "a");
+  broker.Append("t", 1, "k", "b");
+  auto consumer = NewMemoryConsumer(broker, "");
+  auto p0 = consumer->EndOffset("t", 0, std::chrono::milliseconds(0));
+  auto p1 = consumer->EndOffset("t", 1, std::chrono::milliseconds(0));
+  ASSERT_TRUE(p0.ok());
+  ASSERT_TRUE(p1.ok());
+  EXPECT_EQ(*p0, 0);
+  EXPECT_EQ(*p1, 2);
+  auto missing = consumer->EndOffset("t", 2, std::chrono::milliseconds(0));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, make_error_code(errc::kConfig));
+}
+
 TEST(MemoryBus, PollBeforeSubscribeIsAnError) {
   MemoryBroker broker;
   auto c = NewMemoryConsumer(broker, "g");
