@@ -1,0 +1,320 @@
+#include "services/gateway/api/openapi.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <set>
+#include <string_view>
+
+#include "pathway/v1/envelope.pb.h"
+#include "services/gateway/api/command_routes.h"
+#include "workflow/input_limits.h"
+
+namespace pathway::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::ListValue;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+Value Str(std::string_view s) {
+  Value v;
+  v.set_string_value(std::string(s));
+  return v;
+}
+Value Num(double n) {
+  Value v;
+  v.set_number_value(n);
+  return v;
+}
+Value Bool(bool b) {
+  Value v;
+  v.set_bool_value(b);
+  return v;
+}
+Value Obj(std::initializer_list<std::pair<std::string_view, Value>> members) {
+  Value v;
+  v.mutable_struct_value();
+  auto* fields = v.mutable_struct_value()->mutable_fields();
+  for (const auto& [k, m] : members) (*fields)[std::string(k)] = m;
+  return v;
+}
+Value Arr(std::initializer_list<Value> items) {
+  Value v;
+  v.mutable_list_value();
+  for (const auto& i : items) *v.mutable_list_value()->add_values() = i;
+  return v;
+}
+void Set(Value& obj, std::string_view key, Value v) {
+  (*obj.mutable_struct_value()->mutable_fields())[std::string(key)] = std::move(v);
+}
+Value Ref(std::string_view name) {
+  return Obj({{"$ref", Str("#/components/schemas/" + std::string(name))}});
+}
+
+std::string SchemaName(const Descriptor* d) {
+  // "pathway.v1.ReferralSubmitted" -> "ReferralSubmitted" (the catalogue has one package)
+  return d->name();
+}
+
+Value ScalarSchema(const FieldDescriptor* f, std::set<const Descriptor*>& needed) {
+  switch (f->type()) {
+    case FieldDescriptor::TYPE_STRING: {
+      Value v = Obj({{"type", Str("string")}});
+      if (auto limit = workflow::StringLimitFor(*f)) {
+        // Bytes of UTF-8: a character count no larger keeps every generated value legal.
+        Set(v, "maxLength", Num(static_cast<double>(limit->max_bytes / 4)));
+      }
+      return v;
+    }
+    case FieldDescriptor::TYPE_BYTES:
+      return Obj({{"type", Str("string")}, {"contentEncoding", Str("base64")}});
+    case FieldDescriptor::TYPE_BOOL:
+      return Obj({{"type", Str("boolean")}});
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_SINT32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      return Obj({{"type", Str("integer")}, {"format", Str("int32")}});
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_FIXED32:
+      return Obj({{"type", Str("integer")}, {"minimum", Num(0)}, {"maximum", Num(4294967295.0)}});
+    case FieldDescriptor::TYPE_INT64:
+    case FieldDescriptor::TYPE_SINT64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      return Obj({{"type", Str("string")}, {"pattern", Str("^-?[0-9]{1,18}$")}});
+    case FieldDescriptor::TYPE_UINT64:
+    case FieldDescriptor::TYPE_FIXED64:
+      return Obj({{"type", Str("string")}, {"pattern", Str("^[0-9]{1,19}$")}});
+    case FieldDescriptor::TYPE_DOUBLE:
+    case FieldDescriptor::TYPE_FLOAT:
+      return Obj({{"type", Str("number")}});
+    case FieldDescriptor::TYPE_ENUM: {
+      Value names;
+      names.mutable_list_value();
+      for (int i = 0; i < f->enum_type()->value_count(); ++i) {
+        *names.mutable_list_value()->add_values() = Str(f->enum_type()->value(i)->name());
+      }
+      return Obj({{"type", Str("string")}, {"enum", names}});
+    }
+    case FieldDescriptor::TYPE_MESSAGE:
+    case FieldDescriptor::TYPE_GROUP: {
+      const Descriptor* d = f->message_type();
+      if (d->full_name() == "google.protobuf.Timestamp") {
+        return Obj({{"type", Str("string")}, {"format", Str("date-time")}});
+      }
+      needed.insert(d);
+      return Ref(SchemaName(d));
+    }
+  }
+  return Obj({});
+}
+
+Value FieldSchema(const FieldDescriptor* f, std::set<const Descriptor*>& needed) {
+  Value item = ScalarSchema(f, needed);
+  if (!f->is_repeated()) return item;
+  return Obj({{"type", Str("array")}, {"items", item}});
+}
+
+Value MessageSchema(const Descriptor* d, std::set<const Descriptor*>& needed) {
+  Value props;
+  props.mutable_struct_value();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    Set(props, f->json_name(), FieldSchema(f, needed));
+  }
+  return Obj(
+      {{"type", Str("object")}, {"properties", props}, {"additionalProperties", Bool(false)}});
+}
+
+Value ProblemResponseRef(std::string_view description) {
+  return Obj({{"description", Str(description)},
+              {"content", Obj({{"application/problem+json", Obj({{"schema", Ref("Problem")}})}})}});
+}
+
+// The problems every authenticated route may answer.
+void CommonProblems(Value& responses) {
+  Set(responses, "400", ProblemResponseRef("Malformed request: JSON, header or path"));
+  Set(responses, "401", ProblemResponseRef("Not signed in, or the credentials are not valid"));
+  Set(responses, "403", ProblemResponseRef("The caller's role or agency may not do this"));
+  Set(responses, "404", ProblemResponseRef("No such resource"));
+  Set(responses, "405", ProblemResponseRef("Method not allowed"));
+  Set(responses, "413", ProblemResponseRef("Body too large"));
+  Set(responses, "415", ProblemResponseRef("Not application/json"));
+  Set(responses, "429", ProblemResponseRef("Too many requests from this caller"));
+  Set(responses, "431", ProblemResponseRef("Headers too large"));
+  Set(responses, "503", ProblemResponseRef("The broker or engine is unavailable: try again"));
+}
+
+Value Security() { return Arr({Obj({{"bearer", Arr({})}}), Obj({{"apiKey", Arr({})}})}); }
+
+}  // namespace
+
+std::string OpenApiDocument() {
+  std::set<const Descriptor*> needed;
+  Value paths;
+  paths.mutable_struct_value();
+  Value schemas;
+  schemas.mutable_struct_value();
+
+  const Descriptor* envelope = pathway::v1::Envelope::descriptor();
+  const FieldDescriptor* subject = envelope->FindFieldByName("subject");
+  const FieldDescriptor* occurred = envelope->FindFieldByName("occurred_at");
+  const FieldDescriptor* correlation = envelope->FindFieldByName("correlation_id");
+
+  for (const CommandRoute& route : CommandRoutes()) {
+    const std::string name(route.name);
+    const std::string body_schema = "Command_" + name;
+    Value props = Obj({{subject->json_name(), FieldSchema(subject, needed)},
+                       {occurred->json_name(), FieldSchema(occurred, needed)},
+                       {correlation->json_name(), FieldSchema(correlation, needed)},
+                       {route.payload->json_name(), FieldSchema(route.payload, needed)}});
+    Set(schemas, body_schema,
+        Obj({{"type", Str("object")},
+             {"properties", props},
+             {"required", Arr({Str(route.payload->json_name())})},
+             {"additionalProperties", Bool(false)}}));
+    std::string roles;
+    for (Role r : route.roles) roles += (roles.empty() ? "" : ", ") + std::string(RoleName(r));
+    Value responses = Obj({
+        {"200", Obj({{"description",
+                      Str("Accepted by the engine (with Prefer: wait=N): the events it caused")},
+                     {"content", Obj({{"application/json", Obj({{"schema", Ref("Outcome")}})}})}})},
+        {"202", Obj({{"description", Str("Published; the outcome is at the Location")},
+                     {"content", Obj({{"application/json", Obj({{"schema", Ref("Outcome")}})}})}})},
+        {"422", ProblemResponseRef("Not valid: the field and the rule")},
+    });
+    CommonProblems(responses);
+    Value op = Obj({
+        {"operationId", Str("send_" + name)},
+        {"summary", Str("Send " + name + " (roles: " + roles + ")")},
+        {"security", Security()},
+        {"parameters", Arr({Obj({{"name", Str("Idempotency-Key")},
+                                 {"in", Str("header")},
+                                 {"required", Bool(false)},
+                                 {"schema", Obj({{"type", Str("string")},
+                                                 {"minLength", Num(1)},
+                                                 {"maxLength", Num(128)},
+                                                 {"pattern", Str("^[!-~]+$")}})}}),
+                            Obj({{"name", Str("Prefer")},
+                                 {"in", Str("header")},
+                                 {"required", Bool(false)},
+                                 {"schema", Obj({{"type", Str("string")},
+                                                 {"pattern", Str("^wait=[0-9]{1,2}$")}})}})})},
+        {"requestBody",
+         Obj({{"required", Bool(true)},
+              {"content", Obj({{"application/json", Obj({{"schema", Ref(body_schema)}})}})}})},
+        {"responses", responses},
+    });
+    Set(paths, "/v1/commands/" + name, Obj({{"post", op}}));
+  }
+
+  {
+    Value responses = Obj({
+        {"200", Obj({{"description", Str("The outcome so far")},
+                     {"content", Obj({{"application/json", Obj({{"schema", Ref("Outcome")}})}})}})},
+    });
+    CommonProblems(responses);
+    Set(paths, "/v1/outcomes/{eventId}",
+        Obj({{"get", Obj({{"operationId", Str("get_outcome")},
+                          {"summary", Str("What became of a command (any signed-in caller)")},
+                          {"security", Security()},
+                          {"parameters",
+                           Arr({Obj({{"name", Str("eventId")},
+                                     {"in", Str("path")},
+                                     {"required", Bool(true)},
+                                     {"schema", Obj({{"type", Str("string")},
+                                                     {"pattern", Str("^[!-.0-~]{1,128}$")}})}})})},
+                          {"responses", responses}})}}));
+  }
+  for (std::string_view probe : {"/health/live", "/health/ready"}) {
+    Set(paths, probe,
+        Obj({{"get", Obj({{"operationId", Str(probe == "/health/live" ? "live" : "ready")},
+                          {"summary", Str("Probe for the orchestrator (no sign-in)")},
+                          {"security", Arr({})},
+                          {"responses", Obj({{"200", Obj({{"description", Str("Yes")}})},
+                                             {"503", Obj({{"description", Str("No")}})}})}})}}));
+  }
+  Set(paths, "/openapi.json",
+      Obj({{"get",
+            Obj({{"operationId", Str("openapi")},
+                 {"summary", Str("This document")},
+                 {"security", Arr({})},
+                 {"responses", Obj({{"200", Obj({{"description", Str("OpenAPI 3.1")}})}})}})}}));
+
+  // Every message a schema names, and the ones those name.
+  std::set<const Descriptor*> done;
+  while (!needed.empty()) {
+    const Descriptor* d = *needed.begin();
+    needed.erase(needed.begin());
+    if (!done.insert(d).second) continue;
+    std::set<const Descriptor*> more;
+    Set(schemas, SchemaName(d), MessageSchema(d, more));
+    for (const Descriptor* m : more) {
+      if (!done.count(m)) needed.insert(m);
+    }
+  }
+  Set(schemas, "Problem",
+      Obj({{"type", Str("object")},
+           {"required", Arr({Str("type"), Str("title"), Str("status"), Str("rule")})},
+           {"properties",
+            Obj({{"type", Obj({{"type", Str("string")}})},
+                 {"title", Obj({{"type", Str("string")}})},
+                 {"status", Obj({{"type", Str("integer")}})},
+                 {"detail", Obj({{"type", Str("string")}})},
+                 {"rule", Obj({{"type", Str("string")}})},
+                 {"field", Obj({{"type", Str("string")}})},
+                 {"eventId", Obj({{"type", Str("string")}})},
+                 {"violations",
+                  Obj({{"type", Str("array")},
+                       {"items",
+                        Obj({{"type", Str("object")},
+                             {"properties",
+                              Obj({{"field", Obj({{"type", Str("string")}})},
+                                   {"rule", Obj({{"type", Str("string")}})},
+                                   {"reason", Obj({{"type", Str("string")}})}})}})}})}})}}));
+  Set(schemas, "Outcome",
+      Obj({{"type", Str("object")},
+           {"required", Arr({Str("eventId"), Str("status")})},
+           {"properties",
+            Obj({{"eventId", Obj({{"type", Str("string")}})},
+                 {"status",
+                  Obj({{"type", Str("string")},
+                       {"enum", Arr({Str("pending"), Str("accepted"), Str("rejected")})}})},
+                 {"events",
+                  Obj({{"type", Str("array")},
+                       {"items",
+                        Obj({{"type", Str("object")},
+                             {"description",
+                              Str("a pathway.v1.Envelope as published on pathway.events.v1")}})}})},
+                 {"rejection",
+                  Obj({{"type", Str("object")},
+                       {"properties", Obj({{"field", Obj({{"type", Str("string")}})},
+                                           {"rule", Obj({{"type", Str("string")}})},
+                                           {"reason", Obj({{"type", Str("string")}})}})}})}})}}));
+
+  Value doc = Obj({
+      {"openapi", Str("3.1.0")},
+      {"info", Obj({{"title", Str("pathway gateway")},
+                    {"version", Str("1")},
+                    {"description",
+                     Str("Commands to and outcomes from the pathway engine: docs/gateway.md")}})},
+      {"paths", paths},
+      {"components",
+       Obj({{"schemas", schemas},
+            {"securitySchemes", Obj({{"bearer", Obj({{"type", Str("http")},
+                                                     {"scheme", Str("bearer")},
+                                                     {"bearerFormat", Str("JWT")}})},
+                                     {"apiKey", Obj({{"type", Str("apiKey")},
+                                                     {"in", Str("header")},
+                                                     {"name", Str("X-API-Key")}})}})}})},
+  });
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(doc.struct_value(), &out, options);
+  return out;
+}
+
+}  // namespace pathway::gateway

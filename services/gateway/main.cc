@@ -1,0 +1,196 @@
+// pathway-gateway: the HTTP face of pathway (docs/gateway.md). Its own process and
+// Kafka clients: a producer to pathway.inbound.v1 and a reader of the outcome topics.
+//
+//   pathway-gateway --bootstrap-servers B [--listen HOST:PORT (default 127.0.0.1:8080)]
+//                   [--jwks-file F --issuer URL --audience A] [--api-keys-file F]
+//                   [--threads N] [--kafka-config FILE] [-X key=value]...
+//                   [--log-level LEVEL]
+//
+// Runs until SIGTERM or SIGINT, then stops accepting, finishes the requests in flight
+// (at most 10 s) and exits 0. Exits 1 on a fatal error, 2 on bad flags.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "common/log.h"
+#include "services/bus/kafka_bus.h"
+#include "services/gateway/api/api.h"
+#include "services/gateway/api/bus_io.h"
+#include "services/gateway/api/gateway.h"
+#include "services/gateway/auth/auth.h"
+#include "services/gateway/http/http_server.h"
+#include "services/topics.h"
+
+namespace {
+using namespace pathway;
+using namespace pathway::gateway;
+using std::chrono::milliseconds;
+
+constexpr const char* kUsage =
+    "usage: pathway-gateway --bootstrap-servers HOST:PORT[,...]\n"
+    "                       [--listen HOST:PORT (default 127.0.0.1:8080)]\n"
+    "                       [--jwks-file FILE --issuer URL --audience NAME (signed-in\n"
+    "                        people: bearer tokens signed by the identity provider)]\n"
+    "                       [--api-keys-file FILE (partner systems)]\n"
+    "                       [--threads N (default 2)] [--kafka-config FILE]\n"
+    "                       [-X key=value]... [--log-level debug|info|warn|error]\n"
+    "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP. At least one of\n"
+    "--jwks-file and --api-keys-file is needed: every request is signed in.\n";
+
+int Usage(const std::string& problem) {
+  std::cerr << "pathway-gateway: " << problem << "\n" << kUsage;
+  return 2;
+}
+
+bool SplitHostPort(const std::string& v, std::string* host, uint16_t* port) {
+  const size_t colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  char* end = nullptr;
+  const long p = std::strtol(v.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 0 || p > 65535 || end == v.c_str() + colon + 1) return false;
+  *host = v.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  *port = static_cast<uint16_t>(p);
+  return true;
+}
+
+int Run(int argc, char** argv) {
+  std::string bootstrap, listen = "127.0.0.1:8080";
+  AuthOptions auth_options;
+  HttpServerOptions http;
+  http.threads = 2;
+  bus::KafkaConfig kafka;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](std::string* out) {
+      if (i + 1 >= argc) return false;
+      *out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (arg == "--bootstrap-servers") {
+      if (!value(&bootstrap)) return Usage("--bootstrap-servers needs a value");
+    } else if (arg == "--listen") {
+      if (!value(&listen)) return Usage("--listen needs HOST:PORT");
+    } else if (arg == "--jwks-file") {
+      if (!value(&auth_options.jwks_file)) return Usage("--jwks-file needs a file");
+    } else if (arg == "--issuer") {
+      if (!value(&auth_options.issuer)) return Usage("--issuer needs a value");
+    } else if (arg == "--audience") {
+      if (!value(&auth_options.audience)) return Usage("--audience needs a value");
+    } else if (arg == "--api-keys-file") {
+      if (!value(&auth_options.api_keys_file)) return Usage("--api-keys-file needs a file");
+    } else if (arg == "--threads") {
+      char* end = nullptr;
+      if (!value(&v)) return Usage("--threads needs a value");
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 64) return Usage("--threads must be 1 to 64");
+      http.threads = static_cast<int>(n);
+    } else if (arg == "--kafka-config") {
+      if (!value(&v)) return Usage("--kafka-config needs a file");
+      if (auto s = kafka.LoadPropertiesFile(v); !s) return Usage(s.error().ToString());
+    } else if (arg == "-X") {
+      if (!value(&v)) return Usage("-X needs key=value");
+      if (auto s = kafka.AddSetting(v); !s) return Usage(s.error().ToString());
+    } else if (arg == "--log-level") {
+      if (!value(&v)) return Usage("--log-level needs a value");
+      if (v == "debug")
+        log::SetLevel(log::Level::kDebug);
+      else if (v == "info")
+        log::SetLevel(log::Level::kInfo);
+      else if (v == "warn")
+        log::SetLevel(log::Level::kWarn);
+      else if (v == "error")
+        log::SetLevel(log::Level::kError);
+      else
+        return Usage("--log-level must be debug, info, warn or error");
+    } else {
+      return Usage("unknown flag " + arg);
+    }
+  }
+  if (auto s = kafka.ResolveBootstrap(bootstrap); !s) return Usage(s.error().ToString());
+  if (!SplitHostPort(listen, &http.address, &http.port)) return Usage("--listen needs HOST:PORT");
+  if (auth_options.jwks_file.empty() && auth_options.api_keys_file.empty()) {
+    return Usage("give --jwks-file or --api-keys-file (or both)");
+  }
+
+  // Signals are taken by sigwait below, never by a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  RealTimeSource time;
+  auto auth = Authenticator::Open(auth_options, time);
+  if (!auth.ok()) {
+    log::Error("gateway.auth_config", {{"error", auth.error().ToString()}});
+    return 1;
+  }
+  BusCommandSink sink;
+  // A delivery is reported within message.timeout.ms: a person waits at most that long.
+  bus::KafkaConfig producer_config = kafka;
+  producer_config.settings.try_emplace("message.timeout.ms", "15000");
+  producer_config.settings.try_emplace("linger.ms", "1");
+  auto producer = bus::NewKafkaProducer(producer_config, sink.DeliveryHandler());
+  if (!producer.ok()) {
+    log::Error("gateway.producer", {{"error", producer.error().ToString()}});
+    return 1;
+  }
+  sink.Start(std::move(*producer), std::string(topics::kInbound));
+  bus::KafkaConfig consumer_config = kafka;
+  consumer_config.settings.try_emplace("fetch.wait.max.ms", "20");
+  auto consumer = bus::NewKafkaConsumer(consumer_config, "");
+  if (!consumer.ok()) {
+    log::Error("gateway.consumer", {{"error", consumer.error().ToString()}});
+    return 1;
+  }
+  OutcomeTrackerOptions tracker_options;
+  tracker_options.events_topic = topics::kEvents;
+  tracker_options.rejections_topic = topics::kRejections;
+  auto tracker =
+      BusOutcomeTracker::Start(std::move(*consumer), tracker_options, time, milliseconds(30'000));
+  if (!tracker.ok()) {
+    log::Error("gateway.outcomes", {{"error", tracker.error().ToString()}});
+    return 1;
+  }
+  Api api(ApiOptions{}, sink, **tracker, time);
+  Gateway gateway(**auth, api, time);
+  auto server = HttpServer::Start(http, [&gateway](HttpRequest request, Responder responder) {
+    gateway.Handle(std::move(request), std::move(responder));
+  });
+  if (!server.ok()) {
+    log::Error("gateway.listen", {{"error", server.error().ToString()}});
+    return 1;
+  }
+  gateway.SetReady(true);
+  log::Info("gateway.listening",
+            {{"address", http.address}, {"port", std::to_string((*server)->port())}});
+  // The port on stdout, for scripts that start the gateway on port 0.
+  std::cout << "listening on " << http.address << ":" << (*server)->port() << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  log::Info("gateway.stopping", {{"signal", std::to_string(signal)}});
+  gateway.SetReady(false);
+  (*server)->Shutdown(milliseconds(10'000));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "pathway-gateway: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The gateway over the public path (issue 14): pathway-devbroker, pathway-engine and
+# pathway-gateway as separate processes, driven with curl as a partner system or a
+# clinician would. Every wait is bounded (curl --max-time, loops with a count).
+set -euo pipefail
+devbroker=$1 engine=$2 gateway=$3 devtoken=$4
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$work"/*.log; do echo "--- $f"; tail -20 "$f"; done >&2; exit 1; }
+
+mkfifo "$work/broker.out"
+"$devbroker" --partitions 2 >"$work/broker.out" 2>"$work/broker.log" &
+pids+=($!)
+exec 3<"$work/broker.out"
+read -r -t 30 -u 3 first || fail "devbroker printed nothing within 30 s"
+bootstrap=${first#bootstrap.servers=}
+
+"$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" --ops-listen 127.0.0.1:0 \
+  2>"$work/engine.log" &
+pids+=($!)
+
+"$devtoken" init --dir "$work/idp" >/dev/null || fail "devtoken init"
+secret=partner-secret-0123456789
+printf '# id sha256(secret) agency system\nmosaic-1 %s 209 mosaic\n' \
+  "$(printf %s "$secret" | sha256sum | cut -d' ' -f1)" >"$work/api-keys.txt"
+mkfifo "$work/gateway.out"
+"$gateway" --bootstrap-servers "$bootstrap" --listen 127.0.0.1:0 --jwks-file "$work/idp/jwks.json" \
+  --issuer https://dev.pathway.invalid --audience pathway --api-keys-file "$work/api-keys.txt" \
+  >"$work/gateway.out" 2>"$work/gateway.log" &
+gateway_pid=$!
+pids+=($gateway_pid)
+exec 4<"$work/gateway.out"
+read -r -t 60 -u 4 listening || fail "the gateway did not start within 60 s"
+[[ $listening =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "gateway said: $listening"
+base="http://127.0.0.1:${BASH_REMATCH[1]}"
+
+clinician=$("$devtoken" sign --dir "$work/idp" --sub staff-1 --role clinician --agency RXX01)
+auditor=$("$devtoken" sign --dir "$work/idp" --sub staff-9 --role auditor --agency RXX01)
+
+# call METHOD PATH [BODY] [extra curl args...] -> "$work/status", "$work/headers", "$work/body"
+call() {
+  local method=$1 path=$2 body=${3:-}
+  shift 3 || shift $#
+  curl -sS --max-time 30 -X "$method" -o "$work/body" -D "$work/headers" -w '%{http_code}' \
+    -H 'Content-Type: application/json' ${body:+--data-binary "$body"} "$@" "$base$path" \
+    >"$work/status" || fail "curl $method $path"
+}
+status() { cat "$work/status"; }
+body() { cat "$work/body"; }
+
+referral='{"referralSubmitted":{"referralId":"GW-1","child":{"nhsNumber":"9434765919","givenName":"Ada","familyName":"Example","dateOfBirth":{"year":2018,"month":2,"day":3}},"referrer":{"agency":"RXX01","role":"GP"},"reason":"REFERRAL_REASON_ATTENTION","receivedOn":{"year":2025,"month":3,"day":10}}}'
+
+# Unsigned requests are refused; the probes and the document are open.
+call POST /v1/commands/referral_submitted "$referral"
+[[ $(status) == 401 ]] || fail "unsigned: $(status) $(body)"
+grep -qi '^www-authenticate: Bearer' "$work/headers" || fail "no WWW-Authenticate"
+call GET /health/ready ""
+[[ $(status) == 200 ]] || fail "ready: $(status)"
+call GET /openapi.json ""
+[[ $(status) == 200 ]] && grep -q '"/v1/commands/nd_first_appointment_attended"' "$work/body" ||
+  fail "openapi: $(status)"
+
+# A clinician's referral, waiting for the engine: accepted with the events it caused.
+call POST /v1/commands/referral_submitted "$referral" -H "Authorization: Bearer $clinician" \
+  -H 'Prefer: wait=20' -H 'Idempotency-Key: referral-GW-1'
+[[ $(status) == 200 ]] || fail "referral: $(status) $(body)"
+grep -q '"status":"accepted"' "$work/body" && grep -q '"referralReceived"' "$work/body" ||
+  fail "referral outcome: $(body)"
+event_id=$(grep -o '"eventId":"[0-9a-f]*"' "$work/body" | head -1 | cut -d'"' -f4)
+
+# The same Idempotency-Key again: the first answer, nothing new published.
+call POST /v1/commands/referral_submitted "$referral" -H "Authorization: Bearer $clinician" \
+  -H 'Idempotency-Key: referral-GW-1'
+[[ $(status) == 200 ]] && grep -qi '^idempotent-replayed: true' "$work/headers" ||
+  fail "replay: $(status) $(cat "$work/headers")"
+grep -q "\"eventId\":\"$event_id\"" "$work/body" || fail "replay has another event id"
+
+# Its outcome at its location.
+call GET "/v1/outcomes/$event_id" "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 200 ]] && grep -q '"status":"accepted"' "$work/body" || fail "outcome: $(body)"
+
+# A mistake the gateway finds at once, and one only the engine can find (the case).
+bad=${referral/9434765919/9434765910}
+call POST /v1/commands/referral_submitted "$bad" -H "Authorization: Bearer $clinician"
+[[ $(status) == 422 ]] && grep -q '"rule":"nhs_number.modulus11"' "$work/body" || fail "modulus 11: $(body)"
+grep -qi '^content-type: application/problem+json' "$work/headers" || fail "not a problem document"
+nd='{"subject":{"nhsNumber":"9434765919"},"ndFirstAppointmentAttended":{"referralId":"ND-404","attendedOn":{"year":2025,"month":5,"day":1}}}'
+call POST /v1/commands/nd_first_appointment_attended "$nd" -H "Authorization: Bearer $clinician" \
+  -H 'Prefer: wait=20'
+[[ $(status) == 422 ]] && grep -q '"rule":"pathway.unknown_reference"' "$work/body" ||
+  fail "engine rejection: $(status) $(body)"
+
+# Roles: an auditor may send nothing; a partner system signs in with its API key.
+call POST /v1/commands/nd_first_appointment_attended "$nd" -H "Authorization: Bearer $auditor"
+[[ $(status) == 403 ]] || fail "auditor: $(status)"
+call POST /v1/commands/referral_submitted "${referral/GW-1/GW-2}" -H "X-API-Key: mosaic-1.$secret" \
+  -H 'Prefer: wait=20'
+[[ $(status) == 200 ]] || fail "partner: $(status) $(body)"
+call POST /v1/commands/referral_submitted "$referral" -H "X-API-Key: mosaic-1.wrong"
+[[ $(status) == 401 ]] || fail "wrong key: $(status)"
+
+# Hostile input: an oversized body and malformed JSON are refused; the gateway lives on.
+head -c 2000000 /dev/zero | tr '\0' 'x' >"$work/big.json"
+code=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $clinician" \
+  -H 'Content-Type: application/json' --data-binary @"$work/big.json" \
+  "$base/v1/commands/referral_submitted" || true)
+[[ $code == 413 ]] || fail "oversized: $code"
+call POST /v1/commands/referral_submitted '{"referralSubmitted":' -H "Authorization: Bearer $clinician"
+[[ $(status) == 400 ]] || fail "malformed: $(status)"
+call GET /health/live ""
+[[ $(status) == 200 ]] || fail "gateway died"
+
+# No identifier in any log line.
+! grep -q '9434765919\|9434765910\|Ada\|Example' "$work/gateway.log" "$work/engine.log" ||
+  fail "personal data in a log"
+
+# SIGTERM: a clean exit, bounded.
+kill -TERM "$gateway_pid"
+for _ in $(seq 150); do kill -0 "$gateway_pid" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$gateway_pid" 2>/dev/null || fail "the gateway did not stop within 15 s"
+wait "$gateway_pid" || fail "the gateway exited $?"
+echo "gateway round trip: ok"
