@@ -10,7 +10,7 @@ packages=(
   libboost-dev libboost-program-options-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libjwt-dev
-  kcat clang-format
+  kcat clang-format curl
 )
 if (($# > 0)); then packages=("$@"); fi
 

@@ -21,9 +21,13 @@ run=$repo/.run
 rm -rf "$run"
 mkdir -p "$run"
 pids=()
-stop_all() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do timeout 30 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+stop_all() {  # newest first: the gateway and the engine drain while the broker is still up
+  local i pid
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    pid=${pids[i]}
+    kill -TERM "$pid" 2>/dev/null || true
+    timeout 30 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  done
 }
 trap stop_all EXIT
 trap 'exit 0' INT TERM
@@ -38,6 +42,42 @@ bootstrap=${line#bootstrap.servers=}
 "$bin/engine/pathway-engine" --bootstrap-servers "$bootstrap" --data-dir "$run/engine" \
   --statutory-sharing config/statutory_sharing.json 2>"$run/engine.log" &
 pids+=($!)
+
+# The gateway (docs/gateway.md) with a development identity provider: its JWKS, a
+# token for each role and one partner system's API key, all under .run/ only.
+devtoken=$bin/gateway/pathway-devtoken
+"$devtoken" init --dir "$run/idp" >/dev/null
+partner_secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '# key id, SHA-256 of the secret, agency, system\ndemo-partner %s 209 demo-council-system\n' \
+  "$(printf %s "$partner_secret" | sha256sum | cut -d' ' -f1)" >"$run/api-keys.txt"
+start_gateway() {  # LISTEN -> sets gateway_url, or leaves it empty (not in a subshell: pids)
+  mkfifo "$run/gateway.out.$1"
+  "$bin/gateway/pathway-gateway" --bootstrap-servers "$bootstrap" --listen "127.0.0.1:$1" \
+    --jwks-file "$run/idp/jwks.json" --issuer https://dev.pathway.invalid --audience pathway \
+    --api-keys-file "$run/api-keys.txt" >"$run/gateway.out.$1" 2>>"$run/gateway.log" &
+  pids+=($!)
+  local said=""
+  exec 4<"$run/gateway.out.$1"
+  read -r -t 60 -u 4 said || true
+  gateway_url=""
+  [[ $said =~ ^listening\ on\ (.*)$ ]] && gateway_url="http://${BASH_REMATCH[1]}"
+  return 0
+}
+start_gateway "${PATHWAY_GATEWAY_PORT:-8080}"
+[[ -n $gateway_url ]] || start_gateway 0  # 8080 taken: any free port
+[[ -n $gateway_url ]] || { echo "pathway-gateway did not start; see $run/gateway.log" >&2; exit 1; }
+: >"$run/dev-sign-ins.txt"
+for who in "clinician staff-clin-1 RXX01 nd-team" "caseworker staff-case-1 209 send-team" \
+           "team_manager staff-lead-1 209 send-team" "operations staff-ops-1 209 ops" \
+           "auditor staff-audit-1 209 audit"; do
+  read -r role sub agency team <<<"$who"
+  printf '%s %s %s\n' "$role" "$sub" \
+    "$("$devtoken" sign --dir "$run/idp" --sub "$sub" --role "$role" --agency "$agency" --team "$team")" \
+    >>"$run/dev-sign-ins.txt"
+done
+printf 'partner_system demo-council-system X-API-Key: demo-partner.%s\n' "$partner_secret" \
+  >>"$run/dev-sign-ins.txt"
+chmod 600 "$run/dev-sign-ins.txt" "$run/api-keys.txt"
 
 ctl=$bin/pathwayctl/pathwayctl
 "$ctl" publish --bootstrap-servers "$bootstrap" --topic pathway.inbound.v1 scripts/demo/referrals.jsonl
@@ -78,6 +118,14 @@ echo
 echo "== tell it once: each fact asked for once, one family answer serving three pathways, consent deciding who sees it, every view audited"
 "$ctl" simulate --events scripts/demo/tell_it_once.jsonl --as-of 2025-12-31
 
+echo
+echo "== the gateway: a clinician refers a child over HTTP and waits for the engine's answer"
+clinician_token=$(awk '$1 == "clinician" {print $3}' "$run/dev-sign-ins.txt")
+curl -sS --max-time 30 -H "Authorization: Bearer $clinician_token" -H 'Content-Type: application/json' \
+  -H 'Prefer: wait=20' -H 'Idempotency-Key: demo-http-1' "$gateway_url/v1/commands/referral_submitted" \
+  --data-binary @scripts/demo/http_referral.json | head -c 600 || echo "(the gateway did not answer)"
+echo " ..."
+
 ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
 ops_url=${ops_port:+http://127.0.0.1:$ops_port}
 cat <<MSG
@@ -87,6 +135,14 @@ pathway is running.
   engine state:      $run/engine   (logs: $run/engine.log)
   engine health:     ${ops_url:-(port 9464 busy: see the log)}/health/ready
   engine metrics:    ${ops_url:-(port 9464 busy: see the log)}/metrics
+
+  gateway (HTTP API): $gateway_url   (OpenAPI: $gateway_url/openapi.json; docs/gateway.md)
+  development sign-ins: $run/dev-sign-ins.txt  (a bearer token per role:
+      clinician, caseworker, team_manager, operations, auditor; and a partner
+      system's API key). For example:
+    curl -H "Authorization: Bearer \$(awk '\$1=="clinician"{print \$3}' $run/dev-sign-ins.txt)" \\
+         -H 'Content-Type: application/json' -H 'Prefer: wait=10' \\
+         $gateway_url/v1/commands/referral_submitted --data-binary @scripts/demo/http_referral.json
 
 Watch the topics:
   $ctl tail --bootstrap-servers $bootstrap --topic pathway.events.v1
