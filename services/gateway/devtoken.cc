@@ -85,8 +85,15 @@ int Run(int argc, char** argv) {
   auto issuer_key = DevIssuer::Load(key_file);
   if (!issuer_key.ok()) return std::cerr << issuer_key.error().ToString() << "\n", 1;
   RealTimeSource time;
-  DevIssuer::Claims claims{
-      {sub, *parsed, agency, team, false}, issuer, audience, time.Now(), std::chrono::hours(hours)};
+  DevIssuer::Claims claims;
+  claims.principal.id = sub;
+  claims.principal.role = *parsed;
+  claims.principal.agency = agency;
+  claims.principal.team = team;
+  claims.issuer = issuer;
+  claims.audience = audience;
+  claims.issued_at = time.Now();
+  claims.lifetime = std::chrono::hours(hours);
   auto token = issuer_key->Sign(claims);
   if (!token.ok()) return std::cerr << token.error().ToString() << "\n", 1;
   std::cout << *token << "\n";
