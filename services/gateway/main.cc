@@ -35,6 +35,8 @@ constexpr const char* kUsage =
     "                        people: bearer tokens signed by the identity provider)]\n"
     "                       [--api-keys-file FILE (partner systems)]\n"
     "                       [--threads N (default 2)] [--kafka-config FILE]\n"
+    "                       [--rate-per-minute N (default 1200) --rate-burst N (default\n"
+    "                        120): requests per signed-in caller]\n"
     "                       [-X key=value]... [--log-level debug|info|warn|error]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP. At least one of\n"
     "--jwks-file and --api-keys-file is needed: every request is signed in.\n";
@@ -64,6 +66,7 @@ int Run(int argc, char** argv) {
   HttpServerOptions http;
   http.threads = 2;
   bus::KafkaConfig kafka;
+  GatewayOptions gateway_options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&](std::string* out) {
@@ -93,6 +96,13 @@ int Run(int argc, char** argv) {
       const long n = std::strtol(v.c_str(), &end, 10);
       if (*end != '\0' || n < 1 || n > 64) return Usage("--threads must be 1 to 64");
       http.threads = static_cast<int>(n);
+    } else if (arg == "--rate-per-minute" || arg == "--rate-burst") {
+      char* end = nullptr;
+      if (!value(&v)) return Usage(arg + " needs a value");
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 100'000'000) return Usage(arg + " must be 1 to 100000000");
+      (arg == "--rate-burst" ? gateway_options.burst : gateway_options.rate_per_minute) =
+          static_cast<double>(n);
     } else if (arg == "--kafka-config") {
       if (!value(&v)) return Usage("--kafka-config needs a file");
       if (auto s = kafka.LoadPropertiesFile(v); !s) return Usage(s.error().ToString());
@@ -162,7 +172,7 @@ int Run(int argc, char** argv) {
     return 1;
   }
   Api api(ApiOptions{}, sink, **tracker, time);
-  Gateway gateway(**auth, api, time);
+  Gateway gateway(**auth, api, time, gateway_options);
   auto server = HttpServer::Start(http, [&gateway](HttpRequest request, Responder responder) {
     gateway.Handle(std::move(request), std::move(responder));
   });

@@ -122,6 +122,14 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
     send(std::move(r));
   };
 
+  const bool open =
+      req.path == "/health/live" || req.path == "/health/ready" || req.path == "/openapi.json";
+  if (open && req.method != "GET" && req.method != "HEAD") {
+    HttpResponse r = ProblemResponse(MakeProblem(
+        405, "Method not allowed", "http.method_not_allowed", "this resource answers GET"));
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return respond(std::move(r));
+  }
   if (req.path == "/health/live") {
     return respond(Text(200, "live\n"));
   }
@@ -129,12 +137,6 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
     return respond(ready_.load() ? Text(200, "ready\n") : Text(503, "not ready\n"));
   }
   if (req.path == "/openapi.json") {
-    if (req.method != "GET" && req.method != "HEAD") {
-      HttpResponse r = ProblemResponse(MakeProblem(
-          405, "Method not allowed", "http.method_not_allowed", "this resource answers GET"));
-      r.headers.emplace_back("Allow", "GET, HEAD");
-      return respond(std::move(r));
-    }
     HttpResponse r;
     r.headers.emplace_back("Content-Type", "application/json");
     r.body = openapi_;

@@ -130,8 +130,14 @@ TEST_F(GatewayTest, ProbesAndTheDocumentNeedNoSignIn) {
   EXPECT_EQ(HeaderOf(r, "Content-Type"), "application/json");
   EXPECT_NE(r.body.find("\"openapi\":\"3.1.0\""), std::string::npos);
   ExpectSecurityHeaders(r);
-  doc.method = "DELETE";
-  EXPECT_EQ(Call(doc).status, 405);
+  for (HttpRequest* probe : {&live, &ready, &doc}) {
+    for (const char* method : {"DELETE", "POST", "TRACE", "PUT"}) {
+      probe->method = method;
+      HttpResponse answer = Call(*probe);
+      EXPECT_EQ(answer.status, 405) << probe->path << " " << method;
+      EXPECT_EQ(HeaderOf(answer, "Allow"), "GET, HEAD");
+    }
+  }
 }
 
 TEST_F(GatewayTest, AnUnknownPathIs404WithoutSignIn) {
