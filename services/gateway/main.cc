@@ -8,6 +8,7 @@
 //
 // Runs until SIGTERM or SIGINT, then stops accepting, finishes the requests in flight
 // (at most 10 s) and exits 0. Exits 1 on a fatal error, 2 on bad flags.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -37,6 +38,8 @@ constexpr const char* kUsage =
     "                       [--threads N (default 2)] [--kafka-config FILE]\n"
     "                       [--rate-per-minute N (default 1200) --rate-burst N (default\n"
     "                        120): requests per signed-in caller]\n"
+    "                       [--failed-sign-ins-per-minute N (default 60, bursts of 30):\n"
+    "                        per client address]\n"
     "                       [-X key=value]... [--log-level debug|info|warn|error]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP. At least one of\n"
     "--jwks-file and --api-keys-file is needed: every request is signed in.\n";
@@ -96,6 +99,13 @@ int Run(int argc, char** argv) {
       const long n = std::strtol(v.c_str(), &end, 10);
       if (*end != '\0' || n < 1 || n > 64) return Usage("--threads must be 1 to 64");
       http.threads = static_cast<int>(n);
+    } else if (arg == "--failed-sign-ins-per-minute") {
+      char* end = nullptr;
+      if (!value(&v)) return Usage(arg + " needs a value");
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 100'000'000) return Usage(arg + " must be 1 to 100000000");
+      gateway_options.failed_sign_ins_per_minute = static_cast<double>(n);
+      gateway_options.failed_sign_in_burst = std::max(1.0, static_cast<double>(n) / 2);
     } else if (arg == "--rate-per-minute" || arg == "--rate-burst") {
       char* end = nullptr;
       if (!value(&v)) return Usage(arg + " needs a value");

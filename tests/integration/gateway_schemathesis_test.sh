@@ -41,7 +41,8 @@ mkfifo "$work/gateway.out"
 # The rate limit raised: the fuzzer is one caller sending thousands of requests.
 "$gateway" --bootstrap-servers "$bootstrap" --listen 127.0.0.1:0 --jwks-file "$work/idp/jwks.json" \
   --issuer https://dev.pathway.invalid --audience pathway \
-  --rate-per-minute 100000000 --rate-burst 1000000 >"$work/gateway.out" 2>"$work/gateway.log" &
+  --rate-per-minute 100000000 --rate-burst 1000000 --failed-sign-ins-per-minute 100000000 \
+  >"$work/gateway.out" 2>"$work/gateway.log" &
 gateway_pid=$!
 pids+=($gateway_pid)
 exec 4<"$work/gateway.out"

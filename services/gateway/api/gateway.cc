@@ -149,6 +149,19 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
 
   auto principal = auth_.Authenticate(req.Header("authorization"), req.Header("x-api-key"));
   if (!principal.ok()) {
+    // Failed sign-ins are limited per client address (guessing keys or replaying stolen
+    // tokens), with a bucket of their own so that one client's mistakes never use up a
+    // signed-in caller's allowance.
+    GatewayOptions failures = options_;
+    failures.rate_per_minute = options_.failed_sign_ins_per_minute;
+    failures.burst = options_.failed_sign_in_burst;
+    if (int wait = limiter_->Take("address\n" + req.client_address, time_.Now(), failures);
+        wait > 0) {
+      HttpResponse r = ProblemResponse(MakeProblem(429, "Too many requests", "rate_limit.exceeded",
+                                                   "too many failed sign-ins from this address"));
+      r.headers.emplace_back("Retry-After", std::to_string(wait));
+      return respond(std::move(r));
+    }
     const auto& code = principal.error().code;
     HttpResponse r = ProblemResponse(MakeProblem(AuthStatus(code), "Not signed in", AuthRule(code),
                                                  "sign in again, or check the API key"));

@@ -9,8 +9,9 @@
 // strict Content-Security-Policy, no framing, no referrer). A 401 names the schemes in
 // WWW-Authenticate. Nothing about a request but its method, route family and status is
 // logged. Rate limit: a token bucket per caller (agency and id) of `rate_per_minute`
-// with bursts of `burst`, 429 with Retry-After beyond it; at most `max_callers`
-// buckets are kept (the least recently used goes first).
+// with bursts of `burst`, 429 with Retry-After beyond it; failed sign-ins are limited
+// per client address the same way (`failed_sign_ins_per_minute`); at most
+// `max_callers` buckets are kept (the least recently used goes first).
 //
 // Thread-safe: Handle is the HttpServer's handler and may run on several I/O threads.
 #pragma once
@@ -29,6 +30,9 @@ namespace pathway::gateway {
 struct GatewayOptions {
   double rate_per_minute = 1200;
   double burst = 120;
+  // Failed sign-ins per client address (a bucket apart from the callers').
+  double failed_sign_ins_per_minute = 60;
+  double failed_sign_in_burst = 30;
   std::size_t max_callers = 100'000;
 };
 

@@ -166,5 +166,33 @@ TEST_F(GatewayTest, EachCallerIsRateLimitedAndRefilledWithTime) {
   EXPECT_EQ(sink_.published.size(), 5u);
 }
 
+TEST_F(GatewayTest, FailedSignInsAreLimitedPerAddressWithoutTouchingSignedInCallers) {
+  GatewayOptions options;
+  options.failed_sign_ins_per_minute = 60;
+  options.failed_sign_in_burst = 2;
+  Gateway gateway(*auth_, api_, time_, options);
+  const auto call = [&](HttpRequest req) {
+    Answers a;
+    gateway.Route(req, a.Callback());
+    return a.responses.empty() ? HttpResponse{} : a.responses[0];
+  };
+  HttpRequest guess = Command("forged.token.here");
+  guess.client_address = "192.0.2.7";
+  EXPECT_EQ(call(guess).status, 401);
+  EXPECT_EQ(call(guess).status, 401);
+  HttpResponse r = call(guess);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.body.find("failed sign-ins"), std::string::npos);
+  // Another address, and a signed-in caller from the same address, are not held back.
+  guess.client_address = "192.0.2.8";
+  EXPECT_EQ(call(guess).status, 401);
+  HttpRequest good = Command(Token(Role::kClinician));
+  good.client_address = "192.0.2.7";
+  EXPECT_EQ(call(good).status, 202);
+  time_.Advance(std::chrono::seconds(1));
+  guess.client_address = "192.0.2.7";
+  EXPECT_EQ(call(guess).status, 401);
+}
+
 }  // namespace
 }  // namespace pathway::gateway
