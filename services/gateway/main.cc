@@ -4,6 +4,7 @@
 //   pathway-gateway --bootstrap-servers B [--listen HOST:PORT (default 127.0.0.1:8080)]
 //                   [--jwks-file F --issuer URL --audience A] [--api-keys-file F]
 //                   [--threads N] [--kafka-config FILE] [-X key=value]...
+//                   [--web-root DIR] [--dev-sign-ins FILE] [--insecure-cookies]
 //                   [--log-level LEVEL]
 //
 // Runs until SIGTERM or SIGINT, then stops accepting, finishes the requests in flight
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -40,6 +42,11 @@ constexpr const char* kUsage =
     "                        120): requests per signed-in caller]\n"
     "                       [--failed-sign-ins-per-minute N (default 60, bursts of 30):\n"
     "                        per client address]\n"
+    "                       [--web-root DIR (the web app's files, web/dist)]\n"
+    "                       [--dev-sign-ins FILE (development only: sign-in buttons for\n"
+    "                        the people in scripts/run.sh's file)]\n"
+    "                       [--insecure-cookies (session cookies without Secure: plain\n"
+    "                        http on 127.0.0.1 in development only)]\n"
     "                       [-X key=value]... [--log-level debug|info|warn|error]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP. At least one of\n"
     "--jwks-file and --api-keys-file is needed: every request is signed in.\n";
@@ -113,6 +120,16 @@ int Run(int argc, char** argv) {
       if (*end != '\0' || n < 1 || n > 100'000'000) return Usage(arg + " must be 1 to 100000000");
       (arg == "--rate-burst" ? gateway_options.burst : gateway_options.rate_per_minute) =
           static_cast<double>(n);
+    } else if (arg == "--web-root") {
+      if (!value(&gateway_options.web_root)) return Usage("--web-root needs a directory");
+      std::error_code ec;
+      if (!std::filesystem::is_directory(gateway_options.web_root, ec)) {
+        return Usage("--web-root " + gateway_options.web_root + " is not a directory");
+      }
+    } else if (arg == "--dev-sign-ins") {
+      if (!value(&gateway_options.dev_sign_ins_file)) return Usage("--dev-sign-ins needs a file");
+    } else if (arg == "--insecure-cookies") {
+      gateway_options.secure_cookies = false;
     } else if (arg == "--kafka-config") {
       if (!value(&v)) return Usage("--kafka-config needs a file");
       if (auto s = kafka.LoadPropertiesFile(v); !s) return Usage(s.error().ToString());

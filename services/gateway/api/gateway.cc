@@ -1,5 +1,8 @@
 #include "services/gateway/api/gateway.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -36,6 +39,39 @@ std::string AuthRule(const std::error_code& code) {
     default:
       return "authentication.invalid_token";
   }
+}
+
+HttpResponse NotFound() {
+  return ProblemResponse(MakeProblem(404, "Not found", "route.unknown", "no such resource"));
+}
+
+HttpResponse MethodNotAllowed(std::string allow) {
+  HttpResponse r = ProblemResponse(MakeProblem(405, "Method not allowed", "http.method_not_allowed",
+                                               "this resource answers " + allow));
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
+bool Safe(const HttpRequest& req) { return req.method == "GET" || req.method == "HEAD"; }
+
+bool HasHeaderCredentials(const HttpRequest& req) {
+  return !req.Header("authorization").empty() || !req.Header("x-api-key").empty();
+}
+
+std::string SessionJson(const Session& s) {
+  return "{\"id\":" + JsonString(s.principal.id) +
+         ",\"role\":" + JsonString(RoleName(s.principal.role)) +
+         ",\"agency\":" + JsonString(s.principal.agency) +
+         ",\"team\":" + JsonString(s.principal.team) +
+         ",\"csrfToken\":" + JsonString(s.csrf_token) + "}";
+}
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
 }
 
 }  // namespace
@@ -85,12 +121,18 @@ Gateway::Gateway(const Authenticator& auth, Api& api, const TimeSource& time,
       time_(time),
       options_(options),
       limiter_(std::make_unique<Limiter>()),
-      openapi_(OpenApiDocument()) {}
+      openapi_(OpenApiDocument()),
+      sessions_(options_.max_sessions) {
+  if (!options_.web_root.empty()) static_files_ = std::make_unique<StaticFiles>(options_.web_root);
+}
 
 Gateway::~Gateway() = default;
 
 void Gateway::AddSecurityHeaders(HttpResponse& r) {
-  r.headers.emplace_back("Cache-Control", "no-store");
+  // No caching unless the answer says otherwise (the web app's static files).
+  bool cache_set = false;
+  for (const auto& [name, value] : r.headers) cache_set |= name == "Cache-Control";
+  if (!cache_set) r.headers.emplace_back("Cache-Control", "no-store");
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   r.headers.emplace_back("Content-Security-Policy",
                          "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -110,6 +152,8 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   // One place adds the headers and logs the outcome (method, route family, status).
   auto family = std::string(req.path.starts_with("/v1/")       ? "api"
                             : req.path.starts_with("/health/") ? "health"
+                            : req.path.starts_with("/dev/")    ? "dev"
+                            : static_files_                    ? "web"
                                                                : "other");
   std::string method = "other";  // what the client sent is never logged as such
   for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
@@ -142,41 +186,206 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
     r.body = openapi_;
     return respond(std::move(r));
   }
+  if (req.path == "/v1/session") return respond(SessionRoute(req));
+  if (req.path.starts_with("/dev/")) return respond(DevRoute(req));
   if (!Api::Serves(req.path)) {
-    return respond(
-        ProblemResponse(MakeProblem(404, "Not found", "route.unknown", "no such resource")));
+    if (static_files_ && !req.path.starts_with("/v1/")) {
+      return respond(static_files_->Serve(req));
+    }
+    return respond(NotFound());
   }
 
-  auto principal = auth_.Authenticate(req.Header("authorization"), req.Header("x-api-key"));
-  if (!principal.ok()) {
-    // Failed sign-ins are limited per client address (guessing keys or replaying stolen
-    // tokens), with a bucket of their own so that one client's mistakes never use up a
-    // signed-in caller's allowance.
-    GatewayOptions failures = options_;
-    failures.rate_per_minute = options_.failed_sign_ins_per_minute;
-    failures.burst = options_.failed_sign_in_burst;
-    if (int wait = limiter_->Take("address\n" + req.client_address, time_.Now(), failures);
-        wait > 0) {
-      HttpResponse r = ProblemResponse(MakeProblem(429, "Too many requests", "rate_limit.exceeded",
-                                                   "too many failed sign-ins from this address"));
-      r.headers.emplace_back("Retry-After", std::to_string(wait));
-      return respond(std::move(r));
+  HttpResponse refusal;
+  std::optional<Principal> principal = SignIn(req, &refusal);
+  if (!principal) return respond(std::move(refusal));
+  api_.Handle(req, *principal, std::move(respond));
+}
+
+HttpResponse Gateway::Refused(const HttpRequest& req, const std::error_code& code) {
+  // Failed sign-ins are limited per client address (guessing keys or session ids,
+  // replaying stolen tokens), with a bucket of their own so that one client's mistakes
+  // never use up a signed-in caller's allowance.
+  GatewayOptions failures = options_;
+  failures.rate_per_minute = options_.failed_sign_ins_per_minute;
+  failures.burst = options_.failed_sign_in_burst;
+  if (int wait = limiter_->Take("address\n" + req.client_address, time_.Now(), failures);
+      wait > 0) {
+    HttpResponse r = ProblemResponse(MakeProblem(429, "Too many requests", "rate_limit.exceeded",
+                                                 "too many failed sign-ins from this address"));
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    return r;
+  }
+  return NotSignedIn(code);
+}
+
+HttpResponse Gateway::NotSignedIn(const std::error_code& code) {
+  HttpResponse r = ProblemResponse(MakeProblem(AuthStatus(code), "Not signed in", AuthRule(code),
+                                               "sign in again, or check the API key"));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"pathway\", ApiKey realm=\"pathway\"");
+  return r;
+}
+
+std::optional<Principal> Gateway::SignIn(const HttpRequest& req, HttpResponse* refusal) {
+  std::optional<Principal> principal;
+  const std::string_view cookie = CookieValue(req.Header("cookie"), kSessionCookie);
+  if (!HasHeaderCredentials(req) && !cookie.empty()) {
+    // A browser: the session cookie, and for anything but a read the CSRF token that
+    // only the app's own pages can have read (GET /v1/session, same origin).
+    Session session;
+    switch (sessions_.Find(cookie, time_.Now(), &session)) {
+      case SessionStore::Lookup::kFound:
+        break;
+      case SessionStore::Lookup::kExpired:
+        *refusal = Refused(req, auth_errc::kExpired);
+        return std::nullopt;
+      case SessionStore::Lookup::kUnknown:
+        *refusal = Refused(req, auth_errc::kMissingCredentials);
+        return std::nullopt;
     }
-    const auto& code = principal.error().code;
-    HttpResponse r = ProblemResponse(MakeProblem(AuthStatus(code), "Not signed in", AuthRule(code),
-                                                 "sign in again, or check the API key"));
-    r.headers.emplace_back("WWW-Authenticate",
-                           "Bearer realm=\"pathway\", ApiKey realm=\"pathway\"");
-    return respond(std::move(r));
+    if (!Safe(req) && !ConstantTimeEquals(req.Header("x-csrf-token"), session.csrf_token)) {
+      *refusal = ProblemResponse(
+          MakeProblem(403, "Forbidden", "csrf.missing_or_wrong",
+                      "a signed-in page must send the session's X-CSRF-Token with every change"));
+      return std::nullopt;
+    }
+    principal = std::move(session.principal);
+  } else {
+    auto authenticated = auth_.Authenticate(req.Header("authorization"), req.Header("x-api-key"));
+    if (!authenticated.ok()) {
+      *refusal = Refused(req, authenticated.error().code);
+      return std::nullopt;
+    }
+    principal = std::move(*authenticated);
   }
   const std::string caller = principal->agency + "\n" + principal->id;
   if (int wait = limiter_->Take(caller, time_.Now(), options_); wait > 0) {
+    *refusal = ProblemResponse(MakeProblem(429, "Too many requests", "rate_limit.exceeded",
+                                           "this caller sent more requests than it may"));
+    refusal->headers.emplace_back("Retry-After", std::to_string(wait));
+    return std::nullopt;
+  }
+  return principal;
+}
+
+HttpResponse Gateway::NewSession(const Principal& principal, TimePoint expires_at) {
+  if (principal.api_key) {
+    return ProblemResponse(MakeProblem(403, "Forbidden", "authorisation.role",
+                                       "sessions are for people signed in with a token"));
+  }
+  const TimePoint now = time_.Now();
+  if (int wait = limiter_->Take(principal.agency + "\n" + principal.id, now, options_); wait > 0) {
     HttpResponse r = ProblemResponse(MakeProblem(429, "Too many requests", "rate_limit.exceeded",
                                                  "this caller sent more requests than it may"));
     r.headers.emplace_back("Retry-After", std::to_string(wait));
-    return respond(std::move(r));
+    return r;
   }
-  api_.Handle(req, *principal, std::move(respond));
+  std::string id;
+  auto session = sessions_.Create(principal, expires_at, now, &id);
+  if (!session.ok()) {
+    return ProblemResponse(MakeProblem(503, "Unavailable", "session.unavailable",
+                                       "no session could be made: try again"));
+  }
+  HttpResponse r = Json(200, SessionJson(*session));
+  r.headers.emplace_back(
+      "Set-Cookie",
+      SessionCookie(id, std::chrono::duration_cast<std::chrono::seconds>(expires_at - now),
+                    options_.secure_cookies));
+  return r;
+}
+
+HttpResponse Gateway::SessionRoute(const HttpRequest& req) {
+  const std::string_view cookie = CookieValue(req.Header("cookie"), kSessionCookie);
+  if (req.method == "POST") {
+    std::optional<TimePoint> expires_at;
+    auto principal =
+        auth_.Authenticate(req.Header("authorization"), req.Header("x-api-key"), &expires_at);
+    if (!principal.ok()) return Refused(req, principal.error().code);
+    if (!expires_at) return NewSession(*principal, time_.Now());  // an API key: refused
+    return NewSession(*principal, *expires_at);
+  }
+  if (Safe(req)) {
+    Session session;
+    const auto found = cookie.empty() ? SessionStore::Lookup::kUnknown
+                                      : sessions_.Find(cookie, time_.Now(), &session);
+    if (cookie.empty()) return NotSignedIn(auth_errc::kMissingCredentials);  // not a guess
+    if (found != SessionStore::Lookup::kFound) {
+      return Refused(req, found == SessionStore::Lookup::kExpired ? auth_errc::kExpired
+                                                                  : auth_errc::kMissingCredentials);
+    }
+    return Json(200, SessionJson(session));
+  }
+  if (req.method == "DELETE") {
+    Session session;
+    const auto found = cookie.empty() ? SessionStore::Lookup::kUnknown
+                                      : sessions_.Find(cookie, time_.Now(), &session);
+    HttpResponse r;
+    if (cookie.empty()) {
+      r = NotSignedIn(auth_errc::kMissingCredentials);
+    } else if (found != SessionStore::Lookup::kFound) {
+      r = Refused(req, found == SessionStore::Lookup::kExpired ? auth_errc::kExpired
+                                                               : auth_errc::kMissingCredentials);
+    } else if (!ConstantTimeEquals(req.Header("x-csrf-token"), session.csrf_token)) {
+      return ProblemResponse(MakeProblem(403, "Forbidden", "csrf.missing_or_wrong",
+                                         "signing out needs the session's X-CSRF-Token"));
+    } else {
+      sessions_.Remove(cookie);
+      r.status = 204;
+    }
+    r.headers.emplace_back("Set-Cookie", ClearedSessionCookie(options_.secure_cookies));
+    return r;
+  }
+  return MethodNotAllowed("GET, HEAD, POST, DELETE");
+}
+
+HttpResponse Gateway::DevRoute(const HttpRequest& req) {
+  if (options_.dev_sign_ins_file.empty() ||
+      (req.path != "/dev/sign-ins" && req.path != "/dev/sign-in")) {
+    return NotFound();
+  }
+  auto people = ReadDevSignIns(options_.dev_sign_ins_file);
+  if (!people.ok()) {
+    return ProblemResponse(MakeProblem(503, "Unavailable", "dev_sign_in.unavailable",
+                                       "the development sign-ins are not written yet"));
+  }
+  if (req.path == "/dev/sign-ins") {
+    if (!Safe(req)) return MethodNotAllowed("GET, HEAD");
+    std::string body = "{\"people\":[";
+    for (size_t i = 0; i < people->size(); ++i) {
+      const DevSignIn& p = (*people)[i];
+      if (i) body += ',';
+      body += "{\"role\":" + JsonString(RoleName(p.role)) + ",\"id\":" + JsonString(p.id) + "}";
+    }
+    return Json(200, body + "]}");
+  }
+  if (req.method != "POST") return MethodNotAllowed("POST");
+  // JSON only: a cross-site form cannot send it without the browser asking first.
+  if (!req.Header("content-type").starts_with("application/json")) {
+    return ProblemResponse(
+        MakeProblem(415, "Unsupported media type", "body.media_type", "send application/json"));
+  }
+  google::protobuf::Struct body;
+  google::protobuf::util::JsonParseOptions parse;
+  if (!google::protobuf::util::JsonStringToMessage(req.body, &body, parse).ok()) {
+    return ProblemResponse(
+        MakeProblem(400, "Bad request", "body.invalid_json", "the body is not a JSON object"));
+  }
+  const auto role_field = body.fields().find("role");
+  const auto role = role_field == body.fields().end()
+                        ? std::nullopt
+                        : ParseRole(role_field->second.string_value());
+  for (const DevSignIn& person : *people) {
+    if (!role || person.role != *role) continue;
+    std::optional<TimePoint> expires_at;
+    auto principal = auth_.Authenticate("Bearer " + person.token, "", &expires_at);
+    if (!principal.ok() || !expires_at) {
+      return Refused(req, principal.ok() ? auth_errc::kInvalidToken : principal.error().code);
+    }
+    return NewSession(*principal, *expires_at);
+  }
+  Problem p = MakeProblem(422, "The request is not valid", "dev_sign_in.unknown_role",
+                          "no development sign-in for that role");
+  p.field = "role";
+  return ProblemResponse(p);
 }
 
 }  // namespace pathway::gateway

@@ -147,7 +147,11 @@ void CommonProblems(Value& responses) {
   Set(responses, "503", ProblemResponseRef("The broker or engine is unavailable: try again"));
 }
 
-Value Security() { return Arr({Obj({{"bearer", Arr({})}}), Obj({{"apiKey", Arr({})}})}); }
+// A person's token, a partner system's API key, or a browser session's cookie (with
+// X-CSRF-Token for a command).
+Value Security() {
+  return Arr({Obj({{"bearer", Arr({})}}), Obj({{"apiKey", Arr({})}}), Obj({{"session", Arr({})}})});
+}
 
 }  // namespace
 
@@ -228,6 +232,44 @@ std::string OpenApiDocument() {
                                                      {"pattern", Str("^[!-.0-~]{1,128}$")}})}})})},
                           {"responses", responses}})}}));
   }
+  {
+    // Browser sessions (gateway.h): made with a bearer token, then carried by a cookie.
+    const Value session_ok =
+        Obj({{"description", Str("Who is signed in, and the CSRF token for changes")},
+             {"content", Obj({{"application/json", Obj({{"schema", Ref("Session")}})}})}});
+    const Value csrf = Obj({{"name", Str("X-CSRF-Token")},
+                            {"in", Str("header")},
+                            {"required", Bool(false)},
+                            {"schema", Obj({{"type", Str("string")}, {"maxLength", Num(128)}})}});
+    Value created = session_ok;
+    Set(created, "description",
+        Str("Signed in: the session cookie pathway_session (HttpOnly, SameSite=Strict, Secure) "
+            "is set"));
+    Set(created, "headers",
+        Obj({{"Set-Cookie", Obj({{"schema", Obj({{"type", Str("string")}})}})}}));
+    Value post_responses = Obj({{"200", created}});
+    CommonProblems(post_responses);
+    Value get_responses = Obj({{"200", session_ok}});
+    CommonProblems(get_responses);
+    Value delete_responses = Obj({{"204", Obj({{"description", Str("Signed out")}})}});
+    CommonProblems(delete_responses);
+    const Value session_security = Arr({Obj({{"session", Arr({})}})});
+    Set(paths, "/v1/session",
+        Obj({{"post", Obj({{"operationId", Str("create_session")},
+                           {"summary", Str("Sign a browser in with a person's bearer token "
+                                           "(API keys make no sessions)")},
+                           {"security", Arr({Obj({{"bearer", Arr({})}})})},
+                           {"responses", post_responses}})},
+             {"get", Obj({{"operationId", Str("get_session")},
+                          {"summary", Str("Who is signed in on this browser")},
+                          {"security", session_security},
+                          {"responses", get_responses}})},
+             {"delete", Obj({{"operationId", Str("delete_session")},
+                             {"summary", Str("Sign out (needs the session's X-CSRF-Token)")},
+                             {"security", session_security},
+                             {"parameters", Arr({csrf})},
+                             {"responses", delete_responses}})}}));
+  }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {
     Set(paths, probe,
         Obj({{"get", Obj({{"operationId", Str(probe == "/health/live" ? "live" : "ready")},
@@ -274,6 +316,15 @@ std::string OpenApiDocument() {
                               Obj({{"field", Obj({{"type", Str("string")}})},
                                    {"rule", Obj({{"type", Str("string")}})},
                                    {"reason", Obj({{"type", Str("string")}})}})}})}})}})}}));
+  Set(schemas, "Session",
+      Obj({{"type", Str("object")},
+           {"required",
+            Arr({Str("id"), Str("role"), Str("agency"), Str("team"), Str("csrfToken")})},
+           {"properties", Obj({{"id", Obj({{"type", Str("string")}})},
+                               {"role", Obj({{"type", Str("string")}})},
+                               {"agency", Obj({{"type", Str("string")}})},
+                               {"team", Obj({{"type", Str("string")}})},
+                               {"csrfToken", Obj({{"type", Str("string")}})}})}}));
   Set(schemas, "Outcome",
       Obj({{"type", Str("object")},
            {"required", Arr({Str("eventId"), Str("status")})},
@@ -308,7 +359,10 @@ std::string OpenApiDocument() {
                                                      {"bearerFormat", Str("JWT")}})},
                                      {"apiKey", Obj({{"type", Str("apiKey")},
                                                      {"in", Str("header")},
-                                                     {"name", Str("X-API-Key")}})}})}})},
+                                                     {"name", Str("X-API-Key")}})},
+                                     {"session", Obj({{"type", Str("apiKey")},
+                                                      {"in", Str("cookie")},
+                                                      {"name", Str("pathway_session")}})}})}})},
   });
   std::string out;
   google::protobuf::util::JsonPrintOptions options;

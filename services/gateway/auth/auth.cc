@@ -563,11 +563,12 @@ struct Authenticator::Impl {
     return std::shared_ptr<const KeySet>(std::move(set));
   }
 
-  Result<Principal> Bearer(std::string_view token) const;
+  Result<Principal> Bearer(std::string_view token, std::optional<TimePoint>* expires_at) const;
   Result<Principal> ApiKeyCredential(std::string_view credential) const;
 };
 
-Result<Principal> Authenticator::Impl::Bearer(std::string_view token) const {
+Result<Principal> Authenticator::Impl::Bearer(std::string_view token,
+                                              std::optional<TimePoint>* expires_at) const {
   ClearOpenSslErrors clear_errors;
   if (token.size() > kMaxTokenBytes) return Fail(auth_errc::kInvalidToken, "token.size");
   // Compact JWS: three non-empty base64url segments.
@@ -692,6 +693,7 @@ Result<Principal> Authenticator::Impl::Bearer(std::string_view token) const {
     p.team = team->string;
   }
   p.api_key = false;
+  if (expires_at != nullptr) *expires_at = TimePoint(std::chrono::microseconds(exp_us));
   return p;
 }
 
@@ -742,6 +744,13 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Open(AuthOptions options,
 
 Result<Principal> Authenticator::Authenticate(std::string_view authorization,
                                               std::string_view api_key) const {
+  return Authenticate(authorization, api_key, nullptr);
+}
+
+Result<Principal> Authenticator::Authenticate(std::string_view authorization,
+                                              std::string_view api_key,
+                                              std::optional<TimePoint>* expires_at) const {
+  if (expires_at != nullptr) expires_at->reset();
   authorization = TrimSpace(authorization);
   api_key = TrimSpace(api_key);
   if (authorization.empty() && api_key.empty()) {
@@ -759,7 +768,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization,
   if (EqualsIgnoreCase(scheme, "Bearer")) {
     if (credential.empty()) return Fail(auth_errc::kInvalidToken, "token.format");
     if (impl_->options.jwks_file.empty()) return Fail(auth_errc::kInvalidToken, "token.kid");
-    return impl_->Bearer(credential);
+    return impl_->Bearer(credential, expires_at);
   }
   if (EqualsIgnoreCase(scheme, "ApiKey")) return impl_->ApiKeyCredential(credential);
   return Fail(auth_errc::kInvalidToken, "authorization.scheme");

@@ -95,6 +95,10 @@ class Authenticator {
 
   // `authorization` and `api_key` are the raw header values (empty if absent).
   Result<Principal> Authenticate(std::string_view authorization, std::string_view api_key) const;
+  // The same, and when the credential stops being valid: a bearer token's `exp`
+  // (browser sessions end with the token, gateway.h); nullopt for an API key.
+  Result<Principal> Authenticate(std::string_view authorization, std::string_view api_key,
+                                 std::optional<TimePoint>* expires_at) const;
 
   // Re-reads both files (key rotation); on error keeps the old keys.
   Status Reload();
