@@ -1,0 +1,102 @@
+// Builds web/dist/: the pages (each in the GOV.UK page template), the app's own ES
+// modules as they are, and GOV.UK Frontend's CSS, JS, fonts and images copied from
+// node_modules. No bundler, no CDN, no inline script or style: the gateway's
+// Content-Security-Policy `default-src 'self'` holds. Run by `npm run build`.
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const dist = join(here, 'dist')
+const govuk = join(here, 'node_modules', 'govuk-frontend')
+const govukVersion = JSON.parse(readFileSync(join(govuk, 'package.json'), 'utf8')).version
+const pinned = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8')).dependencies['govuk-frontend']
+if (govukVersion !== pinned) {
+  throw new Error(`govuk-frontend ${govukVersion} installed, ${pinned} pinned: run npm ci`)
+}
+// Versioned, so the gateway may let browsers keep /assets/ for a year.
+const govukAssets = `/assets/govuk-frontend-${govukVersion}`
+
+// The pages: file, title (never anything a person typed), the module that drives it.
+const pages = [
+  { file: 'index.html', title: 'Sign in', script: 'sign-in.mjs' },
+  { file: 'start.html', title: 'Start', script: 'start.mjs' },
+  { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs' }
+]
+
+function layout ({ title, script, body }) {
+  return `<!DOCTYPE html>
+<html lang="en-GB" class="govuk-template">
+<head>
+  <meta charset="utf-8">
+  <title>${title} – pathway</title>
+  <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+  <meta name="theme-color" content="#1d70b8">
+  <link rel="icon" sizes="48x48" href="/assets/images/favicon.ico">
+  <link rel="icon" sizes="any" href="/assets/images/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="${govukAssets}/govuk-frontend.min.css">
+  <script type="module" src="/js/${script}"></script>
+</head>
+<body class="govuk-template__body">
+  <a href="#main-content" class="govuk-skip-link" data-module="govuk-skip-link">Skip to main content</a>
+  <header class="govuk-template__header">
+    <div class="govuk-generic-header">
+      <div class="govuk-generic-header__container govuk-width-container">
+        <div class="govuk-generic-header__logo">
+          <a href="/" class="govuk-generic-header__homepage-link">pathway</a>
+        </div>
+      </div>
+    </div>
+  </header>
+  <div class="govuk-width-container">
+    <div class="govuk-phase-banner">
+      <p class="govuk-phase-banner__content">
+        <strong class="govuk-tag govuk-phase-banner__content__tag">Development</strong>
+        <span class="govuk-phase-banner__text">This service is being built: use it only with test records.</span>
+      </p>
+    </div>
+    <main class="govuk-main-wrapper" id="main-content">
+${body}
+    </main>
+  </div>
+  <footer class="govuk-footer">
+    <div class="govuk-width-container">
+      <div class="govuk-footer__meta">
+        <div class="govuk-footer__meta-item govuk-footer__meta-item--grow">
+          <p class="govuk-body-s">pathway: referrals and pathways for the local SEND partnership</p>
+        </div>
+      </div>
+    </div>
+  </footer>
+</body>
+</html>
+`
+}
+
+rmSync(dist, { recursive: true, force: true })
+mkdirSync(join(dist, 'js'), { recursive: true })
+mkdirSync(join(dist, govukAssets), { recursive: true })
+
+for (const name of ['govuk-frontend.min.css', 'govuk-frontend.min.css.map',
+  'govuk-frontend.min.js', 'govuk-frontend.min.js.map']) {
+  cpSync(join(govuk, 'dist', 'govuk', name), join(dist, govukAssets, name))
+}
+// The CSS names /assets/fonts/... and /assets/images/...
+cpSync(join(govuk, 'dist', 'govuk', 'assets', 'fonts'), join(dist, 'assets', 'fonts'), { recursive: true })
+cpSync(join(govuk, 'dist', 'govuk', 'assets', 'images'), join(dist, 'assets', 'images'), { recursive: true })
+
+for (const name of readdirSync(join(here, 'src', 'js'))) {
+  if (!name.endsWith('.mjs')) continue
+  const text = readFileSync(join(here, 'src', 'js', name), 'utf8')
+    .replaceAll('@GOVUK_FRONTEND@', `${govukAssets}/govuk-frontend.min.js`)
+  writeFileSync(join(dist, 'js', name), text)
+}
+
+for (const page of pages) {
+  const body = readFileSync(join(here, 'src', 'pages', page.file), 'utf8')
+  if (/<script(?![^>]*\bsrc=)|\sstyle=|<style|\son[a-z]+=/i.test(body)) {
+    throw new Error(`${page.file}: inline script, style or event handler (the CSP forbids them)`)
+  }
+  writeFileSync(join(dist, page.file), layout({ ...page, body }))
+}
+console.log(`web/dist: ${pages.length} pages, GOV.UK Frontend ${govukVersion}`)
