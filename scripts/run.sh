@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs pathway on this machine: the embedded Kafka (pathway-devbroker), the engine,
-# and a demo publisher of realistic referrals (valid, invalid, duplicate,
-# undecodable). Installs what is missing and builds first.
+# the gateway with the web app (http://127.0.0.1:8080/), and a demo publisher of
+# realistic referrals (valid, invalid, duplicate, undecodable). Installs what is
+# missing and builds first (the web app with npm).
 #
 #   usage: scripts/run.sh [--exit-after-demo]
 #
@@ -14,7 +15,10 @@ exit_after_demo=false
 [[ ${1:-} == --exit-after-demo ]] && exit_after_demo=true
 
 bash scripts/install-deps.sh
+bash scripts/install-web-deps.sh
 bash scripts/build.sh release >/dev/null
+# The web app (docs/gateway.md): the exact versions of web/package-lock.json, then web/dist/.
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 bin=$repo/build/services
 
 run=$repo/.run
@@ -54,7 +58,9 @@ start_gateway() {  # LISTEN -> sets gateway_url, or leaves it empty (not in a su
   mkfifo "$run/gateway.out.$1"
   "$bin/gateway/pathway-gateway" --bootstrap-servers "$bootstrap" --listen "127.0.0.1:$1" \
     --jwks-file "$run/idp/jwks.json" --issuer https://dev.pathway.invalid --audience pathway \
-    --api-keys-file "$run/api-keys.txt" >"$run/gateway.out.$1" 2>>"$run/gateway.log" &
+    --api-keys-file "$run/api-keys.txt" --web-root "$repo/web/dist" \
+    --dev-sign-ins "$run/dev-sign-ins.txt" --insecure-cookies \
+    >"$run/gateway.out.$1" 2>>"$run/gateway.log" &
   pids+=($!)
   local said=""
   exec 4<"$run/gateway.out.$1"
@@ -136,7 +142,9 @@ pathway is running.
   engine health:     ${ops_url:-(port 9464 busy: see the log)}/health/ready
   engine metrics:    ${ops_url:-(port 9464 busy: see the log)}/metrics
 
+  web app:            $gateway_url/   (sign in as one of the development users below)
   gateway (HTTP API): $gateway_url   (OpenAPI: $gateway_url/openapi.json; docs/gateway.md)
+  development users (the web app's sign-in buttons): $(awk '$1 != "partner_system" {printf "%s%s (%s)", sep, $1, $2; sep=", "}' "$run/dev-sign-ins.txt")
   development sign-ins: $run/dev-sign-ins.txt  (a bearer token per role:
       clinician, caseworker, team_manager, operations, auditor; and a partner
       system's API key). For example:

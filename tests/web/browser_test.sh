@@ -10,11 +10,8 @@ set -euo pipefail
 devbroker=$1 engine=$2 gateway=$3 devtoken=$4 artifacts=$5
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
-# Debian's chromium, node and npm (node's own packaging bundles npm: only if missing).
-command -v chromium >/dev/null || bash "$repo/scripts/install-deps.sh" chromium
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  bash "$repo/scripts/install-deps.sh" nodejs npm
-fi
+# Debian's chromium, node and npm when missing.
+bash "$repo/scripts/install-web-deps.sh" --browser
 # The exact versions of package-lock.json, then web/dist/.
 (cd "$repo/web" && timeout 300 npm ci --no-audit --no-fund --loglevel=error && npm run --silent build) ||
   { echo "FAIL: npm ci / npm run build in web/" >&2; exit 1; }

@@ -291,6 +291,26 @@ TEST_F(AuthTest, DevIssuerEs256TokenGivesPrincipal) {
   EXPECT_AUTH_ERROR(auth->Authenticate("Bearer " + *token, ""), auth_errc::kExpired);
 }
 
+TEST_F(AuthTest, ABearerTokensExpiryIsReportedForBrowserSessions) {
+  auto auth = Open();
+  ASSERT_TRUE(auth);
+  DevIssuer::Claims claims;
+  claims.principal = {"staff-1", Role::kClinician, "RX7", "", false};
+  claims.issuer = kIssuer;
+  claims.audience = kAudience;
+  claims.issued_at = kNow;
+  claims.lifetime = 900s;
+  auto token = Issuer().Sign(claims);
+  ASSERT_TRUE(token.ok()) << token.error().ToString();
+  std::optional<TimePoint> expires_at;
+  ASSERT_TRUE(auth->Authenticate("Bearer " + *token, "", &expires_at).ok());
+  ASSERT_TRUE(expires_at.has_value());
+  EXPECT_EQ(*expires_at, std::chrono::time_point_cast<std::chrono::seconds>(kNow) + 900s);
+  // A refusal reports no expiry.
+  EXPECT_AUTH_ERROR(auth->Authenticate("Bearer x.y.z", "", &expires_at), auth_errc::kInvalidToken);
+  EXPECT_FALSE(expires_at.has_value());
+}
+
 TEST_F(AuthTest, TeamIsOptional) {
   auto auth = Open();
   ASSERT_TRUE(auth);
