@@ -18,11 +18,13 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
 
 #include "common/crypto.h"
+#include "common/flags.h"
 #include "common/log.h"
 #include "services/bus/kafka_bus.h"
 #include "services/engine/engine.h"
@@ -76,14 +78,6 @@ struct Flags {
   state::MemoryBudget memory;
 };
 
-// A whole number from `min` to `max`, or nullopt.
-std::optional<long long> WholeNumber(const std::string& v, long long min, long long max) {
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (end == v.c_str() || *end != '\0' || n < min || n > max) return std::nullopt;
-  return n;
-}
-
 int Usage(const std::string& problem) {
   std::cerr << "pathway-engine: " << problem << "\n" << kUsage;
   return 2;
@@ -114,12 +108,9 @@ int Run(int argc, char** argv) {
       if (!value(&flags.group_prefix)) return Usage("--group-prefix needs a value");
     } else if (arg == "--warning-lead-days") {
       if (!value(&v)) return Usage("--warning-lead-days needs a value");
-      char* end = nullptr;
-      long days = std::strtol(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end != '\0' || days < 0 || days > 365) {
-        return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
-      }
-      flags.options.warning_lead_days = static_cast<int>(days);
+      const auto days = WholeNumber(v, 0, 365);
+      if (!days) return Usage("--warning-lead-days must be a whole number of days from 0 to 365");
+      flags.options.warning_lead_days = static_cast<int>(*days);
     } else if (arg == "--statutory-sharing") {
       std::string path;
       if (!value(&path)) return Usage("--statutory-sharing needs a file");
@@ -132,23 +123,17 @@ int Run(int argc, char** argv) {
       flags.options.statutory_sharing = std::move(*sharing);
     } else if (arg == "--identity-hold-days") {
       if (!value(&v)) return Usage("--identity-hold-days needs a value");
-      char* end = nullptr;
-      long days = std::strtol(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end != '\0' || days < 1 || days > 365) {
-        return Usage("--identity-hold-days must be a whole number of days from 1 to 365");
-      }
-      flags.options.identity_hold_days = static_cast<int>(days);
+      const auto days = WholeNumber(v, 1, 365);
+      if (!days) return Usage("--identity-hold-days must be a whole number of days from 1 to 365");
+      flags.options.identity_hold_days = static_cast<int>(*days);
     } else if (arg == "--ops-listen") {
       if (!value(&flags.ops_listen)) return Usage("--ops-listen needs HOST:PORT or off");
       flags.ops_listen_given = true;
     } else if (arg == "--max-history-per-case") {
       if (!value(&v)) return Usage("--max-history-per-case needs a value");
-      char* end = nullptr;
-      long long n = std::strtoll(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end != '\0' || n < 1) {
-        return Usage("--max-history-per-case must be a positive whole number");
-      }
-      flags.options.max_history_per_case = static_cast<uint64_t>(n);
+      const auto n = WholeNumber(v, 1, std::numeric_limits<long long>::max());
+      if (!n) return Usage("--max-history-per-case must be a positive whole number");
+      flags.options.max_history_per_case = static_cast<uint64_t>(*n);
     } else if (arg == "--block-cache-mb" || arg == "--write-buffer-mb") {
       std::optional<long long> mb;
       if (!value(&v) || !(mb = WholeNumber(v, 8, 1 << 20))) {

@@ -11,8 +11,10 @@
 //       prints a signed token
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
+#include "common/flags.h"
 #include "services/gateway/auth/auth.h"
 
 namespace {
@@ -34,7 +36,7 @@ int Run(int argc, char** argv) {
   const std::string command = argv[1];
   std::string dir, sub, role, agency, team, issuer = "https://dev.pathway.invalid",
                                             audience = "pathway";
-  long hours = 12;
+  std::string hours_text = "12";
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return Usage(arg + " needs a value");
@@ -54,7 +56,7 @@ int Run(int argc, char** argv) {
     else if (arg == "--audience")
       audience = v;
     else if (arg == "--hours")
-      hours = std::strtol(v.c_str(), nullptr, 10);
+      hours_text = v;
     else
       return Usage("unknown flag " + arg);
   }
@@ -81,7 +83,8 @@ int Run(int argc, char** argv) {
   auto parsed = ParseRole(role);
   if (!parsed) return Usage("--role must be a role name (clinician, caseworker, ...)");
   if (sub.empty() || agency.empty()) return Usage("--sub and --agency are needed");
-  if (hours < 1 || hours > 24 * 30) return Usage("--hours must be 1 to 720");
+  const std::optional<long long> hours = WholeNumber(hours_text, 1, 24 * 30);
+  if (!hours) return Usage("--hours must be a whole number from 1 to 720");
   auto issuer_key = DevIssuer::Load(key_file);
   if (!issuer_key.ok()) return std::cerr << issuer_key.error().ToString() << "\n", 1;
   RealTimeSource time;
@@ -93,7 +96,7 @@ int Run(int argc, char** argv) {
   claims.issuer = issuer;
   claims.audience = audience;
   claims.issued_at = time.Now();
-  claims.lifetime = std::chrono::hours(hours);
+  claims.lifetime = std::chrono::hours(*hours);
   auto token = issuer_key->Sign(claims);
   if (!token.ok()) return std::cerr << token.error().ToString() << "\n", 1;
   std::cout << *token << "\n";

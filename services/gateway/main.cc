@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "common/flags.h"
 #include "common/log.h"
 #include "services/bus/kafka_bus.h"
 #include "services/gateway/api/api.h"
@@ -101,25 +102,22 @@ int Run(int argc, char** argv) {
     } else if (arg == "--api-keys-file") {
       if (!value(&auth_options.api_keys_file)) return Usage("--api-keys-file needs a file");
     } else if (arg == "--threads") {
-      char* end = nullptr;
-      if (!value(&v)) return Usage("--threads needs a value");
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || n < 1 || n > 64) return Usage("--threads must be 1 to 64");
-      http.threads = static_cast<int>(n);
-    } else if (arg == "--failed-sign-ins-per-minute") {
-      char* end = nullptr;
-      if (!value(&v)) return Usage(arg + " needs a value");
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || n < 1 || n > 100'000'000) return Usage(arg + " must be 1 to 100000000");
-      gateway_options.failed_sign_ins_per_minute = static_cast<double>(n);
-      gateway_options.failed_sign_in_burst = std::max(1.0, static_cast<double>(n) / 2);
-    } else if (arg == "--rate-per-minute" || arg == "--rate-burst") {
-      char* end = nullptr;
-      if (!value(&v)) return Usage(arg + " needs a value");
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || n < 1 || n > 100'000'000) return Usage(arg + " must be 1 to 100000000");
-      (arg == "--rate-burst" ? gateway_options.burst : gateway_options.rate_per_minute) =
-          static_cast<double>(n);
+      std::optional<long long> n;
+      if (!value(&v) || !(n = WholeNumber(v, 1, 64))) return Usage("--threads must be 1 to 64");
+      http.threads = static_cast<int>(*n);
+    } else if (arg == "--failed-sign-ins-per-minute" || arg == "--rate-per-minute" ||
+               arg == "--rate-burst") {
+      std::optional<long long> n;
+      if (!value(&v) || !(n = WholeNumber(v, 1, 100'000'000))) {
+        return Usage(arg + " must be 1 to 100000000");
+      }
+      const double rate = static_cast<double>(*n);
+      if (arg == "--failed-sign-ins-per-minute") {
+        gateway_options.failed_sign_ins_per_minute = rate;
+        gateway_options.failed_sign_in_burst = std::max(1.0, rate / 2);
+      } else {
+        (arg == "--rate-burst" ? gateway_options.burst : gateway_options.rate_per_minute) = rate;
+      }
     } else if (arg == "--web-root") {
       if (!value(&gateway_options.web_root)) return Usage("--web-root needs a directory");
       std::error_code ec;
