@@ -61,7 +61,8 @@ if [[ $broker == kafka ]]; then
   # services/topics.h; compaction does not matter for a restart.
   bash "$repo/scripts/kafka.sh" create-topics --dir "$work/kafka" --partitions 8 \
     pathway.inbound.v1 pathway.commands.v1 pathway.events.v1 pathway.rejections.v1 \
-    pathway.deadletter.v1 pathway.audit.v1 pathway.engine.cases.changelog >>"$work/broker.log" 2>&1
+    pathway.deadletter.v1 pathway.audit.v1 pathway.engine.cases.changelog \
+    pathway.engine.members.v1 >>"$work/broker.log" 2>&1
 else
   mkfifo "$work/broker.out"
   "$build/services/devbroker/pathway-devbroker" --partitions 8 >"$work/broker.out" 2>"$work/broker.log" &

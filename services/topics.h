@@ -25,11 +25,18 @@ inline constexpr std::string_view kAudit = "pathway.audit.v1";
 // another instance can take a partition over. Compacted (cleanup.policy=compact).
 inline constexpr std::string_view kChangelog = "pathway.engine.cases.changelog";
 
-inline constexpr std::array<std::string_view, 7> kAll = {
-    kInbound, kCommands, kEvents, kRejections, kDeadLetter, kAudit, kChangelog};
+// Which engine instance serves reads for which partitions of kCommands, and where
+// (pathway.store.v1.EngineMember keyed by instance; docs/gateway.md, "Reads").
+// Compacted: the latest announcement of each instance is all a reader needs.
+inline constexpr std::string_view kEngineMembers = "pathway.engine.members.v1";
+
+inline constexpr std::array<std::string_view, 8> kAll = {
+    kInbound, kCommands, kEvents, kRejections, kDeadLetter, kAudit, kChangelog, kEngineMembers};
 inline constexpr int kDefaultPartitions = 8;
 
 // Topic-level settings a real cluster needs (create topics with them).
-inline constexpr bool IsCompacted(std::string_view topic) { return topic == kChangelog; }
+inline constexpr bool IsCompacted(std::string_view topic) {
+  return topic == kChangelog || topic == kEngineMembers;
+}
 
 }  // namespace pathway::topics

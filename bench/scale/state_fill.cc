@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "services/bus/key_partition.h"
 #include "services/engine/group_commit.h"
 #include "services/engine/subject_keyer.h"
 #include "services/topics.h"
@@ -54,39 +55,6 @@ namespace workflow = pathway::workflow;
 [[noreturn]] void Die(const std::string& why) {
   std::cerr << "pathway-statefill: " << why << "\n";
   std::exit(1);
-}
-
-// Kafka's murmur2 (the Java client's and librdkafka's murmur2_random for keyed
-// records): the partition of pathway.commands.v1 the engine's intake gives a subject.
-int32_t KafkaPartition(const std::string& key, int32_t partitions) {
-  const auto* data = reinterpret_cast<const unsigned char*>(key.data());
-  const auto length = static_cast<uint32_t>(key.size());
-  const uint32_t m = 0x5bd1e995;
-  uint32_t h = 0x9747b28c ^ length;
-  for (uint32_t i = 0; i + 4 <= length; i += 4) {
-    uint32_t k = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (uint32_t{data[i + 3]} << 24);
-    k *= m;
-    k ^= k >> 24;
-    k *= m;
-    h *= m;
-    h ^= k;
-  }
-  const uint32_t tail = length & ~uint32_t{3};
-  switch (length % 4) {
-    case 3:
-      h ^= uint32_t{data[tail + 2]} << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= uint32_t{data[tail + 1]} << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= data[tail];
-      h *= m;
-  }
-  h ^= h >> 13;
-  h *= m;
-  h ^= h >> 15;
-  return static_cast<int32_t>((h & 0x7fffffff) % static_cast<uint32_t>(partitions));
 }
 
 // The i-th valid NHS number of the 999 test range.
@@ -189,7 +157,7 @@ int main(int argc, char** argv) {
         workflow::IntakeOutput routed = workflow::Intake(ForChild(history[k], nhs, c), key);
         if (routed.rejection) return fail("intake refused: " + routed.rejection->rule);
         for (const Envelope& command : routed.commands) {
-          const int32_t p = KafkaPartition(command.subject_key(), partitions);
+          const int32_t p = bus::KeyPartition(command.subject_key(), partitions);
           pathway::engine::GroupCommit& group = groups.at(p);
           auto loaded = group.LoadCase(command.subject_key());
           if (!loaded) return fail(loaded.error().ToString());

@@ -5,6 +5,8 @@
 #include <deque>
 #include <set>
 
+#include "services/bus/key_partition.h"
+
 namespace pathway::bus {
 
 void MemoryBroker::CreateTopic(const std::string& topic, int32_t partitions) {
@@ -103,10 +105,9 @@ int32_t MemoryBroker::PartitionCount(const std::string& topic) {
 }
 
 int32_t MemoryBroker::PartitionFor(const std::string& topic, std::string_view key) {
-  // FNV-1a: deterministic; the in-memory bus need not match Kafka's murmur2.
-  uint32_t h = 2166136261u;
-  for (unsigned char c : key) h = (h ^ c) * 16777619u;
-  return static_cast<int32_t>(h % static_cast<uint32_t>(PartitionCount(topic)));
+  // As Kafka's producers: code that finds a key's partition (the engine's reads) is
+  // then tested against the same placement it meets on a real cluster.
+  return KeyPartition(key, PartitionCount(topic));
 }
 
 const std::vector<Message>& MemoryBroker::Log(const std::string& topic, int32_t partition) {

@@ -15,6 +15,7 @@
 #include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
+#include "pathway/v1/views.pb.h"
 
 namespace {
 using google::protobuf::Descriptor;
@@ -44,7 +45,8 @@ std::set<const Descriptor*> EveryMessage() {
   for (const Descriptor* d :
        {pathway::store::v1::CaseState::descriptor(), pathway::store::v1::Timer::descriptor(),
         pathway::store::v1::OutboxEntry::descriptor(),
-        pathway::store::v1::ChangelogValue::descriptor(), v1::StatutorySharing::descriptor()}) {
+        pathway::store::v1::ChangelogValue::descriptor(), v1::StatutorySharing::descriptor(),
+        v1::ChildTimeline::descriptor()}) {
     Reach(d, seen);
   }
   // And any message of the same files that nothing above reaches (a new record type).
@@ -64,7 +66,8 @@ TEST(Classification, TheWalkReachesEveryPathwayFileAndTheStoreRecords) {
   }
   EXPECT_EQ(files, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/config.proto",
                                           "pathway/v1/envelope.proto", "pathway/v1/pathways.proto",
-                                          "pathway/v1/record.proto", "pathway/v1/store.proto"}));
+                                          "pathway/v1/record.proto", "pathway/v1/store.proto",
+                                          "pathway/v1/views.proto"}));
   for (const char* name : {"pathway.v1.NdDischarged", "pathway.v1.SharingRule",
                            "pathway.store.v1.OutboxEntry", "pathway.store.v1.PathwayInstance"}) {
     EXPECT_TRUE(names.count(name)) << name;

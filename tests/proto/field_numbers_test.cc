@@ -18,6 +18,7 @@
 #include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
+#include "pathway/v1/views.pb.h"
 
 namespace {
 using google::protobuf::Descriptor;
@@ -55,6 +56,7 @@ Numbers Current() {
   CollectFile(pathway::v1::Envelope::descriptor()->file(), seen, out);
   CollectFile(pathway::store::v1::CaseState::descriptor()->file(), seen, out);
   CollectFile(pathway::v1::StatutorySharing::descriptor()->file(), seen, out);
+  CollectFile(pathway::v1::ChildTimeline::descriptor()->file(), seen, out);
   return out;
 }
 
@@ -64,11 +66,13 @@ TEST(FieldNumbers, CoversEveryPathwayFile) {
   CollectFile(pathway::v1::Envelope::descriptor()->file(), seen, ignored);
   CollectFile(pathway::store::v1::CaseState::descriptor()->file(), seen, ignored);
   CollectFile(pathway::v1::StatutorySharing::descriptor()->file(), seen, ignored);
+  CollectFile(pathway::v1::ChildTimeline::descriptor()->file(), seen, ignored);
   std::set<std::string> names;
   for (const auto* f : seen) names.insert(f->name());
   EXPECT_EQ(names, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/config.proto",
                                           "pathway/v1/envelope.proto", "pathway/v1/pathways.proto",
-                                          "pathway/v1/record.proto", "pathway/v1/store.proto"}));
+                                          "pathway/v1/record.proto", "pathway/v1/store.proto",
+                                          "pathway/v1/views.proto"}));
 }
 
 // Lines: "<type> <number> <name>".

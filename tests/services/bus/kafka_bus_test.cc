@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "services/bus/kafka_admin.h"
+#include "services/bus/key_partition.h"
 #include "services/devbroker/mock_cluster.h"
 #include "tests/common/temp_dir.h"
 
@@ -107,6 +108,19 @@ int32_t JavaMurmur2(std::string_view data) {
 
 int32_t JavaPartition(std::string_view key, int32_t partitions) {
   return static_cast<int32_t>(static_cast<uint32_t>(JavaMurmur2(key)) & 0x7fffffff) % partitions;
+}
+
+// bus::KeyPartition (which the engine's reads and the in-memory bus rely on) is this
+// reference, whatever the key's length and bytes.
+TEST(KeyPartition, IsKafkasMurmur2Partitioner) {
+  std::string key;
+  for (int length = 0; length < 40; ++length) {
+    for (int32_t partitions : {1, 3, 8, 12, 100}) {
+      EXPECT_EQ(KeyPartition(key, partitions), JavaPartition(key, partitions)) << key;
+    }
+    key.push_back(static_cast<char>(0x80 + length * 7));  // high bytes: sign extension
+  }
+  EXPECT_EQ(Murmur2("21"), static_cast<uint32_t>(JavaMurmur2("21")));
 }
 
 TEST(JavaMurmur2Test, MatchesKafkaTestVectors) {
