@@ -3,8 +3,13 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <system_error>
+
+#include "common/result.h"
 
 namespace pathway {
 
@@ -18,6 +23,25 @@ inline std::optional<long long> WholeNumber(const std::string& v, long long min,
     return std::nullopt;
   }
   return n;
+}
+
+// The service token in file `path` (the engines' query endpoint and the gateways share
+// it): the file's content without surrounding white space, one word of at least 32
+// characters (e.g. 64 hex digits). Errors name the file, never its content.
+inline Result<std::string> ReadServiceToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{std::make_error_code(std::errc::no_such_file_or_directory), path};
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string token = text.str();
+  const auto first = token.find_first_not_of(" \t\r\n");
+  const auto last = token.find_last_not_of(" \t\r\n");
+  token = first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
+  if (token.size() < 32 || token.find_first_of(" \t\r\n") != std::string::npos) {
+    return Error{std::make_error_code(std::errc::invalid_argument),
+                 path + ": a service token is one word of at least 32 characters"};
+  }
+  return token;
 }
 
 }  // namespace pathway

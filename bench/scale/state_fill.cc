@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
         workflow::IntakeOutput routed = workflow::Intake(ForChild(history[k], nhs, c), key);
         if (routed.rejection) return fail("intake refused: " + routed.rejection->rule);
         for (const Envelope& command : routed.commands) {
-          const int32_t p = bus::KeyPartition(command.subject_key(), partitions);
+          const int32_t p = pathway::bus::KeyPartition(command.subject_key(), partitions);
           pathway::engine::GroupCommit& group = groups.at(p);
           auto loaded = group.LoadCase(command.subject_key());
           if (!loaded) return fail(loaded.error().ToString());

@@ -11,6 +11,7 @@
 #include "services/engine/landing_purger.h"
 #include "services/engine/outbox_sender.h"
 #include "services/engine/partition_restorer.h"
+#include "services/engine/query_service.h"
 #include "services/engine/stage_context.h"
 #include "services/engine/transactional_committer.h"
 #include "services/topics.h"
@@ -74,7 +75,10 @@ Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeye
 
 // Out of line: Stages is complete only here. The registrations go first (members are
 // destroyed in reverse order), so no report reaches a stage being destroyed.
-Engine::~Engine() = default;
+Engine::~Engine() {
+  // The stores outlive the engine, but nothing says they stay open: reads end here.
+  if (options_.reads) options_.reads->StopAll();
+}
 
 Status Engine::Start() {
   stages_->outbox.Reset();
@@ -115,6 +119,8 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
     return;  // sticky: Step fails and the process restarts
   }
   for (auto& tp : partitions) {
+    // The restore may wipe and reopen the store: no read may hold it meanwhile.
+    if (options_.reads) options_.reads->Stop(tp.partition);
     auto takeover = st.restorer.TakeOver(tp.partition);
     if (!takeover) {
       // Starting anywhere else could skip or repeat commands; Step reports the error
@@ -127,6 +133,7 @@ void Engine::OnAssign(std::vector<bus::TopicPartition>& partitions) {
     if (takeover->purge_pending) st.purger.Mark(tp.partition);
     tp.offset = takeover->next_offset;
     owned_.insert(tp.partition);
+    if (options_.reads) options_.reads->Serve(tp.partition, stores_.Find(tp.partition));
     st.outbox.Assigned(tp.partition);
     st.committer->Assigned(tp.partition, tp.offset);
     log::Info("partition_assigned", {{"topic", tp.topic},
@@ -149,6 +156,7 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
     }
     if (auto s = st.outbox.DeleteDelivered(); !s) st.context.fatal = s;
     owned_.erase(tp.partition);
+    if (options_.reads) options_.reads->Stop(tp.partition);
     st.outbox.Revoked(tp.partition);
     st.committer->Revoked(tp.partition);
     stores_.Close(tp.partition);

@@ -15,6 +15,8 @@
 
 namespace pathway::engine {
 
+class ReadGate;  // query_service.h
+
 struct EngineOptions {
   size_t max_batch = 256;      // messages per stage per Step
   size_t outbox_batch = 1024;  // outbox entries sent per Step
@@ -69,6 +71,9 @@ struct EngineOptions {
   // it was appended to pathway.commands.v1 (broker time; 0 if unknown). On the engine
   // thread; for metrics.
   std::function<void(std::chrono::microseconds took, std::chrono::milliseconds age)> on_command;
+  // Not owned; may be null. Told which partitions' stores serve reads: a partition
+  // once its restore completes, never while it is restored, wiped or handed over.
+  ReadGate* reads = nullptr;
 };
 
 // Values that cost a RocksDB read to compute, for metrics (Engine::Snapshot).

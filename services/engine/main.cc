@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -29,6 +31,9 @@
 #include "services/bus/kafka_bus.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_metrics.h"
+#include "services/engine/member_announcer.h"
+#include "services/engine/query_service.h"
+#include "services/gateway/http/http_server.h"
 #include "services/ops/http_server.h"
 #include "services/topics.h"
 #include "state/store_set.h"
@@ -61,6 +66,10 @@ constexpr const char* kUsage =
     "                       committed in one write]\n"
     "                      [--transactional-id ID (Kafka transactions mode; unique per\n"
     "                       instance and the same across its restarts)]\n"
+    "                      [--query-listen HOST:PORT --query-token-file FILE\n"
+    "                       [--query-advertise URL] [--instance-id ID]: serve the\n"
+    "                       gateway's reads of the partitions this instance owns\n"
+    "                       (docs/gateway.md, \"Reads\"); off by default]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP.\n";
 
 struct Flags {
@@ -76,7 +85,29 @@ struct Flags {
   bool ops_listen_given = false;
   std::string transactional_id;  // empty: no Kafka transactions
   state::MemoryBudget memory;
+  std::string query_listen;  // empty: no query endpoint
+  std::string query_token_file;
+  std::string query_advertise;  // empty: http://<listen address>:<bound port>
+  std::string instance_id;      // empty: host name and a random suffix
 };
+
+// "host:port" -> {host, port}; nullopt if malformed.
+std::optional<std::pair<std::string, uint16_t>> HostPort(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  auto port = WholeNumber(text.substr(colon + 1), 0, 65535);
+  if (!port) return std::nullopt;
+  return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(*port));
+}
+
+std::string DefaultInstanceId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::random_device random;
+  char suffix[9];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(random()));
+  return std::string(host[0] ? host : "engine") + "-" + suffix;
+}
 
 int Usage(const std::string& problem) {
   std::cerr << "pathway-engine: " << problem << "\n" << kUsage;
@@ -151,6 +182,21 @@ int Run(int argc, char** argv) {
     } else if (arg == "--transactional-id") {
       if (!value(&v) || v.empty()) return Usage("--transactional-id needs a value");
       flags.transactional_id = v;
+    } else if (arg == "--query-listen") {
+      if (!value(&flags.query_listen) || !HostPort(flags.query_listen)) {
+        return Usage("--query-listen needs HOST:PORT");
+      }
+    } else if (arg == "--query-token-file") {
+      if (!value(&flags.query_token_file)) return Usage("--query-token-file needs a file");
+    } else if (arg == "--query-advertise") {
+      if (!value(&flags.query_advertise) || flags.query_advertise.rfind("http://", 0) != 0) {
+        return Usage("--query-advertise needs a URL such as http://10.0.0.5:9465");
+      }
+    } else if (arg == "--instance-id") {
+      if (!value(&flags.instance_id) || flags.instance_id.empty() ||
+          flags.instance_id.size() > 128) {
+        return Usage("--instance-id needs a value of at most 128 characters");
+      }
     } else if (arg == "--fixed-clock") {
       if (!value(&v)) return Usage("--fixed-clock needs a value");
       google::protobuf::Timestamp ts;
@@ -180,6 +226,15 @@ int Run(int argc, char** argv) {
     }
   }
   if (flags.data_dir.empty()) return Usage("--data-dir is required");
+  if (flags.query_listen.empty() != flags.query_token_file.empty()) {
+    return Usage("--query-listen and --query-token-file go together");
+  }
+  std::string query_token;
+  if (!flags.query_token_file.empty()) {
+    auto token = ReadServiceToken(flags.query_token_file);
+    if (!token) return Usage(token.error().ToString());
+    query_token = std::move(*token);
+  }
   if (auto s = flags.kafka.ResolveBootstrap(flags.bootstrap); !s)
     return Usage(s.error().ToString());
 
@@ -288,6 +343,9 @@ int Run(int argc, char** argv) {
   SimulatedTimeSource fixed_time(flags.fixed_clock.value_or(TimePoint{}));
   const TimeSource& time = flags.fixed_clock ? static_cast<const TimeSource&>(fixed_time)
                                              : static_cast<const TimeSource&>(real_time);
+  // Reads (docs/gateway.md): the gate outlives the engine, which stops it.
+  engine::ReadGate read_gate;
+  if (!flags.query_listen.empty()) flags.options.reads = &read_gate;
   engine::Engine engine(flags.options, stores, *keyer, time, **producer, deliveries, **intake,
                         **processor, **restore);
 
@@ -335,6 +393,48 @@ int Run(int argc, char** argv) {
     }
   }
 
+  // The query endpoint and its announcements. Its own producer: the engine's may be
+  // transactional, and an announcement belongs to no transaction.
+  std::unique_ptr<engine::QueryService> query_service;  // outlives the server
+  std::unique_ptr<gateway::HttpServer> query_server;
+  std::unique_ptr<bus::Producer> member_producer;
+  std::unique_ptr<engine::MemberAnnouncer> announcer;
+  if (!flags.query_listen.empty()) {
+    auto [host, port] = *HostPort(flags.query_listen);
+    query_service =
+        std::make_unique<engine::QueryService>(engine::QueryServiceOptions{query_token}, *keyer,
+                                               read_gate, [&engine] { return engine.ready(); });
+    gateway::HttpServerOptions http;
+    http.address = host;
+    http.port = port;
+    http.threads = 2;
+    http.max_body_bytes = 16 * 1024;
+    auto server = gateway::HttpServer::Start(
+        http, [service = query_service.get()](gateway::HttpRequest request,
+                                              gateway::Responder responder) {
+          responder.Send(service->Handle(request));
+        });
+    if (!server) {
+      log::Error("query_listen_failed", {{"error", server.error().ToString()}});
+      return 1;
+    }
+    query_server = std::move(*server);
+    std::string url = flags.query_advertise.empty()
+                          ? "http://" +
+                                (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                                ":" + std::to_string(query_server->port())
+                          : flags.query_advertise;
+    auto members = bus::NewKafkaProducer(flags.kafka, [](const bus::Delivery&) {});
+    if (!members) {
+      log::Error("kafka_producer_failed", {{"error", members.error().ToString()}});
+      return 1;
+    }
+    member_producer = std::move(*members);
+    announcer = std::make_unique<engine::MemberAnnouncer>(
+        *member_producer, flags.instance_id.empty() ? DefaultInstanceId() : flags.instance_id, url);
+    log::Info("query_listening", {{"url", url}, {"instance", announcer->instance()}});
+  }
+
   if (auto s = engine.Start(); !s) {
     log::Error("engine_start_failed", {{"error", s.error().ToString()}});
     return 1;
@@ -348,6 +448,20 @@ int Run(int argc, char** argv) {
       log::Error("engine_step_failed", {{"error", s.error().ToString()}});
       rc = 1;
       break;
+    }
+    if (announcer) {
+      if (read_gate.partition_count() <= 0) {
+        // Known once the topic's metadata is; reads answer 503 until then.
+        if (auto ids = (*processor)->Partitions(std::string(topics::kCommands), milliseconds(0));
+            ids && !ids->empty()) {
+          read_gate.SetPartitionCount(static_cast<int32_t>(ids->size()));
+        }
+      }
+      const auto wall = std::chrono::duration_cast<milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch());
+      if (auto s = announcer->Poll(read_gate, wall.count()); !s) {
+        log::Warn("member_announce_failed", {{"error", s.error().ToString()}});
+      }
     }
     if (std::chrono::steady_clock::now() >= next_metrics) {
       next_metrics = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -363,6 +477,14 @@ int Run(int argc, char** argv) {
   // every decision is in RocksDB and the outbox is re-sent on the next start.
   ::alarm(30);
   log::Info("engine_stopping", {{"bound_seconds", "30"}});
+  // Reads first: a gateway is told this instance serves nothing before it goes.
+  if (query_server) query_server->Shutdown(milliseconds(2000));
+  read_gate.StopAll();
+  if (announcer) {
+    if (auto s = announcer->Leave(milliseconds(3000)); !s) {
+      log::Warn("member_leave_failed", {{"error", s.error().ToString()}});
+    }
+  }
   (*intake)->Close();
   (*processor)->Close();  // revokes: each partition's outbox is drained (bounded)
   (*restore)->Close();

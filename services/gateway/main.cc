@@ -22,7 +22,9 @@
 #include "services/bus/kafka_bus.h"
 #include "services/gateway/api/api.h"
 #include "services/gateway/api/bus_io.h"
+#include "services/gateway/api/engine_client.h"
 #include "services/gateway/api/gateway.h"
+#include "services/gateway/api/reads.h"
 #include "services/gateway/auth/auth.h"
 #include "services/gateway/http/http_server.h"
 #include "services/topics.h"
@@ -48,6 +50,8 @@ constexpr const char* kUsage =
     "                        the people in scripts/run.sh's file)]\n"
     "                       [--insecure-cookies (session cookies without Secure: plain\n"
     "                        http on 127.0.0.1 in development only)]\n"
+    "                       [--engine-token-file FILE (the engines' query token: serves\n"
+    "                        reads of children's cases; without it /v1/children is 404)]\n"
     "                       [-X key=value]... [--log-level debug|info|warn|error]\n"
     "Bootstrap servers fall back to $PATHWAY_KAFKA_BOOTSTRAP. At least one of\n"
     "--jwks-file and --api-keys-file is needed: every request is signed in.\n";
@@ -78,6 +82,7 @@ int Run(int argc, char** argv) {
   http.threads = 2;
   bus::KafkaConfig kafka;
   GatewayOptions gateway_options;
+  std::string engine_token_file;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto value = [&](std::string* out) {
@@ -126,6 +131,8 @@ int Run(int argc, char** argv) {
       }
     } else if (arg == "--dev-sign-ins") {
       if (!value(&gateway_options.dev_sign_ins_file)) return Usage("--dev-sign-ins needs a file");
+    } else if (arg == "--engine-token-file") {
+      if (!value(&engine_token_file)) return Usage("--engine-token-file needs a file");
     } else if (arg == "--insecure-cookies") {
       gateway_options.secure_cookies = false;
     } else if (arg == "--kafka-config") {
@@ -154,6 +161,12 @@ int Run(int argc, char** argv) {
   if (!SplitHostPort(listen, &http.address, &http.port)) return Usage("--listen needs HOST:PORT");
   if (auth_options.jwks_file.empty() && auth_options.api_keys_file.empty()) {
     return Usage("give --jwks-file or --api-keys-file (or both)");
+  }
+  std::string engine_token;
+  if (!engine_token_file.empty()) {
+    auto token = ReadServiceToken(engine_token_file);
+    if (!token) return Usage(token.error().ToString());
+    engine_token = std::move(*token);
   }
 
   // Signals are taken by sigwait below, never by a handler.
@@ -197,7 +210,41 @@ int Run(int argc, char** argv) {
     return 1;
   }
   Api api(ApiOptions{}, sink, **tracker, time);
-  Gateway gateway(**auth, api, time, gateway_options);
+
+  // Reads (docs/gateway.md, "Reads"): the engines' directory, their query client and
+  // the audit trail's producer, keyed by child.
+  // Declared so that the engine client goes first: calls it cuts short still find the
+  // ReadApi and the audit sink they answer through.
+  MembersDirectory directory;
+  std::unique_ptr<BusMemberReader> members;
+  BusCommandSink audit;
+  std::unique_ptr<ReadApi> reads;
+  std::unique_ptr<HttpEngineCaller> engines;
+  if (!engine_token.empty()) {
+    auto members_consumer = bus::NewKafkaConsumer(consumer_config, "");
+    if (!members_consumer.ok()) {
+      log::Error("gateway.consumer", {{"error", members_consumer.error().ToString()}});
+      return 1;
+    }
+    auto reader =
+        BusMemberReader::Start(std::move(*members_consumer), std::string(topics::kEngineMembers),
+                               directory, milliseconds(30'000));
+    if (!reader.ok()) {
+      log::Error("gateway.members", {{"error", reader.error().ToString()}});
+      return 1;
+    }
+    members = std::move(*reader);
+    auto audit_producer = bus::NewKafkaProducer(producer_config, audit.DeliveryHandler());
+    if (!audit_producer.ok()) {
+      log::Error("gateway.producer", {{"error", audit_producer.error().ToString()}});
+      return 1;
+    }
+    audit.Start(std::move(*audit_producer), std::string(topics::kAudit),
+                BusCommandSink::Keying::kSubject);
+    engines = std::make_unique<HttpEngineCaller>(EngineCallerOptions{engine_token});
+    reads = std::make_unique<ReadApi>(ReadApiOptions{}, directory, *engines, audit, time);
+  }
+  Gateway gateway(**auth, api, time, gateway_options, reads.get());
   auto server = HttpServer::Start(http, [&gateway](HttpRequest request, Responder responder) {
     gateway.Handle(std::move(request), std::move(responder));
   });

@@ -116,6 +116,7 @@ class EngineHarness {
   }
 
   std::string SubjectOf(const std::string& nhs) const { return keyer_.Key(nhs); }
+  const engine::SubjectKeyer& keyer() const { return keyer_; }
 
   bus::MemoryBroker& broker() { return broker_; }
   engine::Engine& engine() { return *engine_; }

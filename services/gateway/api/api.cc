@@ -9,7 +9,7 @@
 
 #include "common/crypto.h"
 #include "services/gateway/api/command_routes.h"
-#include "services/gateway/api/problem.h"
+#include "services/gateway/http/problem.h"
 #include "workflow/identity.h"
 #include "workflow/workflow.h"
 

@@ -20,6 +20,7 @@ using namespace std::chrono_literals;
 // ---------------------------------------------------------------- BusCommandSink
 
 struct BusCommandSink::Impl {
+  Keying keying = Keying::kInbound;  // set by Start, before the thread runs
   struct Pending {
     std::string key;
     std::string value;
@@ -42,7 +43,7 @@ struct BusCommandSink::Impl {
     auto done = std::move(it->second);
     in_flight.erase(it);
     if (d.error) {
-      done(Status(d.error, "pathway.inbound.v1 refused or lost the command"));
+      done(Status(d.error, "the broker refused or lost the record"));
     } else {
       done(Status::Ok());
     }
@@ -112,14 +113,18 @@ bus::DeliveryCallback BusCommandSink::DeliveryHandler() {
   };
 }
 
-void BusCommandSink::Start(std::unique_ptr<bus::Producer> producer, std::string topic) {
+void BusCommandSink::Start(std::unique_ptr<bus::Producer> producer, std::string topic,
+                           Keying keying) {
   impl_->producer = std::move(producer);
   impl_->topic = std::move(topic);
+  impl_->keying = keying;
   impl_->thread = std::thread([impl = impl_.get()] { impl->Run(); });
 }
 
 void BusCommandSink::Publish(const Envelope& command, std::function<void(Status)> done) {
-  Impl::Pending p{ctl::InboundKey(command), command.SerializeAsString(), std::move(done)};
+  Impl::Pending p{
+      impl_->keying == Keying::kSubject ? command.subject_key() : ctl::InboundKey(command),
+      command.SerializeAsString(), std::move(done)};
   {
     std::lock_guard lock(impl_->mu);
     if (!impl_->stopping) {
@@ -289,6 +294,60 @@ void BusOutcomeTracker::Await(const std::string& event_id, TimePoint deadline,
   CommandOutcome o = it == impl_->index.end() ? CommandOutcome{} : it->second->second;
   lock.unlock();
   done(std::move(o));
+}
+
+// ------------------------------------------------------------- BusMemberReader
+
+struct BusMemberReader::Impl {
+  std::unique_ptr<bus::Consumer> consumer;
+  MembersDirectory& directory;
+  std::atomic<bool> stopping{false};
+  std::thread thread;
+
+  Impl(std::unique_ptr<bus::Consumer> c, MembersDirectory& d)
+      : consumer(std::move(c)), directory(d) {}
+
+  void Run() {
+    while (!stopping.load()) {
+      auto polled = consumer->Poll(100ms);
+      if (!polled.ok()) {
+        log::Warn("gateway.members_poll_failed", {{"error", polled.error().ToString()}});
+        continue;
+      }
+      if (!polled->has_value()) continue;
+      const bus::Message& m = **polled;
+      if (!m.key || m.key->empty()) continue;
+      if (m.tombstone) {
+        directory.Apply(*m.key, std::nullopt);
+        continue;
+      }
+      pathway::store::v1::EngineMember member;
+      // Written by the engines: a record that does not parse is skipped, not trusted.
+      if (!member.ParseFromString(m.value) || member.instance() != *m.key) continue;
+      directory.Apply(*m.key, member);
+    }
+  }
+};
+
+BusMemberReader::BusMemberReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<BusMemberReader>> BusMemberReader::Start(
+    std::unique_ptr<bus::Consumer> consumer, std::string topic, MembersDirectory& directory,
+    std::chrono::milliseconds timeout) {
+  auto parts = consumer->Partitions(topic, timeout);
+  if (!parts.ok()) return parts.error();
+  std::vector<bus::TopicPartition> assign;
+  for (int32_t p : *parts) assign.push_back({topic, p, bus::kOffsetBeginning});
+  if (Status st = consumer->Assign(assign); !st.ok()) return st.error();
+  auto impl = std::make_unique<Impl>(std::move(consumer), directory);
+  impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
+  return std::unique_ptr<BusMemberReader>(new BusMemberReader(std::move(impl)));
+}
+
+BusMemberReader::~BusMemberReader() {
+  impl_->stopping.store(true);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->consumer->Close();
 }
 
 }  // namespace pathway::gateway

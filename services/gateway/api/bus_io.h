@@ -25,6 +25,7 @@
 #include "common/time_source.h"
 #include "services/bus/event_bus.h"
 #include "services/gateway/api/api.h"
+#include "services/gateway/api/reads.h"
 
 namespace pathway::gateway {
 
@@ -35,8 +36,13 @@ class BusCommandSink final : public CommandSink {
   BusCommandSink();
   ~BusCommandSink() override;
   bus::DeliveryCallback DeliveryHandler();
-  // Starts the thread; `topic` is pathway.inbound.v1 in production.
-  void Start(std::unique_ptr<bus::Producer> producer, std::string topic);
+  // How records are keyed: as partners key pathway.inbound.v1 (pathway::ctl::
+  // InboundKey), or by the envelope's subject key (pathway.audit.v1, where one
+  // partition holds a child's whole trail).
+  enum class Keying { kInbound, kSubject };
+  // Starts the thread; `topic` is pathway.inbound.v1 (or pathway.audit.v1) in production.
+  void Start(std::unique_ptr<bus::Producer> producer, std::string topic,
+             Keying keying = Keying::kInbound);
   void Publish(const pathway::v1::Envelope& command, std::function<void(Status)> done) override;
 
  private:
@@ -72,6 +78,25 @@ class BusOutcomeTracker final : public OutcomeSource {
  private:
   explicit BusOutcomeTracker(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
+};
+
+// Keeps a MembersDirectory (reads.h) from pathway.engine.members.v1, read from the
+// beginning of every partition on a thread of its own, so the gateway knows which
+// engine instance serves which partition before it answers its first read.
+class BusMemberReader {
+ public:
+  // `directory` must outlive the reader.
+  static Result<std::unique_ptr<BusMemberReader>> Start(std::unique_ptr<bus::Consumer> consumer,
+                                                        std::string topic,
+                                                        MembersDirectory& directory,
+                                                        std::chrono::milliseconds timeout);
+  ~BusMemberReader();
+
+  struct Impl;
+
+ private:
+  explicit BusMemberReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace pathway::gateway

@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "services/gateway/api/openapi.h"
-#include "services/gateway/api/problem.h"
+#include "services/gateway/http/problem.h"
 
 namespace pathway::gateway {
 namespace {
@@ -115,9 +115,10 @@ struct Gateway::Limiter {
 };
 
 Gateway::Gateway(const Authenticator& auth, Api& api, const TimeSource& time,
-                 GatewayOptions options)
+                 GatewayOptions options, ReadApi* reads)
     : auth_(auth),
       api_(api),
+      reads_(reads),
       time_(time),
       options_(options),
       limiter_(std::make_unique<Limiter>()),
@@ -188,7 +189,8 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   }
   if (req.path == "/v1/session") return respond(SessionRoute(req));
   if (req.path.starts_with("/dev/")) return respond(DevRoute(req));
-  if (!Api::Serves(req.path)) {
+  const bool read = reads_ && ReadApi::Serves(req.path);
+  if (!read && !Api::Serves(req.path)) {
     if (static_files_ && !req.path.starts_with("/v1/")) {
       return respond(static_files_->Serve(req));
     }
@@ -198,6 +200,7 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   HttpResponse refusal;
   std::optional<Principal> principal = SignIn(req, &refusal);
   if (!principal) return respond(std::move(refusal));
+  if (read) return reads_->Handle(req, *principal, std::move(respond));
   api_.Handle(req, *principal, std::move(respond));
 }
 

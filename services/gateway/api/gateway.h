@@ -41,6 +41,7 @@
 
 #include "common/time_source.h"
 #include "services/gateway/api/api.h"
+#include "services/gateway/api/reads.h"
 #include "services/gateway/api/sessions.h"
 #include "services/gateway/api/static_files.h"
 #include "services/gateway/auth/auth.h"
@@ -68,7 +69,9 @@ struct GatewayOptions {
 class Gateway {
  public:
   // All references must outlive the Gateway.
-  Gateway(const Authenticator& auth, Api& api, const TimeSource& time, GatewayOptions options = {});
+  // `reads` may be null: then /v1/children/* is 404 (no engine query endpoint).
+  Gateway(const Authenticator& auth, Api& api, const TimeSource& time, GatewayOptions options = {},
+          ReadApi* reads = nullptr);
   ~Gateway();
 
   // The HttpServer's handler: Route, answered through `responder`.
@@ -95,6 +98,7 @@ class Gateway {
 
   const Authenticator& auth_;
   Api& api_;
+  ReadApi* reads_;
   const TimeSource& time_;
   GatewayOptions options_;
   std::unique_ptr<Limiter> limiter_;

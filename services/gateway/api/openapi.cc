@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/views.pb.h"
 #include "services/gateway/api/command_routes.h"
 #include "workflow/input_limits.h"
 
@@ -269,6 +270,52 @@ std::string OpenApiDocument() {
                              {"security", session_security},
                              {"parameters", Arr({csrf})},
                              {"responses", delete_responses}})}}));
+  }
+  {
+    // Reads (reads.h): answered by the engine that owns the child, audited.
+    const Descriptor* search = pathway::v1::ChildSearch::descriptor();
+    const Descriptor* found = pathway::v1::ChildFound::descriptor();
+    const Descriptor* timeline = pathway::v1::ChildTimeline::descriptor();
+    for (const Descriptor* d : {search, found, timeline}) needed.insert(d);
+    auto json = [](const Descriptor* d) {
+      return Obj({{"application/json", Obj({{"schema", Ref(SchemaName(d))}})}});
+    };
+    Value search_responses = Obj(
+        {{"200", Obj({{"description", Str("Found: the child id (a pseudonym) and its timeline")},
+                      {"content", json(found)}})},
+         {"422", ProblemResponseRef("Not a valid NHS number or UPN: the field and the rule")}});
+    CommonProblems(search_responses);
+    Set(paths, "/v1/children/search",
+        Obj({{"post",
+              Obj({{"operationId", Str("search_child")},
+                   {"summary", Str("Find a child by NHS number or UPN, given in the body (roles: "
+                                   "clinician, caseworker, team_manager, partner_system). 404 "
+                                   "when unknown or not visible to your agency; audited")},
+                   {"security", Security()},
+                   {"requestBody", Obj({{"required", Bool(true)}, {"content", json(search)}})},
+                   {"responses", search_responses}})}}));
+    Value timeline_responses =
+        Obj({{"200",
+              Obj({{"description", Str("The child's timeline")}, {"content", json(timeline)}})}});
+    CommonProblems(timeline_responses);
+    Set(paths, "/v1/children/{childId}/timeline",
+        Obj({{"get",
+              Obj({{"operationId", Str("get_timeline")},
+                   {"summary", Str("A child's pathways, deadlines with their statutory rule, and "
+                                   "latest history (agencies involved or with consent; audited)")},
+                   {"security", Security()},
+                   {"parameters", Arr({Obj({{"name", Str("childId")},
+                                            {"in", Str("path")},
+                                            {"required", Bool(true)},
+                                            {"schema", Obj({{"type", Str("string")},
+                                                            {"pattern", Str("^[0-9a-f]{64}$")}})}}),
+                                       Obj({{"name", Str("events")},
+                                            {"in", Str("query")},
+                                            {"required", Bool(false)},
+                                            {"schema", Obj({{"type", Str("integer")},
+                                                            {"minimum", Num(0)},
+                                                            {"maximum", Num(200)}})}})})},
+                   {"responses", timeline_responses}})}}));
   }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {
     Set(paths, probe,

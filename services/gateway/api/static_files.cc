@@ -4,7 +4,7 @@
 #include <fstream>
 #include <utility>
 
-#include "services/gateway/api/problem.h"
+#include "services/gateway/http/problem.h"
 
 namespace pathway::gateway {
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-#include "services/gateway/api/problem.h"
+#include "services/gateway/http/problem.h"
 
 #include <cstdio>
 

@@ -1,0 +1,295 @@
+#include "services/engine/query_service.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <charconv>
+#include <mutex>
+#include <utility>
+
+#include "pathway/v1/views.pb.h"
+#include "services/bus/key_partition.h"
+#include "services/gateway/http/problem.h"
+#include "workflow/identifiers.h"
+#include "workflow/identity.h"
+#include "workflow/views.h"
+
+namespace pathway::engine {
+namespace {
+
+using gateway::HttpRequest;
+using gateway::HttpResponse;
+using gateway::MakeProblem;
+using gateway::ProblemResponse;
+
+constexpr std::string_view kSubjects = "/internal/v1/subjects";
+constexpr std::string_view kAliases = "/internal/v1/aliases/";
+constexpr std::string_view kChildren = "/internal/v1/children/";
+constexpr std::string_view kTimeline = "/timeline";
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // The length is not secret (it is the file's); the content is compared in full.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// Keys are the keyer's output: 64 lower-case hex digits. Anything else is refused
+// before it reaches RocksDB or a log.
+bool IsKey(std::string_view key) {
+  return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse ViewJson(const google::protobuf::Message& view) {
+  std::string body;
+  google::protobuf::util::JsonPrintOptions print;
+  // Enum names, not numbers: the web app and partners read them.
+  if (!google::protobuf::util::MessageToJsonString(view, &body, print).ok()) {
+    return ProblemResponse(MakeProblem(500, "Internal error", "engine.internal",
+                                       "the view could not be written as JSON"));
+  }
+  return Json(200, std::move(body));
+}
+
+HttpResponse NotOwner(int32_t partition) {
+  auto p = MakeProblem(421, "Not this instance", "engine.not_owner",
+                       "this instance does not serve partition " + std::to_string(partition));
+  return ProblemResponse(p);
+}
+
+HttpResponse NotFound() {
+  return ProblemResponse(
+      MakeProblem(404, "Not found", "child.not_found", "no child is known by this id"));
+}
+
+// "agency=RXX01&events=20" -> the value of `name`, percent-decoded ("" if absent or
+// malformed: a malformed value never matches an agency).
+std::string QueryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name || eq == std::string_view::npos) continue;
+    std::string out;
+    std::string_view v = pair.substr(eq + 1);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (v[i] == '+') {
+        out.push_back(' ');
+      } else if (v[i] == '%') {
+        unsigned value = 0;
+        if (i + 2 >= v.size()) return {};
+        auto [end, ec] = std::from_chars(v.data() + i + 1, v.data() + i + 3, value, 16);
+        if (ec != std::errc() || end != v.data() + i + 3) return {};
+        out.push_back(static_cast<char>(value));
+        i += 2;
+      } else {
+        out.push_back(v[i]);
+      }
+    }
+    return out;
+  }
+  return {};
+}
+
+}  // namespace
+
+void ReadGate::Serve(int32_t partition, state::CaseStore* store) {
+  std::unique_lock lock(mu_);
+  stores_[partition] = store;
+  version_.fetch_add(1);
+}
+
+void ReadGate::Stop(int32_t partition) {
+  std::unique_lock lock(mu_);  // waits for reads holding the shared lock
+  if (stores_.erase(partition) > 0) version_.fetch_add(1);
+}
+
+void ReadGate::StopAll() {
+  std::unique_lock lock(mu_);
+  if (!stores_.empty()) version_.fetch_add(1);
+  stores_.clear();
+}
+
+std::vector<int32_t> ReadGate::Serving() const {
+  std::shared_lock lock(mu_);
+  std::vector<int32_t> out;
+  for (const auto& [partition, store] : stores_) out.push_back(partition);
+  return out;
+}
+
+bool ReadGate::Read(int32_t partition, const std::function<void(state::CaseStore&)>& read) const {
+  std::shared_lock lock(mu_);
+  auto it = stores_.find(partition);
+  if (it == stores_.end()) return false;
+  read(*it->second);
+  return true;
+}
+
+QueryService::QueryService(QueryServiceOptions options, const SubjectKeyer& keyer,
+                           const ReadGate& gate, std::function<bool()> ready)
+    : options_(std::move(options)), keyer_(keyer), gate_(gate), ready_(std::move(ready)) {}
+
+HttpResponse QueryService::Handle(const HttpRequest& request) const {
+  const std::string_view auth = request.Header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (options_.token.empty() || auth.substr(0, kBearer.size()) != kBearer ||
+      !ConstantTimeEquals(auth.substr(kBearer.size()), options_.token)) {
+    auto r = ProblemResponse(MakeProblem(401, "Unauthorised", "auth.service_token",
+                                         "a valid service token is required"));
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (!ready_() || gate_.partition_count() <= 0) {
+    auto r = ProblemResponse(MakeProblem(503, "Unavailable", "engine.unavailable",
+                                         "the engine is not ready to serve reads"));
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  const std::string_view path = request.path;
+  if (path == kSubjects) {
+    if (request.method != "POST") {
+      return ProblemResponse(MakeProblem(405, "Method not allowed", "http.method", "use POST"));
+    }
+    return Subjects(request);
+  }
+  if (request.method != "GET") {
+    return ProblemResponse(MakeProblem(405, "Method not allowed", "http.method", "use GET"));
+  }
+  if (path.substr(0, kAliases.size()) == kAliases) {
+    return Alias(std::string(path.substr(kAliases.size())));
+  }
+  if (path.substr(0, kChildren.size()) == kChildren && path.size() > kTimeline.size() &&
+      path.substr(path.size() - kTimeline.size()) == kTimeline) {
+    std::string_view id = path.substr(kChildren.size());
+    id.remove_suffix(kTimeline.size());
+    return Timeline(std::string(id), request.query);
+  }
+  return ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such query"));
+}
+
+HttpResponse QueryService::Subjects(const HttpRequest& request) const {
+  pathway::v1::ChildSearch search;
+  google::protobuf::util::JsonParseOptions parse;
+  if (!google::protobuf::util::JsonStringToMessage(request.body, &search, parse).ok()) {
+    return ProblemResponse(MakeProblem(400, "Invalid body", "body.invalid_json",
+                                       "expected a ChildSearch in protobuf JSON"));
+  }
+  if (search.nhs_number().empty() == search.upn().empty()) {
+    auto p = MakeProblem(422, "Invalid search", "search.one_identifier",
+                         "give exactly one of nhs_number and upn");
+    p.field = "nhs_number";
+    return ProblemResponse(p);
+  }
+  std::string key;
+  std::string kind;
+  if (!search.nhs_number().empty()) {
+    const std::string& nhs = search.nhs_number();
+    if (nhs.size() != 10 || nhs.find_first_not_of("0123456789") != std::string::npos ||
+        !workflow::IsValidNhsNumber(nhs)) {
+      const bool format =
+          nhs.size() != 10 || nhs.find_first_not_of("0123456789") != std::string::npos;
+      auto p = MakeProblem(422, "Invalid NHS number",
+                           format ? "nhs_number.format" : "nhs_number.modulus11",
+                           format ? "an NHS number is exactly 10 digits with no spaces"
+                                  : "the NHS number fails its modulus 11 check digit");
+      p.field = "nhs_number";
+      return ProblemResponse(p);
+    }
+    key = keyer_.Key(nhs);
+    kind = "child";
+  } else {
+    pathway::v1::SubjectRef ref;
+    ref.set_upn(search.upn());
+    workflow::Alias alias = workflow::AliasOf(ref);
+    if (alias.rejection || alias.hash_input.empty()) {
+      auto p =
+          MakeProblem(422, "Invalid UPN", alias.rejection ? alias.rejection->rule : "upn.format",
+                      alias.rejection ? alias.rejection->reason : "not a UPN");
+      p.field = "upn";
+      return ProblemResponse(p);
+    }
+    key = keyer_.Key(alias.hash_input);
+    kind = "alias";
+  }
+  const int32_t count = gate_.partition_count();
+  return Json(200, "{\"key\":\"" + key + "\",\"kind\":\"" + kind +
+                       "\",\"partition\":" + std::to_string(bus::KeyPartition(key, count)) +
+                       ",\"partition_count\":" + std::to_string(count) + "}");
+}
+
+HttpResponse QueryService::Alias(const std::string& key) const {
+  if (!IsKey(key)) return NotFound();
+  const int32_t partition = bus::KeyPartition(key, gate_.partition_count());
+  std::optional<HttpResponse> answer;
+  const bool served = gate_.Read(partition, [&](state::CaseStore& store) {
+    auto state = store.LoadCase(key);
+    if (!state) {
+      answer = ProblemResponse(
+          MakeProblem(500, "Internal error", "engine.store", "the case could not be read"));
+    } else if (!*state || (*state)->linked_subject_key().empty() || (*state)->erased()) {
+      answer = NotFound();
+    } else {
+      answer = Json(200, "{\"child_id\":\"" + (*state)->linked_subject_key() + "\"}");
+    }
+  });
+  return served ? std::move(*answer) : NotOwner(partition);
+}
+
+HttpResponse QueryService::Timeline(const std::string& child_id, const std::string& query) const {
+  if (!IsKey(child_id)) return NotFound();
+  const std::string agency = QueryValue(query, "agency");
+  size_t events = options_.default_events;
+  if (std::string n = QueryValue(query, "events"); !n.empty()) {
+    size_t value = 0;
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), value);
+    if (ec != std::errc() || end != n.data() + n.size()) {
+      auto p = MakeProblem(400, "Invalid query", "query.events", "events is a whole number");
+      p.field = "events";
+      return ProblemResponse(p);
+    }
+    events = value;
+  }
+  events = std::min(events, options_.max_events);
+  const int32_t partition = bus::KeyPartition(child_id, gate_.partition_count());
+  std::optional<HttpResponse> answer;
+  const bool served = gate_.Read(partition, [&](state::CaseStore& store) {
+    auto state = store.LoadCase(child_id);
+    if (!state) {
+      answer = ProblemResponse(
+          MakeProblem(500, "Internal error", "engine.store", "the case could not be read"));
+      return;
+    }
+    // An alias's "case" is not a child; an erased child is no longer known.
+    if (!*state || (*state)->erased() || (*state)->alias_kind() != 0) {
+      answer = NotFound();
+      return;
+    }
+    auto history = store.History(child_id);
+    if (!history) {
+      answer = ProblemResponse(
+          MakeProblem(500, "Internal error", "engine.store", "the history could not be read"));
+      return;
+    }
+    auto basis = workflow::TimelineAccess(**state, *history, agency);
+    if (!basis) {
+      answer = ProblemResponse(MakeProblem(
+          403, "Not involved", "timeline.not_involved",
+          "the agency is not involved in this child's care and has no consent to see it"));
+      return;
+    }
+    answer = ViewJson(workflow::BuildTimeline(child_id, **state, *history, events, *basis));
+  });
+  return served ? std::move(*answer) : NotOwner(partition);
+}
+
+}  // namespace pathway::engine

@@ -1,0 +1,355 @@
+#include "services/gateway/api/reads.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "common/crypto.h"
+#include "pathway/v1/views.pb.h"
+#include "services/bus/key_partition.h"
+#include "services/gateway/http/problem.h"
+#include "workflow/calendar.h"
+
+namespace pathway::gateway {
+namespace {
+
+namespace v1 = pathway::v1;
+using Respond = std::function<void(HttpResponse)>;
+
+constexpr std::string_view kSearch = "/v1/children/search";
+constexpr std::string_view kChildren = "/v1/children/";
+constexpr std::string_view kTimeline = "/timeline";
+
+bool IsKey(std::string_view key) {
+  return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+bool MayRead(Role role) {
+  return role == Role::kClinician || role == Role::kCaseworker || role == Role::kTeamManager ||
+         role == Role::kPartnerSystem;
+}
+
+HttpResponse Unavailable(std::string rule, std::string detail) {
+  HttpResponse r =
+      ProblemResponse(MakeProblem(503, "Service unavailable", std::move(rule), std::move(detail)));
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+HttpResponse ChildNotFound() {
+  return ProblemResponse(
+      MakeProblem(404, "Not found", "child.not_found", "no child known to your service matches"));
+}
+
+HttpResponse EngineError(const Error& e) {
+  (void)e;  // the address and cause stay in the server; the caller may retry
+  return Unavailable("engine.unavailable", "the engine that holds this child did not answer");
+}
+
+std::string PercentEncode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// The engine's answer as the gateway's: its views and its problems (which name the
+// engine's rules) pass through; anything else is the gateway's own problem.
+HttpResponse Passed(const HttpResponse& engine) {
+  HttpResponse r;
+  r.status = engine.status;
+  r.body = engine.body;
+  for (const auto& [name, value] : engine.headers) {
+    if (name == "Content-Type" || name == "content-type" || name == "Retry-After" ||
+        name == "retry-after") {
+      r.headers.emplace_back(name, value);
+    }
+  }
+  return r;
+}
+
+std::optional<google::protobuf::Struct> JsonObject(const std::string& body) {
+  google::protobuf::Struct out;
+  if (!google::protobuf::util::JsonStringToMessage(body, &out).ok()) return std::nullopt;
+  return out;
+}
+
+std::string StringField(const google::protobuf::Struct& s, const std::string& name) {
+  auto it = s.fields().find(name);
+  return it == s.fields().end() ? std::string() : it->second.string_value();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- MembersDirectory
+
+void MembersDirectory::Apply(const std::string& instance,
+                             const std::optional<pathway::store::v1::EngineMember>& member) {
+  std::lock_guard lock(mu_);
+  if (member) {
+    members_[instance] = *member;
+  } else {
+    members_.erase(instance);
+  }
+}
+
+int32_t MembersDirectory::partition_count() const {
+  std::lock_guard lock(mu_);
+  int32_t count = 0;
+  int64_t newest = -1;
+  for (const auto& [id, m] : members_) {
+    if (m.generation() > newest && m.partition_count() > 0) {
+      newest = m.generation();
+      count = m.partition_count();
+    }
+  }
+  return count;
+}
+
+std::optional<std::string> MembersDirectory::UrlFor(int32_t partition) const {
+  std::lock_guard lock(mu_);
+  const pathway::store::v1::EngineMember* best = nullptr;
+  for (const auto& [id, m] : members_) {
+    const bool claims =
+        std::find(m.partitions().begin(), m.partitions().end(), partition) != m.partitions().end();
+    // A crashed instance's last record stays on the topic: the newest claim wins.
+    if (claims && (!best || m.generation() > best->generation())) best = &m;
+  }
+  if (!best) return std::nullopt;
+  return best->query_url();
+}
+
+std::optional<std::string> MembersDirectory::AnyUrl() const {
+  std::lock_guard lock(mu_);
+  if (members_.empty()) return std::nullopt;
+  auto it = members_.begin();
+  std::advance(it, static_cast<long>(next_++ % members_.size()));
+  return it->second.query_url();
+}
+
+// ---------------------------------------------------------------- ReadApi
+
+ReadApi::ReadApi(ReadApiOptions options, EngineDirectory& directory, EngineCaller& engines,
+                 CommandSink& audit, const TimeSource& time)
+    : options_(options), directory_(directory), engines_(engines), audit_(audit), time_(time) {}
+
+bool ReadApi::Serves(std::string_view path) {
+  return path == kSearch || path.starts_with(kChildren);
+}
+
+void ReadApi::Handle(const HttpRequest& request, const Principal& principal, Respond respond) {
+  if (!MayRead(principal.role)) {
+    return respond(ProblemResponse(MakeProblem(403, "Forbidden", "authorisation.role",
+                                               "your role does not read children's cases")));
+  }
+  const std::string_view path = request.path;
+  if (path == kSearch) {
+    if (request.method != "POST") {
+      HttpResponse r = ProblemResponse(
+          MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use POST"));
+      r.headers.emplace_back("Allow", "POST");
+      return respond(std::move(r));
+    }
+    return Search(request, principal, std::move(respond));
+  }
+  if (path.size() > kChildren.size() + kTimeline.size() && path.ends_with(kTimeline)) {
+    if (request.method != "GET") {
+      HttpResponse r = ProblemResponse(
+          MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use GET"));
+      r.headers.emplace_back("Allow", "GET");
+      return respond(std::move(r));
+    }
+    std::string_view id = path.substr(kChildren.size());
+    id.remove_suffix(kTimeline.size());
+    return Timeline(std::string(id), request.query, principal, std::move(respond));
+  }
+  respond(ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such resource")));
+}
+
+void ReadApi::AskOwner(const std::string& key, EngineRequest request, int attempt,
+                       std::function<void(Result<HttpResponse>)> done) {
+  const int32_t count = directory_.partition_count();
+  std::optional<std::string> url;
+  if (count > 0) url = directory_.UrlFor(bus::KeyPartition(key, count));
+  if (!url) {
+    return done(Unavailable("engine.rebalancing",
+                            "no engine instance serves this child's partition just now"));
+  }
+  auto again = request;
+  engines_.Call(*url, std::move(request),
+                [this, key, again = std::move(again), attempt,
+                 done = std::move(done)](Result<HttpResponse> answer) mutable {
+                  // "Not mine": the partition moved; the directory learns the new owner
+                  // from its announcement.
+                  if (answer && answer->status == 421) {
+                    if (attempt + 1 < options_.max_attempts) {
+                      return AskOwner(key, std::move(again), attempt + 1, std::move(done));
+                    }
+                    return done(Unavailable("engine.rebalancing",
+                                            "this child's partition is moving between engine "
+                                            "instances; try again shortly"));
+                  }
+                  done(std::move(answer));
+                });
+}
+
+void ReadApi::AuditThen(const Principal& principal, const std::string& child_id,
+                        v1::AuditAction action, const std::string& purpose, HttpResponse response,
+                        Respond respond) {
+  const TimePoint now = time_.Now();
+  v1::Envelope e;
+  auto id = RandomBytes(16);
+  if (!id) {
+    return respond(Unavailable("audit.unavailable", "the read could not be audited"));
+  }
+  e.set_event_id(HexEncode(*id));
+  e.set_subject_key(child_id);
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  e.mutable_recorded_at()->set_seconds(micros / 1'000'000);
+  e.mutable_recorded_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  e.mutable_source()->set_agency("pathway");
+  e.mutable_source()->set_system("pathway-gateway");
+  e.mutable_actor()->set_id(principal.id);
+  e.mutable_actor()->set_role(std::string(RoleName(principal.role)));
+  e.set_correlation_id(e.event_id());
+  v1::AuditRecorded* a = e.mutable_audit_recorded();
+  a->set_action(action);
+  a->set_actor_id(principal.id);
+  a->set_actor_role(std::string(RoleName(principal.role)));
+  a->set_agency(principal.agency);
+  a->set_purpose(purpose);
+  *a->mutable_on() = workflow::ToProto(workflow::LondonDate(now));
+  audit_.Publish(
+      e, [response = std::move(response), respond = std::move(respond)](Status published) mutable {
+        if (!published) {
+          return respond(Unavailable("audit.unavailable",
+                                     "the read could not be audited, so it is not shown"));
+        }
+        respond(std::move(response));
+      });
+}
+
+void ReadApi::Search(const HttpRequest& request, const Principal& principal, Respond respond) {
+  v1::ChildSearch search;
+  if (!google::protobuf::util::JsonStringToMessage(request.body, &search).ok()) {
+    return respond(ProblemResponse(MakeProblem(400, "Invalid body", "body.invalid_json",
+                                               "expected a ChildSearch: {\"nhsNumber\": ...} or "
+                                               "{\"upn\": ...}")));
+  }
+  auto any = directory_.AnyUrl();
+  if (!any) return respond(Unavailable("engine.unavailable", "no engine instance is known"));
+  std::string body;
+  (void)google::protobuf::util::MessageToJsonString(search, &body);
+  engines_.Call(
+      *any, EngineRequest{"POST", "/internal/v1/subjects", std::move(body)},
+      [this, principal, respond = std::move(respond)](Result<HttpResponse> found) {
+        if (!found) return respond(EngineError(found.error()));
+        if (found->status != 200) {
+          // The engine's 400/422 name the field and its rule.
+          if (found->status == 400 || found->status == 422) {
+            return respond(Passed(*found));
+          }
+          return respond(
+              Unavailable("engine.unavailable", "the engine could not look the child up"));
+        }
+        auto subject = JsonObject(found->body);
+        const std::string key = subject ? StringField(*subject, "key") : "";
+        if (!IsKey(key)) {
+          return respond(
+              Unavailable("engine.unavailable", "the engine's answer was not understood"));
+        }
+        auto check = [this, principal, respond](std::string child_id) {
+          // Whether this agency may see the child: the timeline's own rule,
+          // asked without its events.
+          EngineRequest access{"GET",
+                               "/internal/v1/children/" + child_id +
+                                   "/timeline?events=0&agency=" + PercentEncode(principal.agency),
+                               {}};
+          AskOwner(child_id, std::move(access), 0,
+                   [this, principal, respond, child_id](Result<HttpResponse> seen) {
+                     if (!seen) return respond(EngineError(seen.error()));
+                     if (seen->status == 404) return respond(ChildNotFound());
+                     if (seen->status == 403) {
+                       // Audited, and told as "not found": a search does not
+                       // reveal that a child is known to SEND services.
+                       return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED,
+                                        "search", ChildNotFound(), respond);
+                     }
+                     if (seen->status != 200) return respond(Passed(*seen));
+                     v1::ChildFound out;
+                     out.set_child_id(child_id);
+                     out.set_timeline("/v1/children/" + child_id + "/timeline");
+                     HttpResponse r;
+                     r.headers.emplace_back("Content-Type", "application/json");
+                     (void)google::protobuf::util::MessageToJsonString(out, &r.body);
+                     AuditThen(principal, child_id, v1::AUDIT_ACTION_SEARCH, "search", std::move(r),
+                               respond);
+                   });
+        };
+        if (StringField(*subject, "kind") != "alias") return check(key);
+        // A UPN names an alias; its owner knows the child it is linked to.
+        AskOwner(key, EngineRequest{"GET", "/internal/v1/aliases/" + key, {}}, 0,
+                 [respond, check](Result<HttpResponse> alias) {
+                   if (!alias) return respond(EngineError(alias.error()));
+                   if (alias->status == 404) return respond(ChildNotFound());
+                   if (alias->status != 200) return respond(Passed(*alias));
+                   auto linked = JsonObject(alias->body);
+                   const std::string child = linked ? StringField(*linked, "child_id") : "";
+                   if (!IsKey(child)) return respond(ChildNotFound());
+                   check(child);
+                 });
+      });
+}
+
+void ReadApi::Timeline(const std::string& child_id, const std::string& query,
+                       const Principal& principal, Respond respond) {
+  if (!IsKey(child_id)) return respond(ChildNotFound());
+  // Only `events` is read from the query; the agency is the caller's, never the URL's.
+  std::string events;
+  for (std::string_view rest = query; !rest.empty();) {
+    const size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    if (pair.starts_with("events=")) events = std::string(pair.substr(7));
+  }
+  if (!events.empty() &&
+      (events.size() > 4 || events.find_first_not_of("0123456789") != std::string::npos)) {
+    Problem p = MakeProblem(400, "Invalid query", "query.events",
+                            "events is a whole number of entries (at most 200)");
+    p.field = "events";
+    return respond(ProblemResponse(p));
+  }
+  std::string target =
+      "/internal/v1/children/" + child_id + "/timeline?agency=" + PercentEncode(principal.agency);
+  if (!events.empty()) target += "&events=" + events;
+  AskOwner(child_id, EngineRequest{"GET", std::move(target), {}}, 0,
+           [this, principal, child_id, respond](Result<HttpResponse> seen) {
+             if (!seen) return respond(EngineError(seen.error()));
+             if (seen->status == 200) {
+               return AuditThen(principal, child_id, v1::AUDIT_ACTION_TIMELINE_VIEW, "timeline",
+                                Passed(*seen), respond);
+             }
+             if (seen->status == 403) {
+               return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED, "timeline",
+                                Passed(*seen), respond);
+             }
+             if (seen->status == 404 || seen->status == 400 || seen->status == 503) {
+               return respond(Passed(*seen));
+             }
+             respond(Unavailable("engine.unavailable", "the engine could not read the child"));
+           });
+}
+
+}  // namespace pathway::gateway

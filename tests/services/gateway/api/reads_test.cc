@@ -1,0 +1,403 @@
+// The gateway's reads against a real engine's state: the engine runs a real history on
+// the in-memory bus, its QueryService answers, and the EngineCaller here hands the
+// gateway's requests to it (scripted failures on top). The last tests put a socket
+// between them (HttpEngineCaller and the HTTP server).
+#include "services/gateway/api/reads.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <functional>
+#include <future>
+#include <set>
+#include <string>
+
+#include "pathway/v1/views.pb.h"
+#include "services/engine/query_service.h"
+#include "services/gateway/api/engine_client.h"
+#include "tests/common/engine_harness.h"
+#include "tests/common/histories.h"
+#include "tests/services/gateway/api/api_fakes.h"
+
+namespace pathway::gateway {
+namespace {
+
+namespace v1 = pathway::v1;
+using pathway::testing::EngineHarness;
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
+using testing::Answers;
+using testing::FakeSink;
+using testing::HeaderOf;
+
+const std::string kToken = "fedcba9876543210fedcba9876543210";
+const std::string kEngineUrl = "http://127.0.0.1:1";
+
+std::string RuleOf(const HttpResponse& r) {
+  auto at = r.body.find("\"rule\":\"");
+  if (at == std::string::npos) return {};
+  at += 8;
+  return r.body.substr(at, r.body.find('"', at) - at);
+}
+
+class FakeDirectory final : public EngineDirectory {
+ public:
+  int32_t count = 4;
+  bool known = true;
+  int32_t partition_count() const override { return count; }
+  std::optional<std::string> UrlFor(int32_t) const override {
+    return known ? std::optional<std::string>(kEngineUrl) : std::nullopt;
+  }
+  std::optional<std::string> AnyUrl() const override { return UrlFor(0); }
+};
+
+// Hands each request to the engine's QueryService, unless a scripted answer comes first.
+class LocalEngines final : public EngineCaller {
+ public:
+  explicit LocalEngines(const engine::QueryService& service) : service_(service) {}
+  std::deque<std::function<std::optional<Result<HttpResponse>>(const EngineRequest&)>> script;
+  std::vector<EngineRequest> calls;
+
+  void Call(const std::string& base_url, EngineRequest request,
+            std::function<void(Result<HttpResponse>)> done) override {
+    EXPECT_EQ(base_url, kEngineUrl);
+    calls.push_back(request);
+    if (!script.empty()) {
+      auto step = std::move(script.front());
+      script.pop_front();
+      if (auto answer = step(request)) return done(std::move(*answer));
+    }
+    HttpRequest r;
+    r.method = request.method;
+    const size_t q = request.target.find('?');
+    r.path = request.target.substr(0, q);
+    if (q != std::string::npos) r.query = request.target.substr(q + 1);
+    r.body = request.body;
+    r.headers.emplace_back("authorization", "Bearer " + kToken);
+    done(service_.Handle(r));
+  }
+
+ private:
+  const engine::QueryService& service_;
+};
+
+HttpRequest Post(std::string path, std::string body) {
+  HttpRequest r;
+  r.method = "POST";
+  r.path = std::move(path);
+  r.body = std::move(body);
+  return r;
+}
+
+HttpRequest Get(std::string path, std::string query = {}) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = std::move(path);
+  r.query = std::move(query);
+  return r;
+}
+
+Principal Person(Role role, std::string agency) {
+  return {"staff-9", role, std::move(agency), "", false};
+}
+
+class ReadApiTest : public ::testing::Test {
+ protected:
+  ReadApiTest() : h(Options(gate)) {
+    gate.SetPartitionCount(4);
+    for (const auto& e : ReadHistory("neurodevelopmental.jsonl")) {
+      h.time().Set(OccurredAt(e));
+      h.Publish(e);
+      EXPECT_TRUE(h.RunUntilIdle().ok());
+      if (nhs.empty() && e.has_referral_submitted())
+        nhs = e.referral_submitted().child().nhs_number();
+    }
+    child = h.SubjectOf(nhs);
+  }
+  static engine::EngineOptions Options(engine::ReadGate& gate) {
+    engine::EngineOptions o;
+    o.reads = &gate;
+    return o;
+  }
+  HttpResponse Call(const HttpRequest& request, const Principal& who) {
+    Answers a;
+    reads.Handle(request, who, a.Callback());
+    EXPECT_EQ(a.responses.size(), 1u);
+    return a.responses.empty() ? HttpResponse{} : a.responses.front();
+  }
+  HttpResponse Search(const std::string& nhs_number, const Principal& who) {
+    return Call(Post("/v1/children/search", "{\"nhsNumber\":\"" + nhs_number + "\"}"), who);
+  }
+  HttpResponse Timeline(const Principal& who, std::string query = {}) {
+    return Call(Get("/v1/children/" + child + "/timeline", std::move(query)), who);
+  }
+
+  engine::ReadGate gate;
+  EngineHarness h;
+  engine::QueryService service{engine::QueryServiceOptions{kToken}, h.keyer(), gate,
+                               [] { return true; }};
+  FakeDirectory directory;
+  LocalEngines engines{service};
+  FakeSink audit;
+  SimulatedTimeSource time{TimePoint(std::chrono::seconds(1'767'225'600))};
+  ReadApi reads{ReadApiOptions{}, directory, engines, audit, time};
+  std::string nhs, child;
+  const Principal trust = Person(Role::kClinician, "RV5");
+  const Principal stranger = Person(Role::kCaseworker, "RXX99");
+};
+
+TEST_F(ReadApiTest, AnInvolvedClinicianFindsTheChildByNhsNumberAndTheSearchIsAudited) {
+  HttpResponse r = Search(nhs, trust);
+  ASSERT_EQ(r.status, 200) << r.body;
+  v1::ChildFound found;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.body, &found).ok());
+  EXPECT_EQ(found.child_id(), child);
+  EXPECT_EQ(found.timeline(), "/v1/children/" + child + "/timeline");
+  ASSERT_EQ(audit.published.size(), 1u);
+  const v1::Envelope& a = audit.published[0];
+  EXPECT_EQ(a.subject_key(), child) << "keyed by child: one partition holds its whole trail";
+  EXPECT_EQ(a.audit_recorded().action(), v1::AUDIT_ACTION_SEARCH);
+  EXPECT_EQ(a.audit_recorded().actor_id(), "staff-9");
+  EXPECT_EQ(a.audit_recorded().actor_role(), "clinician");
+  EXPECT_EQ(a.audit_recorded().agency(), "RV5");
+  EXPECT_FALSE(a.event_id().empty());
+  EXPECT_EQ(a.SerializeAsString().find(nhs), std::string::npos) << "no NHS number in the trail";
+  EXPECT_EQ(r.body.find(nhs), std::string::npos);
+}
+
+TEST_F(ReadApiTest, ASearchByAnAgencyNotInvolvedIsNotFoundButAudited) {
+  HttpResponse r = Search(nhs, stranger);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(RuleOf(r), "child.not_found");
+  ASSERT_EQ(audit.published.size(), 1u);
+  EXPECT_EQ(audit.published[0].audit_recorded().action(), v1::AUDIT_ACTION_VIEW_REFUSED);
+  EXPECT_EQ(audit.published[0].audit_recorded().agency(), "RXX99");
+  // And a child nobody knows: the same answer, and nothing to audit.
+  HttpResponse unknown = Search("9434765919", trust);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, r.body) << "unknown and not visible look the same";
+  EXPECT_EQ(audit.published.size(), 1u);
+}
+
+TEST_F(ReadApiTest, ABadSearchNamesTheFieldAndRuleAndIsNotEchoed) {
+  HttpResponse r = Search("6541003239", trust);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(RuleOf(r), "nhs_number.modulus11");
+  EXPECT_EQ(r.body.find("6541003239"), std::string::npos);
+  EXPECT_EQ(Call(Post("/v1/children/search", "{\"nhs_number\":"), trust).status, 400);
+  EXPECT_EQ(Call(Post("/v1/children/search", "{\"name\":\"Theo\"}"), trust).status, 400);
+  EXPECT_EQ(RuleOf(Call(Post("/v1/children/search", "{}"), trust)), "search.one_identifier");
+  EXPECT_TRUE(audit.published.empty());
+}
+
+TEST_F(ReadApiTest, TheTimelineIsShownToAnInvolvedAgencyAndEveryReadIsAudited) {
+  HttpResponse r = Timeline(trust);
+  ASSERT_EQ(r.status, 200) << r.body;
+  v1::ChildTimeline view;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.body, &view).ok());
+  EXPECT_EQ(view.child_id(), child);
+  EXPECT_GT(view.pathways_size(), 0);
+  ASSERT_EQ(audit.published.size(), 1u);
+  EXPECT_EQ(audit.published[0].audit_recorded().action(), v1::AUDIT_ACTION_TIMELINE_VIEW);
+  EXPECT_EQ(audit.published[0].audit_recorded().purpose(), "timeline");
+
+  HttpResponse refused = Timeline(stranger);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(RuleOf(refused), "timeline.not_involved");
+  ASSERT_EQ(audit.published.size(), 2u);
+  EXPECT_EQ(audit.published[1].audit_recorded().action(), v1::AUDIT_ACTION_VIEW_REFUSED);
+}
+
+TEST_F(ReadApiTest, TheAgencyIsTheCallersNeverTheUrls) {
+  HttpResponse r = Timeline(stranger, "agency=RV5&events=3");
+  EXPECT_EQ(r.status, 403);
+  ASSERT_FALSE(engines.calls.empty());
+  EXPECT_NE(engines.calls.back().target.find("agency=RXX99"), std::string::npos);
+  EXPECT_EQ(engines.calls.back().target.find("agency=RV5"), std::string::npos);
+  HttpResponse odd =
+      Call(Get("/v1/children/" + child + "/timeline"), Person(Role::kClinician, "R&V5=x%"));
+  EXPECT_EQ(odd.status, 403) << "an agency with query syntax is one value, encoded";
+}
+
+TEST_F(ReadApiTest, OnlyRolesThatCareForChildrenRead) {
+  for (Role role :
+       {Role::kClinician, Role::kCaseworker, Role::kTeamManager, Role::kPartnerSystem}) {
+    EXPECT_EQ(Timeline(Person(role, "RV5")).status, 200) << RoleName(role);
+  }
+  const size_t audited = audit.published.size();
+  const size_t asked = engines.calls.size();
+  for (Role role : {Role::kOperations, Role::kAuditor}) {
+    HttpResponse t = Timeline(Person(role, "RV5"));
+    EXPECT_EQ(t.status, 403) << RoleName(role);
+    EXPECT_EQ(RuleOf(t), "authorisation.role");
+    EXPECT_EQ(Search(nhs, Person(role, "RV5")).status, 403) << RoleName(role);
+  }
+  EXPECT_EQ(audit.published.size(), audited);
+  EXPECT_EQ(engines.calls.size(), asked) << "a refused role never reaches an engine";
+}
+
+TEST_F(ReadApiTest, NoAuditNoAnswer) {
+  audit.auto_confirm = false;
+  Answers a;
+  reads.Handle(Get("/v1/children/" + child + "/timeline"), trust, a.Callback());
+  EXPECT_TRUE(a.responses.empty()) << "nothing is shown before the audit record is confirmed";
+  audit.FailAll();
+  ASSERT_EQ(a.responses.size(), 1u);
+  EXPECT_EQ(a.responses[0].status, 503);
+  EXPECT_EQ(RuleOf(a.responses[0]), "audit.unavailable");
+  EXPECT_EQ(a.responses[0].body.find("pathways"), std::string::npos);
+}
+
+TEST_F(ReadApiTest, NotMineIsRetriedAndThenAnsweredAsRebalancing) {
+  auto not_mine = [](const EngineRequest&) -> std::optional<Result<HttpResponse>> {
+    HttpResponse r;
+    r.status = 421;
+    return Result<HttpResponse>(r);
+  };
+  engines.script = {not_mine};
+  EXPECT_EQ(Timeline(trust).status, 200) << "the second ask found the owner";
+  EXPECT_EQ(engines.calls.size(), 2u);
+
+  engines.calls.clear();
+  engines.script = {not_mine, not_mine, not_mine, not_mine};
+  HttpResponse r = Timeline(trust);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(RuleOf(r), "engine.rebalancing");
+  EXPECT_EQ(HeaderOf(r, "Retry-After"), "1");
+  EXPECT_EQ(engines.calls.size(), 3u) << "bounded: ReadApiOptions::max_attempts";
+}
+
+TEST_F(ReadApiTest, NoOwnerOrNoEngineIsUnavailableNeverAnError) {
+  directory.known = false;
+  EXPECT_EQ(RuleOf(Timeline(trust)), "engine.rebalancing");
+  EXPECT_EQ(RuleOf(Search(nhs, trust)), "engine.unavailable");
+  directory.known = true;
+  directory.count = 0;
+  EXPECT_EQ(Timeline(trust).status, 503);
+  directory.count = 4;
+  engines.script = {[](const EngineRequest&) -> std::optional<Result<HttpResponse>> {
+    return Result<HttpResponse>(Error{std::make_error_code(std::errc::connection_refused), "gone"});
+  }};
+  HttpResponse r = Timeline(trust);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(RuleOf(r), "engine.unavailable");
+  EXPECT_EQ(r.body.find("127.0.0.1"), std::string::npos) << "no internal address leaks";
+  EXPECT_TRUE(audit.published.empty());
+}
+
+TEST_F(ReadApiTest, MalformedIdsAndQueriesAreAnsweredWithoutAskingAnEngine) {
+  for (std::string id :
+       {std::string("abc"), child + "a", std::string(64, 'F'), std::string("..")}) {
+    EXPECT_EQ(Call(Get("/v1/children/" + id + "/timeline"), trust).status, 404) << id;
+  }
+  HttpResponse bad = Timeline(trust, "events=lots");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(RuleOf(bad), "query.events");
+  EXPECT_EQ(Timeline(trust, "events=99999").status, 400);
+  EXPECT_EQ(Call(Post("/v1/children/" + child + "/timeline", "{}"), trust).status, 405);
+  EXPECT_EQ(Call(Get("/v1/children/search"), trust).status, 405);
+  EXPECT_EQ(Call(Get("/v1/children/" + child), trust).status, 404);
+  EXPECT_TRUE(engines.calls.empty());
+}
+
+TEST_F(ReadApiTest, AUpnFindsTheChildItIsLinkedTo) {
+  const std::string alias(64, 'a');
+  engines.script = {[&](const EngineRequest& r) -> std::optional<Result<HttpResponse>> {
+                      EXPECT_EQ(r.target, "/internal/v1/subjects");
+                      EXPECT_NE(r.body.find("A123456789012"), std::string::npos);
+                      HttpResponse out;
+                      out.body = "{\"key\":\"" + alias +
+                                 "\",\"kind\":\"alias\",\"partition\":1,"
+                                 "\"partition_count\":4}";
+                      return Result<HttpResponse>(out);
+                    },
+                    [&](const EngineRequest& r) -> std::optional<Result<HttpResponse>> {
+                      EXPECT_EQ(r.target, "/internal/v1/aliases/" + alias);
+                      HttpResponse out;
+                      out.body = "{\"child_id\":\"" + child + "\"}";
+                      return Result<HttpResponse>(out);
+                    }};
+  HttpResponse r = Call(Post("/v1/children/search", "{\"upn\":\"A123456789012\"}"), trust);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(child), std::string::npos);
+  EXPECT_EQ(engines.calls.size(), 3u) << "subjects, the alias's owner, the child's owner";
+}
+
+TEST(MembersDirectory, TheNewestClaimOfAPartitionWinsAndATombstoneRemovesAnInstance) {
+  MembersDirectory d;
+  EXPECT_EQ(d.partition_count(), 0);
+  EXPECT_EQ(d.AnyUrl(), std::nullopt);
+  pathway::store::v1::EngineMember a;
+  a.set_instance("a");
+  a.set_query_url("http://a:1");
+  a.set_partition_count(8);
+  a.set_generation(100);
+  for (int p : {0, 1, 2}) a.add_partitions(p);
+  pathway::store::v1::EngineMember b = a;
+  b.set_instance("b");
+  b.set_query_url("http://b:1");
+  b.set_generation(200);
+  b.clear_partitions();
+  b.add_partitions(2);  // taken over from a, whose stale record still claims it
+  d.Apply("a", a);
+  d.Apply("b", b);
+  EXPECT_EQ(d.partition_count(), 8);
+  EXPECT_EQ(d.UrlFor(0), "http://a:1");
+  EXPECT_EQ(d.UrlFor(2), "http://b:1");
+  EXPECT_EQ(d.UrlFor(3), std::nullopt);
+  std::set<std::string> any = {*d.AnyUrl(), *d.AnyUrl()};
+  EXPECT_EQ(any.size(), 2u) << "subject lookups are spread";
+  d.Apply("b", std::nullopt);
+  EXPECT_EQ(d.UrlFor(2), "http://a:1");
+  d.Apply("a", std::nullopt);
+  EXPECT_EQ(d.UrlFor(0), std::nullopt);
+}
+
+// Over a socket: the engine's query endpoint on the gateway's HTTP server library, and
+// the gateway's client.
+TEST_F(ReadApiTest, TheHttpClientAsksTheEnginesEndpoint) {
+  auto server = HttpServer::Start(HttpServerOptions{}, [this](HttpRequest r, Responder responder) {
+    responder.Send(service.Handle(r));
+  });
+  ASSERT_TRUE(server.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string((*server)->port());
+  std::promise<Result<HttpResponse>> answer;
+  {
+    HttpEngineCaller caller(EngineCallerOptions{kToken});
+    caller.Call(url,
+                EngineRequest{"GET", "/internal/v1/children/" + child + "/timeline?agency=RV5", {}},
+                [&](Result<HttpResponse> r) { answer.set_value(std::move(r)); });
+    auto got = answer.get_future().get();
+    ASSERT_TRUE(got.ok()) << got.error().ToString();
+    EXPECT_EQ(got->status, 200);
+    EXPECT_NE(got->body.find(child), std::string::npos);
+
+    std::promise<Result<HttpResponse>> wrong;
+    HttpEngineCaller bad_token(EngineCallerOptions{"x"});
+    bad_token.Call(url, EngineRequest{"POST", "/internal/v1/subjects", "{}"},
+                   [&](Result<HttpResponse> r) { wrong.set_value(std::move(r)); });
+    auto refused = wrong.get_future().get();
+    ASSERT_TRUE(refused.ok());
+    EXPECT_EQ(refused->status, 401);
+
+    for (std::string bad_url : {std::string("https://x:1"), std::string("http://x"),
+                                std::string("http://[::1"), std::string("http://h:99999")}) {
+      std::promise<Result<HttpResponse>> p;
+      caller.Call(bad_url, EngineRequest{"GET", "/", {}},
+                  [&](Result<HttpResponse> r) { p.set_value(std::move(r)); });
+      EXPECT_FALSE(p.get_future().get().ok()) << bad_url;
+    }
+  }
+  const uint16_t port = (*server)->port();
+  (*server)->Shutdown(std::chrono::milliseconds(100));
+  server->reset();
+  std::promise<Result<HttpResponse>> gone;
+  HttpEngineCaller caller(EngineCallerOptions{kToken});
+  caller.Call("http://127.0.0.1:" + std::to_string(port), EngineRequest{"GET", "/", {}},
+              [&](Result<HttpResponse> r) { gone.set_value(std::move(r)); });
+  EXPECT_FALSE(gone.get_future().get().ok()) << "a closed port is an error, not a hang";
+}
+
+}  // namespace
+}  // namespace pathway::gateway

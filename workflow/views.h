@@ -1,0 +1,43 @@
+// What a reader sees of a child's case (pathway.v1 views, proto/pathway/v1/views.proto),
+// and whether their agency may see it. The engine instance that owns the child builds
+// these from its committed state (services/engine/query_service.h); nothing here
+// reads or writes anything. Pure; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "pathway/v1/views.pb.h"
+
+namespace pathway::workflow {
+
+// Why `agency` may see the child's timeline, or nullopt if it may not:
+// - "involved": it referred the child, sent a message about the child that the case
+//   kept (any pathway command), or provided a fact of the shared record;
+// - "consent: <purpose>": the family's consent to share with it is in force for that
+//   purpose (the first such purpose in the order recorded).
+// Statutory sharing rules are per fact type (workflow/sharing.h) and open the shared
+// record's facts, not the timeline. An empty agency may see nothing.
+std::optional<std::string> TimelineAccess(const pathway::store::v1::CaseState& state,
+                                          std::span<const pathway::v1::Envelope> history,
+                                          std::string_view agency);
+
+// The child's timeline: every pathway with its state, deadlines (status and rule),
+// steps and data-quality warnings, and the newest `max_events` history entries newest
+// first. Kept commands (CommandRecorded) are not listed themselves: each event they
+// caused is, under the agency that sent the command (events are otherwise the
+// engine's own, agency "pathway"). No content of any entry is copied.
+pathway::v1::ChildTimeline BuildTimeline(std::string_view child_id,
+                                         const pathway::store::v1::CaseState& state,
+                                         std::span<const pathway::v1::Envelope> history,
+                                         size_t max_events, std::string_view access_basis);
+
+// The name of an envelope's payload field ("referral_received"), or "" if none is set.
+std::string PayloadKind(const pathway::v1::Envelope& envelope);
+
+}  // namespace pathway::workflow
