@@ -452,7 +452,7 @@ int Run(int argc, char** argv) {
     if (announcer) {
       if (read_gate.partition_count() <= 0) {
         // Known once the topic's metadata is; reads answer 503 until then.
-        if (auto ids = (*processor)->Partitions(std::string(topics::kCommands), milliseconds(0));
+        if (auto ids = (*processor)->Partitions(std::string(topics::kCommands), milliseconds(200));
             ids && !ids->empty()) {
           read_gate.SetPartitionCount(static_cast<int32_t>(ids->size()));
         }

@@ -21,8 +21,11 @@ exec 3<"$work/broker.out"
 read -r -t 30 -u 3 first || fail "devbroker printed nothing within 30 s"
 bootstrap=${first#bootstrap.servers=}
 
+# Reads: the engine serves the gateway's queries with a shared service token.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/query-token"
+chmod 600 "$work/query-token"
 "$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" --ops-listen 127.0.0.1:0 \
-  2>"$work/engine.log" &
+  --query-listen 127.0.0.1:0 --query-token-file "$work/query-token" 2>"$work/engine.log" &
 pids+=($!)
 
 "$devtoken" init --dir "$work/idp" >/dev/null || fail "devtoken init"
@@ -32,7 +35,7 @@ printf '# id sha256(secret) agency system\nmosaic-1 %s 209 mosaic\n' \
 mkfifo "$work/gateway.out"
 "$gateway" --bootstrap-servers "$bootstrap" --listen 127.0.0.1:0 --jwks-file "$work/idp/jwks.json" \
   --issuer https://dev.pathway.invalid --audience pathway --api-keys-file "$work/api-keys.txt" \
-  >"$work/gateway.out" 2>"$work/gateway.log" &
+  --engine-token-file "$work/query-token" >"$work/gateway.out" 2>"$work/gateway.log" &
 gateway_pid=$!
 pids+=($gateway_pid)
 exec 4<"$work/gateway.out"
@@ -42,6 +45,7 @@ base="http://127.0.0.1:${BASH_REMATCH[1]}"
 
 clinician=$("$devtoken" sign --dir "$work/idp" --sub staff-1 --role clinician --agency RXX01)
 auditor=$("$devtoken" sign --dir "$work/idp" --sub staff-9 --role auditor --agency RXX01)
+stranger=$("$devtoken" sign --dir "$work/idp" --sub staff-5 --role caseworker --agency LA999)
 
 # call METHOD PATH [BODY] [extra curl args...] -> "$work/status", "$work/headers", "$work/body"
 call() {
@@ -84,6 +88,31 @@ grep -q "\"eventId\":\"$event_id\"" "$work/body" || fail "replay has another eve
 # Its outcome at its location.
 call GET "/v1/outcomes/$event_id" "" -H "Authorization: Bearer $clinician"
 [[ $(status) == 200 ]] && grep -q '"status":"accepted"' "$work/body" || fail "outcome: $(body)"
+
+# Reads: the referring clinician finds the child by NHS number (in the body) and reads
+# its timeline from the engine that owns it. The gateway learns the owner from the
+# engine's announcement, so the first search may find no engine yet (503): bounded.
+for _ in $(seq 100); do
+  call POST /v1/children/search '{"nhsNumber":"9434765919"}' -H "Authorization: Bearer $clinician"
+  [[ $(status) == 503 ]] || break
+  sleep 0.2
+done
+[[ $(status) == 200 ]] || fail "search: $(status) $(body)"
+child=$(grep -o '"childId":"[0-9a-f]*"' "$work/body" | cut -d'"' -f4)
+[[ ${#child} == 64 ]] || fail "search answer: $(body)"
+call GET "/v1/children/$child/timeline" "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 200 ]] || fail "timeline: $(status) $(body)"
+grep -q '"accessBasis":"involved"' "$work/body" && grep -q '"reference":"GW-1"' "$work/body" &&
+  grep -q '"kind":"referral_received"' "$work/body" || fail "timeline content: $(body)"
+! grep -q '9434765919\|Ada' "$work/body" || fail "identifiers in the timeline"
+# Another agency: not told the child exists, refused the timeline; an auditor reads none.
+call POST /v1/children/search '{"nhsNumber":"9434765919"}' -H "Authorization: Bearer $stranger"
+[[ $(status) == 404 ]] || fail "stranger's search: $(status) $(body)"
+call GET "/v1/children/$child/timeline" "" -H "Authorization: Bearer $stranger"
+[[ $(status) == 403 ]] && grep -q '"rule":"timeline.not_involved"' "$work/body" ||
+  fail "stranger's timeline: $(status) $(body)"
+call GET "/v1/children/$child/timeline" "" -H "Authorization: Bearer $auditor"
+[[ $(status) == 403 ]] || fail "auditor's timeline: $(status)"
 
 # A mistake the gateway finds at once, and one only the engine can find (the case).
 bad=${referral/9434765919/9434765910}

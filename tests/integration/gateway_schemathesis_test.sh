@@ -32,8 +32,9 @@ pids+=($!)
 exec 3<"$work/broker.out"
 read -r -t 30 -u 3 first || fail "devbroker printed nothing within 30 s"
 bootstrap=${first#bootstrap.servers=}
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/query-token"
 "$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" --ops-listen 127.0.0.1:0 \
-  2>"$work/engine.log" &
+  --query-listen 127.0.0.1:0 --query-token-file "$work/query-token" 2>"$work/engine.log" &
 pids+=($!)
 
 "$devtoken" init --dir "$work/idp" >/dev/null || fail "devtoken init"
@@ -42,7 +43,7 @@ mkfifo "$work/gateway.out"
 "$gateway" --bootstrap-servers "$bootstrap" --listen 127.0.0.1:0 --jwks-file "$work/idp/jwks.json" \
   --issuer https://dev.pathway.invalid --audience pathway \
   --rate-per-minute 100000000 --rate-burst 1000000 --failed-sign-ins-per-minute 100000000 \
-  >"$work/gateway.out" 2>"$work/gateway.log" &
+  --engine-token-file "$work/query-token" >"$work/gateway.out" 2>"$work/gateway.log" &
 gateway_pid=$!
 pids+=($gateway_pid)
 exec 4<"$work/gateway.out"
@@ -55,6 +56,16 @@ base="http://${BASH_REMATCH[1]}"
 # A bearer token, not the API key: schemathesis also generates the other scheme's
 # header, and a request with both is refused as ambiguous (auth.h).
 token=$("$devtoken" sign --dir "$work/idp" --sub fuzz-1 --role team_manager --agency RXX01)
+# Reads answer 503 until an engine has announced its partitions (a 5xx to the fuzzer):
+# wait for that first, bounded.
+for _ in $(seq 150); do
+  code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' --data-binary '{"nhsNumber":"9434765919"}' \
+    "$base/v1/children/search" || true)
+  [[ $code == 503 || $code == 000 ]] || break
+  sleep 0.2
+done
+[[ $code == 404 ]] || fail "reads never became ready: $code"
 set +e
 timeout 900 "$tools/schemathesis" run "$base/openapi.json" -H "Authorization: Bearer $token" \
   --checks all --exclude-checks positive_data_acceptance --max-examples "${PATHWAY_FUZZ_EXAMPLES:-20}" \

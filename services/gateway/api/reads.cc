@@ -258,7 +258,7 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
         if (!found) return respond(EngineError(found.error()));
         if (found->status != 200) {
           // The engine's 400/422 name the field and its rule.
-          if (found->status == 400 || found->status == 422) {
+          if (found->status == 400 || found->status == 422 || found->status == 503) {
             return respond(Passed(*found));
           }
           return respond(
