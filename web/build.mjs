@@ -21,7 +21,9 @@ const govukAssets = `/assets/govuk-frontend-${govukVersion}`
 const pages = [
   { file: 'index.html', title: 'Sign in', script: 'sign-in.mjs' },
   { file: 'start.html', title: 'Start', script: 'start.mjs' },
-  { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs' }
+  { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs' },
+  { file: 'find.html', title: 'Find a child', script: 'find.mjs' },
+  { file: 'timeline.html', title: 'Child’s timeline', script: 'timeline.mjs' }
 ]
 
 function layout ({ title, script, body }) {

@@ -1,9 +1,10 @@
 // The web app as a clinician uses it, in Debian's chromium (headless) driven by
 // playwright-core, against a running devbroker + engine + gateway that
-// tests/web/browser_test.sh starts (it also publishes the child's referral). axe-core
-// checks every page and state against WCAG 2.2 AA; a keyboard-only pass records a step
-// without the mouse. Run with node's test runner; the tests run in order and share one
-// browser. Every wait is bounded (Playwright's timeouts, the tests' own).
+// tests/web/browser_test.sh starts (it also publishes the children's referrals). axe-core
+// checks every page and state against WCAG 2.2 AA; keyboard-only passes record a step
+// and find a child without the mouse. Run with node's test runner; the tests run in
+// order and share one browser. Every wait is bounded (Playwright's timeouts, the tests'
+// own); nothing sleeps: a wait is for a condition (an element, a request, an answer).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
@@ -15,9 +16,20 @@ const nhs = process.env.PATHWAY_NHS_NUMBER
 const referralId = process.env.PATHWAY_REFERRAL_ID
 const artifacts = process.env.PATHWAY_ARTIFACTS
 const webDir = process.env.PATHWAY_WEB_DIR
-for (const [name, value] of Object.entries({ base, nhs, referralId, artifacts, webDir })) {
+// The timeline's children: one whose first appointment is still to come, one whose
+// outcome came without it (implied), an NHS number nobody referred, and a clinician of
+// an agency involved with none of them.
+const timelineNhs = process.env.PATHWAY_TIMELINE_NHS_NUMBER
+const timelineReferralId = process.env.PATHWAY_TIMELINE_REFERRAL_ID
+const impliedNhs = process.env.PATHWAY_IMPLIED_NHS_NUMBER
+const unknownNhs = process.env.PATHWAY_UNKNOWN_NHS_NUMBER
+const otherAgencyTokenFile = process.env.PATHWAY_OTHER_AGENCY_TOKEN_FILE
+for (const [name, value] of Object.entries({
+  base, nhs, referralId, artifacts, webDir, timelineNhs, timelineReferralId, impliedNhs, unknownNhs, otherAgencyTokenFile
+})) {
   if (!value) throw new Error(`${name} is not set: run tests/web/browser_test.sh`)
 }
+const nhsNumbers = [nhs, '9434765910', timelineNhs, impliedNhs, unknownNhs]
 
 // playwright-core and axe-core are web/'s (pinned in its package-lock.json).
 const require = createRequire(join(webDir, 'package.json'))
@@ -30,8 +42,27 @@ let browser
 let context
 let page
 const problems = [] // CSP violations, script errors
-const urls = [] // every URL the page asked for
+const urls = [] // every URL any page asked for or went to
+const consoleLines = [] // every console message of any page
 let shot = 0
+
+// The API's expected refusals (not signed in, a mistake in a form; for the children's
+// routes: not found, not permitted, unavailable) are no problem; a CSP violation, a
+// missing file or a script error is.
+function watch (p) {
+  p.on('console', (message) => {
+    consoleLines.push(message.text())
+    const status = /^Failed to load resource: the server responded with a status of ([0-9]{3}) /.exec(message.text())?.[1]
+    const children = new URL(message.location()?.url || base, base).pathname.startsWith('/v1/children/')
+    const expected = status === '401' || status === '422' ||
+      (children && ['403', '404', '429', '503'].includes(status))
+    if (message.type() === 'error' && !expected) problems.push(`console: ${message.text()}`)
+  })
+  p.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+  p.on('request', (request) => urls.push(request.url()))
+  p.on('framenavigated', (frame) => urls.push(frame.url()))
+  return p
+}
 
 before(async () => {
   browser = await chromium.launch({
@@ -43,15 +74,7 @@ before(async () => {
   context = await browser.newContext({ viewport: { width: 1024, height: 900 }, locale: 'en-GB' })
   context.setDefaultTimeout(15_000)
   context.setDefaultNavigationTimeout(15_000)
-  page = await context.newPage()
-  page.on('console', (message) => {
-    // The API's expected refusals (not signed in, a mistake in a form) are no problem; a
-    // CSP violation, a missing file or a script error is.
-    const expected = /^Failed to load resource: the server responded with a status of (401|422) /
-    if (message.type() === 'error' && !expected.test(message.text())) problems.push(`console: ${message.text()}`)
-  })
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-  page.on('request', (request) => urls.push(request.url()))
+  page = watch(await context.newPage())
 })
 
 after(async () => {
@@ -60,9 +83,9 @@ after(async () => {
 
 // axe-core in the page (evaluated through the DevTools protocol, so the page's CSP,
 // which would refuse an injected script, stays as the gateway sent it).
-async function expectAccessible (state) {
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(axeSource)
-  const results = await page.evaluate(
+async function expectAccessible (state, on = page) {
+  if (!(await on.evaluate(() => typeof window.axe !== 'undefined'))) await on.evaluate(axeSource)
+  const results = await on.evaluate(
     (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
     WCAG)
   const violations = results.violations.map((v) =>
@@ -70,9 +93,9 @@ async function expectAccessible (state) {
   assert.deepEqual(violations, [], `axe-core found WCAG 2.2 AA violations on ${state}`)
 }
 
-async function screenshot (name) {
+async function screenshot (name, on = page) {
   shot += 1
-  await page.screenshot({ path: join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true })
+  await on.screenshot({ path: join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true })
 }
 
 async function fillDate (prefix, day, month, year) {
@@ -81,10 +104,107 @@ async function fillDate (prefix, day, month, year) {
   await page.fill(`#${prefix}-date-year`, year)
 }
 
-async function expectNoPersonalDataInTitleOrUrl () {
-  const title = await page.title()
-  assert.ok(!title.includes(nhs) && !title.includes(referralId), `the title holds what was typed: ${title}`)
-  for (const url of urls) assert.ok(!url.includes(nhs), `an NHS number in a URL: ${url}`)
+async function expectNoPersonalDataInTitleOrUrl (on = page) {
+  const title = await on.title()
+  for (const typed of [...nhsNumbers, referralId, timelineReferralId]) {
+    assert.ok(!title.includes(typed), `the title holds what was typed: ${title}`)
+  }
+  for (const url of urls) {
+    const squeezed = url.replace(/%20|\+|\s/g, '')
+    for (const number of nhsNumbers) assert.ok(!squeezed.includes(number), `an NHS number in a URL: ${url}`)
+  }
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August',
+  'September', 'October', 'November', 'December']
+const DATE = /^[0-9]{1,2} (January|February|March|April|May|June|July|August|September|October|November|December) [0-9]{4}$/
+const RECORD_STEP = 'Record a step of this neurodevelopmental assessment'
+const NOT_FOUND = 'No child with this NHS number is known to your service'
+let timelineChildId = null // the child id the search answered (a pseudonym: allowed in URLs)
+
+function utcDateText (d) {
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`
+}
+
+function spaced (number) {
+  return `${number.slice(0, 3)} ${number.slice(3, 6)} ${number.slice(6)}`
+}
+
+function timelineUrl (childId) {
+  return `${base}/timeline.html?child=${encodeURIComponent(childId)}`
+}
+
+function searches () {
+  return urls.filter((url) => url === `${base}/v1/children/search`).length
+}
+
+async function findChild (on, typed) {
+  await on.fill('#nhs-number', typed)
+  await on.getByRole('button', { name: 'Find child' }).click()
+}
+
+// The error summary (focused, one link to the field) and the field's own message.
+async function expectFindError (on, text) {
+  const summary = on.locator('.govuk-error-summary')
+  await summary.getByRole('link', { name: text }).waitFor()
+  const links = await summary.locator('a').evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')]))
+  assert.deepEqual(links, [[text, '#nhs-number']])
+  assert.equal(await on.evaluate(() => document.activeElement?.classList.contains('govuk-error-summary')), true,
+    'the error summary is not focused')
+  assert.equal((await on.locator('#nhs-number-error').innerText()).replace(/\s+/g, ' ').trim(), `Error: ${text}`)
+  assert.equal(await on.locator('#nhs-number-group.govuk-form-group--error #nhs-number.govuk-input--error').count(), 1)
+  assert.equal(await on.getAttribute('#nhs-number', 'aria-describedby'), 'nhs-number-hint nhs-number-error')
+  assert.equal(await on.title(), 'Error: Find a child – pathway')
+}
+
+function ndSection (on) {
+  return on.locator('section[data-pathway="PATHWAY_KIND_NEURODEVELOPMENTAL"]')
+}
+
+function deadlineRow (on, name) {
+  return ndSection(on).locator(`tr[data-deadline="${name}"]`)
+}
+
+async function cellTexts (row) {
+  return row.locator('th, td').evaluateAll((cells) => cells.map((c) => c.innerText.replace(/\s+/g, ' ').trim()))
+}
+
+async function summaryValue (within, key) {
+  return (await within.locator('.govuk-summary-list__row', { has: within.page().locator('dt', { hasText: key }) })
+    .first().locator('dd').innerText()).trim()
+}
+
+// Tab until `wanted` has the focus, checking at every stop that the focus is visible.
+async function tabUntil (on, wanted, max = 40) {
+  const stops = []
+  for (let i = 0; i < max; i++) {
+    await on.keyboard.press('Tab')
+    const focus = await on.evaluate(() => {
+      const e = document.activeElement
+      const style = getComputedStyle(e)
+      return {
+        id: e.id,
+        text: e === document.body ? '(the page)' : e.textContent.trim().slice(0, 80),
+        visible: style.outlineStyle !== 'none' || style.boxShadow !== 'none' || style.backgroundColor === 'rgb(255, 221, 0)'
+      }
+    })
+    stops.push(focus.id || focus.text)
+    assert.ok(focus.visible, `no visible focus on ${focus.id || focus.text}`)
+    if (wanted(focus)) return stops
+  }
+  assert.fail(`never reached the element wanted: ${stops.join(' > ')}`)
+}
+
+// A context of its own (its own cookies), signed in through the API as `how` says.
+async function signedInContext (how) {
+  const other = await browser.newContext({ viewport: { width: 1024, height: 900 }, locale: 'en-GB' })
+  other.setDefaultTimeout(15_000)
+  other.setDefaultNavigationTimeout(15_000)
+  const answer = how.role
+    ? await other.request.post(`${base}/dev/sign-in`, { data: { role: how.role } })
+    : await other.request.post(`${base}/v1/session`, { headers: { Authorization: `Bearer ${how.token}` } })
+  assert.equal(answer.status(), 200, `sign-in: ${await answer.text()}`)
+  return { other, session: await answer.json() }
 }
 
 test('the sign-in page offers the development sign-ins', TIMEOUT, async () => {
@@ -116,6 +236,23 @@ test('a clinician signs in with the button and sees who is signed in', TIMEOUT, 
   assert.equal(await page.evaluate(() => document.cookie), '', 'scripts can read the session cookie')
   await expectAccessible('the start page')
   await screenshot('start')
+})
+
+test('the start page offers "Find a child" to a clinician, not to operations', TIMEOUT, async () => {
+  const link = page.getByRole('link', { name: 'Find a child' })
+  assert.equal(await link.isVisible(), true)
+  assert.equal(await link.getAttribute('href'), '/find.html')
+  const { other } = await signedInContext({ role: 'operations' })
+  try {
+    const ops = watch(await other.newPage())
+    await ops.goto(`${base}/start.html`)
+    await ops.locator('#signed-in').waitFor()
+    assert.match(await ops.locator('#who').innerText(), /Operations/)
+    assert.equal(await ops.getByRole('link', { name: 'Find a child' }).count(), 0, 'operations do not read timelines')
+    assert.equal(await ops.getByRole('link', { name: 'Record a neurodevelopmental assessment step' }).count(), 1)
+  } finally {
+    await other.close()
+  }
 })
 
 test('records a first appointment attended and sees the success panel', TIMEOUT, async () => {
@@ -230,6 +367,376 @@ test('keyboard only: Tab through the outcome form, choose with Space, submit wit
   await screenshot('nd-step-keyboard-outcome')
 })
 
+test('find a child: nothing typed, an invalid NHS number, one nobody referred', TIMEOUT, async () => {
+  await page.goto(`${base}/start.html`)
+  await page.locator('#signed-in').waitFor()
+  await page.getByRole('link', { name: 'Find a child' }).click()
+  await page.waitForURL(`${base}/find.html`)
+  await page.locator('#find').waitFor()
+  assert.equal(await page.locator('h1').innerText(), 'Find a child')
+  assert.equal(await page.title(), 'Find a child – pathway')
+  assert.equal(await page.getAttribute('#find', 'method'), 'post', 'a plain submission would put the number in a URL')
+  await expectAccessible('the find page')
+  await screenshot('find')
+
+  const searchesBefore = searches()
+  await page.getByRole('button', { name: 'Find child' }).click()
+  await expectFindError(page, 'Enter the child’s NHS number')
+  await findChild(page, '943 476 5910') // wrong check digit
+  await expectFindError(page, 'Enter a valid 10 digit NHS number')
+  await expectAccessible('the find page with an error')
+  await screenshot('find-invalid')
+  await findChild(page, '12345')
+  await expectFindError(page, 'Enter a valid 10 digit NHS number')
+  assert.equal(searches(), searchesBefore, 'an invalid NHS number was sent')
+  // The summary's link takes the focus to the field.
+  await page.locator('.govuk-error-summary').getByRole('link').click()
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'nhs-number')
+
+  // A valid number nobody referred: sent in the body (spaces stripped) with the CSRF token.
+  const [search] = await Promise.all([
+    page.waitForRequest((r) => r.url() === `${base}/v1/children/search`),
+    findChild(page, spaced(unknownNhs))
+  ])
+  assert.equal(search.method(), 'POST')
+  assert.match(search.headers()['x-csrf-token'] ?? '', /^[0-9a-f]{64}$/)
+  assert.deepEqual(search.postDataJSON(), { nhs_number: unknownNhs })
+  await expectFindError(page, NOT_FOUND)
+  assert.equal(new URL(page.url()).pathname, '/find.html')
+  await expectNoPersonalDataInTitleOrUrl()
+  await expectAccessible('a child not found')
+  await screenshot('find-not-found')
+})
+
+test("find a child: another problem shows its detail; a session that ended goes to sign-in", TIMEOUT, async () => {
+  const route = '**/v1/children/search'
+  await page.route(route, (r) => r.fulfill({
+    status: 429,
+    headers: { 'Retry-After': '30' },
+    contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'about:blank', title: 'Too many requests', status: 429, detail: 'Too many requests: try again in 30 seconds', rule: 'rate_limit.exceeded' })
+  }))
+  try {
+    await findChild(page, timelineNhs)
+    const summary = page.locator('.govuk-error-summary')
+    await summary.getByText('Too many requests: try again in 30 seconds').waitFor()
+    assert.equal(await page.locator('#nhs-number-error').count(), 0, 'not a mistake in the field')
+    await page.unroute(route)
+    await page.route(route, (r) => r.fulfill({
+      status: 401,
+      contentType: 'application/problem+json',
+      body: JSON.stringify({ title: 'Unauthorized', status: 401, rule: 'authentication.missing', detail: 'sign in' })
+    }))
+    const toSignIn = page.waitForRequest((r) => r.url() === `${base}/` && r.isNavigationRequest())
+    await findChild(page, timelineNhs)
+    await toSignIn
+  } finally {
+    await page.unroute(route)
+  }
+  // Still signed in here, so the sign-in page sends the clinician on.
+  await page.waitForURL(`${base}/start.html`)
+})
+
+test("finds the child and sees the first appointment's deadline pending, with its rule", TIMEOUT, async () => {
+  await page.goto(`${base}/find.html`)
+  await page.locator('#find').waitFor()
+  await findChild(page, spaced(timelineNhs))
+  await page.waitForURL(/\/timeline\.html\?child=[0-9A-Za-z]+$/)
+  timelineChildId = new URL(page.url()).searchParams.get('child')
+  await page.locator('#view').waitFor()
+  assert.equal(await page.locator('h1').innerText(), 'Child’s timeline')
+  assert.equal(await page.title(), 'Child’s timeline – pathway')
+  const summary = page.locator('#summary')
+  assert.equal(await summaryValue(summary, 'Child ID'), `${timelineChildId.slice(0, 8)}…`)
+  assert.equal(await summaryValue(summary, 'Why you can see this'), 'Your agency is involved with this child')
+  assert.match(await summaryValue(summary, 'History'), /^[0-9]+ entr(y|ies)$/)
+
+  const nd = ndSection(page)
+  assert.equal(await nd.count(), 1, 'no neurodevelopmental pathway')
+  assert.equal(await nd.locator('h2').innerText(), 'Neurodevelopmental assessment')
+  assert.equal(await summaryValue(nd, 'State'), 'Waiting')
+  assert.equal(await summaryValue(nd, 'Reference'), timelineReferralId)
+  assert.match(await summaryValue(nd, 'Started'), DATE)
+  assert.deepEqual(await nd.locator('thead th').allInnerTexts(), ['Deadline', 'Due', 'Status', 'Statutory rule'])
+  const [name, due, status, rule] = await cellTexts(deadlineRow(page, 'first_appointment'))
+  assert.equal(name, 'First appointment')
+  assert.match(due, DATE)
+  assert.equal(status, 'Pending')
+  assert.match(rule, /^NICE QS51 statement 1/)
+  const tag = deadlineRow(page, 'first_appointment').locator('.govuk-tag')
+  assert.equal(await tag.getAttribute('class'), 'govuk-tag', 'pending is GOV.UK’s blue tag')
+  assert.match(await nd.locator('li[data-step="referral_accepted"]').innerText(), /^Referral accepted, [0-9]{1,2} [A-Z][a-z]+ [0-9]{4}$/)
+  assert.equal(await nd.getByText('implied – never reported').count(), 0)
+  assert.equal(await nd.getByRole('link', { name: RECORD_STEP }).getAttribute('href'), '/nd-step.html')
+
+  const events = page.locator('#events tbody tr')
+  assert.ok(await events.count() > 0, 'no events')
+  for (const [kind, date, agency] of await events.evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.innerText.trim())))) {
+    assert.doesNotMatch(kind, /_/, `an event kind not in words: ${kind}`)
+    assert.match(date, DATE)
+    assert.ok(agency.length > 0)
+  }
+  await expectNoPersonalDataInTitleOrUrl()
+  await expectAccessible('the timeline')
+  await screenshot('timeline-pending')
+})
+
+test('records the first appointment in another tab: the timeline turns MET by itself, no reload', TIMEOUT, async () => {
+  const link = ndSection(page).getByRole('link', { name: RECORD_STEP })
+  await page.evaluate(() => { window.notReloaded = true })
+  await link.focus()
+  const focused = await page.evaluate(() => document.activeElement.id)
+  assert.match(focused, /^pathway-[0-9]+-record$/)
+
+  const attended = new Date(Date.now() - 2 * 86_400_000)
+  const form = watch(await context.newPage())
+  await form.goto(new URL(await link.getAttribute('href'), base).href)
+  await form.locator('#forms').waitFor()
+  await form.fill('#fa-nhs-number', timelineNhs)
+  await form.fill('#fa-referral-id', timelineReferralId)
+  await form.fill('#fa-date-day', String(attended.getUTCDate()))
+  await form.fill('#fa-date-month', String(attended.getUTCMonth() + 1))
+  await form.fill('#fa-date-year', String(attended.getUTCFullYear()))
+  await form.getByRole('button', { name: 'Record first appointment' }).click()
+  await form.locator('#success-panel').waitFor({ timeout: 30_000 })
+  assert.equal(await form.locator('#success-panel .govuk-panel__title').innerText(), 'First appointment recorded')
+  await form.close()
+
+  // The timeline polls (every 5 s): a bounded wait for the tag, never a reload.
+  await page.bringToFront()
+  const row = deadlineRow(page, 'first_appointment')
+  await row.locator('.govuk-tag', { hasText: /^Met$/ }).waitFor({ timeout: 30_000 })
+  assert.equal(await row.locator('.govuk-tag').getAttribute('class'), 'govuk-tag govuk-tag--green')
+  assert.match((await cellTexts(row))[2], new RegExp(`^Met Met on ${utcDateText(attended)}$`))
+  assert.equal(await summaryValue(ndSection(page), 'State'), 'Assessing')
+  assert.match(await ndSection(page).locator('li[data-step="first_appointment_attended"]').innerText(),
+    new RegExp(`^First appointment attended, ${utcDateText(attended)}$`))
+  assert.equal(await page.evaluate(() => window.notReloaded), true, 'the page was reloaded')
+  assert.match(await page.locator('#announcer').innerText(), /the first appointment deadline is now met/)
+  assert.equal(await page.getAttribute('#announcer', 'aria-live'), 'polite')
+  assert.equal(await page.evaluate(() => document.activeElement.id), focused, 'the update moved the focus')
+  await expectAccessible('the timeline updated in place')
+  await screenshot('timeline-met')
+})
+
+test('the timeline says when it is temporarily unavailable, keeps trying and recovers', TIMEOUT, async () => {
+  const route = '**/v1/children/*/timeline*'
+  let refused = 0
+  await page.route(route, (r) => {
+    refused += 1
+    return r.fulfill({
+      status: 503,
+      headers: { 'Retry-After': '1' },
+      contentType: 'application/problem+json',
+      body: JSON.stringify({ title: 'Service unavailable', status: 503, rule: 'engine.rebalancing', detail: 'the engines are rebalancing' })
+    })
+  })
+  try {
+    await page.goto(timelineUrl(timelineChildId))
+    await page.locator('#unavailable').waitFor()
+    assert.match(await page.locator('#unavailable').innerText(), /temporarily unavailable: pathway is trying again/)
+    assert.match(await page.locator('#announcer').innerText(), /temporarily unavailable: trying again/)
+    assert.equal(await page.locator('#view').isVisible(), false)
+    await expectAccessible('the timeline unavailable')
+    await screenshot('timeline-unavailable')
+    // It keeps asking (Retry-After: 1 s), and is refused again.
+    const first = refused
+    await page.waitForResponse((r) => r.url().includes('/timeline') && r.status() === 503, { timeout: 15_000 })
+    assert.ok(refused > first)
+  } finally {
+    await page.unroute(route)
+  }
+  await page.locator('#view').waitFor({ timeout: 20_000 })
+  assert.equal(await page.locator('#unavailable').isVisible(), false)
+  assert.equal(await deadlineRow(page, 'first_appointment').locator('.govuk-tag').innerText(), 'Met')
+  assert.match(await page.locator('#announcer').innerText(), /available again/)
+})
+
+test('the timeline stops polling while the page is hidden and polls every 5 s when it is not', TIMEOUT, async () => {
+  const { other } = await signedInContext({ role: 'clinician' })
+  try {
+    await other.clock.install() // timers that move only when told: no waiting for real seconds
+    const p = watch(await other.newPage())
+    let polls = 0
+    p.on('request', (r) => { if (new URL(r.url()).pathname.endsWith('/timeline')) polls += 1 })
+    await p.goto(timelineUrl(timelineChildId))
+    await p.locator('#view').waitFor()
+    await p.locator('body[data-poll="waiting"]').waitFor()
+    const visibility = (hidden) => p.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h })
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
+      document.dispatchEvent(new Event('visibilitychange'))
+    }, hidden)
+
+    await visibility(true)
+    await p.locator('body[data-poll="paused"]').waitFor()
+    const before = polls
+    await other.clock.fastForward(60_000)
+    assert.equal(await p.evaluate(() => document.body.dataset.poll), 'paused', 'it polled while hidden')
+    assert.equal(polls, before)
+
+    // Visible again: at once, then 5 s later.
+    const now = p.waitForResponse((r) => r.url().includes('/timeline'))
+    await visibility(false)
+    await now
+    await p.locator('body[data-poll="waiting"]').waitFor()
+    const later = p.waitForResponse((r) => r.url().includes('/timeline'))
+    await other.clock.fastForward(5_000)
+    assert.equal((await later).status(), 200)
+  } finally {
+    await other.close()
+  }
+})
+
+test('keyboard only: find a child with Tab and Enter', TIMEOUT, async () => {
+  await page.goto(`${base}/start.html`)
+  await page.locator('#signed-in').waitFor()
+  const toLink = await tabUntil(page, (focus) => focus.text === 'Find a child')
+  assert.equal(toLink[0], 'Skip to main content')
+  await page.keyboard.press('Enter')
+  await page.waitForURL(`${base}/find.html`)
+  await page.locator('#find').waitFor()
+  await tabUntil(page, (focus) => focus.id === 'nhs-number')
+  await page.keyboard.type(spaced(timelineNhs))
+  await page.keyboard.press('Enter')
+  await page.waitForURL(timelineUrl(timelineChildId))
+  await deadlineRow(page, 'first_appointment').locator('.govuk-tag', { hasText: /^Met$/ }).waitFor()
+  // And on, by keyboard, to record the next step.
+  await tabUntil(page, (focus) => focus.text === RECORD_STEP, 60)
+  await page.keyboard.press('Enter')
+  await page.waitForURL(`${base}/nd-step.html`)
+  await screenshot('keyboard-find')
+})
+
+test('an implied step is marked and its data-quality warning shown', TIMEOUT, async () => {
+  await page.goto(`${base}/find.html`)
+  await page.locator('#find').waitFor()
+  await findChild(page, impliedNhs)
+  await page.waitForURL(/\/timeline\.html\?child=[0-9A-Za-z]+$/)
+  await page.locator('#view').waitFor()
+  const nd = ndSection(page)
+  assert.equal(await summaryValue(nd, 'State'), 'Diagnosed')
+  assert.match(await nd.locator('li[data-step="first_appointment_attended"]').innerText(),
+    /^First appointment attended, [0-9]{1,2} [A-Z][a-z]+ [0-9]{4} \(implied – never reported\)$/)
+  assert.doesNotMatch(await nd.locator('li[data-step="outcome_recorded"]').innerText(), /implied/)
+  const warnings = nd.locator('.govuk-warning-text')
+  assert.ok(await warnings.count() >= 1, 'no data-quality warning')
+  assert.match(await warnings.first().innerText(), /^!\s*Warning\s*\S/)
+  assert.equal(await deadlineRow(page, 'first_appointment').locator('.govuk-tag').innerText(), 'Met')
+  await expectNoPersonalDataInTitleOrUrl()
+  await expectAccessible('an implied step')
+  await screenshot('timeline-implied')
+})
+
+test("a clinician of another agency: cannot see the timeline, and the search finds no child", TIMEOUT, async () => {
+  const { other, session } = await signedInContext({ token: readFileSync(otherAgencyTokenFile, 'utf8').trim() })
+  try {
+    assert.equal(session.agency, 'RYY99')
+    const p = watch(await other.newPage())
+    await p.goto(timelineUrl(timelineChildId))
+    await p.locator('#cannot-see').waitFor()
+    assert.equal(await p.locator('h1').innerText(), 'You cannot see this child’s timeline')
+    assert.equal(await p.title(), 'You cannot see this child’s timeline – pathway')
+    const text = await p.locator('#cannot-see').innerText()
+    assert.match(text, /not involved with this child/)
+    assert.match(text, /not given consent/)
+    assert.equal(await p.locator('#view').isVisible(), false)
+    assert.equal(await p.locator('tr[data-deadline]').count(), 0)
+    assert.equal(await p.evaluate(() => document.body.dataset.poll), 'stopped')
+    await expectAccessible('cannot see the timeline', p)
+    await screenshot('timeline-cannot-see', p)
+
+    // Known to the partnership but not to this agency: the same answer as nobody referred.
+    await p.goto(`${base}/find.html`)
+    await p.locator('#find').waitFor()
+    await findChild(p, timelineNhs)
+    await expectFindError(p, NOT_FOUND)
+    await expectNoPersonalDataInTitleOrUrl(p)
+  } finally {
+    await other.close()
+  }
+})
+
+test('a child with no timeline, and a link naming no child: not found', TIMEOUT, async () => {
+  await page.goto(timelineUrl('0'.repeat(64)))
+  await page.locator('#not-found').waitFor()
+  assert.equal(await page.locator('h1').innerText(), 'Child not found')
+  assert.equal(await page.title(), 'Child not found – pathway')
+  await expectAccessible('a child not found')
+  const asked = urls.filter((url) => url.includes('/v1/children/')).length
+  await page.goto(`${base}/timeline.html`)
+  await page.locator('#not-found').waitFor()
+  assert.equal(await page.evaluate(() => document.body.dataset.poll), 'stopped')
+  assert.equal(urls.filter((url) => url.includes('/v1/children/')).length, asked, 'asked the server about no child')
+})
+
+test('every deadline status in its colour; fields protobuf leaves out are handled', TIMEOUT, async () => {
+  // A timeline no test child reaches, as protobuf's JSON mapping prints it (defaults left out).
+  const route = '**/v1/children/*/timeline*'
+  const date = (year, month, day) => ({ year, month, day })
+  await page.route(route, (r) => r.fulfill({
+    status: 200,
+    contentType: 'application/json',
+    body: JSON.stringify({
+      accessBasis: 'consent: ehc_needs_assessment',
+      historyLength: '7',
+      pathways: [{
+        pathway: 'PATHWAY_KIND_EHC_NEEDS_ASSESSMENT',
+        state: 'assessing',
+        deadlines: [
+          { name: 'decide_to_assess', due: date(2026, 3, 10), status: 'DEADLINE_STATUS_PENDING', rule: 'SEND Regulations 2014 reg 4(1)' },
+          { name: 'advice', due: date(2026, 3, 10), status: 'DEADLINE_STATUS_MET', metOn: date(2026, 3, 2) },
+          { name: 'draft_plan', due: date(2026, 2, 1), status: 'DEADLINE_STATUS_BREACHED', rule: 'SEND Regulations 2014 reg 13(2)' },
+          { name: 'appeal_window', status: 'DEADLINE_STATUS_SUPERSEDED', supersededBy: 'appeal_window_after_mediation', supersededByDue: date(2026, 5, 1) },
+          { name: 'final_plan', status: 'DEADLINE_STATUS_EXCEPTED' },
+          { name: 'annual_review', status: 'DEADLINE_STATUS_CANCELLED' }
+        ]
+      }],
+      events: [
+        { kind: 'nd_first_appointment_attended', recordedAt: '2026-06-10T23:30:00Z', sourceAgency: 'RXX01', sequence: '6' },
+        { kind: 'deadline_met', recordedAt: '2026-03-10T23:30:00Z' }
+      ]
+    })
+  }))
+  try {
+    await page.goto(timelineUrl(timelineChildId))
+    await page.locator('#view').waitFor()
+  } finally {
+    await page.unroute(route)
+  }
+  assert.equal(await summaryValue(page.locator('#summary'), 'Why you can see this'),
+    'The family’s consent to share with your agency for EHC needs assessment')
+  assert.equal(await summaryValue(page.locator('#summary'), 'History'), '7 entries')
+  const ehc = page.locator('section[data-pathway="PATHWAY_KIND_EHC_NEEDS_ASSESSMENT"]')
+  assert.equal(await ehc.locator('h2').innerText(), 'EHC needs assessment')
+  assert.equal(await summaryValue(ehc, 'Reference'), 'None')
+  assert.equal(await summaryValue(ehc, 'Started'), 'Not known')
+  const expected = {
+    decide_to_assess: ['Decide to assess', '10 March 2026', 'Pending', 'SEND Regulations 2014 reg 4(1)', 'govuk-tag'],
+    advice: ['Advice', '10 March 2026', 'Met Met on 2 March 2026', 'Not named', 'govuk-tag govuk-tag--green'],
+    draft_plan: ['Draft plan', '1 February 2026', 'Breached', 'SEND Regulations 2014 reg 13(2)', 'govuk-tag govuk-tag--red'],
+    appeal_window: ['Appeal window', 'Not set', 'Superseded Replaced by appeal window after mediation, due 1 May 2026', 'Not named', 'govuk-tag govuk-tag--grey'],
+    final_plan: ['Final plan', 'Not set', 'Missed: exception recorded', 'Not named', 'govuk-tag govuk-tag--orange'],
+    annual_review: ['Annual review', 'Not set', 'No longer applies', 'Not named', 'govuk-tag govuk-tag--grey']
+  }
+  for (const [name, [...cells]] of Object.entries(expected)) {
+    const row = ehc.locator(`tr[data-deadline="${name}"]`)
+    const colour = cells.pop()
+    assert.deepEqual(await cellTexts(row), cells)
+    assert.equal(await row.locator('.govuk-tag').getAttribute('class'), colour, name)
+  }
+  assert.equal(await ehc.getByText('No steps have been recorded.').count(), 1)
+  assert.equal(await ehc.getByRole('link', { name: RECORD_STEP }).count(), 0, 'not a neurodevelopmental pathway')
+  // Dates in London: 23:30 UTC on 10 June is 11 June (summer time), on 10 March still 10 March.
+  assert.deepEqual(await page.locator('#events tbody tr').evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.innerText.trim()))), [
+    ['Neurodevelopmental first appointment attended', '11 June 2026', 'RXX01'],
+    ['Deadline met', '10 March 2026', 'Not recorded']
+  ])
+  assert.match(await page.locator('#events').innerText(), /The latest 2 events, newest first\. The child’s history has 7 entries in all\./)
+  await expectAccessible('every deadline status')
+  await screenshot('timeline-statuses')
+})
+
 test('signs out', TIMEOUT, async () => {
   await page.goto(`${base}/start.html`)
   await page.locator('#signed-in').waitFor()
@@ -246,4 +753,12 @@ test('signs out', TIMEOUT, async () => {
 
 test('no CSP violation or script error on any page', () => {
   assert.deepEqual(problems, [])
+})
+
+test('no NHS number in any URL, navigation or console message', async () => {
+  await expectNoPersonalDataInTitleOrUrl()
+  for (const line of consoleLines) {
+    const squeezed = line.replace(/\s+/g, '')
+    for (const number of nhsNumbers) assert.ok(!squeezed.includes(number), `an NHS number in the console: ${line}`)
+  }
 })

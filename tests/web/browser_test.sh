@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The web app in a real browser (issue 14): builds web/ with npm, starts
 # pathway-devbroker, pathway-engine and pathway-gateway (with --web-root web/dist and
-# development sign-ins) as separate processes, publishes a neurodevelopmental referral
-# through the API, then runs tests/web/browser.test.mjs (node's test runner,
-# playwright-core driving Debian's chromium headless, axe-core on every page and state).
-# Screenshots go to ARTIFACTS. Every wait is bounded.
+# development sign-ins; the engine's query endpoint and the gateway's reads with a shared
+# token) as separate processes, publishes neurodevelopmental referrals through the API,
+# then runs tests/web/browser.test.mjs (node's test runner, playwright-core driving
+# Debian's chromium headless, axe-core on every page and state). Screenshots go to
+# ARTIFACTS. Every wait is bounded.
 #   usage: browser_test.sh DEVBROKER ENGINE GATEWAY DEVTOKEN ARTIFACTS
 set -euo pipefail
 devbroker=$1 engine=$2 gateway=$3 devtoken=$4 artifacts=$5
@@ -32,23 +33,33 @@ pids+=($!)
 exec 3<"$work/broker.out"
 read -r -t 30 -u 3 first || fail "devbroker printed nothing within 30 s"
 bootstrap=${first#bootstrap.servers=}
+# The token the gateway shows the engine's query endpoint: random, readable by us alone.
+(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$work/engine-token")
 "$engine" --bootstrap-servers "$bootstrap" --data-dir "$work/data" --ops-listen 127.0.0.1:0 \
+  --query-listen 127.0.0.1:0 --query-token-file "$work/engine-token" \
   2>"$work/engine.log" &
 pids+=($!)
 
 # The development identity provider and its people, as scripts/run.sh makes them.
 "$devtoken" init --dir "$work/idp" >/dev/null || fail "devtoken init"
 : >"$work/dev-sign-ins.txt"
-for who in "clinician staff-clin-1 RXX01 nd-team" "caseworker staff-case-1 209 send-team"; do
+for who in "clinician staff-clin-1 RXX01 nd-team" "caseworker staff-case-1 209 send-team" \
+           "operations staff-ops-1 209 ops"; do
   read -r role sub agency team <<<"$who"
   token=$("$devtoken" sign --dir "$work/idp" --sub "$sub" --role "$role" --agency "$agency" \
     --team "$team") || fail "devtoken sign"
   printf '%s %s %s\n' "$role" "$sub" "$token" >>"$work/dev-sign-ins.txt"
 done
+# A clinician of another agency, never involved with the children below: the development
+# sign-ins choose by role, so the browser signs in with this token (POST /v1/session).
+(umask 077 && "$devtoken" sign --dir "$work/idp" --sub staff-clin-9 --role clinician \
+  --agency RYY99 --team other-team >"$work/other-agency-token") || fail "devtoken sign"
+chmod 600 "$work/dev-sign-ins.txt"
 mkfifo "$work/gateway.out"
 "$gateway" --bootstrap-servers "$bootstrap" --listen 127.0.0.1:0 --jwks-file "$work/idp/jwks.json" \
   --issuer https://dev.pathway.invalid --audience pathway --web-root "$repo/web/dist" \
   --dev-sign-ins "$work/dev-sign-ins.txt" --insecure-cookies --log-level debug \
+  --engine-token-file "$work/engine-token" \
   >"$work/gateway.out" 2>"$work/gateway.log" &
 pids+=($!)
 exec 4<"$work/gateway.out"
@@ -71,14 +82,43 @@ send() {  # COMMAND BODY: the engine must accept it
 send referral_submitted '{"referralSubmitted":{"referralId":"GP-WEB-1","child":{"nhsNumber":"'$nhs'","givenName":"Ada","familyName":"Example","dateOfBirth":{"year":2018,"month":2,"day":3}},"referrer":{"agency":"Y00001","role":"GP"},"reason":"REFERRAL_REASON_SOCIAL_COMMUNICATION","receivedOn":{"year":2025,"month":1,"day":13}}}'
 send nd_referral_accepted '{"subject":{"nhsNumber":"'$nhs'"},"ndReferralAccepted":{"referralId":"'$referral_id'","referredOn":{"year":2025,"month":1,"day":13},"acceptedOn":{"year":2025,"month":1,"day":20},"assessment":"ND_ASSESSMENT_TYPE_DUAL","route":"ND_ROUTE_STANDARD"}}'
 
+# For the timeline: a child referred three weeks ago, so that the first appointment's
+# deadline (13 weeks from referral) is pending whatever the day the test runs, and a
+# child whose outcome came without the first appointment (implied, a data-quality
+# warning). Neither has anything to do with agency RYY99.
+day() { date -u -d "$1" +'{"year":%Y,"month":%-m,"day":%-d}'; }
+timeline_nhs=9434765870 timeline_referral_id=ND-WEB-TL-$$ implied_nhs=9434765889 unknown_nhs=9434765862
+send referral_submitted '{"referralSubmitted":{"referralId":"GP-WEB-2","child":{"nhsNumber":"'$timeline_nhs'","givenName":"Zelphine","familyName":"Quorvale","dateOfBirth":{"year":2019,"month":5,"day":6}},"referrer":{"agency":"Y00001","role":"GP"},"reason":"REFERRAL_REASON_SOCIAL_COMMUNICATION","receivedOn":'"$(day '21 days ago')"'}}'
+send nd_referral_accepted '{"subject":{"nhsNumber":"'$timeline_nhs'"},"ndReferralAccepted":{"referralId":"'$timeline_referral_id'","referredOn":'"$(day '21 days ago')"',"acceptedOn":'"$(day '14 days ago')"',"assessment":"ND_ASSESSMENT_TYPE_AUTISM","route":"ND_ROUTE_STANDARD"}}'
+send referral_submitted '{"referralSubmitted":{"referralId":"GP-WEB-3","child":{"nhsNumber":"'$implied_nhs'","givenName":"Ysolde","familyName":"Varnack","dateOfBirth":{"year":2017,"month":9,"day":1}},"referrer":{"agency":"Y00001","role":"GP"},"reason":"REFERRAL_REASON_SOCIAL_COMMUNICATION","receivedOn":'"$(day '60 days ago')"'}}'
+send nd_referral_accepted '{"subject":{"nhsNumber":"'$implied_nhs'"},"ndReferralAccepted":{"referralId":"ND-WEB-IM-'$$'","referredOn":'"$(day '60 days ago')"',"acceptedOn":'"$(day '50 days ago')"',"assessment":"ND_ASSESSMENT_TYPE_AUTISM","route":"ND_ROUTE_STANDARD"}}'
+send nd_outcome_recorded '{"subject":{"nhsNumber":"'$implied_nhs'"},"ndOutcomeRecorded":{"referralId":"ND-WEB-IM-'$$'","outcome":"ND_OUTCOME_DIAGNOSED","decidedOn":'"$(day '10 days ago')"'}}'
+
+# The reads are ready when the gateway knows which engine serves the child's partition
+# (pathway.engine.members.v1): a search answers 200, not 503 engine.rebalancing.
+search_code=
+for _ in $(seq 120); do
+  search_code=$(curl -sS --max-time 10 -o "$work/answer" -w '%{http_code}' \
+    -H "Authorization: Bearer $clinician" -H 'Content-Type: application/json' \
+    "$base/v1/children/search" --data-binary '{"nhs_number":"'$timeline_nhs'"}') || search_code=000
+  [[ $search_code == 200 ]] && break
+  [[ $search_code == 503 || $search_code == 000 ]] || fail "search: $search_code $(cat "$work/answer")"
+  sleep 0.5
+done
+[[ $search_code == 200 ]] || fail "the gateway could not search within 60 s: $search_code $(cat "$work/answer")"
+
 mkdir -p "$artifacts"
 rm -f "$artifacts"/*.png
 PATHWAY_BASE_URL=$base PATHWAY_NHS_NUMBER=$nhs PATHWAY_REFERRAL_ID=$referral_id \
+  PATHWAY_TIMELINE_NHS_NUMBER=$timeline_nhs PATHWAY_TIMELINE_REFERRAL_ID=$timeline_referral_id \
+  PATHWAY_IMPLIED_NHS_NUMBER=$implied_nhs PATHWAY_UNKNOWN_NHS_NUMBER=$unknown_nhs \
+  PATHWAY_OTHER_AGENCY_TOKEN_FILE=$work/other-agency-token \
   PATHWAY_ARTIFACTS=$artifacts PATHWAY_WEB_DIR=$repo/web \
   timeout 600 node --test --test-reporter=spec "$repo/tests/web/browser.test.mjs" ||
   fail "browser tests (screenshots in $artifacts)"
 
 # Nothing a person typed reaches a log line.
-! grep -q "$nhs\|9434765910\|Ada\|Example" "$work/gateway.log" "$work/engine.log" ||
+! grep -q "$nhs\|9434765910\|$timeline_nhs\|$implied_nhs\|$unknown_nhs\|Ada\|Example\|Zelphine\|Quorvale\|Ysolde\|Varnack" \
+  "$work/gateway.log" "$work/engine.log" ||
   fail "personal data in a log"
 echo "browser tests: ok (screenshots in $artifacts)"

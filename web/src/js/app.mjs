@@ -102,6 +102,25 @@ export function showErrorSummary (container, items) {
   return summary
 }
 
+// An NHS number as typed (spaces allowed) -> its 10 digits, or null when it is not 10
+// digits with a valid modulus 11 check digit (a check digit of 10 is never issued).
+export function nhsNumberDigits (raw) {
+  const digits = String(raw ?? '').replace(/\s+/g, '')
+  if (!/^[0-9]{10}$/.test(digits)) return null
+  let sum = 0
+  for (let i = 0; i < 9; i++) sum += Number(digits[i]) * (10 - i)
+  const check = (11 - (sum % 11)) % 11
+  return check !== 10 && check === Number(digits[9]) ? digits : null
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August',
+  'September', 'October', 'November', 'December']
+
+// A pathway.v1.Date ({year, month, day}) as "10 March 2026"; '' when absent.
+export function dateText (d) {
+  return d?.year && d?.month && d?.day ? `${d.day} ${MONTHS[d.month - 1]} ${d.year}` : ''
+}
+
 // The page title: the page's own name, "Error: " first while errors are shown. Never
 // anything a person typed.
 export function setTitle (pageName, { error = false } = {}) {

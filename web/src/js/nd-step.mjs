@@ -6,7 +6,7 @@
 // answered (the outcome's Location is polled a bounded number of times), or the
 // problem: an error summary on top and the message beside the field it names.
 import {
-  el, json, request, requireSession, roleName, setTitle, showErrorSummary, startPage
+  dateText, el, json, nhsNumberDigits, request, requireSession, roleName, setTitle, showErrorSummary, startPage
 } from './app.mjs'
 
 startPage()
@@ -101,13 +101,8 @@ function showErrors (form, errors) {
 
 function nhsNumberError (raw) {
   if (raw === '') return 'Enter the child’s NHS number'
-  const digits = raw.replace(/\s+/g, '')
-  if (!/^[0-9]{10}$/.test(digits)) return 'NHS number must be 10 digits'
-  let sum = 0
-  for (let i = 0; i < 9; i++) sum += Number(digits[i]) * (10 - i)
-  const check = (11 - (sum % 11)) % 11
-  if (check === 10 || check !== Number(digits[9])) return 'Enter a valid NHS number'
-  return null
+  if (!/^[0-9]{10}$/.test(raw.replace(/\s+/g, ''))) return 'NHS number must be 10 digits'
+  return nhsNumberDigits(raw) ? null : 'Enter a valid NHS number'
 }
 
 function dateOf (form, prefix, spec) {
@@ -217,10 +212,6 @@ const envelopeMembers = new Set(['eventId', 'occurredAt', 'recordedAt', 'source'
 function words (snake) {
   const text = String(snake ?? '').replace(/^[A-Z]+_[A-Z]+_/, '').replaceAll('_', ' ').toLowerCase()
   return text.charAt(0).toUpperCase() + text.slice(1)
-}
-
-function dateText (d) {
-  return d?.year ? `${d.day} ${['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'][d.month - 1]} ${d.year}` : ''
 }
 
 // One line per thing the engine recorded, from the events of the outcome (as on

@@ -16,6 +16,10 @@ async function main () {
     el('div', { class: 'govuk-summary-list__row' },
       el('dt', { class: 'govuk-summary-list__key' }, key),
       el('dd', { class: 'govuk-summary-list__value' }, value))))
+  // Links for some roles only (data-roles): the others would only meet a refusal.
+  for (const item of document.querySelectorAll('#actions [data-roles]')) {
+    item.hidden = !item.dataset.roles.split(/\s+/).includes(session.role)
+  }
   const button = document.getElementById('sign-out')
   button.addEventListener('click', () => {
     button.disabled = true
