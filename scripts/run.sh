@@ -43,8 +43,12 @@ exec 3<"$run/devbroker.out"
 read -r -t 30 -u 3 line || { echo "pathway-devbroker did not start; see $run/devbroker.log" >&2; exit 1; }
 bootstrap=${line#bootstrap.servers=}
 
+# The engine serves the gateway's reads on a loopback port, with a token only the two
+# share (docs/gateway.md, "Reads").
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$run/query-token")
 "$bin/engine/pathway-engine" --bootstrap-servers "$bootstrap" --data-dir "$run/engine" \
-  --statutory-sharing config/statutory_sharing.json 2>"$run/engine.log" &
+  --statutory-sharing config/statutory_sharing.json \
+  --query-listen 127.0.0.1:0 --query-token-file "$run/query-token" 2>"$run/engine.log" &
 pids+=($!)
 
 # The gateway (docs/gateway.md) with a development identity provider: its JWKS, a
@@ -60,7 +64,7 @@ start_gateway() {  # LISTEN -> sets gateway_url, or leaves it empty (not in a su
     --jwks-file "$run/idp/jwks.json" --issuer https://dev.pathway.invalid --audience pathway \
     --api-keys-file "$run/api-keys.txt" --web-root "$repo/web/dist" \
     --dev-sign-ins "$run/dev-sign-ins.txt" --insecure-cookies \
-    >"$run/gateway.out.$1" 2>>"$run/gateway.log" &
+    --engine-token-file "$run/query-token" >"$run/gateway.out.$1" 2>>"$run/gateway.log" &
   pids+=($!)
   local said=""
   exec 4<"$run/gateway.out.$1"
@@ -131,6 +135,26 @@ curl -sS --max-time 30 -H "Authorization: Bearer $clinician_token" -H 'Content-T
   -H 'Prefer: wait=20' -H 'Idempotency-Key: demo-http-1' "$gateway_url/v1/commands/referral_submitted" \
   --data-binary @scripts/demo/http_referral.json | head -c 600 || echo "(the gateway did not answer)"
 echo " ..."
+echo
+echo "== reads: the clinician finds the child by NHS number (in the body) and reads its timeline"
+child_id=""
+for _ in $(seq 50); do  # until the gateway knows which engine serves the child (bounded)
+  found=$(curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
+    -H 'Content-Type: application/json' "$gateway_url/v1/children/search" \
+    --data-binary '{"nhsNumber":"4010232137"}' || true)
+  child_id=$(sed -n 's/.*"childId":"\([0-9a-f]*\)".*/\1/p' <<<"$found")
+  [[ -n $child_id ]] && break
+  sleep 0.2
+done
+if [[ -n $child_id ]]; then
+  echo "child id (a pseudonym): $child_id"
+  curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
+    "$gateway_url/v1/children/$child_id/timeline?events=3" | head -c 700
+  echo " ..."
+  echo "web app: $gateway_url/timeline.html?child=$child_id"
+else
+  echo "(not found yet: ${found:-no answer})"
+fi
 
 ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
 ops_url=${ops_port:+http://127.0.0.1:$ops_port}
