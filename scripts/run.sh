@@ -131,27 +131,41 @@ echo "== tell it once: each fact asked for once, one family answer serving three
 echo
 echo "== the gateway: a clinician refers a child over HTTP and waits for the engine's answer"
 clinician_token=$(awk '$1 == "clinician" {print $3}' "$run/dev-sign-ins.txt")
-curl -sS --max-time 30 -H "Authorization: Bearer $clinician_token" -H 'Content-Type: application/json' \
-  -H 'Prefer: wait=20' -H 'Idempotency-Key: demo-http-1' "$gateway_url/v1/commands/referral_submitted" \
-  --data-binary @scripts/demo/http_referral.json | head -c 600 || echo "(the gateway did not answer)"
-echo " ..."
+# Dated three weeks ago, so the demo child's 13-week clock is running whatever today is.
+day() { date -u -d "$1" +'{"year": %Y, "month": %-m, "day": %-d}'; }
+demo_nhs=4010232137
+sed "s/\"receivedOn\": {[^}]*}/\"receivedOn\": $(day '21 days ago')/" scripts/demo/http_referral.json \
+  >"$run/http_referral.json"
+post() {  # COMMAND BODY-FILE IDEMPOTENCY-KEY: as the clinician, waiting for the engine
+  curl -sS --max-time 30 -H "Authorization: Bearer $clinician_token" \
+    -H 'Content-Type: application/json' -H 'Prefer: wait=20' -H "Idempotency-Key: $3" \
+    "$gateway_url/v1/commands/$1" --data-binary @"$2" || echo "(the gateway did not answer)"
+}
+answer=$(post referral_submitted "$run/http_referral.json" demo-http-1)
+echo "${answer:0:600} ..."
+printf '{"subject": {"nhsNumber": "%s"}, "ndReferralAccepted": {"referralId": "HTTP-2025-0001",
+  "referredOn": %s, "acceptedOn": %s, "assessment": "ND_ASSESSMENT_TYPE_AUTISM",
+  "route": "ND_ROUTE_STANDARD"}}\n' "$demo_nhs" "$(day '21 days ago')" "$(day '14 days ago')" \
+  >"$run/nd_accepted.json"
+echo "-- and accepts it onto the neurodevelopmental pathway (its deadlines start)"
+answer=$(post nd_referral_accepted "$run/nd_accepted.json" demo-http-2)
+echo "${answer:0:300} ..."
 echo
 echo "== reads: the clinician finds the child by NHS number (in the body) and reads its timeline"
 child_id=""
 for _ in $(seq 50); do  # until the gateway knows which engine serves the child (bounded)
   found=$(curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
     -H 'Content-Type: application/json' "$gateway_url/v1/children/search" \
-    --data-binary '{"nhsNumber":"4010232137"}' || true)
+    --data-binary "{\"nhsNumber\":\"$demo_nhs\"}" || true)
   child_id=$(sed -n 's/.*"childId":"\([0-9a-f]*\)".*/\1/p' <<<"$found")
   [[ -n $child_id ]] && break
   sleep 0.2
 done
 if [[ -n $child_id ]]; then
   echo "child id (a pseudonym): $child_id"
-  curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
-    "$gateway_url/v1/children/$child_id/timeline?events=3" | head -c 700
-  echo " ..."
-  echo "web app: $gateway_url/timeline.html?child=$child_id"
+  answer=$(curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
+    "$gateway_url/v1/children/$child_id/timeline?events=3" || true)
+  echo "${answer:0:900} ..."
 else
   echo "(not found yet: ${found:-no answer})"
 fi
@@ -167,6 +181,9 @@ pathway is running.
   engine metrics:    ${ops_url:-(port 9464 busy: see the log)}/metrics
 
   web app:            $gateway_url/   (sign in as one of the development users below)
+  a demo child:       sign in as the clinician, "Find a child" with NHS number $demo_nhs
+                      (made up for the demo), see its deadlines and their rules, record its first
+                      appointment (referral ID HTTP-2025-0001) and watch the timeline
   gateway (HTTP API): $gateway_url   (OpenAPI: $gateway_url/openapi.json; docs/gateway.md)
   development users (the web app's sign-in buttons): $(awk '$1 != "partner_system" {printf "%s%s (%s)", sep, $1, $2; sep=", "}' "$run/dev-sign-ins.txt")
   development sign-ins: $run/dev-sign-ins.txt  (a bearer token per role:
