@@ -168,6 +168,33 @@ std::string RespondentName(v1::Respondent respondent) {
   }
 }
 
+std::vector<RecordItem> ViewRecord(const store::CaseState& state, const std::string& agency,
+                                   const std::string& purpose, CivilDate on,
+                                   const v1::StatutorySharing* sharing) {
+  std::vector<RecordItem> items;
+  for (int t = v1::FactType_MIN + 1; t <= v1::FactType_MAX; ++t) {
+    if (!v1::FactType_IsValid(t)) continue;
+    const v1::FactRecorded* fact = CurrentFact(state, static_cast<v1::FactType>(t), on);
+    if (fact == nullptr) continue;
+    const Permission permission = MayUse(state, *fact, agency, purpose, sharing);
+    RecordItem item;
+    item.fact = fact;
+    if (fact->disputed()) {
+      item.basis = "disputed";
+    } else if (!permission.allowed) {
+      item.basis = "no_consent";
+    } else {
+      item.disclosed = true;
+      item.statutory = permission.statutory;
+      item.basis = permission.statutory              ? "statutory"
+                   : fact->source_agency() == agency ? "own"
+                                                     : "consent";
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
 bool IsRecordCommand(const v1::Envelope& command) {
   return command.payload_case() == v1::Envelope::kFactProvided ||
          command.payload_case() == v1::Envelope::kConsentRecorded ||
@@ -277,25 +304,19 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
     viewed->set_agency(v.agency());
     viewed->set_purpose(v.purpose());
     *viewed->mutable_on() = ToProto(*on);
-    for (int t = v1::FactType_MIN + 1; t <= v1::FactType_MAX; ++t) {
-      if (!v1::FactType_IsValid(t)) continue;
-      const auto type = static_cast<v1::FactType>(t);
-      const v1::FactRecorded* fact = CurrentFact(state, type, *on);
-      if (fact == nullptr) continue;
-      // Consent is read now, at every view: a withdrawal hides the fact at once (unless
-      // a statutory rule shows it, and then the view names the rule's legal basis).
-      const Permission permission = MayUse(state, *fact, v.agency(), v.purpose(), options.sharing);
-      if (!fact->disputed() && permission.allowed) {
-        viewed->add_disclosed(type);
-        if (permission.statutory) {
-          const std::string& basis = permission.statutory->legal_basis();
-          const auto& bases = viewed->legal_bases();
-          if (std::find(bases.begin(), bases.end(), basis) == bases.end()) {
-            viewed->add_legal_bases(basis);
-          }
+    for (const RecordItem& item :
+         ViewRecord(state, v.agency(), v.purpose(), *on, options.sharing)) {
+      if (!item.disclosed) {
+        viewed->add_withheld(item.fact->type());
+        continue;
+      }
+      viewed->add_disclosed(item.fact->type());
+      if (item.statutory) {
+        const std::string& basis = item.statutory->legal_basis();
+        const auto& bases = viewed->legal_bases();
+        if (std::find(bases.begin(), bases.end(), basis) == bases.end()) {
+          viewed->add_legal_bases(basis);
         }
-      } else {
-        viewed->add_withheld(type);
       }
     }
     return decision;

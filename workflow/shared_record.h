@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
@@ -36,6 +37,24 @@ std::string RespondentName(pathway::v1::Respondent respondent);
 // consent (a refusal or withdrawal does not stop it: that is what statutory means),
 // and only when neither own data nor consent allowed the use is its legal basis named:
 // FactReused.legal_basis, RecordViewed.legal_bases, then AuditRecorded.legal_bases.
+
+// What `agency` may see of the record for `purpose` on `on`: every fact current then
+// (one per type, in FactType order), disclosed or withheld, and on what footing. One
+// rule for RecordViewRequested (RecordViewed lists the types) and for the engine's
+// read endpoint, which shows the disclosed facts' content (services/engine/
+// query_service.h). Consent is read as of the state given: a withdrawal hides a fact
+// at once unless a statutory rule shows it. Points into `state` and `sharing`.
+struct RecordItem {
+  const pathway::v1::FactRecorded* fact = nullptr;
+  bool disclosed = false;
+  // Disclosed: "own" (the agency gave it), "consent" or "statutory". Withheld:
+  // "disputed" (a caseworker must reconcile it first) or "no_consent".
+  std::string basis;
+  const pathway::v1::SharingRule* statutory = nullptr;  // set for "statutory"
+};
+std::vector<RecordItem> ViewRecord(const pathway::store::v1::CaseState& state,
+                                   const std::string& agency, const std::string& purpose,
+                                   CivilDate on, const pathway::v1::StatutorySharing* sharing);
 
 // FactProvided, ConsentRecorded and RecordViewRequested: commands about the record
 // rather than a pathway. Their events carry the command's actor (who recorded it).

@@ -2,8 +2,11 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
+
+#include "workflow/shared_record.h"
 
 namespace pathway::workflow {
 namespace {
@@ -46,6 +49,42 @@ std::optional<std::string> TimelineAccess(const store::CaseState& state,
     }
   }
   return std::nullopt;
+}
+
+v1::ChildRecord BuildRecord(std::string_view child_id, const store::CaseState& state,
+                            const std::string& agency, const std::string& purpose, CivilDate on,
+                            const v1::StatutorySharing* sharing) {
+  v1::ChildRecord view;
+  view.set_child_id(std::string(child_id));
+  view.set_agency(agency);
+  view.set_purpose(purpose);
+  *view.mutable_on() = ToProto(on);
+  for (const RecordItem& item : ViewRecord(state, agency, purpose, on, sharing)) {
+    v1::RecordFactView* f = view.add_facts();
+    f->set_type(item.fact->type());
+    f->set_disclosed(item.disclosed);
+    if (!item.disclosed) {
+      f->set_basis(item.basis);
+      continue;  // neither content nor who holds it
+    }
+    if (item.statutory) {
+      f->set_basis("statutory: " + item.statutory->legal_basis());
+      const auto& bases = view.legal_bases();
+      if (std::find(bases.begin(), bases.end(), item.statutory->legal_basis()) == bases.end()) {
+        view.add_legal_bases(item.statutory->legal_basis());
+      }
+    } else {
+      f->set_basis(item.basis);
+    }
+    f->set_content(item.fact->content());
+    f->set_source_agency(item.fact->source_agency());
+    if (item.fact->has_recorded_on()) *f->mutable_recorded_on() = item.fact->recorded_on();
+    if (item.fact->has_valid_until()) *f->mutable_valid_until() = item.fact->valid_until();
+  }
+  for (const auto& c : state.consents()) {
+    if (c.agency() == agency) *view.add_consents() = c;
+  }
+  return view;
 }
 
 std::string PayloadKind(const v1::Envelope& envelope) {

@@ -10,9 +10,11 @@
 #include <string>
 #include <string_view>
 
+#include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/store.pb.h"
 #include "pathway/v1/views.pb.h"
+#include "workflow/calendar.h"
 
 namespace pathway::workflow {
 
@@ -36,6 +38,15 @@ pathway::v1::ChildTimeline BuildTimeline(std::string_view child_id,
                                          const pathway::store::v1::CaseState& state,
                                          std::span<const pathway::v1::Envelope> history,
                                          size_t max_events, std::string_view access_basis);
+
+// The child's shared record for `agency` and `purpose` on `on` (ViewRecord's rule,
+// workflow/shared_record.h): disclosed facts with content and provenance, withheld ones
+// by type and reason, the family's latest consent decisions about `agency`, and the
+// legal bases relied on.
+pathway::v1::ChildRecord BuildRecord(std::string_view child_id,
+                                     const pathway::store::v1::CaseState& state,
+                                     const std::string& agency, const std::string& purpose,
+                                     CivilDate on, const pathway::v1::StatutorySharing* sharing);
 
 // The name of an envelope's payload field ("referral_received"), or "" if none is set.
 std::string PayloadKind(const pathway::v1::Envelope& envelope);

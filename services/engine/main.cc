@@ -401,9 +401,10 @@ int Run(int argc, char** argv) {
   std::unique_ptr<engine::MemberAnnouncer> announcer;
   if (!flags.query_listen.empty()) {
     auto [host, port] = *HostPort(flags.query_listen);
-    query_service =
-        std::make_unique<engine::QueryService>(engine::QueryServiceOptions{query_token}, *keyer,
-                                               read_gate, [&engine] { return engine.ready(); });
+    engine::QueryServiceOptions query_options{query_token};
+    if (flags.options.statutory_sharing) query_options.sharing = &*flags.options.statutory_sharing;
+    query_service = std::make_unique<engine::QueryService>(query_options, *keyer, read_gate, time,
+                                                           [&engine] { return engine.ready(); });
     gateway::HttpServerOptions http;
     http.address = host;
     http.port = port;

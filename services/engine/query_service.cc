@@ -10,6 +10,7 @@
 #include "pathway/v1/views.pb.h"
 #include "services/bus/key_partition.h"
 #include "services/gateway/http/problem.h"
+#include "workflow/calendar.h"
 #include "workflow/identifiers.h"
 #include "workflow/identity.h"
 #include "workflow/views.h"
@@ -26,6 +27,7 @@ constexpr std::string_view kSubjects = "/internal/v1/subjects";
 constexpr std::string_view kAliases = "/internal/v1/aliases/";
 constexpr std::string_view kChildren = "/internal/v1/children/";
 constexpr std::string_view kTimeline = "/timeline";
+constexpr std::string_view kRecord = "/record";
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // The length is not secret (it is the file's); the content is compared in full.
@@ -136,8 +138,13 @@ bool ReadGate::Read(int32_t partition, const std::function<void(state::CaseStore
 }
 
 QueryService::QueryService(QueryServiceOptions options, const SubjectKeyer& keyer,
-                           const ReadGate& gate, std::function<bool()> ready)
-    : options_(std::move(options)), keyer_(keyer), gate_(gate), ready_(std::move(ready)) {}
+                           const ReadGate& gate, const TimeSource& time,
+                           std::function<bool()> ready)
+    : options_(std::move(options)),
+      keyer_(keyer),
+      gate_(gate),
+      time_(time),
+      ready_(std::move(ready)) {}
 
 HttpResponse QueryService::Handle(const HttpRequest& request) const {
   const std::string_view auth = request.Header("authorization");
@@ -168,11 +175,17 @@ HttpResponse QueryService::Handle(const HttpRequest& request) const {
   if (path.substr(0, kAliases.size()) == kAliases) {
     return Alias(std::string(path.substr(kAliases.size())));
   }
-  if (path.substr(0, kChildren.size()) == kChildren && path.size() > kTimeline.size() &&
-      path.substr(path.size() - kTimeline.size()) == kTimeline) {
+  if (path.starts_with(kChildren) && path.size() > kChildren.size() + kTimeline.size() &&
+      path.ends_with(kTimeline)) {
     std::string_view id = path.substr(kChildren.size());
     id.remove_suffix(kTimeline.size());
     return Timeline(std::string(id), request.query);
+  }
+  if (path.starts_with(kChildren) && path.size() > kChildren.size() + kRecord.size() &&
+      path.ends_with(kRecord)) {
+    std::string_view id = path.substr(kChildren.size());
+    id.remove_suffix(kRecord.size());
+    return Record(std::string(id), request.query);
   }
   return ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such query"));
 }
@@ -260,6 +273,41 @@ HttpResponse QueryService::Timeline(const std::string& child_id, const std::stri
     events = value;
   }
   events = std::min(events, options_.max_events);
+  return ReadChild(
+      child_id, agency,
+      [&](const pathway::store::v1::CaseState& state,
+          const std::vector<pathway::v1::Envelope>& history, const std::string& basis) {
+        return ViewJson(workflow::BuildTimeline(child_id, state, history, events, basis));
+      });
+}
+
+HttpResponse QueryService::Record(const std::string& child_id, const std::string& query) const {
+  const std::string agency = QueryValue(query, "agency");
+  const std::string purpose = QueryValue(query, "purpose");
+  // A purpose names a pathway or use ("ehc_needs_assessment"): consent is given per
+  // agency and purpose, so without one nothing but an agency's own facts could show.
+  if (purpose.empty() || purpose.size() > 64 ||
+      purpose.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    auto p = MakeProblem(400, "Invalid query", "query.purpose",
+                         "purpose is a lower-case name such as ehc_needs_assessment");
+    p.field = "purpose";
+    return ProblemResponse(p);
+  }
+  const workflow::CivilDate today = workflow::LondonDate(time_.Now());
+  return ReadChild(child_id, agency,
+                   [&](const pathway::store::v1::CaseState& state,
+                       const std::vector<pathway::v1::Envelope>&, const std::string&) {
+                     return ViewJson(workflow::BuildRecord(child_id, state, agency, purpose, today,
+                                                           options_.sharing));
+                   });
+}
+
+HttpResponse QueryService::ReadChild(
+    const std::string& child_id, const std::string& agency,
+    const std::function<HttpResponse(const pathway::store::v1::CaseState&,
+                                     const std::vector<pathway::v1::Envelope>&,
+                                     const std::string&)>& view) const {
+  if (!IsKey(child_id)) return NotFound();
   const int32_t partition = bus::KeyPartition(child_id, gate_.partition_count());
   std::optional<HttpResponse> answer;
   const bool served = gate_.Read(partition, [&](state::CaseStore& store) {
@@ -287,7 +335,7 @@ HttpResponse QueryService::Timeline(const std::string& child_id, const std::stri
           "the agency is not involved in this child's care and has no consent to see it"));
       return;
     }
-    answer = ViewJson(workflow::BuildTimeline(child_id, **state, *history, events, *basis));
+    answer = view(**state, *history, *basis);
   });
   return served ? std::move(*answer) : NotOwner(partition);
 }

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "common/time_source.h"
+#include "pathway/v1/config.pb.h"
 #include "services/engine/subject_keyer.h"
 #include "services/gateway/http/http_server.h"
 #include "state/case_store.h"
@@ -59,27 +61,42 @@ struct QueryServiceOptions {
   std::string token;           // the shared service token; empty: every request 401
   size_t default_events = 50;  // timeline entries when the request names none
   size_t max_events = 200;     // and at most
+  // The statutory sharing the engine decides with (EngineOptions::statutory_sharing);
+  // null: none. Not owned.
+  const pathway::v1::StatutorySharing* sharing = nullptr;
 };
 
 class QueryService {
  public:
-  // `keyer` and `gate` must outlive the service. `ready` says whether the engine is
-  // ready (engine.h); called from query threads, so it must be thread-safe.
+  // `keyer`, `gate` and `time` must outlive the service. `ready` says whether the
+  // engine is ready (engine.h); called from query threads, so it must be thread-safe.
+  // `time` gives "today" for the shared record (which facts are current).
   QueryService(QueryServiceOptions options, const SubjectKeyer& keyer, const ReadGate& gate,
-               std::function<bool()> ready);
+               const TimeSource& time, std::function<bool()> ready);
 
   // POST /internal/v1/subjects, GET /internal/v1/aliases/<key>,
-  // GET /internal/v1/children/<child id>/timeline?agency=A&events=N (docs/gateway.md).
+  // GET /internal/v1/children/<child id>/timeline?agency=A&events=N,
+  // GET /internal/v1/children/<child id>/record?agency=A&purpose=P (docs/gateway.md).
   gateway::HttpResponse Handle(const gateway::HttpRequest& request) const;
 
  private:
   gateway::HttpResponse Subjects(const gateway::HttpRequest& request) const;
   gateway::HttpResponse Alias(const std::string& key) const;
   gateway::HttpResponse Timeline(const std::string& child_id, const std::string& query) const;
+  gateway::HttpResponse Record(const std::string& child_id, const std::string& query) const;
+  // Runs `view` on the child's state and history, after the checks every read of a
+  // child shares: a well-formed id, a served partition, a child (not an alias, not
+  // erased) and an agency that may see it (workflow::TimelineAccess).
+  gateway::HttpResponse ReadChild(
+      const std::string& child_id, const std::string& agency,
+      const std::function<gateway::HttpResponse(const pathway::store::v1::CaseState&,
+                                                const std::vector<pathway::v1::Envelope>&,
+                                                const std::string& basis)>& view) const;
 
   const QueryServiceOptions options_;
   const SubjectKeyer& keyer_;
   const ReadGate& gate_;
+  const TimeSource& time_;
   const std::function<bool()> ready_;
 };
 

@@ -105,6 +105,13 @@ call GET "/v1/children/$child/timeline" "" -H "Authorization: Bearer $clinician"
 grep -q '"accessBasis":"involved"' "$work/body" && grep -q '"reference":"GW-1"' "$work/body" &&
   grep -q '"kind":"referral_received"' "$work/body" || fail "timeline content: $(body)"
 ! grep -q '9434765919\|Ada' "$work/body" || fail "identifiers in the timeline"
+# The shared record for the clinician's agency and a purpose: audited, nothing withheld
+# shown.
+call GET "/v1/children/$child/record?purpose=neurodevelopmental" "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 200 ]] && grep -q '"agency":"RXX01"' "$work/body" &&
+  grep -q '"purpose":"neurodevelopmental"' "$work/body" || fail "record: $(status) $(body)"
+call GET "/v1/children/$child/record" "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 400 ]] && grep -q '"rule":"query.purpose"' "$work/body" || fail "record without a purpose: $(status)"
 # Another agency: not told the child exists, refused the timeline; an auditor reads none.
 call POST /v1/children/search '{"nhsNumber":"9434765919"}' -H "Authorization: Bearer $stranger"
 [[ $(status) == 404 ]] || fail "stranger's search: $(status) $(body)"

@@ -97,5 +97,56 @@ TEST(BuildTimeline, EventsAreNewestFirstUnderTheSendersAgencyAndKeptCommandsAreN
   EXPECT_EQ(view.SerializeAsString().find("ND-1"), std::string::npos);
 }
 
+TEST(BuildRecord, StatutorySharingNamesItsLegalBasisAndDisputedFactsWait) {
+  store::CaseState state = Referred("Y00001");
+  auto add_fact = [&](v1::FactType type, const std::string& source, bool disputed) {
+    auto* f = state.add_record_facts();
+    f->set_type(type);
+    f->set_content("content of " + source);
+    f->set_source_agency(source);
+    f->set_disputed(disputed);
+    f->mutable_recorded_on()->set_year(2025);
+    f->mutable_recorded_on()->set_month(1);
+    f->mutable_recorded_on()->set_day(1);
+    f->mutable_valid_until()->set_year(2027);
+    f->mutable_valid_until()->set_month(1);
+    f->mutable_valid_until()->set_day(1);
+  };
+  add_fact(v1::FACT_TYPE_FAMILY_VIEWS, "209", false);
+  add_fact(v1::FACT_TYPE_SCHOOL_OBSERVATIONS, "SCH", true);
+  v1::StatutorySharing sharing;
+  auto* rule = sharing.add_rules();
+  rule->set_id("la-views");
+  rule->set_agency("LA");
+  rule->set_purpose("ehc_needs_assessment");
+  rule->add_fact_types(v1::FACT_TYPE_FAMILY_VIEWS);
+  rule->set_legal_basis("Children and Families Act 2014 s.36");
+  auto* c = state.add_consents();
+  c->set_agency("LA");
+  c->set_purpose("ehc_needs_assessment");
+  c->set_decision(v1::CONSENT_DECISION_REFUSED);
+  const CivilDate on{std::chrono::year(2026), std::chrono::month(6), std::chrono::day(1)};
+
+  v1::ChildRecord view = BuildRecord("abc", state, "LA", "ehc_needs_assessment", on, &sharing);
+  ASSERT_EQ(view.facts_size(), 2);
+  EXPECT_EQ(view.facts(0).type(), v1::FACT_TYPE_FAMILY_VIEWS);
+  EXPECT_TRUE(view.facts(0).disclosed()) << "statutory: a refusal does not stop it";
+  EXPECT_EQ(view.facts(0).basis(), "statutory: Children and Families Act 2014 s.36");
+  EXPECT_EQ(view.facts(0).source_agency(), "209");
+  EXPECT_EQ(view.legal_bases_size(), 1);
+  EXPECT_FALSE(view.facts(1).disclosed());
+  EXPECT_EQ(view.facts(1).basis(), "disputed");
+  EXPECT_TRUE(view.facts(1).content().empty());
+  ASSERT_EQ(view.consents_size(), 1);
+  EXPECT_EQ(view.consents(0).decision(), v1::CONSENT_DECISION_REFUSED);
+
+  v1::ChildRecord own = BuildRecord("abc", state, "209", "anything", on, nullptr);
+  EXPECT_EQ(own.facts(0).basis(), "own");
+  EXPECT_EQ(own.consents_size(), 0) << "consents about other agencies are not shown";
+  const CivilDate later{std::chrono::year(2027), std::chrono::month(2), std::chrono::day(1)};
+  EXPECT_EQ(BuildRecord("abc", state, "209", "anything", later, nullptr).facts_size(), 0)
+      << "an expired fact is not current";
+}
+
 }  // namespace
 }  // namespace pathway::workflow

@@ -276,7 +276,8 @@ std::string OpenApiDocument() {
     const Descriptor* search = pathway::v1::ChildSearch::descriptor();
     const Descriptor* found = pathway::v1::ChildFound::descriptor();
     const Descriptor* timeline = pathway::v1::ChildTimeline::descriptor();
-    for (const Descriptor* d : {search, found, timeline}) needed.insert(d);
+    const Descriptor* record = pathway::v1::ChildRecord::descriptor();
+    for (const Descriptor* d : {search, found, timeline, record}) needed.insert(d);
     auto json = [](const Descriptor* d) {
       return Obj({{"application/json", Obj({{"schema", Ref(SchemaName(d))}})}});
     };
@@ -316,6 +317,30 @@ std::string OpenApiDocument() {
                                                             {"minimum", Num(0)},
                                                             {"maximum", Num(200)}})}})})},
                    {"responses", timeline_responses}})}}));
+    Value record_responses =
+        Obj({{"200", Obj({{"description", Str("The shared record for your agency and the purpose")},
+                          {"content", json(record)}})}});
+    CommonProblems(record_responses);
+    Set(paths, "/v1/children/{childId}/record",
+        Obj({{"get",
+              Obj({{"operationId", Str("get_record")},
+                   {"summary", Str("The shared record (tell it once) as your agency may see it "
+                                   "for a purpose: disclosed facts with provenance, withheld "
+                                   "ones with the reason, the family's consent decisions "
+                                   "(audited)")},
+                   {"security", Security()},
+                   {"parameters",
+                    Arr({Obj({{"name", Str("childId")},
+                              {"in", Str("path")},
+                              {"required", Bool(true)},
+                              {"schema", Obj({{"type", Str("string")},
+                                              {"pattern", Str("^[0-9a-f]{64}$")}})}}),
+                         Obj({{"name", Str("purpose")},
+                              {"in", Str("query")},
+                              {"required", Bool(true)},
+                              {"schema", Obj({{"type", Str("string")},
+                                              {"pattern", Str("^[a-z0-9_]{1,64}$")}})}})})},
+                   {"responses", record_responses}})}}));
   }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {
     Set(paths, probe,

@@ -21,6 +21,7 @@ using Respond = std::function<void(HttpResponse)>;
 constexpr std::string_view kSearch = "/v1/children/search";
 constexpr std::string_view kChildren = "/v1/children/";
 constexpr std::string_view kTimeline = "/timeline";
+constexpr std::string_view kRecord = "/record";
 
 bool IsKey(std::string_view key) {
   return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -174,6 +175,17 @@ void ReadApi::Handle(const HttpRequest& request, const Principal& principal, Res
     id.remove_suffix(kTimeline.size());
     return Timeline(std::string(id), request.query, principal, std::move(respond));
   }
+  if (path.size() > kChildren.size() + kRecord.size() && path.ends_with(kRecord)) {
+    if (request.method != "GET") {
+      HttpResponse r = ProblemResponse(
+          MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use GET"));
+      r.headers.emplace_back("Allow", "GET");
+      return respond(std::move(r));
+    }
+    std::string_view id = path.substr(kChildren.size());
+    id.remove_suffix(kRecord.size());
+    return Record(std::string(id), request.query, principal, std::move(respond));
+  }
   respond(ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such resource")));
 }
 
@@ -206,7 +218,7 @@ void ReadApi::AskOwner(const std::string& key, EngineRequest request, int attemp
 
 void ReadApi::AuditThen(const Principal& principal, const std::string& child_id,
                         v1::AuditAction action, const std::string& purpose, HttpResponse response,
-                        Respond respond) {
+                        Respond respond, const v1::ChildRecord* shown) {
   const TimePoint now = time_.Now();
   v1::Envelope e;
   auto id = RandomBytes(16);
@@ -231,6 +243,12 @@ void ReadApi::AuditThen(const Principal& principal, const std::string& child_id,
   a->set_agency(principal.agency);
   a->set_purpose(purpose);
   *a->mutable_on() = workflow::ToProto(workflow::LondonDate(now));
+  if (shown) {
+    for (const auto& f : shown->facts()) {
+      if (f.disclosed()) a->add_facts(f.type());
+    }
+    *a->mutable_legal_bases() = shown->legal_bases();
+  }
   audit_.Publish(
       e, [response = std::move(response), respond = std::move(respond)](Status published) mutable {
         if (!published) {
@@ -310,6 +328,61 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
                    if (!IsKey(child)) return respond(ChildNotFound());
                    check(child);
                  });
+      });
+}
+
+namespace {
+// The value of `name` in a query string, as sent ("" if absent).
+std::string RawQueryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return std::string(pair.substr(name.size() + 1));
+    }
+  }
+  return {};
+}
+}  // namespace
+
+void ReadApi::Record(const std::string& child_id, const std::string& query,
+                     const Principal& principal, Respond respond) {
+  if (!IsKey(child_id)) return respond(ChildNotFound());
+  const std::string purpose = RawQueryValue(query, "purpose");
+  if (purpose.empty() || purpose.size() > 64 ||
+      purpose.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    Problem p = MakeProblem(400, "Invalid query", "query.purpose",
+                            "purpose is a lower-case name such as ehc_needs_assessment: "
+                            "consent is given per agency and purpose");
+    p.field = "purpose";
+    return respond(ProblemResponse(p));
+  }
+  std::string target = "/internal/v1/children/" + child_id +
+                       "/record?agency=" + PercentEncode(principal.agency) + "&purpose=" + purpose;
+  AskOwner(
+      child_id, EngineRequest{"GET", std::move(target), {}}, 0,
+      [this, principal, child_id, purpose, respond](Result<HttpResponse> seen) {
+        if (!seen) return respond(EngineError(seen.error()));
+        if (seen->status == 200) {
+          v1::ChildRecord record;
+          google::protobuf::util::JsonParseOptions lenient;
+          lenient.ignore_unknown_fields = true;
+          if (!google::protobuf::util::JsonStringToMessage(seen->body, &record, lenient).ok()) {
+            return respond(
+                Unavailable("engine.unavailable", "the engine's answer was not understood"));
+          }
+          return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW, purpose, Passed(*seen),
+                           respond, &record);
+        }
+        if (seen->status == 403) {
+          return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED, purpose,
+                           Passed(*seen), respond);
+        }
+        if (seen->status == 404 || seen->status == 400 || seen->status == 503) {
+          return respond(Passed(*seen));
+        }
+        respond(Unavailable("engine.unavailable", "the engine could not read the child"));
       });
 }
 

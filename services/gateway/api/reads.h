@@ -2,6 +2,8 @@
 //
 //   POST /v1/children/search            find a child by NHS number or UPN (in the body)
 //   GET  /v1/children/<id>/timeline     the child's timeline (?events=N)
+//   GET  /v1/children/<id>/record       the shared record for the caller's agency and a
+//                                       purpose (?purpose=P), with provenance and consent
 //
 // Every answer comes from the engine instance that owns the child's partition
 // (EngineDirectory says which, from pathway.engine.members.v1), asked over its query
@@ -27,6 +29,7 @@
 #include "common/result.h"
 #include "common/time_source.h"
 #include "pathway/v1/store.pb.h"
+#include "pathway/v1/views.pb.h"
 #include "services/gateway/api/api.h"
 #include "services/gateway/auth/auth.h"
 #include "services/gateway/http/http_server.h"
@@ -97,14 +100,19 @@ class ReadApi {
               std::function<void(HttpResponse)> respond);
   void Timeline(const std::string& child_id, const std::string& query, const Principal& principal,
                 std::function<void(HttpResponse)> respond);
+  void Record(const std::string& child_id, const std::string& query, const Principal& principal,
+              std::function<void(HttpResponse)> respond);
   // Asks the owner of `key`'s partition, retrying with the directory's newer answer
   // when an instance says it is not the owner.
   void AskOwner(const std::string& key, EngineRequest request, int attempt,
                 std::function<void(Result<HttpResponse>)> done);
   // Publishes the audit record, then answers `response` (or 503 if it cannot).
+  // `shown` (optional): the record facts the answer discloses and the legal bases
+  // relied on, for AuditRecorded.facts and legal_bases.
   void AuditThen(const Principal& principal, const std::string& child_id,
                  pathway::v1::AuditAction action, const std::string& purpose, HttpResponse response,
-                 std::function<void(HttpResponse)> respond);
+                 std::function<void(HttpResponse)> respond,
+                 const pathway::v1::ChildRecord* shown = nullptr);
 
   const ReadApiOptions options_;
   EngineDirectory& directory_;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -75,7 +76,7 @@ class QueryServiceTest : public ::testing::Test {
   ReadGate gate;  // before the harness: the engine stops it when it goes
   EngineHarness h;
   std::atomic<bool> ready{true};
-  QueryService service{QueryServiceOptions{kToken}, h.keyer(), gate,
+  QueryService service{QueryServiceOptions{kToken}, h.keyer(), gate, h.time(),
                        [this] { return ready.load(); }};
   std::string nhs, given, child;
 };
@@ -88,7 +89,7 @@ TEST_F(QueryServiceTest, EveryRequestNeedsTheServiceToken) {
     EXPECT_EQ(RuleOf(r), "auth.service_token");
   }
   QueryService no_token{QueryServiceOptions{}, engine::SubjectKeyer::FromSecret("s"), gate,
-                        [] { return true; }};
+                        h.time(), [] { return true; }};
   EXPECT_EQ(no_token
                 .Handle(Request("GET", "/internal/v1/children/" + child + "/timeline", "agency=RV5",
                                 "", ""))
@@ -218,7 +219,7 @@ TEST_F(QueryServiceTest, APartitionNotServedIsNotMineAndANotReadyEngineIsUnavail
   ReadGate empty;
   empty.SetPartitionCount(kPartitions);
   QueryService elsewhere{QueryServiceOptions{kToken}, engine::SubjectKeyer::FromSecret("s"), empty,
-                         [] { return true; }};
+                         h.time(), [] { return true; }};
   HttpResponse r = elsewhere.Handle(
       Request("GET", "/internal/v1/children/" + child + "/timeline", "agency=RV5"));
   EXPECT_EQ(r.status, 421);
@@ -229,7 +230,7 @@ TEST_F(QueryServiceTest, APartitionNotServedIsNotMineAndANotReadyEngineIsUnavail
   ready = true;
   ReadGate unknown_count;
   QueryService early{QueryServiceOptions{kToken}, engine::SubjectKeyer::FromSecret("s"),
-                     unknown_count, [] { return true; }};
+                     unknown_count, h.time(), [] { return true; }};
   EXPECT_EQ(
       early.Handle(Request("GET", "/internal/v1/children/" + child + "/timeline", "agency=RV5"))
           .status,
@@ -252,6 +253,84 @@ TEST_F(QueryServiceTest, ReadsDuringARestartAreAnsweredOrToldNotMine) {
   reader.join();
   for (int s : statuses) EXPECT_TRUE(s == 200 || s == 421) << s;
   EXPECT_EQ(Timeline("RV5", child).status, 200);
+}
+
+// The shared record over the tell-it-once history: an agency sees its own facts and
+// those the family consented to for the purpose, with provenance; everything else by
+// type only, and why.
+TEST(QueryServiceRecord, ConsentDecidesWhatEachAgencySeesWithProvenance) {
+  ReadGate gate;
+  gate.SetPartitionCount(kPartitions);
+  EngineOptions options;
+  options.reads = &gate;
+  EngineHarness h(options);
+  std::string nhs;
+  for (const auto& e : ReadHistory("tell_it_once_three_pathways.jsonl")) {
+    h.time().Set(OccurredAt(e));
+    h.Publish(e);
+    ASSERT_TRUE(h.RunUntilIdle().ok());
+    if (nhs.empty() && e.has_referral_submitted())
+      nhs = e.referral_submitted().child().nhs_number();
+  }
+  QueryService service{QueryServiceOptions{kToken}, h.keyer(), gate, h.time(), [] { return true; }};
+  const std::string child = h.SubjectOf(nhs);
+  auto record = [&](const std::string& agency, const std::string& purpose) {
+    return service.Handle(Request("GET", "/internal/v1/children/" + child + "/record",
+                                  "agency=" + agency + "&purpose=" + purpose));
+  };
+
+  HttpResponse r = record("RQM", "neurodevelopmental");
+  ASSERT_EQ(r.status, 200) << r.body;
+  pathway::v1::ChildRecord view;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.body, &view).ok()) << r.body;
+  EXPECT_EQ(view.agency(), "RQM");
+  EXPECT_EQ(view.purpose(), "neurodevelopmental");
+  std::map<pathway::v1::FactType, pathway::v1::RecordFactView> facts;
+  for (const auto& f : view.facts()) facts[f.type()] = f;
+  ASSERT_TRUE(facts.count(pathway::v1::FACT_TYPE_DEVELOPMENTAL_HISTORY));
+  EXPECT_EQ(facts[pathway::v1::FACT_TYPE_DEVELOPMENTAL_HISTORY].basis(), "own");
+  // The family's "all about me" of the last day (their views of a year before expired).
+  EXPECT_FALSE(facts.count(pathway::v1::FACT_TYPE_FAMILY_VIEWS)) << "not current any more";
+  ASSERT_TRUE(facts.count(pathway::v1::FACT_TYPE_ALL_ABOUT_ME));
+  const auto& family = facts[pathway::v1::FACT_TYPE_ALL_ABOUT_ME];
+  EXPECT_TRUE(family.disclosed());
+  EXPECT_EQ(family.basis(), "consent");
+  EXPECT_EQ(family.source_agency(), "209") << "provenance: who gave it";
+  EXPECT_FALSE(family.content().empty());
+  ASSERT_EQ(view.consents_size(), 1);
+  EXPECT_EQ(view.consents(0).decision(), pathway::v1::CONSENT_DECISION_GRANTED);
+
+  // The same agency for a purpose the family never consented to: only its own fact.
+  HttpResponse other = record("RQM", "preparing_for_adulthood");
+  ASSERT_EQ(other.status, 200);
+  pathway::v1::ChildRecord narrow;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(other.body, &narrow).ok());
+  for (const auto& f : narrow.facts()) {
+    if (f.type() == pathway::v1::FACT_TYPE_DEVELOPMENTAL_HISTORY) {
+      EXPECT_TRUE(f.disclosed());
+    } else {
+      EXPECT_FALSE(f.disclosed()) << f.type();
+      EXPECT_EQ(f.basis(), "no_consent");
+      EXPECT_TRUE(f.content().empty() && f.source_agency().empty())
+          << "a withheld fact shows nothing";
+    }
+  }
+
+  // Consent withdrawn (QKK): involved, so it may look, but sees no one else's fact.
+  HttpResponse withdrawn = record("QKK", "neurodevelopmental");
+  ASSERT_EQ(withdrawn.status, 200) << withdrawn.body;
+  pathway::v1::ChildRecord none;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(withdrawn.body, &none).ok());
+  for (const auto& f : none.facts()) EXPECT_FALSE(f.disclosed()) << f.type();
+  EXPECT_EQ(withdrawn.body.find(family.content()), std::string::npos);
+
+  EXPECT_EQ(record("RXX99", "neurodevelopmental").status, 403) << "not involved at all";
+  for (std::string purpose :
+       {std::string(), std::string("Neuro"), std::string("a%20b"), std::string(65, 'a')}) {
+    HttpResponse bad = record("RQM", purpose);
+    EXPECT_EQ(bad.status, 400) << purpose;
+    EXPECT_EQ(RuleOf(bad), "query.purpose");
+  }
 }
 
 TEST(ReadGate, ServingChangesTheVersionAndStopEndsReads) {

@@ -135,7 +135,7 @@ class ReadApiTest : public ::testing::Test {
 
   engine::ReadGate gate;
   EngineHarness h;
-  engine::QueryService service{engine::QueryServiceOptions{kToken}, h.keyer(), gate,
+  engine::QueryService service{engine::QueryServiceOptions{kToken}, h.keyer(), gate, h.time(),
                                [] { return true; }};
   FakeDirectory directory;
   LocalEngines engines{service};
@@ -207,6 +207,37 @@ TEST_F(ReadApiTest, TheTimelineIsShownToAnInvolvedAgencyAndEveryReadIsAudited) {
   EXPECT_EQ(RuleOf(refused), "timeline.not_involved");
   ASSERT_EQ(audit.published.size(), 2u);
   EXPECT_EQ(audit.published[1].audit_recorded().action(), v1::AUDIT_ACTION_VIEW_REFUSED);
+}
+
+TEST_F(ReadApiTest, ASharedRecordViewIsAuditedWithItsPurposeAndTheFactsShown) {
+  HttpResponse r =
+      Call(Get("/v1/children/" + child + "/record", "purpose=neurodevelopmental"), trust);
+  ASSERT_EQ(r.status, 200) << r.body;
+  v1::ChildRecord view;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.body, &view).ok()) << r.body;
+  EXPECT_EQ(view.agency(), "RV5") << "the caller's agency, never one the URL names";
+  ASSERT_EQ(audit.published.size(), 1u);
+  const auto& a = audit.published[0].audit_recorded();
+  EXPECT_EQ(a.action(), v1::AUDIT_ACTION_VIEW);
+  EXPECT_EQ(a.purpose(), "neurodevelopmental");
+  int disclosed = 0;
+  for (const auto& f : view.facts()) disclosed += f.disclosed() ? 1 : 0;
+  EXPECT_EQ(a.facts_size(), disclosed) << "the trail lists exactly the facts shown";
+
+  HttpResponse refused =
+      Call(Get("/v1/children/" + child + "/record", "purpose=neurodevelopmental"), stranger);
+  EXPECT_EQ(refused.status, 403);
+  ASSERT_EQ(audit.published.size(), 2u);
+  EXPECT_EQ(audit.published[1].audit_recorded().action(), v1::AUDIT_ACTION_VIEW_REFUSED);
+
+  const size_t asked = engines.calls.size();
+  for (std::string query : {"", "purpose=", "purpose=Neuro", "purpose=a%20b", "agency=RV5"}) {
+    HttpResponse bad = Call(Get("/v1/children/" + child + "/record", query), trust);
+    EXPECT_EQ(bad.status, 400) << query;
+    EXPECT_EQ(RuleOf(bad), "query.purpose");
+  }
+  EXPECT_EQ(engines.calls.size(), asked);
+  EXPECT_EQ(audit.published.size(), 2u);
 }
 
 TEST_F(ReadApiTest, TheAgencyIsTheCallersNeverTheUrls) {
