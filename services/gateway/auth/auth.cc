@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 
 #include "common/crypto.h"
@@ -564,8 +565,52 @@ struct Authenticator::Impl {
   }
 
   Result<Principal> Bearer(std::string_view token, std::optional<TimePoint>* expires_at) const;
+  // Bearer, remembering tokens already verified until they expire (the signature check
+  // is most of a read's cost): a token is the same bytes every time a person's browser
+  // or client sends it. A hit needs the same key set (Reload forgets every token) and
+  // the same expiry check as a fresh verification; failures are never remembered.
+  Result<Principal> CachedBearer(std::string_view token,
+                                 std::optional<TimePoint>* expires_at) const;
   Result<Principal> ApiKeyCredential(std::string_view credential) const;
+
+  struct Verified {
+    Principal principal;
+    std::shared_ptr<const KeySet> keys;
+    TimePoint expires_at;
+    TimePoint valid_until;  // expires_at plus the leeway, as Bearer checks it
+  };
+  static constexpr size_t kMaxVerified = 10'000;
+  mutable std::mutex verified_mu;
+  mutable std::unordered_map<std::string, Verified> verified;  // SHA-256 of the token
 };
+
+Result<Principal> Authenticator::Impl::CachedBearer(std::string_view token,
+                                                    std::optional<TimePoint>* expires_at) const {
+  const std::string id = Sha256(token);
+  const std::shared_ptr<const KeySet> current = Keys();
+  const TimePoint now = time.Now();
+  {
+    std::lock_guard lock(verified_mu);
+    if (auto it = verified.find(id); it != verified.end()) {
+      if (it->second.keys == current && now < it->second.valid_until) {
+        if (expires_at != nullptr) *expires_at = it->second.expires_at;
+        return it->second.principal;
+      }
+      verified.erase(it);
+    }
+  }
+  std::optional<TimePoint> exp;
+  Result<Principal> principal = Bearer(token, &exp);
+  if (expires_at != nullptr) *expires_at = exp;
+  if (!principal.ok() || !exp) return principal;
+  std::lock_guard lock(verified_mu);
+  if (verified.size() >= kMaxVerified) {
+    std::erase_if(verified, [&](const auto& entry) { return now >= entry.second.valid_until; });
+    if (verified.size() >= kMaxVerified) verified.clear();  // bounded, whatever the traffic
+  }
+  verified[id] = Verified{*principal, current, *exp, *exp + options.leeway};
+  return principal;
+}
 
 Result<Principal> Authenticator::Impl::Bearer(std::string_view token,
                                               std::optional<TimePoint>* expires_at) const {
@@ -768,7 +813,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view authorization,
   if (EqualsIgnoreCase(scheme, "Bearer")) {
     if (credential.empty()) return Fail(auth_errc::kInvalidToken, "token.format");
     if (impl_->options.jwks_file.empty()) return Fail(auth_errc::kInvalidToken, "token.kid");
-    return impl_->Bearer(credential, expires_at);
+    return impl_->CachedBearer(credential, expires_at);
   }
   if (EqualsIgnoreCase(scheme, "ApiKey")) return impl_->ApiKeyCredential(credential);
   return Fail(auth_errc::kInvalidToken, "authorization.scheme");
