@@ -1,8 +1,11 @@
 #include "services/gateway/api/engine_client.h"
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 // As in http_server.cc: GCC 12 reports a "potential null pointer dereference" inside
 // Asio's scheduler that cannot happen; silenced for Boost's code only.
@@ -58,69 +61,122 @@ std::optional<std::pair<std::string, std::string>> ParseBaseUrl(std::string_view
   return std::make_pair(std::string(host), std::string(port));
 }
 
-// One call: resolve, connect, write, read; every step under the stream's deadline.
+// Idle keep-alive connections per engine ("host:port"). Used only on the client's
+// I/O thread, so unlocked; bounded per engine.
+class Pool {
+ public:
+  static constexpr size_t kMaxIdlePerEngine = 64;
+  std::unique_ptr<beast::tcp_stream> Take(const std::string& engine) {
+    auto it = idle_.find(engine);
+    if (it == idle_.end() || it->second.empty()) return nullptr;
+    auto stream = std::move(it->second.back());
+    it->second.pop_back();
+    return stream;
+  }
+  void Give(const std::string& engine, std::unique_ptr<beast::tcp_stream> stream) {
+    auto& list = idle_[engine];
+    if (list.size() < kMaxIdlePerEngine) list.push_back(std::move(stream));
+  }
+
+ private:
+  std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle_;
+};
+
+// One call: a pooled connection or a new one (resolve, connect), write, read; every step
+// under the stream's deadline. A pooled connection the engine has closed meanwhile fails
+// at write or read: the call is then tried once more on a new connection (a query has
+// no side effect, so a repeat is harmless).
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(asio::io_context& io, const EngineCallerOptions& options, std::string host,
+  Exchange(asio::io_context& io, Pool& pool, const EngineCallerOptions& options, std::string host,
            std::string port, EngineRequest request, std::function<void(Result<HttpResponse>)> done)
-      : resolver_(io),
-        stream_(io),
+      : io_(io),
+        pool_(pool),
+        resolver_(io),
         host_(std::move(host)),
         port_(std::move(port)),
+        engine_(host_ + ":" + port_),
+        max_response_bytes_(options.max_response_bytes),
         done_(std::move(done)) {
     request_.method_string(request.method);
     request_.target(request.target);
     request_.version(11);
-    request_.set(http::field::host, host_ + ":" + port_);
+    request_.set(http::field::host, engine_);
     request_.set(http::field::authorization, "Bearer " + options.token);
-    request_.set(http::field::connection, "close");
+    request_.keep_alive(true);
     if (!request.body.empty() || request.method == "POST") {
       request_.set(http::field::content_type, "application/json");
       request_.body() = std::move(request.body);
       request_.prepare_payload();
     }
-    parser_.body_limit(options.max_response_bytes);
     timeout_ = options.timeout;
   }
   // A call the client's shutdown cut short is still answered.
   ~Exchange() { Finish(CallError(std::errc::operation_canceled, "engine query: client stopped")); }
 
   void Start() {
-    stream_.expires_after(timeout_);
+    stream_ = pool_.Take(engine_);
+    if (stream_) {
+      reused_ = true;
+      stream_->expires_after(timeout_);
+      return Write();
+    }
+    Connect();
+  }
+
+ private:
+  void Connect() {
+    reused_ = false;
+    stream_ = std::make_unique<beast::tcp_stream>(io_);
+    stream_->expires_after(timeout_);
     resolver_.async_resolve(
         host_, port_,
         [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
           if (ec) return self->Fail("resolve", ec);
-          self->stream_.async_connect(results, [self](beast::error_code ec2, const tcp::endpoint&) {
-            if (ec2) return self->Fail("connect", ec2);
-            self->Write();
-          });
+          self->stream_->async_connect(
+              results, [self](beast::error_code ec2, const tcp::endpoint&) {
+                if (ec2) return self->Fail("connect", ec2);
+                beast::error_code ignored;
+                self->stream_->socket().set_option(tcp::no_delay(true), ignored);
+                self->Write();
+              });
         });
   }
-
- private:
   void Write() {
-    http::async_write(stream_, request_,
+    http::async_write(*stream_, request_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ec) return self->Fail("write", ec);
+                        if (ec) return self->Retry("write", ec);
                         self->Read();
                       });
   }
   void Read() {
-    http::async_read(
-        stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (ec) return self->Fail("read", ec);
-          auto& m = self->parser_.get();
-          HttpResponse r;
-          r.status = static_cast<int>(m.result_int());
-          for (const auto& field : m) {
-            r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-          }
-          r.body = std::move(m.body());
-          beast::error_code ignored;
-          self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-          self->Finish(std::move(r));
-        });
+    parser_.emplace();
+    parser_->body_limit(max_response_bytes_);
+    buffer_.clear();
+    http::async_read(*stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->Retry("read", ec);
+                       auto& m = self->parser_->get();
+                       HttpResponse r;
+                       r.status = static_cast<int>(m.result_int());
+                       for (const auto& field : m) {
+                         r.headers.emplace_back(std::string(field.name_string()),
+                                                std::string(field.value()));
+                       }
+                       r.body = std::move(m.body());
+                       if (m.keep_alive()) {
+                         self->stream_->expires_never();
+                         self->pool_.Give(self->engine_, std::move(self->stream_));
+                       } else {
+                         beast::error_code ignored;
+                         self->stream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+                       }
+                       self->Finish(std::move(r));
+                     });
+  }
+  void Retry(const char* step, beast::error_code ec) {
+    if (reused_ && ec != beast::error::timeout) return Connect();
+    Fail(step, ec);
   }
   void Fail(const char* step, beast::error_code ec) {
     const bool timed_out = ec == beast::error::timeout;
@@ -134,14 +190,19 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     done(std::move(result));
   }
 
+  asio::io_context& io_;
+  Pool& pool_;
   tcp::resolver resolver_;
-  beast::tcp_stream stream_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+  bool reused_ = false;
   std::string host_;
   std::string port_;
+  std::string engine_;
+  std::size_t max_response_bytes_;
   std::chrono::milliseconds timeout_{};
   http::request<http::string_body> request_;
   beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
+  std::optional<http::response_parser<http::string_body>> parser_;
   std::function<void(Result<HttpResponse>)> done_;
 };
 
@@ -151,6 +212,7 @@ struct HttpEngineCaller::Impl {
   explicit Impl(EngineCallerOptions o) : options(std::move(o)), work(io.get_executor()) {}
   EngineCallerOptions options;
   asio::io_context io;
+  Pool pool;  // used on the I/O thread only
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::thread thread;
 };
@@ -176,7 +238,7 @@ void HttpEngineCaller::Call(const std::string& base_url, EngineRequest request,
     return done(CallError(std::errc::invalid_argument, "engine query URL is not http://HOST:PORT"));
   }
   auto exchange =
-      std::make_shared<Exchange>(impl_->io, impl_->options, std::move(parsed->first),
+      std::make_shared<Exchange>(impl_->io, impl_->pool, impl_->options, std::move(parsed->first),
                                  std::move(parsed->second), std::move(request), std::move(done));
   asio::post(impl_->io, [exchange] { exchange->Start(); });
 }

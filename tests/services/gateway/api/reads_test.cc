@@ -430,5 +430,37 @@ TEST_F(ReadApiTest, TheHttpClientAsksTheEnginesEndpoint) {
   EXPECT_FALSE(gone.get_future().get().ok()) << "a closed port is an error, not a hang";
 }
 
+// Connections are kept alive and reused; one the engine closed meanwhile (here: the
+// engine restarted on the same port) is replaced without the caller seeing an error.
+TEST_F(ReadApiTest, TheHttpClientReusesConnectionsAndReplacesAClosedOne) {
+  auto handler = [this](HttpRequest r, Responder responder) { responder.Send(service.Handle(r)); };
+  auto server = HttpServer::Start(HttpServerOptions{}, handler);
+  ASSERT_TRUE(server.ok());
+  const uint16_t port = (*server)->port();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  HttpEngineCaller caller(EngineCallerOptions{kToken});
+  auto ask = [&] {
+    std::promise<Result<HttpResponse>> p;
+    caller.Call(url,
+                EngineRequest{"GET", "/internal/v1/children/" + child + "/timeline?agency=RV5", {}},
+                [&](Result<HttpResponse> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto r = ask();
+    ASSERT_TRUE(r.ok()) << i << " " << r.error().ToString();
+    EXPECT_EQ(r->status, 200);
+  }
+  (*server)->Shutdown(std::chrono::milliseconds(100));
+  server->reset();
+  HttpServerOptions same_port;
+  same_port.port = port;
+  auto again = HttpServer::Start(same_port, handler);
+  ASSERT_TRUE(again.ok()) << "the port could not be bound again";
+  auto r = ask();
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+}
+
 }  // namespace
 }  // namespace pathway::gateway
