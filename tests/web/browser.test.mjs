@@ -762,3 +762,248 @@ test('no NHS number in any URL, navigation or console message', async () => {
     for (const number of nhsNumbers) assert.ok(!squeezed.includes(number), `an NHS number in the console: ${line}`)
   }
 })
+
+// --- The shared record (record.html) ---------------------------------------------------
+// browser_test.sh gives the child with the implied step four facts and two consent
+// decisions about the clinician's agency RXX01 (see there): "all about me" from agency
+// 209 (shared by consent for the neurodevelopmental assessment, refused for the EHC
+// needs assessment), communication needs from RXX01 itself, and a diagnosis on which
+// 209 and RXX01 disagree (withheld as disputed).
+const RECORD = {
+  consented: process.env.PATHWAY_RECORD_CONSENTED_TEXT,
+  disputed: process.env.PATHWAY_RECORD_DISPUTED_TEXT,
+  disputing: process.env.PATHWAY_RECORD_DISPUTING_TEXT,
+  own: process.env.PATHWAY_RECORD_OWN_TEXT,
+  recorded: process.env.PATHWAY_RECORD_RECORDED,
+  validUntil: process.env.PATHWAY_RECORD_VALID_UNTIL,
+  consentOn: process.env.PATHWAY_RECORD_CONSENT_ON
+}
+const RECORD_PAGE = 'Child’s shared record'
+const RECORD_CANNOT_SEE = 'You cannot see this child’s record'
+
+function recordCard (on, type) {
+  return on.locator(`#shared .govuk-summary-card[data-fact="${type}"]`)
+}
+
+async function rowValue (within, name) {
+  return (await within.locator(`[data-row="${name}"] dd`).innerText()).replace(/\s+/g, ' ').trim()
+}
+
+async function withheldRows (on) {
+  return on.locator('#withheld-list .govuk-summary-list__row').evaluateAll((rows) => rows.map((r) =>
+    [r.dataset.fact, r.querySelector('dt').innerText.trim(), r.querySelector('dd').innerText.trim()]))
+}
+
+// No fact's content in a URL, a title or a console line, and the withheld ones nowhere
+// in the page.
+async function expectNoContentLeaked (on, withheld) {
+  const title = await on.title()
+  for (const text of [RECORD.consented, RECORD.disputed, RECORD.disputing, RECORD.own]) {
+    assert.ok(!title.includes(text), `a fact's content in the title: ${title}`)
+    for (const url of urls) assert.ok(!decodeURIComponent(url).includes(text), `a fact's content in a URL: ${url}`)
+    for (const line of consoleLines) assert.ok(!line.includes(text), `a fact's content in the console: ${line}`)
+  }
+  const shown = await on.locator('body').innerText()
+  for (const text of withheld) assert.ok(!shown.includes(text), 'a withheld fact’s content is on the page')
+}
+
+test('the shared record: shared by consent, own, disputed and refused; the purpose switched by keyboard; another agency refused', TIMEOUT, async () => {
+  for (const [name, value] of Object.entries(RECORD)) assert.ok(value, `PATHWAY_RECORD_${name} is not set: run tests/web/browser_test.sh`)
+  const problemsBefore = problems.length
+  const { other, session } = await signedInContext({ role: 'clinician' })
+  let childId
+  try {
+    assert.equal(session.agency, 'RXX01')
+    const p = watch(await other.newPage())
+    // From the timeline, found by NHS number.
+    await p.goto(`${base}/find.html`)
+    await p.locator('#find').waitFor()
+    await findChild(p, impliedNhs)
+    await p.waitForURL(/\/timeline\.html\?child=[0-9A-Za-z]+$/)
+    childId = new URL(p.url()).searchParams.get('child')
+    await p.locator('#view').waitFor()
+    const link = p.getByRole('link', { name: 'Shared record', exact: true })
+    assert.equal(await link.getAttribute('href'), `/record.html?child=${childId}&purpose=neurodevelopmental`)
+    await link.click()
+    await p.waitForURL(`${base}/record.html?child=${childId}&purpose=neurodevelopmental`)
+    await p.locator('body[data-state="view"]').waitFor()
+    assert.equal(await p.locator('h1').innerText(), RECORD_PAGE)
+    assert.equal(await p.title(), `${RECORD_PAGE} – pathway`)
+    assert.equal(await p.isChecked('#purpose'), true, 'the chooser shows the purpose of the URL')
+    assert.equal(await summaryValue(p.locator('#summary'), 'Purpose'), 'Neurodevelopmental assessment')
+    assert.equal(await summaryValue(p.locator('#summary'), 'Child ID'), `${childId.slice(0, 8)}…`)
+    assert.match(await summaryValue(p.locator('#summary'), 'Record as of'), DATE)
+    assert.match(await p.locator('#audited').innerText(), /recorded in the audit trail/)
+    assert.equal(await p.locator('#audited').getAttribute('class'), 'govuk-inset-text')
+
+    // 209's fact, by the family's consent.
+    const consented = recordCard(p, 'FACT_TYPE_ALL_ABOUT_ME')
+    assert.equal(await consented.locator('h3').innerText(), 'All about me')
+    assert.equal(await rowValue(consented, 'content'), RECORD.consented)
+    assert.equal(await rowValue(consented, 'given-by'), '209')
+    assert.equal(await rowValue(consented, 'recorded'), RECORD.recorded)
+    assert.equal(await rowValue(consented, 'valid-until'), RECORD.validUntil)
+    assert.equal(await rowValue(consented, 'why'), 'The family consented to sharing it with you for a neurodevelopmental assessment')
+    assert.deepEqual(await consented.locator('dt').allInnerTexts(),
+      ['Information', 'Given by', 'Recorded', 'Valid until', 'Why you can see this'])
+    // RXX01's own fact.
+    const own = recordCard(p, 'FACT_TYPE_COMMUNICATION_NEEDS')
+    assert.equal(await own.locator('h3').innerText(), 'Communication needs')
+    assert.equal(await rowValue(own, 'content'), RECORD.own)
+    assert.equal(await rowValue(own, 'given-by'), 'RXX01 (your organisation)')
+    assert.equal(await rowValue(own, 'why'), 'Your organisation gave this')
+    // The disputed diagnosis: its type and why, never either source's content.
+    assert.equal(await recordCard(p, 'FACT_TYPE_DIAGNOSES').count(), 0)
+    assert.deepEqual(await withheldRows(p), [
+      ['FACT_TYPE_DIAGNOSES', 'Diagnoses', 'Sources disagree; a caseworker must reconcile it first']
+    ])
+    await expectNoContentLeaked(p, [RECORD.disputed, RECORD.disputing])
+    // The family's decisions about RXX01, as tags.
+    assert.deepEqual(await p.locator('#consents-table tbody tr').evaluateAll((rows) => rows.map((r) =>
+      [...r.cells].map((c) => c.innerText.trim()))), [
+      ['Neurodevelopmental assessment', 'Granted', RECORD.consentOn],
+      ['EHC needs assessment', 'Refused', RECORD.consentOn]
+    ])
+    assert.deepEqual(await p.locator('#consents-table .govuk-tag').evaluateAll((tags) => tags.map((t) => t.className)),
+      ['govuk-tag govuk-tag--green', 'govuk-tag govuk-tag--red'])
+    await expectAccessible('the shared record', p)
+    await screenshot('record-consent', p)
+
+    // Another purpose, with the keyboard alone: the radios are one Tab stop, an arrow
+    // key chooses, Tab to the button, Enter.
+    await tabUntil(p, (focus) => focus.id === 'purpose')
+    assert.equal(await p.evaluate(() => getComputedStyle(document.querySelector('label[for="purpose"]'), '::before').boxShadow)
+      .then((shadow) => shadow.includes('rgb(255, 221, 0)')), true, 'no visible focus on the radios')
+    await p.keyboard.press('ArrowDown')
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'purpose-2')
+    assert.equal(await p.isChecked('#purpose-2'), true)
+    await tabUntil(p, (focus) => focus.id === 'show-record', 3)
+    await p.keyboard.press('Enter')
+    await p.waitForURL(`${base}/record.html?child=${childId}&purpose=ehc_needs_assessment`)
+    await p.locator('body[data-state="view"]').waitFor()
+    assert.equal(await p.isChecked('#purpose-2'), true)
+    assert.equal(await summaryValue(p.locator('#summary'), 'Purpose'), 'EHC needs assessment')
+    assert.equal(await recordCard(p, 'FACT_TYPE_ALL_ABOUT_ME').count(), 0, 'shared without consent')
+    assert.equal(await rowValue(recordCard(p, 'FACT_TYPE_COMMUNICATION_NEEDS'), 'why'), 'Your organisation gave this')
+    assert.deepEqual(await withheldRows(p), [
+      ['FACT_TYPE_ALL_ABOUT_ME', 'All about me', 'The family has not consented to sharing this with you for an EHC needs assessment'],
+      ['FACT_TYPE_DIAGNOSES', 'Diagnoses', 'Sources disagree; a caseworker must reconcile it first']
+    ])
+    await expectNoContentLeaked(p, [RECORD.consented, RECORD.disputed, RECORD.disputing])
+    await expectAccessible('the shared record for another purpose', p)
+    await screenshot('record-withheld', p)
+    const asked = urls.filter((url) => url.includes('/record?')).map((url) => new URL(url).search)
+    assert.deepEqual([...new Set(asked)], ['?purpose=neurodevelopmental', '?purpose=ehc_needs_assessment'])
+
+    // A purpose the gateway refuses (400 query.purpose): the error on the chooser.
+    await p.goto(`${base}/record.html?child=${childId}&purpose=Not-a-purpose`)
+    const summary = p.locator('.govuk-error-summary')
+    await summary.getByRole('link', { name: 'Choose why you need to see the record' }).waitFor()
+    assert.deepEqual(await summary.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href'))), ['#purpose'])
+    assert.equal(await p.evaluate(() => document.activeElement?.classList.contains('govuk-error-summary')), true)
+    assert.match(await p.locator('#purpose-error').innerText(), /Choose why you need to see the record/)
+    assert.equal(await p.title(), `Error: ${RECORD_PAGE} – pathway`)
+    assert.equal(await p.locator('#view').isVisible(), false)
+    await expectAccessible('the shared record with a purpose refused', p)
+    await screenshot('record-purpose-error', p)
+    // No purpose: nothing is asked until one is chosen.
+    const before = urls.filter((url) => url.includes('/record?')).length
+    await p.goto(`${base}/record.html?child=${childId}`)
+    await p.locator('#purpose-form').waitFor()
+    await p.getByRole('button', { name: 'Show the record' }).click()
+    await summary.getByRole('link', { name: 'Choose why you need to see the record' }).waitFor()
+    assert.equal(urls.filter((url) => url.includes('/record?')).length, before, 'asked without a purpose')
+    await summary.getByRole('link').click()
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'purpose')
+  } finally {
+    await other.close()
+  }
+
+  // A clinician of another agency, neither involved nor consented to.
+  const outsider = await signedInContext({ token: readFileSync(otherAgencyTokenFile, 'utf8').trim() })
+  try {
+    assert.equal(outsider.session.agency, 'RYY99')
+    const p = watch(await outsider.other.newPage())
+    await p.goto(`${base}/record.html?child=${childId}&purpose=neurodevelopmental`)
+    await p.locator('#cannot-see').waitFor()
+    assert.equal(await p.locator('h1').innerText(), RECORD_CANNOT_SEE)
+    assert.equal(await p.title(), `${RECORD_CANNOT_SEE} – pathway`)
+    assert.match(await p.locator('#cannot-see').innerText(), /not given consent/)
+    assert.equal(await p.locator('#view').isVisible(), false)
+    assert.equal(await p.locator('.govuk-summary-card').count(), 0)
+    assert.equal(await p.locator('#timeline-link').isVisible(), false, 'a link to a timeline it cannot see')
+    assert.equal(await p.locator('#purpose-form').isVisible(), false)
+    await expectNoContentLeaked(p, [RECORD.consented, RECORD.disputed, RECORD.disputing, RECORD.own])
+    await expectAccessible('cannot see the shared record', p)
+    await screenshot('record-cannot-see', p)
+  } finally {
+    await outsider.other.close()
+  }
+  // The 400 above is the gateway's answer, logged by chromium; nothing else.
+  assert.deepEqual(problems.slice(problemsBefore).filter((line) => !/status of 400 /.test(line)), [])
+})
+
+test('the shared record: temporarily unavailable, tried again; statutory sharing, withdrawn consent and left-out fields', TIMEOUT, async () => {
+  const problemsBefore = problems.length
+  const { other } = await signedInContext({ role: 'clinician' })
+  try {
+    const p = watch(await other.newPage())
+    const route = '**/v1/children/*/record*'
+    const child = 'a'.repeat(64)
+    await p.route(route, (r) => r.fulfill({
+      status: 503,
+      headers: { 'Retry-After': '1' },
+      contentType: 'application/problem+json',
+      body: JSON.stringify({ title: 'Service unavailable', status: 503, rule: 'engine.rebalancing', detail: 'the engines are rebalancing' })
+    }))
+    await p.goto(`${base}/record.html?child=${child}&purpose=annual_review`)
+    await p.locator('#unavailable').waitFor()
+    assert.match(await p.locator('#unavailable').innerText(), /temporarily unavailable\. Try again/)
+    assert.equal(await p.locator('#view').isVisible(), false)
+    await expectAccessible('the shared record unavailable', p)
+    await screenshot('record-unavailable', p)
+
+    // Back, as protobuf's JSON mapping prints it (defaults left out).
+    await p.unroute(route)
+    const date = (year, month, day) => ({ year, month, day })
+    await p.route(route, (r) => r.fulfill({
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify({
+        childId: child,
+        agency: 'RXX01',
+        purpose: 'annual_review',
+        on: date(2026, 3, 10),
+        facts: [
+          { type: 'FACT_TYPE_CURRENT_SETTING', disclosed: true, basis: 'statutory: SEND Regulations 2014 reg 6(1)', content: 'Line one\nLine two', sourceAgency: 'SCH01', recordedOn: date(2026, 3, 10) },
+          { type: 'FACT_TYPE_NEEDS', basis: 'no_consent' }
+        ],
+        consents: [{ agency: 'RXX01', purpose: 'annual_review', decision: 'CONSENT_DECISION_WITHDRAWN', on: date(2026, 3, 1) }],
+        legalBases: ['SEND Regulations 2014 reg 6(1)']
+      })
+    }))
+    await p.getByRole('button', { name: 'Try again' }).click()
+    await p.locator('body[data-state="view"]').waitFor()
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'heading', 'the focus is lost')
+    const card = recordCard(p, 'FACT_TYPE_CURRENT_SETTING')
+    assert.equal(await card.locator('h3').innerText(), 'Current school or setting')
+    assert.deepEqual(await card.locator('[data-row="content"] p').allInnerTexts(), ['Line one', 'Line two'])
+    assert.equal(await rowValue(card, 'given-by'), 'SCH01')
+    assert.equal(await rowValue(card, 'recorded'), '10 March 2026')
+    assert.equal(await rowValue(card, 'valid-until'), 'Not known')
+    assert.equal(await rowValue(card, 'why'), 'Shared under SEND Regulations 2014 reg 6(1) without consent')
+    assert.deepEqual(await withheldRows(p), [
+      ['FACT_TYPE_NEEDS', 'Needs', 'The family has not consented to sharing this with you for the annual review of the EHC plan']
+    ])
+    assert.deepEqual(await p.locator('#consents-table tbody tr').evaluateAll((rows) => rows.map((r) =>
+      [...r.cells].map((c) => c.innerText.trim()))), [['Annual review of the EHC plan', 'Withdrawn', '1 March 2026']])
+    assert.equal(await p.locator('#consents-table .govuk-tag').getAttribute('class'), 'govuk-tag govuk-tag--grey')
+    assert.equal(await summaryValue(p.locator('#summary'), 'Record as of'), '10 March 2026')
+    await expectAccessible('the shared record with statutory sharing', p)
+    await screenshot('record-statutory', p)
+    await p.unroute(route)
+  } finally {
+    await other.close()
+  }
+  assert.deepEqual(problems.slice(problemsBefore), [])
+})

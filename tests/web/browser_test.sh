@@ -107,6 +107,37 @@ for _ in $(seq 120); do
 done
 [[ $search_code == 200 ]] || fail "the gateway could not search within 60 s: $search_code $(cat "$work/answer")"
 
+# The shared record (record.html) of the child with the implied step: the caseworker's
+# agency 209 gives "all about me" and a diagnosis; the clinician's agency RXX01 gives
+# communication needs (its own) and a diagnosis that disagrees with 209's (disputed:
+# withheld until a caseworker reconciles it); the family consents to sharing with RXX01
+# for the neurodevelopmental assessment and refuses it for the EHC needs assessment.
+# Consent is per agency and purpose and covers every fact type, so the withheld fact for
+# the consented purpose is the disputed one; for the refused purpose 209's fact is
+# withheld for want of consent. The gateway sets each fact's source agency to the caller's.
+caseworker=$(awk '$1 == "caseworker" {print $3}' "$work/dev-sign-ins.txt")
+send_as() {  # TOKEN COMMAND BODY: the engine must accept it
+  local code
+  code=$(curl -sS --max-time 30 -o "$work/answer" -w '%{http_code}' -H "Authorization: Bearer $1" \
+    -H 'Content-Type: application/json' -H 'Prefer: wait=20' "$base/v1/commands/$2" --data-binary "$3") ||
+    fail "curl $2"
+  [[ $code == 200 ]] || fail "$2: $code $(cat "$work/answer")"
+}
+record_on=$(day '10 days ago')
+export PATHWAY_RECORD_CONSENTED_TEXT="Quillon likes trains and quiet rooms $$"
+export PATHWAY_RECORD_DISPUTED_TEXT="Diagnosis as 209 has it $$"
+export PATHWAY_RECORD_DISPUTING_TEXT="Diagnosis as RXX01 has it $$"
+export PATHWAY_RECORD_OWN_TEXT="Uses a picture board at clinic $$"
+export PATHWAY_RECORD_RECORDED=$(LC_ALL=C date -u -d '10 days ago' +'%-d %B %Y')
+export PATHWAY_RECORD_VALID_UNTIL=$(LC_ALL=C date -u -d "$(date -u -d '10 days ago' +%F) + 365 days" +'%-d %B %Y')
+export PATHWAY_RECORD_CONSENT_ON=$(LC_ALL=C date -u -d '3 days ago' +'%-d %B %Y')
+send_as "$caseworker" fact_provided '{"subject":{"nhsNumber":"'$implied_nhs'"},"factProvided":{"type":"FACT_TYPE_ALL_ABOUT_ME","content":"'"$PATHWAY_RECORD_CONSENTED_TEXT"'","providedOn":'"$record_on"'}}'
+send_as "$caseworker" fact_provided '{"subject":{"nhsNumber":"'$implied_nhs'"},"factProvided":{"type":"FACT_TYPE_DIAGNOSES","content":"'"$PATHWAY_RECORD_DISPUTED_TEXT"'","providedOn":'"$record_on"'}}'
+send_as "$clinician" fact_provided '{"subject":{"nhsNumber":"'$implied_nhs'"},"factProvided":{"type":"FACT_TYPE_DIAGNOSES","content":"'"$PATHWAY_RECORD_DISPUTING_TEXT"'","providedOn":'"$record_on"'}}'
+send_as "$clinician" fact_provided '{"subject":{"nhsNumber":"'$implied_nhs'"},"factProvided":{"type":"FACT_TYPE_COMMUNICATION_NEEDS","content":"'"$PATHWAY_RECORD_OWN_TEXT"'","providedOn":'"$record_on"'}}'
+send_as "$caseworker" consent_recorded '{"subject":{"nhsNumber":"'$implied_nhs'"},"consentRecorded":{"agency":"RXX01","purpose":"neurodevelopmental","decision":"CONSENT_DECISION_GRANTED","recordedOn":'"$(day '3 days ago')"'}}'
+send_as "$caseworker" consent_recorded '{"subject":{"nhsNumber":"'$implied_nhs'"},"consentRecorded":{"agency":"RXX01","purpose":"ehc_needs_assessment","decision":"CONSENT_DECISION_REFUSED","recordedOn":'"$(day '3 days ago')"'}}'
+
 mkdir -p "$artifacts"
 rm -f "$artifacts"/*.png
 PATHWAY_BASE_URL=$base PATHWAY_NHS_NUMBER=$nhs PATHWAY_REFERRAL_ID=$referral_id \
@@ -117,6 +148,10 @@ PATHWAY_BASE_URL=$base PATHWAY_NHS_NUMBER=$nhs PATHWAY_REFERRAL_ID=$referral_id 
   timeout 600 node --test --test-reporter=spec "$repo/tests/web/browser.test.mjs" ||
   fail "browser tests (screenshots in $artifacts)"
 
+# Nor a fact of the shared record.
+! grep -qF -e "$PATHWAY_RECORD_CONSENTED_TEXT" -e "$PATHWAY_RECORD_DISPUTED_TEXT" \
+  -e "$PATHWAY_RECORD_DISPUTING_TEXT" -e "$PATHWAY_RECORD_OWN_TEXT" "$work/gateway.log" "$work/engine.log" ||
+  fail "a fact's content in a log"
 # Nothing a person typed reaches a log line.
 ! grep -q "$nhs\|9434765910\|$timeline_nhs\|$implied_nhs\|$unknown_nhs\|Ada\|Example\|Zelphine\|Quorvale\|Ysolde\|Varnack" \
   "$work/gateway.log" "$work/engine.log" ||

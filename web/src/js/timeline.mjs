@@ -391,6 +391,9 @@ async function main () {
     window.location.replace('/')
     return
   }
+  // The shared record of the same child, for the purpose of the pathway this page is about.
+  document.getElementById('record-link').setAttribute('href',
+    `/record.html?child=${encodeURIComponent(childId)}&purpose=neurodevelopmental`)
   poll()
 }
 
