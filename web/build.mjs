@@ -24,7 +24,8 @@ const pages = [
   { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs' },
   { file: 'find.html', title: 'Find a child', script: 'find.mjs' },
   { file: 'timeline.html', title: 'Child’s timeline', script: 'timeline.mjs' },
-  { file: 'record.html', title: 'Child’s shared record', script: 'record.mjs' }
+  { file: 'record.html', title: 'Child’s shared record', script: 'record.mjs' },
+  { file: 'deadletters.html', title: 'Dead letters', script: 'deadletters.mjs' }
 ]
 
 function layout ({ title, script, body }) {

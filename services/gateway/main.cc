@@ -1,5 +1,8 @@
 // pathway-gateway: the HTTP face of pathway (docs/gateway.md). Its own process and
-// Kafka clients: a producer to pathway.inbound.v1 and a reader of the outcome topics.
+// Kafka clients: a producer to pathway.inbound.v1, a reader of the outcome topics and
+// one of pathway.deadletter.v1 (the operations view of dead letters); with
+// --engine-token-file also a reader of the engines' directory and a producer of audit
+// records.
 //
 //   pathway-gateway --bootstrap-servers B [--listen HOST:PORT (default 127.0.0.1:8080)]
 //                   [--jwks-file F --issuer URL --audience A] [--api-keys-file F]
@@ -22,6 +25,7 @@
 #include "services/bus/kafka_bus.h"
 #include "services/gateway/api/api.h"
 #include "services/gateway/api/bus_io.h"
+#include "services/gateway/api/deadletters.h"
 #include "services/gateway/api/engine_client.h"
 #include "services/gateway/api/gateway.h"
 #include "services/gateway/api/reads.h"
@@ -211,6 +215,23 @@ int Run(int argc, char** argv) {
   }
   Api api(ApiOptions{}, sink, **tracker, time);
 
+  // Dead letters for the operations role (docs/gateway.md, "Dead letters"): the newest
+  // 10,000, read from the beginning of the topic on a consumer of their own.
+  DeadLetterStore dead_letter_store(10'000);
+  auto dead_letter_consumer = bus::NewKafkaConsumer(consumer_config, "");
+  if (!dead_letter_consumer.ok()) {
+    log::Error("gateway.consumer", {{"error", dead_letter_consumer.error().ToString()}});
+    return 1;
+  }
+  auto dead_letter_reader =
+      BusDeadLetterReader::Start(std::move(*dead_letter_consumer), std::string(topics::kDeadLetter),
+                                 dead_letter_store, milliseconds(30'000));
+  if (!dead_letter_reader.ok()) {
+    log::Error("gateway.deadletters", {{"error", dead_letter_reader.error().ToString()}});
+    return 1;
+  }
+  DeadLetterApi dead_letters(dead_letter_store);
+
   // Reads (docs/gateway.md, "Reads"): the engines' directory, their query client and
   // the audit trail's producer, keyed by child.
   // Declared so that the engine client goes first: calls it cuts short still find the
@@ -244,7 +265,7 @@ int Run(int argc, char** argv) {
     engines = std::make_unique<HttpEngineCaller>(EngineCallerOptions{engine_token});
     reads = std::make_unique<ReadApi>(ReadApiOptions{}, directory, *engines, audit, time);
   }
-  Gateway gateway(**auth, api, time, gateway_options, reads.get());
+  Gateway gateway(**auth, api, time, gateway_options, reads.get(), &dead_letters);
   auto server = HttpServer::Start(http, [&gateway](HttpRequest request, Responder responder) {
     gateway.Handle(std::move(request), std::move(responder));
   });

@@ -3,7 +3,7 @@
 # pathway-gateway as separate processes, driven with curl as a partner system or a
 # clinician would. Every wait is bounded (curl --max-time, loops with a count).
 set -euo pipefail
-devbroker=$1 engine=$2 gateway=$3 devtoken=$4
+devbroker=$1 engine=$2 gateway=$3 devtoken=$4 pathwayctl=$5
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -46,6 +46,7 @@ base="http://127.0.0.1:${BASH_REMATCH[1]}"
 clinician=$("$devtoken" sign --dir "$work/idp" --sub staff-1 --role clinician --agency RXX01)
 auditor=$("$devtoken" sign --dir "$work/idp" --sub staff-9 --role auditor --agency RXX01)
 stranger=$("$devtoken" sign --dir "$work/idp" --sub staff-5 --role caseworker --agency LA999)
+operations=$("$devtoken" sign --dir "$work/idp" --sub staff-7 --role operations --agency 209)
 
 # call METHOD PATH [BODY] [extra curl args...] -> "$work/status", "$work/headers", "$work/body"
 call() {
@@ -151,6 +152,31 @@ call POST /v1/commands/referral_submitted '{"referralSubmitted":' -H "Authorizat
 [[ $(status) == 400 ]] || fail "malformed: $(status)"
 call GET /health/live ""
 [[ $(status) == 200 ]] || fail "gateway died"
+
+# Dead letters: a message that is not an Envelope, published as a partner might, is
+# dead-lettered by the engine and shown to operations (never its content); other roles
+# are refused. The gateway reads pathway.deadletter.v1 as it comes: bounded wait.
+printf 'not an Envelope: Ada 9434765919\n' >"$work/undecodable.txt"
+"$pathwayctl" publish --raw --bootstrap-servers "$bootstrap" --topic pathway.inbound.v1 \
+  "$work/undecodable.txt" >/dev/null 2>"$work/pathwayctl.log" || fail "pathwayctl publish --raw"
+for _ in $(seq 150); do
+  call GET "/v1/deadletters?limit=10" "" -H "Authorization: Bearer $operations"
+  [[ $(status) == 200 ]] || fail "dead letters: $(status) $(body)"
+  grep -q '"reason":"value does not decode as a pathway.v1.Envelope"' "$work/body" && break
+  sleep 0.2
+done
+grep -q '"reason":"value does not decode as a pathway.v1.Envelope"' "$work/body" ||
+  fail "the undecodable message is not among the dead letters: $(body)"
+grep -q '"original":{"topic":"pathway.inbound.v1","partition":[0-9]*,"offset":[0-9]*,"sizeBytes":31}' \
+  "$work/body" || fail "dead letter's original: $(body)"
+! grep -q 'Ada\|9434765919\|Envelope:' "$work/body" || fail "the original's content in the answer"
+call GET "/v1/deadletters?limit=0" "" -H "Authorization: Bearer $operations"
+[[ $(status) == 400 ]] && grep -q '"rule":"query.limit"' "$work/body" || fail "limit=0: $(status)"
+call GET /v1/deadletters "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 403 ]] && grep -q '"rule":"authorisation.role"' "$work/body" ||
+  fail "clinician's dead letters: $(status) $(body)"
+call GET /v1/deadletters "" -H "X-API-Key: mosaic-1.$secret"
+[[ $(status) == 403 ]] || fail "partner's dead letters: $(status)"
 
 # No identifier in any log line.
 ! grep -q '9434765919\|9434765910\|Ada\|Example' "$work/gateway.log" "$work/engine.log" ||

@@ -7,7 +7,8 @@
 // own); nothing sleeps: a wait is for a condition (an element, a request, an answer).
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 
@@ -24,8 +25,13 @@ const timelineReferralId = process.env.PATHWAY_TIMELINE_REFERRAL_ID
 const impliedNhs = process.env.PATHWAY_IMPLIED_NHS_NUMBER
 const unknownNhs = process.env.PATHWAY_UNKNOWN_NHS_NUMBER
 const otherAgencyTokenFile = process.env.PATHWAY_OTHER_AGENCY_TOKEN_FILE
+// Dead letters: pathwayctl publishes undecodable messages onto the broker's
+// pathway.inbound.v1 (browser_test.sh has published one already).
+const pathwayctl = process.env.PATHWAY_CTL
+const bootstrap = process.env.PATHWAY_BOOTSTRAP
 for (const [name, value] of Object.entries({
-  base, nhs, referralId, artifacts, webDir, timelineNhs, timelineReferralId, impliedNhs, unknownNhs, otherAgencyTokenFile
+  base, nhs, referralId, artifacts, webDir, timelineNhs, timelineReferralId, impliedNhs, unknownNhs, otherAgencyTokenFile,
+  pathwayctl, bootstrap
 })) {
   if (!value) throw new Error(`${name} is not set: run tests/web/browser_test.sh`)
 }
@@ -735,6 +741,142 @@ test('every deadline status in its colour; fields protobuf leaves out are handle
   assert.match(await page.locator('#events').innerText(), /The latest 2 events, newest first\. The child’s history has 7 entries in all\./)
   await expectAccessible('every deadline status')
   await screenshot('timeline-statuses')
+})
+
+// --- dead letters (operations) ---------------------------------------------------------
+
+const UNDECODABLE = 'value does not decode as a pathway.v1.Envelope'
+
+function publishUndecodable (text) {
+  const file = join(artifacts, 'undecodable.txt')
+  writeFileSync(file, `${text}\n`)
+  execFileSync(pathwayctl, ['publish', '--raw', '--bootstrap-servers', bootstrap, '--topic', 'pathway.inbound.v1', file],
+    { timeout: 30_000, stdio: ['ignore', 'ignore', 'pipe'] })
+}
+
+test('operations: the start page links to the dead letters, reached by keyboard; others have no link', TIMEOUT, async () => {
+  await page.goto(`${base}/start.html`)
+  await page.locator('#signed-in').waitFor()
+  assert.equal(await page.getByRole('link', { name: 'Dead letters' }).count(), 0, 'a clinician has no dead letters link')
+  // A clinician who opens the page anyway is told, and the page asks the API nothing.
+  let asked = 0
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/v1/deadletters') asked += 1 })
+  await page.goto(`${base}/deadletters.html`)
+  await page.locator('#problem').waitFor()
+  assert.equal(await page.locator('h1').innerText(), 'You cannot see dead letters')
+  assert.equal(asked, 0)
+  await expectAccessible('dead letters refused to a clinician')
+
+  const { other } = await signedInContext({ role: 'operations' })
+  try {
+    const ops = watch(await other.newPage())
+    await ops.goto(`${base}/start.html`)
+    await ops.locator('#signed-in').waitFor()
+    const stops = await tabUntil(ops, (focus) => focus.text === 'Dead letters')
+    assert.equal(stops[0], 'Skip to main content')
+    await ops.keyboard.press('Enter')
+    await ops.waitForURL(`${base}/deadletters.html`)
+    // The message browser_test.sh published: its row with the engine's reason.
+    const row = ops.locator('#rows tr', { hasText: UNDECODABLE }).first()
+    await row.waitFor(TIMEOUT)
+    const cells = await row.locator('td').evaluateAll((tds) => tds.map((td) => td.innerText.trim()))
+    assert.equal(cells.length, 5)
+    assert.match(cells[0], /^[0-9]{1,2} [A-Z][a-z]+ [0-9]{4}(,| at) [0-9]{2}:[0-9]{2}:[0-9]{2}$/)
+    assert.equal(cells[1], UNDECODABLE)
+    assert.match(cells[2], /^pathway\.inbound\.v1\s+partition [0-9]+, offset [0-9]+$/)
+    assert.match(cells[3], /^[0-9,]+ bytes$/)
+    assert.match(cells[4], /^partition [0-9]+, offset [0-9]+$/)
+    assert.equal(await ops.title(), 'Dead letters – pathway')
+    assert.equal(await ops.locator('#pagination').isVisible(), false, 'one page only')
+    await expectAccessible('the dead letters', ops)
+    await screenshot('dead-letters', ops)
+    // Keyboard: from the table on to the way back.
+    await tabUntil(ops, (focus) => focus.text === 'Back to the start page')
+  } finally {
+    await other.close()
+  }
+})
+
+test('operations: a new dead letter appears by polling alone, announced politely', TIMEOUT, async () => {
+  const { other } = await signedInContext({ role: 'operations' })
+  try {
+    await other.clock.install() // the 10 s between polls pass only when told
+    const ops = watch(await other.newPage())
+    await ops.goto(`${base}/deadletters.html`)
+    await ops.locator('#rows tr').first().waitFor()
+    await ops.locator('body[data-poll="waiting"]').waitFor()
+    const rowsBefore = await ops.locator('#rows tr').count()
+    const back = ops.getByRole('link', { name: 'Back to the start page' })
+    await back.focus()
+    publishUndecodable('another message that is not an Envelope')
+    // The engine dead-letters it within moments; each poll is 10 s of the page's clock.
+    let rows = rowsBefore
+    for (let i = 0; i < 60 && rows === rowsBefore; i++) {
+      const polled = ops.waitForResponse((r) => new URL(r.url()).pathname === '/v1/deadletters')
+      await other.clock.fastForward(10_000)
+      assert.equal((await polled).status(), 200)
+      await ops.locator('body[data-poll="waiting"]').waitFor()
+      rows = await ops.locator('#rows tr').count()
+    }
+    assert.equal(rows, rowsBefore + 1, 'the new dead letter never appeared')
+    assert.equal(await ops.locator('#announcer').innerText(), '1 new dead letter.')
+    assert.equal(await ops.locator('#announcer').getAttribute('aria-live'), 'polite')
+    assert.equal(await ops.evaluate(() => document.activeElement.textContent.trim()), 'Back to the start page', 'the focus moved')
+    await expectAccessible('the dead letters, updated', ops)
+  } finally {
+    await other.close()
+  }
+})
+
+test('operations: "Older" pages with the cursor; an empty page says so', TIMEOUT, async () => {
+  const { other } = await signedInContext({ role: 'operations' })
+  try {
+    const ops = watch(await other.newPage())
+    const item = (offset) => ({
+      partition: 0, offset, deadLetteredAt: '2026-03-10T09:30:00.000Z', reason: `reason ${offset}`,
+      original: { topic: 'pathway.inbound.v1', partition: 1, offset: 40 + offset, sizeBytes: 1 }
+    })
+    const asked = []
+    await ops.route(`${base}/v1/deadletters*`, (r) => {
+      const url = new URL(r.request().url())
+      asked.push(url.search)
+      const before = url.searchParams.get('before')
+      const body = before === null
+        ? { items: [item(9), item(8)], next: '1773135000000-0-8' }
+        : before === '1773135000000-0-8' ? { items: [item(7)] } : { items: [] }
+      return r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) })
+    })
+    await ops.goto(`${base}/deadletters.html`)
+    await ops.locator('#rows tr').nth(1).waitFor()
+    assert.equal(await ops.locator('#rows tr').first().locator('td').first().innerText(), '10 March 2026 at 09:30:00')
+    assert.equal(await ops.locator('#rows tr').first().locator('td').nth(3).innerText(), '1 byte')
+    const older = ops.getByRole('link', { name: 'Older dead letters' })
+    assert.equal(await older.getAttribute('href'), '/deadletters.html?before=1773135000000-0-8')
+    await expectAccessible('the dead letters with pages', ops)
+    await older.click()
+    await ops.waitForURL(`${base}/deadletters.html?before=1773135000000-0-8`)
+    await ops.locator('#rows tr', { hasText: 'reason 7' }).waitFor()
+    assert.equal(await ops.getByRole('link', { name: 'Older dead letters' }).isVisible(), false)
+    assert.equal(await ops.getByRole('link', { name: 'Newest dead letters' }).getAttribute('href'), '/deadletters.html')
+    assert.ok(asked.includes('?limit=50&before=1773135000000-0-8'), asked.join(' '))
+    // Nothing older, and a link that is not a cursor: the newest page instead.
+    await ops.goto(`${base}/deadletters.html?before=0-0-1`)
+    await ops.getByText('No older dead letters').waitFor()
+    assert.equal(await ops.locator('#table').isVisible(), false)
+    await expectAccessible('no older dead letters', ops)
+    await ops.goto(`${base}/deadletters.html?before=%3Cscript%3E`)
+    await ops.locator('#rows tr', { hasText: 'reason 9' }).waitFor()
+    assert.equal(asked.at(-1), '?limit=50')
+    await ops.unroute(`${base}/v1/deadletters*`)
+    await ops.route(`${base}/v1/deadletters*`, (r) =>
+      r.fulfill({ status: 200, contentType: 'application/json', body: '{"items":[]}' }))
+    await ops.goto(`${base}/deadletters.html`)
+    await ops.getByText('No dead letters', { exact: true }).waitFor()
+    await expectAccessible('no dead letters', ops)
+    await screenshot('dead-letters-empty', ops)
+  } finally {
+    await other.close()
+  }
 })
 
 test('signs out', TIMEOUT, async () => {

@@ -6,9 +6,9 @@
 # then runs tests/web/browser.test.mjs (node's test runner, playwright-core driving
 # Debian's chromium headless, axe-core on every page and state). Screenshots go to
 # ARTIFACTS. Every wait is bounded.
-#   usage: browser_test.sh DEVBROKER ENGINE GATEWAY DEVTOKEN ARTIFACTS
+#   usage: browser_test.sh DEVBROKER ENGINE GATEWAY DEVTOKEN ARTIFACTS PATHWAYCTL
 set -euo pipefail
-devbroker=$1 engine=$2 gateway=$3 devtoken=$4 artifacts=$5
+devbroker=$1 engine=$2 gateway=$3 devtoken=$4 artifacts=$5 pathwayctl=$6
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Debian's chromium, node and npm when missing.
@@ -138,12 +138,18 @@ send_as "$clinician" fact_provided '{"subject":{"nhsNumber":"'$implied_nhs'"},"f
 send_as "$caseworker" consent_recorded '{"subject":{"nhsNumber":"'$implied_nhs'"},"consentRecorded":{"agency":"RXX01","purpose":"neurodevelopmental","decision":"CONSENT_DECISION_GRANTED","recordedOn":'"$(day '3 days ago')"'}}'
 send_as "$caseworker" consent_recorded '{"subject":{"nhsNumber":"'$implied_nhs'"},"consentRecorded":{"agency":"RXX01","purpose":"ehc_needs_assessment","decision":"CONSENT_DECISION_REFUSED","recordedOn":'"$(day '3 days ago')"'}}'
 
+# For the dead letters page: a message that is not an Envelope, as run.sh sends one.
+printf 'this line is not a protobuf Envelope\n' >"$work/undecodable.txt"
+"$pathwayctl" publish --raw --bootstrap-servers "$bootstrap" --topic pathway.inbound.v1 \
+  "$work/undecodable.txt" >/dev/null 2>"$work/pathwayctl.log" || fail "pathwayctl publish --raw"
+
 mkdir -p "$artifacts"
 rm -f "$artifacts"/*.png
 PATHWAY_BASE_URL=$base PATHWAY_NHS_NUMBER=$nhs PATHWAY_REFERRAL_ID=$referral_id \
   PATHWAY_TIMELINE_NHS_NUMBER=$timeline_nhs PATHWAY_TIMELINE_REFERRAL_ID=$timeline_referral_id \
   PATHWAY_IMPLIED_NHS_NUMBER=$implied_nhs PATHWAY_UNKNOWN_NHS_NUMBER=$unknown_nhs \
   PATHWAY_OTHER_AGENCY_TOKEN_FILE=$work/other-agency-token \
+  PATHWAY_CTL=$pathwayctl PATHWAY_BOOTSTRAP=$bootstrap \
   PATHWAY_ARTIFACTS=$artifacts PATHWAY_WEB_DIR=$repo/web \
   timeout 600 node --test --test-reporter=spec "$repo/tests/web/browser.test.mjs" ||
   fail "browser tests (screenshots in $artifacts)"

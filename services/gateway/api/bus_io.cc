@@ -350,4 +350,53 @@ BusMemberReader::~BusMemberReader() {
   impl_->consumer->Close();
 }
 
+// ---------------------------------------------------------- BusDeadLetterReader
+
+struct BusDeadLetterReader::Impl {
+  std::unique_ptr<bus::Consumer> consumer;
+  DeadLetterStore& store;
+  std::atomic<bool> stopping{false};
+  std::thread thread;
+
+  Impl(std::unique_ptr<bus::Consumer> c, DeadLetterStore& s) : consumer(std::move(c)), store(s) {}
+
+  void Run() {
+    while (!stopping.load()) {
+      auto polled = consumer->Poll(100ms);
+      if (!polled.ok()) {
+        log::Warn("gateway.deadletters_poll_failed", {{"error", polled.error().ToString()}});
+        continue;
+      }
+      if (!polled->has_value()) continue;
+      const bus::Message& m = **polled;
+      if (m.tombstone) continue;
+      // Written by the engines: what does not parse as a dead letter is not shown.
+      if (auto entry = ParseDeadLetter(m.partition, m.offset, m.timestamp_ms, m.value)) {
+        store.Add(std::move(*entry));
+      }
+    }
+  }
+};
+
+BusDeadLetterReader::BusDeadLetterReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Result<std::unique_ptr<BusDeadLetterReader>> BusDeadLetterReader::Start(
+    std::unique_ptr<bus::Consumer> consumer, std::string topic, DeadLetterStore& store,
+    std::chrono::milliseconds timeout) {
+  auto parts = consumer->Partitions(topic, timeout);
+  if (!parts.ok()) return parts.error();
+  std::vector<bus::TopicPartition> assign;
+  for (int32_t p : *parts) assign.push_back({topic, p, bus::kOffsetBeginning});
+  if (Status st = consumer->Assign(assign); !st.ok()) return st.error();
+  auto impl = std::make_unique<Impl>(std::move(consumer), store);
+  impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
+  return std::unique_ptr<BusDeadLetterReader>(new BusDeadLetterReader(std::move(impl)));
+}
+
+BusDeadLetterReader::~BusDeadLetterReader() {
+  impl_->stopping.store(true);
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->consumer->Close();
+}
+
 }  // namespace pathway::gateway

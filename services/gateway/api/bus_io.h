@@ -13,7 +13,10 @@
 //   Waiters are answered once the tracker has caught up after an outcome arrived (so a
 //   command's events come together), or at their deadline with kPending.
 //
-// Both own their client and thread; the destructor stops the thread (answering what
+// BusMemberReader and BusDeadLetterReader read a topic from the beginning of every
+//   partition into memory (reads.h's MembersDirectory, deadletters.h's DeadLetterStore).
+//
+// Each owns its client and thread; the destructor stops the thread (answering what
 // still waits: the sink with an error, the tracker with kPending) and joins it.
 #pragma once
 
@@ -25,6 +28,7 @@
 #include "common/time_source.h"
 #include "services/bus/event_bus.h"
 #include "services/gateway/api/api.h"
+#include "services/gateway/api/deadletters.h"
 #include "services/gateway/api/reads.h"
 
 namespace pathway::gateway {
@@ -96,6 +100,28 @@ class BusMemberReader {
 
  private:
   explicit BusMemberReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Keeps the newest dead letters (DeadLetterStore, deadletters.h) from
+// pathway.deadletter.v1, read from the beginning of every partition on a thread of its
+// own and outside any consumer group, so every gateway instance shows all of them. A
+// record that is not a DeadLettered envelope is skipped; the store's bound keeps the
+// newest. The store holds no original bytes (ParseDeadLetter copies none).
+class BusDeadLetterReader {
+ public:
+  // Asks the broker for the topic's partitions (within `timeout`) and assigns them all
+  // from the beginning. `store` must outlive the reader.
+  static Result<std::unique_ptr<BusDeadLetterReader>> Start(std::unique_ptr<bus::Consumer> consumer,
+                                                            std::string topic,
+                                                            DeadLetterStore& store,
+                                                            std::chrono::milliseconds timeout);
+  ~BusDeadLetterReader();
+
+  struct Impl;
+
+ private:
+  explicit BusDeadLetterReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -115,10 +115,11 @@ struct Gateway::Limiter {
 };
 
 Gateway::Gateway(const Authenticator& auth, Api& api, const TimeSource& time,
-                 GatewayOptions options, ReadApi* reads)
+                 GatewayOptions options, ReadApi* reads, const DeadLetterApi* deadletters)
     : auth_(auth),
       api_(api),
       reads_(reads),
+      deadletters_(deadletters),
       time_(time),
       options_(options),
       limiter_(std::make_unique<Limiter>()),
@@ -190,7 +191,8 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   if (req.path == "/v1/session") return respond(SessionRoute(req));
   if (req.path.starts_with("/dev/")) return respond(DevRoute(req));
   const bool read = reads_ && ReadApi::Serves(req.path);
-  if (!read && !Api::Serves(req.path)) {
+  const bool dead = deadletters_ && DeadLetterApi::Serves(req.path);
+  if (!read && !dead && !Api::Serves(req.path)) {
     if (static_files_ && !req.path.starts_with("/v1/")) {
       return respond(static_files_->Serve(req));
     }
@@ -201,6 +203,7 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   std::optional<Principal> principal = SignIn(req, &refusal);
   if (!principal) return respond(std::move(refusal));
   if (read) return reads_->Handle(req, *principal, std::move(respond));
+  if (dead) return respond(deadletters_->Handle(req, *principal));
   api_.Handle(req, *principal, std::move(respond));
 }
 

@@ -4,7 +4,8 @@
 //   /v1/session                                  browser sessions (below)
 //   /v1/...                                      signed in (auth.h, or a session
 //                                                cookie), rate-limited per caller, then
-//                                                the API (api.h)
+//                                                the API (api.h), the reads (reads.h)
+//                                                or the dead letters (deadletters.h)
 //   /dev/sign-ins, /dev/sign-in                  with `dev_sign_ins_file` only (below)
 //   anything else                                the web app's files (static_files.h)
 //                                                if `web_root` is set, else 404
@@ -41,6 +42,7 @@
 
 #include "common/time_source.h"
 #include "services/gateway/api/api.h"
+#include "services/gateway/api/deadletters.h"
 #include "services/gateway/api/reads.h"
 #include "services/gateway/api/sessions.h"
 #include "services/gateway/api/static_files.h"
@@ -69,9 +71,10 @@ struct GatewayOptions {
 class Gateway {
  public:
   // All references must outlive the Gateway.
-  // `reads` may be null: then /v1/children/* is 404 (no engine query endpoint).
+  // `reads` may be null: then /v1/children/* is 404 (no engine query endpoint);
+  // `deadletters` likewise for /v1/deadletters.
   Gateway(const Authenticator& auth, Api& api, const TimeSource& time, GatewayOptions options = {},
-          ReadApi* reads = nullptr);
+          ReadApi* reads = nullptr, const DeadLetterApi* deadletters = nullptr);
   ~Gateway();
 
   // The HttpServer's handler: Route, answered through `responder`.
@@ -99,6 +102,7 @@ class Gateway {
   const Authenticator& auth_;
   Api& api_;
   ReadApi* reads_;
+  const DeadLetterApi* deadletters_;
   const TimeSource& time_;
   GatewayOptions options_;
   std::unique_ptr<Limiter> limiter_;

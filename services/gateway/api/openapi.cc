@@ -20,6 +20,9 @@ using google::protobuf::ListValue;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
+// DeadLetterCursor::Text (deadletters.h): opaque to callers.
+constexpr std::string_view kCursorPattern = "^[0-9]{1,19}-[0-9]{1,10}-[0-9]{1,19}$";
+
 Value Str(std::string_view s) {
   Value v;
   v.set_string_value(std::string(s));
@@ -342,6 +345,36 @@ std::string OpenApiDocument() {
                                               {"pattern", Str("^[a-z0-9_]{1,64}$")}})}})})},
                    {"responses", record_responses}})}}));
   }
+  {
+    // Dead letters (deadletters.h): the operations role only; never the original's bytes.
+    Value responses = Obj(
+        {{"200", Obj({{"description", Str("A page of dead letters, newest first")},
+                      {"content",
+                       Obj({{"application/json", Obj({{"schema", Ref("DeadLetterPage")}})}})}})}});
+    CommonProblems(responses);
+    Set(paths, "/v1/deadletters",
+        Obj({{"get",
+              Obj({{"operationId", Str("list_dead_letters")},
+                   {"summary", Str("The newest messages pathway could not process, with the reason "
+                                   "and where the original was (role: operations). Not a read of a "
+                                   "child's record: never the original's content")},
+                   {"security", Security()},
+                   {"parameters",
+                    Arr({Obj({{"name", Str("limit")},
+                              {"in", Str("query")},
+                              {"required", Bool(false)},
+                              {"schema", Obj({{"type", Str("integer")},
+                                              {"minimum", Num(1)},
+                                              {"maximum", Num(200)},
+                                              {"default", Num(50)}})}}),
+                         Obj({{"name", Str("before")},
+                              {"in", Str("query")},
+                              {"required", Bool(false)},
+                              {"description", Str("the previous page's next")},
+                              {"schema", Obj({{"type", Str("string")},
+                                              {"pattern", Str(kCursorPattern)}})}})})},
+                   {"responses", responses}})}}));
+  }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {
     Set(paths, probe,
         Obj({{"get", Obj({{"operationId", Str(probe == "/health/live" ? "live" : "ready")},
@@ -388,6 +421,37 @@ std::string OpenApiDocument() {
                               Obj({{"field", Obj({{"type", Str("string")}})},
                                    {"rule", Obj({{"type", Str("string")}})},
                                    {"reason", Obj({{"type", Str("string")}})}})}})}})}})}}));
+  {
+    const Value integer = Obj({{"type", Str("integer")}, {"minimum", Num(0)}});
+    Set(schemas, "DeadLetter",
+        Obj({{"type", Str("object")},
+             {"description", Str("One record of pathway.deadletter.v1, without the original")},
+             {"required", Arr({Str("partition"), Str("offset"), Str("reason"), Str("original")})},
+             {"additionalProperties", Bool(false)},
+             {"properties",
+              Obj({{"partition", integer},
+                   {"offset", integer},
+                   {"deadLetteredAt", Obj({{"type", Str("string")}, {"format", Str("date-time")}})},
+                   {"reason", Obj({{"type", Str("string")}})},
+                   {"original", Obj({{"type", Str("object")},
+                                     {"required", Arr({Str("topic"), Str("partition"),
+                                                       Str("offset"), Str("sizeBytes")})},
+                                     {"additionalProperties", Bool(false)},
+                                     {"properties", Obj({{"topic", Obj({{"type", Str("string")}})},
+                                                         {"partition", integer},
+                                                         {"offset", integer},
+                                                         {"sizeBytes", integer}})}})}})}}));
+    Set(schemas, "DeadLetterPage",
+        Obj({{"type", Str("object")},
+             {"required", Arr({Str("items")})},
+             {"additionalProperties", Bool(false)},
+             {"properties",
+              Obj({{"items", Obj({{"type", Str("array")}, {"items", Ref("DeadLetter")}})},
+                   {"next", Obj({{"type", Str("string")},
+                                 {"description", Str("give as before= for the next, older page; "
+                                                     "absent on the last")},
+                                 {"pattern", Str(kCursorPattern)}})}})}}));
+  }
   Set(schemas, "Session",
       Obj({{"type", Str("object")},
            {"required",

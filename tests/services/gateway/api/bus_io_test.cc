@@ -1,11 +1,14 @@
 // The gateway's Kafka clients against the in-process mock cluster: the command sink
 // publishes and reports, the outcome tracker starts at the end, matches outcomes to
-// commands, answers waiters in time and stays bounded.
+// commands, answers waiters in time and stays bounded; the dead-letter reader reads
+// every partition from the beginning, skips what is not a dead letter and keeps the
+// newest.
 #include "services/gateway/api/bus_io.h"
 
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 
 #include "services/bus/kafka_bus.h"
 #include "services/devbroker/mock_cluster.h"
@@ -21,17 +24,21 @@ constexpr auto kWait = std::chrono::seconds(30);
 class BusIoTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cluster = devbroker::MockCluster::Start(1, {{"in", 2}, {"events", 2}, {"rejections", 2}});
+    auto cluster = devbroker::MockCluster::Start(
+        1, {{"in", 2}, {"events", 2}, {"rejections", 2}, {"deadletter", 2}});
     ASSERT_TRUE(cluster.ok()) << cluster.error().ToString();
     cluster_ = std::move(*cluster);
     config_.bootstrap_servers = cluster_->BootstrapServers();
   }
 
   // Produces and waits for the broker to have it.
-  void Append(const std::string& topic, const Envelope& e) {
+  void Append(const std::string& topic, const Envelope& e, const std::string& key = "k") {
+    AppendRaw(topic, e.SerializeAsString(), key);
+  }
+  void AppendRaw(const std::string& topic, const std::string& value, const std::string& key) {
     auto producer = bus::NewKafkaProducer(config_, [](const bus::Delivery&) {});
     ASSERT_TRUE(producer.ok());
-    ASSERT_TRUE((*producer)->Produce(topic, "k", e.SerializeAsString(), 1).ok());
+    ASSERT_TRUE((*producer)->Produce(topic, key, value, 1).ok());
     ASSERT_TRUE((*producer)->Flush(milliseconds(10'000)).ok());
   }
 
@@ -158,6 +165,83 @@ TEST_F(BusIoTest, TheSinkPublishesKeyedByTheChildsBucketAndReportsDelivery) {
   Envelope read;
   ASSERT_TRUE(read.ParseFromString(got->value));
   EXPECT_EQ(read.event_id(), "gw-1");
+}
+
+Envelope DeadLetter(int64_t original_offset) {
+  Envelope e;
+  e.set_event_id("dl-" + std::to_string(original_offset));
+  auto* d = e.mutable_dead_lettered();
+  d->set_reason("value does not decode as a pathway.v1.Envelope");
+  d->set_topic("in");
+  d->set_partition(1);
+  d->set_offset(original_offset);
+  d->set_original_size(38);
+  d->set_sealed_excerpt("sealed personal data");
+  return e;
+}
+
+std::unique_ptr<BusDeadLetterReader> DeadLetterReader(const bus::KafkaConfig& config,
+                                                      DeadLetterStore& store) {
+  auto consumer = bus::NewKafkaConsumer(config, "");
+  EXPECT_TRUE(consumer.ok());
+  if (!consumer.ok()) return nullptr;
+  auto reader =
+      BusDeadLetterReader::Start(std::move(*consumer), "deadletter", store, milliseconds(10'000));
+  EXPECT_TRUE(reader.ok()) << reader.error().ToString();
+  return reader.ok() ? std::move(*reader) : nullptr;
+}
+
+TEST_F(BusIoTest, TheDeadLetterReaderReadsEveryPartitionFromTheBeginning) {
+  // Before the reader starts, on both partitions (keys that land on each), and records
+  // that are not dead letters, which are skipped.
+  const std::vector<std::string> keys = {"a", "b", "c", "d", "e", "f", "g", "h"};
+  for (size_t i = 0; i < keys.size(); ++i) Append("deadletter", DeadLetter(100 + i), keys[i]);
+  AppendRaw("deadletter", "not a protobuf \xff\xff", "x");
+  Append("deadletter", Event("cmd", "e1"), "y");
+  DeadLetterStore store(100);
+  auto reader = DeadLetterReader(config_, store);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(store.AwaitAdded(keys.size(), kWait)) << store.added();
+  // After it started.
+  Append("deadletter", DeadLetter(200), "a");
+  ASSERT_TRUE(store.AwaitAdded(keys.size() + 1, kWait)) << store.added();
+  bool more = true;
+  auto page = store.Page(std::nullopt, 100, &more);
+  ASSERT_EQ(page.size(), keys.size() + 1);
+  EXPECT_FALSE(more);
+  std::set<int32_t> partitions;
+  std::set<int64_t> originals;
+  for (const auto& e : page) {
+    partitions.insert(e.partition);
+    originals.insert(e.original_offset);
+    EXPECT_EQ(e.original_topic, "in");
+    EXPECT_EQ(e.original_size, 38u);
+    EXPECT_GT(e.timestamp_ms, 0);
+  }
+  EXPECT_EQ(partitions, (std::set<int32_t>{0, 1}));
+  EXPECT_EQ(originals.size(), keys.size() + 1);
+  // Newest first: the one appended last leads.
+  EXPECT_EQ(page.front().original_offset, 200);
+  for (size_t i = 1; i < page.size(); ++i) {
+    EXPECT_GE(DeadLetterCursor::Of(page[i - 1]), DeadLetterCursor::Of(page[i])) << i;
+  }
+}
+
+TEST_F(BusIoTest, TheDeadLetterReaderKeepsOnlyTheNewest) {
+  for (int i = 0; i < 6; ++i) Append("deadletter", DeadLetter(i), "a");
+  DeadLetterStore store(3);
+  auto reader = DeadLetterReader(config_, store);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(store.AwaitAdded(6, kWait)) << store.added();
+  EXPECT_EQ(store.size(), 3u);
+  bool more = true;
+  auto page = store.Page(std::nullopt, 10, &more);
+  ASSERT_EQ(page.size(), 3u);
+  // One partition, appended in order: offsets 5, 4, 3 are the newest.
+  EXPECT_EQ(page[0].original_offset, 5);
+  EXPECT_EQ(page[2].original_offset, 3);
+  reader.reset();  // stops and joins, bounded
+  EXPECT_EQ(store.size(), 3u);
 }
 
 TEST(BusCommandSink, AnUnreachableBrokerIsReportedNotHung) {

@@ -10,6 +10,7 @@
 #include "pathway/v1/envelope.pb.h"
 #include "services/gateway/api/api.h"
 #include "services/gateway/api/command_routes.h"
+#include "services/gateway/api/deadletters.h"
 #include "services/gateway/api/reads.h"
 
 namespace pathway::gateway {
@@ -66,6 +67,8 @@ TEST(OpenApi, EveryCommandRouteIsDocumentedAndEveryDocumentedPathIsServed) {
       EXPECT_NE(FindCommandRoute(path.substr(13)), nullptr) << path;
     } else if (path == "/v1/session") {
       // the front door's own (gateway.h)
+    } else if (path == "/v1/deadletters") {
+      EXPECT_TRUE(DeadLetterApi::Serves(path)) << path;
     } else if (path.starts_with("/v1/children/")) {
       EXPECT_TRUE(ReadApi::Serves(path)) << path;
     } else if (path.starts_with("/v1/")) {
