@@ -31,7 +31,7 @@ namespace pathway::engine {
 
 class ReadGate {
  public:
-  // Engine thread. `store` must stay open until Stop(partition).
+  // Engine thread. `store` (not null) must stay open until Stop(partition).
   void Serve(int32_t partition, state::CaseStore* store);
   // Engine thread: reads of `partition` end (waits for those running) and new ones
   // are told "not mine". No-op for a partition not served.

@@ -16,6 +16,7 @@
 #include "services/topics.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/histories.h"
+#include "tests/common/temp_dir.h"
 
 namespace pathway::engine {
 namespace {
@@ -334,15 +335,19 @@ TEST(QueryServiceRecord, ConsentDecidesWhatEachAgencySeesWithProvenance) {
 }
 
 TEST(ReadGate, ServingChangesTheVersionAndStopEndsReads) {
+  pathway::testing::TempDir dir;
+  state::StoreSet stores(dir.path(), "");
+  auto store = stores.Open(3);
+  ASSERT_TRUE(store.ok());
   ReadGate gate;
   const uint64_t v0 = gate.version();
   gate.Stop(3);
   EXPECT_EQ(gate.version(), v0) << "stopping what is not served changes nothing";
-  gate.Serve(3, nullptr);
+  gate.Serve(3, *store);
   EXPECT_GT(gate.version(), v0);
   EXPECT_EQ(gate.Serving(), std::vector<int32_t>{3});
   bool ran = false;
-  EXPECT_TRUE(gate.Read(3, [&](state::CaseStore&) { ran = true; }));
+  EXPECT_TRUE(gate.Read(3, [&](state::CaseStore& s) { ran = &s == *store; }));
   EXPECT_TRUE(ran);
   gate.StopAll();
   EXPECT_FALSE(gate.Read(3, [&](state::CaseStore&) { ADD_FAILURE(); }));
@@ -355,10 +360,15 @@ TEST(MemberAnnouncer, AnnouncesChangesWithIncreasingGenerationsAndLeavesWithATom
   auto producer = bus::NewMemoryProducer(broker, [](const bus::Delivery&) {});
   MemberAnnouncer announcer(*producer, "engine-a", "http://127.0.0.1:9465",
                             std::chrono::seconds(30));
+  pathway::testing::TempDir dir;
+  state::StoreSet stores(dir.path(), "");
   ReadGate gate;
   gate.SetPartitionCount(8);
-  gate.Serve(2, nullptr);
-  gate.Serve(5, nullptr);
+  for (int32_t p : {2, 5}) {
+    auto store = stores.Open(p);
+    ASSERT_TRUE(store.ok());
+    gate.Serve(p, *store);
+  }
   ASSERT_TRUE(announcer.Poll(gate, 1'000'000).ok());
   ASSERT_TRUE(announcer.Poll(gate, 1'000'500).ok());  // nothing changed
   gate.Stop(5);
