@@ -12,6 +12,9 @@ namespace pathway {
 std::string Sha256(std::string_view data);                            // 32 raw bytes
 std::string HmacSha256(std::string_view key, std::string_view data);  // 32 raw bytes
 std::string HexEncode(std::string_view bytes);
+// Equality that takes the same time wherever the first difference is (secrets, tokens).
+// The length is not hidden.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Returns false if `hex` is not an even-length string of hex digits.
 bool HexDecode(std::string_view hex, std::string* out);
 // `n` bytes from the operating system's CSPRNG (OpenSSL RAND_bytes).

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "common/crypto.h"
 #include "pathway/v1/views.pb.h"
 #include "services/bus/key_partition.h"
 #include "services/gateway/http/problem.h"
@@ -28,14 +29,6 @@ constexpr std::string_view kAliases = "/internal/v1/aliases/";
 constexpr std::string_view kChildren = "/internal/v1/children/";
 constexpr std::string_view kTimeline = "/timeline";
 constexpr std::string_view kRecord = "/record";
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  // The length is not secret (it is the file's); the content is compared in full.
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 // Keys are the keyer's output: 64 lower-case hex digits. Anything else is refused
 // before it reaches RocksDB or a log.

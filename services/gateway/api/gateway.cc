@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/crypto.h"
 #include "common/log.h"
 #include "services/gateway/api/openapi.h"
 #include "services/gateway/http/problem.h"

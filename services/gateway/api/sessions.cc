@@ -89,15 +89,6 @@ std::string ClearedSessionCookie(bool secure) {
          (secure ? "; Secure" : "");
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return diff == 0;
-}
-
 Result<std::vector<DevSignIn>> ReadDevSignIns(const std::string& file) {
   std::ifstream in(file);
   if (!in) return Error{std::make_error_code(std::errc::no_such_file_or_directory), "unreadable"};

@@ -76,9 +76,6 @@ std::string SessionCookie(std::string_view id, std::chrono::seconds max_age, boo
 // Set-Cookie that makes the browser forget the session cookie.
 std::string ClearedSessionCookie(bool secure);
 
-// Equality that takes the same time wherever the first difference is.
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
-
 struct DevSignIn {
   Role role;
   std::string id;     // the token's subject
