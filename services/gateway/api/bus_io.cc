@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -296,37 +297,55 @@ void BusOutcomeTracker::Await(const std::string& event_id, TimePoint deadline,
   done(std::move(o));
 }
 
-// ------------------------------------------------------------- BusMemberReader
+// ------------------------------------- BusMemberReader and BusDeadLetterReader
 
-struct BusMemberReader::Impl {
+// What both readers are: every partition of one topic from its beginning, outside any
+// consumer group, on a thread of their own that hands each message to `handle`.
+struct TopicFromBeginning {
   std::unique_ptr<bus::Consumer> consumer;
-  MembersDirectory& directory;
+  std::function<void(const bus::Message&)> handle;
+  const char* poll_failed_event;
   std::atomic<bool> stopping{false};
   std::thread thread;
 
-  Impl(std::unique_ptr<bus::Consumer> c, MembersDirectory& d)
-      : consumer(std::move(c)), directory(d) {}
+  TopicFromBeginning(std::unique_ptr<bus::Consumer> c, std::function<void(const bus::Message&)> h,
+                     const char* event)
+      : consumer(std::move(c)), handle(std::move(h)), poll_failed_event(event) {}
+  ~TopicFromBeginning() {
+    stopping.store(true);
+    if (thread.joinable()) thread.join();
+    consumer->Close();
+  }
+
+  static Result<std::unique_ptr<TopicFromBeginning>> Start(
+      std::unique_ptr<bus::Consumer> consumer, const std::string& topic,
+      std::function<void(const bus::Message&)> handle, const char* poll_failed_event,
+      std::chrono::milliseconds timeout) {
+    auto parts = consumer->Partitions(topic, timeout);
+    if (!parts.ok()) return parts.error();
+    std::vector<bus::TopicPartition> assign;
+    for (int32_t p : *parts) assign.push_back({topic, p, bus::kOffsetBeginning});
+    if (Status st = consumer->Assign(assign); !st.ok()) return st.error();
+    auto reader = std::make_unique<TopicFromBeginning>(std::move(consumer), std::move(handle),
+                                                       poll_failed_event);
+    reader->thread = std::thread([raw = reader.get()] { raw->Run(); });
+    return reader;
+  }
 
   void Run() {
     while (!stopping.load()) {
       auto polled = consumer->Poll(100ms);
       if (!polled.ok()) {
-        log::Warn("gateway.members_poll_failed", {{"error", polled.error().ToString()}});
+        log::Warn(poll_failed_event, {{"error", polled.error().ToString()}});
         continue;
       }
-      if (!polled->has_value()) continue;
-      const bus::Message& m = **polled;
-      if (!m.key || m.key->empty()) continue;
-      if (m.tombstone) {
-        directory.Apply(*m.key, std::nullopt);
-        continue;
-      }
-      pathway::store::v1::EngineMember member;
-      // Written by the engines: a record that does not parse is skipped, not trusted.
-      if (!member.ParseFromString(m.value) || member.instance() != *m.key) continue;
-      directory.Apply(*m.key, member);
+      if (polled->has_value()) handle(**polled);
     }
   }
+};
+
+struct BusMemberReader::Impl {
+  std::unique_ptr<TopicFromBeginning> reader;
 };
 
 BusMemberReader::BusMemberReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -334,48 +353,27 @@ BusMemberReader::BusMemberReader(std::unique_ptr<Impl> impl) : impl_(std::move(i
 Result<std::unique_ptr<BusMemberReader>> BusMemberReader::Start(
     std::unique_ptr<bus::Consumer> consumer, std::string topic, MembersDirectory& directory,
     std::chrono::milliseconds timeout) {
-  auto parts = consumer->Partitions(topic, timeout);
-  if (!parts.ok()) return parts.error();
-  std::vector<bus::TopicPartition> assign;
-  for (int32_t p : *parts) assign.push_back({topic, p, bus::kOffsetBeginning});
-  if (Status st = consumer->Assign(assign); !st.ok()) return st.error();
-  auto impl = std::make_unique<Impl>(std::move(consumer), directory);
-  impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
+  auto reader = TopicFromBeginning::Start(
+      std::move(consumer), topic,
+      [&directory](const bus::Message& m) {
+        if (!m.key || m.key->empty()) return;
+        if (m.tombstone) return directory.Apply(*m.key, std::nullopt);
+        pathway::store::v1::EngineMember member;
+        // Written by the engines: a record that does not parse is skipped, not trusted.
+        if (!member.ParseFromString(m.value) || member.instance() != *m.key) return;
+        directory.Apply(*m.key, member);
+      },
+      "gateway.members_poll_failed", timeout);
+  if (!reader.ok()) return reader.error();
+  auto impl = std::make_unique<Impl>();
+  impl->reader = std::move(*reader);
   return std::unique_ptr<BusMemberReader>(new BusMemberReader(std::move(impl)));
 }
 
-BusMemberReader::~BusMemberReader() {
-  impl_->stopping.store(true);
-  if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->consumer->Close();
-}
-
-// ---------------------------------------------------------- BusDeadLetterReader
+BusMemberReader::~BusMemberReader() = default;
 
 struct BusDeadLetterReader::Impl {
-  std::unique_ptr<bus::Consumer> consumer;
-  DeadLetterStore& store;
-  std::atomic<bool> stopping{false};
-  std::thread thread;
-
-  Impl(std::unique_ptr<bus::Consumer> c, DeadLetterStore& s) : consumer(std::move(c)), store(s) {}
-
-  void Run() {
-    while (!stopping.load()) {
-      auto polled = consumer->Poll(100ms);
-      if (!polled.ok()) {
-        log::Warn("gateway.deadletters_poll_failed", {{"error", polled.error().ToString()}});
-        continue;
-      }
-      if (!polled->has_value()) continue;
-      const bus::Message& m = **polled;
-      if (m.tombstone) continue;
-      // Written by the engines: what does not parse as a dead letter is not shown.
-      if (auto entry = ParseDeadLetter(m.partition, m.offset, m.timestamp_ms, m.value)) {
-        store.Add(std::move(*entry));
-      }
-    }
-  }
+  std::unique_ptr<TopicFromBeginning> reader;
 };
 
 BusDeadLetterReader::BusDeadLetterReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -383,20 +381,22 @@ BusDeadLetterReader::BusDeadLetterReader(std::unique_ptr<Impl> impl) : impl_(std
 Result<std::unique_ptr<BusDeadLetterReader>> BusDeadLetterReader::Start(
     std::unique_ptr<bus::Consumer> consumer, std::string topic, DeadLetterStore& store,
     std::chrono::milliseconds timeout) {
-  auto parts = consumer->Partitions(topic, timeout);
-  if (!parts.ok()) return parts.error();
-  std::vector<bus::TopicPartition> assign;
-  for (int32_t p : *parts) assign.push_back({topic, p, bus::kOffsetBeginning});
-  if (Status st = consumer->Assign(assign); !st.ok()) return st.error();
-  auto impl = std::make_unique<Impl>(std::move(consumer), store);
-  impl->thread = std::thread([raw = impl.get()] { raw->Run(); });
+  auto reader = TopicFromBeginning::Start(
+      std::move(consumer), topic,
+      [&store](const bus::Message& m) {
+        if (m.tombstone) return;
+        // Written by the engines: what does not parse as a dead letter is not shown.
+        if (auto entry = ParseDeadLetter(m.partition, m.offset, m.timestamp_ms, m.value)) {
+          store.Add(std::move(*entry));
+        }
+      },
+      "gateway.deadletters_poll_failed", timeout);
+  if (!reader.ok()) return reader.error();
+  auto impl = std::make_unique<Impl>();
+  impl->reader = std::move(*reader);
   return std::unique_ptr<BusDeadLetterReader>(new BusDeadLetterReader(std::move(impl)));
 }
 
-BusDeadLetterReader::~BusDeadLetterReader() {
-  impl_->stopping.store(true);
-  if (impl_->thread.joinable()) impl_->thread.join();
-  impl_->consumer->Close();
-}
+BusDeadLetterReader::~BusDeadLetterReader() = default;
 
 }  // namespace pathway::gateway
