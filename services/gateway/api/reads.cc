@@ -80,6 +80,19 @@ HttpResponse Passed(const HttpResponse& engine) {
   return r;
 }
 
+// The first value of `name` in a query string, as sent ("" if absent).
+std::string RawQueryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return std::string(pair.substr(name.size() + 1));
+    }
+  }
+  return {};
+}
+
 std::optional<google::protobuf::Struct> JsonObject(const std::string& body) {
   google::protobuf::Struct out;
   if (!google::protobuf::util::JsonStringToMessage(body, &out).ok()) return std::nullopt;
@@ -164,27 +177,18 @@ void ReadApi::Handle(const HttpRequest& request, const Principal& principal, Res
     }
     return Search(request, principal, std::move(respond));
   }
-  if (path.size() > kChildren.size() + kTimeline.size() && path.ends_with(kTimeline)) {
+  // /v1/children/<id>/timeline and /v1/children/<id>/record: GET only.
+  for (std::string_view view : {kTimeline, kRecord}) {
+    if (path.size() <= kChildren.size() + view.size() || !path.ends_with(view)) continue;
     if (request.method != "GET") {
       HttpResponse r = ProblemResponse(
           MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use GET"));
       r.headers.emplace_back("Allow", "GET");
       return respond(std::move(r));
     }
-    std::string_view id = path.substr(kChildren.size());
-    id.remove_suffix(kTimeline.size());
-    return Timeline(std::string(id), request.query, principal, std::move(respond));
-  }
-  if (path.size() > kChildren.size() + kRecord.size() && path.ends_with(kRecord)) {
-    if (request.method != "GET") {
-      HttpResponse r = ProblemResponse(
-          MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use GET"));
-      r.headers.emplace_back("Allow", "GET");
-      return respond(std::move(r));
-    }
-    std::string_view id = path.substr(kChildren.size());
-    id.remove_suffix(kRecord.size());
-    return Record(std::string(id), request.query, principal, std::move(respond));
+    std::string id(path.substr(kChildren.size(), path.size() - kChildren.size() - view.size()));
+    if (view == kTimeline) return Timeline(id, request.query, principal, std::move(respond));
+    return Record(id, request.query, principal, std::move(respond));
   }
   respond(ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such resource")));
 }
@@ -331,21 +335,6 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
       });
 }
 
-namespace {
-// The value of `name` in a query string, as sent ("" if absent).
-std::string RawQueryValue(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
-      return std::string(pair.substr(name.size() + 1));
-    }
-  }
-  return {};
-}
-}  // namespace
-
 void ReadApi::Record(const std::string& child_id, const std::string& query,
                      const Principal& principal, Respond respond) {
   if (!IsKey(child_id)) return respond(ChildNotFound());
@@ -358,45 +347,17 @@ void ReadApi::Record(const std::string& child_id, const std::string& query,
     p.field = "purpose";
     return respond(ProblemResponse(p));
   }
-  std::string target = "/internal/v1/children/" + child_id +
-                       "/record?agency=" + PercentEncode(principal.agency) + "&purpose=" + purpose;
-  AskOwner(
-      child_id, EngineRequest{"GET", std::move(target), {}}, 0,
-      [this, principal, child_id, purpose, respond](Result<HttpResponse> seen) {
-        if (!seen) return respond(EngineError(seen.error()));
-        if (seen->status == 200) {
-          v1::ChildRecord record;
-          google::protobuf::util::JsonParseOptions lenient;
-          lenient.ignore_unknown_fields = true;
-          if (!google::protobuf::util::JsonStringToMessage(seen->body, &record, lenient).ok()) {
-            return respond(
-                Unavailable("engine.unavailable", "the engine's answer was not understood"));
-          }
-          return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW, purpose, Passed(*seen),
-                           respond, &record);
-        }
-        if (seen->status == 403) {
-          return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED, purpose,
-                           Passed(*seen), respond);
-        }
-        if (seen->status == 404 || seen->status == 400 || seen->status == 503) {
-          return respond(Passed(*seen));
-        }
-        respond(Unavailable("engine.unavailable", "the engine could not read the child"));
-      });
+  ReadChild(child_id,
+            "/internal/v1/children/" + child_id +
+                "/record?agency=" + PercentEncode(principal.agency) + "&purpose=" + purpose,
+            principal, purpose, v1::AUDIT_ACTION_VIEW, std::move(respond));
 }
 
 void ReadApi::Timeline(const std::string& child_id, const std::string& query,
                        const Principal& principal, Respond respond) {
   if (!IsKey(child_id)) return respond(ChildNotFound());
   // Only `events` is read from the query; the agency is the caller's, never the URL's.
-  std::string events;
-  for (std::string_view rest = query; !rest.empty();) {
-    const size_t amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (pair.starts_with("events=")) events = std::string(pair.substr(7));
-  }
+  const std::string events = RawQueryValue(query, "events");
   if (!events.empty() &&
       (events.size() > 4 || events.find_first_not_of("0123456789") != std::string::npos)) {
     Problem p = MakeProblem(400, "Invalid query", "query.events",
@@ -407,22 +368,39 @@ void ReadApi::Timeline(const std::string& child_id, const std::string& query,
   std::string target =
       "/internal/v1/children/" + child_id + "/timeline?agency=" + PercentEncode(principal.agency);
   if (!events.empty()) target += "&events=" + events;
-  AskOwner(child_id, EngineRequest{"GET", std::move(target), {}}, 0,
-           [this, principal, child_id, respond](Result<HttpResponse> seen) {
-             if (!seen) return respond(EngineError(seen.error()));
-             if (seen->status == 200) {
-               return AuditThen(principal, child_id, v1::AUDIT_ACTION_TIMELINE_VIEW, "timeline",
-                                Passed(*seen), respond);
-             }
-             if (seen->status == 403) {
-               return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED, "timeline",
-                                Passed(*seen), respond);
-             }
-             if (seen->status == 404 || seen->status == 400 || seen->status == 503) {
-               return respond(Passed(*seen));
-             }
-             respond(Unavailable("engine.unavailable", "the engine could not read the child"));
-           });
+  ReadChild(child_id, std::move(target), principal, "timeline", v1::AUDIT_ACTION_TIMELINE_VIEW,
+            std::move(respond));
+}
+
+void ReadApi::ReadChild(const std::string& child_id, std::string target, const Principal& principal,
+                        const std::string& purpose, v1::AuditAction shown, Respond respond) {
+  AskOwner(
+      child_id, EngineRequest{"GET", std::move(target), {}}, 0,
+      [this, principal, child_id, purpose, shown, respond](Result<HttpResponse> seen) {
+        if (!seen) return respond(EngineError(seen.error()));
+        if (seen->status == 403) {
+          return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED, purpose,
+                           Passed(*seen), respond);
+        }
+        if (seen->status == 404 || seen->status == 400 || seen->status == 503) {
+          return respond(Passed(*seen));
+        }
+        if (seen->status != 200) {
+          return respond(Unavailable("engine.unavailable", "the engine could not read the child"));
+        }
+        if (shown != v1::AUDIT_ACTION_VIEW) {
+          return AuditThen(principal, child_id, shown, purpose, Passed(*seen), respond);
+        }
+        // A record view's audit lists the facts it disclosed and the legal bases.
+        v1::ChildRecord record;
+        google::protobuf::util::JsonParseOptions lenient;
+        lenient.ignore_unknown_fields = true;
+        if (!google::protobuf::util::JsonStringToMessage(seen->body, &record, lenient).ok()) {
+          return respond(
+              Unavailable("engine.unavailable", "the engine's answer was not understood"));
+        }
+        AuditThen(principal, child_id, shown, purpose, Passed(*seen), respond, &record);
+      });
 }
 
 }  // namespace pathway::gateway

@@ -102,6 +102,12 @@ class ReadApi {
                 std::function<void(HttpResponse)> respond);
   void Record(const std::string& child_id, const std::string& query, const Principal& principal,
               std::function<void(HttpResponse)> respond);
+  // Asks the child's owner for `target` and answers with what it says: a view is
+  // audited as `shown` (a record view with the facts it disclosed), a refusal as
+  // AUDIT_ACTION_VIEW_REFUSED, both with `purpose`, before the answer is sent.
+  void ReadChild(const std::string& child_id, std::string target, const Principal& principal,
+                 const std::string& purpose, pathway::v1::AuditAction shown,
+                 std::function<void(HttpResponse)> respond);
   // Asks the owner of `key`'s partition, retrying with the directory's newer answer
   // when an instance says it is not the owner.
   void AskOwner(const std::string& key, EngineRequest request, int attempt,
