@@ -14,23 +14,18 @@ namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 
-// The commands the case kept, parsed once: their event ids and senders. A command
-// that does not parse (it always should: the engine wrote it) is left out.
-std::map<std::string, std::string> KeptCommandSenders(std::span<const v1::Envelope> history) {
-  std::map<std::string, std::string> senders;
-  for (const auto& entry : history) {
+}  // namespace
+
+CaseHistory::CaseHistory(std::span<const v1::Envelope> entries) : entries_(entries) {
+  for (const auto& entry : entries_) {
     if (!entry.has_command_recorded()) continue;
     v1::Envelope command;
     if (!command.ParseFromString(entry.command_recorded().command())) continue;
-    senders.emplace(command.event_id(), command.source().agency());
+    senders_.emplace(command.event_id(), command.source().agency());
   }
-  return senders;
 }
 
-}  // namespace
-
-std::optional<std::string> TimelineAccess(const store::CaseState& state,
-                                          std::span<const v1::Envelope> history,
+std::optional<std::string> TimelineAccess(const store::CaseState& state, const CaseHistory& history,
                                           std::string_view agency) {
   if (agency.empty()) return std::nullopt;
   for (const auto& r : state.referrals()) {
@@ -39,7 +34,7 @@ std::optional<std::string> TimelineAccess(const store::CaseState& state,
   for (const auto& f : state.record_facts()) {
     if (f.source_agency() == agency) return "involved";
   }
-  for (const auto& [id, sender] : KeptCommandSenders(history)) {
+  for (const auto& [id, sender] : history.senders()) {
     if (sender == agency) return "involved";
   }
   // The latest decision per agency and purpose is what the case keeps.
@@ -95,8 +90,9 @@ std::string PayloadKind(const v1::Envelope& envelope) {
 }
 
 v1::ChildTimeline BuildTimeline(std::string_view child_id, const store::CaseState& state,
-                                std::span<const v1::Envelope> history, size_t max_events,
+                                const CaseHistory& kept, size_t max_events,
                                 std::string_view access_basis) {
+  const std::span<const v1::Envelope> history = kept.entries();
   v1::ChildTimeline view;
   view.set_child_id(std::string(child_id));
   view.set_history_length(history.size());
@@ -128,7 +124,7 @@ v1::ChildTimeline BuildTimeline(std::string_view child_id, const store::CaseStat
     }
     *out->mutable_data_quality() = p.data_quality();
   }
-  const auto senders = KeptCommandSenders(history);
+  const auto& senders = kept.senders();
   // Newest first; kept commands are shown through the events they caused.
   for (size_t i = history.size();
        i-- > 0 && static_cast<size_t>(view.events_size()) < max_events;) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,6 +19,24 @@
 
 namespace pathway::workflow {
 
+// A child's history with the commands the case kept already parsed (their event ids
+// and senders), so that one read parses each kept command once, whichever views use it.
+// Refers to `entries`, which must outlive it.
+class CaseHistory {
+ public:
+  CaseHistory() = default;
+  explicit CaseHistory(std::span<const pathway::v1::Envelope> entries);
+
+  std::span<const pathway::v1::Envelope> entries() const { return entries_; }
+  // Kept command's event id -> the agency that sent it. A kept command that does not
+  // parse (it always should: the engine wrote it) is left out.
+  const std::map<std::string, std::string>& senders() const { return senders_; }
+
+ private:
+  std::span<const pathway::v1::Envelope> entries_;
+  std::map<std::string, std::string> senders_;
+};
+
 // Why `agency` may see the child's timeline, or nullopt if it may not:
 // - "involved": it referred the child, sent a message about the child that the case
 //   kept (any pathway command), or provided a fact of the shared record;
@@ -26,8 +45,7 @@ namespace pathway::workflow {
 // Statutory sharing rules are per fact type (workflow/sharing.h) and open the shared
 // record's facts, not the timeline. An empty agency may see nothing.
 std::optional<std::string> TimelineAccess(const pathway::store::v1::CaseState& state,
-                                          std::span<const pathway::v1::Envelope> history,
-                                          std::string_view agency);
+                                          const CaseHistory& history, std::string_view agency);
 
 // The child's timeline: every pathway with its state, deadlines (status and rule),
 // steps and data-quality warnings, and the newest `max_events` history entries newest
@@ -36,8 +54,8 @@ std::optional<std::string> TimelineAccess(const pathway::store::v1::CaseState& s
 // engine's own, agency "pathway"). No content of any entry is copied.
 pathway::v1::ChildTimeline BuildTimeline(std::string_view child_id,
                                          const pathway::store::v1::CaseState& state,
-                                         std::span<const pathway::v1::Envelope> history,
-                                         size_t max_events, std::string_view access_basis);
+                                         const CaseHistory& history, size_t max_events,
+                                         std::string_view access_basis);
 
 // The child's shared record for `agency` and `purpose` on `on` (ViewRecord's rule,
 // workflow/shared_record.h): disclosed facts with content and provenance, withheld ones

@@ -268,8 +268,8 @@ HttpResponse QueryService::Timeline(const std::string& child_id, const std::stri
   events = std::min(events, options_.max_events);
   return ReadChild(
       child_id, agency,
-      [&](const pathway::store::v1::CaseState& state,
-          const std::vector<pathway::v1::Envelope>& history, const std::string& basis) {
+      [&](const pathway::store::v1::CaseState& state, const workflow::CaseHistory& history,
+          const std::string& basis) {
         return ViewJson(workflow::BuildTimeline(child_id, state, history, events, basis));
       });
 }
@@ -288,8 +288,8 @@ HttpResponse QueryService::Record(const std::string& child_id, const std::string
   }
   const workflow::CivilDate today = workflow::LondonDate(time_.Now());
   return ReadChild(child_id, agency,
-                   [&](const pathway::store::v1::CaseState& state,
-                       const std::vector<pathway::v1::Envelope>&, const std::string&) {
+                   [&](const pathway::store::v1::CaseState& state, const workflow::CaseHistory&,
+                       const std::string&) {
                      return ViewJson(workflow::BuildRecord(child_id, state, agency, purpose, today,
                                                            options_.sharing));
                    });
@@ -298,8 +298,8 @@ HttpResponse QueryService::Record(const std::string& child_id, const std::string
 HttpResponse QueryService::ReadChild(
     const std::string& child_id, const std::string& agency,
     const std::function<HttpResponse(const pathway::store::v1::CaseState&,
-                                     const std::vector<pathway::v1::Envelope>&,
-                                     const std::string&)>& view) const {
+                                     const workflow::CaseHistory&, const std::string&)>& view)
+    const {
   if (!IsKey(child_id)) return NotFound();
   const int32_t partition = bus::KeyPartition(child_id, gate_.partition_count());
   std::optional<HttpResponse> answer;
@@ -321,14 +321,15 @@ HttpResponse QueryService::ReadChild(
           MakeProblem(500, "Internal error", "engine.store", "the history could not be read"));
       return;
     }
-    auto basis = workflow::TimelineAccess(**state, *history, agency);
+    const workflow::CaseHistory kept(*history);
+    auto basis = workflow::TimelineAccess(**state, kept, agency);
     if (!basis) {
       answer = ProblemResponse(MakeProblem(
           403, "Not involved", "timeline.not_involved",
           "the agency is not involved in this child's care and has no consent to see it"));
       return;
     }
-    answer = view(**state, *history, *basis);
+    answer = view(**state, kept, *basis);
   });
   return served ? std::move(*answer) : NotOwner(partition);
 }

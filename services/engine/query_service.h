@@ -26,6 +26,7 @@
 #include "services/engine/subject_keyer.h"
 #include "services/gateway/http/http_server.h"
 #include "state/case_store.h"
+#include "workflow/views.h"
 
 namespace pathway::engine {
 
@@ -90,7 +91,7 @@ class QueryService {
   gateway::HttpResponse ReadChild(
       const std::string& child_id, const std::string& agency,
       const std::function<gateway::HttpResponse(const pathway::store::v1::CaseState&,
-                                                const std::vector<pathway::v1::Envelope>&,
+                                                const workflow::CaseHistory&,
                                                 const std::string& basis)>& view) const;
 
   const QueryServiceOptions options_;

@@ -40,11 +40,11 @@ store::CaseState Referred(const std::string& referrer) {
 TEST(TimelineAccess, TheReferrerAndEverySenderOfAKeptCommandAreInvolved) {
   store::CaseState state = Referred("Y00001");
   std::vector<v1::Envelope> history = {Kept("c1", "RV5")};
-  EXPECT_EQ(TimelineAccess(state, history, "Y00001"), "involved");
-  EXPECT_EQ(TimelineAccess(state, history, "RV5"), "involved");
-  EXPECT_EQ(TimelineAccess(state, history, "RXX99"), std::nullopt);
-  EXPECT_EQ(TimelineAccess(state, history, ""), std::nullopt);
-  EXPECT_EQ(TimelineAccess(state, history, "pathway"), std::nullopt)
+  EXPECT_EQ(TimelineAccess(state, CaseHistory(history), "Y00001"), "involved");
+  EXPECT_EQ(TimelineAccess(state, CaseHistory(history), "RV5"), "involved");
+  EXPECT_EQ(TimelineAccess(state, CaseHistory(history), "RXX99"), std::nullopt);
+  EXPECT_EQ(TimelineAccess(state, CaseHistory(history), ""), std::nullopt);
+  EXPECT_EQ(TimelineAccess(state, CaseHistory(history), "pathway"), std::nullopt)
       << "the engine's own events make nobody involved";
 }
 
@@ -78,7 +78,7 @@ TEST(BuildTimeline, EventsAreNewestFirstUnderTheSendersAgencyAndKeptCommandsAreN
   d->set_status(v1::DEADLINE_STATUS_MET);
   std::vector<v1::Envelope> history = {Kept("c1", "RV5"), Caused("e1", "c1"),
                                        Caused("e2", "elsewhere")};
-  v1::ChildTimeline view = BuildTimeline("abc", state, history, 10, "involved");
+  v1::ChildTimeline view = BuildTimeline("abc", state, CaseHistory(history), 10, "involved");
   EXPECT_EQ(view.child_id(), "abc");
   EXPECT_EQ(view.history_length(), 3u);
   ASSERT_EQ(view.events_size(), 2);
@@ -91,8 +91,8 @@ TEST(BuildTimeline, EventsAreNewestFirstUnderTheSendersAgencyAndKeptCommandsAreN
   ASSERT_EQ(view.pathways_size(), 1);
   EXPECT_EQ(view.pathways(0).deadlines(0).rule(), "NICE CG128 1.5.1");
   EXPECT_EQ(view.pathways(0).deadlines(0).status(), v1::DEADLINE_STATUS_MET);
-  EXPECT_EQ(BuildTimeline("abc", state, history, 1, "involved").events_size(), 1);
-  EXPECT_EQ(BuildTimeline("abc", state, history, 0, "involved").events_size(), 0);
+  EXPECT_EQ(BuildTimeline("abc", state, CaseHistory(history), 1, "involved").events_size(), 1);
+  EXPECT_EQ(BuildTimeline("abc", state, CaseHistory(history), 0, "involved").events_size(), 0);
   // Content never travels: the kept command's referral id is nowhere in the view.
   EXPECT_EQ(view.SerializeAsString().find("ND-1"), std::string::npos);
 }
