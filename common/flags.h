@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -23,6 +24,21 @@ inline std::optional<long long> WholeNumber(const std::string& v, long long min,
     return std::nullopt;
   }
   return n;
+}
+
+// "HOST:PORT" (an IPv6 host in brackets, which are removed) for a listening address;
+// false if there is no host or the port is not a whole number from 0 to 65535.
+inline bool SplitHostPort(const std::string& v, std::string* host, uint16_t* port) {
+  const size_t colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  const auto p = WholeNumber(v.substr(colon + 1), 0, 65535);
+  if (!p) return false;
+  *host = v.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  *port = static_cast<uint16_t>(*p);
+  return true;
 }
 
 // The service token in file `path` (the engines' query endpoint and the gateways share

@@ -91,15 +91,6 @@ struct Flags {
   std::string instance_id;      // empty: host name and a random suffix
 };
 
-// "host:port" -> {host, port}; nullopt if malformed.
-std::optional<std::pair<std::string, uint16_t>> HostPort(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return std::nullopt;
-  auto port = WholeNumber(text.substr(colon + 1), 0, 65535);
-  if (!port) return std::nullopt;
-  return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(*port));
-}
-
 std::string DefaultInstanceId() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
@@ -183,7 +174,9 @@ int Run(int argc, char** argv) {
       if (!value(&v) || v.empty()) return Usage("--transactional-id needs a value");
       flags.transactional_id = v;
     } else if (arg == "--query-listen") {
-      if (!value(&flags.query_listen) || !HostPort(flags.query_listen)) {
+      std::string host;
+      uint16_t port = 0;
+      if (!value(&flags.query_listen) || !SplitHostPort(flags.query_listen, &host, &port)) {
         return Usage("--query-listen needs HOST:PORT");
       }
     } else if (arg == "--query-token-file") {
@@ -400,7 +393,9 @@ int Run(int argc, char** argv) {
   std::unique_ptr<bus::Producer> member_producer;
   std::unique_ptr<engine::MemberAnnouncer> announcer;
   if (!flags.query_listen.empty()) {
-    auto [host, port] = *HostPort(flags.query_listen);
+    std::string host;
+    uint16_t port = 0;
+    SplitHostPort(flags.query_listen, &host, &port);  // checked with the flags
     engine::QueryServiceOptions query_options{query_token};
     if (flags.options.statutory_sharing) query_options.sharing = &*flags.options.statutory_sharing;
     query_service = std::make_unique<engine::QueryService>(query_options, *keyer, read_gate, time,

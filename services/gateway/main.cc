@@ -65,20 +65,6 @@ int Usage(const std::string& problem) {
   return 2;
 }
 
-bool SplitHostPort(const std::string& v, std::string* host, uint16_t* port) {
-  const size_t colon = v.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  char* end = nullptr;
-  const long p = std::strtol(v.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p < 0 || p > 65535 || end == v.c_str() + colon + 1) return false;
-  *host = v.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  *port = static_cast<uint16_t>(p);
-  return true;
-}
-
 int Run(int argc, char** argv) {
   std::string bootstrap, listen = "127.0.0.1:8080";
   AuthOptions auth_options;
