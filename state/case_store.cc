@@ -21,7 +21,7 @@
 namespace pathway::state {
 namespace {
 
-constexpr std::array<ColumnFamilySpec, 8> kFamilies = {{
+constexpr std::array<ColumnFamilySpec, 9> kFamilies = {{
     {ColumnFamily::kMeta, "meta"},
     {ColumnFamily::kCaseState, "case_state"},
     {ColumnFamily::kHistory, "history"},
@@ -30,6 +30,7 @@ constexpr std::array<ColumnFamilySpec, 8> kFamilies = {{
     {ColumnFamily::kOffsets, "offsets"},
     {ColumnFamily::kTimers, "timers"},
     {ColumnFamily::kDataKeys, "data_keys"},
+    {ColumnFamily::kCaseIndex, "case_index"},
 }};
 constexpr std::array<uint8_t, 0> kRetired = {};
 
@@ -41,7 +42,17 @@ constexpr std::string_view kMetaLocalFence = "local_fence";
 constexpr std::string_view kMetaPurgePending = "purge_pending";
 // Changelog key of a fence: the meta family's id, this prefix, the owner.
 constexpr std::string_view kFencePrefix = "fence/";
+// The CaseIndexer::version the index was built under, plus one (absent: never built).
+constexpr std::string_view kMetaIndexVersion = "index_version";
 constexpr uint64_t kSchemaVersion = 1;
+
+// The case_index family holds three kinds of key, told apart by their first byte:
+// an entry (the indexer's key after it), a subject's list of its entries (so that the
+// next state's entries replace them), and a subject whose entries a restore has yet
+// to derive.
+constexpr char kIndexSubject = '\0';
+constexpr char kIndexEntry = '\1';
+constexpr char kIndexPending = '\2';
 constexpr size_t kDedupeDigestBytes = 16;  // Batch::dedupe_digest
 
 // A sealed value starts with a byte no serialized protobuf message starts with (field
@@ -59,6 +70,11 @@ std::string ValueAad(ColumnFamily family, std::string_view key) {
 std::string FieldAad(std::string_view field, std::string_view subject) {
   return "pathway.field.v1|" + std::string(field) + "|" + std::string(subject);
 }
+
+// A subject's index entries as kept under kIndexSubject: for each, its key's and its
+// value's length (4 bytes each) followed by them.
+std::string EncodeEntries(const std::vector<IndexEntry>& entries);
+bool DecodeEntries(std::string_view in, std::vector<IndexEntry>& out);
 
 class StateCategory final : public std::error_category {
  public:
@@ -96,6 +112,36 @@ uint64_t ReadU64(std::string_view s) {
 
 void AppendU32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::string EncodeEntries(const std::vector<IndexEntry>& entries) {
+  std::string out;
+  for (const auto& e : entries) {
+    AppendU32(out, static_cast<uint32_t>(e.key.size()));
+    out += e.key;
+    AppendU32(out, static_cast<uint32_t>(e.value.size()));
+    out += e.value;
+  }
+  return out;
+}
+
+bool DecodeEntries(std::string_view in, std::vector<IndexEntry>& out) {
+  auto take = [&in](std::string& field) {
+    if (in.size() < 4) return false;
+    size_t n = 0;
+    for (size_t i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(in[i]);
+    in.remove_prefix(4);
+    if (in.size() < n) return false;
+    field.assign(in.substr(0, n));
+    in.remove_prefix(n);
+    return true;
+  };
+  while (!in.empty()) {
+    IndexEntry e;
+    if (!take(e.key) || !take(e.value)) return false;
+    out.push_back(std::move(e));
+  }
+  return true;
 }
 
 // Days since 1970-01-01, biased so that bytewise order is date order.
@@ -244,6 +290,25 @@ class RocksCaseStore final : public CaseStore {
                                  {op.applied_event_id, op.applied_digest});
       }
       op.skip = true;
+    }
+    // The index follows each subject's last state of the group, in the same write.
+    if (options_.indexer.entries) {
+      std::map<std::string, const pathway::store::v1::CaseState*> states;
+      for (const auto& batch : batches) {
+        if (!batch.new_state) continue;
+        auto subject = SubjectBytes(batch.subject_key);
+        if (!subject) return subject.error();
+        states[*subject] = &*batch.new_state;
+      }
+      for (const auto& [subject, state] : states) {
+        if (auto s = AppendIndexOps(subject, *state, ops); !s) return s;
+      }
+    } else if (!index_abandoned_) {
+      // States change without their entries: a later open with an indexer rebuilds.
+      Op forget = DeleteOp(ColumnFamily::kMeta, std::string(kMetaIndexVersion));
+      forget.mirror = false;
+      ops.push_back(std::move(forget));
+      index_abandoned_ = true;
     }
     // Of one partition's consumed offsets only the last counts: a restore that stops
     // before it holds an older offset and so processes commands again, which their
@@ -615,6 +680,7 @@ class RocksCaseStore final : public CaseStore {
         // Tombstones carry no owner: a replaced owner's only deletes are of outbox
         // entries it delivered and of timers whose deadline its state already settled.
         CheckPut(wb.Delete(cf(family), key));
+        MarkIndexPending(wb, family, key);
         ++filter.applied;
         continue;
       }
@@ -637,6 +703,7 @@ class RocksCaseStore final : public CaseStore {
         }
       }
       CheckPut(wb.Put(cf(family), key, v.value()));
+      MarkIndexPending(wb, family, key);
       // An erasure mark: the previous owner may not have deleted the landing topics'
       // records yet, so this store must (again; deleting twice changes nothing).
       if (family == ColumnFamily::kDataKeys && v.value().empty()) {
@@ -654,6 +721,7 @@ class RocksCaseStore final : public CaseStore {
     }
     auto s = db_->Write(write_, &wb);
     if (!s.ok()) return FromRocks(s, "apply changelog");
+    if (auto indexed = ReindexPending(); !indexed) return indexed;
     // Continue the outbox numbering above every restored entry.
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kOutbox)));
     it->SeekToLast();
@@ -727,6 +795,54 @@ class RocksCaseStore final : public CaseStore {
     return out;
   }
 
+  Status ScanIndex(std::string_view prefix, std::string_view after,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    std::string start(1, kIndexEntry);
+    start += prefix;
+    const size_t marked_prefix = start.size();
+    start += after;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kCaseIndex)));
+    it->Seek(start);
+    if (!after.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+    for (; it->Valid(); it->Next()) {
+      std::string_view key = it->key().ToStringView();
+      if (!key.starts_with(std::string_view(start).substr(0, marked_prefix))) break;
+      if (!fn(key.substr(1), it->value().ToStringView())) break;
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read index");
+    return {};
+  }
+
+  // Brings the index up to the indexer's version (every state's entries derived
+  // again) and finishes what a restore left pending. Called by Open.
+  Status PrepareIndex() {
+    if (!options_.indexer.entries) return {};
+    std::string built;
+    auto s = db_->Get(read_, cf(ColumnFamily::kMeta), kMetaIndexVersion, &built);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read index version");
+    std::string want;
+    AppendU64(want, uint64_t{options_.indexer.version} + 1);
+    if (s.ok() && built == want) return ReindexPending();
+    // Every state pending, then the version: a crash between leaves the version old,
+    // and the next open starts again.
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kCaseState)));
+    rocksdb::WriteBatch wb;
+    size_t marked = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      MarkIndexPending(wb, ColumnFamily::kCaseState, it->key().ToStringView());
+      if (++marked % 4096 == 0) {
+        if (auto w = db_->Write(write_, &wb); !w.ok()) return FromRocks(w, "mark index");
+        wb.Clear();
+      }
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read case states");
+    if (auto w = db_->Write(write_, &wb); !w.ok()) return FromRocks(w, "mark index");
+    if (auto r = ReindexPending(); !r) return r;
+    auto w = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaIndexVersion, want);
+    if (!w.ok()) return FromRocks(w, "write index version");
+    return {};
+  }
+
   Status Scan(ColumnFamily family,
               const std::function<void(std::string_view, std::string_view)>& fn) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(family)));
@@ -765,6 +881,92 @@ class RocksCaseStore final : public CaseStore {
            f == ColumnFamily::kDedupe || f == ColumnFamily::kOutbox ||
            f == ColumnFamily::kOffsets || f == ColumnFamily::kTimers ||
            f == ColumnFamily::kDataKeys;
+  }
+
+  // The writes that replace the subject's index entries by those of `state` (none
+  // mirrored). Unchanged entries are not written again.
+  Status AppendIndexOps(const std::string& subject, const pathway::store::v1::CaseState& state,
+                        std::vector<Op>& ops) {
+    std::vector<IndexEntry> fresh = options_.indexer.entries(HexEncode(subject), state);
+    std::sort(fresh.begin(), fresh.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
+    fresh.erase(std::unique(fresh.begin(), fresh.end(),
+                            [](const auto& a, const auto& b) { return a.key == b.key; }),
+                fresh.end());
+    const std::string list_key = kIndexSubject + subject;
+    std::string stored;
+    auto s = db_->Get(read_, cf(ColumnFamily::kCaseIndex), list_key, &stored);
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read index entries");
+    std::vector<IndexEntry> old;
+    if (s.ok() && !DecodeEntries(stored, old)) {
+      return Error{make_error_code(errc::kCorruption), "index entries do not decode"};
+    }
+    auto put = [&ops](std::string key, std::optional<std::string> value) {
+      Op op = value ? PutOp(ColumnFamily::kCaseIndex, std::move(key), std::move(*value))
+                    : DeleteOp(ColumnFamily::kCaseIndex, std::move(key));
+      op.mirror = false;
+      ops.push_back(std::move(op));
+    };
+    std::map<std::string_view, std::string_view> before;
+    for (const auto& e : old) before.emplace(e.key, e.value);
+    bool changed = old.size() != fresh.size();
+    for (const auto& e : fresh) {
+      auto it = before.find(e.key);
+      if (it != before.end() && it->second == e.value) {
+        before.erase(it);
+        continue;
+      }
+      changed = true;
+      if (it != before.end()) before.erase(it);
+      put(kIndexEntry + e.key, e.value);
+    }
+    for (const auto& [key, value] : before) put(kIndexEntry + std::string(key), std::nullopt);
+    if (changed || !before.empty()) {
+      put(list_key, fresh.empty() ? std::nullopt : std::optional(EncodeEntries(fresh)));
+    }
+    return {};
+  }
+
+  // A restored (or deleted) case state: its entries are derived once it is written.
+  void MarkIndexPending(rocksdb::WriteBatch& wb, ColumnFamily family, std::string_view key) {
+    if (family != ColumnFamily::kCaseState || !options_.indexer.entries) return;
+    CheckPut(wb.Put(cf(ColumnFamily::kCaseIndex), kIndexPending + std::string(key), ""));
+  }
+
+  // Derives the entries of every subject marked pending, each with the removal of its
+  // mark in one write, so a crash leaves the rest marked for the next call.
+  Status ReindexPending() {
+    if (!options_.indexer.entries) return {};
+    for (;;) {
+      std::vector<std::string> subjects;
+      {
+        std::unique_ptr<rocksdb::Iterator> it(
+            db_->NewIterator(read_, cf(ColumnFamily::kCaseIndex)));
+        for (it->Seek(std::string(1, kIndexPending));
+             it->Valid() && it->key().starts_with(std::string(1, kIndexPending)) &&
+             subjects.size() < 1024;
+             it->Next()) {
+          subjects.push_back(it->key().ToString().substr(1));
+        }
+        if (!it->status().ok()) return FromRocks(it->status(), "read pending index");
+      }
+      if (subjects.empty()) return {};
+      std::vector<Op> ops;
+      for (const auto& subject : subjects) {
+        pathway::store::v1::CaseState state;  // none (deleted, erased): no entries
+        auto loaded = LoadCase(HexEncode(subject));
+        if (loaded && *loaded) {
+          state = std::move(**loaded);
+        } else if (!loaded && loaded.error().code != make_error_code(errc::kErased)) {
+          return loaded.error();
+        }
+        if (auto s = AppendIndexOps(subject, state, ops); !s) return s;
+        Op done = DeleteOp(ColumnFamily::kCaseIndex, kIndexPending + subject);
+        done.mirror = false;
+        ops.push_back(std::move(done));
+      }
+      if (auto s = WriteOps(ops, outbox_next_); !s) return s;
+    }
   }
 
   // Writes `ops` (and, with a changelog, their mirror records numbered from `next`) in
@@ -901,8 +1103,12 @@ class RocksCaseStore final : public CaseStore {
         return FromRocks(s, "compact");
       }
     }
-    if (auto s = db_->CompactRange(compact, cf(ColumnFamily::kOutbox), nullptr, nullptr); !s.ok()) {
-      return FromRocks(s, "compact");
+    // The index holds no personal data, but its entries name the child's pathways:
+    // they go from the files too.
+    for (ColumnFamily family : {ColumnFamily::kOutbox, ColumnFamily::kCaseIndex}) {
+      if (auto s = db_->CompactRange(compact, cf(family), nullptr, nullptr); !s.ok()) {
+        return FromRocks(s, "compact");
+      }
     }
     return {};
   }
@@ -1001,6 +1207,7 @@ class RocksCaseStore final : public CaseStore {
   std::map<int32_t, std::string> timer_floor_;  // partition -> first timer key that may exist
   rocksdb::ReadOptions read_;
   rocksdb::WriteOptions write_;
+  bool index_abandoned_ = false;  // a Commit without an indexer forgot the index version
 };
 
 }  // namespace
@@ -1115,9 +1322,10 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
   } else if (!os.IsNotFound()) {
     return FromRocks(os, "read outbox sequence");
   }
-  std::unique_ptr<CaseStore> store = std::make_unique<RocksCaseStore>(
-      std::move(db), std::move(handles), outbox_next, std::move(store_options));
-  return store;
+  auto store = std::make_unique<RocksCaseStore>(std::move(db), std::move(handles), outbox_next,
+                                                std::move(store_options));
+  if (auto prepared = store->PrepareIndex(); !prepared) return prepared.error();
+  return std::unique_ptr<CaseStore>(std::move(store));
 }
 
 }  // namespace pathway::state

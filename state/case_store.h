@@ -48,6 +48,7 @@ enum class ColumnFamily : uint8_t {
   kOffsets = 6,    // topic + partition -> next offset to consume
   kTimers = 7,     // partition + fire date + subject + identity -> Timer
   kDataKeys = 8,   // subject key -> data key wrapped by the KEK; empty: erased
+  kCaseIndex = 9,  // StoreOptions::indexer's entries (never mirrored: derived from states)
 };
 
 struct ColumnFamilySpec {
@@ -117,6 +118,26 @@ class SharedMemory {
   virtual ~SharedMemory() = default;
 };
 
+// A secondary index of case states (caseloads: docs/gateway.md, "Caseloads"). The
+// store keeps, for every subject, the entries `entries` derives from its case state,
+// in the same atomic write as the state, so a read of the index never sees an entry
+// that disagrees with a committed state. Keys and values are opaque to the store;
+// keys of different subjects must differ. The entries are not mirrored to the
+// changelog: a restore derives them again from the states it restores.
+struct IndexEntry {
+  std::string key;
+  std::string value;
+};
+struct CaseIndexer {
+  // What `entries` derives is versioned: a store whose index was built under another
+  // version rebuilds it from every case state when opened.
+  uint32_t version = 0;
+  // Pure and thread-safe; called on the committing thread. Null: no index kept.
+  std::function<std::vector<IndexEntry>(std::string_view subject_key,
+                                        const pathway::store::v1::CaseState& state)>
+      entries;
+};
+
 struct StoreOptions {
   // Empty: no changelog. Otherwise every Commit also queues, in the same WriteBatch,
   // outbox entries for this topic and partition that mirror what it wrote, so that
@@ -137,6 +158,8 @@ struct StoreOptions {
   std::string kek;
   // Shared with other stores; null: a budget of this store's own (MemoryBudget's).
   std::shared_ptr<SharedMemory> memory;
+  // The secondary index kept beside the case states; none without `entries`.
+  CaseIndexer indexer = {};
 };
 
 // A record read back from the changelog.
@@ -271,6 +294,14 @@ class CaseStore {
   // RocksDB's own figures, summed over the column families, for metrics:
   // "estimate_num_keys", "live_data_bytes", "sst_files_bytes", "memtable_bytes".
   virtual std::map<std::string, uint64_t> Stats() = 0;
+
+  // Calls `fn` with the index entries (StoreOptions::indexer) whose key starts with
+  // `prefix`, in key order, from the first key after `prefix` + `after` (from the
+  // first with the prefix when `after` is empty), until `fn` returns false. Reads what
+  // is committed; may run on another thread than Commit.
+  virtual Status ScanIndex(
+      std::string_view prefix, std::string_view after,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
 
   // Calls `fn` with every key and value of `family` (tests and operations tools).
   virtual Status Scan(ColumnFamily family,

@@ -8,11 +8,12 @@
 namespace pathway::state {
 
 StoreSet::StoreSet(std::string dir, std::string changelog_topic, std::string kek,
-                   const MemoryBudget& memory)
+                   const MemoryBudget& memory, CaseIndexer indexer)
     : dir_(std::move(dir)),
       changelog_topic_(std::move(changelog_topic)),
       kek_(std::move(kek)),
-      memory_(SharedMemory::Make(memory)) {}
+      memory_(SharedMemory::Make(memory)),
+      indexer_(std::move(indexer)) {}
 
 std::string StoreSet::PartitionDir(int32_t partition) const {
   return dir_ + "/partition-" + std::to_string(partition);
@@ -24,7 +25,7 @@ Result<CaseStore*> StoreSet::Open(int32_t partition) {
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Error{make_error_code(errc::kIo), "create " + dir_ + ": " + ec.message()};
   auto store = CaseStore::Open(PartitionDir(partition),
-                               StoreOptions{changelog_topic_, partition, kek_, memory_});
+                               StoreOptions{changelog_topic_, partition, kek_, memory_, indexer_});
   if (!store) return store.error();
   CaseStore* raw = store->get();
   open_[partition] = std::move(*store);

@@ -23,9 +23,10 @@ class StoreSet {
  public:
   // `changelog_topic` empty: stores without a changelog (a single-instance setup).
   // `kek`: StoreOptions::kek of every store (32 bytes, or empty for clear values).
-  // Every store shares one block cache and one write-buffer budget (`memory`).
+  // Every store shares one block cache and one write-buffer budget (`memory`), and
+  // keeps the index `indexer` derives (StoreOptions::indexer; none by default).
   StoreSet(std::string dir, std::string changelog_topic, std::string kek = {},
-           const MemoryBudget& memory = {});
+           const MemoryBudget& memory = {}, CaseIndexer indexer = {});
 
   // The open store of `partition`, opening (and creating) it if needed.
   Result<CaseStore*> Open(int32_t partition);
@@ -51,6 +52,7 @@ class StoreSet {
   std::string changelog_topic_;
   std::string kek_;
   std::shared_ptr<SharedMemory> memory_;
+  CaseIndexer indexer_;
   std::map<int32_t, std::unique_ptr<CaseStore>> open_;
 };
 

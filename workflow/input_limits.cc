@@ -34,6 +34,7 @@ constexpr Entry kByFieldName[] = {
     {"upn", kIdentifier},
     {"local_id", kIdentifier},
     {"agency", kIdentifier},
+    {"team", kIdentifier},
     {"source_agency", kIdentifier},
     {"system", kIdentifier},
     {"provider", kIdentifier},

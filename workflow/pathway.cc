@@ -24,10 +24,11 @@ std::span<const Need> Definition::NeedsOf(std::string_view step) const {
 }
 
 bool Definition::IsTerminal(std::string_view state) const {
-  for (auto t : terminal) {
-    if (t == state) return true;
-  }
-  return false;
+  return std::find(terminal.begin(), terminal.end(), state) != terminal.end();
+}
+
+bool Definition::IsWaiting(std::string_view state) const {
+  return std::find(waiting.begin(), waiting.end(), state) != waiting.end();
 }
 
 std::span<const Definition* const> AllDefinitions() {

@@ -158,6 +158,9 @@ struct Definition {
   std::string_view title;
   std::vector<std::string_view> states;
   std::vector<std::string_view> terminal;
+  // The states in which the child waits for the service (its waiting list): none for
+  // a pathway that is not a wait (an annual review).
+  std::vector<std::string_view> waiting = {};
   std::vector<Transition> transitions;
   // Per step, the facts it needs from a family or another agency (data, so `pathwayctl
   // describe` lists them); at most one entry per step, naming a step of `transitions`.
@@ -167,6 +170,7 @@ struct Definition {
   // The needs of `step` (empty if it declares none).
   std::span<const Need> NeedsOf(std::string_view step) const;
   bool IsTerminal(std::string_view state) const;
+  bool IsWaiting(std::string_view state) const;
 };
 
 // Every definition, every version.

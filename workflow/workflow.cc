@@ -90,6 +90,20 @@ const store::PathwayInstance* FindInstance(const store::CaseState& state, v1::Pa
   return found;
 }
 
+// A service that recorded a step of `instance`, added once. Steps recorded before
+// PathwayStepRecorded carried the agency add nothing: such a pathway joins a caseload
+// with its next step.
+void AddService(store::PathwayInstance& instance, const std::string& agency,
+                const std::string& team) {
+  if (agency.empty()) return;
+  for (const auto& s : instance.services()) {
+    if (s.agency() == agency && s.team() == team) return;
+  }
+  store::ServiceRef* s = instance.add_services();
+  s->set_agency(agency);
+  s->set_team(team);
+}
+
 store::PathwayInstance* FindInstanceById(store::CaseState& state, const std::string& id) {
   for (auto& p : *state.mutable_pathways()) {
     if (p.instance_id() == id) return &p;
@@ -167,6 +181,8 @@ void EmitOutcome(const store::CaseState& state, const store::PathwayInstance* in
     for (const auto& f : outcome.facts) *step->add_facts() = f;
     step->set_implied(implied);
     for (const auto& w : warnings) step->add_warnings(w);
+    step->set_agency(command.source().agency());
+    step->set_team(command.actor().team());
   }
   if (implied) {
     auto* w = next().mutable_data_quality_warning();
@@ -636,6 +652,7 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
         *instance->mutable_started_on() = step.on();
       }
       instance->set_state(step.to_state());
+      AddService(*instance, step.agency(), step.team());
       for (const auto& f : step.facts()) *instance->add_facts() = f;
       store::StepTaken* taken = instance->add_steps();
       taken->set_step(step.step());

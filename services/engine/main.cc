@@ -29,6 +29,7 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "services/bus/kafka_bus.h"
+#include "services/engine/caseload_index.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_metrics.h"
 #include "services/engine/member_announcer.h"
@@ -264,7 +265,7 @@ int Run(int argc, char** argv) {
   // One store per partition, each mirrored to its changelog partition; personal data
   // sealed under per-child data keys wrapped by the KEK.
   state::StoreSet stores(flags.data_dir + "/state", std::string(topics::kChangelog), *kek,
-                         flags.memory);
+                         flags.memory, engine::CaseloadIndexer());
   // Dead letters' excerpts are sealed under a key of their own, derived from the KEK:
   // they belong to no child whose key could be used (docs/guarantees.md).
   flags.options.dead_letter_key = HmacSha256(*kek, "pathway.deadletter.v1");

@@ -12,8 +12,10 @@
 #include "services/bus/key_partition.h"
 #include "services/gateway/http/problem.h"
 #include "workflow/calendar.h"
+#include "workflow/caseload.h"
 #include "workflow/identifiers.h"
 #include "workflow/identity.h"
+#include "workflow/pathway.h"
 #include "workflow/views.h"
 
 namespace pathway::engine {
@@ -29,6 +31,9 @@ constexpr std::string_view kAliases = "/internal/v1/aliases/";
 constexpr std::string_view kChildren = "/internal/v1/children/";
 constexpr std::string_view kTimeline = "/timeline";
 constexpr std::string_view kRecord = "/record";
+constexpr std::string_view kCaseload = "/internal/v1/caseload";
+constexpr size_t kDefaultCaseloadPage = 25;
+constexpr size_t kMaxCaseloadPage = 100;
 
 // Keys are the keyer's output: 64 lower-case hex digits. Anything else is refused
 // before it reaches RocksDB or a log.
@@ -94,6 +99,12 @@ std::string QueryValue(std::string_view query, std::string_view name) {
     return out;
   }
   return {};
+}
+
+HttpResponse BadQuery(const std::string& field, const std::string& detail) {
+  auto p = MakeProblem(400, "Invalid query", "query." + field, detail);
+  p.field = field;
+  return ProblemResponse(p);
 }
 
 }  // namespace
@@ -165,6 +176,7 @@ HttpResponse QueryService::Handle(const HttpRequest& request) const {
   if (request.method != "GET") {
     return ProblemResponse(MakeProblem(405, "Method not allowed", "http.method", "use GET"));
   }
+  if (path == kCaseload) return Caseload(request.query);
   if (path.substr(0, kAliases.size()) == kAliases) {
     return Alias(std::string(path.substr(kAliases.size())));
   }
@@ -332,6 +344,110 @@ HttpResponse QueryService::ReadChild(
     answer = view(**state, kept, *basis);
   });
   return served ? std::move(*answer) : NotOwner(partition);
+}
+
+HttpResponse QueryService::Caseload(const std::string& query) const {
+  namespace v1 = pathway::v1;
+  workflow::CaseloadScope scope;
+  scope.agency = QueryValue(query, "agency");
+  scope.team = QueryValue(query, "team");
+  const std::string list = QueryValue(query, "list");
+  if (list == "caseload" || list.empty()) {
+    scope.list = v1::CASELOAD_LIST_CASELOAD;
+  } else if (list == "waiting") {
+    scope.list = v1::CASELOAD_LIST_WAITING;
+  } else {
+    return BadQuery("list", "list is caseload or waiting");
+  }
+  const std::string sort = QueryValue(query, "sort");
+  if (sort == "next_deadline" || sort.empty()) {
+    scope.sort = v1::CASELOAD_SORT_NEXT_DEADLINE;
+  } else if (sort == "waited") {
+    scope.sort = v1::CASELOAD_SORT_WAITED;
+  } else {
+    return BadQuery("sort", "sort is next_deadline or waited");
+  }
+  // One pathway, or every kind (each kind is a list of its own in the index).
+  std::vector<v1::PathwayKind> kinds;
+  if (std::string name = QueryValue(query, "pathway"); !name.empty()) {
+    const workflow::Definition* def = workflow::FindDefinitionByName(name);
+    if (!def) return BadQuery("pathway", "pathway names a pathway, e.g. neurodevelopmental");
+    kinds.push_back(def->kind);
+  } else {
+    for (const workflow::Definition* def : workflow::AllDefinitions()) {
+      if (std::find(kinds.begin(), kinds.end(), def->kind) == kinds.end()) {
+        kinds.push_back(def->kind);
+      }
+    }
+  }
+  std::string after;
+  if (std::string cursor = QueryValue(query, "after"); !cursor.empty()) {
+    if (cursor.size() > 1024 || !HexDecode(cursor, &after)) {
+      return BadQuery("after", "after is a cursor from an earlier page");
+    }
+  }
+  size_t limit = kDefaultCaseloadPage;
+  if (std::string n = QueryValue(query, "limit"); !n.empty()) {
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), limit);
+    if (ec != std::errc() || end != n.data() + n.size() || limit == 0 || limit > kMaxCaseloadPage) {
+      return BadQuery("limit", "limit is a whole number from 1 to 100");
+    }
+  }
+  std::vector<std::string> prefixes;
+  for (v1::PathwayKind kind : kinds) {
+    scope.pathway = kind;
+    auto prefix = workflow::CaseloadPrefix(scope);
+    if (!prefix) return BadQuery("agency", "agency and team are codes of up to 64 characters");
+    prefixes.push_back(std::move(*prefix));
+  }
+
+  // Up to limit + 1 from each list of each partition: together they hold the page and
+  // tell whether another follows. Entries are (place, value); the place orders them
+  // across lists and partitions (workflow/caseload.h).
+  std::vector<std::pair<std::string, std::string>> found;
+  std::vector<int32_t> answered;
+  bool failed = false;
+  for (int32_t partition : gate_.Serving()) {
+    const bool served = gate_.Read(partition, [&](state::CaseStore& store) {
+      for (const std::string& prefix : prefixes) {
+        size_t taken = 0;
+        auto s = store.ScanIndex(prefix, after, [&](std::string_view key, std::string_view value) {
+          found.emplace_back(std::string(key.substr(prefix.size())), std::string(value));
+          return ++taken <= limit;
+        });
+        failed = failed || !s;
+      }
+    });
+    if (served) answered.push_back(partition);
+  }
+  if (failed) {
+    return ProblemResponse(
+        MakeProblem(500, "Internal error", "engine.store", "the caseload could not be read"));
+  }
+  std::sort(found.begin(), found.end());
+  v1::CaseloadPage page;
+  page.set_agency(scope.agency);
+  page.set_team(scope.team);
+  page.set_list(scope.list);
+  page.set_sort(scope.sort);
+  const workflow::CivilDate today = workflow::LondonDate(time_.Now());
+  *page.mutable_on() = workflow::ToProto(today);
+  for (size_t i = 0; i < found.size() && i < limit; ++i) {
+    v1::CaseloadEntry* entry = page.add_entries();
+    if (!entry->ParseFromString(found[i].second)) {
+      return ProblemResponse(
+          MakeProblem(500, "Internal error", "engine.store", "a caseload entry does not parse"));
+    }
+    workflow::CompleteEntry(*entry, today);
+  }
+  if (found.size() > limit) page.set_next_cursor(HexEncode(found[limit - 1].first));
+  HttpResponse r = ViewJson(page);
+  // The gateway merges the pages of every instance and needs to know that together
+  // they covered every partition.
+  std::string served;
+  for (int32_t p : answered) served += (served.empty() ? "" : ",") + std::to_string(p);
+  r.headers.emplace_back("Pathway-Partitions", served);
+  return r;
 }
 
 }  // namespace pathway::engine

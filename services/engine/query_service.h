@@ -77,7 +77,11 @@ class QueryService {
 
   // POST /internal/v1/subjects, GET /internal/v1/aliases/<key>,
   // GET /internal/v1/children/<child id>/timeline?agency=A&events=N,
-  // GET /internal/v1/children/<child id>/record?agency=A&purpose=P (docs/gateway.md).
+  // GET /internal/v1/children/<child id>/record?agency=A&purpose=P,
+  // GET /internal/v1/caseload?agency=A&team=T&list=caseload|waiting&pathway=NAME&
+  //     sort=next_deadline|waited&after=CURSOR&limit=N: one page of the list over every
+  //     partition this instance serves, named in the response's Pathway-Partitions
+  //     header (docs/gateway.md).
   gateway::HttpResponse Handle(const gateway::HttpRequest& request) const;
 
  private:
@@ -85,6 +89,7 @@ class QueryService {
   gateway::HttpResponse Alias(const std::string& key) const;
   gateway::HttpResponse Timeline(const std::string& child_id, const std::string& query) const;
   gateway::HttpResponse Record(const std::string& child_id, const std::string& query) const;
+  gateway::HttpResponse Caseload(const std::string& query) const;
   // Runs `view` on the child's state and history, after the checks every read of a
   // child shares: a well-formed id, a served partition, a child (not an alias, not
   // erased) and an agency that may see it (workflow::TimelineAccess).

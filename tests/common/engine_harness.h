@@ -10,6 +10,7 @@
 
 #include "common/crypto.h"
 #include "services/bus/memory_bus.h"
+#include "services/engine/caseload_index.h"
 #include "services/engine/engine.h"
 #include "services/topics.h"
 #include "state/store_set.h"
@@ -66,7 +67,8 @@ class EngineHarness {
     producer_.reset();
     restore_.reset();
     stores_ = std::make_unique<state::StoreSet>(
-        dir_.path() + "/state", std::string(topics::kChangelog), std::string(32, 'K'));
+        dir_.path() + "/state", std::string(topics::kChangelog), std::string(32, 'K'),
+        state::MemoryBudget{}, engine::CaseloadIndexer());
     auto on_delivery = deliveries_.callback();
     if (options_.transactions) {
       producer_ = std::make_unique<FaultyTransactionalProducer>(

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "services/bus/kafka_bus.h"
+#include "services/engine/caseload_index.h"
 #include "services/engine/engine.h"
 #include "services/topics.h"
 #include "state/store_set.h"
@@ -32,7 +33,8 @@ class KafkaEngine {
   KafkaEngine(const KafkaEngineConfig& config, const TimeSource& time,
               const engine::SubjectKeyer& keyer) {
     stores_ = std::make_unique<state::StoreSet>(config.data_dir, std::string(topics::kChangelog),
-                                                std::string(32, 'K'));
+                                                std::string(32, 'K'), state::MemoryBudget{},
+                                                engine::CaseloadIndexer());
     auto producer = bus::NewKafkaProducer(config.producer, deliveries_.callback());
     auto intake = bus::NewKafkaConsumer(config.consumers, config.group_prefix + ".intake");
     auto processor = bus::NewKafkaConsumer(config.consumers, config.group_prefix + ".commands");

@@ -18,8 +18,9 @@ TEST(ColumnFamilies, IdsArePermanentAndNeverReused) {
   // Rule: key prefixes/column family ids are permanent (design.md; Zeebe lesson).
   // Changing this table's existing rows is a data-format break: add, never edit.
   const std::vector<std::pair<int, std::string>> golden = {
-      {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"}, {4, "cf04_dedupe"},
-      {5, "cf05_outbox"}, {6, "cf06_offsets"},    {7, "cf07_timers"},  {8, "cf08_data_keys"},
+      {1, "cf01_meta"},   {2, "cf02_case_state"}, {3, "cf03_history"},
+      {4, "cf04_dedupe"}, {5, "cf05_outbox"},     {6, "cf06_offsets"},
+      {7, "cf07_timers"}, {8, "cf08_data_keys"},  {9, "cf09_case_index"},
   };
   std::set<int> ids;
   for (const auto& spec : ColumnFamilies()) {

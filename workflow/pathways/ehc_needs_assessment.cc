@@ -242,6 +242,8 @@ Definition Make() {
   d.title = "EHC needs assessment";
   d.states = {kReceived, kAssessing, kRefused, kDraft, kNotIssued, kIssued, kWithdrawn};
   d.terminal = {kRefused, kNotIssued, kIssued, kWithdrawn};
+  // The 20 weeks from the request to the final plan (or the decision not to issue).
+  d.waiting = {kReceived, kAssessing, kDraft};
   d.transitions = {
       {"request_received",
        {},

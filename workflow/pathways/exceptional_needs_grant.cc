@@ -149,6 +149,7 @@ Definition Make() {
   d.title = "Exceptional Needs Grant";
   d.states = {kApplied, kFunded, kDeclined, kEnded, kEndedForEhc};
   d.terminal = {kDeclined, kEnded, kEndedForEhc};
+  d.waiting = {kApplied};
   d.transitions = {
       {"applied",
        {},

@@ -279,6 +279,8 @@ Definition Make() {
   d.title = "neurodevelopmental assessment";
   d.states = {kWaiting, kAssessing, kDiagnosed, kClosed, kSupported, kDischarged};
   d.terminal = {kClosed, kSupported, kDischarged};
+  // Referral to diagnosis: the wait NHS England counts.
+  d.waiting = {kWaiting, kAssessing};
   d.transitions = {
       {"referral_accepted",
        {},

@@ -81,6 +81,7 @@ Definition Make() {
   d.title = "Referral intake (single point of referral)";
   d.states = {kReceived, kScreened, kAccepted, kRedirected, kDeclined};
   d.terminal = {kAccepted, kRedirected, kDeclined};
+  d.waiting = {kReceived, kScreened};
   d.transitions = {
       {"received",
        {},
