@@ -115,17 +115,23 @@ std::vector<std::pair<std::string, std::string>> CaseloadIndex(std::string_view 
           scope.sort = sort;
           auto key = CaseloadPrefix(scope);
           if (!key) continue;
-          AppendU32(*key, sort == v1::CASELOAD_SORT_WAITED ? DayKey(instance.started_on())
-                          : next                           ? DayKey(next->due())
-                                                           : ~uint32_t{0});
-          *key += child_id;
-          *key += instance.instance_id();
+          *key += CaseloadPlace(entry, sort);
           out.emplace_back(std::move(*key), value);
         }
       }
     }
   }
   return out;
+}
+
+std::string CaseloadPlace(const v1::CaseloadEntry& entry, v1::CaseloadSort sort) {
+  std::string place;
+  AppendU32(place, sort == v1::CASELOAD_SORT_WAITED ? DayKey(entry.started_on())
+                   : entry.has_next_deadline()      ? DayKey(entry.next_deadline().due())
+                                                    : ~uint32_t{0});
+  place += entry.child_id();
+  place += entry.instance_id();
+  return place;
 }
 
 void CompleteEntry(v1::CaseloadEntry& entry, CivilDate today) {

@@ -51,6 +51,11 @@ std::optional<std::string> CaseloadPrefix(const CaseloadScope& scope);
 std::vector<std::pair<std::string, std::string>> CaseloadIndex(
     std::string_view child_id, const pathway::store::v1::CaseState& state);
 
+// The entry's place on a list sorted by `sort`: the rest of its key after the list's
+// prefix. A reader that holds entries from several lists (partitions, engines) orders
+// them by it, and the place of the last entry shown is the cursor of the next page.
+std::string CaseloadPlace(const pathway::v1::CaseloadEntry& entry, pathway::v1::CaseloadSort sort);
+
 // Fills `entry.weeks_waited`: whole weeks from started_on to `today` (0 before it).
 void CompleteEntry(pathway::v1::CaseloadEntry& entry, CivilDate today);
 

@@ -190,6 +190,12 @@ TEST(CaseloadIndex, EntriesSortByTheNextDeadlineOrTheLongestWaitAndNoDeadlineLas
   };
   EXPECT_EQ(order(v1::CASELOAD_SORT_NEXT_DEADLINE), "cab");
   EXPECT_EQ(order(v1::CASELOAD_SORT_WAITED), "bac");
+  // A reader holding only the entries finds their places (the cursor) again.
+  for (auto sort : {v1::CASELOAD_SORT_NEXT_DEADLINE, v1::CASELOAD_SORT_WAITED}) {
+    for (const auto& [rest, e] : On(entries, Scope(v1::CASELOAD_LIST_CASELOAD, "RV5", "", sort))) {
+      EXPECT_EQ(CaseloadPlace(e, sort), rest);
+    }
+  }
 
   state.set_erased(true);
   EXPECT_TRUE(CaseloadIndex(std::string(64, 'f'), state).empty());

@@ -346,6 +346,62 @@ std::string OpenApiDocument() {
                    {"responses", record_responses}})}}));
   }
   {
+    // Caseloads and waiting lists (caseload_reads.cc): merged from every engine instance.
+    const Descriptor* page = pathway::v1::CaseloadPage::descriptor();
+    needed.insert(page);
+    Value responses = Obj(
+        {{"200", Obj({{"description", Str("A page of the list, in the order asked for")},
+                      {"content",
+                       Obj({{"application/json", Obj({{"schema", Ref(SchemaName(page))}})}})}})}});
+    CommonProblems(responses);
+    auto choice = [](const char* name, std::vector<const char*> values, const char* about) {
+      Value options = Arr({});
+      for (const char* v : values) *options.mutable_list_value()->add_values() = Str(v);
+      return Obj({{"name", Str(name)},
+                  {"in", Str("query")},
+                  {"required", Bool(false)},
+                  {"description", Str(about)},
+                  {"schema", Obj({{"type", Str("string")}, {"enum", std::move(options)}})}});
+    };
+    Set(paths, "/v1/caseload",
+        Obj({{"get",
+              Obj({{"operationId", Str("get_caseload")},
+                   {"summary", Str("Your service's (or team's) running pathways or waiting list: "
+                                   "weeks waited, next deadline with its rule, breaches and risk "
+                                   "(roles: clinician, caseworker, team_manager, partner_system; "
+                                   "each child on the page is audited)")},
+                   {"security", Security()},
+                   {"parameters",
+                    Arr({choice("list", {"caseload", "waiting"},
+                                "caseload (default): every running pathway; waiting: those in a "
+                                "waiting state"),
+                         choice("scope", {"service", "team"},
+                                "service (default): your agency; team: your sign-in's team"),
+                         choice("sort", {"next_deadline", "waited"},
+                                "next_deadline (default): the earliest pending deadline first; "
+                                "waited: the longest wait first"),
+                         Obj({{"name", Str("pathway")},
+                              {"in", Str("query")},
+                              {"required", Bool(false)},
+                              {"description", Str("one pathway, e.g. neurodevelopmental")},
+                              {"schema", Obj({{"type", Str("string")},
+                                              {"pattern", Str("^[a-z_]{1,64}$")}})}}),
+                         Obj({{"name", Str("cursor")},
+                              {"in", Str("query")},
+                              {"required", Bool(false)},
+                              {"description", Str("the previous page's nextCursor")},
+                              {"schema", Obj({{"type", Str("string")},
+                                              {"pattern", Str("^([0-9a-f]{2}){1,512}$")}})}}),
+                         Obj({{"name", Str("limit")},
+                              {"in", Str("query")},
+                              {"required", Bool(false)},
+                              {"schema", Obj({{"type", Str("integer")},
+                                              {"minimum", Num(1)},
+                                              {"maximum", Num(100)},
+                                              {"default", Num(25)}})}})})},
+                   {"responses", responses}})}}));
+  }
+  {
     // Dead letters (deadletters.h): the operations role only; never the original's bytes.
     Value responses = Obj(
         {{"200", Obj({{"description", Str("A page of dead letters, newest first")},

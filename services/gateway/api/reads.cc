@@ -9,6 +9,7 @@
 #include "common/crypto.h"
 #include "pathway/v1/views.pb.h"
 #include "services/bus/key_partition.h"
+#include "services/gateway/api/reads_internal.h"
 #include "services/gateway/http/problem.h"
 #include "workflow/calendar.h"
 
@@ -17,11 +18,13 @@ namespace {
 
 namespace v1 = pathway::v1;
 using Respond = std::function<void(HttpResponse)>;
+using namespace reads_internal;
 
 constexpr std::string_view kSearch = "/v1/children/search";
 constexpr std::string_view kChildren = "/v1/children/";
 constexpr std::string_view kTimeline = "/timeline";
 constexpr std::string_view kRecord = "/record";
+constexpr std::string_view kCaseload = "/v1/caseload";
 
 bool IsKey(std::string_view key) {
   return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -32,13 +35,6 @@ bool MayRead(Role role) {
          role == Role::kPartnerSystem;
 }
 
-HttpResponse Unavailable(std::string rule, std::string detail) {
-  HttpResponse r =
-      ProblemResponse(MakeProblem(503, "Service unavailable", std::move(rule), std::move(detail)));
-  r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
-
 HttpResponse ChildNotFound() {
   return ProblemResponse(
       MakeProblem(404, "Not found", "child.not_found", "no child known to your service matches"));
@@ -47,6 +43,28 @@ HttpResponse ChildNotFound() {
 HttpResponse EngineError(const Error& e) {
   (void)e;  // the address and cause stay in the server; the caller may retry
   return Unavailable("engine.unavailable", "the engine that holds this child did not answer");
+}
+
+std::optional<google::protobuf::Struct> JsonObject(const std::string& body) {
+  google::protobuf::Struct out;
+  if (!google::protobuf::util::JsonStringToMessage(body, &out).ok()) return std::nullopt;
+  return out;
+}
+
+std::string StringField(const google::protobuf::Struct& s, const std::string& name) {
+  auto it = s.fields().find(name);
+  return it == s.fields().end() ? std::string() : it->second.string_value();
+}
+
+}  // namespace
+
+namespace reads_internal {
+
+HttpResponse Unavailable(std::string rule, std::string detail) {
+  HttpResponse r =
+      ProblemResponse(MakeProblem(503, "Service unavailable", std::move(rule), std::move(detail)));
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
 }
 
 std::string PercentEncode(std::string_view value) {
@@ -93,18 +111,7 @@ std::string RawQueryValue(std::string_view query, std::string_view name) {
   return {};
 }
 
-std::optional<google::protobuf::Struct> JsonObject(const std::string& body) {
-  google::protobuf::Struct out;
-  if (!google::protobuf::util::JsonStringToMessage(body, &out).ok()) return std::nullopt;
-  return out;
-}
-
-std::string StringField(const google::protobuf::Struct& s, const std::string& name) {
-  auto it = s.fields().find(name);
-  return it == s.fields().end() ? std::string() : it->second.string_value();
-}
-
-}  // namespace
+}  // namespace reads_internal
 
 // ---------------------------------------------------------------- MembersDirectory
 
@@ -152,6 +159,15 @@ std::optional<std::string> MembersDirectory::AnyUrl() const {
   return it->second.query_url();
 }
 
+std::map<std::string, std::vector<int32_t>> MembersDirectory::Owners() const {
+  std::map<std::string, std::vector<int32_t>> out;
+  const int32_t count = partition_count();
+  for (int32_t p = 0; p < count; ++p) {
+    if (auto url = UrlFor(p)) out[*url].push_back(p);
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- ReadApi
 
 ReadApi::ReadApi(ReadApiOptions options, EngineDirectory& directory, EngineCaller& engines,
@@ -159,7 +175,7 @@ ReadApi::ReadApi(ReadApiOptions options, EngineDirectory& directory, EngineCalle
     : options_(options), directory_(directory), engines_(engines), audit_(audit), time_(time) {}
 
 bool ReadApi::Serves(std::string_view path) {
-  return path == kSearch || path.starts_with(kChildren);
+  return path == kSearch || path.starts_with(kChildren) || path == kCaseload;
 }
 
 void ReadApi::Handle(const HttpRequest& request, const Principal& principal, Respond respond) {
@@ -176,6 +192,15 @@ void ReadApi::Handle(const HttpRequest& request, const Principal& principal, Res
       return respond(std::move(r));
     }
     return Search(request, principal, std::move(respond));
+  }
+  if (path == kCaseload) {
+    if (request.method != "GET") {
+      HttpResponse r = ProblemResponse(
+          MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use GET"));
+      r.headers.emplace_back("Allow", "GET");
+      return respond(std::move(r));
+    }
+    return Caseload(request, principal, std::move(respond));
   }
   // /v1/children/<id>/timeline and /v1/children/<id>/record: GET only.
   for (std::string_view view : {kTimeline, kRecord}) {

@@ -4,6 +4,8 @@
 //   GET  /v1/children/<id>/timeline     the child's timeline (?events=N)
 //   GET  /v1/children/<id>/record       the shared record for the caller's agency and a
 //                                       purpose (?purpose=P), with provenance and consent
+//   GET  /v1/caseload                   a page of the caller's service's (or team's)
+//                                       caseload or waiting list (caseload_reads.cc)
 //
 // Every answer comes from the engine instance that owns the child's partition
 // (EngineDirectory says which, from pathway.engine.members.v1), asked over its query
@@ -25,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "common/time_source.h"
@@ -45,6 +48,9 @@ class EngineDirectory {
   virtual std::optional<std::string> UrlFor(int32_t partition) const = 0;
   // Some instance's query URL (any can compute a subject key), if any is known.
   virtual std::optional<std::string> AnyUrl() const = 0;
+  // Every instance serving partitions now: its query URL -> the partitions it holds
+  // the newest claim to. Partitions nobody claims are in no list.
+  virtual std::map<std::string, std::vector<int32_t>> Owners() const = 0;
 };
 
 // The directory kept from pathway.engine.members.v1 (bus_io.h feeds it). Thread-safe.
@@ -57,6 +63,7 @@ class MembersDirectory final : public EngineDirectory {
   int32_t partition_count() const override;
   std::optional<std::string> UrlFor(int32_t partition) const override;
   std::optional<std::string> AnyUrl() const override;
+  std::map<std::string, std::vector<int32_t>> Owners() const override;
 
  private:
   mutable std::mutex mu_;
@@ -102,6 +109,9 @@ class ReadApi {
                 std::function<void(HttpResponse)> respond);
   void Record(const std::string& child_id, const std::string& query, const Principal& principal,
               std::function<void(HttpResponse)> respond);
+  // Asks every instance for a page of the list and merges them (caseload_reads.cc).
+  void Caseload(const HttpRequest& request, const Principal& principal,
+                std::function<void(HttpResponse)> respond);
   // Asks the child's owner for `target` and answers with what it says: a view is
   // audited as `shown` (a record view with the facts it disclosed), a refusal as
   // AUDIT_ACTION_VIEW_REFUSED, both with `purpose`, before the answer is sent.
@@ -119,6 +129,11 @@ class ReadApi {
                  pathway::v1::AuditAction action, const std::string& purpose, HttpResponse response,
                  std::function<void(HttpResponse)> respond,
                  const pathway::v1::ChildRecord* shown = nullptr);
+  // AuditThen for several children: one record each, the answer once all are
+  // confirmed (503 if any is not); answered at once when there are none.
+  void AuditEachThen(const Principal& principal, std::vector<std::string> child_ids,
+                     pathway::v1::AuditAction action, const std::string& purpose,
+                     HttpResponse response, std::function<void(HttpResponse)> respond);
 
   const ReadApiOptions options_;
   EngineDirectory& directory_;

@@ -50,6 +50,10 @@ class FakeDirectory final : public EngineDirectory {
     return known ? std::optional<std::string>(kEngineUrl) : std::nullopt;
   }
   std::optional<std::string> AnyUrl() const override { return UrlFor(0); }
+  std::map<std::string, std::vector<int32_t>> Owners() const override {
+    if (!known) return {};
+    return {{kEngineUrl, {0, 1, 2, 3}}};
+  }
 };
 
 // Hands each request to the engine's QueryService, unless a scripted answer comes first.
@@ -255,6 +259,7 @@ TEST_F(ReadApiTest, OnlyRolesThatCareForChildrenRead) {
   for (Role role :
        {Role::kClinician, Role::kCaseworker, Role::kTeamManager, Role::kPartnerSystem}) {
     EXPECT_EQ(Timeline(Person(role, "RV5")).status, 200) << RoleName(role);
+    EXPECT_EQ(Call(Get("/v1/caseload"), Person(role, "RV5")).status, 200) << RoleName(role);
   }
   const size_t audited = audit.published.size();
   const size_t asked = engines.calls.size();
@@ -263,6 +268,7 @@ TEST_F(ReadApiTest, OnlyRolesThatCareForChildrenRead) {
     EXPECT_EQ(t.status, 403) << RoleName(role);
     EXPECT_EQ(RuleOf(t), "authorisation.role");
     EXPECT_EQ(Search(nhs, Person(role, "RV5")).status, 403) << RoleName(role);
+    EXPECT_EQ(Call(Get("/v1/caseload"), Person(role, "RV5")).status, 403) << RoleName(role);
   }
   EXPECT_EQ(audit.published.size(), audited);
   EXPECT_EQ(engines.calls.size(), asked) << "a refused role never reaches an engine";
