@@ -8,10 +8,10 @@
 // place of its last entry is the next cursor, valid on every instance. Answers that
 // together miss a partition (an instance gone, a partition moving) are not merged: a
 // list with children left out would look complete, so the caller is told to retry.
-#include <boost/beast/core/string.hpp>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
 #include <charconv>
 #include <memory>
 #include <mutex>
