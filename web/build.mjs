@@ -5,8 +5,8 @@
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { formsHtml } from './forms.mjs'
-import { ndSteps } from './src/js/steps.mjs'
+import { chooserHtml, formHtml, formsHtml } from './forms.mjs'
+import { ehcGroups, ndSteps } from './src/js/steps.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dist = join(here, 'dist')
@@ -25,6 +25,20 @@ const pages = [
   { file: 'index.html', title: 'Sign in', script: 'sign-in.mjs' },
   { file: 'start.html', title: 'Start', script: 'start.mjs' },
   { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs', forms: () => formsHtml(ndSteps) },
+  {
+    file: 'ehc-step.html',
+    title: 'Record an EHC step',
+    script: 'ehc-step.mjs',
+    // A list of the steps, or the one form ?step= names (ehc-step.mjs shows which).
+    forms: () => `<div id="chooser" hidden>
+<p class="govuk-body">Choose the step to record.</p>
+${chooserHtml('ehc-step.html', ehcGroups)}
+</div>
+<div id="forms" hidden>
+<p class="govuk-body"><a class="govuk-link" href="/ehc-step.html">Choose another step</a></p>
+${ehcGroups.flatMap((g) => g.steps).map((step) => formHtml(step, { hidden: true })).join('\n')}
+</div>`
+  },
   { file: 'find.html', title: 'Find a child', script: 'find.mjs' },
   { file: 'timeline.html', title: 'Child’s timeline', script: 'timeline.mjs' },
   { file: 'record.html', title: 'Child’s shared record', script: 'record.mjs' },

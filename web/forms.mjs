@@ -105,3 +105,12 @@ export function formsHtml (steps, options) {
   return steps.map((step) => formHtml(step, options))
     .join('\n<hr class="govuk-section-break govuk-section-break--l govuk-section-break--visible">\n')
 }
+
+// The list a page of many forms starts with: each step a link to the page with ?step=
+// its command (a name of ours, never anything typed), under its group's heading.
+export function chooserHtml (page, groups) {
+  return groups.map((g) => `<h2 class="govuk-heading-m">${escape(g.heading)}</h2>
+<ul class="govuk-list">
+${g.steps.map((step) => `<li><a class="govuk-link" href="/${page}?step=${step.command}">${escape(step.heading)}</a></li>`).join('\n')}
+</ul>`).join('\n')
+}
