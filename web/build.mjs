@@ -5,6 +5,8 @@
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { chooserHtml, formHtml, formsHtml } from './forms.mjs'
+import { ehcGroups, ndSteps } from './src/js/steps.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dist = join(here, 'dist')
@@ -17,11 +19,26 @@ if (govukVersion !== pinned) {
 // Versioned, so the gateway may let browsers keep /assets/ for a year.
 const govukAssets = `/assets/govuk-frontend-${govukVersion}`
 
-// The pages: file, title (never anything a person typed), the module that drives it.
+// The pages: file, title (never anything a person typed), the module that drives it and,
+// for a page of step forms, the forms' markup (src/js/steps.mjs) in place of @FORMS@.
 const pages = [
   { file: 'index.html', title: 'Sign in', script: 'sign-in.mjs' },
   { file: 'start.html', title: 'Start', script: 'start.mjs' },
-  { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs' },
+  { file: 'nd-step.html', title: 'Record a neurodevelopmental assessment step', script: 'nd-step.mjs', forms: () => formsHtml(ndSteps) },
+  {
+    file: 'ehc-step.html',
+    title: 'Record an EHC step',
+    script: 'ehc-step.mjs',
+    // A list of the steps, or the one form ?step= names (ehc-step.mjs shows which).
+    forms: () => `<div id="chooser" hidden>
+<p class="govuk-body">Choose the step to record.</p>
+${chooserHtml('ehc-step.html', ehcGroups)}
+</div>
+<div id="forms" hidden>
+<p class="govuk-body"><a class="govuk-link" href="/ehc-step.html">Choose another step</a></p>
+${ehcGroups.flatMap((g) => g.steps).map((step) => formHtml(step, { hidden: true })).join('\n')}
+</div>`
+  },
   { file: 'find.html', title: 'Find a child', script: 'find.mjs' },
   { file: 'timeline.html', title: 'Child’s timeline', script: 'timeline.mjs' },
   { file: 'record.html', title: 'Child’s shared record', script: 'record.mjs' },
@@ -97,7 +114,11 @@ for (const name of readdirSync(join(here, 'src', 'js'))) {
 }
 
 for (const page of pages) {
-  const body = readFileSync(join(here, 'src', 'pages', page.file), 'utf8')
+  let body = readFileSync(join(here, 'src', 'pages', page.file), 'utf8')
+  if (page.forms) {
+    if (!body.includes('@FORMS@')) throw new Error(`${page.file}: no @FORMS@ for its forms`)
+    body = body.replace('@FORMS@', () => page.forms()) // a function: no $ patterns
+  }
   if (/<script(?![^>]*\bsrc=)|\sstyle=|<style|\son[a-z]+=/i.test(body)) {
     throw new Error(`${page.file}: inline script, style or event handler (the CSP forbids them)`)
   }

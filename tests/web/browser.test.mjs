@@ -25,17 +25,19 @@ const timelineReferralId = process.env.PATHWAY_TIMELINE_REFERRAL_ID
 const impliedNhs = process.env.PATHWAY_IMPLIED_NHS_NUMBER
 const unknownNhs = process.env.PATHWAY_UNKNOWN_NHS_NUMBER
 const otherAgencyTokenFile = process.env.PATHWAY_OTHER_AGENCY_TOKEN_FILE
+// The EHC forms' child: referred by a GP, nothing else recorded.
+const ehcNhs = process.env.PATHWAY_EHC_NHS_NUMBER
 // Dead letters: pathwayctl publishes undecodable messages onto the broker's
 // pathway.inbound.v1 (browser_test.sh has published one already).
 const pathwayctl = process.env.PATHWAY_CTL
 const bootstrap = process.env.PATHWAY_BOOTSTRAP
 for (const [name, value] of Object.entries({
   base, nhs, referralId, artifacts, webDir, timelineNhs, timelineReferralId, impliedNhs, unknownNhs, otherAgencyTokenFile,
-  pathwayctl, bootstrap
+  ehcNhs, pathwayctl, bootstrap
 })) {
   if (!value) throw new Error(`${name} is not set: run tests/web/browser_test.sh`)
 }
-const nhsNumbers = [nhs, '9434765910', timelineNhs, impliedNhs, unknownNhs]
+const nhsNumbers = [nhs, '9434765910', timelineNhs, impliedNhs, unknownNhs, ehcNhs]
 
 // playwright-core and axe-core are web/'s (pinned in its package-lock.json).
 const require = createRequire(join(webDir, 'package.json'))
@@ -877,6 +879,247 @@ test('operations: "Older" pages with the cursor; an empty page says so', TIMEOUT
   } finally {
     await other.close()
   }
+})
+
+// --- EHC steps (ehc-step.html), as a caseworker -------------------------------------------
+// The caseworker (agency 209) records an EHC needs assessment and an annual review for
+// the child browser_test.sh referred for them (`ehcNhs`, received 13 January 2025). The
+// engine's state is fresh for each run, so the references are fixed; the dates are in
+// the past whatever the day.
+const EHC_PAGE = 'Record an EHC step'
+const EHC_LINK = 'Record an EHC needs assessment, annual review or phase transfer step'
+const EHC_REQUEST = 'EHC-WEB-0001'
+let cw // the caseworker's page, in a context of its own
+
+async function ehcStep (command) {
+  await cw.goto(`${base}/ehc-step.html?step=${command}`)
+  await cw.locator(`form[data-step="${command.replaceAll('_', '-')}"]`).waitFor()
+  return command.replaceAll('_', '-')
+}
+
+async function expectSuccess (on, title, recorded) {
+  const panel = on.locator('#success-panel')
+  await panel.waitFor({ timeout: 30_000 })
+  assert.equal(await panel.locator('.govuk-panel__title').innerText(), title)
+  assert.equal(await on.evaluate(() => document.activeElement?.id), 'success-panel')
+  assert.match(await on.locator('#recorded').innerText(), recorded, "the engine's events are not shown")
+}
+
+async function summaryLinks (on) {
+  const summary = on.locator('.govuk-error-summary')
+  await summary.waitFor({ timeout: 30_000 })
+  assert.equal(await on.evaluate(() => document.activeElement?.classList.contains('govuk-error-summary')), true,
+    'the error summary is not focused')
+  return summary.locator('a').evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')]))
+}
+
+// What the page answered a submission with (an error summary, the success panel or the
+// waiting banner), once it has: a failure then says what the page showed.
+async function answered (on) {
+  await on.locator('#feedback > *').first().waitFor({ timeout: 30_000 })
+  return (await on.locator('#feedback').innerText()).replace(/\s+/g, ' ')
+}
+
+async function fieldError (on, groupId) {
+  return (await on.locator(`#${groupId}-error`).innerText()).replace(/\s+/g, ' ').trim()
+}
+
+function commandsSent (command) {
+  return urls.filter((url) => url === `${base}/v1/commands/${command}`).length
+}
+
+test('the start page offers the EHC steps to a caseworker, not to a clinician; the page lists every step', TIMEOUT, async () => {
+  await page.goto(`${base}/start.html`)
+  await page.locator('#signed-in').waitFor()
+  assert.equal(await page.getByRole('link', { name: EHC_LINK }).count(), 0, 'a clinician has the EHC link')
+  const { other } = await signedInContext({ role: 'caseworker' })
+  cw = watch(await other.newPage())
+  await cw.goto(`${base}/start.html`)
+  await cw.locator('#signed-in').waitFor()
+  await cw.getByRole('link', { name: EHC_LINK }).click()
+  await cw.waitForURL(`${base}/ehc-step.html`)
+  await cw.locator('#chooser').waitFor()
+  assert.equal(await cw.title(), `${EHC_PAGE} – pathway`)
+  assert.equal(await cw.locator('#forms').isVisible(), false)
+  // Every command of Envelope fields 140-149 and 200-208, once, under its group.
+  const steps = await cw.locator('#chooser a').evaluateAll((as) => as.map((a) => new URL(a.href).searchParams.get('step')))
+  assert.deepEqual(steps, [
+    'ehc_assessment_requested', 'ehc_assessment_decided', 'ehc_advice_requested', 'ehc_advice_received',
+    'ehc_decided_not_to_issue', 'ehc_draft_plan_issued', 'ehc_draft_plan_comments_received', 'ehc_final_plan_issued',
+    'ehc_exception_recorded', 'ehc_request_withdrawn',
+    'annual_review_due', 'annual_review_meeting_scheduled', 'annual_review_meeting_held', 'annual_review_report_sent',
+    'annual_review_decided', 'plan_amendment_proposed', 'plan_amendment_comments_received', 'amended_plan_issued',
+    'phase_transfer_due'])
+  assert.deepEqual(await cw.locator('#chooser h2').allInnerTexts(),
+    ['EHC needs assessment', 'Annual review and plan amendment', 'Phase transfer'])
+  await expectAccessible('the EHC steps', cw)
+  await screenshot('ehc-chooser', cw)
+})
+
+test('a caseworker records a request for an EHC needs assessment and sees the success panel', TIMEOUT, async () => {
+  await cw.getByRole('link', { name: 'Request for an assessment received' }).click()
+  await cw.waitForURL(`${base}/ehc-step.html?step=ehc_assessment_requested`)
+  const form = cw.locator('#ehc-assessment-requested')
+  await form.waitFor()
+  assert.equal(await cw.locator('#forms form:visible').count(), 1, 'one form at a time')
+  assert.equal(await cw.title(), `Request for an assessment received – ${EHC_PAGE} – pathway`)
+  await expectAccessible('the EHC request form', cw)
+  await screenshot('ehc-request-form', cw)
+
+  await cw.fill('#ehc-assessment-requested-nhs-number', spaced(ehcNhs))
+  await cw.fill('#ehc-assessment-requested-request-id', EHC_REQUEST)
+  await form.getByLabel('Parent', { exact: true }).check()
+  await cw.fill('#ehc-assessment-requested-received-on-day', '3')
+  await cw.fill('#ehc-assessment-requested-received-on-month', '3')
+  await cw.fill('#ehc-assessment-requested-received-on-year', '2025')
+  await cw.getByRole('button', { name: 'Record the request' }).click()
+  await expectSuccess(cw, 'Request recorded', /Request received on 3 March 2025: Request received/)
+  assert.match(await cw.locator('#success-panel').innerText(), new RegExp(EHC_REQUEST))
+  assert.equal(await cw.inputValue('#ehc-assessment-requested-nhs-number'), '', 'the form is not cleared for the next child')
+  assert.equal(await cw.isChecked('#ehc-assessment-requested-requested-by'), false)
+  await expectNoPersonalDataInTitleOrUrl(cw)
+  await expectAccessible('the EHC request recorded', cw)
+  await screenshot('ehc-request-recorded', cw)
+})
+
+test('EHC form: a reference too long and a missing date: error summary and field errors, nothing sent', TIMEOUT, async () => {
+  const f = await ehcStep('ehc_assessment_requested')
+  const sent = commandsSent('ehc_assessment_requested')
+  await cw.fill(`#${f}-nhs-number`, ehcNhs)
+  await cw.fill(`#${f}-request-id`, 'R'.repeat(129))
+  await cw.getByRole('button', { name: 'Record the request' }).click()
+  assert.deepEqual(await summaryLinks(cw), [
+    ['Request ID must be 128 characters or fewer', `#${f}-request-id`],
+    ['Select who made the request', `#${f}-requested-by`],
+    ['Enter the date the council received the request', `#${f}-received-on-day`]
+  ])
+  assert.equal(await fieldError(cw, `${f}-request-id-group`), 'Error: Request ID must be 128 characters or fewer')
+  assert.equal(await fieldError(cw, `${f}-received-on-group`), 'Error: Enter the date the council received the request')
+  assert.equal(await cw.getAttribute(`#${f}-request-id`, 'aria-describedby'), `${f}-request-id-hint ${f}-request-id-group-error`)
+  assert.match(await cw.getAttribute(`#${f}-received-on-group fieldset`, 'aria-describedby'), new RegExp(`${f}-received-on-group-error`))
+  assert.equal(await cw.locator(`#${f}-request-id.govuk-input--error`).count(), 1)
+  assert.equal(await cw.title(), `Error: Request for an assessment received – ${EHC_PAGE} – pathway`)
+  assert.equal(commandsSent('ehc_assessment_requested'), sent, 'a form with errors was sent')
+  await expectAccessible('the EHC form with errors', cw)
+  await screenshot('ehc-errors', cw)
+  // A part of a date: the message names it and the link goes to it.
+  await cw.fill(`#${f}-request-id`, 'EHC-WEB-0002')
+  await cw.locator(`#${f}`).getByLabel('Parent', { exact: true }).check()
+  await cw.fill(`#${f}-received-on-day`, '3')
+  await cw.fill(`#${f}-received-on-year`, '2025')
+  await cw.getByRole('button', { name: 'Record the request' }).click()
+  await cw.locator(`.govuk-error-summary a[href="#${f}-received-on-month"]`).waitFor()
+  assert.deepEqual(await summaryLinks(cw), [['Date the council received the request must include a month', `#${f}-received-on-month`]])
+  assert.equal(await cw.locator(`#${f}-request-id-group-error`).count(), 0, 'an earlier error stayed')
+  await cw.locator('.govuk-error-summary').getByRole('link').click()
+  assert.equal(await cw.evaluate(() => document.activeElement?.id), `${f}-received-on-month`)
+})
+
+test("EHC forms: the engine's rejections beside the fields they name, then the decision to assess", TIMEOUT, async () => {
+  const f = await ehcStep('ehc_assessment_decided')
+  const fill = async (decision, day) => {
+    await cw.fill(`#${f}-nhs-number`, ehcNhs)
+    await cw.fill(`#${f}-request-id`, EHC_REQUEST)
+    await cw.locator(`#${f}`).getByLabel(decision, { exact: true }).check()
+    await cw.fill(`#${f}-decided-on-day`, day)
+    await cw.fill(`#${f}-decided-on-month`, '4')
+    await cw.fill(`#${f}-decided-on-year`, '2025')
+    await cw.evaluate(() => document.getElementById('feedback').replaceChildren()) // so answered() waits for the new answer
+    await cw.getByRole('button', { name: 'Record the decision' }).click()
+  }
+  // A refusal must tell the family of their right to appeal: the engine's rule, beside the box.
+  await fill('Refuse to assess', '14')
+  const links = await summaryLinks(cw)
+  assert.equal(links.length, 1)
+  assert.equal(links[0][1], `#${f}-appeal-rights-given`)
+  assert.match(links[0][0], /right to appeal/)
+  assert.match(await fieldError(cw, `${f}-appeal-rights-given-group`), /^Error: A decision not to assess must tell the family of their right to appeal/)
+  assert.match(await cw.getAttribute(`#${f}-appeal-rights-given-group fieldset`, 'aria-describedby'), /appeal-rights-given-group-error/)
+  await expectNoPersonalDataInTitleOrUrl(cw)
+  await expectAccessible("the engine's rejection of a refusal without appeal rights", cw)
+  await screenshot('ehc-engine-rejection', cw)
+
+  // Its 6-week deadline (14 April 2025) has long been breached by the engine's clock, so the
+  // engine re-decides the case from the decision's date and answers with a correction.
+  await fill('Assess', '14')
+  await expectSuccess(cw, 'Decision recorded', /Decision to assess on 14 April 2025: now assessing\nDeadline decision to assess: met, due 14 April 2025/)
+  assert.equal(await cw.locator(`#${f}-appeal-rights-given-group-error`).count(), 0, 'the earlier error stayed')
+  await expectAccessible('the decision to assess recorded', cw)
+
+  // Deciding again, a day later (on the same day, the order of the two in the engine's
+  // re-decision is not fixed): the step does not fit the case's state. The engine names
+  // the command, not a field; the message goes beside the request ID, which chose the case.
+  await fill('Assess', '15')
+  assert.match(await answered(cw), /is not possible while the EHC needs assessment is at 'assessing'/)
+  assert.deepEqual((await summaryLinks(cw)).map(([, href]) => href), [`#${f}-request-id`])
+  assert.match(await fieldError(cw, `${f}-request-id-group`), /is not possible while the EHC needs assessment is at 'assessing'/)
+  await expectAccessible("the engine's rejection of a step out of order", cw)
+
+  // A draft plan dated before the decision to assess: beside the date.
+  const d = await ehcStep('ehc_draft_plan_issued')
+  await cw.fill(`#${d}-nhs-number`, ehcNhs)
+  await cw.fill(`#${d}-request-id`, EHC_REQUEST)
+  await cw.fill(`#${d}-served-on-day`, '1')
+  await cw.fill(`#${d}-served-on-month`, '4')
+  await cw.fill(`#${d}-served-on-year`, '2025')
+  await cw.getByRole('button', { name: 'Record the draft plan' }).click()
+  // (date.before_previous_step, or date.before_reported_step when the case is re-decided.)
+  const dateLinks = await summaryLinks(cw)
+  assert.deepEqual(dateLinks.map(([, href]) => href), [`#${d}-served-on-day`])
+  assert.match(dateLinks[0][0], /^This date is before the decision to assess\b.*2025-04-14/)
+  assert.match(await fieldError(cw, `${d}-served-on-group`), /^Error: This date is before the decision to assess\b.*2025-04-14/)
+  assert.equal(await cw.locator(`#${d}-served-on-group .govuk-input--error`).count(), 3)
+  await expectAccessible("the engine's rejection of a date before the previous step", cw)
+  await screenshot('ehc-step-out-of-order', cw)
+
+  // A request nobody made.
+  await cw.fill(`#${d}-request-id`, 'EHC-NO-SUCH-REQUEST')
+  await cw.getByRole('button', { name: 'Record the draft plan' }).click()
+  await cw.locator(`.govuk-error-summary a[href="#${d}-request-id"]`).waitFor({ timeout: 30_000 })
+  assert.equal(await fieldError(cw, `${d}-request-id-group`), 'Error: There is no EHC needs assessment with this request ID for this child')
+  assert.equal(await cw.locator(`#${d}-served-on-group-error`).count(), 0, 'an earlier error stayed')
+})
+
+test('keyboard only: advice requested with Tab, arrow keys and Enter', TIMEOUT, async () => {
+  const f = await ehcStep('ehc_advice_requested')
+  const stops = await tabUntil(cw, (focus) => focus.id === `${f}-nhs-number`)
+  assert.equal(stops[0], 'Skip to main content')
+  assert.ok(stops.includes('Choose another step'), `no way back to the steps: ${stops.join(' > ')}`)
+  await cw.keyboard.type(ehcNhs)
+  await cw.keyboard.press('Tab')
+  await cw.keyboard.type(EHC_REQUEST)
+  await cw.keyboard.press('Tab') // the radios: one Tab stop
+  assert.equal(await cw.evaluate(() => document.activeElement?.id), `${f}-source`)
+  await cw.keyboard.press('ArrowDown')
+  await cw.keyboard.press('ArrowDown')
+  assert.equal(await cw.isChecked(`#${f}-source-3`), true, 'Health is not chosen')
+  assert.equal(await cw.locator(`label[for="${f}-source-3"]`).innerText(), 'Health')
+  for (const part of ['22', '4', '2025']) {
+    await cw.keyboard.press('Tab')
+    await cw.keyboard.type(part)
+  }
+  assert.equal(await cw.evaluate(() => document.activeElement?.id), `${f}-requested-on-year`)
+  await cw.keyboard.press('Enter')
+  await expectSuccess(cw, 'Advice request recorded', /Advice requested on 22 April 2025/)
+  await expectAccessible('advice requested by keyboard', cw)
+  await screenshot('ehc-keyboard-advice', cw)
+})
+
+// Dated after the referral (13 January 2025): in business-date order the case knows the
+// date of birth by then (before it, the engine asks for it: annual_review_due.date_of_birth).
+test('an annual review due, with the date of birth left to the child’s record', TIMEOUT, async () => {
+  const f = await ehcStep('annual_review_due')
+  await cw.fill(`#${f}-nhs-number`, ehcNhs)
+  await cw.fill(`#${f}-review-id`, 'AR-WEB-0001')
+  await cw.fill(`#${f}-plan-or-last-review-on-day`, '3')
+  await cw.fill(`#${f}-plan-or-last-review-on-month`, '2')
+  await cw.fill(`#${f}-plan-or-last-review-on-year`, '2025')
+  await cw.getByRole('button', { name: 'Record the review due' }).click()
+  await expectSuccess(cw, 'Review recorded', /Review due on 3 February 2025: Review due/)
+  assert.match(await cw.locator('#success-panel').innerText(), /Review ID AR-WEB-0001/)
+  await expectAccessible('the annual review recorded', cw)
+  await expectNoPersonalDataInTitleOrUrl(cw)
+  await cw.context().close()
 })
 
 test('signs out', TIMEOUT, async () => {

@@ -94,6 +94,12 @@ send referral_submitted '{"referralSubmitted":{"referralId":"GP-WEB-3","child":{
 send nd_referral_accepted '{"subject":{"nhsNumber":"'$implied_nhs'"},"ndReferralAccepted":{"referralId":"ND-WEB-IM-'$$'","referredOn":'"$(day '60 days ago')"',"acceptedOn":'"$(day '50 days ago')"',"assessment":"ND_ASSESSMENT_TYPE_AUTISM","route":"ND_ROUTE_STANDARD"}}'
 send nd_outcome_recorded '{"subject":{"nhsNumber":"'$implied_nhs'"},"ndOutcomeRecorded":{"referralId":"ND-WEB-IM-'$$'","outcome":"ND_OUTCOME_DIAGNOSED","decidedOn":'"$(day '10 days ago')"'}}'
 
+# For the EHC forms (ehc-step.html): a child referred by a GP and nothing else, so that
+# the caseworker's steps are decided in business-date order as they come (a step dated
+# before one already recorded makes the engine re-decide the case).
+ehc_nhs=9434765854
+send referral_submitted '{"referralSubmitted":{"referralId":"GP-WEB-4","child":{"nhsNumber":"'$ehc_nhs'","givenName":"Orrin","familyName":"Blethway","dateOfBirth":{"year":2016,"month":11,"day":20}},"referrer":{"agency":"Y00001","role":"GP"},"reason":"REFERRAL_REASON_EHC_NEEDS_ASSESSMENT","receivedOn":{"year":2025,"month":1,"day":13}}}'
+
 # The reads are ready when the gateway knows which engine serves the child's partition
 # (pathway.engine.members.v1): a search answers 200, not 503 engine.rebalancing.
 search_code=
@@ -147,7 +153,7 @@ mkdir -p "$artifacts"
 rm -f "$artifacts"/*.png
 PATHWAY_BASE_URL=$base PATHWAY_NHS_NUMBER=$nhs PATHWAY_REFERRAL_ID=$referral_id \
   PATHWAY_TIMELINE_NHS_NUMBER=$timeline_nhs PATHWAY_TIMELINE_REFERRAL_ID=$timeline_referral_id \
-  PATHWAY_IMPLIED_NHS_NUMBER=$implied_nhs PATHWAY_UNKNOWN_NHS_NUMBER=$unknown_nhs \
+  PATHWAY_IMPLIED_NHS_NUMBER=$implied_nhs PATHWAY_UNKNOWN_NHS_NUMBER=$unknown_nhs PATHWAY_EHC_NHS_NUMBER=$ehc_nhs \
   PATHWAY_OTHER_AGENCY_TOKEN_FILE=$work/other-agency-token \
   PATHWAY_CTL=$pathwayctl PATHWAY_BOOTSTRAP=$bootstrap \
   PATHWAY_ARTIFACTS=$artifacts PATHWAY_WEB_DIR=$repo/web \
@@ -159,7 +165,7 @@ PATHWAY_BASE_URL=$base PATHWAY_NHS_NUMBER=$nhs PATHWAY_REFERRAL_ID=$referral_id 
   -e "$PATHWAY_RECORD_DISPUTING_TEXT" -e "$PATHWAY_RECORD_OWN_TEXT" "$work/gateway.log" "$work/engine.log" ||
   fail "a fact's content in a log"
 # Nothing a person typed reaches a log line.
-! grep -q "$nhs\|9434765910\|$timeline_nhs\|$implied_nhs\|$unknown_nhs\|Ada\|Example\|Zelphine\|Quorvale\|Ysolde\|Varnack" \
+! grep -q "$nhs\|9434765910\|$timeline_nhs\|$implied_nhs\|$unknown_nhs\|$ehc_nhs\|Ada\|Example\|Zelphine\|Quorvale\|Ysolde\|Varnack\|Orrin\|Blethway" \
   "$work/gateway.log" "$work/engine.log" ||
   fail "personal data in a log"
 echo "browser tests: ok (screenshots in $artifacts)"
