@@ -332,6 +332,8 @@ void Api::Impl::Post(const HttpRequest& req, const Principal& who, std::string_v
   command.mutable_source()->set_system(who.api_key ? who.id : options.system_name);
   command.mutable_actor()->set_id(who.id);
   command.mutable_actor()->set_role(std::string(RoleName(who.role)));
+  // The sign-in's team: the steps it records put the pathway on that team's caseload.
+  command.mutable_actor()->set_team(who.team);
   if (!command.has_occurred_at()) *command.mutable_occurred_at() = ToTimestamp(now);
   if (command.correlation_id().empty()) command.set_correlation_id(event_id);
 

@@ -71,6 +71,7 @@ TEST_F(ApiTest, ACommandIsPublishedWithTheCallerAsSourceAndActorAndAnswered202) 
   EXPECT_EQ(e.source().system(), "pathway-gateway");
   EXPECT_EQ(e.actor().id(), "staff-17");
   EXPECT_EQ(e.actor().role(), "clinician");
+  EXPECT_EQ(e.actor().team(), "nd-team") << "the sign-in's team: its caseload";
   EXPECT_EQ(e.occurred_at().seconds(), 1'767'225'600);
   EXPECT_EQ(e.correlation_id(), e.event_id());
   EXPECT_EQ(e.nd_first_appointment_attended().referral_id(), "ND-1");
