@@ -43,7 +43,7 @@ read -r -t 60 -u 4 listening || fail "the gateway did not start within 60 s"
 [[ $listening =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "gateway said: $listening"
 base="http://127.0.0.1:${BASH_REMATCH[1]}"
 
-clinician=$("$devtoken" sign --dir "$work/idp" --sub staff-1 --role clinician --agency RXX01)
+clinician=$("$devtoken" sign --dir "$work/idp" --sub staff-1 --role clinician --agency RXX01 --team nd-team)
 auditor=$("$devtoken" sign --dir "$work/idp" --sub staff-9 --role auditor --agency RXX01)
 stranger=$("$devtoken" sign --dir "$work/idp" --sub staff-5 --role caseworker --agency LA999)
 operations=$("$devtoken" sign --dir "$work/idp" --sub staff-7 --role operations --agency 209)
@@ -121,6 +121,26 @@ call GET "/v1/children/$child/timeline" "" -H "Authorization: Bearer $stranger"
   fail "stranger's timeline: $(status) $(body)"
 call GET "/v1/children/$child/timeline" "" -H "Authorization: Bearer $auditor"
 [[ $(status) == 403 ]] || fail "auditor's timeline: $(status)"
+
+# The clinician's service accepts the child onto the neurodevelopmental pathway (the
+# referral dated 2025-03-10): the child is on its team's waiting list with the weeks
+# waited since then and the first appointment's deadline with its rule.
+accepted='{"subject":{"nhsNumber":"9434765919"},"ndReferralAccepted":{"referralId":"GW-1","referredOn":{"year":2025,"month":3,"day":10},"acceptedOn":{"year":2025,"month":3,"day":17},"assessment":"ND_ASSESSMENT_TYPE_AUTISM","route":"ND_ROUTE_STANDARD"}}'
+call POST /v1/commands/nd_referral_accepted "$accepted" -H "Authorization: Bearer $clinician" \
+  -H 'Prefer: wait=20'
+[[ $(status) == 200 ]] && grep -q '"status":"accepted"' "$work/body" || fail "accepted: $(status) $(body)"
+call GET "/v1/caseload?list=waiting&scope=team&sort=waited" "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 200 ]] || fail "caseload: $(status) $(body)"
+grep -q "\"childId\":\"$child\"" "$work/body" && grep -q '"weeksWaited":[1-9]' "$work/body" &&
+  grep -q '"name":"first_appointment"' "$work/body" && grep -q '"rule":"NICE' "$work/body" &&
+  grep -q '"team":"nd-team"' "$work/body" || fail "caseload content: $(body)"
+! grep -q '9434765919\|Ada' "$work/body" || fail "identifiers in the caseload"
+call GET "/v1/caseload" "" -H "Authorization: Bearer $stranger"
+[[ $(status) == 200 ]] && ! grep -q "$child" "$work/body" || fail "stranger's caseload: $(status) $(body)"
+call GET "/v1/caseload" "" -H "Authorization: Bearer $auditor"
+[[ $(status) == 403 ]] || fail "auditor's caseload: $(status)"
+call GET "/v1/caseload?sort=alphabetical" "" -H "Authorization: Bearer $clinician"
+[[ $(status) == 400 ]] && grep -q '"rule":"query.sort"' "$work/body" || fail "bad sort: $(status)"
 
 # A mistake the gateway finds at once, and one only the engine can find (the case).
 bad=${referral/9434765919/9434765910}
