@@ -166,6 +166,10 @@ if [[ -n $child_id ]]; then
   answer=$(curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
     "$gateway_url/v1/children/$child_id/timeline?events=3" || true)
   echo "${answer:0:900} ..."
+  echo "-- and the clinician's team's waiting list, longest wait first (GET /v1/caseload)"
+  answer=$(curl -sS --max-time 10 -H "Authorization: Bearer $clinician_token" \
+    "$gateway_url/v1/caseload?list=waiting&scope=team&sort=waited" || true)
+  echo "${answer:0:700} ..."
 else
   echo "(not found yet: ${found:-no answer})"
 fi

@@ -105,6 +105,9 @@ struct Transition {
   // Records this step when only a later step shows it happened: no command of its own,
   // so it checks only what the dates known allow. Null: never implied.
   StepFunction implied = nullptr;
+  // Recorded by whoever refers the child (a GP, a school), who is not a service running
+  // the pathway: the step puts the pathway on no caseload (docs/gateway.md, "Caseloads").
+  bool by_referrer = false;
 };
 
 // A fact a step needs ("tell it once", docs/tell-it-once.md). The shared record serves

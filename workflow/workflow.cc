@@ -104,6 +104,12 @@ void AddService(store::PathwayInstance& instance, const std::string& agency,
   s->set_team(team);
 }
 
+bool RecordedByReferrer(const v1::PathwayStepRecorded& step) {
+  const Definition* def = FindDefinition(step.pathway(), step.version());
+  const Transition* t = def ? def->Find(step.step()) : nullptr;
+  return t && t->by_referrer;
+}
+
 store::PathwayInstance* FindInstanceById(store::CaseState& state, const std::string& id) {
   for (auto& p : *state.mutable_pathways()) {
     if (p.instance_id() == id) return &p;
@@ -652,7 +658,7 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
         *instance->mutable_started_on() = step.on();
       }
       instance->set_state(step.to_state());
-      AddService(*instance, step.agency(), step.team());
+      if (!RecordedByReferrer(step)) AddService(*instance, step.agency(), step.team());
       for (const auto& f : step.facts()) *instance->add_facts() = f;
       store::StepTaken* taken = instance->add_steps();
       taken->set_step(step.step());

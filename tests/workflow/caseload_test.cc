@@ -159,6 +159,40 @@ TEST_F(Caseload, AnEndedPathwayLeavesEveryList) {
   EXPECT_TRUE(Index().empty());
 }
 
+TEST_F(Caseload, TheReferrerIsNotAServiceButWhoeverScreensIs) {
+  Run(Command("ref", "2026-01-05", [](v1::Envelope& e) {
+    e.mutable_source()->set_agency("Y00001");  // a GP practice
+    auto* r = e.mutable_referral_submitted();
+    r->set_referral_id("REF-1");
+    auto* c = r->mutable_child();
+    c->set_nhs_number(pathway::testing::kValidNhsNumber);
+    c->set_given_name("Test");
+    c->set_family_name("Child");
+    *c->mutable_date_of_birth() = Day("2018-04-01");
+    r->mutable_referrer()->set_agency("Y00001");
+    r->set_reason(v1::REFERRAL_REASON_ATTENTION);
+    *r->mutable_received_on() = Day("2026-01-05");
+  }));
+  ASSERT_EQ(Child().state.pathways_size(), 1) << LastRejectionRule();
+  EXPECT_EQ(Child().state.pathways(0).services_size(), 0);
+  EXPECT_TRUE(Index().empty()) << "a referral is on no caseload until a service screens it";
+  Send(Command("scr", "2026-01-07",
+               [](v1::Envelope& e) {
+                 auto* s = e.mutable_referral_screened();
+                 s->set_referral_id("REF-1");
+                 *s->mutable_screened_on() = Day("2026-01-07");
+               }),
+       "LA-SPA", "");
+  ASSERT_EQ(Child().state.pathways(0).services_size(), 1) << LastRejectionRule();
+  auto on = On(Index(), Scope(v1::CASELOAD_LIST_WAITING, "LA-SPA", "", v1::CASELOAD_SORT_WAITED,
+                              v1::PATHWAY_KIND_REFERRAL_INTAKE));
+  ASSERT_EQ(on.size(), 1u);
+  EXPECT_EQ(on.begin()->second.state(), "screened");
+  EXPECT_TRUE(On(Index(), Scope(v1::CASELOAD_LIST_CASELOAD, "Y00001", "", v1::CASELOAD_SORT_WAITED,
+                                v1::PATHWAY_KIND_REFERRAL_INTAKE))
+                  .empty());
+}
+
 TEST(CaseloadIndex, EntriesSortByTheNextDeadlineOrTheLongestWaitAndNoDeadlineLast) {
   store::CaseState state;
   auto add = [&](const std::string& id, const std::string& started, const std::string& due) {
