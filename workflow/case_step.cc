@@ -535,10 +535,20 @@ bool IsRedecidable(const v1::Envelope& command) {
 
 std::string CommandOrder(const v1::Envelope& command) {
   const auto day = BusinessDay(command).value_or(CivilDate{});
-  char head[40];
-  std::snprintf(head, sizeof head, "%04d%02d%02d|%03d|", static_cast<int>(day.year()) % 10000,
-                static_cast<int>(static_cast<unsigned>(day.month())) % 100,
-                static_cast<int>(static_cast<unsigned>(day.day())) % 100, Rank(command) % 1000);
+  // Two steps of one day are ordered by when the partner says each happened, so a
+  // decision recorded again later that day is the repeat whatever arrives first; only
+  // identical instants fall back to the content. Seconds from 0001-01-01 (what a valid
+  // Timestamp may hold) keep the field non-negative and fixed-width; out of range: 0.
+  constexpr int64_t kFromYearOne = 62'135'596'800;
+  const auto& at = command.occurred_at();
+  const bool valid = at.seconds() >= -kFromYearOne && at.seconds() <= 253'402'300'799 &&
+                     at.nanos() >= 0 && at.nanos() <= 999'999'999;
+  char head[64];
+  std::snprintf(
+      head, sizeof head, "%04d%02d%02d|%03d|%012lld%09d|", static_cast<int>(day.year()) % 10000,
+      static_cast<int>(static_cast<unsigned>(day.month())) % 100,
+      static_cast<int>(static_cast<unsigned>(day.day())) % 100, Rank(command) % 1000,
+      valid ? static_cast<long long>(at.seconds() + kFromYearOne) : 0LL, valid ? at.nanos() : 0);
   return head + HexEncode(ContentDigest(command));
 }
 

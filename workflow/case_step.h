@@ -69,7 +69,9 @@ bool IsRedecidable(const pathway::v1::Envelope& command);
 // The command's place in business-date order: its business date (the step's own date
 // field; for a shared-record command its date or else its own day), then shared-record
 // commands before pathway commands and pathway steps in their definition's order, then
-// its content digest (so two commands of one day sort the same whatever their arrival).
+// when it occurred (occurred_at: a step recorded again later the same day is the
+// repeat), then its content digest (so two commands of one day sort the same whatever
+// their arrival).
 std::string CommandOrder(const pathway::v1::Envelope& command);
 
 struct CaseStep {

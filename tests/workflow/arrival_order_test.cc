@@ -180,6 +180,47 @@ TEST(ArrivalOrder, ADecisionBeforeItsRequestIsAcceptedOnceTheRequestArrives) {
   EXPECT_EQ(due["final_plan"], "2025-05-26 DEADLINE_STATUS_PENDING");
 }
 
+TEST(ArrivalOrder, ADecisionRecordedTwiceOnOneDayTheEarlierStandsWhicheverArrivesFirst) {
+  // A caseworker records the decision to assess at 10:00 and, by mistake, again at
+  // 15:00 the same day (new event ids: the gateway makes one per submission). Whatever
+  // order they reach the engine in, and whatever their ids, the 10:00 one is the
+  // decision and the 15:00 one the refused repeat.
+  auto request = Command("req", "2025-01-06", [](v1::Envelope& e) {
+    auto* r = e.mutable_ehc_assessment_requested();
+    r->set_request_id("EHC-1");
+    r->set_requested_by(v1::EHC_REQUESTER_PARENT);
+    *r->mutable_received_on() = Day("2025-01-06");
+  });
+  auto decided = [](const std::string& id, int hour) {
+    auto d = Command(id, "2025-02-03", [](v1::Envelope& e) {
+      auto* c = e.mutable_ehc_assessment_decided();
+      c->set_request_id("EHC-1");
+      c->set_decision(v1::ASSESSMENT_DECISION_ASSESS);
+      *c->mutable_decided_on() = Day("2025-02-03");
+    });
+    d.mutable_occurred_at()->set_seconds(d.occurred_at().seconds() + (hour - 10) * 3600);
+    return d;
+  };
+  for (const auto& [first_id, second_id] :
+       std::vector<std::pair<std::string, std::string>>{{"a", "b"}, {"b", "a"}, {"z", "0"}}) {
+    const auto morning = decided(first_id, 10);
+    const auto afternoon = decided(second_id, 15);
+    for (bool afternoon_first : {false, true}) {
+      Simulator sim(Key);
+      sim.Process(request, At("2025-01-06"));
+      sim.Process(afternoon_first ? afternoon : morning, At("2025-02-04"));
+      sim.Process(afternoon_first ? morning : afternoon, At("2025-02-05"));
+      const auto& subject = sim.subjects().at(Key(pathway::testing::kValidNhsNumber));
+      ASSERT_EQ(subject.state.rejected_size(), 1)
+          << first_id << second_id << " afternoon first: " << afternoon_first;
+      EXPECT_EQ(subject.state.rejected(0).event_id(), second_id)
+          << "the repeat is the later one, " << first_id << second_id
+          << " afternoon first: " << afternoon_first;
+      EXPECT_EQ(subject.state.pathways(0).state(), "assessing");
+    }
+  }
+}
+
 TEST(ArrivalOrder, ALateMessageMeetsADeadlineItMetInRealityAndTheBreachIsCorrected) {
   // The decision to assess was made on time (17 Feb) but sent after the deadline
   // (due 17 Feb) had been reported breached: re-decided, it is met, and the
