@@ -54,9 +54,9 @@ class CaseloadQuery : public ::testing::Test {
   CaseloadQuery() : h(Options(gate)) {
     gate.SetPartitionCount(4);
     h.time().Set(pathway::testing::At("2026-03-30"));
+    for (int i = 0; i < kChildren; ++i) nhs.push_back(pathway::testing::TestNhsNumber(i));
     for (int i = kChildren - 1; i >= 0; --i) {
       const std::string referred = Date(i);
-      nhs.insert(nhs.begin(), pathway::testing::TestNhsNumber(i));
       h.Publish(Command(
           "acc-" + std::to_string(i), referred,
           [&](v1::Envelope& e) {
@@ -69,7 +69,7 @@ class CaseloadQuery : public ::testing::Test {
             c->set_assessment(v1::ND_ASSESSMENT_TYPE_AUTISM);
             c->set_route(v1::ND_ROUTE_STANDARD);
           },
-          nhs.front()));
+          nhs[i]));
     }
     h.Publish(Command(
         "risk-11", "2026-03-30",
