@@ -35,11 +35,14 @@ uint32_t DayKey(const v1::Date& d) {
   return static_cast<uint32_t>(days) + 0x80000000u;
 }
 
-// The earliest pending deadline (the first recorded among equal dates).
+// The earliest deadline still to be met: pending, or breached and not met yet (overdue,
+// so it sorts first); the first recorded among equal dates.
 const store::Deadline* NextDeadline(const store::PathwayInstance& instance) {
   const store::Deadline* next = nullptr;
   for (const auto& d : instance.deadlines()) {
-    if (d.status() != v1::DEADLINE_STATUS_PENDING) continue;
+    const bool open = d.status() == v1::DEADLINE_STATUS_PENDING ||
+                      (d.status() == v1::DEADLINE_STATUS_BREACHED && !d.has_met_on());
+    if (!open) continue;
     if (!next || DayKey(d.due()) < DayKey(next->due())) next = &d;
   }
   return next;

@@ -25,7 +25,7 @@
 namespace pathway::workflow {
 
 // Bump when what CaseloadIndex derives changes: every store rebuilds its index.
-inline constexpr uint32_t kCaseloadIndexVersion = 1;
+inline constexpr uint32_t kCaseloadIndexVersion = 2;  // 2: overdue deadlines are next
 
 // Agencies and teams longer than this, or holding a NUL, are on no list (codes are
 // short; the limit keeps keys small).

@@ -137,8 +137,16 @@ TEST_F(Caseload, AnotherServiceThatRecordsAStepJoinsAndTheRiskAndBreachesShow) {
     ASSERT_EQ(on.size(), 1u) << agency;
     EXPECT_EQ(on.begin()->second.risk(), "high");
     EXPECT_GE(on.begin()->second.breaches(), 1u);
-    EXPECT_NE(on.begin()->second.next_deadline().name(), "first_appointment")
-        << "a breached deadline is no longer the next one";
+    // Overdue deadlines stay the next ones until met: the earliest due comes first.
+    const auto& next = on.begin()->second.next_deadline();
+    EXPECT_EQ(next.status(), v1::DEADLINE_STATUS_BREACHED);
+    for (const auto& d : Instance().deadlines()) {
+      if (d.status() == v1::DEADLINE_STATUS_BREACHED && !d.has_met_on()) {
+        EXPECT_LE(std::chrono::sys_days{StoredDate(next.due())},
+                  std::chrono::sys_days{StoredDate(d.due())})
+            << d.name();
+      }
+    }
   }
   // No team was named: only the services' own lists.
   EXPECT_EQ(entries.size(), 8u);
@@ -214,6 +222,12 @@ TEST(CaseloadIndex, EntriesSortByTheNextDeadlineOrTheLongestWaitAndNoDeadlineLas
   add("a", "2026-01-05", "2026-04-06");
   add("b", "2025-11-03", "");
   add("c", "2026-02-02", "2026-03-02");
+  // Overdue (breached, not met): sorts before every pending one. Met late: not open.
+  add("d", "2026-03-02", "2026-01-05");
+  state.mutable_pathways(3)->mutable_deadlines(0)->set_status(v1::DEADLINE_STATUS_BREACHED);
+  add("e", "2026-03-09", "2025-12-01");
+  state.mutable_pathways(4)->mutable_deadlines(0)->set_status(v1::DEADLINE_STATUS_BREACHED);
+  *state.mutable_pathways(4)->mutable_deadlines(0)->mutable_met_on() = Day("2026-01-10");
   const auto entries = CaseloadIndex(std::string(64, 'f'), state);
   auto order = [&](v1::CaseloadSort sort) {
     std::string ids;
@@ -222,8 +236,8 @@ TEST(CaseloadIndex, EntriesSortByTheNextDeadlineOrTheLongestWaitAndNoDeadlineLas
     }
     return ids;
   };
-  EXPECT_EQ(order(v1::CASELOAD_SORT_NEXT_DEADLINE), "cab");
-  EXPECT_EQ(order(v1::CASELOAD_SORT_WAITED), "bac");
+  EXPECT_EQ(order(v1::CASELOAD_SORT_NEXT_DEADLINE), "dcabe");
+  EXPECT_EQ(order(v1::CASELOAD_SORT_WAITED), "bacde");
   // A reader holding only the entries finds their places (the cursor) again.
   for (auto sort : {v1::CASELOAD_SORT_NEXT_DEADLINE, v1::CASELOAD_SORT_WAITED}) {
     for (const auto& [rest, e] : On(entries, Scope(v1::CASELOAD_LIST_CASELOAD, "RV5", "", sort))) {

@@ -378,7 +378,8 @@ std::string OpenApiDocument() {
                          choice("scope", {"service", "team"},
                                 "service (default): your agency; team: your sign-in's team"),
                          choice("sort", {"next_deadline", "waited"},
-                                "next_deadline (default): the earliest pending deadline first; "
+                                "next_deadline (default): the most overdue, then the earliest due, "
+                                "first; "
                                 "waited: the longest wait first"),
                          Obj({{"name", Str("pathway")},
                               {"in", Str("query")},
