@@ -42,7 +42,31 @@ ${ehcGroups.flatMap((g) => g.steps).map((step) => formHtml(step, { hidden: true 
   { file: 'find.html', title: 'Find a child', script: 'find.mjs' },
   { file: 'timeline.html', title: 'Child’s timeline', script: 'timeline.mjs' },
   { file: 'record.html', title: 'Child’s shared record', script: 'record.mjs' },
-  { file: 'deadletters.html', title: 'Dead letters', script: 'deadletters.mjs' }
+  { file: 'deadletters.html', title: 'Dead letters', script: 'deadletters.mjs' },
+  // Two lists, one page source and one module (caseload.mjs): @NAME@ is the page's vars.NAME.
+  {
+    file: 'caseload.html',
+    title: 'My caseload',
+    script: 'caseload.mjs',
+    vars: {
+      LIST: 'caseload',
+      SORT: 'next_deadline',
+      HEADING: 'My caseload',
+      INTRO: 'The children whose pathways your service is working on: every pathway not yet ended of which your service, or your team, has recorded a step.'
+    }
+  },
+  {
+    file: 'waiting.html',
+    source: 'caseload.html',
+    title: 'Waiting list',
+    script: 'caseload.mjs',
+    vars: {
+      LIST: 'waiting',
+      SORT: 'waited',
+      HEADING: 'Waiting list',
+      INTRO: 'The children waiting for your service: pathways in a waiting state, such as waiting for or in a neurodevelopmental assessment, or an EHC needs assessment until the decision or the plan.'
+    }
+  }
 ]
 
 function layout ({ title, script, body }) {
@@ -114,11 +138,14 @@ for (const name of readdirSync(join(here, 'src', 'js'))) {
 }
 
 for (const page of pages) {
-  let body = readFileSync(join(here, 'src', 'pages', page.file), 'utf8')
+  let body = readFileSync(join(here, 'src', 'pages', page.source ?? page.file), 'utf8')
+  for (const [name, value] of Object.entries(page.vars ?? {})) body = body.replaceAll(`@${name}@`, () => value)
   if (page.forms) {
     if (!body.includes('@FORMS@')) throw new Error(`${page.file}: no @FORMS@ for its forms`)
     body = body.replace('@FORMS@', () => page.forms()) // a function: no $ patterns
   }
+  const unset = /@[A-Z]+@/.exec(body)
+  if (unset) throw new Error(`${page.file}: ${unset[0]} has no value`)
   if (/<script(?![^>]*\bsrc=)|\sstyle=|<style|\son[a-z]+=/i.test(body)) {
     throw new Error(`${page.file}: inline script, style or event handler (the CSP forbids them)`)
   }

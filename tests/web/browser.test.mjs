@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -31,13 +32,19 @@ const ehcNhs = process.env.PATHWAY_EHC_NHS_NUMBER
 // pathway.inbound.v1 (browser_test.sh has published one already).
 const pathwayctl = process.env.PATHWAY_CTL
 const bootstrap = process.env.PATHWAY_BOOTSTRAP
+// Caseloads: a clinician of agency RCL01, team nd-north, and the NHS numbers of the
+// children browser_test.sh referred for RCL01 (see there).
+const caseloadTokenFile = process.env.PATHWAY_CASELOAD_TOKEN_FILE
+const caseloadNhs = process.env.PATHWAY_CASELOAD_NHS_NUMBERS
+const caseloadCDue = process.env.PATHWAY_CASELOAD_C_DUE
+const caseloadEDue = process.env.PATHWAY_CASELOAD_E_DUE
 for (const [name, value] of Object.entries({
   base, nhs, referralId, artifacts, webDir, timelineNhs, timelineReferralId, impliedNhs, unknownNhs, otherAgencyTokenFile,
-  ehcNhs, pathwayctl, bootstrap
+  ehcNhs, pathwayctl, bootstrap, caseloadTokenFile, caseloadNhs, caseloadCDue, caseloadEDue
 })) {
   if (!value) throw new Error(`${name} is not set: run tests/web/browser_test.sh`)
 }
-const nhsNumbers = [nhs, '9434765910', timelineNhs, impliedNhs, unknownNhs, ehcNhs]
+const nhsNumbers = [nhs, '9434765910', timelineNhs, impliedNhs, unknownNhs, ehcNhs, ...caseloadNhs.split(' ')]
 
 // playwright-core and axe-core are web/'s (pinned in its package-lock.json).
 const require = createRequire(join(webDir, 'package.json'))
@@ -61,7 +68,8 @@ function watch (p) {
   p.on('console', (message) => {
     consoleLines.push(message.text())
     const status = /^Failed to load resource: the server responded with a status of ([0-9]{3}) /.exec(message.text())?.[1]
-    const children = new URL(message.location()?.url || base, base).pathname.startsWith('/v1/children/')
+    const path = new URL(message.location()?.url || base, base).pathname
+    const children = path.startsWith('/v1/children/') || path === '/v1/caseload'
     const expected = status === '401' || status === '422' ||
       (children && ['403', '404', '429', '503'].includes(status))
     if (message.type() === 'error' && !expected) problems.push(`console: ${message.text()}`)
@@ -134,6 +142,11 @@ function utcDateText (d) {
   return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`
 }
 
+// A JavaScript date's UTC day as a pathway.v1.Date.
+function protoDate (d) {
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() }
+}
+
 function spaced (number) {
   return `${number.slice(0, 3)} ${number.slice(3, 6)} ${number.slice(6)}`
 }
@@ -190,10 +203,15 @@ async function tabUntil (on, wanted, max = 40) {
     const focus = await on.evaluate(() => {
       const e = document.activeElement
       const style = getComputedStyle(e)
+      // A GOV.UK radio or checkbox shows its focus on its label's box (::before).
+      const box = e.matches('input[type="radio"], input[type="checkbox"]') && e.labels?.[0]
+        ? getComputedStyle(e.labels[0], '::before')
+        : null
       return {
         id: e.id,
         text: e === document.body ? '(the page)' : e.textContent.trim().slice(0, 80),
-        visible: style.outlineStyle !== 'none' || style.boxShadow !== 'none' || style.backgroundColor === 'rgb(255, 221, 0)'
+        visible: style.outlineStyle !== 'none' || style.boxShadow !== 'none' || style.backgroundColor === 'rgb(255, 221, 0)' ||
+          (box !== null && box.boxShadow !== 'none')
       }
     })
     stops.push(focus.id || focus.text)
@@ -1120,6 +1138,412 @@ test('an annual review due, with the date of birth left to the child’s record'
   await expectAccessible('the annual review recorded', cw)
   await expectNoPersonalDataInTitleOrUrl(cw)
   await cw.context().close()
+})
+
+// --- Caseloads and waiting lists (caseload.html, waiting.html) ---------------------------
+// browser_test.sh's children of agency RCL01 (see there), each on the neurodevelopmental
+// assessment (ND-CL-*): team nd-north has E (17 weeks waited, first appointment
+// breached), G (14, diagnosed: not waiting), A (12, seen: no deadline pending), B (9,
+// risk high: monthly contact due first) and C (3); team nd-south D (6) and F1..F20 (1).
+// The pages' clinician is nd-north's. Whether their referral intakes (GP-CL-*, submitted
+// by the same clinicians) are on the lists is the engine's rule, not the page's: the
+// tests look at the neurodevelopmental rows.
+const ND = 'PATHWAY_KIND_NEURODEVELOPMENTAL'
+const QS51 = 'NICE QS51 statement 1 (NHS England: 13 weeks from referral to first appointment)'
+const MONTHLY = 'Local partnership standard: children waiting at high risk are contacted at least monthly'
+const CASELOAD_QUERY = /^\?list=(caseload|waiting)&scope=(team|service)&sort=(next_deadline|waited)(&pathway=[a-z_]+)?(&cursor=[0-9a-f]+)?$/
+
+function caseloadSignIn () {
+  return signedInContext({ token: readFileSync(caseloadTokenFile, 'utf8').trim() })
+}
+
+function isCaseloadAnswer (r) {
+  return new URL(r.url()).pathname === '/v1/caseload'
+}
+
+// Does `action` and waits for the list's answer and for the page to have shown it.
+async function listAnswer (on, action) {
+  const answer = on.waitForResponse(isCaseloadAnswer)
+  await action()
+  const response = await answer
+  await on.locator('body[data-poll="waiting"], body[data-poll="stopped"]').waitFor()
+  return response
+}
+
+async function openList (on, path) {
+  return listAnswer(on, () => on.goto(`${base}${path}`))
+}
+
+// The rows as shown: {pathway, cells: [child, pathway, state, weeks, next deadline, breaches, risk]}.
+async function caseloadRows (on) {
+  return on.locator('#rows tr').evaluateAll((rows) => rows.map((r) => ({
+    pathway: r.dataset.pathway,
+    cells: [...r.cells].map((c) => c.innerText.replace(/\s+/g, ' ').trim())
+  })))
+}
+
+async function references (on, pathway) {
+  return (await caseloadRows(on)).filter((r) => !pathway || r.pathway === pathway).map((r) => r.cells[0])
+}
+
+async function applyControls (on, { sort, pathway, scope } = {}) {
+  if (sort) await on.selectOption('#sort', sort)
+  if (pathway !== undefined) await on.selectOption('#pathway', pathway)
+  if (scope) await on.check(`#scope-${scope}`)
+  return listAnswer(on, () => on.getByRole('button', { name: 'Update the list' }).click())
+}
+
+test('caseloads: the start page links to "My caseload" and "Waiting list" for clinicians and caseworkers; operations have no link and are refused', TIMEOUT, async () => {
+  await page.goto(`${base}/start.html`)
+  await page.locator('#signed-in').waitFor()
+  assert.equal(await page.getByRole('link', { name: 'My caseload' }).getAttribute('href'), '/caseload.html')
+  assert.equal(await page.getByRole('link', { name: 'Waiting list' }).getAttribute('href'), '/waiting.html')
+  for (const role of ['caseworker', 'operations']) {
+    const { other } = await signedInContext({ role })
+    try {
+      const p = watch(await other.newPage())
+      await p.goto(`${base}/start.html`)
+      await p.locator('#signed-in').waitFor()
+      const expected = role === 'operations' ? 0 : 1
+      assert.equal(await p.getByRole('link', { name: 'My caseload' }).count(), expected, role)
+      assert.equal(await p.getByRole('link', { name: 'Waiting list' }).count(), expected, role)
+      if (role !== 'operations') continue
+      // Operations opening the page anyway: the API's 403, said plainly.
+      const answer = await openList(p, '/caseload.html')
+      assert.equal(answer.status(), 403)
+      await p.locator('#problem').waitFor()
+      assert.equal(await p.locator('h1').innerText(), 'You cannot see caseloads')
+      assert.equal(await p.title(), 'You cannot see caseloads – pathway')
+      assert.match(await p.locator('#problem-detail').innerText(), /^Your role \(Operations\) cannot see caseloads or waiting lists\. Clinicians, caseworkers and team managers can\.$/)
+      assert.equal(await p.locator('#controls').isVisible(), false)
+      assert.equal(await p.evaluate(() => document.body.dataset.poll), 'stopped')
+      await expectAccessible('a caseload refused to operations', p)
+      await screenshot('caseload-refused', p)
+    } finally {
+      await other.close()
+    }
+  }
+})
+
+test("my caseload: the team's children with weeks waited and the next deadline with its rule, next deadline first", TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    const p = watch(await other.newPage())
+    const answer = await openList(p, '/caseload.html')
+    assert.equal(new URL(answer.url()).search, '?list=caseload&scope=team&sort=next_deadline')
+    await p.locator('#table').waitFor()
+    assert.equal(await p.locator('h1').innerText(), 'My caseload')
+    assert.equal(await p.title(), 'My caseload – pathway')
+    assert.match(await p.locator('#audited').innerText(), /records that you viewed each child/)
+    assert.equal(await p.isChecked('#scope-team'), true, 'a sign-in with a team sees the team first')
+    assert.equal(await p.locator('#scope-team-hint').innerText(), 'Team nd-north')
+    assert.equal(await p.locator('#scope-service-hint').innerText(), 'Every team of RCL01')
+    assert.equal(await p.locator('#caption').innerText(), 'Your team’s caseload, next deadline first – page 1')
+    assert.deepEqual(await p.locator('#table thead th').allInnerTexts(),
+      ['Child', 'Pathway', 'State', 'Weeks waited', 'Next deadline', 'Breaches', 'Risk'])
+
+    const rows = (await caseloadRows(p)).filter((r) => r.pathway === ND)
+    const byRef = Object.fromEntries(rows.map((r) => [r.cells[0], r.cells]))
+    assert.deepEqual(Object.keys(byRef).sort(), ['ND-CL-A', 'ND-CL-B', 'ND-CL-C', 'ND-CL-E', 'ND-CL-G'])
+    const nd = 'Neurodevelopmental assessment'
+    assert.match(byRef['ND-CL-B'][4], new RegExp(`^Waiting contact Due [0-9]{1,2} [A-Z][a-z]+ [0-9]{4} Pending ${MONTHLY}$`))
+    assert.deepEqual([...byRef['ND-CL-B'].slice(0, 4), ...byRef['ND-CL-B'].slice(5)], ['ND-CL-B', nd, 'Waiting', '9', '0', 'High'])
+    assert.deepEqual(byRef['ND-CL-C'], ['ND-CL-C', nd, 'Waiting', '3', `First appointment Due ${caseloadCDue} Pending ${QS51}`, '0', 'Not assessed'])
+    // E's first appointment is overdue: still its next deadline, breached, until it is met.
+    assert.deepEqual(byRef['ND-CL-E'], ['ND-CL-E', nd, 'Waiting', '17', `First appointment Due ${caseloadEDue} Breached ${QS51}`, '1', 'Not assessed'])
+    assert.deepEqual(byRef['ND-CL-A'], ['ND-CL-A', nd, 'Assessing', '12', 'None open', '0', 'Not assessed'])
+    assert.deepEqual(byRef['ND-CL-G'], ['ND-CL-G', nd, 'Diagnosed', '14', 'None open', '0', 'Not assessed'])
+    // Next deadline first: E's overdue first appointment, B's monthly contact, C's first
+    // appointment, then those with none open.
+    assert.deepEqual((await references(p, ND)).slice(0, 3), ['ND-CL-E', 'ND-CL-B', 'ND-CL-C'])
+    assert.equal(await p.locator('#rows tr', { hasText: 'ND-CL-E' }).locator('.govuk-tag').getAttribute('class'), 'govuk-tag govuk-tag--red')
+    // The tag coloured as on the timeline (pending: GOV.UK's blue).
+    assert.equal(await p.locator('#rows tr', { hasText: 'ND-CL-C' }).locator('.govuk-tag').getAttribute('class'), 'govuk-tag')
+    assert.match(await p.locator('#as-of').innerText(), /^Weeks waited are counted to [0-9]{1,2} [A-Z][a-z]+ [0-9]{4}, from the dates the partners gave\.$/)
+    assert.equal(await p.locator('#pagination').isVisible(), false, 'one page')
+    await expectNoPersonalDataInTitleOrUrl(p)
+    await expectAccessible('my caseload', p)
+    await screenshot('caseload', p)
+  } finally {
+    await other.close()
+  }
+})
+
+test('my caseload: sorting by longest wait changes the order; the pathway filter', TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    const p = watch(await other.newPage())
+    await openList(p, '/caseload.html')
+    const byDeadline = await references(p, ND)
+    const sorted = await applyControls(p, { sort: 'waited' })
+    assert.equal(new URL(sorted.url()).search, '?list=caseload&scope=team&sort=waited')
+    assert.equal(await p.locator('#caption').innerText(), 'Your team’s caseload, longest wait first – page 1')
+    const byWait = await references(p, ND)
+    assert.deepEqual(byWait, ['ND-CL-E', 'ND-CL-G', 'ND-CL-A', 'ND-CL-B', 'ND-CL-C'])
+    assert.notDeepEqual(byWait, byDeadline)
+    const weeks = (await caseloadRows(p)).map((r) => Number(r.cells[3]))
+    assert.deepEqual(weeks, [...weeks].sort((a, b) => b - a), 'not longest wait first')
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'table', 'the focus is not on the list it asked for')
+
+    await applyControls(p, { pathway: 'neurodevelopmental' })
+    assert.equal(await p.locator('#caption').innerText(), 'Your team’s caseload, neurodevelopmental assessment only, longest wait first – page 1')
+    assert.deepEqual((await caseloadRows(p)).map((r) => r.pathway), [ND, ND, ND, ND, ND])
+    await expectAccessible('my caseload, one pathway', p)
+
+    const none = await applyControls(p, { pathway: 'disagreement' })
+    assert.equal(new URL(none.url()).search, '?list=caseload&scope=team&sort=waited&pathway=disagreement')
+    await p.locator('#empty').waitFor()
+    assert.equal(await p.locator('#empty').innerText(), 'There are no children on your team’s caseload for disagreement resolution.')
+    assert.equal(await p.locator('#table').isVisible(), false)
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'empty')
+    await expectAccessible('my caseload, none for a pathway', p)
+    // Every pathway is offered by its name.
+    assert.deepEqual(await p.locator('#pathway option').evaluateAll((os) => os.map((o) => o.value)),
+      ['', 'referral_intake', 'ehc_needs_assessment', 'annual_review', 'neurodevelopmental', 'preparing_for_adulthood',
+        'exceptional_needs_grant', 'disagreement'])
+  } finally {
+    await other.close()
+  }
+})
+
+test('my caseload: my team or my service; Next and Previous page with the cursor', TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    const p = watch(await other.newPage())
+    const asked = []
+    p.on('request', (r) => { if (isCaseloadAnswer(r)) asked.push(new URL(r.url()).search) })
+    await openList(p, '/caseload.html')
+    assert.ok(!(await references(p)).includes('ND-CL-D'), 'a child of another team on the team’s list')
+
+    // The service's neurodevelopmental assessments: 26, 25 a page.
+    await applyControls(p, { scope: 'service', pathway: 'neurodevelopmental' })
+    assert.equal(await p.locator('#caption').innerText(), 'Your service’s caseload, neurodevelopmental assessment only, next deadline first – page 1')
+    const first = await references(p)
+    assert.equal(first.length, 25)
+    assert.equal(await p.locator('#pagination').isVisible(), true)
+    assert.equal(await p.getByRole('link', { name: 'Previous page of the list' }).isVisible(), false)
+    const next = p.getByRole('link', { name: 'Next page of the list' })
+    await expectAccessible('the service’s caseload, page 1', p)
+    const second = await listAnswer(p, () => next.click())
+    assert.match(new URL(second.url()).search, /^\?list=caseload&scope=service&sort=next_deadline&pathway=neurodevelopmental&cursor=[0-9a-f]+$/)
+    assert.equal(await p.locator('#caption').innerText(), 'Your service’s caseload, neurodevelopmental assessment only, next deadline first – page 2')
+    const rest = await references(p)
+    assert.equal(rest.length, 1)
+    const all = [...first, ...rest]
+    assert.equal(new Set(all).size, 26, 'an entry on both pages')
+    assert.deepEqual(all.filter((r) => !/^ND-CL-F/.test(r)).sort(), ['ND-CL-A', 'ND-CL-B', 'ND-CL-C', 'ND-CL-D', 'ND-CL-E', 'ND-CL-G'])
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'table')
+    assert.equal(await p.getByRole('link', { name: 'Next page of the list' }).isVisible(), false)
+    await expectAccessible('the service’s caseload, page 2', p)
+    await screenshot('caseload-page-2', p)
+    const back = await listAnswer(p, () => p.getByRole('link', { name: 'Previous page of the list' }).click())
+    assert.equal(new URL(back.url()).search, '?list=caseload&scope=service&sort=next_deadline&pathway=neurodevelopmental')
+    assert.deepEqual(await references(p), first)
+    assert.equal(await p.locator('#caption').innerText(), 'Your service’s caseload, neurodevelopmental assessment only, next deadline first – page 1')
+
+    // Back to the team: its five children only.
+    await applyControls(p, { scope: 'team', pathway: 'neurodevelopmental' })
+    assert.deepEqual((await references(p)).sort(), ['ND-CL-A', 'ND-CL-B', 'ND-CL-C', 'ND-CL-E', 'ND-CL-G'])
+    for (const search of asked) assert.match(search, CASELOAD_QUERY)
+    assert.equal(new URL(p.url()).search, '', 'the controls went into the page’s URL')
+  } finally {
+    await other.close()
+  }
+})
+
+test('the waiting list: the pathways in a waiting state, longest wait first', TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    const p = watch(await other.newPage())
+    const answer = await openList(p, '/waiting.html')
+    assert.equal(new URL(answer.url()).search, '?list=waiting&scope=team&sort=waited')
+    await p.locator('#table').waitFor()
+    assert.equal(await p.locator('h1').innerText(), 'Waiting list')
+    assert.equal(await p.title(), 'Waiting list – pathway')
+    assert.equal(await p.inputValue('#sort'), 'waited')
+    assert.equal(await p.locator('#caption').innerText(), 'Your team’s waiting list, longest wait first – page 1')
+    // G has its diagnosis: on the caseload, no longer waiting.
+    assert.deepEqual(await references(p, ND), ['ND-CL-E', 'ND-CL-A', 'ND-CL-B', 'ND-CL-C'])
+    await expectAccessible('the waiting list', p)
+    await screenshot('waiting-list', p)
+    await applyControls(p, { sort: 'next_deadline' })
+    assert.deepEqual((await references(p, ND)).slice(0, 3), ['ND-CL-E', 'ND-CL-B', 'ND-CL-C'])
+  } finally {
+    await other.close()
+  }
+})
+
+test("my caseload: a child's reference opens the child's timeline", TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    const p = watch(await other.newPage())
+    await openList(p, '/caseload.html')
+    const link = p.locator('#rows tr[data-pathway="PATHWAY_KIND_NEURODEVELOPMENTAL"]').getByRole('link', { name: 'ND-CL-B', exact: true })
+    assert.match(await link.getAttribute('href'), /^\/timeline\.html\?child=[0-9a-f]{64}$/)
+    await link.click()
+    await p.waitForURL(/\/timeline\.html\?child=[0-9a-f]{64}$/)
+    await p.locator('#view').waitFor()
+    assert.equal(await summaryValue(ndSection(p), 'Reference'), 'ND-CL-B')
+    assert.equal(await summaryValue(ndSection(p), 'State'), 'Waiting')
+  } finally {
+    await other.close()
+  }
+})
+
+test('keyboard only: to my caseload, choose my service and the longest wait, and on to a child', TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    const p = watch(await other.newPage())
+    await p.goto(`${base}/start.html`)
+    await p.locator('#signed-in').waitFor()
+    const toLink = await tabUntil(p, (focus) => focus.text === 'My caseload')
+    assert.equal(toLink[0], 'Skip to main content')
+    await listAnswer(p, () => p.keyboard.press('Enter'))
+    await p.locator('#table').waitFor()
+    await tabUntil(p, (focus) => focus.id === 'scope-team')
+    await p.keyboard.press('ArrowDown') // radios: the arrow keys choose
+    assert.equal(await p.isChecked('#scope-service'), true)
+    await tabUntil(p, (focus) => focus.id === 'sort')
+    await p.keyboard.press('ArrowDown') // a closed select: the arrow keys choose
+    assert.equal(await p.inputValue('#sort'), 'waited')
+    await tabUntil(p, (focus) => focus.id === 'pathway')
+    await tabUntil(p, (focus) => focus.id === 'apply')
+    const answer = await listAnswer(p, () => p.keyboard.press('Enter'))
+    assert.equal(new URL(answer.url()).search, '?list=caseload&scope=service&sort=waited')
+    assert.equal(await p.locator('#caption').innerText(), 'Your service’s caseload, longest wait first – page 1')
+    assert.equal(await p.evaluate(() => document.activeElement?.id), 'table')
+    // From the list, the next Tab is its first child.
+    const [firstChild] = await references(p)
+    await p.keyboard.press('Tab')
+    assert.equal(await p.evaluate(() => document.activeElement?.textContent), firstChild)
+    await p.keyboard.press('Enter')
+    await p.waitForURL(/\/timeline\.html\?child=[0-9a-f]{64}$/)
+    await p.locator('#view').waitFor()
+    await screenshot('keyboard-caseload', p)
+  } finally {
+    await other.close()
+  }
+})
+
+test('my caseload refreshes once a minute only while visible, and on "Refresh"; a change is announced politely', TIMEOUT, async () => {
+  const { other, session } = await caseloadSignIn()
+  try {
+    await other.clock.install() // the minute between refreshes passes only when told
+    const p = watch(await other.newPage())
+    let asks = 0
+    p.on('request', (r) => { if (isCaseloadAnswer(r)) asks += 1 })
+    await openList(p, '/caseload.html')
+    await p.locator('body[data-poll="waiting"]').waitFor()
+    assert.equal(asks, 1)
+    // The page's clock also runs in real time: margins of seconds, not milliseconds.
+    await other.clock.fastForward(55_000)
+    assert.equal(asks, 1, 'asked again within the minute')
+    await listAnswer(p, () => other.clock.fastForward(5_000))
+    assert.equal(asks, 2)
+
+    // The clinician's colleague records C's risk: the next refresh shows it, and says so.
+    const back = p.getByRole('link', { name: 'Back to the start page' })
+    await back.focus()
+    const recorded = await other.request.post(`${base}/v1/commands/nd_risk_assessed`, {
+      headers: { 'X-CSRF-Token': session.csrfToken, 'Idempotency-Key': randomUUID(), Prefer: 'wait=20' },
+      data: {
+        subject: { nhsNumber: process.env.PATHWAY_CASELOAD_C_NHS_NUMBER },
+        ndRiskAssessed: { referralId: 'ND-CL-C', risk: 'RISK_LEVEL_LOW', assessedOn: protoDate(new Date(Date.now() - 86_400_000)) }
+      }
+    })
+    assert.equal(recorded.status(), 200, await recorded.text())
+    await listAnswer(p, () => other.clock.fastForward(60_000))
+    const c = (await caseloadRows(p)).find((r) => r.cells[0] === 'ND-CL-C')
+    assert.equal(c.cells[6], 'Low')
+    assert.equal(await p.locator('#announcer').innerText(), 'The list has been updated: 1 changed.')
+    assert.equal(await p.getAttribute('#announcer', 'aria-live'), 'polite')
+    assert.equal(await p.evaluate(() => document.activeElement?.textContent), 'Back to the start page', 'the refresh moved the focus')
+
+    await listAnswer(p, () => p.getByRole('button', { name: 'Refresh' }).click())
+    assert.equal(await p.locator('#announcer').innerText(), 'The list has been refreshed: nothing has changed.')
+    assert.equal(asks, 4)
+
+    const visibility = (hidden) => p.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h })
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') })
+      document.dispatchEvent(new Event('visibilitychange'))
+    }, hidden)
+    await visibility(true)
+    await p.locator('body[data-poll="paused"]').waitFor()
+    await other.clock.fastForward(180_000)
+    assert.equal(asks, 4, 'asked while hidden')
+    await listAnswer(p, () => visibility(false))
+    assert.equal(asks, 5)
+  } finally {
+    await other.close()
+  }
+})
+
+test('my caseload: temporarily unavailable, tried again as Retry-After says, at most 10 times; Refresh recovers', TIMEOUT, async () => {
+  const { other } = await caseloadSignIn()
+  try {
+    await other.clock.install()
+    const p = watch(await other.newPage())
+    let refused = 0
+    await p.route(`${base}/v1/caseload*`, (r) => {
+      refused += 1
+      return r.fulfill({
+        status: 503,
+        headers: { 'Retry-After': '30' },
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ title: 'Service unavailable', status: 503, rule: 'engine.rebalancing', detail: 'partitions are moving' })
+      })
+    })
+    await openList(p, '/caseload.html')
+    await p.locator('#unavailable').waitFor()
+    assert.match(await p.locator('#unavailable').innerText(), /temporarily unavailable: pathway is trying again/)
+    assert.match(await p.locator('#announcer').innerText(), /temporarily unavailable: trying again/)
+    await expectAccessible('my caseload unavailable', p)
+    await screenshot('caseload-unavailable', p)
+    // The page's clock also runs in real time: margins of seconds, not milliseconds.
+    for (let i = 2; i <= 10; i++) {
+      await other.clock.fastForward(20_000)
+      assert.equal(refused, i - 1, 'asked before Retry-After')
+      await listAnswer(p, () => other.clock.fastForward(10_000))
+      assert.equal(refused, i)
+    }
+    await p.locator('body[data-poll="stopped"]').waitFor()
+    assert.match(await p.locator('#unavailable').innerText(), /still unavailable: pathway has stopped trying/)
+    assert.match(await p.locator('#announcer').innerText(), /stopped trying/)
+    await other.clock.fastForward(600_000)
+    assert.equal(refused, 10, 'it kept trying')
+    await expectAccessible('my caseload still unavailable', p)
+    await p.unroute(`${base}/v1/caseload*`)
+    await listAnswer(p, () => p.getByRole('button', { name: 'Refresh' }).click())
+    await p.locator('#table').waitFor()
+    assert.equal(await p.locator('#unavailable').isVisible(), false)
+    assert.match(await p.locator('#announcer').innerText(), /available again/)
+    assert.equal(await p.evaluate(() => document.body.dataset.poll), 'waiting', 'the minute’s refresh did not start again')
+  } finally {
+    await other.close()
+  }
+})
+
+test('a clinician of another agency: nobody on the caseload or the waiting list', TIMEOUT, async () => {
+  const { other } = await signedInContext({ token: readFileSync(otherAgencyTokenFile, 'utf8').trim() })
+  try {
+    const p = watch(await other.newPage())
+    await openList(p, '/caseload.html')
+    await p.locator('#empty').waitFor()
+    assert.equal(await p.locator('#empty').innerText(), 'There are no children on your team’s caseload.')
+    assert.equal(await p.locator('#table').isVisible(), false)
+    assert.equal(await p.locator('#pagination').isVisible(), false)
+    await expectAccessible('an empty caseload', p)
+    await screenshot('caseload-empty', p)
+    await applyControls(p, { scope: 'service' })
+    assert.equal(await p.locator('#empty').innerText(), 'There are no children on your service’s caseload.')
+    await openList(p, '/waiting.html')
+    await p.locator('#empty').waitFor()
+    assert.equal(await p.locator('#empty').innerText(), 'There are no children on your team’s waiting list.')
+    await expectAccessible('an empty waiting list', p)
+  } finally {
+    await other.close()
+  }
 })
 
 test('signs out', TIMEOUT, async () => {

@@ -1,6 +1,6 @@
 // What every page shares: GOV.UK Frontend's start-up, the session, a DOM builder that
-// only ever sets text (never HTML: nothing a person or the server sent becomes markup)
-// and the error summary.
+// only ever sets text (never HTML: nothing a person or the server sent becomes markup),
+// the error summary, the words for pathways and deadline statuses, and polling.
 import { ErrorSummary, initAll } from '@GOVUK_FRONTEND@'
 
 export const SERVICE = 'pathway'
@@ -125,4 +125,132 @@ export function dateText (d) {
 // anything a person typed.
 export function setTitle (pageName, { error = false } = {}) {
   document.title = `${error ? 'Error: ' : ''}${pageName} – ${SERVICE}`
+}
+
+// --- the words for what the views carry ----------------------------------------------
+
+// pathway.v1.PathwayKind -> its name for people.
+export const PATHWAYS = {
+  PATHWAY_KIND_REFERRAL_INTAKE: 'Referral intake',
+  PATHWAY_KIND_EHC_NEEDS_ASSESSMENT: 'EHC needs assessment',
+  PATHWAY_KIND_ANNUAL_REVIEW: 'Annual review of the EHC plan',
+  PATHWAY_KIND_NEURODEVELOPMENTAL: 'Neurodevelopmental assessment',
+  PATHWAY_KIND_PREPARING_FOR_ADULTHOOD: 'Preparing for adulthood',
+  PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT: 'Exceptional needs grant',
+  PATHWAY_KIND_DISAGREEMENT: 'Disagreement resolution'
+}
+
+export function pathwayName (kind) {
+  return PATHWAYS[kind] ?? 'Pathway'
+}
+
+// pathway.v1.DeadlineStatus -> the tag's text and colour (GOV.UK's plain tag is blue).
+export const STATUSES = {
+  DEADLINE_STATUS_PENDING: { text: 'Pending', colour: '' },
+  DEADLINE_STATUS_MET: { text: 'Met', colour: 'govuk-tag--green' },
+  DEADLINE_STATUS_BREACHED: { text: 'Breached', colour: 'govuk-tag--red' },
+  DEADLINE_STATUS_EXCEPTED: { text: 'Missed: exception recorded', colour: 'govuk-tag--orange' },
+  DEADLINE_STATUS_CANCELLED: { text: 'No longer applies', colour: 'govuk-tag--grey' },
+  DEADLINE_STATUS_SUPERSEDED: { text: 'Superseded', colour: 'govuk-tag--grey' }
+}
+const UNKNOWN_STATUS = { text: 'Not known', colour: 'govuk-tag--grey' }
+
+export function statusOf (deadline) {
+  return STATUSES[deadline?.status] ?? UNKNOWN_STATUS
+}
+
+// A deadline's status as a GOV.UK tag in its colour.
+export function statusTag (deadline) {
+  const status = statusOf(deadline)
+  return el('strong', { class: `govuk-tag ${status.colour}`.trim() }, status.text)
+}
+
+const ACRONYMS = { nd: 'neurodevelopmental', ehc: 'EHC', send: 'SEND', nhs: 'NHS', upn: 'UPN' }
+
+// "nd_first_appointment_attended" -> "neurodevelopmental first appointment attended"
+// (acronyms stay capitals: "ehc_plan" -> "EHC plan").
+export function phrase (snake) {
+  return String(snake ?? '').split('_').filter(Boolean).map((w) => ACRONYMS[w] ?? w.toLowerCase()).join(' ')
+}
+
+// The same, as a sentence starts: "Neurodevelopmental first appointment attended".
+export function words (snake) {
+  const text = phrase(snake)
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
+// --- polling ----------------------------------------------------------------------------
+
+// How long a 503 or 429 asks us to wait (Retry-After, in seconds), at most `maxMs`;
+// `fallbackMs` when it does not say.
+export function retryAfterMs (response, fallbackMs, maxMs = 60000) {
+  const seconds = Number(response.headers.get('Retry-After'))
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, maxMs) : fallbackMs
+}
+
+// Asks the server now and then every `everyMs` while the page is visible: `ask` makes
+// one request and shows its answer, and returns the milliseconds until the next (or
+// nothing: `everyMs`). While document.hidden nothing is asked; visible again, it asks at
+// once. One ask at a time: now() during an ask asks again as soon as it ends.
+// body[data-poll] says where it is: fetching, waiting, paused or stopped.
+export function poller (ask, everyMs) {
+  let timer = null
+  let inFlight = false
+  let again = false
+  let stopped = false
+  const state = (name) => { document.body.dataset.poll = name }
+
+  function schedule (ms) {
+    clearTimeout(timer)
+    if (stopped) return
+    if (document.hidden) {
+      state('paused')
+      return
+    }
+    state('waiting')
+    timer = setTimeout(now, ms)
+  }
+
+  async function now () {
+    if (stopped) return
+    if (inFlight) {
+      again = true
+      return
+    }
+    clearTimeout(timer)
+    inFlight = true
+    again = false
+    state('fetching')
+    let next = everyMs
+    try {
+      next = (await ask()) ?? everyMs
+    } finally {
+      inFlight = false
+      schedule(again ? 0 : next)
+    }
+  }
+
+  document.addEventListener('visibilitychange', () => {
+    if (stopped) return
+    if (document.hidden) {
+      clearTimeout(timer)
+      if (!inFlight) state('paused')
+    } else if (!inFlight) {
+      now()
+    }
+  })
+
+  return {
+    now,
+    stop () {
+      stopped = true
+      clearTimeout(timer)
+      state('stopped')
+    },
+    // After stop(): ask again at once, and go on polling.
+    restart () {
+      stopped = false
+      now()
+    }
+  }
 }

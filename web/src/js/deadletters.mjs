@@ -9,13 +9,12 @@
 // "Older" links to the next page with the answer's `next` cursor; "Newest" back to the
 // first. 403 authorisation.role: "only operations"; 503, 429 or no network:
 // "temporarily unavailable", and it keeps trying.
-import { currentSession, el, json, request, roleName, setTitle, startPage } from './app.mjs'
+import { currentSession, el, json, poller, request, retryAfterMs, roleName, setTitle, startPage } from './app.mjs'
 
 startPage()
 
 const POLL_MS = 10000
 const LIMIT = 50
-const MAX_RETRY_AFTER_MS = 60000
 const CURSOR = /^[0-9]{1,19}-[0-9]{1,10}-[0-9]{1,19}$/
 
 // A cursor that is not one of the API's is ignored: the newest page is shown instead.
@@ -30,9 +29,6 @@ const sections = {
   problem: document.getElementById('problem')
 }
 
-let timer = null
-let inFlight = false
-let stopped = false
 let previous = null // {json, keys}
 
 const londonTime = new Intl.DateTimeFormat('en-GB', {
@@ -124,9 +120,7 @@ function setUnavailable (on) {
 }
 
 function stop () {
-  stopped = true
-  clearTimeout(timer)
-  document.body.dataset.poll = 'stopped'
+  polling.stop()
 }
 
 function problem (title, detail) {
@@ -135,71 +129,37 @@ function problem (title, detail) {
   stop()
 }
 
-// --- polling --------------------------------------------------------------------------
+// --- polling (app.mjs: every 10 s while the page is visible) -----------------------------
 
-function schedule (ms = POLL_MS) {
-  clearTimeout(timer)
-  if (stopped) return
-  if (document.hidden) {
-    document.body.dataset.poll = 'paused'
+async function ask () {
+  let response
+  try {
+    const query = `limit=${LIMIT}${before ? `&before=${encodeURIComponent(before)}` : ''}`
+    response = await request(`/v1/deadletters?${query}`, { timeoutMs: 15000 })
+  } catch {
+    setUnavailable(true)
     return
   }
-  document.body.dataset.poll = 'waiting'
-  timer = setTimeout(poll, ms)
-}
-
-function retryAfterMs (response) {
-  const seconds = Number(response.headers.get('Retry-After'))
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : POLL_MS
-}
-
-async function poll () {
-  if (stopped || inFlight) return
-  clearTimeout(timer)
-  inFlight = true
-  document.body.dataset.poll = 'fetching'
-  let next = POLL_MS
-  try {
-    let response
-    try {
-      const query = `limit=${LIMIT}${before ? `&before=${encodeURIComponent(before)}` : ''}`
-      response = await request(`/v1/deadletters?${query}`, { timeoutMs: 15000 })
-    } catch {
-      setUnavailable(true)
-      return
-    }
-    const answer = await json(response)
-    if (response.status === 200) {
-      setUnavailable(false)
-      render(answer)
-    } else if (response.status === 401) {
-      stop()
-      window.location.assign('/')
-    } else if (response.status === 403) {
-      setUnavailable(false)
-      problem('You cannot see dead letters', 'Only the operations team can see dead letters.')
-    } else if (response.status === 429 || response.status >= 500) {
-      setUnavailable(true)
-      next = retryAfterMs(response)
-    } else {
-      setUnavailable(false)
-      problem('Sorry, there is a problem', answer.detail || answer.title || 'The dead letters could not be shown.')
-    }
-  } finally {
-    inFlight = false
-    schedule(next)
+  const answer = await json(response)
+  if (response.status === 200) {
+    setUnavailable(false)
+    render(answer)
+  } else if (response.status === 401) {
+    stop()
+    window.location.assign('/')
+  } else if (response.status === 403) {
+    setUnavailable(false)
+    problem('You cannot see dead letters', 'Only the operations team can see dead letters.')
+  } else if (response.status === 429 || response.status >= 500) {
+    setUnavailable(true)
+    return retryAfterMs(response, POLL_MS)
+  } else {
+    setUnavailable(false)
+    problem('Sorry, there is a problem', answer.detail || answer.title || 'The dead letters could not be shown.')
   }
 }
 
-document.addEventListener('visibilitychange', () => {
-  if (stopped) return
-  if (document.hidden) {
-    clearTimeout(timer)
-    if (!inFlight) document.body.dataset.poll = 'paused'
-  } else if (!inFlight) {
-    poll()
-  }
-})
+const polling = poller(ask, POLL_MS)
 
 async function main () {
   const session = await currentSession()
@@ -212,7 +172,7 @@ async function main () {
     problem('You cannot see dead letters', `A ${roleName(session.role).toLowerCase()} cannot see dead letters: only the operations team can.`)
     return
   }
-  poll()
+  polling.now()
 }
 
 main()

@@ -9,39 +9,18 @@
 // focus where it was and announces changes through a polite live region. 403
 // timeline.not_involved: "you cannot see"; 404: not found; 503 (engine.rebalancing,
 // engine.unavailable), 429 or no network: "temporarily unavailable", and it keeps trying.
-import { currentSession, dateText, el, json, request, roleName, setTitle, startPage } from './app.mjs'
+import {
+  currentSession, dateText, el, json, pathwayName, phrase, poller, request, retryAfterMs, roleName, setTitle,
+  startPage, statusOf, words
+} from './app.mjs'
 
 startPage()
 
 const POLL_MS = 5000
 const EVENTS = 20 // the latest entries of the history shown
-const MAX_RETRY_AFTER_MS = 60000
-
-const PATHWAYS = {
-  PATHWAY_KIND_REFERRAL_INTAKE: 'Referral intake',
-  PATHWAY_KIND_EHC_NEEDS_ASSESSMENT: 'EHC needs assessment',
-  PATHWAY_KIND_ANNUAL_REVIEW: 'Annual review of the EHC plan',
-  PATHWAY_KIND_NEURODEVELOPMENTAL: 'Neurodevelopmental assessment',
-  PATHWAY_KIND_PREPARING_FOR_ADULTHOOD: 'Preparing for adulthood',
-  PATHWAY_KIND_EXCEPTIONAL_NEEDS_GRANT: 'Exceptional needs grant',
-  PATHWAY_KIND_DISAGREEMENT: 'Disagreement resolution'
-}
-
-// pathway.v1.DeadlineStatus -> the tag's text and colour (GOV.UK's plain tag is blue).
-export const STATUSES = {
-  DEADLINE_STATUS_PENDING: { text: 'Pending', colour: '' },
-  DEADLINE_STATUS_MET: { text: 'Met', colour: 'govuk-tag--green' },
-  DEADLINE_STATUS_BREACHED: { text: 'Breached', colour: 'govuk-tag--red' },
-  DEADLINE_STATUS_EXCEPTED: { text: 'Missed: exception recorded', colour: 'govuk-tag--orange' },
-  DEADLINE_STATUS_CANCELLED: { text: 'No longer applies', colour: 'govuk-tag--grey' },
-  DEADLINE_STATUS_SUPERSEDED: { text: 'Superseded', colour: 'govuk-tag--grey' }
-}
-const UNKNOWN_STATUS = { text: 'Not known', colour: 'govuk-tag--grey' }
 
 // Who may record a neurodevelopmental step (docs/gateway.md, "Who may do what").
 const RECORDS_ND_STEPS = new Set(['clinician', 'team_manager'])
-
-const ACRONYMS = { nd: 'neurodevelopmental', ehc: 'EHC', send: 'SEND', nhs: 'NHS', upn: 'UPN' }
 
 const childId = new URLSearchParams(window.location.search).get('child') ?? ''
 const heading = document.getElementById('heading')
@@ -57,32 +36,9 @@ const unavailable = document.getElementById('unavailable')
 const view = sections.view
 
 let session = null
-let timer = null
-let inFlight = false
-let stopped = false
 let previous = null // the last timeline shown: {json, sections, facts, historyLength}
 
 // --- words and dates ------------------------------------------------------------------
-
-// "nd_first_appointment_attended" -> "neurodevelopmental first appointment attended"
-// (acronyms stay capitals: "ehc_plan" -> "EHC plan").
-export function phrase (snake) {
-  return String(snake ?? '').split('_').filter(Boolean).map((w) => ACRONYMS[w] ?? w.toLowerCase()).join(' ')
-}
-
-// The same, as a sentence starts: "Neurodevelopmental first appointment attended".
-export function words (snake) {
-  const text = phrase(snake)
-  return text.charAt(0).toUpperCase() + text.slice(1)
-}
-
-function pathwayName (kind) {
-  return PATHWAYS[kind] ?? 'Pathway'
-}
-
-function statusOf (deadline) {
-  return STATUSES[deadline.status] ?? UNKNOWN_STATUS
-}
 
 const londonDate = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'Europe/London' })
 
@@ -297,9 +253,7 @@ function setUnavailable (on) {
 }
 
 function stop () {
-  stopped = true
-  clearTimeout(timer)
-  document.body.dataset.poll = 'stopped'
+  polling.stop()
 }
 
 function problem (detail) {
@@ -308,77 +262,43 @@ function problem (detail) {
   stop()
 }
 
-// --- polling --------------------------------------------------------------------------
+// --- polling (app.mjs: every 5 s while the page is visible) ------------------------------
 
-function schedule (ms = POLL_MS) {
-  clearTimeout(timer)
-  if (stopped) return
-  if (document.hidden) {
-    document.body.dataset.poll = 'paused'
+async function ask () {
+  let response
+  try {
+    response = await request(`/v1/children/${encodeURIComponent(childId)}/timeline?events=${EVENTS}`, { timeoutMs: 15000 })
+  } catch {
+    setUnavailable(true)
     return
   }
-  document.body.dataset.poll = 'waiting'
-  timer = setTimeout(poll, ms)
-}
-
-function retryAfterMs (response) {
-  const seconds = Number(response.headers.get('Retry-After'))
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_AFTER_MS) : POLL_MS
-}
-
-async function poll () {
-  if (stopped || inFlight) return
-  clearTimeout(timer)
-  inFlight = true
-  document.body.dataset.poll = 'fetching'
-  let next = POLL_MS
-  try {
-    let response
-    try {
-      response = await request(`/v1/children/${encodeURIComponent(childId)}/timeline?events=${EVENTS}`, { timeoutMs: 15000 })
-    } catch {
-      setUnavailable(true)
-      return
-    }
-    const answer = await json(response)
-    if (response.status === 200) {
-      setUnavailable(false)
-      render(camel(answer))
-    } else if (response.status === 401) {
-      stop()
-      window.location.assign('/')
-    } else if (response.status === 403 && answer.rule === 'authorisation.role') {
-      problem(`A ${session ? roleName(session.role).toLowerCase() : 'person in your role'} cannot see children’s timelines.`)
-    } else if (response.status === 403) {
-      setUnavailable(false)
-      show('cannot-see', 'You cannot see this child’s timeline')
-      stop()
-    } else if (response.status === 404 || response.status === 400) {
-      setUnavailable(false)
-      show('not-found', 'Child not found')
-      stop()
-    } else if (response.status === 429 || response.status >= 500) {
-      setUnavailable(true)
-      next = retryAfterMs(response)
-    } else {
-      setUnavailable(false)
-      problem(answer.detail || answer.title || 'The timeline could not be shown.')
-    }
-  } finally {
-    inFlight = false
-    schedule(next)
+  const answer = await json(response)
+  if (response.status === 200) {
+    setUnavailable(false)
+    render(camel(answer))
+  } else if (response.status === 401) {
+    stop()
+    window.location.assign('/')
+  } else if (response.status === 403 && answer.rule === 'authorisation.role') {
+    problem(`A ${session ? roleName(session.role).toLowerCase() : 'person in your role'} cannot see children’s timelines.`)
+  } else if (response.status === 403) {
+    setUnavailable(false)
+    show('cannot-see', 'You cannot see this child’s timeline')
+    stop()
+  } else if (response.status === 404 || response.status === 400) {
+    setUnavailable(false)
+    show('not-found', 'Child not found')
+    stop()
+  } else if (response.status === 429 || response.status >= 500) {
+    setUnavailable(true)
+    return retryAfterMs(response, POLL_MS)
+  } else {
+    setUnavailable(false)
+    problem(answer.detail || answer.title || 'The timeline could not be shown.')
   }
 }
 
-document.addEventListener('visibilitychange', () => {
-  if (stopped) return
-  if (document.hidden) {
-    clearTimeout(timer)
-    if (!inFlight) document.body.dataset.poll = 'paused'
-  } else if (!inFlight) {
-    poll()
-  }
-})
+const polling = poller(ask, POLL_MS)
 
 async function main () {
   if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(childId)) {
@@ -394,7 +314,7 @@ async function main () {
   // The shared record of the same child, for the purpose of the pathway this page is about.
   document.getElementById('record-link').setAttribute('href',
     `/record.html?child=${encodeURIComponent(childId)}&purpose=neurodevelopmental`)
-  poll()
+  polling.now()
 }
 
 main()
