@@ -928,8 +928,14 @@ class RocksCaseStore final : public CaseStore {
   }
 
   // A restored (or deleted) case state: its entries are derived once it is written.
+  // Without an indexer the index falls behind: the next open with one rebuilds it.
   void MarkIndexPending(rocksdb::WriteBatch& wb, ColumnFamily family, std::string_view key) {
-    if (family != ColumnFamily::kCaseState || !options_.indexer.entries) return;
+    if (family != ColumnFamily::kCaseState) return;
+    if (!options_.indexer.entries) {
+      if (!index_abandoned_) CheckPut(wb.Delete(cf(ColumnFamily::kMeta), kMetaIndexVersion));
+      index_abandoned_ = true;
+      return;
+    }
     CheckPut(wb.Put(cf(ColumnFamily::kCaseIndex), kIndexPending + std::string(key), ""));
   }
 

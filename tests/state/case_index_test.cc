@@ -192,5 +192,33 @@ TEST(CaseIndex, ANewIndexerVersionOrStatesCommittedWithoutItRebuildTheIndexOnOpe
                                                        "v2:waiting/" + kChild2 + "=nd-2"}));
 }
 
+TEST(CaseIndex, AStoreRestoredWithoutAnIndexerIsIndexedWhenOpenedWithOne) {
+  TempDir dir;
+  auto primary = OpenStore(dir.path() + "/a", TestIndexer());
+  primary->SetOwner("a");
+  ASSERT_TRUE(primary->Commit(CaseBatch(kChild1, {{"nd-1", "waiting"}}, "e1")).ok());
+  std::vector<ChangelogRecord> records;
+  auto fence = CaseStore::FenceRecord("a");
+  records.push_back({0, fence.key(), fence.value()});
+  auto items = primary->ReadOutbox(0, 1000);
+  ASSERT_TRUE(items.ok());
+  for (const auto& item : *items) {
+    if (!item.entry.changelog()) continue;
+    ChangelogRecord r{static_cast<int64_t>(records.size()), item.entry.key(), std::nullopt};
+    if (!item.entry.tombstone()) r.value = item.entry.value();
+    records.push_back(std::move(r));
+  }
+  {
+    // Opened first with an indexer (its version recorded), then restored without one.
+    OpenStore(dir.path() + "/b", TestIndexer()).reset();
+    auto plain = OpenStore(dir.path() + "/b", CaseIndexer{});
+    RestoreFilter filter;
+    ASSERT_TRUE(plain->ApplyChangelog(records, filter).ok());
+  }
+  auto replica = OpenStore(dir.path() + "/b", TestIndexer());
+  EXPECT_EQ(Entries(*replica), Entries(*primary));
+  EXPECT_EQ(Entries(*replica).size(), 1u);
+}
+
 }  // namespace
 }  // namespace pathway::state
