@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <map>
 #include <set>
 #include <string>
 
@@ -253,6 +254,53 @@ TEST_F(ReadApiTest, TheAgencyIsTheCallersNeverTheUrls) {
   HttpResponse odd =
       Call(Get("/v1/children/" + child + "/timeline"), Person(Role::kClinician, "R&V5=x%"));
   EXPECT_EQ(odd.status, 403) << "an agency with query syntax is one value, encoded";
+}
+
+// The whole matrix of role x read route x agency: the agency involved in the child's
+// care (RV5, the trust that accepted the referral) and one that is not (RXX99). Every
+// answer is checked, and no refusal of a role reaches an engine or the audit trail.
+TEST_F(ReadApiTest, TheMatrixOfRoleReadRouteAndAgency) {
+  const std::vector<std::pair<std::string, HttpRequest>> routes = {
+      {"search", Post("/v1/children/search", "{\"nhsNumber\":\"" + nhs + "\"}")},
+      {"timeline", Get("/v1/children/" + child + "/timeline")},
+      {"record", Get("/v1/children/" + child + "/record", "purpose=neurodevelopmental")},
+      {"caseload", Get("/v1/caseload", "limit=100")},
+  };
+  // What a role that reads children gets, by route, for the involved agency and not.
+  const std::map<std::string, std::pair<int, int>> reading = {{"search", {200, 404}},
+                                                              {"timeline", {200, 403}},
+                                                              {"record", {200, 403}},
+                                                              {"caseload", {200, 200}}};
+  for (Role role : {Role::kPartnerSystem, Role::kClinician, Role::kCaseworker, Role::kTeamManager,
+                    Role::kOperations, Role::kAuditor}) {
+    const bool reads_children = role != Role::kOperations && role != Role::kAuditor;
+    for (const std::string agency : {"RV5", "RXX99"}) {
+      for (const auto& [name, request] : routes) {
+        const size_t asked = engines.calls.size();
+        const size_t audited = audit.published.size();
+        HttpResponse r = Call(request, Person(role, agency));
+        const std::string where = std::string(RoleName(role)) + " " + agency + " " + name;
+        if (!reads_children) {
+          EXPECT_EQ(r.status, 403) << where;
+          EXPECT_EQ(RuleOf(r), "authorisation.role") << where;
+          EXPECT_EQ(engines.calls.size(), asked) << where;
+          EXPECT_EQ(audit.published.size(), audited) << where;
+          continue;
+        }
+        const auto [involved, not_involved] = reading.at(name);
+        EXPECT_EQ(r.status, agency == "RV5" ? involved : not_involved) << where << " " << r.body;
+        if (name == "caseload" && agency == "RXX99") {
+          EXPECT_EQ(r.body.find(child), std::string::npos) << where;
+        }
+        // Whatever is shown or refused about the child is in the trail: a caseload
+        // page, once per child on it (this history's pathways may all have ended).
+        // A search refused is answered "not found" and audited all the same.
+        size_t expected = 1;
+        if (name == "caseload") expected = r.body.find(child) == std::string::npos ? 0 : 1;
+        EXPECT_EQ(audit.published.size(), audited + expected) << where;
+      }
+    }
+  }
 }
 
 TEST_F(ReadApiTest, OnlyRolesThatCareForChildrenRead) {
