@@ -187,7 +187,8 @@ pathway is running.
   web app:            $gateway_url/   (sign in as one of the development users below)
   a demo child:       sign in as the clinician, "Find a child" with NHS number $demo_nhs
                       (made up for the demo), see its deadlines and their rules, record its first
-                      appointment (referral ID HTTP-2025-0001) and watch the timeline
+                      appointment (referral ID HTTP-2025-0001) and watch the timeline;
+                      "Waiting list" shows it on the clinician's team's list with the weeks waited
   gateway (HTTP API): $gateway_url   (OpenAPI: $gateway_url/openapi.json; docs/gateway.md)
   development users (the web app's sign-in buttons): $(awk '$1 != "partner_system" {printf "%s%s (%s)", sep, $1, $2; sep=", "}' "$run/dev-sign-ins.txt")
   development sign-ins: $run/dev-sign-ins.txt  (a bearer token per role:
