@@ -71,6 +71,13 @@ std::vector<int32_t> PartitionsNamed(const HttpResponse& r) {
 
 void ReadApi::Caseload(const HttpRequest& request, const Principal& principal, Respond respond) {
   const std::string& query = request.query;
+  // A parameter given empty is a mistake, not the default (the document says so).
+  for (const char* name : {"list", "sort", "pathway", "scope", "cursor", "limit"}) {
+    if (auto value = QueryParam(query, name); value && value->empty()) {
+      return respond(BadQuery(name, std::string(name) + " is given empty: leave it out for "
+                                                        "its default"));
+    }
+  }
   // Every parameter is checked here to a plain alphabet, so it reaches the engine
   // exactly as given; the engine checks what the values mean.
   const std::string list = RawQueryValue(query, "list");

@@ -99,16 +99,21 @@ HttpResponse Passed(const HttpResponse& engine) {
 }
 
 // The first value of `name` in a query string, as sent ("" if absent).
-std::string RawQueryValue(std::string_view query, std::string_view name) {
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const size_t amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair == name) return std::string();
     if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
       return std::string(pair.substr(name.size() + 1));
     }
   }
-  return {};
+  return std::nullopt;
+}
+
+std::string RawQueryValue(std::string_view query, std::string_view name) {
+  return QueryParam(query, name).value_or("");
 }
 
 }  // namespace reads_internal

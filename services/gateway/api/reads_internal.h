@@ -1,6 +1,7 @@
 // Helpers the read routes share (reads.cc, caseload_reads.cc). Not a public header.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,5 +18,7 @@ std::string PercentEncode(std::string_view value);
 HttpResponse Passed(const HttpResponse& engine);
 // The first value of `name` in a query string, as sent ("" if absent).
 std::string RawQueryValue(std::string_view query, std::string_view name);
+// The same, telling absent (nullopt) from present and empty ("name=" or "name").
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
 
 }  // namespace pathway::gateway::reads_internal

@@ -276,6 +276,9 @@ TEST_F(CaseloadReads, BadParametersNameTheirFieldAndRolesThatReadNoChildAreRefus
       {"cursor=abc", "query.cursor"},
       {"limit=0", "query.limit"},
       {"limit=101", "query.limit"},
+      {"pathway=", "query.pathway"},
+      {"cursor", "query.cursor"},
+      {"list=&sort=waited", "query.list"},
       {"limit=1e2", "query.limit"},
   };
   for (const auto& [query, rule] : cases) {
