@@ -35,4 +35,8 @@ bool IsValidUpn(std::string_view upn) {
   return upn[0] == kAlphabet[static_cast<size_t>(sum % 23)];
 }
 
+bool IsSubjectKey(std::string_view key) {
+  return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace pathway::workflow

@@ -17,4 +17,8 @@ bool IsValidNhsNumber(std::string_view nhs_number);
 // ABCDEFGHJKLMNPQRTUVWXYZ (no I, O, S). Upper case only (the canonical form).
 bool IsValidUpn(std::string_view upn);
 
+// A subject key (a child id) as the engine's keyer writes it: 64 lower-case hex digits.
+// Anything else in a URL or a query is refused before it reaches RocksDB or a log.
+bool IsSubjectKey(std::string_view key);
+
 }  // namespace pathway::workflow

@@ -35,12 +35,6 @@ constexpr std::string_view kCaseload = "/internal/v1/caseload";
 constexpr size_t kDefaultCaseloadPage = 25;
 constexpr size_t kMaxCaseloadPage = 100;
 
-// Keys are the keyer's output: 64 lower-case hex digits. Anything else is refused
-// before it reaches RocksDB or a log.
-bool IsKey(std::string_view key) {
-  return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
 HttpResponse Json(int status, std::string body) {
   HttpResponse r;
   r.status = status;
@@ -246,7 +240,7 @@ HttpResponse QueryService::Subjects(const HttpRequest& request) const {
 }
 
 HttpResponse QueryService::Alias(const std::string& key) const {
-  if (!IsKey(key)) return NotFound();
+  if (!workflow::IsSubjectKey(key)) return NotFound();
   const int32_t partition = bus::KeyPartition(key, gate_.partition_count());
   std::optional<HttpResponse> answer;
   const bool served = gate_.Read(partition, [&](state::CaseStore& store) {
@@ -264,7 +258,7 @@ HttpResponse QueryService::Alias(const std::string& key) const {
 }
 
 HttpResponse QueryService::Timeline(const std::string& child_id, const std::string& query) const {
-  if (!IsKey(child_id)) return NotFound();
+  if (!workflow::IsSubjectKey(child_id)) return NotFound();
   const std::string agency = QueryValue(query, "agency");
   size_t events = options_.default_events;
   if (std::string n = QueryValue(query, "events"); !n.empty()) {
@@ -312,7 +306,7 @@ HttpResponse QueryService::ReadChild(
     const std::function<HttpResponse(const pathway::store::v1::CaseState&,
                                      const workflow::CaseHistory&, const std::string&)>& view)
     const {
-  if (!IsKey(child_id)) return NotFound();
+  if (!workflow::IsSubjectKey(child_id)) return NotFound();
   const int32_t partition = bus::KeyPartition(child_id, gate_.partition_count());
   std::optional<HttpResponse> answer;
   const bool served = gate_.Read(partition, [&](state::CaseStore& store) {

@@ -50,5 +50,17 @@ TEST(Upn, CheckLetterModulus23) {
   }
 }
 
+TEST(SubjectKey, SixtyFourLowerCaseHexDigitsAndNothingElse) {
+  const std::string key(64, 'a');
+  EXPECT_TRUE(IsSubjectKey(key));
+  EXPECT_TRUE(IsSubjectKey("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"));
+  EXPECT_FALSE(IsSubjectKey(key.substr(1)));
+  EXPECT_FALSE(IsSubjectKey(key + "a"));
+  EXPECT_FALSE(IsSubjectKey(std::string(64, 'A')));
+  EXPECT_FALSE(IsSubjectKey(std::string(63, 'a') + "g"));
+  EXPECT_FALSE(IsSubjectKey(std::string(60, 'a') + "%2F."));
+  EXPECT_FALSE(IsSubjectKey(""));
+}
+
 }  // namespace
 }  // namespace pathway::workflow

@@ -12,6 +12,7 @@
 #include "services/gateway/api/reads_internal.h"
 #include "services/gateway/http/problem.h"
 #include "workflow/calendar.h"
+#include "workflow/identifiers.h"
 
 namespace pathway::gateway {
 namespace {
@@ -25,10 +26,6 @@ constexpr std::string_view kChildren = "/v1/children/";
 constexpr std::string_view kTimeline = "/timeline";
 constexpr std::string_view kRecord = "/record";
 constexpr std::string_view kCaseload = "/v1/caseload";
-
-bool IsKey(std::string_view key) {
-  return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
 
 bool MayRead(Role role) {
   return role == Role::kClinician || role == Role::kCaseworker || role == Role::kTeamManager ||
@@ -318,7 +315,7 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
         }
         auto subject = JsonObject(found->body);
         const std::string key = subject ? StringField(*subject, "key") : "";
-        if (!IsKey(key)) {
+        if (!workflow::IsSubjectKey(key)) {
           return respond(
               Unavailable("engine.unavailable", "the engine's answer was not understood"));
         }
@@ -359,7 +356,7 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
                    if (alias->status != 200) return respond(Passed(*alias));
                    auto linked = JsonObject(alias->body);
                    const std::string child = linked ? StringField(*linked, "child_id") : "";
-                   if (!IsKey(child)) return respond(ChildNotFound());
+                   if (!workflow::IsSubjectKey(child)) return respond(ChildNotFound());
                    check(child);
                  });
       });
@@ -367,7 +364,7 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
 
 void ReadApi::Record(const std::string& child_id, const std::string& query,
                      const Principal& principal, Respond respond) {
-  if (!IsKey(child_id)) return respond(ChildNotFound());
+  if (!workflow::IsSubjectKey(child_id)) return respond(ChildNotFound());
   const std::string purpose = RawQueryValue(query, "purpose");
   if (purpose.empty() || purpose.size() > 64 ||
       purpose.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
@@ -385,7 +382,7 @@ void ReadApi::Record(const std::string& child_id, const std::string& query,
 
 void ReadApi::Timeline(const std::string& child_id, const std::string& query,
                        const Principal& principal, Respond respond) {
-  if (!IsKey(child_id)) return respond(ChildNotFound());
+  if (!workflow::IsSubjectKey(child_id)) return respond(ChildNotFound());
   // Only `events` is read from the query; the agency is the caller's, never the URL's.
   const std::string events = RawQueryValue(query, "events");
   if (!events.empty() &&
