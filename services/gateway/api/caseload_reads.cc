@@ -33,12 +33,6 @@ using Respond = std::function<void(HttpResponse)>;
 constexpr size_t kDefaultLimit = 25;
 constexpr size_t kMaxLimit = 100;
 
-HttpResponse BadQuery(const std::string& field, const std::string& detail) {
-  Problem p = MakeProblem(400, "Invalid query", "query." + field, detail);
-  p.field = field;
-  return ProblemResponse(p);
-}
-
 bool OnlyOf(std::string_view value, std::string_view allowed) {
   return value.find_first_not_of(allowed) == std::string_view::npos;
 }
@@ -216,22 +210,15 @@ void ReadApi::AuditEachThen(const Principal& principal, std::vector<std::string>
   pending->response = std::move(response);
   pending->respond = std::move(respond);
   for (const auto& child : child_ids) {
-    // Each record is confirmed (or not) through AuditThen's answer: 200 passes the
-    // marker response on, anything else is the 503 it made.
-    HttpResponse marker;
-    marker.status = 200;
-    AuditThen(principal, child, action, purpose, std::move(marker), [pending](HttpResponse r) {
+    PublishAudit(principal, child, action, purpose, nullptr, [pending](bool ok) {
       bool last = false;
       {
         std::lock_guard lock(pending->mu);
-        pending->failed = pending->failed || r.status != 200;
+        pending->failed = pending->failed || !ok;
         last = --pending->left == 0;
       }
       if (!last) return;
-      if (pending->failed) {
-        return pending->respond(
-            Unavailable("audit.unavailable", "the read could not be audited, so it is not shown"));
-      }
+      if (pending->failed) return pending->respond(NotAudited());
       pending->respond(std::move(pending->response));
     });
   }

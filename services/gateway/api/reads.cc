@@ -95,7 +95,17 @@ HttpResponse Passed(const HttpResponse& engine) {
   return r;
 }
 
-// The first value of `name` in a query string, as sent ("" if absent).
+HttpResponse BadQuery(const std::string& field, std::string detail) {
+  Problem p = MakeProblem(400, "Invalid query", "query." + field, std::move(detail));
+  p.field = field;
+  return ProblemResponse(p);
+}
+
+HttpResponse NotAudited() {
+  return Unavailable("audit.unavailable", "the read could not be audited, so it is not shown");
+}
+
+// A query parameter as sent: nullopt when absent, "" when given empty.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const size_t amp = query.find('&');
@@ -247,15 +257,13 @@ void ReadApi::AskOwner(const std::string& key, EngineRequest request, int attemp
                 });
 }
 
-void ReadApi::AuditThen(const Principal& principal, const std::string& child_id,
-                        v1::AuditAction action, const std::string& purpose, HttpResponse response,
-                        Respond respond, const v1::ChildRecord* shown) {
+void ReadApi::PublishAudit(const Principal& principal, const std::string& child_id,
+                           v1::AuditAction action, const std::string& purpose,
+                           const v1::ChildRecord* shown, std::function<void(bool)> done) {
   const TimePoint now = time_.Now();
   v1::Envelope e;
   auto id = RandomBytes(16);
-  if (!id) {
-    return respond(Unavailable("audit.unavailable", "the read could not be audited"));
-  }
+  if (!id) return done(false);
   e.set_event_id(HexEncode(*id));
   e.set_subject_key(child_id);
   const auto micros =
@@ -280,14 +288,17 @@ void ReadApi::AuditThen(const Principal& principal, const std::string& child_id,
     }
     *a->mutable_legal_bases() = shown->legal_bases();
   }
-  audit_.Publish(
-      e, [response = std::move(response), respond = std::move(respond)](Status published) mutable {
-        if (!published) {
-          return respond(Unavailable("audit.unavailable",
-                                     "the read could not be audited, so it is not shown"));
-        }
-        respond(std::move(response));
-      });
+  audit_.Publish(e, [done = std::move(done)](Status published) { done(published.ok()); });
+}
+
+void ReadApi::AuditThen(const Principal& principal, const std::string& child_id,
+                        v1::AuditAction action, const std::string& purpose, HttpResponse response,
+                        Respond respond, const v1::ChildRecord* shown) {
+  PublishAudit(principal, child_id, action, purpose, shown,
+               [response = std::move(response), respond = std::move(respond)](bool ok) mutable {
+                 if (!ok) return respond(NotAudited());
+                 respond(std::move(response));
+               });
 }
 
 void ReadApi::Search(const HttpRequest& request, const Principal& principal, Respond respond) {
@@ -368,11 +379,9 @@ void ReadApi::Record(const std::string& child_id, const std::string& query,
   const std::string purpose = RawQueryValue(query, "purpose");
   if (purpose.empty() || purpose.size() > 64 ||
       purpose.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
-    Problem p = MakeProblem(400, "Invalid query", "query.purpose",
+    return respond(BadQuery("purpose",
                             "purpose is a lower-case name such as ehc_needs_assessment: "
-                            "consent is given per agency and purpose");
-    p.field = "purpose";
-    return respond(ProblemResponse(p));
+                            "consent is given per agency and purpose"));
   }
   ReadChild(child_id,
             "/internal/v1/children/" + child_id +
@@ -387,10 +396,7 @@ void ReadApi::Timeline(const std::string& child_id, const std::string& query,
   const std::string events = RawQueryValue(query, "events");
   if (!events.empty() &&
       (events.size() > 4 || events.find_first_not_of("0123456789") != std::string::npos)) {
-    Problem p = MakeProblem(400, "Invalid query", "query.events",
-                            "events is a whole number of entries (at most 200)");
-    p.field = "events";
-    return respond(ProblemResponse(p));
+    return respond(BadQuery("events", "events is a whole number of entries (at most 200)"));
   }
   std::string target =
       "/internal/v1/children/" + child_id + "/timeline?agency=" + PercentEncode(principal.agency);

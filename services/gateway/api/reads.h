@@ -122,6 +122,11 @@ class ReadApi {
   // when an instance says it is not the owner.
   void AskOwner(const std::string& key, EngineRequest request, int attempt,
                 std::function<void(Result<HttpResponse>)> done);
+  // Publishes one AuditRecorded keyed by the child; `done` says whether the broker
+  // confirmed it.
+  void PublishAudit(const Principal& principal, const std::string& child_id,
+                    pathway::v1::AuditAction action, const std::string& purpose,
+                    const pathway::v1::ChildRecord* shown, std::function<void(bool)> done);
   // Publishes the audit record, then answers `response` (or 503 if it cannot).
   // `shown` (optional): the record facts the answer discloses and the legal bases
   // relied on, for AuditRecorded.facts and legal_bases.

@@ -11,6 +11,10 @@ namespace pathway::gateway::reads_internal {
 
 // 503 with the rule and Retry-After: 1.
 HttpResponse Unavailable(std::string rule, std::string detail);
+// 400 naming the query parameter `field` (rule "query.<field>").
+HttpResponse BadQuery(const std::string& field, std::string detail);
+// 503 audit.unavailable: a read whose audit record the broker did not confirm.
+HttpResponse NotAudited();
 // `value` percent-encoded for a query string (unreserved characters kept).
 std::string PercentEncode(std::string_view value);
 // The engine's answer as the gateway's: its views and its problems (which name the
