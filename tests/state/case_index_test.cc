@@ -70,6 +70,27 @@ std::vector<std::string> Entries(CaseStore& store, std::string_view prefix = {},
   return out;
 }
 
+// What `store` would send to its changelog, behind a fence of `owner`, as a restore
+// reads it back (offsets from 0). The index is derived, never mirrored: no record of
+// the case_index family may be among them.
+std::vector<ChangelogRecord> Changelog(CaseStore& store, const std::string& owner) {
+  std::vector<ChangelogRecord> records;
+  auto fence = CaseStore::FenceRecord(owner);
+  records.push_back({0, fence.key(), fence.value()});
+  auto items = store.ReadOutbox(0, 1000);
+  EXPECT_TRUE(items.ok());
+  if (!items.ok()) return records;
+  for (const auto& item : *items) {
+    if (!item.entry.changelog()) continue;
+    EXPECT_NE(static_cast<uint8_t>(item.entry.key()[0]),
+              static_cast<uint8_t>(ColumnFamily::kCaseIndex));
+    ChangelogRecord r{static_cast<int64_t>(records.size()), item.entry.key(), std::nullopt};
+    if (!item.entry.tombstone()) r.value = item.entry.value();
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
 TEST(CaseIndex, ACommitWritesTheEntriesOfTheNewStateAndRemovesTheOldOnes) {
   TempDir dir;
   auto store = OpenStore(dir.path(), TestIndexer());
@@ -141,20 +162,7 @@ TEST(CaseIndex, ARestoreDerivesTheEntriesOfTheStatesItWrites) {
   ASSERT_TRUE(primary->Commit(CaseBatch(kChild2, {{"nd-2", "waiting"}}, "e2")).ok());
   ASSERT_TRUE(primary->Commit(CaseBatch(kChild1, {{"nd-1", "assessing"}}, "e3")).ok());
 
-  std::vector<ChangelogRecord> records;
-  auto fence = CaseStore::FenceRecord("a");
-  records.push_back({0, fence.key(), fence.value()});
-  auto items = primary->ReadOutbox(0, 1000);
-  ASSERT_TRUE(items.ok());
-  for (const auto& item : *items) {
-    if (!item.entry.changelog()) continue;
-    // The index is derived, never mirrored.
-    ASSERT_NE(static_cast<uint8_t>(item.entry.key()[0]),
-              static_cast<uint8_t>(ColumnFamily::kCaseIndex));
-    ChangelogRecord r{static_cast<int64_t>(records.size()), item.entry.key(), std::nullopt};
-    if (!item.entry.tombstone()) r.value = item.entry.value();
-    records.push_back(std::move(r));
-  }
+  const std::vector<ChangelogRecord> records = Changelog(*primary, "a");
   auto replica = OpenStore(dir.path() + "/b", TestIndexer());
   RestoreFilter filter;
   // In two calls: each derives the entries of the states it wrote.
@@ -197,17 +205,7 @@ TEST(CaseIndex, AStoreRestoredWithoutAnIndexerIsIndexedWhenOpenedWithOne) {
   auto primary = OpenStore(dir.path() + "/a", TestIndexer());
   primary->SetOwner("a");
   ASSERT_TRUE(primary->Commit(CaseBatch(kChild1, {{"nd-1", "waiting"}}, "e1")).ok());
-  std::vector<ChangelogRecord> records;
-  auto fence = CaseStore::FenceRecord("a");
-  records.push_back({0, fence.key(), fence.value()});
-  auto items = primary->ReadOutbox(0, 1000);
-  ASSERT_TRUE(items.ok());
-  for (const auto& item : *items) {
-    if (!item.entry.changelog()) continue;
-    ChangelogRecord r{static_cast<int64_t>(records.size()), item.entry.key(), std::nullopt};
-    if (!item.entry.tombstone()) r.value = item.entry.value();
-    records.push_back(std::move(r));
-  }
+  const std::vector<ChangelogRecord> records = Changelog(*primary, "a");
   {
     // Opened first with an indexer (its version recorded), then restored without one.
     OpenStore(dir.path() + "/b", TestIndexer()).reset();

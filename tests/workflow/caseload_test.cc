@@ -62,16 +62,7 @@ class Caseload : public pathway::testing::PathwayFixture {
     Run(e);
   }
   void Accept(const std::string& date, const std::string& agency, const std::string& team) {
-    Send(Command("acc", date,
-                 [&](v1::Envelope& e) {
-                   auto* c = e.mutable_nd_referral_accepted();
-                   c->set_referral_id(kReferral);
-                   *c->mutable_referred_on() = Day(date);
-                   *c->mutable_accepted_on() = Day(date);
-                   c->set_assessment(v1::ND_ASSESSMENT_TYPE_AUTISM);
-                   c->set_route(v1::ND_ROUTE_STANDARD);
-                 }),
-         agency, team);
+    Run(pathway::testing::NdAccepted("acc", kReferral, date, agency, team));
   }
   static std::string Key() {
     return pathway::testing::SubjectKey(pathway::testing::kValidNhsNumber);

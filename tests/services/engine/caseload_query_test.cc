@@ -56,20 +56,9 @@ class CaseloadQuery : public ::testing::Test {
     h.time().Set(pathway::testing::At("2026-03-30"));
     for (int i = 0; i < kChildren; ++i) nhs.push_back(pathway::testing::TestNhsNumber(i));
     for (int i = kChildren - 1; i >= 0; --i) {
-      const std::string referred = Date(i);
-      h.Publish(Command(
-          "acc-" + std::to_string(i), referred,
-          [&](v1::Envelope& e) {
-            e.mutable_source()->set_agency("RV5");
-            e.mutable_actor()->set_team(i % 2 == 0 ? "ND-EAST" : "ND-WEST");
-            auto* c = e.mutable_nd_referral_accepted();
-            c->set_referral_id("ND-" + std::to_string(i));
-            *c->mutable_referred_on() = Day(referred);
-            *c->mutable_accepted_on() = Day(referred);
-            c->set_assessment(v1::ND_ASSESSMENT_TYPE_AUTISM);
-            c->set_route(v1::ND_ROUTE_STANDARD);
-          },
-          nhs[i]));
+      h.Publish(pathway::testing::NdAccepted("acc-" + std::to_string(i), "ND-" + std::to_string(i),
+                                             Date(i), "RV5", i % 2 == 0 ? "ND-EAST" : "ND-WEST",
+                                             nhs[i]));
     }
     h.Publish(Command(
         "risk-11", "2026-03-30",
@@ -89,10 +78,7 @@ class CaseloadQuery : public ::testing::Test {
     o.reads = &g;
     return o;
   }
-  static std::string Date(int i) {
-    auto d = std::chrono::sys_days{*workflow::ParseDate("2026-01-05")} + std::chrono::days(7 * i);
-    return workflow::FormatDate(std::chrono::year_month_day{d});
-  }
+  static std::string Date(int i) { return pathway::testing::WeeksAfter("2026-01-05", i); }
   HttpResponse Get(const std::string& query) {
     HttpRequest r;
     r.method = "GET";

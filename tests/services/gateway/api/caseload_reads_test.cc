@@ -96,23 +96,10 @@ class CaseloadReads : public ::testing::Test {
     all.SetPartitionCount(4);
     h.time().Set(pathway::testing::At("2026-03-30"));
     for (int i = 0; i < kChildren; ++i) {
-      auto day =
-          std::chrono::sys_days{*workflow::ParseDate("2026-01-05")} + std::chrono::days(7 * i);
-      const std::string referred = workflow::FormatDate(std::chrono::year_month_day{day});
       const std::string nhs = pathway::testing::TestNhsNumber(100 + i);
-      h.Publish(Command(
-          "acc-" + std::to_string(i), referred,
-          [&](v1::Envelope& e) {
-            e.mutable_source()->set_agency("RV5");
-            e.mutable_actor()->set_team(i % 2 == 0 ? "ND-EAST" : "ND-WEST");
-            auto* c = e.mutable_nd_referral_accepted();
-            c->set_referral_id("ND-" + std::to_string(i));
-            *c->mutable_referred_on() = Day(referred);
-            *c->mutable_accepted_on() = Day(referred);
-            c->set_assessment(v1::ND_ASSESSMENT_TYPE_AUTISM);
-            c->set_route(v1::ND_ROUTE_STANDARD);
-          },
-          nhs));
+      h.Publish(pathway::testing::NdAccepted("acc-" + std::to_string(i), "ND-" + std::to_string(i),
+                                             pathway::testing::WeeksAfter("2026-01-05", i), "RV5",
+                                             i % 2 == 0 ? "ND-EAST" : "ND-WEST", nhs));
       child.push_back(h.SubjectOf(nhs));
     }
     EXPECT_TRUE(h.RunUntilIdle().ok());
