@@ -16,6 +16,7 @@
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/http_answers.h"
 #include "workflow/clock.h"
 
 namespace pathway::engine {
@@ -31,19 +32,9 @@ using pathway::testing::EngineHarness;
 const std::string kToken = "0123456789abcdef0123456789abcdef";
 constexpr int kChildren = 12;
 
-std::string Rule(const HttpResponse& r) {
-  auto at = r.body.find("\"rule\":\"");
-  if (at == std::string::npos) return {};
-  at += 8;
-  return r.body.substr(at, r.body.find('"', at) - at);
-}
+using pathway::testing::RuleOf;
 
-std::string Header(const HttpResponse& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return "<none>";
-}
+using pathway::testing::HeaderOf;
 
 // Child i was referred on 2026-01-05 + i weeks and accepted by RV5's team ND-EAST (even
 // i) or ND-WEST (odd i); all of it is sent on 2026-03-30, newest first. Child 11 is
@@ -136,7 +127,7 @@ TEST_F(CaseloadQuery, TheWaitingListLongestWaitFirstPagedAcrossEveryPartition) {
   }
   EXPECT_GT(partitions.size(), 1u) << "the children are spread over partitions";
   EXPECT_EQ(all[11].risk(), "high");
-  EXPECT_EQ(Header(Get("agency=RV5"), "Pathway-Partitions"), "0,1,2,3");
+  EXPECT_EQ(HeaderOf(Get("agency=RV5"), "Pathway-Partitions"), "0,1,2,3");
 }
 
 TEST_F(CaseloadQuery, TheCaseloadByNextDeadlineWithItsRule) {
@@ -201,7 +192,7 @@ TEST_F(CaseloadQuery, APartitionNotServedIsLeftOutAndNamedSo) {
   for (int32_t p = 0; p < 4; ++p) {
     if (p != gone) expected += (expected.empty() ? "" : ",") + std::to_string(p);
   }
-  EXPECT_EQ(Header(r, "Pathway-Partitions"), expected);
+  EXPECT_EQ(HeaderOf(r, "Pathway-Partitions"), expected);
   EXPECT_EQ(r.body.find(child[0]), std::string::npos);
 }
 
@@ -222,7 +213,7 @@ TEST_F(CaseloadQuery, BadParametersNameTheirField) {
   for (const auto& [query, rule] : cases) {
     HttpResponse r = Get(query);
     EXPECT_EQ(r.status, 400) << query;
-    EXPECT_EQ(Rule(r), rule) << query;
+    EXPECT_EQ(RuleOf(r), rule) << query;
   }
 }
 

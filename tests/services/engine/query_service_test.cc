@@ -16,6 +16,7 @@
 #include "services/topics.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/histories.h"
+#include "tests/common/http_answers.h"
 #include "tests/common/temp_dir.h"
 
 namespace pathway::engine {
@@ -41,12 +42,7 @@ HttpRequest Request(std::string method, std::string path, std::string query = {}
   return r;
 }
 
-std::string RuleOf(const HttpResponse& r) {
-  auto at = r.body.find("\"rule\":\"");
-  if (at == std::string::npos) return {};
-  at += 8;
-  return r.body.substr(at, r.body.find('"', at) - at);
-}
+using pathway::testing::RuleOf;
 
 class QueryServiceTest : public ::testing::Test {
  protected:

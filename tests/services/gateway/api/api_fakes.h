@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "services/gateway/api/api.h"
+#include "tests/common/http_answers.h"
 
 namespace pathway::gateway::testing {
 
@@ -93,15 +94,6 @@ struct Answers {
   }
 };
 
-inline std::string HeaderOf(const HttpResponse& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-          return std::tolower(a) == std::tolower(b);
-        })) {
-      return v;
-    }
-  }
-  return "";
-}
+using pathway::testing::HeaderOf;
 
 }  // namespace pathway::gateway::testing

@@ -16,6 +16,7 @@
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/http_answers.h"
 #include "tests/services/gateway/api/api_fakes.h"
 #include "workflow/clock.h"
 
@@ -34,12 +35,7 @@ const std::string kEngineA = "http://engine-a";
 const std::string kEngineB = "http://engine-b";
 constexpr int kChildren = 10;
 
-std::string RuleOf(const HttpResponse& r) {
-  auto at = r.body.find("\"rule\":\"");
-  if (at == std::string::npos) return {};
-  at += 8;
-  return r.body.substr(at, r.body.find('"', at) - at);
-}
+using pathway::testing::RuleOf;
 
 class SplitDirectory final : public EngineDirectory {
  public:

@@ -14,6 +14,7 @@
 #include "common/crypto.h"
 #include "pathway/v1/envelope.pb.h"
 #include "services/gateway/api/gateway.h"
+#include "tests/common/http_answers.h"
 #include "tests/common/temp_dir.h"
 #include "tests/services/gateway/api/api_fakes.h"
 
@@ -30,12 +31,7 @@ using testing::HeaderOf;
 const TimePoint kNow = TimePoint(std::chrono::seconds(1'767'225'600));
 constexpr int64_t kMs = 1'767'225'600'000;
 
-std::string RuleOf(const HttpResponse& r) {
-  auto at = r.body.find("\"rule\":\"");
-  if (at == std::string::npos) return {};
-  at += 8;
-  return r.body.substr(at, r.body.find('"', at) - at);
-}
+using pathway::testing::RuleOf;
 
 Struct ParseJson(const std::string& body) {
   Struct s;

@@ -19,6 +19,7 @@
 #include "services/gateway/api/engine_client.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/histories.h"
+#include "tests/common/http_answers.h"
 #include "tests/services/gateway/api/api_fakes.h"
 
 namespace pathway::gateway {
@@ -35,12 +36,7 @@ using testing::HeaderOf;
 const std::string kToken = "fedcba9876543210fedcba9876543210";
 const std::string kEngineUrl = "http://127.0.0.1:1";
 
-std::string RuleOf(const HttpResponse& r) {
-  auto at = r.body.find("\"rule\":\"");
-  if (at == std::string::npos) return {};
-  at += 8;
-  return r.body.substr(at, r.body.find('"', at) - at);
-}
+using pathway::testing::RuleOf;
 
 class FakeDirectory final : public EngineDirectory {
  public:
