@@ -9,8 +9,11 @@
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -194,7 +197,15 @@ class RocksCaseStore final : public CaseStore {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     // The WAL makes every committed batch durable without flushing memtables here.
     db_->Close().PermitUncheckedError();
+    db_.reset();
+    if (!secondary_dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(secondary_dir_, ec);
+    }
   }
+
+  // A read-only store (OpenReadOnly) keeps RocksDB's secondary-instance files here.
+  void SetSecondaryDir(std::string dir) { secondary_dir_ = std::move(dir); }
 
   Result<std::optional<std::string>> SeenEvent(std::string_view dedupe_id) override {
     std::string value;
@@ -1203,6 +1214,7 @@ class RocksCaseStore final : public CaseStore {
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::string secondary_dir_;
   uint64_t outbox_next_;
   StoreOptions options_;
   std::string owner_;
@@ -1264,13 +1276,21 @@ std::shared_ptr<SharedMemory> SharedMemory::Make(const MemoryBudget& budget) {
   return std::make_shared<RocksMemory>(budget);
 }
 
-Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
-                                                   StoreOptions store_options) {
+namespace {
+
+// Open and OpenReadOnly: `secondary` empty opens the primary (read-write); otherwise a
+// RocksDB secondary instance keeping its own files in `secondary`.
+Result<std::unique_ptr<CaseStore>> OpenStore(const std::string& dir, StoreOptions store_options,
+                                             const std::string& secondary) {
   if (!store_options.memory) store_options.memory = SharedMemory::Make(MemoryBudget{});
   const auto& memory = static_cast<const RocksMemory&>(*store_options.memory);
   rocksdb::DBOptions options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
+  const bool read_only = !secondary.empty();
+  options.create_if_missing = !read_only;
+  options.create_missing_column_families = !read_only;
+  // A secondary instance must keep every file open: the primary may delete one it
+  // compacted away between our reads of the manifest and of the file.
+  if (read_only) options.max_open_files = -1;
   options.write_buffer_manager = memory.write_buffers;
   rocksdb::ColumnFamilyOptions family_options;
   family_options.table_factory = memory.tables;
@@ -1299,7 +1319,9 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
   for (const auto& spec : kFamilies) descriptors.emplace_back(DiskName(spec), family_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);
+  auto s = read_only
+               ? rocksdb::DB::OpenAsSecondary(options, dir, secondary, descriptors, &handles, &raw)
+               : rocksdb::DB::Open(options, dir, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, "open " + dir);
   std::unique_ptr<rocksdb::DB> db(raw);
   // Drop the default family's handle: nothing is stored there.
@@ -1309,7 +1331,9 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
   rocksdb::ColumnFamilyHandle* meta = handles[0];
   std::string value;
   auto vs = db->Get(rocksdb::ReadOptions(), meta, kMetaSchemaVersion, &value);
-  if (vs.IsNotFound()) {
+  if (vs.IsNotFound() && read_only) {
+    // A store that never committed: nothing to read, and nothing may be written.
+  } else if (vs.IsNotFound()) {
     std::string v;
     AppendU64(v, kSchemaVersion);
     auto ws = db->Put(rocksdb::WriteOptions(), meta, kMetaSchemaVersion, v);
@@ -1330,8 +1354,36 @@ Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
   }
   auto store = std::make_unique<RocksCaseStore>(std::move(db), std::move(handles), outbox_next,
                                                 std::move(store_options));
+  if (read_only) {
+    // Its index may be stale; OpenReadOnly's readers do not use it.
+    store->SetSecondaryDir(secondary);
+    return std::unique_ptr<CaseStore>(std::move(store));
+  }
   if (auto prepared = store->PrepareIndex(); !prepared) return prepared.error();
   return std::unique_ptr<CaseStore>(std::move(store));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CaseStore>> CaseStore::Open(const std::string& dir,
+                                                   StoreOptions store_options) {
+  return OpenStore(dir, std::move(store_options), "");
+}
+
+Result<std::unique_ptr<CaseStore>> CaseStore::OpenReadOnly(const std::string& dir,
+                                                           StoreOptions store_options) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return Error{make_error_code(errc::kInvalidArgument), "no store in " + dir};
+  }
+  std::string pattern =
+      (std::filesystem::temp_directory_path(ec) / "pathway-secondary-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return Error{make_error_code(errc::kIo), "cannot make a directory for a read-only open"};
+  }
+  auto store = OpenStore(dir, std::move(store_options), pattern);
+  if (!store) std::filesystem::remove_all(pattern, ec);
+  return store;
 }
 
 }  // namespace pathway::state

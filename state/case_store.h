@@ -189,6 +189,13 @@ class CaseStore {
   // Opens or creates the store in `dir`. Fails with kIncompatible if the directory
   // holds a column family this version does not know (written by a newer pathway).
   static Result<std::unique_ptr<CaseStore>> Open(const std::string& dir, StoreOptions options = {});
+  // Opens the store in `dir` to read, while its engine may be running (a RocksDB
+  // secondary instance; pathwayctl's operations tools): it sees what was committed
+  // when it opened. Every write fails (kIo, "not supported in secondary mode"), and so
+  // does SealField for a subject with no data key yet; the caseload index is not read
+  // or rebuilt. Fails with kInvalidArgument if `dir` does not exist.
+  static Result<std::unique_ptr<CaseStore>> OpenReadOnly(const std::string& dir,
+                                                         StoreOptions options = {});
   // Deletes the store in `dir` (it must not be open).
   static Status Destroy(const std::string& dir);
 

@@ -19,6 +19,7 @@
 #include "services/engine/subject_keyer.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
+#include "services/pathwayctl/engine_data.h"
 #include "services/pathwayctl/json.h"
 #include "state/case_store.h"
 #include "state/errc.h"
@@ -54,19 +55,6 @@ constexpr std::string_view kUsage =
     "                                 (default: DIR/key-encryption-key)\n"
     "  --out FILE                     write the document to FILE (mode 0600) instead of\n"
     "                                 stdout\n";
-
-// The secret in `flag_file`, or in DIR/`name`: it must exist (never created here).
-Result<std::string> ReadExistingSecret(const std::string& flag_file, const std::string& data_dir,
-                                       const std::string& name, std::string& path) {
-  path = flag_file.empty() ? data_dir + "/" + name : flag_file;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return Error{std::make_error_code(std::errc::no_such_file_or_directory),
-                 path + ": no such file (the engine's " + name + ")"};
-  }
-  bool created = false;
-  return engine::LoadSecret(path, data_dir, name, &created);
-}
 
 std::string UtcNow() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());

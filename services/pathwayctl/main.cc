@@ -30,6 +30,7 @@
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
 #include "services/pathwayctl/inbound_key.h"
+#include "services/pathwayctl/kafka_flags.h"
 
 namespace pathway::ctl {
 namespace {
@@ -40,41 +41,6 @@ using std::chrono::milliseconds;
 // How long publish waits for the broker to confirm every message. Longer than the
 // producer's message.timeout.ms (30 s), so librdkafka reports failed messages itself.
 constexpr auto kPublishTimeout = std::chrono::seconds(35);
-
-constexpr std::string_view kKafkaFlagsHelp =
-    "  --bootstrap-servers B  Kafka brokers (default: $PATHWAY_KAFKA_BOOTSTRAP)\n"
-    "  -X key=value           a librdkafka setting; repeatable\n"
-    "  --kafka-config FILE    librdkafka settings, key=value lines ('#' comments)\n";
-
-// The Kafka flags every subcommand shares.
-struct KafkaFlags {
-  std::string bootstrap;
-  bus::KafkaConfig config;
-
-  void AddTo(std::vector<Flag>& flags) {
-    flags.push_back({"--bootstrap-servers", true, [this](std::string_view v) {
-                       bootstrap = v;
-                       return std::optional<std::string>();
-                     }});
-    flags.push_back({"-X", true, [this](std::string_view v) -> std::optional<std::string> {
-                       if (Status s = config.AddSetting(std::string(v)); !s)
-                         return s.error().detail;
-                       return std::nullopt;
-                     }});
-    flags.push_back(
-        {"--kafka-config", true, [this](std::string_view v) -> std::optional<std::string> {
-           if (Status s = config.LoadPropertiesFile(std::string(v)); !s) {
-             return s.error().detail;
-           }
-           return std::nullopt;
-         }});
-  }
-
-  std::optional<std::string> Resolve() {
-    if (Status s = config.ResolveBootstrap(bootstrap); !s) return s.error().detail;
-    return std::nullopt;
-  }
-};
 
 void PrintUsage(std::string_view usage) {
   std::fwrite(usage.data(), 1, usage.size(), stdout);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -251,6 +252,36 @@ TEST(CaseStore, RefusesADirectoryWithAnUnknownColumnFamily) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().code, make_error_code(errc::kIncompatible));
   EXPECT_NE(store.error().detail.find("cf99_future"), std::string::npos);
+}
+
+TEST(CaseStore, AReadOnlyOpenReadsWhatARunningWriterCommittedAndWritesNothing) {
+  // pathwayctl's operations tools read an engine's stores while the engine runs.
+  TempDir dir;
+  auto writer = CaseStore::Open(dir.path());
+  ASSERT_TRUE(writer.ok()) << writer.error().ToString();
+  ASSERT_TRUE((*writer)->Commit(SampleBatch(18, "evt-1")).ok());
+
+  auto reader = CaseStore::OpenReadOnly(dir.path());
+  ASSERT_TRUE(reader.ok()) << reader.error().ToString();
+  auto state = (*reader)->LoadCase(kSubject);
+  ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_EQ((*state)->history_length(), 1u);
+  EXPECT_EQ((*reader)->History(kSubject)->size(), 1u);
+  EXPECT_EQ((*reader)->NextOffset("pathway.commands.v1", 3)->value_or(-1), 18);
+
+  // It sees what was committed when it opened, and cannot write.
+  ASSERT_TRUE((*writer)->Commit(SampleBatch(19, "evt-2")).ok());
+  EXPECT_FALSE((*reader)->SeenEvent("evt-2")->has_value());
+  EXPECT_FALSE((*reader)->Commit(SampleBatch(20, "evt-3")).ok());
+  EXPECT_FALSE((*reader)->DeleteOutbox(0).ok());
+  reader->reset();
+  EXPECT_FALSE((*writer)->SeenEvent("evt-3")->has_value());
+  EXPECT_EQ((*writer)->ReadOutbox(0, 10)->size(), 2u);
+
+  // No store there: an error, and nothing created.
+  const std::string missing = dir.path() + "/none";
+  EXPECT_FALSE(CaseStore::OpenReadOnly(missing).ok());
+  EXPECT_FALSE(std::filesystem::exists(missing));
 }
 
 namespace changelog {

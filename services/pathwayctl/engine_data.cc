@@ -1,0 +1,99 @@
+#include "services/pathwayctl/engine_data.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "services/engine/subject_keyer.h"
+#include "state/errc.h"
+#include "state/store_set.h"
+#include "workflow/identifiers.h"
+
+namespace pathway::ctl {
+
+Result<std::string> ReadExistingSecret(const std::string& flag_file, const std::string& data_dir,
+                                       const std::string& name, std::string& path) {
+  path = flag_file.empty() ? data_dir + "/" + name : flag_file;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Error{std::make_error_code(std::errc::no_such_file_or_directory),
+                 path + ": no such file (the engine's " + name + ")"};
+  }
+  bool created = false;
+  return engine::LoadSecret(path, data_dir, name, &created);
+}
+
+void EngineDataFlags::AddTo(std::vector<Flag>& flags) {
+  flags.push_back({"--data-dir", true, Store(data_dir)});
+  flags.push_back({"--subject-key-file", true, Store(subject_key_file)});
+  flags.push_back({"--key-encryption-key-file", true, Store(kek_file)});
+}
+
+Result<EngineData> EngineData::Load(const EngineDataFlags& flags) {
+  if (flags.data_dir.empty()) {
+    return Error{std::make_error_code(std::errc::invalid_argument), "--data-dir is required"};
+  }
+  EngineData data;
+  data.data_dir = flags.data_dir;
+  std::string key_path;
+  auto secret = ReadExistingSecret(flags.subject_key_file, flags.data_dir, "subject-key", key_path);
+  if (!secret) return Error{secret.error().code, "subject key: " + secret.error().detail};
+  auto kek =
+      ReadExistingSecret(flags.kek_file, flags.data_dir, "key-encryption-key", data.kek_path);
+  if (!kek) return Error{kek.error().code, "key-encryption key: " + kek.error().detail};
+  data.subject_secret = std::move(*secret);
+  data.kek = std::move(*kek);
+  state::StoreSet layout(flags.data_dir + "/state", "", data.kek);
+  auto partitions = layout.PartitionsOnDisk();
+  if (!partitions) return partitions.error();
+  if (partitions->empty()) {
+    return Error{std::make_error_code(std::errc::no_such_file_or_directory),
+                 "no engine state in " + flags.data_dir + " (no " + layout.dir() +
+                     "/partition-*)"};
+  }
+  data.partitions = std::move(*partitions);
+  return data;
+}
+
+std::string EngineData::PartitionDir(int32_t partition) const {
+  return state::StoreSet(data_dir + "/state", "", kek).PartitionDir(partition);
+}
+
+Result<std::unique_ptr<state::CaseStore>> EngineData::OpenPartition(int32_t partition) const {
+  // No changelog and no index: a reader mirrors and derives nothing.
+  return state::CaseStore::OpenReadOnly(PartitionDir(partition),
+                                        state::StoreOptions{{}, 0, kek, nullptr});
+}
+
+std::string EngineData::SubjectKey(std::string_view nhs_number) const {
+  return engine::SubjectKeyer::FromSecret(subject_secret).Key(nhs_number);
+}
+
+bool IsKekMismatch(const Error& e) {
+  return e.code == state::make_error_code(state::errc::kKeyMismatch);
+}
+
+Result<std::string> ReadNhsNumber(const std::string& path) {
+  std::string text;
+  if (auto error = ReadInput(path, text)) {
+    return Error{std::make_error_code(std::errc::io_error), *error};
+  }
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const size_t end = rest.find('\n');
+    std::string_view line = Trim(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    if (line.empty()) continue;
+    std::string number;
+    for (char c : line) {
+      if (c != ' ') number.push_back(c);  // "943 476 5919" as printed on letters
+    }
+    if (!workflow::IsValidNhsNumber(number)) {
+      return Error{std::make_error_code(std::errc::invalid_argument),
+                   "the NHS number read is not valid (10 digits, modulus 11 check digit)"};
+    }
+    return number;
+  }
+  return Error{std::make_error_code(std::errc::invalid_argument), "no NHS number was given"};
+}
+
+}  // namespace pathway::ctl

@@ -1,0 +1,64 @@
+// An engine's data directory as pathwayctl's operations tools read it: its secrets
+// (never created here) and its partition stores, opened read-only so the engine may be
+// running (state::CaseStore::OpenReadOnly).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "services/pathwayctl/cli.h"
+#include "state/case_store.h"
+
+namespace pathway::ctl {
+
+inline constexpr std::string_view kEngineDataFlagsHelp =
+    "  --data-dir DIR                 the engine's data directory (required)\n"
+    "  --subject-key-file F           the engine's subject-key secret\n"
+    "                                 (default: DIR/subject-key)\n"
+    "  --key-encryption-key-file F    the engine's key-encryption key\n"
+    "                                 (default: DIR/key-encryption-key)\n";
+
+// The secret in `flag_file`, or in DIR/`name`; it must exist (never created here).
+// `path` is set to the file read.
+Result<std::string> ReadExistingSecret(const std::string& flag_file, const std::string& data_dir,
+                                       const std::string& name, std::string& path);
+
+struct EngineDataFlags {
+  std::string data_dir;
+  std::string subject_key_file;
+  std::string kek_file;
+  void AddTo(std::vector<Flag>& flags);
+};
+
+// An engine's data directory, its secrets read.
+struct EngineData {
+  std::string data_dir;
+  std::string subject_secret;  // the subject-key secret
+  std::string kek;             // 32 bytes
+  std::string kek_path;
+  std::vector<int32_t> partitions;  // of the stores on disk, ascending
+
+  // Reads the secrets and lists the partition stores. An error message names the file
+  // or directory; "no engine state" when there is no partition store.
+  static Result<EngineData> Load(const EngineDataFlags& flags);
+
+  std::string PartitionDir(int32_t partition) const;
+  // The partition's store, read-only (the engine may be running).
+  Result<std::unique_ptr<state::CaseStore>> OpenPartition(int32_t partition) const;
+  // The subject key of an NHS number (the engine's keyed hash).
+  std::string SubjectKey(std::string_view nhs_number) const;
+};
+
+// Whether `e` says the stores were written under another key-encryption key.
+bool IsKekMismatch(const Error& e);
+
+// Reads one NHS number from `path` ("-": stdin): the first non-blank line, trimmed.
+// Never from the command line, where it would land in shell history. An error names
+// the problem, never the value read.
+Result<std::string> ReadNhsNumber(const std::string& path);
+
+}  // namespace pathway::ctl
