@@ -8,7 +8,6 @@
 #include <rocksdb/utilities/options_util.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
-
 #include <stdlib.h>
 
 #include <algorithm>

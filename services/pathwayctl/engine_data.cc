@@ -47,8 +47,7 @@ Result<EngineData> EngineData::Load(const EngineDataFlags& flags) {
   if (!partitions) return partitions.error();
   if (partitions->empty()) {
     return Error{std::make_error_code(std::errc::no_such_file_or_directory),
-                 "no engine state in " + flags.data_dir + " (no " + layout.dir() +
-                     "/partition-*)"};
+                 "no engine state in " + flags.data_dir + " (no " + layout.dir() + "/partition-*)"};
   }
   data.partitions = std::move(*partitions);
   return data;

@@ -47,8 +47,8 @@ class KafkaAuditSink final : public AuditSink {
       reports_ = 0;
       failure_.clear();
     }
-    if (Status s = producer_->Produce(std::string(topics::kAudit), key,
-                                      envelope.SerializeAsString(), 0);
+    if (Status s =
+            producer_->Produce(std::string(topics::kAudit), key, envelope.SerializeAsString(), 0);
         !s) {
       return s;
     }
@@ -101,17 +101,14 @@ Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(const bus::KafkaConfig& con
   return std::unique_ptr<AuditSink>(std::move(sink));
 }
 
-std::string OperationsKey(std::string_view kek) {
-  return HmacSha256(kek, "pathway.operations.v1");
-}
+std::string OperationsKey(std::string_view kek) { return HmacSha256(kek, "pathway.operations.v1"); }
 
 Result<std::string> OpenReason(std::string_view kek, const v1::OperationRecorded& op) {
   return AeadOpen(OperationsKey(kek), op.sealed_reason(), ReasonAad(op.operation_id()));
 }
 
 OperationAudit::OperationAudit(AuditSink& sink, const OperatorFlags& who, Action action,
-                               std::string id, std::string sealed_reason,
-                               const TimeSource& time)
+                               std::string id, std::string sealed_reason, const TimeSource& time)
     : sink_(sink),
       operator_id_(who.operator_id),
       action_(std::move(action)),
@@ -151,8 +148,7 @@ v1::Envelope OperationAudit::Base(std::string event_id) const {
 Status OperationAudit::Record(v1::OperationPhase phase, const Counts& counts,
                               std::string_view detail) {
   // One id per record of the run, derived, so a record sent twice is recognisably one.
-  v1::Envelope e =
-      Base(HexEncode(Sha256(id_ + "|" + std::to_string(records_++))).substr(0, 32));
+  v1::Envelope e = Base(HexEncode(Sha256(id_ + "|" + std::to_string(records_++))).substr(0, 32));
   v1::OperationRecorded* op = e.mutable_operation_recorded();
   op->set_operation_id(id_);
   op->set_operation(action_.operation);
@@ -173,8 +169,7 @@ Status OperationAudit::Record(v1::OperationPhase phase, const Counts& counts,
 }
 
 Status OperationAudit::ChildShown(std::string_view subject_key) {
-  v1::Envelope e =
-      Base(HexEncode(Sha256(id_ + "|" + std::to_string(records_++))).substr(0, 32));
+  v1::Envelope e = Base(HexEncode(Sha256(id_ + "|" + std::to_string(records_++))).substr(0, 32));
   e.set_subject_key(std::string(subject_key));
   v1::AuditRecorded* a = e.mutable_audit_recorded();
   a->set_action(v1::AUDIT_ACTION_OPERATIONS_INSPECT);

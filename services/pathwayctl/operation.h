@@ -53,8 +53,7 @@ class AuditSink {
 
 // An AuditSink over a Kafka producer made from `config` (the tool's Kafka flags).
 Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(
-    const bus::KafkaConfig& config,
-    std::chrono::milliseconds timeout = std::chrono::seconds(35));
+    const bus::KafkaConfig& config, std::chrono::milliseconds timeout = std::chrono::seconds(35));
 
 using Counts = std::vector<std::pair<std::string, uint64_t>>;
 
