@@ -348,18 +348,21 @@ struct Redecided {
   std::string carried;
 };
 
-// The case re-decided from its kept commands and `command`, in business-date order.
-Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
-                   const std::string& order, const std::vector<v1::Envelope>& log, TimePoint now,
+// The case re-decided from its kept commands and `command` (null: none new), in
+// business-date order, for `subject`.
+Redecided Redecide(const std::string& subject, const store::CaseState& state,
+                   const v1::Envelope* command, const std::string& order,
+                   const std::vector<v1::Envelope>& log, TimePoint now,
                    const StepSettings& settings) {
   std::vector<std::pair<std::string, const v1::Envelope*>> commands;
   commands.reserve(log.size() + 1);
   // Each command once: a log read after a crash may hold this very command already.
-  std::set<std::string> identities = {CommandIdentity(command)};
+  std::set<std::string> identities;
+  if (command) identities.insert(CommandIdentity(*command));
   for (const auto& c : log) {
     if (identities.insert(CommandIdentity(c)).second) commands.emplace_back(CommandOrder(c), &c);
   }
-  commands.emplace_back(order, &command);
+  if (command) commands.emplace_back(order, command);
   std::stable_sort(commands.begin(), commands.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
 
@@ -390,7 +393,7 @@ Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
   replay.whole_events = false;  // only the late command's events are kept
   Redecided r;
   for (const auto& [key, c] : commands) {
-    const bool late = c == &command;
+    const bool late = c == command;
     // No CommandRecorded is kept from here: the correction keeps the late command.
     Folded f = FoldCommand(folded, *c, key, now, settings, late ? late_options : replay, false);
     if (!late) continue;
@@ -402,7 +405,7 @@ Redecided Redecide(const store::CaseState& state, const v1::Envelope& command,
     }
   }
   std::vector<v1::Envelope> ignored;
-  FireDue(command.subject_key(), folded, LondonDate(now), now, settings, ignored, nullptr);
+  FireDue(subject, folded, LondonDate(now), now, settings, ignored, nullptr);
   // Made into what the correction carries in place: Diff and TimerDelta read only its
   // pathways and refusals.
   folded.set_history_length(0);
@@ -599,7 +602,8 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
     if (state.history_length() + 2 > settings.max_history_per_case) {
       return Refuse(command, HistoryLimit(state, settings), now);
     }
-    Redecided redecided = Redecide(state, command, order, *log, now, settings);
+    Redecided redecided =
+        Redecide(command.subject_key(), state, &command, order, *log, now, settings);
     // A command that changes nothing else where it belongs (another pathway's step of
     // the same day, say) is recorded as it arrived: the same case, plain events.
     store::CaseState appended = state;
@@ -625,6 +629,29 @@ CaseStep FireTimerStep(const std::string& subject_key, const store::CaseState& s
   if (events.empty()) return step;
   Record(step, subject_key, state, std::move(events), now, settings);
   return step;
+}
+
+store::CaseState RedecideFromLog(const std::string& subject_key, const store::CaseState& state,
+                                 const std::vector<v1::Envelope>& log, TimePoint now,
+                                 const StepSettings& settings) {
+  if (state.erased()) return state;
+  Redecided r = Redecide(subject_key, state, nullptr, "", log, now, settings);
+  // As the case keeps it: its history length and how far it decided are its own.
+  r.folded.set_history_length(state.history_length());
+  r.folded.set_decided_through(state.decided_through());
+  return std::move(r.folded);
+}
+
+store::CaseState FiredThrough(const std::string& subject_key, const store::CaseState& state,
+                              TimePoint now, const StepSettings& settings) {
+  std::optional<store::CaseState> later;
+  const store::CaseState& today = Today(subject_key, state, now, settings, later);
+  return later ? std::move(*later) : today;
+}
+
+void DiffCases(const store::CaseState& before, const store::CaseState& after,
+               v1::CaseCorrected& out) {
+  Diff(before, after, out);
 }
 
 std::string CanonicalCase(const store::CaseState& state) {

@@ -109,6 +109,29 @@ std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Env
 // decided as commands arrive. Equal for every arrival order of the same commands.
 std::string CanonicalCase(const pathway::store::v1::CaseState& state);
 
+// Operations (docs/operations.md): the case of `subject_key` re-decided from its kept
+// commands alone (`log`: CommandsOf its history), in business-date order, with every
+// deadline timer due by the day of `now` fired: the case as if every command had
+// arrived in order. Who the case is and its shared record are kept from `state` (they
+// are decided as commands arrive, never re-decided), as are its history length and
+// decided_through. An erased case is returned as it is.
+pathway::store::v1::CaseState RedecideFromLog(const std::string& subject_key,
+                                              const pathway::store::v1::CaseState& state,
+                                              const std::vector<pathway::v1::Envelope>& log,
+                                              TimePoint now, const StepSettings& settings);
+
+// `state` with every deadline timer due by the day of `now` fired (as the engine would
+// have by then): the same case, or a copy with the timers' events applied.
+pathway::store::v1::CaseState FiredThrough(const std::string& subject_key,
+                                           const pathway::store::v1::CaseState& state,
+                                           TimePoint now, const StepSettings& settings);
+
+// What changed from `before` to `after` as a CaseCorrected reports it: deadlines (due
+// date, status, completion), steps recorded or withdrawn, refusals made or withdrawn.
+// Appends to `out`; sets no other field.
+void DiffCases(const pathway::store::v1::CaseState& before,
+               const pathway::store::v1::CaseState& after, pathway::v1::CaseCorrected& out);
+
 // What a case's outputs say, folded: each deadline (instance and name) with its due
 // date, status and completion; every step recorded (instance, step, date, implied);
 // every command refused. Folding a case's outputs (pathway.events.v1 and
