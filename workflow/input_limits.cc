@@ -26,6 +26,12 @@ struct Entry {
 constexpr Entry kByFullName[] = {
     {"pathway.v1.IdentifierLinked.value", kIdentifier},  // a UPN or "<system>:<id>"
     {"pathway.v1.Fact.value", kLabel},                   // a step datum, e.g. "health"
+    // Operations records (pathwayctl writes them; never a command).
+    {"pathway.v1.OperationRecorded.operation", kLabel},
+    {"pathway.v1.OperationRecorded.operator_id", kIdentifier},
+    {"pathway.v1.OperationRecorded.operator_role", kLabel},
+    {"pathway.v1.OperationRecorded.scope", kLabel},
+    {"pathway.v1.OperationRecorded.detail", kFreeText},
 };
 constexpr Entry kByFieldName[] = {
     // Identifiers and codes.
