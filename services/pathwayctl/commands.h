@@ -16,4 +16,11 @@ int RunDescribeSharing(std::span<char* const> args);
 //                   [--key-encryption-key-file F] [--out FILE]
 int RunExport(std::span<char* const> args);
 
+// pathwayctl rebuild (--all | --partition P | --subject-key K | --nhs-number-file F)
+//                   --operator ID --reason TEXT [--json] [--resume-after P:KEY] ...
+int RunRebuild(std::span<char* const> args);
+// pathwayctl inspect (--subject-key K | --nhs-number-file F | --instance ID)
+//                   --operator ID --reason TEXT [--json] ...
+int RunInspect(std::span<char* const> args);
+
 }  // namespace pathway::ctl

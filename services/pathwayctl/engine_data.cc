@@ -1,12 +1,16 @@
 #include "services/pathwayctl/engine_data.h"
 
+#include <chrono>
 #include <filesystem>
 #include <system_error>
 
 #include "services/engine/subject_keyer.h"
 #include "state/errc.h"
 #include "state/store_set.h"
+#include "workflow/calendar.h"
+#include "workflow/clock.h"
 #include "workflow/identifiers.h"
+#include "workflow/workflow.h"
 
 namespace pathway::ctl {
 
@@ -69,6 +73,54 @@ std::string EngineData::SubjectKey(std::string_view nhs_number) const {
 
 bool IsKekMismatch(const Error& e) {
   return e.code == state::make_error_code(state::errc::kKeyMismatch);
+}
+
+void DecisionFlags::AddTo(std::vector<Flag>& flags) {
+  flags.push_back({"--warning-lead-days", true, Store(lead_days)});
+  flags.push_back({"--identity-hold-days", true, Store(hold_days)});
+  flags.push_back({"--max-history-per-case", true, Store(max_history)});
+  flags.push_back({"--statutory-sharing", true, Store(sharing_path)});
+  flags.push_back({"--as-of", true, Store(as_of)});
+}
+
+Result<Decisions> LoadDecisions(const DecisionFlags& flags, const TimeSource& time) {
+  const auto bad = [](std::string message) {
+    return Error{std::make_error_code(std::errc::invalid_argument), std::move(message)};
+  };
+  // A whole number in [0, max]; `fallback` when the flag was not given.
+  const auto number = [](const std::string& text, int64_t max,
+                         int64_t fallback) -> std::optional<int64_t> {
+    if (text.empty()) return fallback;
+    if (text == "0") return 0;
+    auto n = ParsePositiveInt(text);
+    if (!n || *n > max) return std::nullopt;
+    return n;
+  };
+  Decisions d;
+  auto lead = number(flags.lead_days, 365, workflow::kDefaultWarningLeadDays);
+  if (!lead) return bad("--warning-lead-days must be a whole number of days from 0 to 365");
+  auto hold = number(flags.hold_days, 365, workflow::kDefaultIdentityHoldDays);
+  if (!hold) return bad("--identity-hold-days must be a whole number of days from 0 to 365");
+  auto history = number(flags.max_history, int64_t{1} << 40,
+                        static_cast<int64_t>(workflow::kDefaultMaxHistoryPerCase));
+  if (!history || *history == 0) return bad("--max-history-per-case must be a positive number");
+  d.settings.warning_lead_days = static_cast<int>(*lead);
+  d.settings.decide.identity_hold_days = static_cast<int>(*hold);
+  d.settings.max_history_per_case = static_cast<uint64_t>(*history);
+  if (!flags.sharing_path.empty()) {
+    d.sharing = std::make_unique<pathway::v1::StatutorySharing>();
+    if (auto error = LoadStatutorySharing(flags.sharing_path, *d.sharing)) return bad(*error);
+    d.settings.decide.sharing = d.sharing.get();
+  }
+  d.now = time.Now();
+  if (!flags.as_of.empty()) {
+    auto day = workflow::ParseDate(flags.as_of);
+    if (!day) return bad("--as-of must be a date, YYYY-MM-DD");
+    // Noon UTC is the same day in London in winter and in summer.
+    d.now = TimePoint(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::sys_days{*day}.time_since_epoch() + std::chrono::hours(12)));
+  }
+  return d;
 }
 
 Result<std::string> ReadNhsNumber(const std::string& path) {

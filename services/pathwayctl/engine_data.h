@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/time_source.h"
+#include "pathway/v1/config.pb.h"
 #include "services/pathwayctl/cli.h"
 #include "state/case_store.h"
+#include "workflow/case_step.h"
 
 namespace pathway::ctl {
 
@@ -52,6 +55,32 @@ struct EngineData {
   // The subject key of an NHS number (the engine's keyed hash).
   std::string SubjectKey(std::string_view nhs_number) const;
 };
+
+inline constexpr std::string_view kDecisionFlagsHelp =
+    "  --warning-lead-days N          as the engine runs (default 10)\n"
+    "  --identity-hold-days N         as the engine runs (default 14)\n"
+    "  --max-history-per-case N       as the engine runs (default 10000)\n"
+    "  --statutory-sharing FILE       as the engine runs (default: none)\n"
+    "  --as-of YYYY-MM-DD             the day to decide at (default: today in London)\n";
+
+// The engine's decision settings: they must be the engine's own, or a re-decided case
+// differs by the settings alone.
+struct DecisionFlags {
+  std::string lead_days;
+  std::string hold_days;
+  std::string max_history;
+  std::string sharing_path;
+  std::string as_of;
+  void AddTo(std::vector<Flag>& flags);
+};
+
+struct Decisions {
+  workflow::StepSettings settings;  // settings.decide.sharing points into `sharing`
+  std::unique_ptr<pathway::v1::StatutorySharing> sharing;
+  TimePoint now;  // noon in London on the as-of day, or the real now
+};
+// The settings the flags name; an error message names the flag.
+Result<Decisions> LoadDecisions(const DecisionFlags& flags, const TimeSource& time);
 
 // Whether `e` says the stores were written under another key-encryption key.
 bool IsKekMismatch(const Error& e);
