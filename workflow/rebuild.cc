@@ -95,6 +95,7 @@ CaseCheck CheckCase(const std::string& subject_key, const store::CaseState& stor
   if (CanonicalCase(today) != CanonicalCase(redecided)) {
     check.redecided_differs = true;
     DiffCases(today, redecided, check.redecided);
+    check.redecided_fields = FieldDifferences(today, redecided);
   }
   return check;
 }

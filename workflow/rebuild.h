@@ -38,8 +38,10 @@ struct CaseCheck {
   // What re-deciding the kept commands would change, as a correction reports it.
   pathway::v1::CaseCorrected redecided;
   // The re-decided case is not the stored one (CanonicalCase), whether or not
-  // `redecided` can name the difference.
+  // `redecided` can name the difference; `redecided_fields` names the fields of the
+  // stored case (timers fired) that re-deciding changes, at most kMaxReportedDifferences.
   bool redecided_differs = false;
+  std::vector<std::string> redecided_fields;
   // Apply over the history, from an empty case.
   pathway::store::v1::CaseState rebuilt;
 

@@ -78,19 +78,6 @@ std::string ConsentText(v1::ConsentDecision d) {
   }
 }
 
-// The message type of an event's payload ("FactRecorded"), from the oneof's descriptor.
-std::string PayloadType(const v1::Envelope& e) {
-  const auto* oneof = v1::Envelope::descriptor()->FindOneofByName("payload");
-  const auto* field = oneof ? e.GetReflection()->GetOneofFieldDescriptor(e, oneof) : nullptr;
-  if (field == nullptr) return "";
-  return field->message_type() ? field->message_type()->name() : field->name();
-}
-
-std::string TimestampText(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return "";
-  return google::protobuf::util::TimeUtil::ToString(t);
-}
-
 bool WrongKek(const Error& e) {
   return e.code == state::make_error_code(state::errc::kKeyMismatch);
 }

@@ -2,6 +2,8 @@
 // subcommands that print JSON (simulate --json, export).
 #pragma once
 
+#include <google/protobuf/util/time_util.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -50,6 +52,20 @@ inline std::string Quote(std::string_view s) {
 inline std::string DateText(const pathway::v1::Date& d) {
   auto c = workflow::ToCivil(d);
   return c ? workflow::FormatDate(*c) : "";
+}
+
+// The message type of an event's payload ("FactRecorded"), from the oneof's descriptor.
+inline std::string PayloadType(const pathway::v1::Envelope& e) {
+  const auto* oneof = pathway::v1::Envelope::descriptor()->FindOneofByName("payload");
+  const auto* field = oneof ? e.GetReflection()->GetOneofFieldDescriptor(e, oneof) : nullptr;
+  if (field == nullptr) return "";
+  return field->message_type() ? field->message_type()->name() : field->name();
+}
+
+// "2025-03-10T09:00:00Z", or "" when unset.
+inline std::string TimestampText(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  return google::protobuf::util::TimeUtil::ToString(t);
 }
 
 inline std::string StatusText(pathway::v1::DeadlineStatus s) {

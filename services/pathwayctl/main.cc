@@ -302,6 +302,8 @@ constexpr std::array kSubcommands = {
                RunDescribeSharing},
     Subcommand{"export", "subject access: everything a stopped engine holds about one child",
                RunExport},
+    Subcommand{"inspect", "one child's case and why it is in its state (operations; audited)",
+               RunInspect},
     Subcommand{"rebuild", "check stored cases against their histories (operations; audited)",
                RunRebuild},
 };

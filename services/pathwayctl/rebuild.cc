@@ -113,6 +113,8 @@ std::string CorrectionLines(const v1::CaseCorrected& c) {
 std::string ReportJson(const Report& r) {
   std::vector<std::string> paths;
   for (const auto& p : r.check.history_differences) paths.push_back(Quote(p));
+  std::vector<std::string> fields;
+  for (const auto& f : r.check.redecided_fields) fields.push_back(Quote(f));
   std::string corrected = "null";
   if (r.check.redecided_differs) {
     google::protobuf::util::JsonPrintOptions options;
@@ -128,6 +130,7 @@ std::string ReportJson(const Report& r) {
       .Bool("history_differs", r.check.history_differs)
       .Field("history_differences", Array(paths))
       .Bool("redecided_differs", r.check.redecided_differs)
+      .Field("redecided_fields", Array(fields))
       .Field("redecided", corrected)
       .Done();
 }
@@ -140,10 +143,9 @@ void PrintReport(const Report& r) {
     std::printf("\n");
   }
   if (r.check.redecided_differs) {
-    const std::string lines = CorrectionLines(r.check.redecided);
-    std::printf(
-        "  re-deciding its commands in business-date order would change:\n%s",
-        lines.empty() ? "    the case (in fields a correction does not list)\n" : lines.c_str());
+    std::printf("  re-deciding its commands in business-date order would change:");
+    for (const auto& p : r.check.redecided_fields) std::printf(" %s", p.c_str());
+    std::printf("\n%s", CorrectionLines(r.check.redecided).c_str());
   }
 }
 

@@ -136,6 +136,9 @@ TEST(Rebuild, ADamagedDeadlineIsFoundByBothChecksAndNamedByField) {
   EXPECT_TRUE(check.redecided_differs);
   ASSERT_GE(check.redecided.deadlines_size(), 1);
   EXPECT_EQ(check.redecided.deadlines(0).name(), instance->deadlines(0).name());
+  ASSERT_FALSE(check.redecided_fields.empty());
+  EXPECT_NE(check.redecided_fields.front().find("deadlines[0].due.day"), std::string::npos)
+      << check.redecided_fields.front();
 }
 
 TEST(Rebuild, AHistoryMissingAKeptCommandIsFoundByReDeciding) {

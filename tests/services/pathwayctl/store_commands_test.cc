@@ -3,6 +3,7 @@
 // mock Kafka: a clean store passes, a deliberately damaged case is found, named by
 // field and recorded on the child's audit trail, and nothing is read unaudited.
 #include <gmock/gmock.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
@@ -144,7 +145,8 @@ TEST_F(PathwayctlRebuild, ADamagedCaseIsFoundNamedByFieldAndRecordedOnTheChildsT
   RunResult r = Rebuild({"--nhs-number-file", "-"}, nhs_file);
   ASSERT_EQ(r.exit_code, 3) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("diverged: subject " + subject_a_));
-  EXPECT_THAT(r.out, HasSubstr("referrals[0].received_on.day"));
+  EXPECT_THAT(r.out, HasSubstr("differs from its history in: referrals[0].received_on.day"));
+  EXPECT_THAT(r.out, HasSubstr("would change: referrals[0].received_on.day"));
   EXPECT_THAT(r.out, Not(HasSubstr(kValidNhsNumber)));
   EXPECT_THAT(r.err, Not(HasSubstr(kValidNhsNumber)));
 
@@ -210,6 +212,93 @@ TEST_F(PathwayctlRebuild, BadUsageIsRefusedWithoutEchoingAnNhsNumber) {
   EXPECT_EQ(invalid.exit_code, 2);
   EXPECT_THAT(invalid.err, HasSubstr("not valid"));
   EXPECT_THAT(invalid.err, Not(HasSubstr("9434765918")));
+}
+
+// inspect: the same engine's data, one child at a time.
+class PathwayctlInspect : public PathwayctlRebuild {
+ protected:
+  RunResult Inspect(std::vector<std::string> extra, const std::string& stdin_path = "/dev/null") {
+    std::vector<std::string> args = {"inspect",
+                                     "--data-dir",
+                                     h_.data_dir(),
+                                     "--operator",
+                                     "ops.jones",
+                                     "--reason",
+                                     "INC-8: why is this case waiting",
+                                     "--bootstrap-servers",
+                                     cluster_->BootstrapServers()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCtl(dir_.path(), args, {}, stdin_path);
+  }
+  std::string NhsFile(const std::string& nhs) {
+    const std::string path = dir_.path() + "/nhs-" + nhs;
+    Write(path, nhs + "\n");
+    return path;
+  }
+};
+
+TEST_F(PathwayctlInspect, ShowsWhyTheCaseIsInItsStateAndItsHistoryWithoutItsPersonalData) {
+  RunResult r = Inspect({"--nhs-number-file", "-"}, NhsFile(kValidNhsNumber));
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("case " + subject_a_));
+  // The referral started a pathway: its state, and the step and command that put it there.
+  EXPECT_THAT(r.out, HasSubstr("why: step "));
+  EXPECT_THAT(r.out, HasSubstr("by command ref-a (ReferralSubmitted) from "));
+  // The history, with business dates and processing times; the story's provenance.
+  EXPECT_THAT(r.out, HasSubstr("CommandRecorded"));
+  EXPECT_THAT(r.out, HasSubstr(" 2025-03-10 | "));
+  EXPECT_THAT(r.out, HasSubstr("event story-a"));
+  // Never the child's personal data: the story's content is export's, not inspect's.
+  EXPECT_THAT(r.out, Not(HasSubstr(kValidNhsNumber)));
+  EXPECT_THAT(r.out, Not(HasSubstr(kStoryA)));
+
+  // Recorded: the operation, and the view on child A's own trail, before it was shown.
+  const auto audit = Audit(3);
+  ASSERT_EQ(audit.size(), 3u);
+  EXPECT_EQ(audit[0].operation_recorded().phase(), v1::OPERATION_PHASE_STARTED);
+  EXPECT_EQ(audit[0].operation_recorded().operation(), "inspect");
+  ASSERT_TRUE(audit[1].has_audit_recorded());
+  EXPECT_EQ(audit[1].subject_key(), subject_a_);
+  EXPECT_EQ(audit[1].audit_recorded().action(), v1::AUDIT_ACTION_OPERATIONS_INSPECT);
+  EXPECT_EQ(audit[2].operation_recorded().phase(), v1::OPERATION_PHASE_FINISHED);
+}
+
+TEST_F(PathwayctlInspect, FindsTheCaseByItsSubjectKeyOrAnyOfItsPathwayInstancesAsJson) {
+  RunResult by_key = Inspect({"--subject-key", subject_a_, "--json"});
+  ASSERT_EQ(by_key.exit_code, 0) << by_key.err;
+  google::protobuf::Struct doc;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(by_key.out, &doc).ok()) << by_key.out;
+  EXPECT_EQ(doc.fields().at("subject_key").string_value(), subject_a_);
+  const auto& pathways = doc.fields().at("pathways").list_value();
+  ASSERT_GE(pathways.values_size(), 1);
+  const auto& first = pathways.values(0).struct_value();
+  EXPECT_EQ(first.fields().at("caused_by").string_value(), "ref-a");
+  const std::string instance =
+      first.fields().at("instance").struct_value().fields().at("instance_id").string_value();
+  ASSERT_FALSE(instance.empty());
+  const auto& history = doc.fields().at("history").list_value();
+  ASSERT_GE(history.values_size(), 2);
+  const auto& kept = history.values(0).struct_value().fields();
+  EXPECT_EQ(kept.at("type").string_value(), "CommandRecorded");
+  EXPECT_EQ(kept.at("business_date").string_value(), "2025-03-10");
+  EXPECT_FALSE(kept.at("recorded_at").string_value().empty());
+
+  RunResult by_instance = Inspect({"--instance", instance});
+  ASSERT_EQ(by_instance.exit_code, 0) << by_instance.err;
+  EXPECT_THAT(by_instance.out, HasSubstr("case " + subject_a_));
+  EXPECT_THAT(by_instance.out, Not(HasSubstr(subject_b_)));
+}
+
+TEST_F(PathwayctlInspect, AnUnknownChildOrInstanceExitsOneWithoutNamingTheChild) {
+  RunResult unknown = Inspect({"--nhs-number-file", "-"}, NhsFile("4000000020"));
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.out;
+  EXPECT_THAT(unknown.err, HasSubstr("no case for this child"));
+  EXPECT_THAT(unknown.err, Not(HasSubstr("4000000020")));
+  RunResult no_instance = Inspect({"--instance", "no-such-instance"});
+  EXPECT_EQ(no_instance.exit_code, 1);
+  EXPECT_THAT(no_instance.err, HasSubstr("no case holds instance"));
+  RunResult two = Inspect({"--instance", "x", "--subject-key", subject_a_});
+  EXPECT_EQ(two.exit_code, 2);
 }
 
 }  // namespace
