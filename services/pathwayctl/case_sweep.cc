@@ -1,0 +1,151 @@
+#include "services/pathwayctl/case_sweep.h"
+
+#include <algorithm>
+#include <climits>
+#include <map>
+
+#include "common/crypto.h"
+#include "services/pathwayctl/progress.h"
+#include "workflow/identifiers.h"
+
+namespace pathway::ctl {
+namespace {
+
+std::optional<Place> ParseResume(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const std::string_view number = text.substr(0, colon);
+  auto p = ParsePositiveInt(number);
+  if (number != "0" && (!p || *p > INT32_MAX)) return std::nullopt;
+  std::string key(text.substr(colon + 1));
+  if (!workflow::IsSubjectKey(key)) return std::nullopt;
+  return Place{p ? static_cast<int32_t>(*p) : 0, std::move(key)};
+}
+
+}  // namespace
+
+void ScopeFlags::AddTo(std::vector<Flag>& flags) {
+  flags.push_back({"--all", false, Set(all, true)});
+  flags.push_back({"--partition", true, Store(partition)});
+  flags.push_back({"--subject-key", true, Store(subject_key)});
+  flags.push_back({"--nhs-number-file", true, Store(nhs_file)});
+  flags.push_back({"--resume-after", true, Store(resume_after)});
+}
+
+Result<Scope> ResolveScope(const ScopeFlags& flags, const EngineData& data, ScopeError& error) {
+  const auto bad = [&error](std::string message, bool usage = true) {
+    error = {std::move(message), usage};
+    return Error{std::make_error_code(std::errc::invalid_argument), error.message};
+  };
+  const int named =
+      flags.all + !flags.partition.empty() + !flags.subject_key.empty() + !flags.nhs_file.empty();
+  if (named != 1) {
+    return bad("name one scope: --all, --partition, --subject-key or --nhs-number-file");
+  }
+  Scope scope;
+  if (!flags.partition.empty()) {
+    auto p = ParsePositiveInt(flags.partition);
+    if (flags.partition != "0" && (!p || *p > INT32_MAX)) {
+      return bad("--partition must be a partition number");
+    }
+    scope.partition = p ? static_cast<int32_t>(*p) : 0;
+    if (std::find(data.partitions.begin(), data.partitions.end(), *scope.partition) ==
+        data.partitions.end()) {
+      return bad("no store of partition " + flags.partition + " in " + data.data_dir, false);
+    }
+  }
+  if (!flags.subject_key.empty()) {
+    if (!workflow::IsSubjectKey(flags.subject_key)) {
+      return bad("--subject-key must be 64 lower-case hex digits (a child id)");
+    }
+    scope.subject = flags.subject_key;
+  }
+  if (!flags.nhs_file.empty()) {
+    auto nhs = ReadNhsNumber(flags.nhs_file);
+    if (!nhs) return bad(nhs.error().detail);
+    scope.subject = data.SubjectKey(*nhs);
+  }
+  if (!flags.resume_after.empty()) {
+    scope.resume_after = ParseResume(flags.resume_after);
+    if (!scope.resume_after) return bad("--resume-after must be P:KEY, as the run printed it");
+  }
+  scope.text = flags.all         ? "all"
+               : scope.partition ? "partition " + std::to_string(*scope.partition)
+                                 : "subject " + scope.subject;
+  return scope;
+}
+
+Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
+                       const std::function<Status(const SweptCase&)>& visit,
+                       const std::function<void(const Place&, const Error&)>& unreadable) {
+  // The cases in scope, partition by partition, in key order: a resume point is a
+  // place in that order.
+  std::vector<int32_t> partitions = data.partitions;
+  if (scope.partition) partitions = {*scope.partition};
+  std::map<int32_t, std::vector<std::string>> subjects;
+  uint64_t total = 0;
+  for (int32_t p : partitions) {
+    auto cases = data.OpenPartition(p);
+    if (!cases)
+      return Error{cases.error().code, data.PartitionDir(p) + ": " + cases.error().detail};
+    std::vector<std::string>& keys = subjects[p];
+    const auto& resume = scope.resume_after;
+    Status scanned = (*cases)->Scan(state::ColumnFamily::kCaseState, [&](std::string_view key,
+                                                                         std::string_view) {
+      std::string hex = HexEncode(key);
+      if (!scope.subject.empty() && hex != scope.subject) return;
+      if (resume && (p < resume->partition || (p == resume->partition && hex <= resume->subject))) {
+        return;
+      }
+      keys.push_back(std::move(hex));
+    });
+    if (!scanned)
+      return Error{scanned.error().code, data.PartitionDir(p) + ": " + scanned.error().detail};
+    total += keys.size();
+  }
+
+  SweepEnd end;
+  Interrupt interrupt;
+  Progress progress =
+      plain ? Progress("cases", total, stderr, false) : Progress::OnStderr("cases", total);
+  for (const auto& [p, keys] : subjects) {
+    if (end.interrupted || keys.empty()) continue;
+    auto cases = data.OpenPartition(p);
+    if (!cases)
+      return Error{cases.error().code, data.PartitionDir(p) + ": " + cases.error().detail};
+    for (const std::string& key : keys) {
+      if (interrupt.requested()) {
+        end.interrupted = true;
+        break;
+      }
+      ++end.cases;
+      const Place place{p, key};
+      auto stored = (*cases)->LoadCase(key);
+      Result<std::vector<pathway::v1::Envelope>> history =
+          stored ? (*cases)->History(key)
+                 : Result<std::vector<pathway::v1::Envelope>>(stored.error());
+      if (!stored || !history || !stored->has_value()) {
+        const Error e = !stored ? stored.error()
+                        : !history
+                            ? history.error()
+                            : Error{std::make_error_code(std::errc::no_such_file_or_directory),
+                                    "the case was deleted while the run read it"};
+        if (IsKekMismatch(e)) {
+          return Error{e.code,
+                       "the key-encryption key (" + data.kek_path +
+                           ") does not match the one the engine's stores were written with"};
+        }
+        ++end.unreadable;
+        unreadable(place, e);
+      } else if (Status s = visit({place, **stored, *history}); !s) {
+        return s.error();
+      }
+      end.last = place;
+      progress.Add();
+    }
+  }
+  progress.Finish();
+  return end;
+}
+
+}  // namespace pathway::ctl
