@@ -1,0 +1,128 @@
+// Re-drive (workflow/redrive.h): a partner's bad messages left out and the case
+// re-decided give the case as if they had never been sent, for every history in
+// random arrival orders.
+#include "workflow/redrive.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/crypto.h"
+#include "tests/common/commands.h"
+#include "tests/common/histories.h"
+#include "workflow/pathway.h"
+#include "workflow/simulator.h"
+
+namespace pathway::workflow {
+namespace {
+namespace v1 = pathway::v1;
+namespace store = pathway::store::v1;
+using pathway::testing::OccurredAt;
+using pathway::testing::ReadHistory;
+
+std::string Key(std::string_view nhs) { return HexEncode(Sha256("test|" + std::string(nhs))); }
+
+constexpr const char* kHistories[] = {
+    "ehc_assessment.jsonl",      "annual_review.jsonl",
+    "neurodevelopmental.jsonl",  "preparing_for_adulthood.jsonl",
+    "disagreement.jsonl",        "exceptional_needs_grant.jsonl",
+    "multi_pathway_child.jsonl", "tell_it_once_three_pathways.jsonl"};
+
+// Runs `commands` in the order given (each at the latest time sent so far), then the
+// calendar on to `end`.
+Simulator Simulate(const std::vector<v1::Envelope>& commands, TimePoint end) {
+  Simulator sim(Key);
+  TimePoint now{};
+  for (const auto& c : commands) {
+    now = std::max(now, OccurredAt(c));
+    sim.Process(c, now);
+  }
+  sim.AdvanceTo(LondonDate(end));
+  return sim;
+}
+
+TEST(Redrive, LeavingOutAPartnersMessagesGivesTheCaseAsIfTheyHadNeverBeenSent) {
+  int changed = 0, compared = 0;
+  for (const char* name : kHistories) {
+    const std::vector<v1::Envelope> full = ReadHistory(name);
+    for (uint32_t seed = 1; seed <= 8; ++seed) {
+      std::mt19937 rng(seed);
+      std::vector<v1::Envelope> arrival = full;
+      // Pathway steps (never the first message) sent by the partner with the bad week.
+      std::set<std::string> bad;
+      for (size_t i = 1; i < arrival.size(); ++i) {
+        if (FindCommandRoute(arrival[i]) == nullptr || rng() % 4 != 0) continue;
+        arrival[i].mutable_source()->set_system("bad-sys");
+        bad.insert(arrival[i].event_id());
+      }
+      if (seed > 1) std::shuffle(arrival.begin() + 1, arrival.end(), rng);
+      std::vector<v1::Envelope> without;
+      for (const auto& c : arrival) {
+        if (!bad.count(c.event_id())) without.push_back(c);
+      }
+      TimePoint end{};
+      for (const auto& c : full) end = std::max(end, OccurredAt(c));
+      end += std::chrono::hours(24 * 30);
+
+      Simulator sent = Simulate(arrival, end);
+      Simulator never = Simulate(without, end);
+      for (const auto& [key, subject] : sent.subjects()) {
+        auto it = never.subjects().find(key);
+        if (it == never.subjects().end()) continue;  // a case only the bad messages made
+        RedriveFilter filter{"bad-sys", std::nullopt, std::nullopt};
+        const RedrivePlan plan = PlanRedrive(key, subject.state, subject.events, filter, end, {});
+        const store::CaseState expected = FiredThrough(key, it->second.state, end, {});
+        EXPECT_EQ(CanonicalCase(plan.after), CanonicalCase(expected))
+            << name << " seed " << seed << ": " << plan.diff.ShortDebugString();
+        for (const auto& id : plan.excluded) {
+          EXPECT_TRUE(bad.count(id)) << name << " seed " << seed << ": " << id;
+        }
+        ++compared;
+        changed += plan.changes;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 8 * 8);  // one child per history
+  EXPECT_GT(changed, 20);      // not vacuous: leaving messages out changed cases
+}
+
+TEST(Redrive, OnlyMessagesRecordedInTheWindowAreLeftOut) {
+  // Every step sent by "bad-sys"; the window covers only part of the history.
+  std::vector<v1::Envelope> history = ReadHistory("ehc_assessment.jsonl");
+  for (size_t i = 1; i < history.size(); ++i) history[i].mutable_source()->set_system("bad-sys");
+  TimePoint end = OccurredAt(history.back()) + std::chrono::hours(24);
+  Simulator sim = Simulate(history, end);
+  ASSERT_EQ(sim.subjects().size(), 1u);
+  const auto& [key, subject] = *sim.subjects().begin();
+  const CivilDate mid = LondonDate(OccurredAt(history[history.size() / 2]));
+
+  RedriveFilter window{"bad-sys", mid, std::nullopt};
+  const RedrivePlan plan = PlanRedrive(key, subject.state, subject.events, window, end, {});
+  ASSERT_FALSE(plan.excluded.empty());
+  std::set<std::string> expected;
+  for (size_t i = 1; i < history.size(); ++i) {
+    if (std::chrono::sys_days{LondonDate(OccurredAt(history[i]))} >= std::chrono::sys_days{mid}) {
+      expected.insert(history[i].event_id());
+    }
+  }
+  for (const auto& id : plan.excluded) EXPECT_TRUE(expected.count(id)) << id;
+  EXPECT_TRUE(plan.changes);
+  EXPECT_FALSE(plan.fields.empty());
+
+  // Nobody left out: the case re-decided is the case stored.
+  const RedrivePlan none = PlanRedrive(key, subject.state, subject.events, {}, end, {});
+  EXPECT_TRUE(none.excluded.empty());
+  EXPECT_FALSE(none.changes) << none.diff.ShortDebugString();
+  // Another partner's name leaves everything in.
+  const RedrivePlan other =
+      PlanRedrive(key, subject.state, subject.events, {"other-sys", {}, {}}, end, {});
+  EXPECT_TRUE(other.excluded.empty());
+  EXPECT_FALSE(other.changes);
+}
+
+}  // namespace
+}  // namespace pathway::workflow

@@ -1,0 +1,50 @@
+#include "workflow/redrive.h"
+
+#include "workflow/rebuild.h"
+
+namespace pathway::workflow {
+namespace v1 = pathway::v1;
+namespace store = pathway::store::v1;
+
+bool RedriveFilter::Excludes(const v1::Envelope& recorded, const v1::Envelope& command) const {
+  if (source_system.empty() || command.source().system() != source_system) return false;
+  // The engine's own time of recording: when the partner's message arrived.
+  const TimePoint at{std::chrono::seconds(recorded.recorded_at().seconds()) +
+                     std::chrono::microseconds(recorded.recorded_at().nanos() / 1000)};
+  const auto day = std::chrono::sys_days{LondonDate(at)};
+  if (from && day < std::chrono::sys_days{*from}) return false;
+  if (to && day > std::chrono::sys_days{*to}) return false;
+  return true;
+}
+
+RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& stored,
+                        const std::vector<v1::Envelope>& history, const RedriveFilter& filter,
+                        TimePoint now, const StepSettings& settings) {
+  RedrivePlan plan;
+  if (stored.erased()) {
+    plan.erased = true;
+    plan.after = stored;
+    return plan;
+  }
+  std::vector<v1::Envelope> log;
+  for (const auto& e : history) {
+    if (!e.has_command_recorded()) continue;
+    v1::Envelope c;
+    if (!c.ParseFromString(e.command_recorded().command())) continue;
+    if (filter.Excludes(e, c)) {
+      plan.excluded.push_back(c.event_id());
+      continue;
+    }
+    log.push_back(std::move(c));
+  }
+  const store::CaseState before = FiredThrough(subject_key, stored, now, settings);
+  plan.after = RedecideFromLog(subject_key, stored, log, now, settings);
+  if (CanonicalCase(before) != CanonicalCase(plan.after)) {
+    plan.changes = true;
+    DiffCases(before, plan.after, plan.diff);
+    plan.fields = FieldDifferences(before, plan.after);
+  }
+  return plan;
+}
+
+}  // namespace pathway::workflow

@@ -1,0 +1,52 @@
+// Re-drive (docs/operations.md, "redrive"): what a case would be had some of its kept
+// commands never been sent (a partner's bad week left out), or had its commands been
+// decided by this version of the rules, computed with the engine's own re-decision
+// (RedecideFromLog) and reported as the differences a CaseCorrected would carry.
+//
+// What is re-decided is what a late command re-decides: referrals, pathways (states,
+// deadlines, steps) and refusals, from the pathway commands the case kept. Who the case
+// is and its shared record are decided as commands arrive (decision 82) and are not
+// kept for re-decision: they stay as they are, whoever sent them.
+//
+// Pure and deterministic; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/time_source.h"
+#include "pathway/v1/envelope.pb.h"
+#include "pathway/v1/store.pb.h"
+#include "workflow/calendar.h"
+#include "workflow/case_step.h"
+
+namespace pathway::workflow {
+
+// Which kept commands to leave out. A command is left out when it came from
+// `source_system` (Envelope.source.system) and was recorded by the engine (its
+// arrival) on a day in [from, to] (London dates; an open end when unset). Empty
+// `source_system`: nothing is left out (the case is re-decided as it is).
+struct RedriveFilter {
+  std::string source_system;
+  std::optional<CivilDate> from;
+  std::optional<CivilDate> to;
+  bool Excludes(const pathway::v1::Envelope& recorded, const pathway::v1::Envelope& command) const;
+};
+
+struct RedrivePlan {
+  bool erased = false;                  // nothing to re-drive
+  std::vector<std::string> excluded;    // event ids of the kept commands left out
+  bool changes = false;                 // the re-decided case differs from the stored one
+  pathway::v1::CaseCorrected diff;      // deadlines, steps and refusals that change
+  std::vector<std::string> fields;      // the fields that change (paths, never values)
+  pathway::store::v1::CaseState after;  // the re-decided case (timers due by `now` fired)
+};
+
+// The plan for the case of `subject_key` (`stored`, its opened `history`) at `now`.
+RedrivePlan PlanRedrive(const std::string& subject_key, const pathway::store::v1::CaseState& stored,
+                        const std::vector<pathway::v1::Envelope>& history,
+                        const RedriveFilter& filter, TimePoint now, const StepSettings& settings);
+
+}  // namespace pathway::workflow
