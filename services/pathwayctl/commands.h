@@ -19,6 +19,9 @@ int RunExport(std::span<char* const> args);
 // pathwayctl rebuild (--all | --partition P | --subject-key K | --nhs-number-file F)
 //                   --operator ID --reason TEXT [--json] [--resume-after P:KEY] ...
 int RunRebuild(std::span<char* const> args);
+// pathwayctl redrive (scope) [--exclude-source S [--from D] [--to D]] --dry-run
+//                   --operator ID --reason TEXT [--json] ...
+int RunRedrive(std::span<char* const> args);
 // pathwayctl inspect (--subject-key K | --nhs-number-file F | --instance ID)
 //                   --operator ID --reason TEXT [--json] ...
 int RunInspect(std::span<char* const> args);

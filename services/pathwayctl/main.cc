@@ -306,6 +306,10 @@ constexpr std::array kSubcommands = {
                RunInspect},
     Subcommand{"rebuild", "check stored cases against their histories (operations; audited)",
                RunRebuild},
+    Subcommand{"redrive",
+               "what re-deciding cases would change, a partner's messages left out "
+               "(operations; audited; dry run)",
+               RunRedrive},
 };
 
 void PrintMainUsage(std::FILE* out) {

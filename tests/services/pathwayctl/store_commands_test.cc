@@ -15,6 +15,7 @@
 #include "common/crypto.h"
 #include "services/devbroker/mock_cluster.h"
 #include "services/topics.h"
+#include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/temp_dir.h"
 #include "tests/common/two_children.h"
@@ -299,6 +300,85 @@ TEST_F(PathwayctlInspect, AnUnknownChildOrInstanceExitsOneWithoutNamingTheChild)
   EXPECT_THAT(no_instance.err, HasSubstr("no case holds instance"));
   RunResult two = Inspect({"--instance", "x", "--subject-key", subject_a_});
   EXPECT_EQ(two.exit_code, 2);
+}
+
+// redrive: the same engine, with a step a trust's system sent that turns out wrong.
+class PathwayctlRedrive : public PathwayctlRebuild {
+ protected:
+  void SetUp() override {
+    PathwayctlRebuild::SetUp();
+    v1::Envelope accepted =
+        pathway::testing::NdAccepted("nd-a", "ND-1", "2025-03-10", "RQM", "nd-team");
+    accepted.mutable_source()->set_system("trust-pas");
+    h_.Publish(accepted);
+    Status s = h_.RunUntilIdle();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  }
+  RunResult Redrive(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"redrive",
+                                     "--data-dir",
+                                     h_.data_dir(),
+                                     "--operator",
+                                     "ops.jones",
+                                     "--reason",
+                                     "INC-9: trust PAS sent a bad week",
+                                     "--bootstrap-servers",
+                                     cluster_->BootstrapServers()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCtl(dir_.path(), args);
+  }
+};
+
+TEST_F(PathwayctlRedrive, ADryRunWithoutAPartnersWeekListsExactlyTheChildrenItChanges) {
+  RunResult r = Redrive({"--all", "--dry-run", "--exclude-source", "trust-pas", "--from",
+                         "2025-03-01", "--to", "2025-03-31"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("would change: subject " + subject_a_));
+  EXPECT_THAT(r.out, HasSubstr("1 command left out"));
+  EXPECT_THAT(r.out, HasSubstr("withdrawn"));
+  EXPECT_THAT(r.out, Not(HasSubstr(subject_b_)));
+  EXPECT_THAT(r.out, HasSubstr("2 cases read, 1 would change, 1 commands left out"));
+  EXPECT_THAT(r.out, HasSubstr("nothing was changed"));
+
+  // Nothing was changed: a rebuild finds the stores as they were, A's pathway there.
+  RunResult rebuilt = Rebuild({"--all"});
+  EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
+
+  // Audited: the run, the child listed, its end with the counts.
+  const auto audit = Audit(5);
+  ASSERT_GE(audit.size(), 3u);
+  EXPECT_EQ(audit[0].operation_recorded().operation(), "redrive");
+  EXPECT_TRUE(audit[0].operation_recorded().dry_run());
+  EXPECT_THAT(audit[0].operation_recorded().scope(),
+              HasSubstr("without trust-pas from 2025-03-01 to 2025-03-31"));
+  ASSERT_TRUE(audit[1].has_audit_recorded());
+  EXPECT_EQ(audit[1].subject_key(), subject_a_);
+}
+
+TEST_F(PathwayctlRedrive, OutsideTheWindowOrAnotherSystemNothingChanges) {
+  RunResult later = Redrive(
+      {"--all", "--dry-run", "--exclude-source", "trust-pas", "--from", "2025-04-01", "--json"});
+  ASSERT_EQ(later.exit_code, 0) << later.err;
+  EXPECT_THAT(later.out, HasSubstr("\"would_change\":0"));
+  EXPECT_THAT(later.out, HasSubstr("\"commands_left_out\":0"));
+  RunResult other = Redrive({"--all", "--dry-run", "--exclude-source", "school-mis", "--json"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_THAT(other.out, HasSubstr("\"would_change\":0"));
+  // Re-deciding everything under these rules, nobody left out: the stores agree.
+  RunResult all = Redrive({"--all", "--dry-run", "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_THAT(all.out, HasSubstr("\"would_change\":0"));
+}
+
+TEST_F(PathwayctlRedrive, ApplyIsNotOfferedYetAndBadWindowsAreRefused) {
+  RunResult apply = Redrive({"--all", "--exclude-source", "trust-pas"});
+  EXPECT_EQ(apply.exit_code, 2);
+  EXPECT_THAT(apply.err, HasSubstr("--dry-run is required"));
+  RunResult backwards = Redrive({"--all", "--dry-run", "--exclude-source", "trust-pas", "--from",
+                                 "2025-04-01", "--to", "2025-03-01"});
+  EXPECT_EQ(backwards.exit_code, 2);
+  RunResult no_system = Redrive({"--all", "--dry-run", "--from", "2025-04-01"});
+  EXPECT_EQ(no_system.exit_code, 2);
 }
 
 }  // namespace

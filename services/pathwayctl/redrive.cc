@@ -1,0 +1,287 @@
+// pathwayctl redrive: what re-deciding cases from their kept commands would change,
+// with a partner's messages of a window left out (--exclude-source) or under the
+// rules of this version: per child, the deadlines, steps and refusals a correction
+// would carry. A dry run: reads an engine's stores (it may run) and changes nothing;
+// applying a re-drive through the engine is the next step of issue 15.
+// docs/operations.md, "redrive".
+#include "workflow/redrive.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "services/pathwayctl/case_sweep.h"
+#include "services/pathwayctl/cli.h"
+#include "services/pathwayctl/commands.h"
+#include "services/pathwayctl/engine_data.h"
+#include "services/pathwayctl/json.h"
+#include "services/pathwayctl/kafka_flags.h"
+#include "services/pathwayctl/operation.h"
+#include "workflow/clock.h"
+
+namespace pathway::ctl {
+namespace {
+namespace v1 = pathway::v1;
+
+constexpr std::string_view kCmd = "redrive";
+constexpr int kExitInterrupted = 130;
+
+constexpr std::string_view kUsage =
+    "usage: pathwayctl redrive (--all | --partition P | --subject-key KEY |\n"
+    "                           --nhs-number-file F|-) [--exclude-source SYSTEM\n"
+    "                           [--from YYYY-MM-DD] [--to YYYY-MM-DD]] --dry-run\n"
+    "                           --operator ID --reason TEXT [--json] [flags]\n"
+    "\n"
+    "Re-decides each case in scope from the commands it kept, in business-date order,\n"
+    "with the engine's own code and the rules of this version, and prints per child\n"
+    "what would change: deadlines (due date, status), steps recorded or withdrawn,\n"
+    "refusals made or withdrawn, and the fields. With --exclude-source, the commands\n"
+    "sent by that partner system and recorded (arrived) between --from and --to\n"
+    "(inclusive, London dates; open ends when not given) are left out, as if never\n"
+    "sent. Who the child is and the shared record are not re-decided.\n"
+    "A dry run (--dry-run, required for now): reads the engine's stores while it runs\n"
+    "and changes nothing. Audited on pathway.audit.v1 before it reads anything, and each\n"
+    "child listed on the child's own trail.\n"
+    "Exit 0 (with or without changes to list), 1 failure, 2 bad usage, 130 interrupted.\n"
+    "\n"
+    "  --exclude-source SYSTEM        leave out the commands this system sent\n"
+    "  --from DATE, --to DATE         only those recorded in this window\n"
+    "  --dry-run                      print what would change (the default and, until\n"
+    "                                 --apply comes, the only mode)\n"
+    "  --json                         one JSON document on stdout\n";
+
+struct Listed {
+  Place place;
+  workflow::RedrivePlan plan;
+};
+
+std::string PlanJson(const Listed& l) {
+  std::vector<std::string> excluded, fields;
+  for (const auto& id : l.plan.excluded) excluded.push_back(Quote(id));
+  for (const auto& f : l.plan.fields) fields.push_back(Quote(f));
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string diff;
+  if (!google::protobuf::util::MessageToJsonString(l.plan.diff, &diff, options).ok()) {
+    diff = "null";
+  }
+  return Json()
+      .Str("subject_key", l.place.subject)
+      .Num("partition", l.place.partition)
+      .Field("excluded_commands", Array(excluded))
+      .Field("fields", Array(fields))
+      .Field("changes", diff)
+      .Done();
+}
+
+void PrintPlan(const Listed& l) {
+  std::printf("would change: subject %s (partition %d)", l.place.subject.c_str(),
+              l.place.partition);
+  if (!l.plan.excluded.empty()) {
+    std::printf(", %zu command%s left out", l.plan.excluded.size(),
+                l.plan.excluded.size() == 1 ? "" : "s");
+  }
+  std::printf("\n");
+  for (const auto& d : l.plan.diff.deadlines()) {
+    std::printf(
+        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
+        d.has_due_before()
+            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
+            : "none",
+        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
+                    : "none (cancelled)");
+  }
+  for (const auto& s : l.plan.diff.steps()) {
+    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
+                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
+                s.withdrawn() ? "withdrawn" : "recorded");
+  }
+  for (const auto& r : l.plan.diff.rejections()) {
+    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
+                r.withdrawn() ? "withdrawn" : "made");
+  }
+  if (!l.plan.fields.empty()) {
+    std::printf("  fields:");
+    for (const auto& f : l.plan.fields) std::printf(" %s", f.c_str());
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int RunRedrive(std::span<char* const> args) {
+  bool json = false, help = false, dry_run = false;
+  std::string exclude_source, from_text, to_text;
+  ScopeFlags scope_flags;
+  EngineDataFlags data_flags;
+  DecisionFlags decision_flags;
+  OperatorFlags who;
+  KafkaFlags kafka;
+  std::vector<Flag> flags = {
+      {"--exclude-source", true, Store(exclude_source)},
+      {"--from", true, Store(from_text)},
+      {"--to", true, Store(to_text)},
+      {"--dry-run", false, Set(dry_run, true)},
+      {"--json", false, Set(json, true)},
+      {"--help", false, Set(help, true)},
+  };
+  scope_flags.AddTo(flags);
+  data_flags.AddTo(flags);
+  decision_flags.AddTo(flags);
+  who.AddTo(flags);
+  kafka.AddTo(flags);
+  std::vector<std::string> positional;
+  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
+  if (help) {
+    for (std::string_view text : {kUsage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
+                                  kOperatorFlagsHelp, kKafkaFlagsHelp}) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    return kExitOk;
+  }
+  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
+  if (!dry_run) {
+    return UsageError(kCmd,
+                      "--dry-run is required: applying a re-drive through the engine is not "
+                      "available yet (docs/operations.md, \"redrive\")");
+  }
+  workflow::RedriveFilter filter;
+  filter.source_system = exclude_source;
+  if ((!from_text.empty() || !to_text.empty()) && exclude_source.empty()) {
+    return UsageError(kCmd, "--from and --to narrow --exclude-source: name the system");
+  }
+  if (!from_text.empty()) {
+    filter.from = workflow::ParseDate(from_text);
+    if (!filter.from) return UsageError(kCmd, "--from must be a date, YYYY-MM-DD");
+  }
+  if (!to_text.empty()) {
+    filter.to = workflow::ParseDate(to_text);
+    if (!filter.to) return UsageError(kCmd, "--to must be a date, YYYY-MM-DD");
+  }
+  if (filter.from && filter.to &&
+      std::chrono::sys_days{*filter.to} < std::chrono::sys_days{*filter.from}) {
+    return UsageError(kCmd, "--to is before --from");
+  }
+  if (auto error = who.Check()) return UsageError(kCmd, *error);
+  if (auto error = kafka.Resolve()) return UsageError(kCmd, *error);
+  RealTimeSource clock;
+  auto decisions = LoadDecisions(decision_flags, clock);
+  if (!decisions) return UsageError(kCmd, decisions.error().detail);
+  auto data = EngineData::Load(data_flags);
+  if (!data) {
+    PrintErr(kCmd, data.error().detail);
+    return kExitFailure;
+  }
+  ScopeError scope_error;
+  auto scope = ResolveScope(scope_flags, *data, scope_error);
+  if (!scope) {
+    if (scope_error.usage) return UsageError(kCmd, scope_error.message);
+    PrintErr(kCmd, scope_error.message);
+    return kExitFailure;
+  }
+  std::string audited_scope = scope->text;
+  if (!exclude_source.empty()) {
+    audited_scope += ", without " + exclude_source + " from " +
+                     (filter.from ? workflow::FormatDate(*filter.from) : "the start") + " to " +
+                     (filter.to ? workflow::FormatDate(*filter.to) : "now");
+  }
+
+  auto sink = NewKafkaAuditSink(kafka.config);
+  if (!sink) {
+    PrintErr(kCmd, "audit: " + sink.error().ToString());
+    return kExitFailure;
+  }
+  auto audit =
+      OperationAudit::Start(**sink, who, {"redrive", audited_scope, true}, data->kek, clock);
+  if (!audit) {
+    PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
+                       audit.error().ToString());
+    return kExitFailure;
+  }
+  if (!json) {
+    std::fprintf(stderr, "redrive: dry run, operation %s\n", (*audit)->id().c_str());
+  }
+
+  uint64_t changing = 0, excluded = 0, erased = 0;
+  std::vector<std::string> items;
+  const auto counts = [&](const SweepEnd* end) -> Counts {
+    return {{"cases", end ? end->cases : 0},
+            {"unreadable", end ? end->unreadable : 0},
+            {"erased", erased},
+            {"would_change", changing},
+            {"commands_left_out", excluded}};
+  };
+  auto end = Sweep(
+      *data, *scope, json,
+      [&](const SweptCase& c) -> Status {
+        Listed l{c.place, workflow::PlanRedrive(c.place.subject, c.state, c.history, filter,
+                                                decisions->now, decisions->settings)};
+        erased += l.plan.erased;
+        excluded += l.plan.excluded.size();
+        if (!l.plan.changes && l.plan.excluded.empty()) return {};
+        changing += l.plan.changes;
+        if (Status s = (*audit)->ChildShown(c.place.subject); !s) {
+          return Error{s.error().code,
+                       "the view of a case was not recorded on "
+                       "pathway.audit.v1: " +
+                           s.error().detail};
+        }
+        if (json) {
+          items.push_back(PlanJson(l));
+        } else {
+          PrintPlan(l);
+        }
+        return {};
+      },
+      [&](const Place& place, const Error& e) {
+        std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(),
+                    place.partition, e.ToString().c_str());
+      });
+  if (!end) {
+    PrintErr(kCmd, end.error().detail);
+    (void)(*audit)->Fail(end.error().detail, counts(nullptr));
+    return kExitFailure;
+  }
+  if (!scope->subject.empty() && end->cases == 0 && !scope->resume_after) {
+    (void)(*audit)->Finish(counts(&*end));
+    PrintErr(kCmd, "no case with this subject key in " + data->data_dir);
+    return kExitFailure;
+  }
+  const std::string after = end->last ? end->last->Text() : std::string();
+  if (end->interrupted) {
+    (void)(*audit)->Interrupted(counts(&*end));
+    std::fprintf(stderr, "redrive: interrupted after %llu cases; resume with --resume-after %s\n",
+                 static_cast<unsigned long long>(end->cases),
+                 after.empty() ? "(nothing read yet: run again)" : after.c_str());
+  } else if (Status s = (*audit)->Finish(counts(&*end)); !s) {
+    PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
+  }
+  if (json) {
+    std::printf("%s\n",
+                Json()
+                    .Str("operation_id", (*audit)->id())
+                    .Str("scope", audited_scope)
+                    .Bool("dry_run", true)
+                    .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions->now)))
+                    .Bool("interrupted", end->interrupted)
+                    .Str("resume_after", end->interrupted ? after : "")
+                    .Num("cases", static_cast<int64_t>(end->cases))
+                    .Num("would_change", static_cast<int64_t>(changing))
+                    .Num("commands_left_out", static_cast<int64_t>(excluded))
+                    .Field("cases_changed", Array(items))
+                    .Done()
+                    .c_str());
+  } else if (!end->interrupted) {
+    std::printf(
+        "redrive (dry run): %llu cases read, %llu would change, %llu commands left out; "
+        "nothing was changed\n",
+        static_cast<unsigned long long>(end->cases), static_cast<unsigned long long>(changing),
+        static_cast<unsigned long long>(excluded));
+  }
+  return end->interrupted ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace pathway::ctl
