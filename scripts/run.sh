@@ -174,6 +174,14 @@ else
   echo "(not found yet: ${found:-no answer})"
 fi
 
+echo
+echo "== operations: a re-drive dry run (pathwayctl redrive, docs/operations.md): what would change"
+echo "   had the GP referral system's messages of today never come; audited, and nothing is changed"
+"$ctl" redrive --data-dir "$run/engine" --all --dry-run --exclude-source gp-referrals \
+  --from "$(TZ=Europe/London date +%F)" --statutory-sharing config/statutory_sharing.json \
+  --operator demo-ops --reason "demo: a partner's bad day" --bootstrap-servers "$bootstrap" \
+  2>"$run/redrive.log" | head -40 || echo "(the dry run failed: see $run/redrive.log)"
+
 ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
 ops_url=${ops_port:+http://127.0.0.1:$ops_port}
 cat <<MSG
@@ -201,6 +209,11 @@ pathway is running.
 Watch the topics:
   $ctl tail --bootstrap-servers $bootstrap --topic pathway.events.v1
   kcat -b $bootstrap -L
+Operations (docs/operations.md; each audited on pathway.audit.v1):
+  echo $demo_nhs | $ctl inspect --data-dir $run/engine --nhs-number-file - \\
+      --operator you --reason why --bootstrap-servers $bootstrap
+  $ctl rebuild --data-dir $run/engine --all --statutory-sharing config/statutory_sharing.json \\
+      --operator you --reason why --bootstrap-servers $bootstrap
 Publish your own referrals (JSON lines of pathway.v1.Envelope):
   $ctl publish --bootstrap-servers $bootstrap --topic pathway.inbound.v1 FILE.jsonl
 MSG
