@@ -60,7 +60,7 @@ void Record(CaseStep& step, const std::string& subject_key, const store::CaseSta
     }
     for (auto& r : emitted.rejections) step.outputs.push_back({Sink::kRejections, std::move(r)});
     if (fold) Apply(current, event);
-    if (event.has_command_recorded()) continue;
+    if (event.has_command_recorded() || event.has_commands_withdrawn()) continue;
     v1::Envelope published = PublishedCopy(event);
     if (published.has_case_corrected()) published.mutable_case_corrected()->clear_state();
     step.outputs.push_back({Sink::kEvents, std::move(published), /*seal_fields=*/true});
@@ -506,6 +506,63 @@ CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command, Tim
   return step;
 }
 
+// A re-drive (CaseRedriveRequested): the case re-decided from `log` without the
+// commands it names, which are withdrawn for good; the differences go out as one
+// CaseCorrected caused by it. Nothing at all when nothing changes, so a re-drive sent
+// again (a run killed and run again) emits nothing twice.
+CaseStep Redrive(const store::CaseState& state, const v1::Envelope& command,
+                 const std::vector<v1::Envelope>& log, TimePoint now,
+                 const StepSettings& settings) {
+  const std::string& subject = command.subject_key();
+  const v1::CaseRedriveRequested& request = command.case_redrive_requested();
+  const std::set<std::string> named(request.withdraw_event_ids().begin(),
+                                    request.withdraw_event_ids().end());
+  std::vector<v1::Envelope> kept;
+  std::vector<std::string> withdrawn;
+  for (const auto& c : log) {
+    if (named.count(c.event_id())) {
+      withdrawn.push_back(c.event_id());
+    } else {
+      kept.push_back(c);
+    }
+  }
+  Redecided redecided = Redecide(subject, state, nullptr, "", kept, now, settings);
+  std::optional<store::CaseState> later;
+  const bool same =
+      CanonicalCase(Today(subject, state, now, settings, later)) == CanonicalCase(redecided.folded);
+  if (same && withdrawn.empty()) return CaseStep{};
+  if (state.history_length() + 2 > settings.max_history_per_case) {
+    return Refuse(command, HistoryLimit(state, settings), now);
+  }
+  std::vector<v1::Envelope> events;
+  if (!withdrawn.empty()) {
+    v1::Envelope w = CausedEnvelope(command, now);
+    w.set_event_id(DerivedEventId("withdrawn|" + CommandIdentity(command), 0));
+    v1::CommandsWithdrawn* marker = w.mutable_commands_withdrawn();
+    for (auto& id : withdrawn) marker->add_event_ids(std::move(id));
+    marker->set_operation_id(request.operation_id());
+    events.push_back(std::move(w));
+  }
+  TimerChanges delta;
+  if (!same) {
+    v1::Envelope corrected = CausedEnvelope(command, now);
+    corrected.set_event_id(DerivedEventId("corrected|" + CommandIdentity(command), 0));
+    v1::CaseCorrected* c = corrected.mutable_case_corrected();
+    c->set_caused_by(command.event_id());
+    if (auto day = CommandDay(command)) *c->mutable_caused_by_on() = ToProto(*day);
+    Diff(state, redecided.folded, *c);
+    delta = TimerDelta(subject, state, redecided.folded, settings.warning_lead_days);
+    c->set_state(std::move(redecided.carried));
+    events.push_back(std::move(corrected));
+  }
+  CaseStep step;
+  Record(step, subject, state, std::move(events), now, settings);
+  // The correction's timers are the difference of the two cases, not what Record reads
+  // from its events.
+  if (!same) step.timers = std::move(delta);
+  return step;
+}
+
 // A refusal for the command's own fields stands whatever else the case holds: such a
 // command is refused and not kept (nothing a partner sent is stored for nothing).
 // Every other refusal depends on the case, so a command that arrives later may make
@@ -556,17 +613,38 @@ std::string CommandOrder(const v1::Envelope& command) {
 }
 
 std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
+  // An operator's re-drive withdrew some for good (CommandsWithdrawn, after them).
+  std::set<std::string> withdrawn;
+  for (const auto& e : history) {
+    if (!e.has_commands_withdrawn()) continue;
+    for (const auto& id : e.commands_withdrawn().event_ids()) withdrawn.insert(id);
+  }
   std::vector<v1::Envelope> out;
   for (const auto& e : history) {
     if (!e.has_command_recorded()) continue;
     v1::Envelope c;
-    if (c.ParseFromString(e.command_recorded().command())) out.push_back(std::move(c));
+    if (!c.ParseFromString(e.command_recorded().command())) continue;
+    if (!withdrawn.empty() && withdrawn.count(c.event_id())) continue;
+    out.push_back(std::move(c));
   }
   return out;
 }
 
 CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                        const StepSettings& settings, const std::vector<v1::Envelope>* log) {
+  if (command.has_case_redrive_requested() && !state.erased()) {
+    if (command.event_id().empty())
+      return Refuse(command, Rejection{"event_id", "required", "an event id is required"}, now);
+    if (!CommandDay(command))
+      return Refuse(command, Rejection{"occurred_at", "required", "occurred_at is required"}, now);
+    if (state.history_length() == 0) return CaseStep{};  // no case: nothing to re-decide
+    if (!log) {
+      CaseStep step;
+      step.needs_log = true;
+      return step;
+    }
+    return Redrive(state, command, *log, now, settings);
+  }
   if (state.erased() || !IsRedecidable(command)) {
     Decision decision = Decide(state, command, now, settings.decide);
     if (decision.rejection) return Refuse(command, std::move(*decision.rejection), now);

@@ -92,6 +92,11 @@ struct CaseStep {
   bool erase_subject = false;  // the subject's data key is destroyed in this commit
 };
 
+// A CaseRedriveRequested (an operator's re-drive, docs/operations.md) re-decides the
+// case from `log` without the commands it names (withdrawn for good: a CommandsWithdrawn
+// in the history) and records the differences as one CaseCorrected caused by it; when
+// nothing would change, nothing is recorded. It needs the log like a late command.
+//
 // The step for `command` (routed: subject_key set) against `state` at `now`. `log`:
 // the case's kept commands (CommandsOf its history), or null until needs_log asks.
 CaseStep DecideCommand(const pathway::store::v1::CaseState& state,
@@ -99,7 +104,8 @@ CaseStep DecideCommand(const pathway::store::v1::CaseState& state,
                        const StepSettings& settings,
                        const std::vector<pathway::v1::Envelope>* log = nullptr);
 
-// The commands kept in a case's history (CommandRecorded), in the order kept.
+// The commands kept in a case's history (CommandRecorded), in the order kept, without
+// those an operator's re-drive withdrew (CommandsWithdrawn).
 std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Envelope>& history);
 
 // The case as a statute reads it, independent of the order things were recorded in:

@@ -32,6 +32,10 @@ constexpr Entry kByFullName[] = {
     {"pathway.v1.OperationRecorded.operator_role", kLabel},
     {"pathway.v1.OperationRecorded.scope", kLabel},
     {"pathway.v1.OperationRecorded.detail", kFreeText},
+    {"pathway.v1.CaseRedriveRequested.operation_id", kIdentifier},
+    {"pathway.v1.CaseRedriveRequested.withdraw_event_ids", kIdentifier},
+    {"pathway.v1.CommandsWithdrawn.event_ids", kIdentifier},
+    {"pathway.v1.CommandsWithdrawn.operation_id", kIdentifier},
 };
 constexpr Entry kByFieldName[] = {
     // Identifiers and codes.

@@ -15,6 +15,7 @@
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
 #include "workflow/pathway.h"
+#include "workflow/rebuild.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
@@ -122,6 +123,98 @@ TEST(Redrive, OnlyMessagesRecordedInTheWindowAreLeftOut) {
       PlanRedrive(key, subject.state, subject.events, {"other-sys", {}, {}}, end, {});
   EXPECT_TRUE(other.excluded.empty());
   EXPECT_FALSE(other.changes);
+}
+
+// The engine's side: a CaseRedriveRequested decided as the engine decides it.
+struct Applied {
+  store::CaseState state;
+  std::vector<v1::Envelope> history;
+};
+
+// Carries out `step` as the engine does: the new state, the history appended.
+void CarryOut(Applied& c, const CaseStep& step) {
+  ASSERT_TRUE(step.new_state.has_value());
+  c.state = *step.new_state;
+  for (const auto& e : step.history) c.history.push_back(e);
+}
+
+v1::Envelope RedriveCommand(const std::string& key, const std::string& id,
+                            const std::vector<std::string>& withdraw, TimePoint at) {
+  v1::Envelope e;
+  e.set_event_id(id);
+  e.set_subject_key(key);
+  e.mutable_source()->set_agency("pathway");
+  e.mutable_source()->set_system("pathwayctl");
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch());
+  e.mutable_occurred_at()->set_seconds(secs.count());
+  e.mutable_case_redrive_requested()->set_operation_id("op-1");
+  for (const auto& w : withdraw) e.mutable_case_redrive_requested()->add_withdraw_event_ids(w);
+  return e;
+}
+
+TEST(RedriveCommand, WithdrawsTheCommandsNamedCorrectsTheCaseOnceAndStaysWithdrawn) {
+  std::vector<v1::Envelope> history = ReadHistory("ehc_assessment.jsonl");
+  const TimePoint end = OccurredAt(history.back()) + std::chrono::hours(24);
+  Simulator sim = Simulate(history, end);
+  ASSERT_EQ(sim.subjects().size(), 1u);
+  const auto& [key, subject] = *sim.subjects().begin();
+  // The second step the case kept: everything after it leans on it.
+  const std::vector<v1::Envelope> log = CommandsOf(subject.events);
+  ASSERT_GE(log.size(), 3u);
+  const std::string bad = log[1].event_id();
+
+  Applied c{subject.state, subject.events};
+  const v1::Envelope redrive = RedriveCommand(key, "redrive-1", {bad}, end);
+  CaseStep first = DecideCommand(c.state, redrive, end, {});
+  ASSERT_TRUE(first.needs_log);
+  CaseStep step = DecideCommand(c.state, redrive, end, {}, &log);
+  ASSERT_FALSE(step.rejection.has_value()) << step.rejection->rule;
+  ASSERT_EQ(step.history.size(), 2u);
+  EXPECT_TRUE(step.history[0].has_commands_withdrawn());
+  ASSERT_TRUE(step.history[1].has_case_corrected());
+  EXPECT_EQ(step.history[1].case_corrected().caused_by(), "redrive-1");
+  // Partners see the correction (without the state it carries), never the marker.
+  int published = 0;
+  for (const auto& out : step.outputs) {
+    EXPECT_FALSE(out.envelope.has_commands_withdrawn());
+    if (out.envelope.has_case_corrected()) {
+      ++published;
+      EXPECT_TRUE(out.envelope.case_corrected().state().empty());
+    }
+  }
+  EXPECT_EQ(published, 1);
+  CarryOut(c, step);
+
+  // The case is the one re-decided without the withdrawn command, and still rebuilds.
+  std::vector<v1::Envelope> without;
+  for (const auto& k : log) {
+    if (k.event_id() != bad) without.push_back(k);
+  }
+  EXPECT_EQ(CanonicalCase(c.state),
+            CanonicalCase(RedecideFromLog(key, subject.state, without, end, {})));
+  const CaseCheck check = CheckCase(key, c.state, c.history, end, {});
+  EXPECT_FALSE(check.diverged()) << check.redecided.ShortDebugString();
+  for (const auto& kept : CommandsOf(c.history)) EXPECT_NE(kept.event_id(), bad);
+
+  // Sent again (a run killed and run again, with a new id): nothing changes, nothing out.
+  const std::vector<v1::Envelope> after = CommandsOf(c.history);
+  CaseStep again =
+      DecideCommand(c.state, RedriveCommand(key, "redrive-2", {bad}, end), end, {}, &after);
+  EXPECT_FALSE(again.new_state.has_value());
+  EXPECT_TRUE(again.outputs.empty());
+}
+
+TEST(RedriveCommand, IsNotAPartnersCommandAndChangesNothingForAnUnknownChild) {
+  v1::Envelope e = RedriveCommand("", "redrive-x", {}, pathway::testing::At("2026-01-01"));
+  e.mutable_subject()->set_nhs_number("9434765919");
+  const Routing routing = RouteCommand(e);
+  ASSERT_TRUE(routing.rejection.has_value());
+  EXPECT_EQ(routing.rejection->rule, "payload.not_a_command");
+  e.set_subject_key(std::string(64, 'a'));
+  CaseStep step = DecideCommand(store::CaseState(), e, pathway::testing::At("2026-01-01"), {});
+  EXPECT_FALSE(step.needs_log);
+  EXPECT_FALSE(step.new_state.has_value());
+  EXPECT_TRUE(step.outputs.empty());
 }
 
 }  // namespace
