@@ -1,5 +1,7 @@
 #include "workflow/redrive.h"
 
+#include <set>
+
 #include "workflow/rebuild.h"
 
 namespace pathway::workflow {
@@ -26,11 +28,18 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
     plan.after = stored;
     return plan;
   }
+  // Commands an earlier re-drive withdrew are gone already (CommandsOf's rule).
+  std::set<std::string> withdrawn;
+  for (const auto& e : history) {
+    if (!e.has_commands_withdrawn()) continue;
+    for (const auto& id : e.commands_withdrawn().event_ids()) withdrawn.insert(id);
+  }
   std::vector<v1::Envelope> log;
   for (const auto& e : history) {
     if (!e.has_command_recorded()) continue;
     v1::Envelope c;
     if (!c.ParseFromString(e.command_recorded().command())) continue;
+    if (withdrawn.count(c.event_id())) continue;
     if (filter.Excludes(e, c)) {
       plan.excluded.push_back(c.event_id());
       continue;

@@ -1,8 +1,9 @@
 // pathwayctl redrive: what re-deciding cases from their kept commands would change,
 // with a partner's messages of a window left out (--exclude-source) or under the
 // rules of this version: per child, the deadlines, steps and refusals a correction
-// would carry. A dry run: reads an engine's stores (it may run) and changes nothing;
-// applying a re-drive through the engine is the next step of issue 15.
+// would carry. The dry run reads an engine's stores (it may run) and changes nothing;
+// --apply sends each listed child's re-drive to the engine as a CaseRedriveRequested,
+// so the change happens on the engine's normal path (workflow/case_step.h).
 // docs/operations.md, "redrive".
 #include "workflow/redrive.h"
 
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "common/crypto.h"
+#include "services/bus/kafka_bus.h"
 #include "services/pathwayctl/case_sweep.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
@@ -20,6 +23,7 @@
 #include "services/pathwayctl/json.h"
 #include "services/pathwayctl/kafka_flags.h"
 #include "services/pathwayctl/operation.h"
+#include "services/topics.h"
 #include "workflow/clock.h"
 
 namespace pathway::ctl {
@@ -32,7 +36,7 @@ constexpr int kExitInterrupted = 130;
 constexpr std::string_view kUsage =
     "usage: pathwayctl redrive (--all | --partition P | --subject-key KEY |\n"
     "                           --nhs-number-file F|-) [--exclude-source SYSTEM\n"
-    "                           [--from YYYY-MM-DD] [--to YYYY-MM-DD]] --dry-run\n"
+    "                           [--from YYYY-MM-DD] [--to YYYY-MM-DD]] (--dry-run | --apply)\n"
     "                           --operator ID --reason TEXT [--json] [flags]\n"
     "\n"
     "Re-decides each case in scope from the commands it kept, in business-date order,\n"
@@ -42,15 +46,20 @@ constexpr std::string_view kUsage =
     "sent by that partner system and recorded (arrived) between --from and --to\n"
     "(inclusive, London dates; open ends when not given) are left out, as if never\n"
     "sent. Who the child is and the shared record are not re-decided.\n"
-    "A dry run (--dry-run, required for now): reads the engine's stores while it runs\n"
-    "and changes nothing. Audited on pathway.audit.v1 before it reads anything, and each\n"
-    "child listed on the child's own trail.\n"
+    "--dry-run reads the engine's stores while it runs and changes nothing. --apply\n"
+    "then sends, for each child listed, one re-drive command to the engine (on\n"
+    "pathway.commands.v1): the engine re-decides the case the same way, withdraws the\n"
+    "commands left out for good and emits the differences as a CaseCorrected on\n"
+    "pathway.events.v1, so partners see the correction. Never written behind the\n"
+    "engine's back. A run interrupted and run again sends only what is still to do and\n"
+    "the engine emits nothing twice. Audited on pathway.audit.v1 before it reads\n"
+    "anything, and each child listed on the child's own trail.\n"
     "Exit 0 (with or without changes to list), 1 failure, 2 bad usage, 130 interrupted.\n"
     "\n"
     "  --exclude-source SYSTEM        leave out the commands this system sent\n"
     "  --from DATE, --to DATE         only those recorded in this window\n"
-    "  --dry-run                      print what would change (the default and, until\n"
-    "                                 --apply comes, the only mode)\n"
+    "  --dry-run                      print what would change; change nothing\n"
+    "  --apply                        and have the engine make the change\n"
     "  --json                         one JSON document on stdout\n";
 
 struct Listed {
@@ -110,10 +119,76 @@ void PrintPlan(const Listed& l) {
   }
 }
 
+// Sends CaseRedriveRequested commands to pathway.commands.v1, keyed by the subject
+// (so the producer puts each on the partition the engine keeps the child on, as intake
+// does), and confirms them.
+class RedriveSender {
+ public:
+  static Result<std::unique_ptr<RedriveSender>> Make(const bus::KafkaConfig& config,
+                                                     std::string operator_id,
+                                                     std::string operation_id,
+                                                     const TimeSource& time) {
+    std::unique_ptr<RedriveSender> sender(
+        new RedriveSender(std::move(operator_id), std::move(operation_id), time));
+    auto producer = bus::NewKafkaProducer(config, [s = sender.get()](const bus::Delivery& d) {
+      if (d.error && s->failure_.empty()) s->failure_ = d.error_detail;
+    });
+    if (!producer) return producer.error();
+    sender->producer_ = std::move(*producer);
+    return sender;
+  }
+
+  Status Send(const std::string& subject, const std::vector<std::string>& withdraw) {
+    v1::Envelope e;
+    // One id per run and child: sent twice in one run, the engine sees a repeat.
+    e.set_event_id(HexEncode(Sha256("redrive|" + operation_id_ + "|" + subject)).substr(0, 32));
+    e.set_subject_key(subject);
+    const auto micros = time_.Now().time_since_epoch().count();
+    e.mutable_occurred_at()->set_seconds(micros / 1'000'000);
+    e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+    e.mutable_source()->set_agency("pathway");
+    e.mutable_source()->set_system("pathwayctl");
+    e.mutable_actor()->set_id(operator_id_);
+    e.mutable_actor()->set_role("operations");
+    e.set_correlation_id(operation_id_);
+    auto* r = e.mutable_case_redrive_requested();
+    r->set_operation_id(operation_id_);
+    for (const auto& id : withdraw) r->add_withdraw_event_ids(id);
+    const std::string value = e.SerializeAsString();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
+    for (;;) {
+      Status s = producer_->Produce(std::string(topics::kCommands), subject, value, 0);
+      if (s) return {};
+      if (s.error().code != bus::make_error_code(bus::errc::kQueueFull) ||
+          std::chrono::steady_clock::now() > deadline) {
+        return s;
+      }
+      producer_->Poll(std::chrono::milliseconds(100));
+    }
+  }
+
+  // Waits (bounded) until every command sent is confirmed.
+  Status Confirm() {
+    if (Status s = producer_->Flush(std::chrono::seconds(35)); !s) return s;
+    if (!failure_.empty()) return Error{bus::make_error_code(bus::errc::kDelivery), failure_};
+    return {};
+  }
+
+ private:
+  RedriveSender(std::string operator_id, std::string operation_id, const TimeSource& time)
+      : operator_id_(std::move(operator_id)), operation_id_(std::move(operation_id)), time_(time) {}
+
+  std::string operator_id_;
+  std::string operation_id_;
+  const TimeSource& time_;
+  std::unique_ptr<bus::Producer> producer_;
+  std::string failure_;  // the first failed delivery (reports come on Flush's thread)
+};
+
 }  // namespace
 
 int RunRedrive(std::span<char* const> args) {
-  bool json = false, help = false, dry_run = false;
+  bool json = false, help = false, dry_run = false, apply = false;
   std::string exclude_source, from_text, to_text;
   ScopeFlags scope_flags;
   EngineDataFlags data_flags;
@@ -125,6 +200,7 @@ int RunRedrive(std::span<char* const> args) {
       {"--from", true, Store(from_text)},
       {"--to", true, Store(to_text)},
       {"--dry-run", false, Set(dry_run, true)},
+      {"--apply", false, Set(apply, true)},
       {"--json", false, Set(json, true)},
       {"--help", false, Set(help, true)},
   };
@@ -143,10 +219,8 @@ int RunRedrive(std::span<char* const> args) {
     return kExitOk;
   }
   if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
-  if (!dry_run) {
-    return UsageError(kCmd,
-                      "--dry-run is required: applying a re-drive through the engine is not "
-                      "available yet (docs/operations.md, \"redrive\")");
+  if (dry_run == apply) {
+    return UsageError(kCmd, "say --dry-run (show what would change) or --apply (change it)");
   }
   workflow::RedriveFilter filter;
   filter.source_system = exclude_source;
@@ -195,24 +269,37 @@ int RunRedrive(std::span<char* const> args) {
     return kExitFailure;
   }
   auto audit =
-      OperationAudit::Start(**sink, who, {"redrive", audited_scope, true}, data->kek, clock);
+      OperationAudit::Start(**sink, who, {"redrive", audited_scope, dry_run}, data->kek, clock);
   if (!audit) {
     PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
                        audit.error().ToString());
     return kExitFailure;
   }
   if (!json) {
-    std::fprintf(stderr, "redrive: dry run, operation %s\n", (*audit)->id().c_str());
+    std::fprintf(stderr, "redrive: %s, operation %s\n", dry_run ? "dry run" : "apply",
+                 (*audit)->id().c_str());
+  }
+  std::unique_ptr<RedriveSender> sender;
+  if (apply) {
+    auto made = RedriveSender::Make(kafka.config, who.operator_id, (*audit)->id(), clock);
+    if (!made) {
+      const std::string message = "cannot send to the engine: " + made.error().ToString();
+      PrintErr(kCmd, message);
+      (void)(*audit)->Fail(message, {});
+      return kExitFailure;
+    }
+    sender = std::move(*made);
   }
 
-  uint64_t changing = 0, excluded = 0, erased = 0;
+  uint64_t changing = 0, excluded = 0, erased = 0, sent = 0;
   std::vector<std::string> items;
   const auto counts = [&](const SweepEnd* end) -> Counts {
     return {{"cases", end ? end->cases : 0},
             {"unreadable", end ? end->unreadable : 0},
             {"erased", erased},
             {"would_change", changing},
-            {"commands_left_out", excluded}};
+            {"commands_left_out", excluded},
+            {"redrives_sent", sent}};
   };
   auto end = Sweep(
       *data, *scope, json,
@@ -234,12 +321,27 @@ int RunRedrive(std::span<char* const> args) {
         } else {
           PrintPlan(l);
         }
+        if (sender) {
+          if (Status s = sender->Send(c.place.subject, l.plan.excluded); !s) return s;
+          ++sent;
+        }
         return {};
       },
       [&](const Place& place, const Error& e) {
         std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(),
                     place.partition, e.ToString().c_str());
       });
+  // What was sent is confirmed before the run says so (also when it stopped early).
+  if (sender) {
+    if (Status s = sender->Confirm(); !s) {
+      const std::string message =
+          "re-drive commands not confirmed by the broker: " + s.error().ToString() +
+          " (run again: what was applied is not sent again)";
+      PrintErr(kCmd, message);
+      (void)(*audit)->Fail(message, counts(end ? &*end : nullptr));
+      return kExitFailure;
+    }
+  }
   if (!end) {
     PrintErr(kCmd, end.error().detail);
     (void)(*audit)->Fail(end.error().detail, counts(nullptr));
@@ -264,7 +366,8 @@ int RunRedrive(std::span<char* const> args) {
                 Json()
                     .Str("operation_id", (*audit)->id())
                     .Str("scope", audited_scope)
-                    .Bool("dry_run", true)
+                    .Bool("dry_run", dry_run)
+                    .Num("redrives_sent", static_cast<int64_t>(sent))
                     .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions->now)))
                     .Bool("interrupted", end->interrupted)
                     .Str("resume_after", end->interrupted ? after : "")
@@ -274,12 +377,19 @@ int RunRedrive(std::span<char* const> args) {
                     .Field("cases_changed", Array(items))
                     .Done()
                     .c_str());
-  } else if (!end->interrupted) {
+  } else if (!end->interrupted && dry_run) {
     std::printf(
         "redrive (dry run): %llu cases read, %llu would change, %llu commands left out; "
         "nothing was changed\n",
         static_cast<unsigned long long>(end->cases), static_cast<unsigned long long>(changing),
         static_cast<unsigned long long>(excluded));
+  } else if (!end->interrupted) {
+    std::printf(
+        "redrive (apply): %llu cases read, %llu to change, %llu commands left out; "
+        "%llu re-drive commands sent to the engine, which emits the corrections on "
+        "pathway.events.v1\n",
+        static_cast<unsigned long long>(end->cases), static_cast<unsigned long long>(changing),
+        static_cast<unsigned long long>(excluded), static_cast<unsigned long long>(sent));
   }
   return end->interrupted ? kExitInterrupted : kExitOk;
 }

@@ -37,7 +37,8 @@ using ::testing::Not;
 class PathwayctlRebuild : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cluster = devbroker::MockCluster::Start(1, {{std::string(topics::kAudit), 1}});
+    auto cluster = devbroker::MockCluster::Start(
+        1, {{std::string(topics::kAudit), 1}, {std::string(topics::kCommands), 4}});
     ASSERT_TRUE(cluster.ok()) << cluster.error().ToString();
     cluster_ = std::move(cluster).value();
     h_.Publish(pathway::testing::ReferralA(false));
@@ -370,15 +371,76 @@ TEST_F(PathwayctlRedrive, OutsideTheWindowOrAnotherSystemNothingChanges) {
   EXPECT_THAT(all.out, HasSubstr("\"would_change\":0"));
 }
 
-TEST_F(PathwayctlRedrive, ApplyIsNotOfferedYetAndBadWindowsAreRefused) {
-  RunResult apply = Redrive({"--all", "--exclude-source", "trust-pas"});
-  EXPECT_EQ(apply.exit_code, 2);
-  EXPECT_THAT(apply.err, HasSubstr("--dry-run is required"));
+TEST_F(PathwayctlRedrive, AModeIsRequiredAndBadWindowsAreRefused) {
+  RunResult none = Redrive({"--all", "--exclude-source", "trust-pas"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("--dry-run"));
+  EXPECT_THAT(none.err, HasSubstr("--apply"));
+  RunResult both = Redrive({"--all", "--dry-run", "--apply"});
+  EXPECT_EQ(both.exit_code, 2);
   RunResult backwards = Redrive({"--all", "--dry-run", "--exclude-source", "trust-pas", "--from",
                                  "2025-04-01", "--to", "2025-03-01"});
   EXPECT_EQ(backwards.exit_code, 2);
   RunResult no_system = Redrive({"--all", "--dry-run", "--from", "2025-04-01"});
   EXPECT_EQ(no_system.exit_code, 2);
+}
+
+TEST_F(PathwayctlRedrive, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIsSentTwice) {
+  RunResult applied = Redrive({"--all", "--apply", "--exclude-source", "trust-pas"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+  EXPECT_THAT(applied.out, HasSubstr("1 re-drive commands sent to the engine"));
+
+  // What pathwayctl sent to pathway.commands.v1 reaches this engine's command stage, on
+  // the partition its key places it (the memory bus places keys as Kafka's producer).
+  RunResult sent =
+      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
+                                    "--topic", std::string(topics::kCommands), "--from-beginning",
+                                    "--max", "1", "--timeout", "30"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  v1::Envelope redrive;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(sent.out, &redrive).ok()) << sent.out;
+  ASSERT_TRUE(redrive.has_case_redrive_requested());
+  EXPECT_EQ(redrive.subject_key(), subject_a_);
+  ASSERT_EQ(redrive.case_redrive_requested().withdraw_event_ids_size(), 1);
+  EXPECT_EQ(redrive.case_redrive_requested().withdraw_event_ids(0), "nd-a");
+  EXPECT_EQ(redrive.actor().id(), "ops.jones");
+  const std::string commands(topics::kCommands);
+  const auto deliver = [&] {
+    h_.broker().Append(commands, h_.broker().PartitionFor(commands, subject_a_), subject_a_,
+                       redrive.SerializeAsString());
+    Status s = h_.RunUntilIdle();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  };
+  deliver();
+
+  // Partners see one correction: the accepted step withdrawn, caused by the re-drive.
+  const auto corrections = [&] {
+    int n = 0;
+    for (const auto& e : h_.Read(topics::kEvents)) {
+      if (!e.has_case_corrected()) continue;
+      ++n;
+      EXPECT_EQ(e.case_corrected().caused_by(), redrive.event_id());
+      EXPECT_TRUE(e.case_corrected().state().empty());
+    }
+    return n;
+  };
+  EXPECT_EQ(corrections(), 1);
+  auto loaded = h_.StoreFor(subject_a_).LoadCase(subject_a_);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  for (const auto& p : (*loaded)->pathways()) {
+    EXPECT_NE(p.pathway(), v1::PATHWAY_KIND_NEURODEVELOPMENTAL) << "the accepted step stands";
+  }
+
+  // Delivered again (a producer's retry): a repeat, nothing new.
+  deliver();
+  EXPECT_EQ(corrections(), 1);
+  // Run again (a run killed after sending): nothing left to change, nothing sent.
+  RunResult again = Redrive({"--all", "--apply", "--exclude-source", "trust-pas"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("0 re-drive commands sent"));
+  // And the stores still say what their histories say.
+  RunResult rebuilt = Rebuild({"--all"});
+  EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
 }
 
 }  // namespace
