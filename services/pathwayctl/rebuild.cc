@@ -17,6 +17,7 @@
 #include "services/pathwayctl/json.h"
 #include "services/pathwayctl/kafka_flags.h"
 #include "services/pathwayctl/operation.h"
+#include "services/pathwayctl/redrive_sender.h"
 
 namespace pathway::ctl {
 namespace {
@@ -30,7 +31,7 @@ constexpr int kExitInterrupted = 130;
 constexpr std::string_view kUsage =
     "usage: pathwayctl rebuild (--all | --partition P | --subject-key KEY |\n"
     "                           --nhs-number-file F|-) --operator ID --reason TEXT\n"
-    "                          [--json] [--resume-after P:KEY] [flags]\n"
+    "                          [--json] [--resume-after P:KEY] [--repair] [flags]\n"
     "\n"
     "Checks every stored case in scope against its stored history, with the engine's own\n"
     "functions: the history folded from an empty case must give the stored state byte for\n"
@@ -39,10 +40,15 @@ constexpr std::string_view kUsage =
     "each case that diverges: the fields that differ (never their values) and what\n"
     "re-deciding would change. Reads the engine's stores while it runs; changes nothing.\n"
     "Audited on pathway.audit.v1 before it reads anything.\n"
+    "With --repair, each diverged case is also sent to the engine to be re-decided from\n"
+    "its kept commands (a re-drive, as 'pathwayctl redrive --apply' sends): the engine\n"
+    "replaces what re-deciding decides (referrals, pathways, refusals) and emits the\n"
+    "difference as a CaseCorrected. Never written behind the engine's back.\n"
     "Exit 0: nothing diverged; 3: some case diverged; 130: interrupted (Ctrl-C), resume\n"
     "with the --resume-after it prints; 1: failure; 2: bad usage.\n"
     "\n"
-    "  --json                         one JSON document on stdout\n";
+    "  --json                         one JSON document on stdout\n"
+    "  --repair                       have the engine re-decide each diverged case\n";
 
 struct Report {
   Place place;
@@ -50,10 +56,12 @@ struct Report {
 };
 
 struct Tally {
-  uint64_t cases = 0, erased = 0, diverged = 0, history = 0, redecided = 0, unreadable = 0;
+  uint64_t cases = 0, erased = 0, diverged = 0, history = 0, redecided = 0, unreadable = 0,
+           repairs = 0;
   Counts counts() const {
-    return {{"cases", cases},     {"erased", erased},       {"diverged", diverged},
-            {"history", history}, {"redecided", redecided}, {"unreadable", unreadable}};
+    return {{"cases", cases},         {"erased", erased},       {"diverged", diverged},
+            {"history", history},     {"redecided", redecided}, {"unreadable", unreadable},
+            {"repairs_sent", repairs}};
   }
 };
 
@@ -126,7 +134,7 @@ void PrintReport(const Report& r) {
 }  // namespace
 
 int RunRebuild(std::span<char* const> args) {
-  bool json = false, help = false;
+  bool json = false, help = false, repair = false;
   ScopeFlags scope_flags;
   EngineDataFlags data_flags;
   DecisionFlags decision_flags;
@@ -134,6 +142,7 @@ int RunRebuild(std::span<char* const> args) {
   KafkaFlags kafka;
   std::vector<Flag> flags = {
       {"--json", false, Set(json, true)},
+      {"--repair", false, Set(repair, true)},
       {"--help", false, Set(help, true)},
   };
   scope_flags.AddTo(flags);
@@ -176,7 +185,8 @@ int RunRebuild(std::span<char* const> args) {
     PrintErr(kCmd, "audit: " + sink.error().ToString());
     return kExitFailure;
   }
-  auto audit = OperationAudit::Start(**sink, who, {"rebuild", scope->text, true}, data->kek, clock);
+  auto audit =
+      OperationAudit::Start(**sink, who, {"rebuild", scope->text, !repair}, data->kek, clock);
   if (!audit) {
     PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
                        audit.error().ToString());
@@ -184,6 +194,17 @@ int RunRebuild(std::span<char* const> args) {
   }
   if (!json) std::fprintf(stderr, "rebuild: operation %s\n", (*audit)->id().c_str());
 
+  std::unique_ptr<RedriveSender> sender;
+  if (repair) {
+    auto made = RedriveSender::Make(kafka.config, who.operator_id, (*audit)->id(), clock);
+    if (!made) {
+      const std::string message = "cannot send to the engine: " + made.error().ToString();
+      PrintErr(kCmd, message);
+      (void)(*audit)->Fail(message, {});
+      return kExitFailure;
+    }
+    sender = std::move(*made);
+  }
   Tally tally;
   std::vector<Report> reports;
   auto end = Sweep(
@@ -203,6 +224,10 @@ int RunRebuild(std::span<char* const> args) {
                        "pathway.audit.v1: " +
                            s.error().detail};
         }
+        if (sender) {
+          if (Status s = sender->Send(c.place.subject, {}); !s) return s;
+          ++tally.repairs;
+        }
         Report r{c.place, std::move(check)};
         if (!json) PrintReport(r);
         reports.push_back(std::move(r));
@@ -212,6 +237,15 @@ int RunRebuild(std::span<char* const> args) {
         std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(),
                     place.partition, e.ToString().c_str());
       });
+  if (sender) {
+    if (Status s = sender->Confirm(); !s) {
+      const std::string message =
+          "repairs not confirmed by the broker: " + s.error().ToString() + " (run again)";
+      PrintErr(kCmd, message);
+      (void)(*audit)->Fail(message, tally.counts());
+      return kExitFailure;
+    }
+  }
   if (!end) {
     PrintErr(kCmd, end.error().detail);
     (void)(*audit)->Fail(end.error().detail, tally.counts());
@@ -258,6 +292,7 @@ int RunRebuild(std::span<char* const> args) {
                     .Num("cases", static_cast<int64_t>(tally.cases))
                     .Num("erased", static_cast<int64_t>(tally.erased))
                     .Num("unreadable", static_cast<int64_t>(tally.unreadable))
+                    .Num("repairs_sent", static_cast<int64_t>(tally.repairs))
                     .Field("diverged", Array(items))
                     .Done()
                     .c_str());
@@ -268,6 +303,12 @@ int RunRebuild(std::span<char* const> args) {
         Plural(tally.cases, "case", "cases").c_str(), std::to_string(tally.erased).c_str(),
         std::to_string(tally.unreadable).c_str(), std::to_string(tally.diverged).c_str(),
         std::to_string(tally.history).c_str(), std::to_string(tally.redecided).c_str());
+    if (repair) {
+      std::printf(
+          "rebuild: %s sent to the engine to be re-decided; run rebuild again once "
+          "it has processed them\n",
+          Plural(tally.repairs, "repair", "repairs").c_str());
+    }
   }
   return tally.diverged > 0 || tally.unreadable > 0 ? kExitDiverged : kExitOk;
 }

@@ -173,6 +173,37 @@ TEST_F(PathwayctlRebuild, ADamagedCaseIsFoundNamedByFieldAndRecordedOnTheChildsT
   EXPECT_EQ(shown, 2);
 }
 
+TEST_F(PathwayctlRebuild, RepairHasTheEngineReDecideTheDamagedCaseInTheOpen) {
+  DamageA();
+  RunResult repaired = Rebuild({"--all", "--repair"});
+  ASSERT_EQ(repaired.exit_code, 3) << repaired.err << repaired.out;
+  EXPECT_THAT(repaired.out, HasSubstr("1 repair sent to the engine"));
+
+  // The re-drive reaches the engine (restarted on the damaged data) on the child's
+  // partition, and the engine corrects the case on its normal path.
+  RunResult sent =
+      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
+                                    "--topic", std::string(topics::kCommands), "--from-beginning",
+                                    "--max", "1", "--timeout", "30"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  v1::Envelope redrive;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(sent.out, &redrive).ok()) << sent.out;
+  EXPECT_EQ(redrive.subject_key(), subject_a_);
+  EXPECT_EQ(redrive.case_redrive_requested().withdraw_event_ids_size(), 0);
+  h_.Restart();
+  const std::string commands(topics::kCommands);
+  h_.broker().Append(commands, h_.broker().PartitionFor(commands, subject_a_), subject_a_,
+                     redrive.SerializeAsString());
+  Status s = h_.RunUntilIdle();
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  int corrections = 0;
+  for (const auto& e : h_.Read(topics::kEvents)) corrections += e.has_case_corrected();
+  EXPECT_EQ(corrections, 1);
+
+  RunResult after = Rebuild({"--all"});
+  EXPECT_EQ(after.exit_code, 0) << after.out;
+}
+
 TEST_F(PathwayctlRebuild, ResumingChecksOnlyTheCasesAfterThePlaceGiven) {
   // Places are partition, then subject key: before every case, and after every case.
   RunResult resumed = Rebuild({"--all", "--resume-after", "0:" + std::string(64, '0')});

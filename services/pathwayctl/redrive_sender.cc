@@ -1,0 +1,65 @@
+#include "services/pathwayctl/redrive_sender.h"
+
+#include <chrono>
+
+#include "common/crypto.h"
+#include "pathway/v1/envelope.pb.h"
+#include "services/topics.h"
+
+namespace pathway::ctl {
+
+RedriveSender::RedriveSender(std::string operator_id, std::string operation_id,
+                             const TimeSource& time)
+    : operator_id_(std::move(operator_id)), operation_id_(std::move(operation_id)), time_(time) {}
+
+RedriveSender::~RedriveSender() = default;
+
+Result<std::unique_ptr<RedriveSender>> RedriveSender::Make(const bus::KafkaConfig& config,
+                                                           std::string operator_id,
+                                                           std::string operation_id,
+                                                           const TimeSource& time) {
+  std::unique_ptr<RedriveSender> sender(
+      new RedriveSender(std::move(operator_id), std::move(operation_id), time));
+  auto producer = bus::NewKafkaProducer(config, [s = sender.get()](const bus::Delivery& d) {
+    if (d.error && s->failure_.empty()) s->failure_ = d.error_detail;
+  });
+  if (!producer) return producer.error();
+  sender->producer_ = std::move(*producer);
+  return sender;
+}
+
+Status RedriveSender::Send(const std::string& subject, const std::vector<std::string>& withdraw) {
+  pathway::v1::Envelope e;
+  e.set_event_id(HexEncode(Sha256("redrive|" + operation_id_ + "|" + subject)).substr(0, 32));
+  e.set_subject_key(subject);
+  const auto micros = time_.Now().time_since_epoch().count();
+  e.mutable_occurred_at()->set_seconds(micros / 1'000'000);
+  e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  e.mutable_source()->set_agency("pathway");
+  e.mutable_source()->set_system("pathwayctl");
+  e.mutable_actor()->set_id(operator_id_);
+  e.mutable_actor()->set_role("operations");
+  e.set_correlation_id(operation_id_);
+  auto* r = e.mutable_case_redrive_requested();
+  r->set_operation_id(operation_id_);
+  for (const auto& id : withdraw) r->add_withdraw_event_ids(id);
+  const std::string value = e.SerializeAsString();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
+  for (;;) {
+    Status s = producer_->Produce(std::string(topics::kCommands), subject, value, 0);
+    if (s) return {};
+    if (s.error().code != bus::make_error_code(bus::errc::kQueueFull) ||
+        std::chrono::steady_clock::now() > deadline) {
+      return s;
+    }
+    producer_->Poll(std::chrono::milliseconds(100));
+  }
+}
+
+Status RedriveSender::Confirm() {
+  if (Status s = producer_->Flush(std::chrono::seconds(35)); !s) return s;
+  if (!failure_.empty()) return Error{bus::make_error_code(bus::errc::kDelivery), failure_};
+  return {};
+}
+
+}  // namespace pathway::ctl

@@ -1,0 +1,44 @@
+// Sends re-drive commands (CaseRedriveRequested) to the engine on pathway.commands.v1,
+// keyed by the subject so the producer places each on the partition the engine keeps
+// the child on (the intake stage's key and partitioner), and confirms them. Used by
+// `redrive --apply` and `rebuild --repair` (docs/operations.md).
+//
+// Not thread-safe; delivery reports arrive on the thread that calls Send or Confirm.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/time_source.h"
+#include "services/bus/kafka_bus.h"
+
+namespace pathway::ctl {
+
+class RedriveSender {
+ public:
+  // `operation_id`: the audited run; with the subject it fixes each command's event id,
+  // so a command sent twice in one run is a repeat to the engine.
+  static Result<std::unique_ptr<RedriveSender>> Make(const bus::KafkaConfig& config,
+                                                     std::string operator_id,
+                                                     std::string operation_id,
+                                                     const TimeSource& time);
+  ~RedriveSender();
+
+  // Queues the re-drive of `subject` without the kept commands `withdraw` names.
+  Status Send(const std::string& subject, const std::vector<std::string>& withdraw);
+  // Waits (bounded) until every command sent is confirmed; the first failure otherwise.
+  Status Confirm();
+
+ private:
+  RedriveSender(std::string operator_id, std::string operation_id, const TimeSource& time);
+
+  std::string operator_id_;
+  std::string operation_id_;
+  const TimeSource& time_;
+  std::unique_ptr<bus::Producer> producer_;
+  std::string failure_;  // the first failed delivery
+};
+
+}  // namespace pathway::ctl
