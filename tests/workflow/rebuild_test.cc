@@ -169,7 +169,12 @@ TEST(Rebuild, FieldDifferencesNameRepeatedFieldsByIndexAndAreBounded) {
   store::CaseState a, b;
   a.add_pathways()->set_state("waiting");
   b.add_pathways()->set_state("assessing");
-  for (int i = 0; i < 30; ++i) b.add_rejected()->set_event_id("e" + std::to_string(i));
+  for (int i = 0; i < 30; ++i) {
+    // Appended, not "e" + number: GCC bug 105651 (a false -Wrestrict at -O3).
+    std::string id = "e";
+    id += std::to_string(i);
+    b.add_rejected()->set_event_id(id);
+  }
   const auto paths = FieldDifferences(a, b, 5);
   ASSERT_EQ(paths.size(), 5u);
   EXPECT_EQ(paths[0], "pathways[0].state");
