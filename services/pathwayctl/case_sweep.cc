@@ -137,8 +137,13 @@ Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
         }
         ++end.unreadable;
         unreadable(place, e);
-      } else if (Status s = visit({place, **stored, *history}); !s) {
-        return s.error();
+      } else {
+        // Entries past the case's length are a batch a crash cut short, restored in part
+        // from the changelog: not decided, as the engine's command stage reads them.
+        if (history->size() > (*stored)->history_length()) {
+          history->resize((*stored)->history_length());
+        }
+        if (Status s = visit({place, **stored, *history}); !s) return s.error();
       }
       end.last = place;
       progress.Add();
