@@ -365,7 +365,9 @@ int RunShow(Options& o, DeadLetterPlace place) {
     } else {
       Print(human +
             "  content      sealed: the original's bytes are shown to the operations role\n"
-            "               only (--data-dir DIR, --operator ID and --reason TEXT; audited)\n");
+            "               only (the engine's keys: --key-encryption-key-file F and\n"
+            "               --subject-key-file F, or --data-dir DIR; --operator ID and\n"
+            "               --reason TEXT; audited)\n");
     }
     return kExitOk;
   }
