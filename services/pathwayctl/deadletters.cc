@@ -272,17 +272,21 @@ Result<std::optional<bus::Message>> ReadAt(bus::Consumer& consumer, const std::s
 Result<std::map<std::string, store::DeadLetterDisposition>> ReadDispositions(
     bus::Consumer& consumer, Deadline deadline) {
   std::map<std::string, store::DeadLetterDisposition> out;
-  Status s = ReadToEnd(consumer, std::string(topics::kDeadLetterDispositions), deadline,
-                       [&](const bus::Message& m) {
-                         if (!m.key) return;
-                         if (m.tombstone) {
-                           out.erase(*m.key);
-                           return;
-                         }
-                         store::DeadLetterDisposition d;
-                         if (!d.ParseFromString(m.value)) return;
-                         out[*m.key] = std::move(d);
-                       });
+  Status s = ReadToEnd(
+      consumer, std::string(topics::kDeadLetterDispositions), deadline, [&](const bus::Message& m) {
+        if (!m.key) return;
+        if (m.tombstone) {
+          out.erase(*m.key);
+          return;
+        }
+        store::DeadLetterDisposition d;
+        // A record no version of this tool wrote decides nothing.
+        if (!d.ParseFromString(m.value) || (d.outcome() != store::DEAD_LETTER_OUTCOME_RESUBMITTED &&
+                                            d.outcome() != store::DEAD_LETTER_OUTCOME_DISCARDED)) {
+          return;
+        }
+        out[*m.key] = std::move(d);
+      });
   if (!s) return s.error();
   return out;
 }
@@ -379,6 +383,13 @@ Result<OriginalContent> OpenOriginal(bus::Consumer& consumer, const DeadLetterRe
     out.bytes = d.original();  // an engine without a dead-letter key (tests)
   }
   return out;
+}
+
+bool SealedUnder(const DeadLetterRecord& record, std::string_view dead_letter_key) {
+  if (record.dead().sealed_excerpt().empty()) return true;
+  return AeadOpen(dead_letter_key, record.dead().sealed_excerpt(),
+                  "pathway.deadletter.v1|" + record.envelope.event_id())
+      .ok();
 }
 
 std::vector<int> UnknownFieldNumbers(const v1::Envelope& e) {

@@ -125,6 +125,12 @@ struct OriginalContent {
 Result<OriginalContent> OpenOriginal(bus::Consumer& consumer, const DeadLetterRecord& record,
                                      std::string_view dead_letter_key, Deadline deadline);
 
+// Whether `dead_letter_key` is the one the excerpt was sealed under (true for a dead
+// letter whose excerpt is in clear). Opens the excerpt and keeps nothing of it: a check
+// of the operator's key before an action starts, so that a reason is never sealed on
+// the audit trail under another deployment's key.
+bool SealedUnder(const DeadLetterRecord& record, std::string_view dead_letter_key);
+
 // The numbers of the unknown fields of `e` and its messages (a newer schema's), sorted.
 std::vector<int> UnknownFieldNumbers(const pathway::v1::Envelope& e);
 

@@ -27,6 +27,7 @@
 #include "services/pathwayctl/kafka_flags.h"
 #include "services/pathwayctl/operation.h"
 #include "services/topics.h"
+#include "workflow/identifiers.h"
 #include "workflow/identity.h"
 
 namespace pathway::ctl {
@@ -233,6 +234,16 @@ std::string Describe(const Error& e) {
   return e.ToString();
 }
 
+// The operator's key-encryption key must be the deployment's: checked on the dead
+// letter's excerpt before an action starts. kExitUsage with a message if not.
+std::optional<int> WrongKey(const DeadLetterRecord& r, std::string_view kek) {
+  if (SealedUnder(r, DeadLetterKey(kek))) return std::nullopt;
+  return UsageError(kCmd, "the key-encryption key given does not open dead letter " +
+                              r.place.Text() +
+                              ": it is not this deployment's (the engine's "
+                              "--key-encryption-key-file)");
+}
+
 // ------------------------------------------------------------------------------- list
 
 int RunList(Options& o) {
@@ -349,6 +360,9 @@ int RunShow(Options& o, DeadLetterPlace place) {
     return ExitFor(found.error());
   }
   const DeadLetterRecord& r = *found;
+  if (!kek.empty()) {
+    if (auto wrong = WrongKey(r, kek)) return *wrong;
+  }
 
   std::string human = "dead letter " + r.place.Text() + " of " + std::string(topics::kDeadLetter) +
                       "\n  written      " + UtcText(r.timestamp_ms) + "\n  reason       " +
@@ -400,7 +414,12 @@ int RunShow(Options& o, DeadLetterPlace place) {
     if (e.ParseFromString(content->bytes)) decoded = std::move(e);
   }
   std::set<std::string> children;
-  if (decoded) children = ChildrenNamed(*decoded, subject_secret);
+  if (decoded && r.FromIntake()) children = ChildrenNamed(*decoded, subject_secret);
+  // An engine output names its child by subject key; only the engine's own records are
+  // trusted to (a partner's text never becomes a Kafka key).
+  if (decoded && !r.FromIntake() && workflow::IsSubjectKey(decoded->subject_key())) {
+    children.insert(decoded->subject_key());
+  }
   // On each child's own trail before anything of theirs is shown.
   for (const std::string& key : children) {
     if (Status s = (*audit)->ChildShown(key); !s) {
@@ -508,6 +527,7 @@ int RunClose(Options& o, DeadLetterPlace place, bool resubmit) {
     PrintErr(kCmd, *refusal);
     return kExitFailure;
   }
+  if (auto wrong = WrongKey(r, *kek)) return *wrong;
 
   DeliveryWaiter waiter;  // outlives the producer, whose callback it gives
   auto producer = bus::NewKafkaProducer(o.kafka.config, waiter.Callback());

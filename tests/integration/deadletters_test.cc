@@ -246,6 +246,12 @@ TEST(DeadLetters, APoisonMessageIsDiscardedAndAFixedOneIsProcessedOnce) {
   RunResult no_reason = ctl(with({"deadletters", "discard", poison}, kek));
   EXPECT_EQ(no_reason.exit_code, 2);
   EXPECT_NE(no_reason.err.find("--reason is required"), std::string::npos) << no_reason.err;
+  // Nor with another deployment's key, under which the reason could not be opened.
+  const std::string other_kek = WriteKeyFile(dir.Sub("other-subject-key"), 16) + ".kek";
+  RunResult wrong_key = ctl({"deadletters", "discard", poison, "--key-encryption-key-file",
+                             other_kek, "--reason", "INC-7"});
+  EXPECT_EQ(wrong_key.exit_code, 2);
+  EXPECT_NE(wrong_key.err.find("not this deployment's"), std::string::npos) << wrong_key.err;
   RunResult discarded = ctl(
       with({"deadletters", "discard", poison},
            with(kek, {"--reason", "INC-7: not an Envelope; RQM asked to resend the referral"})));

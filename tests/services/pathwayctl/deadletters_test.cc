@@ -291,6 +291,27 @@ TEST_F(DeadLettersTest, DiscardRecordsTheDispositionOnceAndNothingReEnters) {
   EXPECT_NE(again.error().detail.find("discarded already"), std::string::npos);
 }
 
+TEST_F(DeadLettersTest, TheOperatorsKeyIsCheckedOnTheExcerpt) {
+  const DeadLetterRecord r = Find(Poison("not a protobuf envelope\n", "does not decode"));
+  EXPECT_TRUE(SealedUnder(r, DeadLetterKey(kKek)));
+  EXPECT_FALSE(SealedUnder(r, DeadLetterKey(std::string(32, 'z'))));
+  // An engine without a dead-letter key (tests) wrote it in clear: nothing to check.
+  DeadLetterRecord clear = r;
+  clear.envelope.mutable_dead_lettered()->clear_sealed_excerpt();
+  EXPECT_TRUE(SealedUnder(clear, DeadLetterKey(std::string(32, 'z'))));
+}
+
+TEST_F(DeadLettersTest, ADispositionRecordWithoutAnOutcomeDecidesNothing) {
+  const DeadLetterPlace place = Poison("not a protobuf envelope\n", "does not decode");
+  store::DeadLetterDisposition d;
+  d.set_operation_id("op-0");
+  broker_.Append(kDispositions, 0, Find(place).DispositionKey(), d.SerializeAsString());
+  broker_.Append(kDispositions, 1, std::string("junk"), "not a disposition");
+  EXPECT_EQ(Find(place).DispositionText(), "open");
+  EXPECT_TRUE(Discard(*producer_, waiter_, Find(place), closer_, Soon()).ok());
+  EXPECT_EQ(Find(place).DispositionText(), "discarded");
+}
+
 TEST_F(DeadLettersTest, AReadToEndFinishesOnPartitionsWhoseRecordsWereDeleted) {
   broker_.Append(kInbound, 0, std::nullopt, "a");
   broker_.Append(kInbound, 0, std::nullopt, "b");
