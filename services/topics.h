@@ -16,6 +16,10 @@ inline constexpr std::string_view kEvents = "pathway.events.v1";
 inline constexpr std::string_view kRejections = "pathway.rejections.v1";
 // Messages that could not be processed at all, with the reason and original bytes.
 inline constexpr std::string_view kDeadLetter = "pathway.deadletter.v1";
+// What operations decided about each dead letter (resubmitted or discarded): a
+// pathway.store.v1.DeadLetterDisposition keyed by the dead letter's event id, written
+// by `pathwayctl deadletters`. Compacted: the latest decision per dead letter is kept.
+inline constexpr std::string_view kDeadLetterDispositions = "pathway.deadletter.dispositions.v1";
 
 // Who saw or reused which part of a child's record (tell it once); keyed by subject
 // key, so one partition holds a child's whole audit trail.
@@ -30,13 +34,15 @@ inline constexpr std::string_view kChangelog = "pathway.engine.cases.changelog";
 // Compacted: the latest announcement of each instance is all a reader needs.
 inline constexpr std::string_view kEngineMembers = "pathway.engine.members.v1";
 
-inline constexpr std::array<std::string_view, 8> kAll = {
-    kInbound, kCommands, kEvents, kRejections, kDeadLetter, kAudit, kChangelog, kEngineMembers};
+inline constexpr std::array<std::string_view, 9> kAll = {
+    kInbound,    kCommands,      kEvents,
+    kRejections, kDeadLetter,    kAudit,
+    kChangelog,  kEngineMembers, kDeadLetterDispositions};
 inline constexpr int kDefaultPartitions = 8;
 
 // Topic-level settings a real cluster needs (create topics with them).
 inline constexpr bool IsCompacted(std::string_view topic) {
-  return topic == kChangelog || topic == kEngineMembers;
+  return topic == kChangelog || topic == kEngineMembers || topic == kDeadLetterDispositions;
 }
 
 }  // namespace pathway::topics

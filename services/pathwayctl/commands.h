@@ -15,6 +15,8 @@ int RunDescribeSharing(std::span<char* const> args);
 // pathwayctl export --data-dir DIR --nhs-number N [--subject-key-file F]
 //                   [--key-encryption-key-file F] [--out FILE]
 int RunExport(std::span<char* const> args);
+// pathwayctl deadletters list | show | resubmit | discard ... (deadletters_command.cc)
+int RunDeadLetters(std::span<char* const> args);
 
 // pathwayctl rebuild (--all | --partition P | --subject-key K | --nhs-number-file F)
 //                   --operator ID --reason TEXT [--json] [--resume-after P:KEY] ...

@@ -8,8 +8,9 @@
 //   pathwayctl describe-sharing [--statutory-sharing FILE]
 //   pathwayctl export --data-dir DIR --nhs-number N [--subject-key-file F]
 //                     [--key-encryption-key-file F] [--out FILE]
+//   pathwayctl deadletters list|show|resubmit|discard ... (deadletters_command.cc)
 //
-// publish and tail take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
+// publish, tail and deadletters take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
 // repeatable -X key=value and --kafka-config FILE for librdkafka settings.
 // Exit codes: 0 success, 1 failure at run time, 2 bad usage or bad input.
 #include <algorithm>
@@ -310,6 +311,8 @@ constexpr std::array kSubcommands = {
                "what re-deciding cases would change, a partner's messages left out "
                "(operations; audited; dry run)",
                RunRedrive},
+    Subcommand{"deadletters", "list, show, resubmit or discard dead letters (audited)",
+               RunDeadLetters},
 };
 
 void PrintMainUsage(std::FILE* out) {
