@@ -9,7 +9,7 @@
 // the original's bytes, its sealed excerpt or its hash: the excerpt is personal data
 // sealed under the dead-letter key, and a hash of a short original (an NHS number, say)
 // could be reversed by trying every value. Showing and resubmitting an original is
-// issue 15's.
+// `pathwayctl deadletters` (docs/operations.md), audited.
 //
 // Reads of dead letters are not reads of a child's record (nothing in them identifies
 // a child), so they are not audited on pathway.audit.v1.
