@@ -897,6 +897,12 @@ class RocksCaseStore final : public CaseStore {
       return Error{make_error_code(errc::kInvalidArgument),
                    dir + " exists: a copy needs a new one"};
     }
+    if (auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return Error{make_error_code(errc::kIo), "create " + parent.string() + ": " + ec.message()};
+      }
+    }
     // A plain store (no changelog, no KEK, no index): the copy's bytes are written as
     // they are, and nothing is derived from them on the way.
     auto opened = OpenStore(dir, StoreOptions{}, "");
