@@ -255,6 +255,12 @@ TEST_F(PathwayctlBackupRestore, ALostServerRestoredOnAFreshDirectoryGoesOnWithNo
   EXPECT_FALSE(std::filesystem::exists(backup_ + "/key-encryption-key"));
   EXPECT_THAT(testing::ReadFile(backup_ + "/manifest.json"),
               Not(HasSubstr(HexEncode(std::string(32, 'K')))));
+  // A backup has a data directory's layout: rebuild checks it, given the keys.
+  RunResult checked =
+      Ctl("rebuild", {"--data-dir", backup_, "--subject-key-file", h_.data_dir() + "/subject-key",
+                      "--key-encryption-key-file", h_.data_dir() + "/key-encryption-key", "--all"});
+  EXPECT_EQ(checked.exit_code, 0) << checked.err << checked.out;
+  EXPECT_THAT(checked.out, HasSubstr("10 cases checked"));
 
   // After the backup: more work, and A erased. Then the server is lost.
   Feed(h_, Between());
@@ -294,14 +300,15 @@ TEST_F(PathwayctlBackupRestore, ALostServerRestoredOnAFreshDirectoryGoesOnWithNo
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id << " is on the wire " << n << " times";
 
   // Both actions audited, each before it read anything.
-  const auto audit = Audit(4);
-  ASSERT_EQ(audit.size(), 4u);
+  const auto audit = Audit(6);
+  ASSERT_EQ(audit.size(), 6u);
   EXPECT_EQ(audit[0].operation_recorded().operation(), "backup");
   EXPECT_EQ(audit[0].operation_recorded().phase(), v1::OPERATION_PHASE_STARTED);
   EXPECT_EQ(audit[1].operation_recorded().phase(), v1::OPERATION_PHASE_FINISHED);
-  EXPECT_EQ(audit[2].operation_recorded().operation(), "restore");
-  EXPECT_THAT(audit[2].operation_recorded().scope(), HasSubstr("backup "));
-  const auto& finished = audit[3].operation_recorded();
+  EXPECT_EQ(audit[2].operation_recorded().operation(), "rebuild");
+  EXPECT_EQ(audit[4].operation_recorded().operation(), "restore");
+  EXPECT_THAT(audit[4].operation_recorded().scope(), HasSubstr("backup "));
+  const auto& finished = audit[5].operation_recorded();
   EXPECT_EQ(finished.phase(), v1::OPERATION_PHASE_FINISHED);
   std::map<std::string, uint64_t> counts;
   for (const auto& c : finished.counts()) counts[c.name()] = c.value();
