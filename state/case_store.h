@@ -13,7 +13,9 @@
 // data_keys family and travels through the changelog like every other write. A batch
 // with `erase_subject` destroys the key (leaving an erasure mark), deletes the
 // subject's history and rewrites the affected files, so every sealed copy anywhere
-// (SST files, changelog, backups) stops opening.
+// (SST files, changelog records, outputs on topics) stops opening. A backup (CopyTo)
+// carries the wrapped data keys of its moment: it opens, with the KEK, until it is
+// deleted (docs/operations.md, "backup and restore").
 //
 // Thread safety: all methods may be called concurrently (RocksDB is thread-safe);
 // the engine nevertheless uses one store per process from one thread.
