@@ -1,5 +1,6 @@
 #include "state/case_store.h"
 
+#include <openssl/evp.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -182,6 +183,37 @@ Error FromRocks(const rocksdb::Status& s, std::string_view what) {
   errc code = s.IsCorruption() ? errc::kCorruption : errc::kIo;
   return Error{make_error_code(code), std::string(what) + ": " + s.ToString()};
 }
+
+// Open and OpenReadOnly (defined below); CopyTo creates its copy with it.
+Result<std::unique_ptr<CaseStore>> OpenStore(const std::string& dir, StoreOptions store_options,
+                                             const std::string& secondary);
+
+// SHA-256 fed in pieces (StoreCopy::digest).
+class StreamDigest {
+ public:
+  StreamDigest() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~StreamDigest() { EVP_MD_CTX_free(ctx_); }
+  StreamDigest(const StreamDigest&) = delete;
+  StreamDigest& operator=(const StreamDigest&) = delete;
+  void Add(std::string_view bytes) { EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()); }
+  void AddField(std::string_view bytes) {
+    std::string length;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      length.push_back(static_cast<char>(bytes.size() >> shift));
+    }
+    Add(length);
+    Add(bytes);
+  }
+  std::string HexDigest() {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    EVP_DigestFinal_ex(ctx_, out, &size);
+    return HexEncode(std::string_view(reinterpret_cast<const char*>(out), size));
+  }
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
 
 class RocksCaseStore final : public CaseStore {
  public:
@@ -661,6 +693,12 @@ class RocksCaseStore final : public CaseStore {
     return {};
   }
 
+  Status ClearLocalFence() override {
+    auto s = db_->Delete(write_, cf(ColumnFamily::kMeta), kMetaLocalFence);
+    if (!s.ok()) return FromRocks(s, "clear fence");
+    return {};
+  }
+
   Status SaveLocalFence(const Fence& fence) override {
     std::string value;
     AppendU64(value, static_cast<uint64_t>(fence.offset));
@@ -851,6 +889,67 @@ class RocksCaseStore final : public CaseStore {
     auto w = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaIndexVersion, want);
     if (!w.ok()) return FromRocks(w, "write index version");
     return {};
+  }
+
+  Result<StoreCopy> CopyTo(const std::string& dir, const CopyProgress& progress) override {
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec)) {
+      return Error{make_error_code(errc::kInvalidArgument),
+                   dir + " exists: a copy needs a new one"};
+    }
+    if (auto parent = std::filesystem::path(dir).parent_path(); !parent.empty()) {
+      std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        return Error{make_error_code(errc::kIo), "create " + parent.string() + ": " + ec.message()};
+      }
+    }
+    // A plain store (no changelog, no KEK, no index): the copy's bytes are written as
+    // they are, and nothing is derived from them on the way.
+    auto opened = OpenStore(dir, StoreOptions{}, "");
+    if (!opened) return opened.error();
+    auto& copy = static_cast<RocksCaseStore&>(**opened);
+    StoreCopy out;
+    StreamDigest digest;
+    rocksdb::ReadOptions read = read_;
+    read.fill_cache = false;  // a copy reads everything once: keep the engine's cache
+    rocksdb::WriteBatch wb;
+    auto write = [&]() -> Status {
+      if (wb.Count() == 0) return {};
+      auto s = copy.db_->Write(write_, &wb);
+      wb.Clear();
+      if (!s.ok()) return FromRocks(s, "write copy");
+      return {};
+    };
+    constexpr size_t kBatchBytes = size_t{4} << 20;
+    for (const auto& spec : kFamilies) {
+      uint64_t& count = out.families[std::string(spec.name)];
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf(spec.id)));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        digest.Add(std::string_view(reinterpret_cast<const char*>(&spec.id), 1));
+        digest.AddField(it->key().ToStringView());
+        digest.AddField(it->value().ToStringView());
+        CheckPut(wb.Put(copy.cf(spec.id), it->key(), it->value()));
+        ++count;
+        if (++out.records % 4096 == 0) {
+          if (progress && !progress(out.records)) {
+            return Error{std::make_error_code(std::errc::operation_canceled),
+                         "copy to " + dir + " interrupted"};
+          }
+        }
+        if (wb.GetDataSize() >= kBatchBytes) {
+          if (auto s = write(); !s) return s.error();
+        }
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "read for copy");
+    }
+    if (auto s = write(); !s) return s.error();
+    if (progress) progress(out.records);
+    // Into table files, so the copy does not rest on its write-ahead log alone.
+    if (auto s = copy.db_->Flush(rocksdb::FlushOptions(), copy.handles_); !s.ok()) {
+      return FromRocks(s, "flush copy");
+    }
+    out.digest = digest.HexDigest();
+    return out;
   }
 
   Status Scan(ColumnFamily family,

@@ -13,7 +13,9 @@
 // data_keys family and travels through the changelog like every other write. A batch
 // with `erase_subject` destroys the key (leaving an erasure mark), deletes the
 // subject's history and rewrites the affected files, so every sealed copy anywhere
-// (SST files, changelog, backups) stops opening.
+// (SST files, changelog records, outputs on topics) stops opening. A backup (CopyTo)
+// carries the wrapped data keys of its moment: it opens, with the KEK, until it is
+// deleted (docs/operations.md, "backup and restore").
 //
 // Thread safety: all methods may be called concurrently (RocksDB is thread-safe);
 // the engine nevertheless uses one store per process from one thread.
@@ -162,6 +164,19 @@ struct StoreOptions {
   CaseIndexer indexer = {};
 };
 
+// What CaseStore::CopyTo copied (pathwayctl backup and restore).
+struct StoreCopy {
+  uint64_t records = 0;                      // keys, every column family
+  std::map<std::string, uint64_t> families;  // family name -> keys (every family, even empty)
+  // 64 hex digits: SHA-256 over every family in id order, and in each every key and value
+  // in key order (family id byte, 4-byte big-endian length and bytes of the key, then of
+  // the value). Equal digests: equal stores, byte for byte.
+  std::string digest;
+};
+// Told the number of keys copied so far, every few thousand keys; returning false stops
+// the copy.
+using CopyProgress = std::function<bool(uint64_t records)>;
+
 // A record read back from the changelog.
 struct ChangelogRecord {
   int64_t offset = 0;
@@ -287,6 +302,10 @@ class CaseStore {
   // The fence this store was last restored up to (kept locally, never mirrored).
   virtual Result<std::optional<Fence>> LocalFence() = 0;
   virtual Status SaveLocalFence(const Fence& fence) = 0;
+  // Forgets the local fence: the next takeover with a changelog then rebuilds the store
+  // from the changelog instead of keeping it (a restored backup the changelog holds
+  // more than; PartitionRestorer).
+  virtual Status ClearLocalFence() = 0;
   // Applies changelog records, in log order, in one atomic write: puts and tombstones
   // of records whose owner wrote the latest fence seen (tracked in `filter` across
   // calls). Fails with kCorruption on a record this version cannot read.
@@ -309,6 +328,16 @@ class CaseStore {
   virtual Status ScanIndex(
       std::string_view prefix, std::string_view after,
       const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+
+  // Backup and restore (pathwayctl): writes every key and value of every column family,
+  // byte for byte, into a new store created in `dir`, and returns what it wrote. Sealed
+  // values stay sealed (the copy opens with the same KEK); the meta family (schema
+  // version, outbox sequence, local fence) and the outbox come along. What is copied is
+  // one point in time: a read-only store (OpenReadOnly) reads as of its open, across all
+  // its families, while its engine goes on writing. kInvalidArgument if `dir` exists;
+  // std::errc::operation_canceled when `progress` says stop. After an error `dir` may
+  // hold part of a copy, which the caller must not take for a whole one (Destroy it).
+  virtual Result<StoreCopy> CopyTo(const std::string& dir, const CopyProgress& progress) = 0;
 
   // Calls `fn` with every key and value of `family` (tests and operations tools).
   virtual Status Scan(ColumnFamily family,

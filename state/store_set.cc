@@ -22,6 +22,13 @@ std::string StoreSet::PartitionDir(int32_t partition) const {
 Result<CaseStore*> StoreSet::Open(int32_t partition) {
   if (auto it = open_.find(partition); it != open_.end()) return it->second.get();
   std::error_code ec;
+  if (const std::string mark = dir_ + "/" + std::string(kRestoreMark);
+      std::filesystem::exists(mark, ec)) {
+    return Error{make_error_code(errc::kIncompatible),
+                 mark +
+                     ": a pathwayctl restore into this directory has not finished; run it "
+                     "again to finish it"};
+  }
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Error{make_error_code(errc::kIo), "create " + dir_ + ": " + ec.message()};
   auto store = CaseStore::Open(PartitionDir(partition),

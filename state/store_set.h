@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -27,6 +28,12 @@ class StoreSet {
   // keeps the index `indexer` derives (StoreOptions::indexer; none by default).
   StoreSet(std::string dir, std::string changelog_topic, std::string kek = {},
            const MemoryBudget& memory = {}, CaseIndexer indexer = {});
+
+  // A restore (pathwayctl restore) writes a data directory's stores with this file in
+  // `dir` and removes it once every store is whole. While it is there Open refuses every
+  // partition (kIncompatible, naming the file), so an engine started too early stops
+  // instead of running on half a restore.
+  static constexpr std::string_view kRestoreMark = "RESTORE-INCOMPLETE";
 
   // The open store of `partition`, opening (and creating) it if needed.
   Result<CaseStore*> Open(int32_t partition);

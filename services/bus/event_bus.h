@@ -181,6 +181,12 @@ class Consumer {
   // unknown partition, kTimeout past `timeout`.
   virtual Result<int64_t> EndOffset(const std::string& topic, int32_t partition,
                                     std::chrono::milliseconds timeout) = 0;
+  // The offset of the first message still in topic[partition] (Kafka's log start
+  // offset, the low watermark: above 0 once retention or DeleteRecords removed the
+  // first ones), asked of the broker; as EndOffset otherwise. With it a reader knows
+  // [start, end) is all there is to read.
+  virtual Result<int64_t> StartOffset(const std::string& topic, int32_t partition,
+                                      std::chrono::milliseconds timeout) = 0;
   // The partition ids of `topic`.
   virtual Result<std::vector<int32_t>> Partitions(const std::string& topic,
                                                   std::chrono::milliseconds timeout) = 0;

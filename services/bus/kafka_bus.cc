@@ -750,6 +750,21 @@ class KafkaConsumer final : public Consumer {
 
   Result<int64_t> EndOffset(const std::string& topic, int32_t partition,
                             std::chrono::milliseconds timeout) override {
+    auto marks = Watermarks(topic, partition, timeout);
+    if (!marks) return marks.error();
+    return marks->second;
+  }
+
+  Result<int64_t> StartOffset(const std::string& topic, int32_t partition,
+                              std::chrono::milliseconds timeout) override {
+    auto marks = Watermarks(topic, partition, timeout);
+    if (!marks) return marks.error();
+    return marks->first;
+  }
+
+  // The low and high watermarks, asked of the broker.
+  Result<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic, int32_t partition,
+                                                 std::chrono::milliseconds timeout) {
     if (mode_ == Mode::kClosed) return Error{errc::kState, "consumer is closed"};
     int64_t low = 0;
     int64_t high = 0;
@@ -766,7 +781,7 @@ class KafkaConsumer final : public Consumer {
               : errc::kTransport,
           topic + "[" + std::to_string(partition) + "]: " + RdKafka::err2str(err)};
     }
-    return high;
+    return std::pair(low, high);
   }
 
   Result<std::vector<int32_t>> Partitions(const std::string& topic,

@@ -290,9 +290,13 @@ class MemoryConsumer final : public Consumer {
       auto it = positions_.begin();
       std::advance(it, static_cast<long>((next_ + i) % n));
       const auto& log = broker_.Log(it->first.first, it->first.second);
-      // Below the log start (deleted records): continue from the start, as a Kafka
-      // consumer with auto.offset.reset=earliest does.
-      it->second = std::max(it->second, broker_.LogStart(it->first.first, it->first.second));
+      // Below the log start (deleted records) or beyond the end (a truncated or
+      // recreated topic): out of range, so continue from the start, as a Kafka consumer
+      // with auto.offset.reset=earliest does.
+      const int64_t log_start = broker_.LogStart(it->first.first, it->first.second);
+      if (it->second < log_start || it->second > static_cast<int64_t>(log.size())) {
+        it->second = log_start;
+      }
       if (it->second < static_cast<int64_t>(log.size())) {
         next_ = (next_ + i + 1) % n;
         return std::optional<Message>(log[static_cast<size_t>(it->second++)]);
@@ -350,6 +354,14 @@ class MemoryConsumer final : public Consumer {
       return Error{errc::kConfig, topic + "[" + std::to_string(partition) + "]: no such partition"};
     }
     return static_cast<int64_t>(broker_.Log(topic, partition).size());
+  }
+
+  Result<int64_t> StartOffset(const std::string& topic, int32_t partition,
+                              std::chrono::milliseconds) override {
+    if (partition < 0 || partition >= broker_.PartitionCount(topic)) {
+      return Error{errc::kConfig, topic + "[" + std::to_string(partition) + "]: no such partition"};
+    }
+    return broker_.LogStart(topic, partition);
   }
 
   Result<std::vector<int32_t>> Partitions(const std::string& topic,

@@ -27,5 +27,9 @@ int RunRedrive(std::span<char* const> args);
 // pathwayctl inspect (--subject-key K | --nhs-number-file F | --instance ID)
 //                   --operator ID --reason TEXT [--json] ...
 int RunInspect(std::span<char* const> args);
+// pathwayctl backup --data-dir DIR --out BACKUP --operator ID --reason TEXT [--json] ...
+int RunBackup(std::span<char* const> args);
+// pathwayctl restore --from BACKUP --data-dir NEW_DIR --operator ID --reason TEXT [--json] ...
+int RunRestore(std::span<char* const> args);
 
 }  // namespace pathway::ctl

@@ -9,6 +9,8 @@
 //   pathwayctl export --data-dir DIR --nhs-number N [--subject-key-file F]
 //                     [--key-encryption-key-file F] [--out FILE]
 //   pathwayctl deadletters list|show|resubmit|discard ... (deadletters_command.cc)
+//   pathwayctl backup --data-dir DIR --out BACKUP --operator ID --reason TEXT [--json]
+//   pathwayctl restore --from BACKUP --data-dir NEW_DIR --operator ID --reason TEXT [--json]
 //
 // publish, tail and deadletters take --bootstrap-servers (else $PATHWAY_KAFKA_BOOTSTRAP),
 // repeatable -X key=value and --kafka-config FILE for librdkafka settings.
@@ -313,6 +315,10 @@ constexpr std::array kSubcommands = {
                RunRedrive},
     Subcommand{"deadletters", "list, show, resubmit or discard dead letters (audited)",
                RunDeadLetters},
+    Subcommand{"backup", "copy a running engine's stores into a backup (operations; audited)",
+               RunBackup},
+    Subcommand{"restore", "write a backup into a new data directory (operations; audited)",
+               RunRestore},
 };
 
 void PrintMainUsage(std::FILE* out) {

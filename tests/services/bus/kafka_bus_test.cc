@@ -184,6 +184,9 @@ TEST(KafkaBusTest, KeyedMessagesKeepTheirPartitionAndOrder) {
     auto end = (*consumer)->EndOffset("orders", p, milliseconds(10000));
     ASSERT_TRUE(end.ok()) << end.error().ToString();
     total += *end;
+    auto start = (*consumer)->StartOffset("orders", p, milliseconds(10000));
+    ASSERT_TRUE(start.ok()) << start.error().ToString();
+    EXPECT_EQ(*start, 0) << "nothing deleted";
   }
   EXPECT_EQ(total, kKeys * kPerKey);
   std::vector<TopicPartition> assignment;

@@ -123,6 +123,43 @@ TEST(MemoryBus, EndOffsetIsTheNextOffsetOfEachPartition) {
   EXPECT_EQ(missing.error().code, make_error_code(errc::kConfig));
 }
 
+TEST(MemoryBus, StartOffsetIsTheLogStartOfEachPartition) {
+  MemoryBroker broker;
+  broker.CreateTopic("t", 2);
+  for (int i = 0; i < 4; ++i) broker.Append("t", 1, "k", "v");
+  ASSERT_TRUE(broker.DeleteRecordsBefore("t", 1, 3).ok());
+  auto consumer = NewMemoryConsumer(broker, "");
+  auto p0 = consumer->StartOffset("t", 0, std::chrono::milliseconds(0));
+  auto p1 = consumer->StartOffset("t", 1, std::chrono::milliseconds(0));
+  ASSERT_TRUE(p0.ok() && p1.ok());
+  EXPECT_EQ(*p0, 0);
+  EXPECT_EQ(*p1, 3);
+  auto missing = consumer->StartOffset("t", 2, std::chrono::milliseconds(0));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, make_error_code(errc::kConfig));
+}
+
+TEST(MemoryBus, AConsumerBeyondTheEndResumesAtTheStartAsKafkaDoes) {
+  // A topic emptied and written again (recreated): a position past its end is out of
+  // range, and auto.offset.reset=earliest reads it from its start.
+  MemoryBroker broker;
+  broker.CreateTopic("t", 1);
+  for (int i = 0; i < 5; ++i) broker.Append("t", 0, "k", "old");
+  broker.Truncate("t", 0, 0);
+  broker.Append("t", 0, "k", "new");
+  auto consumer = NewMemoryConsumer(broker, "");
+  ASSERT_TRUE(consumer->Assign({{"t", 0, 4}}).ok());
+  auto m = consumer->Poll(std::chrono::milliseconds(0));
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->offset, 0);
+  EXPECT_EQ((*m)->value, "new");
+  // At the end is in range: nothing to read yet, and no reset.
+  ASSERT_TRUE(consumer->Assign({{"t", 0, 1}}).ok());
+  auto none = consumer->Poll(std::chrono::milliseconds(0));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 TEST(MemoryBus, PollBeforeSubscribeIsAnError) {
   MemoryBroker broker;
   auto c = NewMemoryConsumer(broker, "g");
