@@ -135,18 +135,10 @@ int RunBackup(std::span<char* const> args) {
 
   // No record, no action.
   RealTimeSource clock;
-  auto sink = NewKafkaAuditSink(kafka.config);
-  if (!sink) {
-    PrintErr(kCmd, "audit: " + sink.error().ToString());
-    return kExitFailure;
-  }
-  auto audit = OperationAudit::Start(**sink, who, {"backup", "all", false}, data->kek, clock);
-  if (!audit) {
-    PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
-                       audit.error().ToString());
-    return kExitFailure;
-  }
-  if (!json) std::fprintf(stderr, "backup: operation %s\n", (*audit)->id().c_str());
+  auto run = StartAudited(kCmd, kafka.config, who, {"backup", "all", false}, data->kek, clock);
+  if (!run) return kExitFailure;
+  std::unique_ptr<OperationAudit>& audit = run->audit;
+  if (!json) std::fprintf(stderr, "backup: operation %s\n", audit->id().c_str());
 
   uint64_t partitions_done = 0, records = 0, cases = 0;
   const auto counts = [&] {
@@ -154,7 +146,7 @@ int RunBackup(std::span<char* const> args) {
   };
   const auto fail = [&](const std::string& message) {
     PrintErr(kCmd, message);
-    (void)(*audit)->Fail(message, counts());
+    (void)audit->Fail(message, counts());
     return kExitFailure;
   };
 
@@ -262,7 +254,7 @@ int RunBackup(std::span<char* const> args) {
   progress.Finish();
 
   if (interrupted) {
-    (void)(*audit)->Interrupted(counts());
+    (void)audit->Interrupted(counts());
     std::fprintf(stderr,
                  "backup: interrupted with %llu of %zu partitions copied; %s is not a backup "
                  "yet (no manifest.json): run the same command again to finish it\n",
@@ -270,7 +262,7 @@ int RunBackup(std::span<char* const> args) {
                  out.c_str());
     if (json) {
       std::printf("%s\n", Json()
-                              .Str("operation_id", (*audit)->id())
+                              .Str("operation_id", audit->id())
                               .Str("backup_id", manifest.backup_id())
                               .Bool("interrupted", true)
                               .Num("partitions_copied", static_cast<int64_t>(partitions_done))
@@ -294,14 +286,14 @@ int RunBackup(std::span<char* const> args) {
   }
   (void)SyncDirectory(out);
 
-  if (Status s = (*audit)->Finish(counts()); !s) {
+  if (Status s = audit->Finish(counts()); !s) {
     PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
   }
   if (json) {
     std::vector<std::string> items;
     for (const auto& p : manifest.partitions()) items.push_back(PartitionJson(p));
     std::printf("%s\n", Json()
-                            .Str("operation_id", (*audit)->id())
+                            .Str("operation_id", audit->id())
                             .Str("backup_id", manifest.backup_id())
                             .Str("out", out)
                             .Str("started_at", TimestampText(manifest.started_at()))

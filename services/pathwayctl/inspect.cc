@@ -237,20 +237,12 @@ int RunInspect(std::span<char* const> args) {
 
   RealTimeSource clock;
   const std::string scope = instance.empty() ? "subject " + subject_key : "instance " + instance;
-  auto sink = NewKafkaAuditSink(kafka.config);
-  if (!sink) {
-    PrintErr(kCmd, "audit: " + sink.error().ToString());
-    return kExitFailure;
-  }
-  auto audit = OperationAudit::Start(**sink, who, {"inspect", scope, false}, data->kek, clock);
-  if (!audit) {
-    PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
-                       audit.error().ToString());
-    return kExitFailure;
-  }
+  auto run = StartAudited(kCmd, kafka.config, who, {"inspect", scope, false}, data->kek, clock);
+  if (!run) return kExitFailure;
+  std::unique_ptr<OperationAudit>& audit = run->audit;
   const auto fail = [&](const std::string& message) {
     PrintErr(kCmd, message);
-    (void)(*audit)->Fail(message, {});
+    (void)audit->Fail(message, {});
     return kExitFailure;
   };
   const auto read_error = [&](const Error& e) {
@@ -264,7 +256,7 @@ int RunInspect(std::span<char* const> args) {
   auto found = Find(*data, subject_key, instance);
   if (!found) return read_error(found.error());
   if (!found->has_value()) {
-    (void)(*audit)->Finish({{"cases", 0}});
+    (void)audit->Finish({{"cases", 0}});
     PrintErr(kCmd, instance.empty()
                        ? "no case for this child in " + data->data_dir
                        : "no case holds instance " + instance + " in " + data->data_dir);
@@ -308,7 +300,7 @@ int RunInspect(std::span<char* const> args) {
   }
 
   // Shown from here: on the child's trail first.
-  if (Status s = (*audit)->ChildShown(f.subject); !s) {
+  if (Status s = audit->ChildShown(f.subject); !s) {
     return fail("the view of the case was not recorded on pathway.audit.v1: " +
                 s.error().ToString());
   }
@@ -396,7 +388,7 @@ int RunInspect(std::span<char* const> args) {
       events.push_back(j.Done());
     }
     std::printf("%s\n", Json()
-                            .Str("operation_id", (*audit)->id())
+                            .Str("operation_id", audit->id())
                             .Str("subject_key", f.subject)
                             .Num("partition", f.partition)
                             .Bool("erased", st.erased())
@@ -486,7 +478,7 @@ int RunInspect(std::span<char* const> args) {
       std::printf("%s\n", line.c_str());
     }
   }
-  (void)(*audit)->Finish({{"cases", 1}, {"events", history->size()}});
+  (void)audit->Finish({{"cases", 1}, {"events", history->size()}});
   return kExitOk;
 }
 

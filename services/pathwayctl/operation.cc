@@ -101,6 +101,26 @@ Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(const bus::KafkaConfig& con
   return std::unique_ptr<AuditSink>(std::move(sink));
 }
 
+std::optional<AuditedAction> StartAudited(std::string_view command, const bus::KafkaConfig& config,
+                                          const OperatorFlags& who, OperationAudit::Action action,
+                                          std::string_view kek, const TimeSource& time) {
+  AuditedAction run;
+  auto sink = NewKafkaAuditSink(config);
+  if (!sink) {
+    PrintErr(command, "audit: " + sink.error().ToString());
+    return std::nullopt;
+  }
+  run.sink = std::move(*sink);
+  auto audit = OperationAudit::Start(*run.sink, who, std::move(action), kek, time);
+  if (!audit) {
+    PrintErr(command, "the action was not recorded on pathway.audit.v1, so it did not run: " +
+                          audit.error().ToString());
+    return std::nullopt;
+  }
+  run.audit = std::move(*audit);
+  return run;
+}
+
 std::string OperationsKey(std::string_view kek) { return HmacSha256(kek, "pathway.operations.v1"); }
 
 Result<std::string> OpenReason(std::string_view kek, const v1::OperationRecorded& op) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -93,6 +94,19 @@ class OperationAudit {
   const TimeSource& time_;
   uint32_t records_ = 0;
 };
+
+// An audited action while it runs: the sink and the audit that recorded STARTED on it
+// (declared in this order, so the audit goes before the sink it uses).
+struct AuditedAction {
+  std::unique_ptr<AuditSink> sink;
+  std::unique_ptr<OperationAudit> audit;
+};
+// Makes the Kafka sink from `config` and records STARTED (no record, no action). On
+// failure it says why on stderr as `command`'s error and returns nullopt: the caller
+// exits 1 without reading anything.
+std::optional<AuditedAction> StartAudited(std::string_view command, const bus::KafkaConfig& config,
+                                          const OperatorFlags& who, OperationAudit::Action action,
+                                          std::string_view kek, const TimeSource& time);
 
 // The key the operator's reason is sealed under: derived from the deployment's
 // key-encryption key, as the dead-letter key is.

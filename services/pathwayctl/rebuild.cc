@@ -180,27 +180,19 @@ int RunRebuild(std::span<char* const> args) {
   }
 
   // No record, no action.
-  auto sink = NewKafkaAuditSink(kafka.config);
-  if (!sink) {
-    PrintErr(kCmd, "audit: " + sink.error().ToString());
-    return kExitFailure;
-  }
-  auto audit =
-      OperationAudit::Start(**sink, who, {"rebuild", scope->text, !repair}, data->kek, clock);
-  if (!audit) {
-    PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
-                       audit.error().ToString());
-    return kExitFailure;
-  }
-  if (!json) std::fprintf(stderr, "rebuild: operation %s\n", (*audit)->id().c_str());
+  auto run =
+      StartAudited(kCmd, kafka.config, who, {"rebuild", scope->text, !repair}, data->kek, clock);
+  if (!run) return kExitFailure;
+  std::unique_ptr<OperationAudit>& audit = run->audit;
+  if (!json) std::fprintf(stderr, "rebuild: operation %s\n", audit->id().c_str());
 
   std::unique_ptr<RedriveSender> sender;
   if (repair) {
-    auto made = RedriveSender::Make(kafka.config, who.operator_id, (*audit)->id(), clock);
+    auto made = RedriveSender::Make(kafka.config, who.operator_id, audit->id(), clock);
     if (!made) {
       const std::string message = "cannot send to the engine: " + made.error().ToString();
       PrintErr(kCmd, message);
-      (void)(*audit)->Fail(message, {});
+      (void)audit->Fail(message, {});
       return kExitFailure;
     }
     sender = std::move(*made);
@@ -218,7 +210,7 @@ int RunRebuild(std::span<char* const> args) {
         tally.history += check.history_differs;
         tally.redecided += check.redecided_differs;
         // What the case holds is about to be shown: on the child's trail first.
-        if (Status s = (*audit)->ChildShown(c.place.subject); !s) {
+        if (Status s = audit->ChildShown(c.place.subject); !s) {
           return Error{s.error().code,
                        "the view of a case was not recorded on "
                        "pathway.audit.v1: " +
@@ -242,19 +234,19 @@ int RunRebuild(std::span<char* const> args) {
       const std::string message =
           "repairs not confirmed by the broker: " + s.error().ToString() + " (run again)";
       PrintErr(kCmd, message);
-      (void)(*audit)->Fail(message, tally.counts());
+      (void)audit->Fail(message, tally.counts());
       return kExitFailure;
     }
   }
   if (!end) {
     PrintErr(kCmd, end.error().detail);
-    (void)(*audit)->Fail(end.error().detail, tally.counts());
+    (void)audit->Fail(end.error().detail, tally.counts());
     return kExitFailure;
   }
   tally.cases = end->cases;
   tally.unreadable = end->unreadable;
   if (!scope->subject.empty() && end->cases == 0 && !scope->resume_after) {
-    (void)(*audit)->Finish(tally.counts());
+    (void)audit->Finish(tally.counts());
     PrintErr(kCmd, "no case with this subject key in " + data->data_dir);
     return kExitFailure;
   }
@@ -262,14 +254,14 @@ int RunRebuild(std::span<char* const> args) {
   for (const auto& r : reports) items.push_back(ReportJson(r));
 
   if (end->interrupted) {
-    (void)(*audit)->Interrupted(tally.counts());
+    (void)audit->Interrupted(tally.counts());
     const std::string after = end->last ? end->last->Text() : std::string();
     std::fprintf(stderr, "rebuild: interrupted after %s; resume with --resume-after %s\n",
                  Plural(tally.cases, "case", "cases").c_str(),
                  after.empty() ? "(nothing checked yet: run again)" : after.c_str());
     if (json) {
       std::printf("%s\n", Json()
-                              .Str("operation_id", (*audit)->id())
+                              .Str("operation_id", audit->id())
                               .Str("scope", scope->text)
                               .Bool("interrupted", true)
                               .Str("resume_after", after)
@@ -280,13 +272,13 @@ int RunRebuild(std::span<char* const> args) {
     }
     return kExitInterrupted;
   }
-  if (Status s = (*audit)->Finish(tally.counts()); !s) {
+  if (Status s = audit->Finish(tally.counts()); !s) {
     PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
   }
   if (json) {
     std::printf("%s\n",
                 Json()
-                    .Str("operation_id", (*audit)->id())
+                    .Str("operation_id", audit->id())
                     .Str("scope", scope->text)
                     .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions->now)))
                     .Num("cases", static_cast<int64_t>(tally.cases))

@@ -195,29 +195,21 @@ int RunRedrive(std::span<char* const> args) {
                      (filter.to ? workflow::FormatDate(*filter.to) : "now");
   }
 
-  auto sink = NewKafkaAuditSink(kafka.config);
-  if (!sink) {
-    PrintErr(kCmd, "audit: " + sink.error().ToString());
-    return kExitFailure;
-  }
-  auto audit =
-      OperationAudit::Start(**sink, who, {"redrive", audited_scope, dry_run}, data->kek, clock);
-  if (!audit) {
-    PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
-                       audit.error().ToString());
-    return kExitFailure;
-  }
+  auto run =
+      StartAudited(kCmd, kafka.config, who, {"redrive", audited_scope, dry_run}, data->kek, clock);
+  if (!run) return kExitFailure;
+  std::unique_ptr<OperationAudit>& audit = run->audit;
   if (!json) {
     std::fprintf(stderr, "redrive: %s, operation %s\n", dry_run ? "dry run" : "apply",
-                 (*audit)->id().c_str());
+                 audit->id().c_str());
   }
   std::unique_ptr<RedriveSender> sender;
   if (apply) {
-    auto made = RedriveSender::Make(kafka.config, who.operator_id, (*audit)->id(), clock);
+    auto made = RedriveSender::Make(kafka.config, who.operator_id, audit->id(), clock);
     if (!made) {
       const std::string message = "cannot send to the engine: " + made.error().ToString();
       PrintErr(kCmd, message);
-      (void)(*audit)->Fail(message, {});
+      (void)audit->Fail(message, {});
       return kExitFailure;
     }
     sender = std::move(*made);
@@ -242,7 +234,7 @@ int RunRedrive(std::span<char* const> args) {
         excluded += l.plan.excluded.size();
         if (!l.plan.changes && l.plan.excluded.empty()) return {};
         changing += l.plan.changes;
-        if (Status s = (*audit)->ChildShown(c.place.subject); !s) {
+        if (Status s = audit->ChildShown(c.place.subject); !s) {
           return Error{s.error().code,
                        "the view of a case was not recorded on "
                        "pathway.audit.v1: " +
@@ -270,33 +262,33 @@ int RunRedrive(std::span<char* const> args) {
           "re-drive commands not confirmed by the broker: " + s.error().ToString() +
           " (run again: what was applied is not sent again)";
       PrintErr(kCmd, message);
-      (void)(*audit)->Fail(message, counts(end ? &*end : nullptr));
+      (void)audit->Fail(message, counts(end ? &*end : nullptr));
       return kExitFailure;
     }
   }
   if (!end) {
     PrintErr(kCmd, end.error().detail);
-    (void)(*audit)->Fail(end.error().detail, counts(nullptr));
+    (void)audit->Fail(end.error().detail, counts(nullptr));
     return kExitFailure;
   }
   if (!scope->subject.empty() && end->cases == 0 && !scope->resume_after) {
-    (void)(*audit)->Finish(counts(&*end));
+    (void)audit->Finish(counts(&*end));
     PrintErr(kCmd, "no case with this subject key in " + data->data_dir);
     return kExitFailure;
   }
   const std::string after = end->last ? end->last->Text() : std::string();
   if (end->interrupted) {
-    (void)(*audit)->Interrupted(counts(&*end));
+    (void)audit->Interrupted(counts(&*end));
     std::fprintf(stderr, "redrive: interrupted after %llu cases; resume with --resume-after %s\n",
                  static_cast<unsigned long long>(end->cases),
                  after.empty() ? "(nothing read yet: run again)" : after.c_str());
-  } else if (Status s = (*audit)->Finish(counts(&*end)); !s) {
+  } else if (Status s = audit->Finish(counts(&*end)); !s) {
     PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
   }
   if (json) {
     std::printf("%s\n",
                 Json()
-                    .Str("operation_id", (*audit)->id())
+                    .Str("operation_id", audit->id())
                     .Str("scope", audited_scope)
                     .Bool("dry_run", dry_run)
                     .Num("redrives_sent", static_cast<int64_t>(sent))

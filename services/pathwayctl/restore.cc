@@ -265,20 +265,12 @@ int RunRestore(std::span<char* const> args) {
   }
 
   // No record, no action.
-  auto sink = NewKafkaAuditSink(kafka.config);
-  if (!sink) {
-    PrintErr(kCmd, "audit: " + sink.error().ToString());
-    return kExitFailure;
-  }
   const std::string scope = "backup " + manifest->backup_id();
-  auto audit = OperationAudit::Start(**sink, who, {"restore", scope, false}, *kek, clock);
-  if (!audit) {
-    PrintErr(kCmd, "the action was not recorded on pathway.audit.v1, so it did not run: " +
-                       audit.error().ToString());
-    return kExitFailure;
-  }
+  auto run = StartAudited(kCmd, kafka.config, who, {"restore", scope, false}, *kek, clock);
+  if (!run) return kExitFailure;
+  std::unique_ptr<OperationAudit>& audit = run->audit;
   if (!json) {
-    std::fprintf(stderr, "restore: operation %s, backup %s taken %s\n", (*audit)->id().c_str(),
+    std::fprintf(stderr, "restore: operation %s, backup %s taken %s\n", audit->id().c_str(),
                  manifest->backup_id().c_str(), TimestampText(manifest->started_at()).c_str());
     if (resuming) {
       std::fprintf(stderr, "restore: going on (%zu of %d partitions restored before)\n",
@@ -289,19 +281,19 @@ int RunRestore(std::span<char* const> args) {
   Tally tally;
   const auto fail = [&](const std::string& message) {
     PrintErr(kCmd, message);
-    (void)(*audit)->Fail(message, tally.counts());
+    (void)audit->Fail(message, tally.counts());
     return kExitFailure;
   };
   Interrupt interrupt;
   const auto interrupted = [&](std::string_view during) {
-    (void)(*audit)->Interrupted(tally.counts());
+    (void)audit->Interrupted(tally.counts());
     std::fprintf(stderr,
                  "restore: interrupted while %.*s; %s is not usable yet (the engine refuses "
                  "it): run the same command again to finish\n",
                  static_cast<int>(during.size()), during.data(), target.c_str());
     if (json) {
       std::printf("%s\n", Json()
-                              .Str("operation_id", (*audit)->id())
+                              .Str("operation_id", audit->id())
                               .Str("backup_id", manifest->backup_id())
                               .Bool("interrupted", true)
                               .Done()
@@ -488,7 +480,7 @@ int RunRestore(std::span<char* const> args) {
         if (!check.diverged()) continue;
         ++tally.diverged;
         // Which fields differ is about the child's case: recorded on the child's trail.
-        if (Status s = (*audit)->ChildShown(key); !s) {
+        if (Status s = audit->ChildShown(key); !s) {
           return fail("the view of a case was not recorded on pathway.audit.v1: " +
                       s.error().ToString());
         }
@@ -509,7 +501,7 @@ int RunRestore(std::span<char* const> args) {
     return fail("cannot remove " + mark_path + ": " + ec.message());
   }
   (void)SyncDirectory(state_dir);
-  if (Status s = (*audit)->Finish(tally.counts()); !s) {
+  if (Status s = audit->Finish(tally.counts()); !s) {
     PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
   }
 
@@ -531,7 +523,7 @@ int RunRestore(std::span<char* const> args) {
       shown.push_back(Json().Str("subject_key", key).Num("partition", p).Done());
     }
     std::printf("%s\n", Json()
-                            .Str("operation_id", (*audit)->id())
+                            .Str("operation_id", audit->id())
                             .Str("backup_id", manifest->backup_id())
                             .Str("backup_taken_at", TimestampText(manifest->started_at()))
                             .Str("data_dir", target)
