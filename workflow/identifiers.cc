@@ -39,4 +39,33 @@ bool IsSubjectKey(std::string_view key) {
   return key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
+std::string MaskLongNumbers(std::string_view text) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!digit(text[i])) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t end = i, digits = 0, last_digit = i;
+    while (end < text.size() && (digit(text[end]) || text[end] == ' ' || text[end] == '-')) {
+      if (digit(text[end])) {
+        ++digits;
+        last_digit = end;
+      }
+      ++end;
+    }
+    // The run ends at its last digit: a space or hyphen after it is ordinary text.
+    if (digits >= 10) {
+      out += "[number]";
+    } else {
+      out.append(text.substr(i, last_digit + 1 - i));
+    }
+    i = last_digit + 1;
+  }
+  return out;
+}
+
 }  // namespace pathway::workflow

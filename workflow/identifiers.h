@@ -1,6 +1,7 @@
 // Identifier checks from ../shared/domain.md. Pure functions, thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace pathway::workflow {
@@ -20,5 +21,11 @@ bool IsValidUpn(std::string_view upn);
 // A subject key (a child id) as the engine's keyer writes it: 64 lower-case hex digits.
 // Anything else in a URL or a query is refused before it reaches RocksDB or a log.
 bool IsSubjectKey(std::string_view key);
+
+// `text` with every run of ten or more digits (spaces or hyphens between them allowed,
+// as NHS numbers are written) replaced by "[number]": for text that is shown or logged
+// and may quote what someone sent (a dead letter's reason), so that no NHS number
+// passes through it.
+std::string MaskLongNumbers(std::string_view text);
 
 }  // namespace pathway::workflow

@@ -11,6 +11,7 @@
 
 #include "common/crypto.h"
 #include "services/topics.h"
+#include "workflow/identifiers.h"
 
 namespace pathway::ctl {
 namespace {
@@ -30,8 +31,6 @@ milliseconds Remaining(Deadline deadline) {
 Error Timeout(std::string what) {
   return Error{bus::make_error_code(bus::errc::kTimeout), std::move(what)};
 }
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 template <class T>
 std::optional<T> ParseNumber(std::string_view text) {
@@ -150,30 +149,7 @@ std::optional<DeadLetterRecord> ParseDeadLetterRecord(const bus::Message& m) {
 }
 
 std::string ShownReason(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    if (!IsDigit(text[i])) {
-      out.push_back(text[i++]);
-      continue;
-    }
-    size_t end = i, digits = 0, last_digit = i;
-    while (end < text.size() && (IsDigit(text[end]) || text[end] == ' ' || text[end] == '-')) {
-      if (IsDigit(text[end])) {
-        ++digits;
-        last_digit = end;
-      }
-      ++end;
-    }
-    // The run ends at its last digit: a space or hyphen after it is ordinary text.
-    if (digits >= 10) {
-      out += "[number]";
-    } else {
-      out.append(text.substr(i, last_digit + 1 - i));
-    }
-    i = last_digit + 1;
-  }
+  std::string out = workflow::MaskLongNumbers(text);
   if (out.size() > kMaxShownReasonBytes) {
     size_t cut = kMaxShownReasonBytes;
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;

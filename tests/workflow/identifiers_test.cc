@@ -64,3 +64,18 @@ TEST(SubjectKey, SixtyFourLowerCaseHexDigitsAndNothingElse) {
 
 }  // namespace
 }  // namespace pathway::workflow
+
+namespace pathway::workflow {
+namespace {
+
+TEST(MaskLongNumbers, RunsOfTenDigitsAsNhsNumbersAreWrittenGoShorterOnesStay) {
+  EXPECT_EQ(MaskLongNumbers("child 9434765919 refused"), "child [number] refused");
+  EXPECT_EQ(MaskLongNumbers("child 943 476 5919, again"), "child [number], again");
+  EXPECT_EQ(MaskLongNumbers("943-476-5919"), "[number]");
+  EXPECT_EQ(MaskLongNumbers("offset 123456789 of 2"), "offset 123456789 of 2");
+  EXPECT_EQ(MaskLongNumbers("size 1048576 - 12 "), "size 1048576 - 12 ");
+  EXPECT_EQ(MaskLongNumbers(""), "");
+}
+
+}  // namespace
+}  // namespace pathway::workflow

@@ -9,6 +9,7 @@
 
 #include "pathway/v1/envelope.pb.h"
 #include "services/gateway/http/problem.h"
+#include "workflow/identifiers.h"
 
 namespace pathway::gateway {
 namespace {
@@ -18,37 +19,6 @@ constexpr std::size_t kMaxReasonBytes = 512;
 constexpr std::size_t kMaxCursorBytes = 64;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// The engine writes the reason (system text), but it may quote a broker's error or a
-// future check's words: a run of ten or more digits (with spaces or hyphens between
-// them, as NHS numbers are written) is never shown, since it could be an NHS number.
-std::string MaskLongNumbers(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    if (!IsDigit(text[i])) {
-      out.push_back(text[i++]);
-      continue;
-    }
-    size_t end = i, digits = 0, last_digit = i;
-    while (end < text.size() && (IsDigit(text[end]) || text[end] == ' ' || text[end] == '-')) {
-      if (IsDigit(text[end])) {
-        ++digits;
-        last_digit = end;
-      }
-      ++end;
-    }
-    // The run ends at its last digit: a space or hyphen after it is ordinary text.
-    if (digits >= 10) {
-      out += "[number]";
-    } else {
-      out.append(text.substr(i, last_digit + 1 - i));
-    }
-    i = last_digit + 1;
-  }
-  return out;
-}
 
 // At most `max` bytes, not cutting a UTF-8 sequence in two.
 std::string Bounded(std::string text, std::size_t max) {
@@ -136,7 +106,9 @@ std::optional<DeadLetterEntry> ParseDeadLetter(int32_t partition, int64_t offset
   out.partition = partition;
   out.offset = offset;
   out.timestamp_ms = timestamp_ms > 0 ? timestamp_ms : 0;
-  out.reason = Bounded(MaskLongNumbers(d.reason()), kMaxReasonBytes);
+  // The engine writes the reason (system text), but it may quote a broker's error or a
+  // future check's words: a long number in it could be an NHS number.
+  out.reason = Bounded(workflow::MaskLongNumbers(d.reason()), kMaxReasonBytes);
   // A topic name is at most 249 characters of [a-zA-Z0-9._-]; anything else is not shown.
   out.original_topic = d.topic().size() <= 249 &&
                                d.topic().find_first_not_of(
