@@ -117,6 +117,51 @@ void AppendU32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
 }
 
+uint32_t ReadU32(std::string_view s) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+// A dedupe entry's value: the command's content digest (16 bytes), the day the entry
+// was made (4 bytes big-endian, days since 1970-01-01; 0: not known) and a flag byte.
+// The flag says the entry is a changelog record of its own (a command that changed no
+// case state), so deleting it must tombstone that record; an entry that travels inside
+// its case state's record has none. Older values: the digest alone (before retention),
+// or anything else (before digests: an offset, or nothing).
+constexpr size_t kDedupeValueBytes = kDedupeDigestBytes + 4 + 1;
+constexpr char kDedupeOwnRecord = '\1';
+struct DedupeValue {
+  std::string digest;  // empty: not known (before digests)
+  uint32_t day = 0;
+  bool own_record = false;
+};
+std::string EncodeDedupe(std::string_view digest, uint32_t day, bool own_record) {
+  std::string out(digest);
+  out.resize(kDedupeDigestBytes, '\0');
+  AppendU32(out, day);
+  out.push_back(own_record ? kDedupeOwnRecord : '\0');
+  return out;
+}
+DedupeValue DecodeDedupe(std::string_view value) {
+  DedupeValue out;
+  if (value.size() == kDedupeValueBytes) {
+    out.digest = value.substr(0, kDedupeDigestBytes);
+    // Written for an entry that had no digest (EncodeDedupe pads it with zeros).
+    if (out.digest == std::string(kDedupeDigestBytes, '\0')) out.digest.clear();
+    out.day = ReadU32(value.substr(kDedupeDigestBytes, 4));
+    out.own_record = value.back() == kDedupeOwnRecord;
+  } else if (value.size() == kDedupeDigestBytes) {
+    out.digest = value;
+    // Before retention, whether it was a record of its own was not kept: assume it was
+    // (a tombstone of a key the changelog does not hold costs one small record).
+    out.own_record = true;
+  } else {
+    out.own_record = true;
+  }
+  return out;
+}
+
 std::string EncodeEntries(const std::vector<IndexEntry>& entries) {
   std::string out;
   for (const auto& e : entries) {
@@ -243,9 +288,62 @@ class RocksCaseStore final : public CaseStore {
     auto s = db_->Get(read_, cf(ColumnFamily::kDedupe), DedupeKey(dedupe_id), &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "read dedupe");
-    // Entries from before content digests hold an offset (8 bytes) or nothing.
-    if (value.size() != kDedupeDigestBytes) value.clear();
-    return std::optional(std::move(value));
+    return std::optional(DecodeDedupe(value).digest);
+  }
+
+  Result<std::vector<std::string>> CaseKeysAfter(std::string_view after, size_t max) override {
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kCaseState)));
+    if (after.empty()) {
+      it->SeekToFirst();
+    } else {
+      auto start = SubjectBytes(after);
+      if (!start) return start.error();
+      it->Seek(*start);
+      if (it->Valid() && it->key() == rocksdb::Slice(*start)) it->Next();
+    }
+    for (; it->Valid() && out.size() < max; it->Next()) {
+      out.push_back(HexEncode(it->key().ToStringView()));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read case keys");
+    return out;
+  }
+
+  Result<DedupePruned> PruneDedupe(const DedupePrune& request) override {
+    DedupePruned out;
+    std::vector<Op> ops;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kDedupe)));
+    if (request.after.empty()) {
+      it->SeekToFirst();
+    } else {
+      it->Seek(request.after);
+      if (it->Valid() && it->key() == request.after) it->Next();
+    }
+    std::string last;
+    for (; it->Valid() && out.read < request.max_read; it->Next()) {
+      ++out.read;
+      last = it->key().ToString();
+      DedupeValue v = DecodeDedupe(it->value().ToStringView());
+      if (v.day == 0) {
+        // The window of an entry with no day starts now; the write is local only (a
+        // restore reads its case state record again, undated, and it is dated again).
+        ++out.dated;
+        ops.push_back(PutOp(ColumnFamily::kDedupe, last,
+                            EncodeDedupe(v.digest, request.today, v.own_record), {},
+                            /*mirror=*/false));
+        continue;
+      }
+      if (v.day >= request.expire_before) continue;
+      ++out.deleted;
+      Op drop = DeleteOp(ColumnFamily::kDedupe, last);
+      drop.mirror = v.own_record;
+      ops.push_back(std::move(drop));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read dedupe to prune");
+    if (it->Valid()) out.next = std::move(last);
+    if (ops.empty()) return out;
+    if (auto s = WriteOps(ops, outbox_next_); !s) return s.error();
+    return out;
   }
 
   Result<std::optional<pathway::store::v1::CaseState>> LoadCase(
@@ -266,11 +364,18 @@ class RocksCaseStore final : public CaseStore {
   }
 
   Result<std::vector<pathway::v1::Envelope>> History(std::string_view subject_key) override {
+    return HistoryFrom(subject_key, 0);
+  }
+
+  Result<std::vector<pathway::v1::Envelope>> HistoryFrom(std::string_view subject_key,
+                                                         uint64_t from) override {
     auto prefix = SubjectBytes(subject_key);
     if (!prefix) return prefix.error();
     std::vector<pathway::v1::Envelope> out;
+    std::string start = *prefix;
+    AppendU64(start, from);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kHistory)));
-    for (it->Seek(*prefix); it->Valid() && it->key().starts_with(*prefix); it->Next()) {
+    for (it->Seek(start); it->Valid() && it->key().starts_with(*prefix); it->Next()) {
       auto clear = OpenValue(*prefix, ColumnFamily::kHistory, it->key().ToStringView(),
                              it->value().ToString());
       if (!clear) return clear.error();
@@ -496,6 +601,20 @@ class RocksCaseStore final : public CaseStore {
       ops.back().applied_digest = batch.dedupe_digest;
       dedupe_with_state = !batch.dedupe_event_id.empty();
     }
+    if (batch.history_drop_before > 0 && !batch.erase_subject) {
+      // After the case state that says where its history starts now, so that a restore
+      // ending before that state holds the whole old history, and one ending after it
+      // reads from the trim on (HistoryFrom). Bounded by the history limit.
+      std::string end = *subject;
+      AppendU64(end, batch.history_drop_before);
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kHistory)));
+      for (it->Seek(*subject); it->Valid() && it->key().starts_with(*subject) &&
+                               it->key().compare(rocksdb::Slice(end)) < 0;
+           it->Next()) {
+        ops.push_back(DeleteOp(ColumnFamily::kHistory, it->key().ToString()));
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "read history to trim");
+    }
     if (batch.erase_subject) {
       // After the erased case state: a restore that stops between the two still holds
       // a key for what it restored (and finishes the erasure when it reads on).
@@ -512,7 +631,8 @@ class RocksCaseStore final : public CaseStore {
     }
     if (!batch.dedupe_event_id.empty()) {
       ops.push_back(PutOp(ColumnFamily::kDedupe, DedupeKey(batch.dedupe_event_id),
-                          batch.dedupe_digest, {},
+                          EncodeDedupe(batch.dedupe_digest, batch.dedupe_day, !dedupe_with_state),
+                          {},
                           /*mirror=*/!dedupe_with_state));
     }
     if (batch.consumed) {
@@ -757,13 +877,14 @@ class RocksCaseStore final : public CaseStore {
       if (family == ColumnFamily::kDataKeys && v.value().empty()) {
         CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaPurgePending, ""));
       }
+      // The record carries no day: PruneDedupe dates these when it first reads them.
       for (const auto& applied : v.superseded_applied()) {
-        CheckPut(
-            wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(applied.event_id()), applied.digest()));
+        CheckPut(wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(applied.event_id()),
+                        EncodeDedupe(applied.digest(), 0, false)));
       }
       if (!v.applied_event_id().empty()) {
-        CheckPut(
-            wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(v.applied_event_id()), v.applied_digest()));
+        CheckPut(wb.Put(cf(ColumnFamily::kDedupe), DedupeKey(v.applied_event_id()),
+                        EncodeDedupe(v.applied_digest(), 0, false)));
       }
       ++filter.applied;
     }

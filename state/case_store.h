@@ -45,7 +45,7 @@ enum class ColumnFamily : uint8_t {
   kMeta = 1,       // store-wide values (schema version, outbox sequence)
   kCaseState = 2,  // subject key -> CaseState
   kHistory = 3,    // subject key + sequence -> Envelope (the audit trail, replay source)
-  kDedupe = 4,     // hash(event id) -> consumed offset marker
+  kDedupe = 4,     // hash(event id) -> content digest, day made, flags (case_store.cc)
   kOutbox = 5,     // sequence -> OutboxEntry waiting for delivery
   kOffsets = 6,    // topic + partition -> next offset to consume
   kTimers = 7,     // partition + fire date + subject + identity -> Timer
@@ -77,7 +77,10 @@ struct Batch {
   // empty: nothing to remember (e.g. an undecodable message).
   std::string dedupe_event_id;
   std::string dedupe_digest;  // 16 bytes: the command's content (workflow::ContentDigest)
-  std::string subject_key;    // empty: no case change
+  // The day the dedupe entry is made (days since 1970-01-01, the engine's own date, not
+  // the command's business date): its retention runs from it (PruneDedupe).
+  uint32_t dedupe_day = 0;
+  std::string subject_key;                                 // empty: no case change
   std::optional<pathway::store::v1::CaseState> new_state;  // with subject_key
   std::vector<pathway::v1::Envelope> history;              // appended after the existing history
   uint64_t history_start = 0;                              // sequence of history[0]
@@ -87,6 +90,10 @@ struct Batch {
   int32_t partition = 0;
   std::vector<pathway::store::v1::Timer> timers_add;
   std::vector<pathway::store::v1::Timer> timers_remove;
+  // Retention of a closed case (workflow/history_retention.h): the subject's history
+  // entries with a sequence below this are deleted (0: none), with their changelog
+  // records; `history` holds the HistoryTrimmed entry that replaces them.
+  uint64_t history_drop_before = 0;
   // Erasure of subject_key: its data key is destroyed and its earlier history deleted;
   // new_state and history (the erased mark and the erasure event, which hold no
   // personal data) are written unsealed.
@@ -164,6 +171,22 @@ struct StoreOptions {
   CaseIndexer indexer = {};
 };
 
+// One slice of the dedupe retention sweep (CaseStore::PruneDedupe).
+struct DedupePrune {
+  uint32_t expire_before = 0;  // entries made before this day (days since 1970-01-01) go
+  // Entries with no day (made before retention existed, or restored from a case state
+  // record, which carries no day) are given this one: their window starts now.
+  uint32_t today = 0;
+  std::string after;       // the slice starts after this key (empty: at the first)
+  size_t max_read = 1000;  // entries read in this slice, at most
+};
+struct DedupePruned {
+  uint64_t read = 0;     // entries read
+  uint64_t deleted = 0;  // entries past the window, deleted
+  uint64_t dated = 0;    // entries with no day, given `today`
+  std::string next;      // where the next slice starts (DedupePrune::after); empty: done
+};
+
 // What CaseStore::CopyTo copied (pathwayctl backup and restore).
 struct StoreCopy {
   uint64_t records = 0;                      // keys, every column family
@@ -227,6 +250,11 @@ class CaseStore {
   virtual Result<std::optional<pathway::store::v1::CaseState>> LoadCase(
       std::string_view subject_key) = 0;
   virtual Result<std::vector<pathway::v1::Envelope>> History(std::string_view subject_key) = 0;
+  // The subject's history entries with a sequence of `from` or more, in order. A case
+  // whose history retention trimmed (CaseState.history_kept_from) is read from there:
+  // entries before it may survive a restore that stopped mid-trim.
+  virtual Result<std::vector<pathway::v1::Envelope>> HistoryFrom(std::string_view subject_key,
+                                                                 uint64_t from) = 0;
   virtual Result<std::optional<int64_t>> NextOffset(std::string_view topic, int32_t partition) = 0;
 
   // Atomically applies `batch`. Outbox entries get increasing sequence numbers.
@@ -266,6 +294,18 @@ class CaseStore {
                                         std::string_view field) = 0;
   // Whether the subject was erased (its data key destroyed).
   virtual Result<bool> Erased(std::string_view subject_key) = 0;
+
+  // Retention of the dedupe table (docs/operations.md, "Retention"): reads up to
+  // `max_read` entries from `after` on, deletes those made before `expire_before` (an
+  // entry that is a changelog record of its own is tombstoned there too) and dates the
+  // undated ones, in one atomic write. Keys are hashes, so a slice is no personal data.
+  // A command whose entry is gone is no longer recognised by it; the engine then
+  // recognises a repeat from the case's history (docs/decisions.md 126).
+  virtual Result<DedupePruned> PruneDedupe(const DedupePrune& request) = 0;
+
+  // Up to `max` subject keys (64 hex digits) of stored cases, in key order, from the
+  // first after `after` (from the first when it is empty): a sweep in slices.
+  virtual Result<std::vector<std::string>> CaseKeysAfter(std::string_view after, size_t max) = 0;
 
   // Up to `max` outbox entries with sequence >= `from`, in sequence order.
   virtual Result<std::vector<OutboxItem>> ReadOutbox(uint64_t from, size_t max) = 0;

@@ -24,11 +24,27 @@ CaseStep Refuse(const v1::Envelope& command, Rejection rejection, TimePoint now)
   return step;
 }
 
+// History entries the case holds: all it recorded, less what retention removed.
+uint64_t Held(const store::CaseState& state) {
+  return state.history_length() - std::min(state.history_kept_from(), state.history_length());
+}
+
 Rejection HistoryLimit(const store::CaseState& state, const StepSettings& settings) {
   return {"subject_key", "history_limit",
-          "this case already holds " + std::to_string(state.history_length()) +
+          "this case already holds " + std::to_string(Held(state)) +
               " events and the limit per case is " + std::to_string(settings.max_history_per_case) +
               ": an operator must archive the case before more can be recorded"};
+}
+
+Rejection TrimmedRejection(const v1::Envelope& command, const v1::HistoryTrimmed& trimmed) {
+  std::string reason = "this case closed on ";
+  const auto closed = ToCivil(trimmed.closed_on());
+  reason += closed ? FormatDate(*closed) : "an earlier day";
+  reason +=
+      " and its history up to then was removed under the retention of closed cases: a "
+      "command dated before then can no longer be decided; ask the partnership's operations "
+      "team to record the change";
+  return {CommandDateField(command), "history.trimmed", std::move(reason)};
 }
 
 // Folds `events` into `state` and plans every output they cause, in a fixed order per
@@ -356,10 +372,18 @@ Redecided Redecide(const std::string& subject, const store::CaseState& state,
                    const StepSettings& settings) {
   std::vector<std::pair<std::string, const v1::Envelope*>> commands;
   commands.reserve(log.size() + 1);
+  // A trimmed history re-decides from the case as it stood at the trim (CommandsOf puts
+  // that first), not from nothing.
+  std::optional<store::CaseState> base;
+  if (!log.empty() && log.front().has_history_trimmed()) {
+    base.emplace();
+    (void)base->ParseFromString(log.front().history_trimmed().state());
+  }
   // Each command once: a log read after a crash may hold this very command already.
   std::set<std::string> identities;
   if (command) identities.insert(CommandIdentity(*command));
   for (const auto& c : log) {
+    if (c.has_history_trimmed()) continue;
     if (identities.insert(CommandIdentity(c)).second) commands.emplace_back(CommandOrder(c), &c);
   }
   if (command) commands.emplace_back(order, command);
@@ -375,6 +399,14 @@ Redecided Redecide(const std::string& subject, const store::CaseState& state,
   folded.clear_pathways();
   folded.clear_decided_through();
   folded.clear_rejected();
+  if (base) {
+    folded.set_definition_version(base->definition_version());
+    *folded.mutable_referrals() = std::move(*base->mutable_referrals());
+    if (base->has_date_of_birth()) *folded.mutable_date_of_birth() = base->date_of_birth();
+    *folded.mutable_pathways() = std::move(*base->mutable_pathways());
+    folded.set_decided_through(base->decided_through());
+    *folded.mutable_rejected() = std::move(*base->mutable_rejected());
+  }
   // Every step the commands report, with its date: none is implied earlier than that.
   std::vector<KnownStep> known;
   for (const auto& [key, c] : commands) {
@@ -493,7 +525,7 @@ bool ReportsAnImpliedStep(const store::CaseState& state, const v1::Envelope& com
 // `folded` and `f`: FoldCommand of `command` onto `state` (with settings.decide).
 CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                  const StepSettings& settings, store::CaseState folded, Folded f) {
-  if (state.history_length() + f.events.size() > settings.max_history_per_case) {
+  if (Held(state) + f.events.size() > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
   CaseStep step;
@@ -531,7 +563,7 @@ CaseStep Redrive(const store::CaseState& state, const v1::Envelope& command,
   const bool same =
       CanonicalCase(Today(subject, state, now, settings, later)) == CanonicalCase(redecided.folded);
   if (same && withdrawn.empty()) return CaseStep{};
-  if (state.history_length() + 2 > settings.max_history_per_case) {
+  if (Held(state) + 2 > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
   std::vector<v1::Envelope> events;
@@ -621,6 +653,12 @@ std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
   }
   std::vector<v1::Envelope> out;
   for (const auto& e : history) {
+    if (e.has_history_trimmed()) {
+      // What re-decision starts from; nothing before it is kept any more.
+      out.clear();
+      out.push_back(e);
+      continue;
+    }
     if (!e.has_command_recorded()) continue;
     v1::Envelope c;
     if (!c.ParseFromString(e.command_recorded().command())) continue;
@@ -628,6 +666,22 @@ std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
     out.push_back(std::move(c));
   }
   return out;
+}
+
+std::optional<std::string> KeptCommandDigest(const std::vector<v1::Envelope>& history,
+                                             std::string_view identity) {
+  // Kept() derives the CommandRecorded's id from the identity: no command is parsed
+  // but the one that matches.
+  std::string cause = "recorded|";
+  cause += identity;
+  const std::string kept_id = DerivedEventId(cause, 0);
+  for (const auto& e : history) {
+    if (!e.has_command_recorded() || e.event_id() != kept_id) continue;
+    v1::Envelope c;
+    if (!c.ParseFromString(e.command_recorded().command())) continue;
+    return ContentDigest(c);
+  }
+  return std::nullopt;
 }
 
 CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
@@ -648,7 +702,7 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
   if (state.erased() || !IsRedecidable(command)) {
     Decision decision = Decide(state, command, now, settings.decide);
     if (decision.rejection) return Refuse(command, std::move(*decision.rejection), now);
-    if (state.history_length() + decision.events.size() > settings.max_history_per_case) {
+    if (Held(state) + decision.events.size() > settings.max_history_per_case) {
       return Refuse(command, HistoryLimit(state, settings), now);
     }
     CaseStep step;
@@ -677,7 +731,13 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
       step.needs_log = true;
       return step;
     }
-    if (state.history_length() + 2 > settings.max_history_per_case) {
+    // Retention removed the commands it would sort among: it cannot be decided in its
+    // place any more, and deciding it elsewhere would be wrong (decision 127).
+    if (!log->empty() && log->front().has_history_trimmed() &&
+        order <= log->front().history_trimmed().through_order()) {
+      return Refuse(command, TrimmedRejection(command, log->front().history_trimmed()), now);
+    }
+    if (Held(state) + 2 > settings.max_history_per_case) {
       return Refuse(command, HistoryLimit(state, settings), now);
     }
     Redecided redecided =

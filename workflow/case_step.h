@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/time_source.h"
@@ -107,6 +108,14 @@ CaseStep DecideCommand(const pathway::store::v1::CaseState& state,
 // The commands kept in a case's history (CommandRecorded), in the order kept, without
 // those an operator's re-drive withdrew (CommandsWithdrawn).
 std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Envelope>& history);
+
+// The content digest (ContentDigest) of the command whose CommandIdentity is
+// `identity`, if `history` kept it (a CommandRecorded, withdrawn later or not); nullopt
+// if it did not. A repeat whose dedupe entry has expired (or was never restored: the
+// changelog keeps only each case's latest) is recognised by it (docs/decisions.md 126).
+// Only kept commands are found: one refused for its own fields is refused again.
+std::optional<std::string> KeptCommandDigest(const std::vector<pathway::v1::Envelope>& history,
+                                             std::string_view identity);
 
 // The case as a statute reads it, independent of the order things were recorded in:
 // referrals, pathway instances (state, deadlines, facts, steps) and refusals, with

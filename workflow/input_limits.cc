@@ -36,6 +36,8 @@ constexpr Entry kByFullName[] = {
     {"pathway.v1.CaseRedriveRequested.withdraw_event_ids", kIdentifier},
     {"pathway.v1.CommandsWithdrawn.event_ids", kIdentifier},
     {"pathway.v1.CommandsWithdrawn.operation_id", kIdentifier},
+    // Retention (history only; never a command).
+    {"pathway.v1.HistoryTrimmed.through_order", kIdentifier},
 };
 constexpr Entry kByFieldName[] = {
     // Identifiers and codes.

@@ -36,6 +36,13 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
   }
   std::vector<v1::Envelope> log;
   for (const auto& e : history) {
+    if (e.has_history_trimmed()) {
+      // Retention removed what came before: re-decided from the case it carries.
+      log.clear();
+      plan.excluded.clear();
+      log.push_back(e);
+      continue;
+    }
     if (!e.has_command_recorded()) continue;
     v1::Envelope c;
     if (!c.ParseFromString(e.command_recorded().command())) continue;

@@ -125,6 +125,10 @@ v1::ChildTimeline BuildTimeline(std::string_view child_id, const store::CaseStat
     *out->mutable_data_quality() = p.data_quality();
   }
   const auto& senders = kept.senders();
+  // A trimmed history starts at its HistoryTrimmed entry's place, not at 0.
+  const uint64_t first = !history.empty() && history.front().has_history_trimmed()
+                             ? history.front().history_trimmed().sequence()
+                             : 0;
   // Newest first; kept commands are shown through the events they caused.
   for (size_t i = history.size();
        i-- > 0 && static_cast<size_t>(view.events_size()) < max_events;) {
@@ -136,7 +140,7 @@ v1::ChildTimeline BuildTimeline(std::string_view child_id, const store::CaseStat
     if (entry.has_recorded_at()) *e->mutable_recorded_at() = entry.recorded_at();
     auto sender = senders.find(entry.causation_id());
     e->set_source_agency(sender != senders.end() ? sender->second : entry.source().agency());
-    e->set_sequence(i);
+    e->set_sequence(first + i);
   }
   return view;
 }

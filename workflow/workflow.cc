@@ -730,6 +730,17 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       }
       break;
     }
+    case v1::Envelope::kHistoryTrimmed: {
+      // The case as it stood when its earlier history was removed: what that history
+      // folded to. This entry is the first one kept.
+      store::CaseState before;
+      (void)before.ParseFromString(event.history_trimmed().state());
+      const uint64_t kept_from = before.history_length();
+      state = std::move(before);
+      state.set_history_length(kept_from + 1);
+      state.set_history_kept_from(kept_from);
+      break;
+    }
     case v1::Envelope::kCaseCorrected: {
       // The re-decided state replaces the case whole; the history goes on counting.
       const uint64_t length = state.history_length();

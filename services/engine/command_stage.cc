@@ -155,21 +155,66 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
   }
   batch.dedupe_event_id = std::move(identity);
   batch.dedupe_digest = std::move(digest);
+  // The engine's own date, not the command's: retention is about re-delivery.
+  batch.dedupe_day = static_cast<uint32_t>(
+      std::chrono::sys_days(workflow::LondonDate(time_.Now())).time_since_epoch().count());
 
   auto loaded = group.LoadCase(command.subject_key());
   if (!loaded) return loaded.error();
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
+
+  // The case's history, read once, only for a command that sorts before what the case
+  // has decided. Entries past the case's length are a batch a crash cut short
+  // (restored in part from the changelog): not decided, so not kept commands.
+  std::optional<std::vector<v1::Envelope>> history;
+  auto read_history = [&]() -> Status {
+    if (history) return {};
+    auto read = group.History(command.subject_key(), state.history_kept_from());
+    if (!read) return read.error();
+    history = std::move(*read);
+    const uint64_t held =
+        state.history_length() - std::min(state.history_kept_from(), state.history_length());
+    if (history->size() > held) history->resize(held);
+    return {};
+  };
+  // A kept command sorts at or before what its case has decided, so a repeat whose
+  // dedupe entry is gone (past its retention, or not restored: the changelog keeps only
+  // each case's latest) sorts there too, and its own kept copy recognises it before it
+  // is decided again (decision 126).
+  if (!state.decided_through().empty() && workflow::IsRedecidable(command) &&
+      workflow::CommandOrder(command) <= state.decided_through()) {
+    if (auto s = read_history(); !s) return s;
+    if (auto kept_digest = workflow::KeptCommandDigest(*history, batch.dedupe_event_id)) {
+      if (*kept_digest == batch.dedupe_digest) {
+        ++stats.duplicates;
+        log::Info("duplicate_ignored", {{"source", Coordinates(m)},
+                                        {"event_id", command.event_id()},
+                                        {"found_in", "history"}});
+      } else {
+        ++stats.rejections;
+        workflow::Rejection reused = workflow::ReusedIdRejection();
+        log::Warn("command_rejected", {{"subject", command.subject_key()},
+                                       {"event_id", command.event_id()},
+                                       {"field", reused.field},
+                                       {"rule", reused.rule}});
+        v1::Envelope rejection =
+            workflow::MakeReusedIdRejection(command, batch.dedupe_digest, time_.Now());
+        AddToOutbox(batch, topics::kRejections, command.subject_key(),
+                    rejection.SerializeAsString());
+      }
+      // Remembered again, with the first message's content, so that the next repeat is a
+      // cheap lookup.
+      batch.dedupe_digest = std::move(*kept_digest);
+      return group.Add(std::move(batch));
+    }
+  }
 
   TimePoint now = time_.Now();
   const workflow::StepSettings settings = StepSettings();
   workflow::CaseStep step = workflow::DecideCommand(state, command, now, settings);
   if (step.needs_log) {
     // Dated before what the case has decided: re-decided from its kept commands.
-    auto history = group.History(command.subject_key());
-    if (!history) return history.error();
-    // Entries past the case's length are a batch a crash cut short (restored in part
-    // from the changelog): not decided, so not kept commands.
-    if (history->size() > state.history_length()) history->resize(state.history_length());
+    if (auto s = read_history(); !s) return s;
     const std::vector<v1::Envelope> kept = workflow::CommandsOf(*history);
     step = workflow::DecideCommand(state, command, now, settings, &kept);
     ++stats.redecisions;

@@ -12,6 +12,7 @@
 #include "services/engine/outbox_sender.h"
 #include "services/engine/partition_restorer.h"
 #include "services/engine/query_service.h"
+#include "services/engine/retention_sweeper.h"
 #include "services/engine/stage_context.h"
 #include "services/engine/transactional_committer.h"
 #include "services/topics.h"
@@ -49,7 +50,8 @@ struct Engine::Stages {
         purger(context, intake_consumer, processor),
         intake(context, keyer, time, producer, intake_consumer, *committer),
         commands(context, time, processor, *committer, outbox, purger),
-        restorer(context, producer, restore, *committer) {}
+        restorer(context, producer, restore, *committer),
+        retention(context, time) {}
 
   StageContext context;
   std::unique_ptr<Committer> committer;
@@ -58,6 +60,7 @@ struct Engine::Stages {
   IntakeStage intake;
   CommandStage commands;
   PartitionRestorer restorer;
+  RetentionSweeper retention;
 };
 
 Engine::Engine(EngineOptions options, state::StoreSet& stores, const SubjectKeyer& keyer,
@@ -159,6 +162,7 @@ void Engine::OnRevoke(const std::vector<bus::TopicPartition>& partitions) {
     if (options_.reads) options_.reads->Stop(tp.partition);
     st.outbox.Revoked(tp.partition);
     st.committer->Revoked(tp.partition);
+    st.retention.Revoked(tp.partition);
     stores_.Close(tp.partition);
     log::Info("partition_revoked",
               {{"topic", tp.topic}, {"partition", std::to_string(tp.partition)}});
@@ -225,7 +229,8 @@ Status Engine::StepOnce(milliseconds poll_timeout) {
   if (auto s = st.outbox.DeleteDelivered(); !s) return s;
   if (!st.context.fatal) return st.context.fatal;
   st.purger.Run();
-  return {};
+  // After the Step's own writes: the sweep never shares a write with a command.
+  return st.retention.Run();
 }
 
 std::string Engine::PurgeStatus() const { return stages_->purger.Describe(); }

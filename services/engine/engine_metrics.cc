@@ -72,6 +72,12 @@ EngineMetrics::EngineMetrics(ops::Registry& registry)
   add("pathway_engine_purge_failures_total",
       "Failed attempts to delete landing-topic records after an erasure (retried)",
       &EngineStats::purge_failures);
+  add("pathway_engine_dedupe_expired_total",
+      "Dedupe entries deleted past their retention (--dedupe-retention-days)",
+      &EngineStats::dedupe_expired);
+  add("pathway_engine_histories_trimmed_total",
+      "Closed cases whose history was replaced by one entry (--closed-history-retention-days)",
+      &EngineStats::histories_trimmed);
 }
 
 void EngineMetrics::Update(const EngineStats& stats, const EngineSnapshot& snapshot) {

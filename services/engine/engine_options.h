@@ -47,6 +47,20 @@ struct EngineOptions {
   // Events kept per case. A command that would grow a case beyond this is rejected
   // (rule history_limit) so one runaway subject cannot grow without bound.
   uint64_t max_history_per_case = 10000;
+  // Retention of the engine's bookkeeping (docs/operations.md, "Retention"): a dedupe
+  // entry is deleted this many days (of the engine's clock) after it was made; 0 keeps
+  // them for ever. At least the retention of pathway.inbound.v1 and pathway.commands.v1
+  // (what Kafka can deliver again) plus a week; a kept command repeated later is still
+  // recognised by its case's history (decision 126).
+  int dedupe_retention_days = 35;
+  // A closed case's history (its commands and events, partners' messages in full) is
+  // replaced by one entry carrying the case this many days after it closed and was last
+  // changed (workflow/history_retention.h); 0 keeps histories until erasure. A command
+  // dated before the trim is refused then (rule history.trimmed).
+  int closed_history_retention_days = 400;
+  // Dedupe entries each partition's sweep reads per Step, and a tenth as many cases
+  // (RetentionSweeper); 0 stops both sweeps.
+  size_t retention_batch = 2000;
   // After a send or delivery that failed but may pass later, the partition's outbox
   // waits this long before it is tried again, doubling up to the maximum.
   std::chrono::milliseconds retry_backoff_min{100};
@@ -105,6 +119,8 @@ struct EngineStats {
   uint64_t outputs_dead_lettered = 0;  // outputs the broker refused for good
   uint64_t send_retries = 0;           // transient send or delivery failures, retried later
   uint64_t purge_failures = 0;         // failed attempts to delete landing records
+  uint64_t dedupe_expired = 0;         // dedupe entries deleted past their retention
+  uint64_t histories_trimmed = 0;      // closed cases whose history retention trimmed
 };
 
 }  // namespace pathway::engine

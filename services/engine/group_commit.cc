@@ -15,13 +15,16 @@ Result<std::optional<pathway::store::v1::CaseState>> GroupCommit::LoadCase(
   return store_.LoadCase(subject_key);
 }
 
-Result<std::vector<pathway::v1::Envelope>> GroupCommit::History(const std::string& subject_key) {
-  auto stored = store_.History(subject_key);
+Result<std::vector<pathway::v1::Envelope>> GroupCommit::History(const std::string& subject_key,
+                                                                uint64_t from) {
+  auto stored = store_.HistoryFrom(subject_key, from);
   if (!stored) return stored.error();
   auto it = histories_.find(subject_key);
   if (it == histories_.end()) return stored;
-  // The staged events continue the stored history where the first staged batch began.
-  if (stored->size() > it->second.start) stored->resize(it->second.start);
+  // The staged events continue the stored history where the first staged batch began
+  // (a sequence; the stored entries start at `from`).
+  const uint64_t start = it->second.start;
+  if (from + stored->size() > start) stored->resize(start > from ? start - from : 0);
   for (const auto& e : it->second.events) stored->push_back(e);
   return stored;
 }

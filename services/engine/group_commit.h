@@ -32,7 +32,10 @@ class GroupCommit {
   // CaseStore's reads, with what is staged on top.
   Result<std::optional<std::string>> SeenEvent(const std::string& dedupe_id);
   Result<std::optional<pathway::store::v1::CaseState>> LoadCase(const std::string& subject_key);
-  Result<std::vector<pathway::v1::Envelope>> History(const std::string& subject_key);
+  // The history from sequence `from` on (CaseState.history_kept_from: where a trimmed
+  // history starts).
+  Result<std::vector<pathway::v1::Envelope>> History(const std::string& subject_key,
+                                                     uint64_t from = 0);
 
   // Stages `batch`. An erasure is not grouped: what is staged is committed first, then
   // the erasure alone (it rewrites the subject's files). Errors are the store's.

@@ -61,6 +61,12 @@ constexpr const char* kUsage =
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
     "                      [--ops-listen HOST:PORT (default 127.0.0.1:9464; off to disable)]\n"
     "                      [--max-history-per-case N (default 10000)]\n"
+    "                      [--dedupe-retention-days N (default 35; 0 keeps them for\n"
+    "                       ever): at least pathway.inbound.v1's and pathway.commands.v1's\n"
+    "                       retention plus a week (docs/operations.md, \"Retention\")]\n"
+    "                      [--closed-history-retention-days N (default 400; 0 keeps\n"
+    "                       them): a closed case's history is replaced by one entry\n"
+    "                       carrying the case this long after it closed]\n"
     "                      [--block-cache-mb N (default 256) --write-buffer-mb N (default\n"
     "                       128): RocksDB memory, shared by every partition's store]\n"
     "                      [--max-batch N (default 256): commands per partition and Step,\n"
@@ -157,6 +163,20 @@ int Run(int argc, char** argv) {
       const auto n = WholeNumber(v, 1, std::numeric_limits<long long>::max());
       if (!n) return Usage("--max-history-per-case must be a positive whole number");
       flags.options.max_history_per_case = static_cast<uint64_t>(*n);
+    } else if (arg == "--dedupe-retention-days") {
+      if (!value(&v)) return Usage("--dedupe-retention-days needs a value");
+      const auto days = WholeNumber(v, 0, 36500);
+      if (!days)
+        return Usage("--dedupe-retention-days must be a whole number of days from 0 to 36500");
+      flags.options.dedupe_retention_days = static_cast<int>(*days);
+    } else if (arg == "--closed-history-retention-days") {
+      if (!value(&v)) return Usage("--closed-history-retention-days needs a value");
+      const auto days = WholeNumber(v, 0, 36500);
+      if (!days) {
+        return Usage(
+            "--closed-history-retention-days must be a whole number of days from 0 to 36500");
+      }
+      flags.options.closed_history_retention_days = static_cast<int>(*days);
     } else if (arg == "--block-cache-mb" || arg == "--write-buffer-mb") {
       std::optional<long long> mb;
       if (!value(&v) || !(mb = WholeNumber(v, 8, 1 << 20))) {

@@ -321,7 +321,7 @@ HttpResponse QueryService::ReadChild(
       answer = NotFound();
       return;
     }
-    auto history = store.History(child_id);
+    auto history = store.HistoryFrom(child_id, (*state)->history_kept_from());
     if (!history) {
       answer = ProblemResponse(
           MakeProblem(500, "Internal error", "engine.store", "the history could not be read"));

@@ -122,8 +122,9 @@ Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
       const Place place{p, key};
       auto stored = (*cases)->LoadCase(key);
       Result<std::vector<pathway::v1::Envelope>> history =
-          stored ? (*cases)->History(key)
-                 : Result<std::vector<pathway::v1::Envelope>>(stored.error());
+          stored && stored->has_value() ? (*cases)->HistoryFrom(key, (*stored)->history_kept_from())
+          : stored                      ? (*cases)->History(key)
+                   : Result<std::vector<pathway::v1::Envelope>>(stored.error());
       if (!stored || !history || !stored->has_value()) {
         const Error e = !stored ? stored.error()
                         : !history
@@ -140,9 +141,10 @@ Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
       } else {
         // Entries past the case's length are a batch a crash cut short, restored in part
         // from the changelog: not decided, as the engine's command stage reads them.
-        if (history->size() > (*stored)->history_length()) {
-          history->resize((*stored)->history_length());
-        }
+        // A trimmed case holds its history from history_kept_from on.
+        const uint64_t held = (*stored)->history_length() -
+                              std::min((*stored)->history_kept_from(), (*stored)->history_length());
+        if (history->size() > held) history->resize(held);
         if (Status s = visit({place, **stored, *history}); !s) return s.error();
       }
       end.last = place;

@@ -90,7 +90,7 @@ struct Found {
 // The export document of one subject.
 Result<std::string> ExportJson(state::CaseStore& cases, const std::string& subject,
                                const store::CaseState& state) {
-  auto history = cases.History(subject);
+  auto history = cases.HistoryFrom(subject, state.history_kept_from());
   if (!history) return history.error();
   auto erased_key = cases.Erased(subject);
   if (!erased_key) return erased_key.error();

@@ -117,7 +117,7 @@ Why WhyOf(const store::PathwayInstance& p, const std::vector<v1::Envelope>& hist
 }
 
 std::string WhyText(const store::PathwayInstance& p, const Why& why) {
-  if (!why.event) return "no step of it is in the history";
+  if (!why.event) return "no step of it is in the history (retention may have removed it)";
   std::string text;
   if (why.event->has_pathway_step_recorded()) {
     const auto& s = why.event->pathway_step_recorded();
@@ -263,7 +263,7 @@ int RunInspect(std::span<char* const> args) {
     return kExitFailure;
   }
   Found& f = **found;
-  auto history = f.cases->History(f.subject);
+  auto history = f.cases->HistoryFrom(f.subject, f.state.history_kept_from());
   if (!history) return read_error(history.error());
   std::vector<store::Timer> timers;
   Status scanned =
@@ -459,8 +459,17 @@ int RunInspect(std::span<char* const> args) {
                   o.type.c_str());
     }
     std::printf("history (business date | recorded at | event)\n");
-    size_t n = 0;
+    size_t n = st.history_kept_from();
     for (const auto& e : *history) {
+      if (e.has_history_trimmed()) {
+        const auto& t = e.history_trimmed();
+        std::printf(
+            "  #%zu | %s | the %llu entries before this were removed: the case closed on "
+            "%s (retention of closed cases; docs/operations.md)\n",
+            n++, TimestampText(e.recorded_at()).c_str(),
+            static_cast<unsigned long long>(t.entries_removed()), DateText(t.closed_on()).c_str());
+        continue;
+      }
       std::string line = "  #" + std::to_string(n++) + " " + EventDay(e, kept) + " | " +
                          TimestampText(e.recorded_at()) + " | " + PayloadType(e) + " " +
                          e.event_id();

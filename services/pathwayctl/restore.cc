@@ -462,8 +462,10 @@ int RunRestore(std::span<char* const> args) {
         ++tally.cases;
         progress.Add();
         auto stored = (*restored)->LoadCase(key);
-        auto history =
-            stored ? (*restored)->History(key) : Result<std::vector<v1::Envelope>>(stored.error());
+        auto history = stored && stored->has_value()
+                           ? (*restored)->HistoryFrom(key, (*stored)->history_kept_from())
+                       : stored ? (*restored)->History(key)
+                                : Result<std::vector<v1::Envelope>>(stored.error());
         if (!stored || !history || !stored->has_value()) {
           const Error& e = !stored ? stored.error() : history.error();
           if (IsKekMismatch(e)) {
