@@ -198,8 +198,41 @@ call GET /v1/deadletters "" -H "Authorization: Bearer $clinician"
 call GET /v1/deadletters "" -H "X-API-Key: mosaic-1.$secret"
 [[ $(status) == 403 ]] || fail "partner's dead letters: $(status)"
 
+# An erasure request (docs/operations.md, "An erasure request"), as the runbook sends it:
+# the operations role asks for a child's records to be erased, the NHS number in the
+# body only. A child whose records a retention rule still keeps is refused with the rule
+# (the date it ends, which tells the date of birth, sealed); a young adult's records are erased, the child is no longer found, and
+# pathwayctl inspect finds only the erasure mark.
+erasure() {
+  printf '{"subject":{"nhsNumber":"%s"},"erasureRequested":{"requestedOn":{"year":2025,"month":3,"day":10}}}' "$1"
+}
+call POST /v1/commands/erasure_requested "$(erasure 9434765919)" \
+  -H "Authorization: Bearer $operations" -H 'Prefer: wait=20' -H 'Idempotency-Key: erase-1'
+[[ $(status) == 200 ]] || fail "erasure of a child: $(status) $(body)"
+grep -q '"erasureRefused":{"rule":"health-records-children"' "$work/body" ||
+  fail "a child's records kept by a retention rule: $(body)"
+adult='{"referralSubmitted":{"referralId":"GW-2","child":{"nhsNumber":"6541003238","givenName":"Bo","familyName":"Example","dateOfBirth":{"year":1996,"month":5,"day":1}},"referrer":{"agency":"RXX01","role":"GP"},"reason":"REFERRAL_REASON_ATTENTION","receivedOn":{"year":2025,"month":3,"day":10}}}'
+call POST /v1/commands/referral_submitted "$adult" -H "Authorization: Bearer $clinician" \
+  -H 'Prefer: wait=20' -H 'Idempotency-Key: referral-GW-2'
+[[ $(status) == 200 ]] && grep -q '"referralReceived"' "$work/body" || fail "adult referral: $(body)"
+call POST /v1/commands/erasure_requested "$(erasure 6541003238)" \
+  -H "Authorization: Bearer $clinician" -H 'Idempotency-Key: erase-2'
+[[ $(status) == 403 ]] || fail "a clinician asked for an erasure: $(status)"
+call POST /v1/commands/erasure_requested "$(erasure 6541003238)" \
+  -H "Authorization: Bearer $operations" -H 'Prefer: wait=20' -H 'Idempotency-Key: erase-3'
+[[ $(status) == 200 ]] && grep -q '"erasureCompleted"' "$work/body" ||
+  fail "erasure of a young adult: $(status) $(body)"
+call POST /v1/children/search '{"nhsNumber":"6541003238"}' -H "Authorization: Bearer $clinician"
+[[ $(status) == 404 ]] || fail "the erased child is still found: $(status) $(body)"
+printf '6541003238\n' >"$work/erased-nhs"
+"$pathwayctl" inspect --data-dir "$work/data" --nhs-number-file "$work/erased-nhs" \
+  --operator staff-7 --reason "erasure request check" --bootstrap-servers "$bootstrap" \
+  >"$work/inspect.txt" 2>"$work/inspect.log" || fail "pathwayctl inspect of the erased child"
+grep -q 'ERASED' "$work/inspect.txt" || fail "inspect: $(cat "$work/inspect.txt")"
+! grep -q '6541003238\|Example' "$work/inspect.txt" || fail "personal data in inspect's output"
+
 # No identifier in any log line.
-! grep -q '9434765919\|9434765910\|Ada\|Example' "$work/gateway.log" "$work/engine.log" ||
+! grep -q '9434765919\|9434765910\|6541003238\|Ada\|Example' "$work/gateway.log" "$work/engine.log" ||
   fail "personal data in a log"
 
 # SIGTERM: a clean exit, bounded.
