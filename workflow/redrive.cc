@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "workflow/pathway.h"
 #include "workflow/rebuild.h"
 
 namespace pathway::workflow {
@@ -34,6 +35,17 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
     if (!e.has_commands_withdrawn()) continue;
     for (const auto& id : e.commands_withdrawn().event_ids()) withdrawn.insert(id);
   }
+  // The pathway and reference of the instance named, whose commands alone may go.
+  const store::PathwayInstance* instance = nullptr;
+  for (const auto& p : stored.pathways()) {
+    if (!filter.instance_id.empty() && p.instance_id() == filter.instance_id) instance = &p;
+  }
+  auto of_scope = [&](const v1::Envelope& command) {
+    if (filter.instance_id.empty()) return true;
+    const CommandRoute* route = instance ? FindCommandRoute(command) : nullptr;
+    return route && route->kind == instance->pathway() &&
+           CommandReference(*route, command) == instance->reference();
+  };
   std::vector<v1::Envelope> log;
   for (const auto& e : history) {
     if (e.has_history_trimmed()) {
@@ -47,7 +59,7 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
     v1::Envelope c;
     if (!c.ParseFromString(e.command_recorded().command())) continue;
     if (withdrawn.count(c.event_id())) continue;
-    if (filter.Excludes(e, c)) {
+    if (filter.Excludes(e, c) && of_scope(c)) {
       plan.excluded.push_back(c.event_id());
       continue;
     }

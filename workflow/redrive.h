@@ -32,6 +32,9 @@ struct RedriveFilter {
   std::string source_system;
   std::optional<CivilDate> from;
   std::optional<CivilDate> to;
+  // Set: only the commands of this pathway instance are left out (its pathway and
+  // reference); the rest of the case keeps every command. Empty: every pathway's.
+  std::string instance_id;
   bool Excludes(const pathway::v1::Envelope& recorded, const pathway::v1::Envelope& command) const;
 };
 

@@ -29,6 +29,7 @@ void ScopeFlags::AddTo(std::vector<Flag>& flags) {
   flags.push_back({"--partition", true, Store(partition)});
   flags.push_back({"--subject-key", true, Store(subject_key)});
   flags.push_back({"--nhs-number-file", true, Store(nhs_file)});
+  flags.push_back({"--instance", true, Store(instance)});
   flags.push_back({"--resume-after", true, Store(resume_after)});
 }
 
@@ -37,10 +38,11 @@ Result<Scope> ResolveScope(const ScopeFlags& flags, const EngineData& data, Scop
     error = {std::move(message), usage};
     return Error{std::make_error_code(std::errc::invalid_argument), error.message};
   };
-  const int named =
-      flags.all + !flags.partition.empty() + !flags.subject_key.empty() + !flags.nhs_file.empty();
+  const int named = flags.all + !flags.partition.empty() + !flags.subject_key.empty() +
+                    !flags.nhs_file.empty() + !flags.instance.empty();
   if (named != 1) {
-    return bad("name one scope: --all, --partition, --subject-key or --nhs-number-file");
+    return bad(
+        "name one scope: --all, --partition, --subject-key, --nhs-number-file or --instance");
   }
   Scope scope;
   if (!flags.partition.empty()) {
@@ -65,14 +67,52 @@ Result<Scope> ResolveScope(const ScopeFlags& flags, const EngineData& data, Scop
     if (!nhs) return bad(nhs.error().detail);
     scope.subject = data.SubjectKey(*nhs);
   }
+  if (!flags.instance.empty()) {
+    // Instance ids are 32 lower-case hex digits (workflow's InstanceId).
+    if (flags.instance.size() != 32 ||
+        !std::all_of(flags.instance.begin(), flags.instance.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+      return bad("--instance must be 32 lower-case hex digits (a pathway instance id)");
+    }
+    auto found = FindInstance(data, flags.instance);
+    if (!found) return bad(found.error().detail, false);
+    if (!*found)
+      return bad("no case holds instance " + flags.instance + " in " + data.data_dir, false);
+    scope.partition = (*found)->partition;
+    scope.subject = (*found)->subject;
+    scope.instance = flags.instance;
+  }
   if (!flags.resume_after.empty()) {
     scope.resume_after = ParseResume(flags.resume_after);
     if (!scope.resume_after) return bad("--resume-after must be P:KEY, as the run printed it");
   }
-  scope.text = flags.all         ? "all"
-               : scope.partition ? "partition " + std::to_string(*scope.partition)
-                                 : "subject " + scope.subject;
+  scope.text = flags.all                 ? "all"
+               : !scope.instance.empty() ? "instance " + scope.instance
+               : scope.partition         ? "partition " + std::to_string(*scope.partition)
+                                         : "subject " + scope.subject;
   return scope;
+}
+
+Result<std::optional<Place>> FindInstance(const EngineData& data, const std::string& instance) {
+  for (int32_t p : data.partitions) {
+    auto cases = data.OpenPartition(p);
+    if (!cases)
+      return Error{cases.error().code, data.PartitionDir(p) + ": " + cases.error().detail};
+    std::vector<std::string> keys;
+    Status scanned = (*cases)->Scan(
+        state::ColumnFamily::kCaseState,
+        [&](std::string_view key, std::string_view) { keys.push_back(HexEncode(key)); });
+    if (!scanned) return scanned.error();
+    for (const auto& key : keys) {
+      auto loaded = (*cases)->LoadCase(key);
+      if (!loaded) return loaded.error();
+      if (!loaded->has_value()) continue;
+      for (const auto& pi : (*loaded)->pathways()) {
+        if (pi.instance_id() == instance) return std::optional<Place>(Place{p, key});
+      }
+    }
+  }
+  return std::optional<Place>();
 }
 
 Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,

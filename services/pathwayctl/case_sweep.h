@@ -23,6 +23,7 @@ inline constexpr std::string_view kScopeFlagsHelp =
     "  --partition P                  the cases of one partition\n"
     "  --subject-key KEY              one case by its subject key (the child id)\n"
     "  --nhs-number-file F            one child by the NHS number in F (- for stdin)\n"
+    "  --instance ID                  the child whose case holds this pathway instance\n"
     "  --resume-after P:KEY           skip cases up to and including KEY of partition P\n";
 
 // A case's place in the walk's order.
@@ -34,14 +35,15 @@ struct Place {
 
 struct ScopeFlags {
   bool all = false;
-  std::string partition, subject_key, nhs_file, resume_after;
+  std::string partition, subject_key, nhs_file, instance, resume_after;
   void AddTo(std::vector<Flag>& flags);
 };
 
 struct Scope {
   std::string text;  // for the audit: "all", "partition 3", "subject <key>"
   std::optional<int32_t> partition;
-  std::string subject;  // one case only
+  std::string subject;   // one case only
+  std::string instance;  // with `subject`: the pathway instance named (--instance)
   std::optional<Place> resume_after;
 };
 
@@ -53,6 +55,10 @@ struct ScopeError {
   bool usage = true;
 };
 Result<Scope> ResolveScope(const ScopeFlags& flags, const EngineData& data, ScopeError& error);
+
+// The case holding pathway instance `instance` (32 hex digits), found by reading every
+// case of every partition in `data`; nullopt if none holds it.
+Result<std::optional<Place>> FindInstance(const EngineData& data, const std::string& instance);
 
 // One case of the walk, its state and history opened.
 struct SweptCase {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "services/pathwayctl/case_sweep.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
 #include "services/pathwayctl/engine_data.h"
@@ -157,33 +158,23 @@ struct Outboxed {
 };
 
 // Finds the case: by subject key in every partition, or by instance id in any case.
-Result<std::optional<Found>> Find(const EngineData& data, const std::string& subject,
+Result<std::optional<Found>> Find(const EngineData& data, std::string subject,
                                   const std::string& instance) {
-  for (int32_t p : data.partitions) {
+  std::vector<int32_t> partitions = data.partitions;
+  if (!instance.empty()) {
+    auto place = FindInstance(data, instance);
+    if (!place) return place.error();
+    if (!*place) return std::optional<Found>();
+    partitions = {(*place)->partition};
+    subject = (*place)->subject;
+  }
+  for (int32_t p : partitions) {
     auto cases = data.OpenPartition(p);
     if (!cases) return cases.error();
-    if (!subject.empty()) {
-      auto loaded = (*cases)->LoadCase(subject);
-      if (!loaded) return loaded.error();
-      if (loaded->has_value()) {
-        return std::optional<Found>(Found{p, subject, std::move(*cases), std::move(**loaded)});
-      }
-      continue;
-    }
-    std::vector<std::string> keys;
-    Status scanned = (*cases)->Scan(
-        state::ColumnFamily::kCaseState,
-        [&](std::string_view key, std::string_view) { keys.push_back(HexEncode(key)); });
-    if (!scanned) return scanned.error();
-    for (const auto& key : keys) {
-      auto loaded = (*cases)->LoadCase(key);
-      if (!loaded) return loaded.error();
-      if (!loaded->has_value()) continue;
-      for (const auto& pi : (*loaded)->pathways()) {
-        if (pi.instance_id() == instance) {
-          return std::optional<Found>(Found{p, key, std::move(*cases), std::move(**loaded)});
-        }
-      }
+    auto loaded = (*cases)->LoadCase(subject);
+    if (!loaded) return loaded.error();
+    if (loaded->has_value()) {
+      return std::optional<Found>(Found{p, subject, std::move(*cases), std::move(**loaded)});
     }
   }
   return std::optional<Found>();

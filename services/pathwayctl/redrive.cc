@@ -188,6 +188,7 @@ int RunRedrive(std::span<char* const> args) {
     PrintErr(kCmd, scope_error.message);
     return kExitFailure;
   }
+  filter.instance_id = scope->instance;  // --instance: that pathway's commands only
   std::string audited_scope = scope->text;
   if (!exclude_source.empty()) {
     audited_scope += ", without " + exclude_source + " from " +

@@ -74,7 +74,7 @@ TEST(Redrive, LeavingOutAPartnersMessagesGivesTheCaseAsIfTheyHadNeverBeenSent) {
       for (const auto& [key, subject] : sent.subjects()) {
         auto it = never.subjects().find(key);
         if (it == never.subjects().end()) continue;  // a case only the bad messages made
-        RedriveFilter filter{"bad-sys", std::nullopt, std::nullopt};
+        RedriveFilter filter{"bad-sys", std::nullopt, std::nullopt, ""};
         const RedrivePlan plan = PlanRedrive(key, subject.state, subject.events, filter, end, {});
         const store::CaseState expected = FiredThrough(key, it->second.state, end, {});
         EXPECT_EQ(CanonicalCase(plan.after), CanonicalCase(expected))
@@ -101,7 +101,7 @@ TEST(Redrive, OnlyMessagesRecordedInTheWindowAreLeftOut) {
   const auto& [key, subject] = *sim.subjects().begin();
   const CivilDate mid = LondonDate(OccurredAt(history[history.size() / 2]));
 
-  RedriveFilter window{"bad-sys", mid, std::nullopt};
+  RedriveFilter window{"bad-sys", mid, std::nullopt, ""};
   const RedrivePlan plan = PlanRedrive(key, subject.state, subject.events, window, end, {});
   ASSERT_FALSE(plan.excluded.empty());
   std::set<std::string> expected;
@@ -120,9 +120,51 @@ TEST(Redrive, OnlyMessagesRecordedInTheWindowAreLeftOut) {
   EXPECT_FALSE(none.changes) << none.diff.ShortDebugString();
   // Another partner's name leaves everything in.
   const RedrivePlan other =
-      PlanRedrive(key, subject.state, subject.events, {"other-sys", {}, {}}, end, {});
+      PlanRedrive(key, subject.state, subject.events, {"other-sys", {}, {}, ""}, end, {});
   EXPECT_TRUE(other.excluded.empty());
   EXPECT_FALSE(other.changes);
+}
+
+TEST(Redrive, NamingAnInstanceLeavesOutOnlyThatPathwaysCommands) {
+  // One child on several pathways, every step after the first message sent by one
+  // system: naming one instance leaves out its steps and keeps the other pathways'.
+  std::vector<v1::Envelope> history = ReadHistory("multi_pathway_child.jsonl");
+  for (size_t i = 1; i < history.size(); ++i) history[i].mutable_source()->set_system("bad-sys");
+  TimePoint end = OccurredAt(history.back()) + std::chrono::hours(24);
+  Simulator sim = Simulate(history, end);
+  ASSERT_EQ(sim.subjects().size(), 1u);
+  const auto& [key, subject] = *sim.subjects().begin();
+  ASSERT_GE(subject.state.pathways_size(), 2);
+
+  const RedrivePlan all = PlanRedrive(key, subject.state, subject.events,
+                                      {"bad-sys", std::nullopt, std::nullopt, ""}, end, {});
+  std::set<std::string> every(all.excluded.begin(), all.excluded.end());
+  size_t covered = 0;
+  for (const auto& instance : subject.state.pathways()) {
+    const RedrivePlan one =
+        PlanRedrive(key, subject.state, subject.events,
+                    {"bad-sys", std::nullopt, std::nullopt, instance.instance_id()}, end, {});
+    for (const auto& id : one.excluded) {
+      EXPECT_TRUE(every.count(id)) << id;
+      // The command left out is a step of this instance's pathway and reference.
+      auto command = std::find_if(history.begin(), history.end(),
+                                  [&](const v1::Envelope& c) { return c.event_id() == id; });
+      ASSERT_NE(command, history.end());
+      const CommandRoute* route = FindCommandRoute(*command);
+      ASSERT_NE(route, nullptr);
+      EXPECT_EQ(route->kind, instance.pathway());
+      EXPECT_EQ(CommandReference(*route, *command), instance.reference());
+    }
+    covered += one.excluded.size();
+    EXPECT_LT(one.excluded.size(), every.size()) << "the other pathways keep their commands";
+  }
+  EXPECT_EQ(covered, every.size()) << "each command left out belongs to one instance";
+  // An instance the case does not hold: nothing is left out.
+  const RedrivePlan none =
+      PlanRedrive(key, subject.state, subject.events,
+                  {"bad-sys", std::nullopt, std::nullopt, std::string(32, '0')}, end, {});
+  EXPECT_TRUE(none.excluded.empty());
+  EXPECT_FALSE(none.changes);
 }
 
 // The engine's side: a CaseRedriveRequested decided as the engine decides it.

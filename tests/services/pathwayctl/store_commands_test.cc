@@ -402,6 +402,38 @@ TEST_F(PathwayctlRedrive, OutsideTheWindowOrAnotherSystemNothingChanges) {
   EXPECT_THAT(all.out, HasSubstr("\"would_change\":0"));
 }
 
+TEST_F(PathwayctlRedrive, NamingAnInstanceLeavesOutOnlyThatPathwaysCommands) {
+  auto state = h_.StoreFor(subject_a_).LoadCase(subject_a_);
+  ASSERT_TRUE(state.ok() && state->has_value());
+  std::string nd, intake;
+  for (const auto& p : (*state)->pathways()) {
+    (p.pathway() == v1::PATHWAY_KIND_NEURODEVELOPMENTAL ? nd : intake) = p.instance_id();
+  }
+  ASSERT_FALSE(nd.empty());
+  ASSERT_FALSE(intake.empty());
+
+  RunResult one = Redrive({"--instance", nd, "--dry-run", "--exclude-source", "trust-pas"});
+  ASSERT_EQ(one.exit_code, 0) << one.err << one.out;
+  EXPECT_THAT(one.out, HasSubstr("would change: subject " + subject_a_));
+  EXPECT_THAT(one.out, HasSubstr("1 cases read, 1 would change, 1 commands left out"));
+  const auto audit = Audit(3);  // started, the child listed, finished
+  ASSERT_FALSE(audit.empty());
+  EXPECT_THAT(audit[0].operation_recorded().scope(), HasSubstr("instance " + nd));
+
+  // The referral's intake pathway: trust-pas sent none of its commands.
+  RunResult other =
+      Redrive({"--instance", intake, "--dry-run", "--exclude-source", "trust-pas", "--json"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_THAT(other.out, HasSubstr("\"commands_left_out\":0"));
+
+  RunResult malformed = Redrive({"--instance", "ND-1", "--dry-run"});
+  EXPECT_EQ(malformed.exit_code, 2);
+  EXPECT_THAT(malformed.err, HasSubstr("--instance must be 32 lower-case hex digits"));
+  RunResult unknown = Redrive({"--instance", std::string(32, 'a'), "--dry-run"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_THAT(unknown.err, HasSubstr("no case holds instance"));
+}
+
 TEST_F(PathwayctlRedrive, AModeIsRequiredAndBadWindowsAreRefused) {
   RunResult none = Redrive({"--all", "--exclude-source", "trust-pas"});
   EXPECT_EQ(none.exit_code, 2);
