@@ -24,6 +24,9 @@ int RunRebuild(std::span<char* const> args);
 // pathwayctl redrive (scope) [--exclude-source S [--from D] [--to D]] --dry-run
 //                   --operator ID --reason TEXT [--json] ...
 int RunRedrive(std::span<char* const> args);
+// pathwayctl redrive --from-inbound (redrive_inbound.cc): messages of pathway.inbound.v1
+// judged against the stores; the ones never decided sent again.
+int RunRedriveFromInbound(std::span<char* const> args);
 // pathwayctl inspect (--subject-key K | --nhs-number-file F | --instance ID)
 //                   --operator ID --reason TEXT [--json] ...
 int RunInspect(std::span<char* const> args);

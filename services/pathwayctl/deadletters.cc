@@ -174,16 +174,28 @@ std::string UtcText(int64_t ms) {
 
 Status ReadToEnd(bus::Consumer& consumer, const std::string& topic, Deadline deadline,
                  const std::function<void(const bus::Message&)>& each) {
+  return ReadFrom(consumer, topic, {}, deadline, each);
+}
+
+Status ReadFrom(bus::Consumer& consumer, const std::string& topic,
+                const std::map<int32_t, int64_t>& from, Deadline deadline,
+                const std::function<void(const bus::Message&)>& each) {
   auto partitions = consumer.Partitions(topic, Remaining(deadline));
   if (!partitions) return partitions.error();
   std::map<int32_t, int64_t> ends;  // the partitions still to read, and where they end
   std::vector<bus::TopicPartition> assignment;
   for (int32_t p : *partitions) {
+    int64_t first = bus::kOffsetBeginning;
+    if (!from.empty()) {
+      auto named = from.find(p);
+      if (named == from.end()) continue;
+      first = named->second;
+    }
     auto end = consumer.EndOffset(topic, p, Remaining(deadline));
     if (!end) return end.error();
-    if (*end <= 0) continue;
+    if (*end <= 0 || (first >= 0 && first >= *end)) continue;
     ends[p] = *end;
-    assignment.push_back({topic, p, bus::kOffsetBeginning});
+    assignment.push_back({topic, p, first});
   }
   if (ends.empty()) return {};
   if (Status s = consumer.Assign(assignment); !s) return s;

@@ -87,6 +87,11 @@ std::string UtcText(int64_t ms);
 // asked of the broker at the start, partition by partition in offset order.
 Status ReadToEnd(bus::Consumer& consumer, const std::string& topic, Deadline deadline,
                  const std::function<void(const bus::Message&)>& each);
+// The same from `from` (partition -> first offset; partitions not named are not read;
+// empty: every partition from its start).
+Status ReadFrom(bus::Consumer& consumer, const std::string& topic,
+                const std::map<int32_t, int64_t>& from, Deadline deadline,
+                const std::function<void(const bus::Message&)>& each);
 
 // The record at topic/partition/offset, or nullopt when it is not there (deleted by
 // retention or an erasure purge, beyond the end, or no such partition).

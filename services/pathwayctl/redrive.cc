@@ -53,6 +53,7 @@ constexpr std::string_view kUsage =
     "the engine emits nothing twice. Audited on pathway.audit.v1 before it reads\n"
     "anything, and each child listed on the child's own trail.\n"
     "Exit 0 (with or without changes to list), 1 failure, 2 bad usage, 130 interrupted.\n"
+    "'pathwayctl redrive --from-inbound --help': from pathway.inbound.v1 instead.\n"
     "\n"
     "  --exclude-source SYSTEM        leave out the commands this system sent\n"
     "  --from DATE, --to DATE         only those recorded in this window\n"
@@ -120,6 +121,10 @@ void PrintPlan(const Listed& l) {
 }  // namespace
 
 int RunRedrive(std::span<char* const> args) {
+  // From the landing topic instead of the stores' kept commands: a command of its own.
+  for (const char* arg : args) {
+    if (std::string_view(arg) == "--from-inbound") return RunRedriveFromInbound(args);
+  }
   bool json = false, help = false, dry_run = false, apply = false;
   std::string exclude_source, from_text, to_text;
   ScopeFlags scope_flags;

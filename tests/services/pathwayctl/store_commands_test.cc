@@ -37,8 +37,9 @@ using ::testing::Not;
 class PathwayctlRebuild : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cluster = devbroker::MockCluster::Start(
-        1, {{std::string(topics::kAudit), 1}, {std::string(topics::kCommands), 4}});
+    auto cluster = devbroker::MockCluster::Start(1, {{std::string(topics::kAudit), 1},
+                                                     {std::string(topics::kCommands), 4},
+                                                     {std::string(topics::kInbound), 4}});
     ASSERT_TRUE(cluster.ok()) << cluster.error().ToString();
     cluster_ = std::move(cluster).value();
     h_.Publish(pathway::testing::ReferralA(false));
@@ -432,6 +433,118 @@ TEST_F(PathwayctlRedrive, NamingAnInstanceLeavesOutOnlyThatPathwaysCommands) {
   RunResult unknown = Redrive({"--instance", std::string(32, 'a'), "--dry-run"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_THAT(unknown.err, HasSubstr("no case holds instance"));
+}
+
+// redrive --from-inbound: the same engine's landing topic, as Kafka holds it.
+class PathwayctlRedriveInbound : public PathwayctlRebuild {
+ protected:
+  // Appends `messages` to pathway.inbound.v1 on the mock cluster, each on its partition
+  // with its key (as a partner produced it).
+  void Land(const std::vector<bus::Message>& messages) {
+    bus::KafkaConfig config;
+    config.bootstrap_servers = cluster_->BootstrapServers();
+    int failed = 0;
+    auto producer =
+        bus::NewKafkaProducer(config, [&](const bus::Delivery& d) { failed += d.error ? 1 : 0; });
+    ASSERT_TRUE(producer.ok()) << producer.error().ToString();
+    for (const auto& m : messages) {
+      const std::string key = m.key.value_or("");
+      bus::Outgoing out{topics::kInbound, key, m.value};
+      out.partition = m.partition;
+      ASSERT_TRUE((*producer)->Send(out, 0).ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(30)).ok());
+    ASSERT_EQ(failed, 0);
+  }
+  RunResult FromInbound(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"redrive",
+                                     "--from-inbound",
+                                     "--data-dir",
+                                     h_.data_dir(),
+                                     "--operator",
+                                     "ops.jones",
+                                     "--reason",
+                                     "INC-12: commands topic lost",
+                                     "--since",
+                                     "2000-01-01T00:00:00Z",
+                                     "--bootstrap-servers",
+                                     cluster_->BootstrapServers()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCtl(dir_.path(), args);
+  }
+};
+
+TEST_F(PathwayctlRedriveInbound, OnlyWhatNeverReachedItsCaseIsSentAgainAndThenItIsDecided) {
+  // What the engine decided, as Kafka holds it, and a referral it never saw.
+  std::vector<bus::Message> landed = h_.broker().ReadAll(std::string(topics::kInbound));
+  ASSERT_EQ(landed.size(), 3u);
+  const std::string third = pathway::testing::TestNhsNumber(5);
+  v1::Envelope lost = pathway::testing::ValidReferral("ref-lost", third);
+  bus::Message lost_message;
+  lost_message.partition = 1;
+  lost_message.key = "ref-lost";
+  lost_message.value = lost.SerializeAsString();
+  bus::Message garbage;
+  garbage.partition = 2;
+  garbage.value = "not an envelope";
+  landed.push_back(lost_message);
+  landed.push_back(garbage);
+  Land(landed);
+
+  RunResult dry = FromInbound({"--dry-run", "--json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err << dry.out;
+  EXPECT_THAT(dry.out, HasSubstr("\"processed\":3"));
+  EXPECT_THAT(dry.out, HasSubstr("\"new\":1"));
+  EXPECT_THAT(dry.out, HasSubstr("\"dead_lettered\":1"));
+  EXPECT_THAT(dry.out, HasSubstr("\"sent_again\":0"));
+  EXPECT_THAT(dry.out, HasSubstr("\"fate\":\"new\",\"payload\":\"referral_submitted\""));
+  EXPECT_THAT(dry.out, Not(HasSubstr(third)));
+
+  RunResult applied = FromInbound({"--apply"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+  EXPECT_THAT(applied.out, HasSubstr("1 new"));
+  EXPECT_THAT(applied.out, HasSubstr("1 sent to pathway.inbound.v1 again"));
+
+  // The copy is the partner's bytes on the partner's partition; the engine decides it.
+  RunResult tailed =
+      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
+                                    "--topic", std::string(topics::kInbound), "--from-beginning",
+                                    "--max", "6", "--timeout", "30"});
+  ASSERT_EQ(tailed.exit_code, 0) << tailed.err;
+  size_t copies = 0;
+  for (size_t at = tailed.out.find("ref-lost"); at != std::string::npos;
+       at = tailed.out.find("ref-lost", at + 1)) {
+    ++copies;
+  }
+  EXPECT_EQ(copies, 4u) << "event id and referral id, twice: " << tailed.out;
+  h_.Publish(lost, 1);
+  ASSERT_TRUE(h_.RunUntilIdle().ok());
+  RunResult after = FromInbound({"--dry-run", "--json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_THAT(after.out, HasSubstr("\"processed\":5")) << after.out;
+  EXPECT_THAT(after.out, HasSubstr("\"new\":0"));
+
+  // Audited before reading: three runs, each started and finished.
+  const auto audit = Audit(8);
+  size_t started = 0;
+  for (const auto& e : audit) {
+    started +=
+        e.has_operation_recorded() && e.operation_recorded().phase() == v1::OPERATION_PHASE_STARTED;
+  }
+  EXPECT_EQ(started, 3u);
+}
+
+TEST_F(PathwayctlRedriveInbound, WhereToStartAndAModeAreRequired) {
+  RunResult none =
+      testing::RunCtl(dir_.path(), {"redrive", "--from-inbound", "--data-dir", h_.data_dir(),
+                                    "--operator", "o", "--reason", "r", "--dry-run",
+                                    "--bootstrap-servers", cluster_->BootstrapServers()});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("--since TIME or --offsets"));
+  EXPECT_EQ(FromInbound({}).exit_code, 2);
+  EXPECT_EQ(FromInbound({"--dry-run", "--until", "1999-01-01T00:00:00Z"}).exit_code, 2);
+  RunResult bad = FromInbound({"--dry-run", "--since", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 2);
 }
 
 TEST_F(PathwayctlRedrive, AModeIsRequiredAndBadWindowsAreRefused) {
