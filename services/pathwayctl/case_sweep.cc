@@ -119,76 +119,97 @@ Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
                        const std::function<Status(const SweptCase&)>& visit,
                        const std::function<void(const Place&, const Error&)>& unreadable) {
   // The cases in scope, partition by partition, in key order: a resume point is a
-  // place in that order.
+  // place in that order. Counted first (for the progress bar), then read in slices of
+  // keys, so a walk over millions of cases holds one slice of ids, not all of them.
   std::vector<int32_t> partitions = data.partitions;
   if (scope.partition) partitions = {*scope.partition};
-  std::map<int32_t, std::vector<std::string>> subjects;
+  const auto& resume = scope.resume_after;
+  auto in_scope = [&](int32_t p, const std::string& hex) {
+    if (!scope.subject.empty() && hex != scope.subject) return false;
+    return !(resume &&
+             (p < resume->partition || (p == resume->partition && hex <= resume->subject)));
+  };
   uint64_t total = 0;
+  std::map<int32_t, uint64_t> counted;
   for (int32_t p : partitions) {
     auto cases = data.OpenPartition(p);
     if (!cases)
       return Error{cases.error().code, data.PartitionDir(p) + ": " + cases.error().detail};
-    std::vector<std::string>& keys = subjects[p];
-    const auto& resume = scope.resume_after;
-    Status scanned = (*cases)->Scan(state::ColumnFamily::kCaseState, [&](std::string_view key,
-                                                                         std::string_view) {
-      std::string hex = HexEncode(key);
-      if (!scope.subject.empty() && hex != scope.subject) return;
-      if (resume && (p < resume->partition || (p == resume->partition && hex <= resume->subject))) {
-        return;
-      }
-      keys.push_back(std::move(hex));
-    });
+    Status scanned = (*cases)->Scan(
+        state::ColumnFamily::kCaseState,
+        [&](std::string_view key, std::string_view) { counted[p] += in_scope(p, HexEncode(key)); });
+    total += counted[p];
     if (!scanned)
       return Error{scanned.error().code, data.PartitionDir(p) + ": " + scanned.error().detail};
-    total += keys.size();
   }
 
+  constexpr size_t kSlice = 1024;
   SweepEnd end;
   Interrupt interrupt;
   Progress progress =
       plain ? Progress("cases", total, stderr, false) : Progress::OnStderr("cases", total);
-  for (const auto& [p, keys] : subjects) {
-    if (end.interrupted || keys.empty()) continue;
+  for (int32_t p : partitions) {
+    if (end.interrupted) break;
+    if (resume && p < resume->partition) continue;
     auto cases = data.OpenPartition(p);
     if (!cases)
       return Error{cases.error().code, data.PartitionDir(p) + ": " + cases.error().detail};
-    for (const std::string& key : keys) {
-      if (interrupt.requested()) {
-        end.interrupted = true;
-        break;
-      }
-      ++end.cases;
-      const Place place{p, key};
-      auto stored = (*cases)->LoadCase(key);
-      Result<std::vector<pathway::v1::Envelope>> history =
-          stored && stored->has_value() ? (*cases)->HistoryFrom(key, (*stored)->history_kept_from())
-          : stored                      ? (*cases)->History(key)
-                   : Result<std::vector<pathway::v1::Envelope>>(stored.error());
-      if (!stored || !history || !stored->has_value()) {
-        const Error e = !stored ? stored.error()
-                        : !history
-                            ? history.error()
-                            : Error{std::make_error_code(std::errc::no_such_file_or_directory),
-                                    "the case was deleted while the run read it"};
-        if (IsKekMismatch(e)) {
-          return Error{e.code,
-                       "the key-encryption key (" + data.kek_path +
-                           ") does not match the one the engine's stores were written with"};
-        }
-        ++end.unreadable;
-        unreadable(place, e);
+    std::string after = resume && resume->partition == p ? resume->subject : std::string();
+    std::vector<std::string> keys;
+    bool last_slice = false;
+    while (!last_slice && !end.interrupted) {
+      if (!scope.subject.empty()) {
+        // One case: no slices to walk.
+        keys.clear();
+        if (counted[p] > 0) keys.push_back(scope.subject);
+        last_slice = true;
       } else {
-        // Entries past the case's length are a batch a crash cut short, restored in part
-        // from the changelog: not decided, as the engine's command stage reads them.
-        // A trimmed case holds its history from history_kept_from on.
-        const uint64_t held = (*stored)->history_length() -
-                              std::min((*stored)->history_kept_from(), (*stored)->history_length());
-        if (history->size() > held) history->resize(held);
-        if (Status s = visit({place, **stored, *history}); !s) return s.error();
+        auto slice = (*cases)->CaseKeysAfter(after, kSlice);
+        if (!slice)
+          return Error{slice.error().code, data.PartitionDir(p) + ": " + slice.error().detail};
+        keys = std::move(*slice);
+        last_slice = keys.size() < kSlice;
+        if (!keys.empty()) after = keys.back();
       }
-      end.last = place;
-      progress.Add();
+      for (const std::string& key : keys) {
+        if (interrupt.requested()) {
+          end.interrupted = true;
+          break;
+        }
+        ++end.cases;
+        const Place place{p, key};
+        auto stored = (*cases)->LoadCase(key);
+        Result<std::vector<pathway::v1::Envelope>> history =
+            stored && stored->has_value()
+                ? (*cases)->HistoryFrom(key, (*stored)->history_kept_from())
+            : stored ? (*cases)->History(key)
+                     : Result<std::vector<pathway::v1::Envelope>>(stored.error());
+        if (!stored || !history || !stored->has_value()) {
+          const Error e = !stored ? stored.error()
+                          : !history
+                              ? history.error()
+                              : Error{std::make_error_code(std::errc::no_such_file_or_directory),
+                                      "the case was deleted while the run read it"};
+          if (IsKekMismatch(e)) {
+            return Error{e.code,
+                         "the key-encryption key (" + data.kek_path +
+                             ") does not match the one the engine's stores were written with"};
+          }
+          ++end.unreadable;
+          unreadable(place, e);
+        } else {
+          // Entries past the case's length are a batch a crash cut short, restored in part
+          // from the changelog: not decided, as the engine's command stage reads them.
+          // A trimmed case holds its history from history_kept_from on.
+          const uint64_t held =
+              (*stored)->history_length() -
+              std::min((*stored)->history_kept_from(), (*stored)->history_length());
+          if (history->size() > held) history->resize(held);
+          if (Status s = visit({place, **stored, *history}); !s) return s.error();
+        }
+        end.last = place;
+        progress.Add();
+      }
     }
   }
   progress.Finish();
