@@ -24,6 +24,9 @@ int RunRebuild(std::span<char* const> args);
 // pathwayctl redrive (scope) [--exclude-source S [--from D] [--to D]] --dry-run
 //                   --operator ID --reason TEXT [--json] ...
 int RunRedrive(std::span<char* const> args);
+// pathwayctl migrate --pathway NAME --from V1 --to V2 --mapping FILE (scope)
+//                   (--dry-run | --apply) --operator ID --reason TEXT [--json] ...
+int RunMigrate(std::span<char* const> args);
 // pathwayctl inspect (--subject-key K | --nhs-number-file F | --instance ID)
 //                   --operator ID --reason TEXT [--json] ...
 int RunInspect(std::span<char* const> args);
