@@ -76,7 +76,10 @@ void Record(CaseStep& step, const std::string& subject_key, const store::CaseSta
     }
     for (auto& r : emitted.rejections) step.outputs.push_back({Sink::kRejections, std::move(r)});
     if (fold) Apply(current, event);
-    if (event.has_command_recorded() || event.has_commands_withdrawn()) continue;
+    if (event.has_command_recorded() || event.has_commands_withdrawn() ||
+        event.has_pathways_migrated()) {
+      continue;
+    }
     v1::Envelope published = PublishedCopy(event);
     if (published.has_case_corrected()) published.mutable_case_corrected()->clear_state();
     step.outputs.push_back({Sink::kEvents, std::move(published), /*seal_fields=*/true});
@@ -416,10 +419,20 @@ Redecided Redecide(const std::string& subject, const store::CaseState& state,
       known.push_back({route->kind, CommandReference(*route, *c), std::string(route->step), *on});
     }
   }
+  // Each instance re-decided keeps the version it started with (decision 128): a case
+  // re-decided from nothing would otherwise start them all on the latest definition.
+  // Pins the caller gives (a migration's) win.
+  std::map<std::string, uint32_t> pins;
+  for (const auto& p : state.pathways()) pins.emplace(p.instance_id(), p.version());
+  for (const auto& p : folded.pathways()) pins.emplace(p.instance_id(), p.version());
+  if (settings.decide.versions) {
+    for (const auto& [id, version] : *settings.decide.versions) pins[id] = version;
+  }
   // Needs are decided for the late command only.
   DecideOptions replay = settings.decide;
   replay.decide_needs = false;
   replay.known_steps = &known;
+  replay.versions = &pins;
   DecideOptions late_options = replay;
   late_options.decide_needs = true;
   replay.whole_events = false;  // only the late command's events are kept
@@ -595,6 +608,128 @@ CaseStep Redrive(const store::CaseState& state, const v1::Envelope& command,
   return step;
 }
 
+// `state` with the instances of `versions` set to their version there.
+store::CaseState WithVersions(store::CaseState state,
+                              const std::map<std::string, uint32_t>& versions) {
+  for (auto& p : *state.mutable_pathways()) {
+    if (auto it = versions.find(p.instance_id()); it != versions.end()) p.set_version(it->second);
+  }
+  return state;
+}
+
+struct MigrationCore {
+  Migration plan;
+  std::optional<Redecided> redecided;  // set when anything moves
+};
+
+MigrationCore Migrate(const std::string& subject, const store::CaseState& state,
+                      const std::vector<v1::Envelope>& log, const MigrationRequest& request,
+                      TimePoint now, const StepSettings& settings) {
+  MigrationCore core;
+  Migration& plan = core.plan;
+  std::map<std::string, uint32_t> pins;
+  for (const auto& p : state.pathways()) {
+    if (p.pathway() != request.kind || p.version() != request.from_version) continue;
+    if (!request.instance_ids.empty() && !request.instance_ids.count(p.instance_id())) continue;
+    InstanceMigration& m = plan.instances.emplace_back();
+    m.instance_id = p.instance_id();
+    m.state = p.state();
+    auto mapped = request.mapping.find(p.state());
+    if (mapped == request.mapping.end()) {
+      m.why = "its state '" + p.state() + "' is not in the mapping";
+      continue;
+    }
+    m.to_state = mapped->second;
+    pins[p.instance_id()] = request.to_version;
+  }
+  // Each pass drops the instances that would not end in their mapped state; the rest
+  // are re-decided again without them (bounded: each pass drops one or ends).
+  const size_t bound = pins.size() + 1;
+  for (size_t pass = 0; pass < bound && !pins.empty(); ++pass) {
+    StepSettings pinned = settings;
+    pinned.decide.versions = &pins;
+    Redecided r = Redecide(subject, state, nullptr, "", log, now, pinned);
+    bool dropped = false;
+    for (auto& m : plan.instances) {
+      if (!pins.count(m.instance_id)) continue;
+      const store::PathwayInstance* after = nullptr;
+      for (const auto& p : r.folded.pathways()) {
+        if (p.instance_id() == m.instance_id) after = &p;
+      }
+      if (after && after->state() == m.to_state) continue;
+      m.why = "re-decided under version ";
+      m.why += std::to_string(request.to_version);
+      if (after) {
+        m.why += " it ends in '" + after->state() + "', not '" + m.to_state + "'";
+      } else {
+        m.why += " it does not start";
+      }
+      pins.erase(m.instance_id);
+      dropped = true;
+    }
+    if (!dropped) {
+      core.redecided = std::move(r);
+      break;
+    }
+  }
+  for (auto& m : plan.instances) m.moved = pins.count(m.instance_id) > 0;
+  plan.before = WithVersions(FiredThrough(subject, state, now, settings), pins);
+  if (core.redecided) {
+    plan.after = core.redecided->folded;
+    plan.after.set_history_length(state.history_length());
+    plan.after.set_decided_through(state.decided_through());
+    plan.changes = CanonicalCase(plan.before) != CanonicalCase(core.redecided->folded);
+  } else {
+    plan.after = plan.before;
+  }
+  plan.moved = std::move(pins);
+  return core;
+}
+
+// A migration (CaseMigrateRequested): the instances that can move are recorded as moved
+// (PathwaysMigrated) and what that changes goes out as one CaseCorrected caused by it.
+// Nothing at all when nothing moves, so a migration sent again emits nothing twice.
+CaseStep MigrateStep(const store::CaseState& state, const v1::Envelope& command,
+                     const std::vector<v1::Envelope>& log, TimePoint now,
+                     const StepSettings& settings) {
+  const std::string& subject = command.subject_key();
+  const MigrationRequest request = MigrationRequestOf(command.case_migrate_requested());
+  if (auto r = CheckMigrationRequest(request)) return Refuse(command, std::move(*r), now);
+  MigrationCore core = Migrate(subject, state, log, request, now, settings);
+  if (core.plan.moved.empty()) return CaseStep{};
+  if (Held(state) + 2 > settings.max_history_per_case) {
+    return Refuse(command, HistoryLimit(state, settings), now);
+  }
+  std::vector<v1::Envelope> events;
+  v1::Envelope m = CausedEnvelope(command, now);
+  m.set_event_id(DerivedEventId("migrated|" + CommandIdentity(command), 0));
+  v1::PathwaysMigrated* marker = m.mutable_pathways_migrated();
+  marker->set_operation_id(command.case_migrate_requested().operation_id());
+  marker->set_pathway(request.kind);
+  marker->set_from_version(request.from_version);
+  marker->set_to_version(request.to_version);
+  for (const auto& [id, version] : core.plan.moved) marker->add_instance_ids(id);
+  events.push_back(std::move(m));
+  TimerChanges delta;
+  if (core.plan.changes) {
+    Redecided& redecided = *core.redecided;
+    v1::Envelope corrected = CausedEnvelope(command, now);
+    corrected.set_event_id(DerivedEventId("corrected|" + CommandIdentity(command), 0));
+    v1::CaseCorrected* c = corrected.mutable_case_corrected();
+    c->set_caused_by(command.event_id());
+    if (auto day = CommandDay(command)) *c->mutable_caused_by_on() = ToProto(*day);
+    Diff(state, redecided.folded, *c);
+    delta = TimerDelta(subject, state, redecided.folded, settings.warning_lead_days);
+    c->set_state(std::move(redecided.carried));
+    events.push_back(std::move(corrected));
+  }
+  CaseStep step;
+  Record(step, subject, state, std::move(events), now, settings);
+  // The correction's timers are the difference of the two cases (as for a re-drive).
+  if (core.plan.changes) step.timers = std::move(delta);
+  return step;
+}
+
 // A refusal for the command's own fields stands whatever else the case holds: such a
 // command is refused and not kept (nothing a partner sent is stored for nothing).
 // Every other refusal depends on the case, so a command that arrives later may make
@@ -642,6 +777,55 @@ std::string CommandOrder(const v1::Envelope& command) {
       static_cast<int>(static_cast<unsigned>(day.day())) % 100, Rank(command) % 1000,
       valid ? static_cast<long long>(at.seconds() + kFromYearOne) : 0LL, valid ? at.nanos() : 0);
   return head + HexEncode(ContentDigest(command));
+}
+
+MigrationRequest MigrationRequestOf(const v1::CaseMigrateRequested& command) {
+  MigrationRequest r;
+  r.kind = command.pathway();
+  r.from_version = command.from_version();
+  r.to_version = command.to_version();
+  for (const auto& m : command.mapping()) r.mapping[m.from_state()] = m.to_state();
+  r.instance_ids.insert(command.instance_ids().begin(), command.instance_ids().end());
+  return r;
+}
+
+std::optional<Rejection> CheckMigrationRequest(const MigrationRequest& request) {
+  const Definition* from = FindDefinition(request.kind, request.from_version);
+  const Definition* to = FindDefinition(request.kind, request.to_version);
+  if (!from || !to) {
+    return Rejection{"case_migrate_requested", "migrate.unknown_version",
+                     "this engine has no such pathway version"};
+  }
+  if (from == to) {
+    return Rejection{"case_migrate_requested.to_version", "migrate.same_version",
+                     "an instance is migrated to another version"};
+  }
+  auto has = [](const Definition& d, const std::string& s) {
+    return std::find(d.states.begin(), d.states.end(), s) != d.states.end();
+  };
+  for (const auto& [a, b] : request.mapping) {
+    if (!has(*from, a)) {
+      return Rejection{"case_migrate_requested.mapping", "migrate.unknown_state",
+                       "'" + a + "' is not a state of version " + std::to_string(from->version)};
+    }
+    if (!has(*to, b)) {
+      return Rejection{"case_migrate_requested.mapping", "migrate.unknown_state",
+                       "'" + b + "' is not a state of version " + std::to_string(to->version)};
+    }
+  }
+  return std::nullopt;
+}
+
+Migration PlanMigration(const std::string& subject_key, const store::CaseState& state,
+                        const std::vector<v1::Envelope>& log, const MigrationRequest& request,
+                        TimePoint now, const StepSettings& settings) {
+  if (state.erased()) {
+    Migration none;
+    none.before = state;
+    none.after = state;
+    return none;
+  }
+  return Migrate(subject_key, state, log, request, now, settings).plan;
 }
 
 std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
@@ -698,6 +882,19 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
       return step;
     }
     return Redrive(state, command, *log, now, settings);
+  }
+  if (command.has_case_migrate_requested() && !state.erased()) {
+    if (command.event_id().empty())
+      return Refuse(command, Rejection{"event_id", "required", "an event id is required"}, now);
+    if (!CommandDay(command))
+      return Refuse(command, Rejection{"occurred_at", "required", "occurred_at is required"}, now);
+    if (state.history_length() == 0) return CaseStep{};  // no case: nothing to move
+    if (!log) {
+      CaseStep step;
+      step.needs_log = true;
+      return step;
+    }
+    return MigrateStep(state, command, *log, now, settings);
   }
   if (state.erased() || !IsRedecidable(command)) {
     Decision decision = Decide(state, command, now, settings.decide);

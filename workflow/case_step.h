@@ -96,7 +96,10 @@ struct CaseStep {
 // A CaseRedriveRequested (an operator's re-drive, docs/operations.md) re-decides the
 // case from `log` without the commands it names (withdrawn for good: a CommandsWithdrawn
 // in the history) and records the differences as one CaseCorrected caused by it; when
-// nothing would change, nothing is recorded. It needs the log like a late command.
+// nothing would change, nothing is recorded. It needs the log like a late command. A
+// CaseMigrateRequested (PlanMigration below) moves the instances it names that can move
+// and records PathwaysMigrated and, when anything else changes, one CaseCorrected caused
+// by it; nothing when nothing would move. It needs the log too.
 //
 // The step for `command` (routed: subject_key set) against `state` at `now`. `log`:
 // the case's kept commands (CommandsOf its history), or null until needs_log asks.
@@ -104,6 +107,55 @@ CaseStep DecideCommand(const pathway::store::v1::CaseState& state,
                        const pathway::v1::Envelope& command, TimePoint now,
                        const StepSettings& settings,
                        const std::vector<pathway::v1::Envelope>* log = nullptr);
+
+// A migration (CaseMigrateRequested; docs/operations.md, "migrate"; decision 128): the
+// instances of one pathway at `from_version` moved to `to_version` by re-deciding the
+// case with them pinned to it.
+struct MigrationRequest {
+  pathway::v1::PathwayKind kind = pathway::v1::PATHWAY_KIND_UNSPECIFIED;
+  uint32_t from_version = 0;
+  uint32_t to_version = 0;
+  std::map<std::string, std::string> mapping;  // state at from_version -> at to_version
+  std::set<std::string> instance_ids;          // empty: every instance at from_version
+};
+MigrationRequest MigrationRequestOf(const pathway::v1::CaseMigrateRequested& command);
+
+// Why a request cannot be carried out at all (an unknown pathway or version, the same
+// version twice, a state in the mapping that is not a state of its version), naming the
+// state; nullopt when it can.
+std::optional<Rejection> CheckMigrationRequest(const MigrationRequest& request);
+
+// One instance a migration looked at.
+struct InstanceMigration {
+  std::string instance_id;
+  std::string state;     // its state now
+  std::string to_state;  // the mapping's state for it ("" when its state is not mapped)
+  bool moved = false;
+  // Why it is not moved, naming states only: its state is not in the mapping, or
+  // re-decided under the new version it ends in another state than the mapping says.
+  std::string why;
+};
+
+struct Migration {
+  std::vector<InstanceMigration> instances;  // each instance in scope, in case order
+  std::map<std::string, uint32_t> moved;     // instance id -> the version it moves to
+  // The case before (timers due by `now` fired, the moved instances' version set) and
+  // after (re-decided with them pinned to the new version): equal unless the move
+  // changes deadlines, steps or refusals (`changes`).
+  pathway::store::v1::CaseState before;
+  pathway::store::v1::CaseState after;
+  bool changes = false;
+};
+
+// The migration of the case of `subject_key` (`state`, its kept commands `log`) at
+// `now`: the engine's decision of a CaseMigrateRequested and `pathwayctl migrate`'s
+// dry run both call it. An instance moves when its state is mapped and, re-decided
+// under the new version, it ends in the mapped state; instances are re-checked until
+// every one kept moving does.
+Migration PlanMigration(const std::string& subject_key, const pathway::store::v1::CaseState& state,
+                        const std::vector<pathway::v1::Envelope>& log,
+                        const MigrationRequest& request, TimePoint now,
+                        const StepSettings& settings);
 
 // The commands kept in a case's history (CommandRecorded), in the order kept, without
 // those an operator's re-drive withdrew (CommandsWithdrawn).

@@ -36,6 +36,12 @@ constexpr Entry kByFullName[] = {
     {"pathway.v1.CaseRedriveRequested.withdraw_event_ids", kIdentifier},
     {"pathway.v1.CommandsWithdrawn.event_ids", kIdentifier},
     {"pathway.v1.CommandsWithdrawn.operation_id", kIdentifier},
+    {"pathway.v1.CaseMigrateRequested.operation_id", kIdentifier},
+    {"pathway.v1.CaseMigrateRequested.instance_ids", kIdentifier},
+    {"pathway.v1.StateMapping.from_state", kIdentifier},
+    {"pathway.v1.StateMapping.to_state", kIdentifier},
+    {"pathway.v1.PathwaysMigrated.operation_id", kIdentifier},
+    {"pathway.v1.PathwaysMigrated.instance_ids", kIdentifier},
     // Retention (history only; never a command).
     {"pathway.v1.HistoryTrimmed.through_order", kIdentifier},
 };

@@ -32,11 +32,11 @@ bool Definition::IsWaiting(std::string_view state) const {
 }
 
 std::span<const Definition* const> AllDefinitions() {
-  static const std::array<const Definition*, 7> all = {
+  static const std::array<const Definition*, 8> all = {
       &pathways::ReferralIntakeV1(),        &pathways::EhcNeedsAssessmentV1(),
       &pathways::AnnualReviewV1(),          &pathways::NeurodevelopmentalV1(),
-      &pathways::PreparingForAdulthoodV1(), &pathways::ExceptionalNeedsGrantV1(),
-      &pathways::DisagreementV1()};
+      &pathways::NeurodevelopmentalV2(),    &pathways::PreparingForAdulthoodV1(),
+      &pathways::ExceptionalNeedsGrantV1(), &pathways::DisagreementV1()};
   return all;
 }
 

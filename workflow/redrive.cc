@@ -75,4 +75,25 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
   return plan;
 }
 
+MigratePlan PlanMigrate(const std::string& subject_key, const store::CaseState& stored,
+                        const std::vector<v1::Envelope>& history, const MigrationRequest& request,
+                        TimePoint now, const StepSettings& settings) {
+  MigratePlan plan;
+  if (stored.erased()) {
+    plan.erased = true;
+    plan.after = stored;
+    return plan;
+  }
+  Migration m = PlanMigration(subject_key, stored, CommandsOf(history), request, now, settings);
+  plan.instances = std::move(m.instances);
+  plan.moved = m.moved.size();
+  plan.changes = m.changes;
+  if (m.changes) {
+    DiffCases(m.before, m.after, plan.diff);
+    plan.fields = FieldDifferences(m.before, m.after);
+  }
+  plan.after = std::move(m.after);
+  return plan;
+}
+
 }  // namespace pathway::workflow

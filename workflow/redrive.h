@@ -52,4 +52,23 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const pathway::store::v1
                         const std::vector<pathway::v1::Envelope>& history,
                         const RedriveFilter& filter, TimePoint now, const StepSettings& settings);
 
+// Migration (docs/operations.md, "migrate"): what moving a case's instances of one
+// pathway from one definition version to another would do, computed with the engine's
+// own decision of a CaseMigrateRequested (PlanMigration).
+struct MigratePlan {
+  bool erased = false;                       // nothing to migrate
+  std::vector<InstanceMigration> instances;  // each instance in scope: moved or why not
+  size_t moved = 0;                          // how many move
+  bool changes = false;                      // a move changes deadlines, steps or refusals
+  pathway::v1::CaseCorrected diff;           // what changes
+  std::vector<std::string> fields;           // the fields that change (paths, never values)
+  pathway::store::v1::CaseState after;       // the migrated case (timers due by `now` fired)
+};
+
+// The plan for the case of `subject_key` (`stored`, its opened `history`) at `now`.
+MigratePlan PlanMigrate(const std::string& subject_key, const pathway::store::v1::CaseState& stored,
+                        const std::vector<pathway::v1::Envelope>& history,
+                        const MigrationRequest& request, TimePoint now,
+                        const StepSettings& settings);
+
 }  // namespace pathway::workflow

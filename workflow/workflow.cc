@@ -143,6 +143,29 @@ std::string InstanceId(const std::string& subject_key, const Definition& d,
       .substr(0, 32);
 }
 
+}  // namespace
+
+const Definition* StartDefinition(v1::PathwayKind kind, const std::string& subject_key,
+                                  const std::string& reference, const DecideOptions& options) {
+  const Definition* latest = LatestDefinition(kind);
+  if (!latest) return nullptr;
+  if (options.versions && !options.versions->empty()) {
+    auto it = options.versions->find(InstanceId(subject_key, *latest, reference));
+    if (it != options.versions->end()) {
+      if (const Definition* d = FindDefinition(kind, it->second)) return d;
+    }
+  }
+  if (options.start_versions) {
+    auto it = options.start_versions->find(kind);
+    if (it != options.start_versions->end()) {
+      if (const Definition* d = FindDefinition(kind, it->second)) return d;
+    }
+  }
+  return latest;
+}
+
+namespace {
+
 // The step an Outcome records: the command's own, or one the command implies.
 struct StepRecord {
   std::string_view step;
@@ -429,7 +452,8 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
 
   const store::PathwayInstance* instance = FindInstance(state, info.kind, info.reference);
   const Definition* def =
-      instance ? FindDefinition(info.kind, instance->version()) : LatestDefinition(info.kind);
+      instance ? FindDefinition(info.kind, instance->version())
+               : StartDefinition(info.kind, command.subject_key(), info.reference, options);
   const Transition* transition = def ? def->Find(info.step) : nullptr;
   if (!transition) return Reject(NotACommand());
   std::string title(def->title);
@@ -739,6 +763,15 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       state = std::move(before);
       state.set_history_length(kept_from + 1);
       state.set_history_kept_from(kept_from);
+      break;
+    }
+    case v1::Envelope::kPathwaysMigrated: {
+      // An operator's migration: the instances named keep running under the new
+      // version (a CaseCorrected follows when anything else changed).
+      const auto& m = event.pathways_migrated();
+      for (const auto& id : m.instance_ids()) {
+        if (auto* instance = FindInstanceById(state, id)) instance->set_version(m.to_version());
+      }
       break;
     }
     case v1::Envelope::kCaseCorrected: {

@@ -9,6 +9,7 @@
 // set are fired by the timers of workflow/timers.h.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,7 +81,25 @@ struct DecideOptions {
   // re-decided: their events are folded into the case and dropped, and Apply reads
   // only a pathway event's payload.
   bool whole_events = true;
+  // Instance id -> the definition version an instance of that id starts under. A
+  // running instance keeps the version it started with: a re-decision of the case
+  // (workflow/case_step.h) pins each instance it holds to its own version, and a
+  // migration (CaseMigrateRequested) pins the instances it moves to the new one.
+  // Instance ids do not depend on the version. Null or absent: start versions below.
+  // Not owned.
+  const std::map<std::string, uint32_t>* versions = nullptr;
+  // Pathway kind -> the version a new instance not pinned above starts under (a
+  // deployment that has not yet started new instances on a newer version, and tests
+  // that start on an older one). Null or absent: the latest (LatestDefinition). Not
+  // owned.
+  const std::map<pathway::v1::PathwayKind, uint32_t>* start_versions = nullptr;
 };
+
+// The definition a new instance of `kind` with `reference` for `subject_key` starts
+// under, as `options` pin it: its pinned version, else the start version of its kind,
+// else the latest (also when the version named is not in this binary).
+const Definition* StartDefinition(pathway::v1::PathwayKind kind, const std::string& subject_key,
+                                  const std::string& reference, const DecideOptions& options);
 
 // The decision for `command` against `state` at `now`. `command.subject_key()` must
 // be set (the intake stage sets it).

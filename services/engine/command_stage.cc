@@ -265,7 +265,9 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
 workflow::StepSettings CommandStage::StepSettings() const {
   const EngineOptions& options = context_.options;
   return {.decide = {.identity_hold_days = options.identity_hold_days,
-                     .sharing = options.statutory_sharing ? &*options.statutory_sharing : nullptr},
+                     .sharing = options.statutory_sharing ? &*options.statutory_sharing : nullptr,
+                     .start_versions =
+                         options.start_versions.empty() ? nullptr : &options.start_versions},
           .warning_lead_days = options.warning_lead_days,
           .max_history_per_case = options.max_history_per_case};
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "pathway/v1/config.pb.h"
+#include "pathway/v1/pathways.pb.h"
 
 namespace pathway::engine {
 
@@ -44,6 +45,10 @@ struct EngineOptions {
   // Sharing the law allows without consent (config/statutory_sharing.json); none if
   // unset: then only an agency's own facts and consented ones are shared.
   std::optional<pathway::v1::StatutorySharing> statutory_sharing;
+  // Pathway kind -> the definition version new instances start under; absent: the
+  // latest (workflow::DecideOptions::start_versions). Running instances keep theirs
+  // whatever this says; `pathwayctl migrate` moves them (docs/operations.md).
+  std::map<pathway::v1::PathwayKind, uint32_t> start_versions;
   // Events kept per case. A command that would grow a case beyond this is rejected
   // (rule history_limit) so one runaway subject cannot grow without bound.
   uint64_t max_history_per_case = 10000;

@@ -27,6 +27,9 @@ int RunRedrive(std::span<char* const> args);
 // pathwayctl redrive --from-inbound (redrive_inbound.cc): messages of pathway.inbound.v1
 // judged against the stores; the ones never decided sent again.
 int RunRedriveFromInbound(std::span<char* const> args);
+// pathwayctl migrate --pathway NAME --from V1 --to V2 --mapping FILE (scope)
+//                   (--dry-run | --apply) --operator ID --reason TEXT [--json] ...
+int RunMigrate(std::span<char* const> args);
 // pathwayctl inspect (--subject-key K | --nhs-number-file F | --instance ID)
 //                   --operator ID --reason TEXT [--json] ...
 int RunInspect(std::span<char* const> args);

@@ -313,6 +313,10 @@ constexpr std::array kSubcommands = {
                "what re-deciding cases would change, a partner's messages left out "
                "(operations; audited; dry run)",
                RunRedrive},
+    Subcommand{"migrate",
+               "move running pathway instances to a new definition version (operations; "
+               "audited; dry run)",
+               RunMigrate},
     Subcommand{"deadletters", "list, show, resubmit or discard dead letters (audited)",
                RunDeadLetters},
     Subcommand{"backup", "copy a running engine's stores into a backup (operations; audited)",

@@ -56,6 +56,34 @@ Status RedriveSender::Send(const std::string& subject, const std::vector<std::st
   }
 }
 
+Status RedriveSender::SendMigration(const std::string& subject,
+                                    pathway::v1::CaseMigrateRequested request) {
+  pathway::v1::Envelope e;
+  e.set_event_id(HexEncode(Sha256("migrate|" + operation_id_ + "|" + subject)).substr(0, 32));
+  e.set_subject_key(subject);
+  const auto micros = time_.Now().time_since_epoch().count();
+  e.mutable_occurred_at()->set_seconds(micros / 1'000'000);
+  e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  e.mutable_source()->set_agency("pathway");
+  e.mutable_source()->set_system("pathwayctl");
+  e.mutable_actor()->set_id(operator_id_);
+  e.mutable_actor()->set_role("operations");
+  e.set_correlation_id(operation_id_);
+  request.set_operation_id(operation_id_);
+  *e.mutable_case_migrate_requested() = std::move(request);
+  const std::string value = e.SerializeAsString();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
+  for (;;) {
+    Status s = producer_->Produce(std::string(topics::kCommands), subject, value, 0);
+    if (s) return {};
+    if (s.error().code != bus::make_error_code(bus::errc::kQueueFull) ||
+        std::chrono::steady_clock::now() > deadline) {
+      return s;
+    }
+    producer_->Poll(std::chrono::milliseconds(100));
+  }
+}
+
 Status RedriveSender::Confirm() {
   if (Status s = producer_->Flush(std::chrono::seconds(35)); !s) return s;
   if (!failure_.empty()) return Error{bus::make_error_code(bus::errc::kDelivery), failure_};

@@ -1,4 +1,5 @@
-// Sends re-drive commands (CaseRedriveRequested) to the engine on pathway.commands.v1,
+// Sends re-drive commands (CaseRedriveRequested) and migrations (CaseMigrateRequested)
+// to the engine on pathway.commands.v1,
 // keyed by the subject so the producer places each on the partition the engine keeps
 // the child on (the intake stage's key and partitioner), and confirms them. Used by
 // `redrive --apply` and `rebuild --repair` (docs/operations.md).
@@ -12,6 +13,7 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
+#include "pathway/v1/envelope.pb.h"
 #include "services/bus/kafka_bus.h"
 
 namespace pathway::ctl {
@@ -28,6 +30,9 @@ class RedriveSender {
 
   // Queues the re-drive of `subject` without the kept commands `withdraw` names.
   Status Send(const std::string& subject, const std::vector<std::string>& withdraw);
+  // Queues the migration of `subject`'s instances (`request`, its operation id set
+  // here): a CaseMigrateRequested (`pathwayctl migrate --apply`).
+  Status SendMigration(const std::string& subject, pathway::v1::CaseMigrateRequested request);
   // Waits (bounded) until every command sent is confirmed; the first failure otherwise.
   Status Confirm();
 

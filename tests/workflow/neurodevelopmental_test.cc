@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -181,10 +182,16 @@ TEST_F(Nd, TheClockRunsFromTheReferralNotTheAcceptance) {
   EXPECT_EQ(Date(Instance().started_on()), "2025-02-03");
 }
 
-TEST_F(Nd, AdhdAndDualAssessmentsUseTheSameThirteenWeeks) {
-  // Local decision: NICE sets no ADHD waiting standard, so QS51's 13 weeks is applied to
-  // ADHD; a dual assessment includes the autism assessment, so QS51 applies as it stands.
+TEST_F(Nd, Version1AppliesQs51ThirteenWeeksToAdhdAndDual) {
+  // Version 1's local decision: NICE sets no ADHD waiting standard, so QS51's 13 weeks is
+  // applied to ADHD; a dual assessment includes the autism assessment, so QS51 applies as
+  // it stands. Instances started under version 1 keep it (decision 128).
+  const std::map<v1::PathwayKind, uint32_t> start{{v1::PATHWAY_KIND_NEURODEVELOPMENTAL, 1}};
+  DecideOptions options;
+  options.start_versions = &start;
+  sim = Simulator(pathway::testing::SubjectKey, kDefaultWarningLeadDays, options);
   Accept("a", Acceptance("2025-03-03", "2025-03-03").Assessment(v1::ND_ASSESSMENT_TYPE_ADHD));
+  EXPECT_EQ(Instance().version(), 1u);
   EXPECT_EQ(Due("first_appointment"), "2025-06-02");
   EXPECT_EQ(Deadline("first_appointment").rule(),
             "Local standard: NICE QS51 13 weeks from referral to first appointment, applied to "
@@ -197,6 +204,61 @@ TEST_F(Nd, AdhdAndDualAssessmentsUseTheSameThirteenWeeks) {
   ASSERT_NE(dual, nullptr);
   EXPECT_EQ(Date(dual->due()), "2025-06-02");
   EXPECT_NE(dual->rule().find("NICE QS51 statement 1"), std::string::npos);
+}
+
+TEST_F(Nd, Version2AppliesTheEighteenWeekStandardToAdhdOnly) {
+  // Version 2: an ADHD-only assessment's first appointment is due under the NHS
+  // Constitution's 18 weeks referral to treatment; autism and dual keep QS51's 13 weeks.
+  // New instances start on the latest version.
+  Accept("a", Acceptance("2025-03-03", "2025-03-03").Assessment(v1::ND_ASSESSMENT_TYPE_ADHD));
+  EXPECT_EQ(Instance().version(), 2u);
+  EXPECT_EQ(Due("first_appointment"), "2025-07-07");
+  EXPECT_NE(Deadline("first_appointment").rule().find("NHS Constitution: 18 weeks"),
+            std::string::npos);
+  Accept("b", Acceptance("2025-03-03", "2025-03-04")
+                  .Assessment(v1::ND_ASSESSMENT_TYPE_DUAL)
+                  .Reference("RV5-ND-25-0043"));
+  const store::Deadline* dual = FindDeadline(Instance("RV5-ND-25-0043"), "first_appointment");
+  ASSERT_NE(dual, nullptr);
+  EXPECT_EQ(Date(dual->due()), "2025-06-02");
+  EXPECT_NE(dual->rule().find("NICE QS51 statement 1"), std::string::npos);
+  EXPECT_EQ(Instance("RV5-ND-25-0043").version(), 2u);
+}
+
+TEST_F(Nd, ALateCommandReDecidesAVersion1InstanceAsVersion1) {
+  // The latent bug decision 128 fixes: a late command re-decides the case from its kept
+  // commands, which started every instance again on the latest version.
+  const std::map<v1::PathwayKind, uint32_t> start{{v1::PATHWAY_KIND_NEURODEVELOPMENTAL, 1}};
+  DecideOptions options;
+  options.start_versions = &start;
+  sim = Simulator(pathway::testing::SubjectKey, kDefaultWarningLeadDays, options);
+  Accept("a", Acceptance("2025-03-03", "2025-03-03").Assessment(v1::ND_ASSESSMENT_TYPE_ADHD));
+  Support("s2", "2025-03-20", "parent workshop");
+  ASSERT_EQ(Instance().version(), 1u);
+
+  // The engine's settings (new instances on version 2) and a command dated before the
+  // last one.
+  const auto& child = Child();
+  v1::Envelope late = Command("s1", "2025-03-25", [&](v1::Envelope& e) {
+    auto* c = e.mutable_nd_support_offered();
+    c->set_referral_id(kReferral);
+    *c->mutable_offered_on() = Day("2025-03-10");
+    c->set_support("sleep clinic");
+  });
+  const std::string subject = pathway::testing::SubjectKey(pathway::testing::kValidNhsNumber);
+  late.set_subject_key(subject);
+  const std::vector<v1::Envelope> log = CommandsOf(child.events);
+  const CaseStep step =
+      DecideCommand(child.state, late, pathway::testing::At("2025-03-25"), StepSettings{}, &log);
+  ASSERT_TRUE(step.new_state.has_value());
+  ASSERT_EQ(step.new_state->pathways_size(), 1);
+  EXPECT_EQ(step.new_state->pathways(0).version(), 1u);
+  EXPECT_EQ(Date(FindDeadline(step.new_state->pathways(0), "first_appointment")->due()),
+            "2025-06-02");
+  // And so does an operator's re-decision.
+  const store::CaseState redecided = RedecideFromLog(
+      subject, child.state, log, pathway::testing::At("2025-03-25"), StepSettings{});
+  EXPECT_EQ(redecided.pathways(0).version(), 1u);
 }
 
 TEST_F(Nd, FirstAppointmentOnTheDueDateIsMet) {

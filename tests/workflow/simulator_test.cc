@@ -78,8 +78,9 @@ TEST(Simulator, EhcAssessmentHistoryWrittenFromTheCodeOfPractice) {
 TEST(Simulator, OneChildAcrossFivePathwaysAndFourAgencies) {
   // A school's referral for possible ADHD (13 January 2025) is screened with early help
   // and accepted onto the neurodevelopmental and EHC pathways; the trust's first
-  // appointment is 8 days late; the council refuses to assess (with appeal rights), the
-  // parent disagrees, mediation within 30 days resolves it, a new request is assessed.
+  // appointment is in time (version 1 made it 8 days late); the council refuses to assess (with
+  // appeal rights), the parent disagrees, mediation within 30 days resolves it, a new request is
+  // assessed.
   Simulator sim(Key);
   for (const auto& e : ReadHistory("multi_pathway_child.jsonl")) sim.Process(e, OccurredAt(e));
   sim.AdvanceTo(*ParseDate("2025-07-31"));
@@ -106,8 +107,10 @@ TEST(Simulator, OneChildAcrossFivePathwaysAndFourAgencies) {
                                                         {"EHC-25-0300", "refused_to_assess"},
                                                         {"DIS-25-0012", "resolved"},
                                                         {"EHC-25-0377", "assessing"}}));
-  // NICE QS51: 13 weeks from the referral, not from acceptance.
-  EXPECT_EQ(deadlines["ND-25-0101/first_appointment"], "2025-04-14 BREACHED 2025-04-22");
+  // An ADHD-only assessment started on version 2: 18 weeks from the referral (NHS
+  // Constitution), not from acceptance. Version 1's 13 weeks (QS51 applied locally) would
+  // have been breached on 14 April: PlanMigrate's tests move exactly this child.
+  EXPECT_EQ(deadlines["ND-25-0101/first_appointment"], "2025-05-19 MET 2025-04-22");
   EXPECT_EQ(deadlines["EHC-25-0300/decision_to_assess"], "2025-03-17 MET 2025-03-17");
   EXPECT_EQ(deadlines["DIS-25-0012/mediation_advice"], "2025-05-17 MET 2025-04-01");
   EXPECT_EQ(deadlines["DIS-25-0012/mediation"], "2025-05-01 MET 2025-04-28");

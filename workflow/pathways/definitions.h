@@ -9,6 +9,7 @@ const Definition& ReferralIntakeV1();
 const Definition& EhcNeedsAssessmentV1();
 const Definition& AnnualReviewV1();
 const Definition& NeurodevelopmentalV1();
+const Definition& NeurodevelopmentalV2();
 const Definition& PreparingForAdulthoodV1();
 const Definition& ExceptionalNeedsGrantV1();
 const Definition& DisagreementV1();

@@ -1,4 +1,10 @@
-// Neurodevelopmental (autism, ADHD, dual) assessment, version 1.
+// Neurodevelopmental (autism, ADHD, dual) assessment, versions 1 and 2.
+//
+// Version 2 (docs/pathways.md, "Version 2"; docs/decisions.md 128) changes one rule:
+// an ADHD-only assessment's first appointment is due under the NHS Constitution's
+// 18-week referral-to-treatment standard instead of QS51's 13 weeks applied locally
+// (NICE sets no ADHD waiting standard, and QS51 is an autism standard). Autism and
+// dual assessments keep QS51's 13 weeks. States and steps are the same.
 //
 // Sources: NICE Quality Standard QS51 (Autism), statement 1: a diagnostic assessment
 // starts within 3 months of referral; NHS England's Autism Waiting Time Statistics
@@ -32,6 +38,11 @@ constexpr const char* kQs51 =
 // NICE sets no waiting standard for ADHD: the partnership applies QS51's 13 weeks.
 constexpr const char* kQs51Adhd =
     "Local standard: NICE QS51 13 weeks from referral to first appointment, applied to ADHD";
+// Version 2: the NHS Constitution's 18-week referral-to-treatment standard, which the
+// partnership's commissioners apply to ADHD assessment (a consultant-led service).
+constexpr const char* kRttAdhd =
+    "NHS Constitution: 18 weeks from referral to treatment, applied to ADHD-only assessments "
+    "(the first appointment)";
 constexpr const char* kMonthlyContact =
     "Local partnership standard: children waiting at high risk are contacted at least monthly";
 
@@ -47,7 +58,13 @@ bool Pending(const pathway::store::v1::Deadline* d) {
 
 CivilDate NextContactDue(CivilDate from) { return AddMonths(from, 1); }
 
-StepResult Accepted(const StepInput& in) {
+// The first-appointment standard of an ADHD-only assessment: what changed in version 2.
+struct AdhdStandard {
+  int weeks;
+  const char* rule;
+};
+
+StepResult Accepted(const StepInput& in, AdhdStandard adhd) {
   const auto& c = in.command.nd_referral_accepted();
   if (!c.has_referred_on()) return Required("nd_referral_accepted.referred_on");
   auto referred = ToCivil(c.referred_on());
@@ -116,8 +133,8 @@ StepResult Accepted(const StepInput& in) {
   }
   // A dual assessment includes the autism assessment, so QS51 applies to it directly.
   bool adhd_only = c.assessment() == v1::ND_ASSESSMENT_TYPE_ADHD;
-  out.set.push_back(
-      {kFirstAppointment, AddWeeks(*referred, 13), adhd_only ? kQs51Adhd : kQs51, false});
+  out.set.push_back({kFirstAppointment, AddWeeks(*referred, adhd_only ? adhd.weeks : 13),
+                     adhd_only ? adhd.rule : kQs51, false});
   return out;
 }
 
@@ -271,10 +288,11 @@ StepResult DiagnosedImplied(const StepInput& in) {
   return out;
 }
 
-Definition Make() {
+Definition Make(uint32_t version) {
   Definition d;
   d.kind = v1::PATHWAY_KIND_NEURODEVELOPMENTAL;
-  d.version = 1;
+  d.version = version;
+  const AdhdStandard adhd = version >= 2 ? AdhdStandard{18, kRttAdhd} : AdhdStandard{13, kQs51Adhd};
   d.name = "neurodevelopmental";
   d.title = "neurodevelopmental assessment";
   d.states = {kWaiting, kAssessing, kDiagnosed, kClosed, kSupported, kDischarged};
@@ -285,8 +303,10 @@ Definition Make() {
       {"referral_accepted",
        {},
        {kWaiting},
-       "referral accepted (13 weeks from referral to first appointment)",
-       Accepted,
+       version >= 2 ? "referral accepted (13 weeks, ADHD only 18, from referral to first "
+                      "appointment)"
+                    : "referral accepted (13 weeks from referral to first appointment)",
+       [adhd](const StepInput& in) { return Accepted(in, adhd); },
        {"nd_referral_accepted", "referral_id", "accepted_on"}},
       {"risk_assessed",
        {kWaiting},
@@ -364,7 +384,12 @@ Definition Make() {
 }  // namespace
 
 const Definition& NeurodevelopmentalV1() {
-  static const Definition d = Make();
+  static const Definition d = Make(1);
+  return d;
+}
+
+const Definition& NeurodevelopmentalV2() {
+  static const Definition d = Make(2);
   return d;
 }
 

@@ -20,6 +20,7 @@
 #include "tests/common/temp_dir.h"
 #include "tests/common/two_children.h"
 #include "tests/services/pathwayctl/run_ctl.h"
+#include "workflow/pathway.h"
 
 extern char** environ;
 
@@ -615,6 +616,139 @@ TEST_F(PathwayctlRedrive, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIs
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.out, HasSubstr("0 re-drive commands sent"));
   // And the stores still say what their histories say.
+  RunResult rebuilt = Rebuild({"--all"});
+  EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
+}
+
+// pathwayctl migrate (docs/operations.md, "migrate"): child A's ADHD-only assessment and
+// child B's autism assessment started on neurodevelopmental version 1; version 2 changes
+// only the ADHD-only first appointment (18 weeks instead of 13).
+class PathwayctlMigrate : public PathwayctlRebuild {
+ protected:
+  void SetUp() override {
+    PathwayctlRebuild::SetUp();
+    h_.options().start_versions = {{v1::PATHWAY_KIND_NEURODEVELOPMENTAL, 1}};
+    h_.Restart();
+    v1::Envelope adhd =
+        pathway::testing::NdAccepted("nd-a", "ND-1", "2025-03-10", "RQM", "nd-team");
+    adhd.mutable_nd_referral_accepted()->set_assessment(v1::ND_ASSESSMENT_TYPE_ADHD);
+    h_.Publish(adhd);
+    h_.Publish(pathway::testing::NdAccepted("nd-b", "ND-2", "2025-03-10", "RQM", "nd-team",
+                                            kOtherValidNhsNumber));
+    Status s = h_.RunUntilIdle();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    // Rolled forward: new instances on version 2, the running ones still on 1.
+    h_.options().start_versions.clear();
+    h_.Restart();
+    mapping_ = dir_.path() + "/nd-v1-v2.json";
+    std::string json = "{";
+    for (auto st : workflow::FindDefinition(v1::PATHWAY_KIND_NEURODEVELOPMENTAL, 1)->states) {
+      if (json.size() > 1) json += ", ";
+      json += "\"" + std::string(st) + "\": \"" + std::string(st) + "\"";
+    }
+    Write(mapping_, json + "}");
+  }
+  RunResult Migrate(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"migrate",
+                                     "--data-dir",
+                                     h_.data_dir(),
+                                     "--operator",
+                                     "ops.jones",
+                                     "--reason",
+                                     "CHG-2210: ADHD under 18 weeks RTT",
+                                     "--bootstrap-servers",
+                                     cluster_->BootstrapServers(),
+                                     "--pathway",
+                                     "neurodevelopmental",
+                                     "--from",
+                                     "1",
+                                     "--to",
+                                     "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return testing::RunCtl(dir_.path(), args);
+  }
+  std::string mapping_;
+};
+
+TEST_F(PathwayctlMigrate, ADryRunListsEveryVersion1InstanceAndExactlyTheChildItChanges) {
+  RunResult r = Migrate({"--all", "--dry-run", "--mapping", mapping_});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("subject " + subject_a_ + " (partition"));
+  EXPECT_THAT(r.out, HasSubstr("deadline first_appointment"));
+  EXPECT_THAT(r.out, HasSubstr("2 cases read, 2 instances to move (1 cases would change)"));
+  EXPECT_THAT(r.out, HasSubstr("nothing was changed"));
+  // B's autism assessment moves and changes nothing; only A's deadline is listed.
+  const size_t b = r.out.find("subject " + subject_b_);
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_THAT(r.out.substr(b), Not(HasSubstr("deadline")));
+
+  // A state left out of the mapping: listed, not moved.
+  Write(mapping_, "{\"assessing\": \"assessing\"}");
+  RunResult unmapped = Migrate({"--all", "--dry-run", "--mapping", mapping_, "--json"});
+  ASSERT_EQ(unmapped.exit_code, 0) << unmapped.err;
+  EXPECT_THAT(unmapped.out, HasSubstr("\"instances_moved\":0"));
+  EXPECT_THAT(unmapped.out, HasSubstr("its state 'waiting' is not in the mapping"));
+  // A state neither version has: refused before anything is read.
+  Write(mapping_, "{\"waitng\": \"waiting\"}");
+  RunResult bad = Migrate({"--all", "--dry-run", "--mapping", mapping_});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("'waitng' is not a state of version 1"));
+}
+
+TEST_F(PathwayctlMigrate, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIsSentTwice) {
+  RunResult applied = Migrate({"--all", "--apply", "--mapping", mapping_});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
+  EXPECT_THAT(applied.out, HasSubstr("2 migration commands sent to the engine"));
+  RunResult sent =
+      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
+                                    "--topic", std::string(topics::kCommands), "--from-beginning",
+                                    "--max", "2", "--timeout", "30"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  std::vector<v1::Envelope> migrations;
+  std::stringstream lines(sent.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    v1::Envelope e;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
+    ASSERT_TRUE(e.has_case_migrate_requested());
+    migrations.push_back(std::move(e));
+  }
+  ASSERT_EQ(migrations.size(), 2u);
+  const std::string commands(topics::kCommands);
+  const auto deliver = [&] {
+    for (const auto& m : migrations) {
+      h_.broker().Append(commands, h_.broker().PartitionFor(commands, m.subject_key()),
+                         m.subject_key(), m.SerializeAsString());
+    }
+    Status s = h_.RunUntilIdle();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+  };
+  deliver();
+  const auto corrections = [&] {
+    int n = 0;
+    for (const auto& e : h_.Read(topics::kEvents)) {
+      if (!e.has_case_corrected()) continue;
+      ++n;
+      EXPECT_EQ(e.subject_key(), subject_a_);
+    }
+    return n;
+  };
+  EXPECT_EQ(corrections(), 1);
+  for (const auto& subject : {subject_a_, subject_b_}) {
+    auto loaded = h_.StoreFor(subject).LoadCase(subject);
+    ASSERT_TRUE(loaded.ok() && loaded->has_value());
+    for (const auto& p : (*loaded)->pathways()) {
+      if (p.pathway() == v1::PATHWAY_KIND_NEURODEVELOPMENTAL) {
+        EXPECT_EQ(p.version(), 2u);
+      }
+    }
+  }
+  // Delivered again, then run again: nothing new, nothing left to send.
+  deliver();
+  EXPECT_EQ(corrections(), 1);
+  RunResult again = Migrate({"--all", "--apply", "--mapping", mapping_});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("0 migration commands sent"));
   RunResult rebuilt = Rebuild({"--all"});
   EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.out;
 }
