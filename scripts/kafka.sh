@@ -372,6 +372,14 @@ cmd_start() {
     || die "--base-port must be in 1024..64000"
   cmd_fetch
   mkdir -p "$DIR"
+  # A broker maps every log index into memory; under a virtual memory limit (ulimit -v,
+  # e.g. one set for a build in the same shell) those maps fail once topics have been
+  # recreated a few times ("IOException: Map failed" in server.log) and acks=all writes
+  # time out. Say so: the tests then fail far from the cause.
+  local vlimit
+  vlimit=$(ulimit -v)
+  [[ $vlimit == unlimited ]] \
+    || log "warning: virtual memory is limited to ${vlimit} KiB (ulimit -v): the brokers' index maps may fail; start Kafka without it"
 
   # Serialize starts on this machine so concurrent ones do not pick the same free ports.
   exec 9>"$START_LOCK"

@@ -39,6 +39,7 @@
 #include "services/topics.h"
 #include "tests/common/fixtures.h"
 #include "tests/integration/engine_process.h"
+#include "tests/integration/read_topic.h"
 #include "tests/services/pathwayctl/run_ctl.h"
 
 extern char** environ;
@@ -84,22 +85,6 @@ std::string FixableReferral() {
     field.push_back(static_cast<char>((n & 0x7f) | 0x80));
   }
   return e.SerializeAsString() + field + attachment;
-}
-
-// Every record of `topic` up to its end now.
-std::vector<bus::Message> ReadTopic(const std::string& bootstrap, std::string_view topic) {
-  bus::KafkaConfig config;
-  config.bootstrap_servers = bootstrap;
-  auto consumer = bus::NewKafkaConsumer(config, "");
-  EXPECT_TRUE(consumer.ok());
-  std::vector<bus::Message> out;
-  if (!consumer.ok()) return out;
-  Status s = ctl::ReadToEnd(**consumer, std::string(topic),
-                            std::chrono::steady_clock::now() + std::chrono::seconds(30),
-                            [&](const bus::Message& m) { out.push_back(m); });
-  EXPECT_TRUE(s.ok()) << s.error().ToString();
-  (*consumer)->Close();
-  return out;
 }
 
 // How the engine answered the referral: ReferralReceived copies on pathway.events.v1,

@@ -140,9 +140,8 @@ Days FixedDay() { return Days{std::chrono::year{2026} / 1 / 5}; }
 using loadgen::RewriteNhs;
 using loadgen::VisitMessages;
 
-// Moves the dates of a command (all but dates of birth) to the fixed clock's day, keeping
-// how far a date lay after the day the command occurred (a future date stays as far in
-// the future). Deadlines then fall due after the fixed day: no timer fires mid-stream.
+}  // namespace
+
 void MoveDatesToFixedDay(v1::Envelope& e) {
   Days occurred = std::chrono::floor<std::chrono::days>(
       std::chrono::sys_seconds{std::chrono::seconds{e.occurred_at().seconds()}});
@@ -158,6 +157,8 @@ void MoveDatesToFixedDay(v1::Envelope& e) {
       std::chrono::duration_cast<std::chrono::seconds>(FixedDay().time_since_epoch()).count() +
       8 * 3600);
 }
+
+namespace {
 
 // Sets the first date of a command's payload (not a date of birth) 30 days ahead.
 bool MoveFirstDateToFuture(v1::Envelope& e) {
@@ -281,7 +282,8 @@ std::string InboundStream::Summary() const {
   return s.str();
 }
 
-InboundStream GenerateInboundStream(uint64_t seed, size_t min_messages, int partitions) {
+InboundStream GenerateInboundStream(uint64_t seed, size_t min_messages, int partitions,
+                                    StreamMix mix) {
   const std::vector<Template> templates = LoadTemplates();
   std::mt19937_64 rng(seed);
   auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
@@ -325,6 +327,7 @@ InboundStream GenerateInboundStream(uint64_t seed, size_t min_messages, int part
       seq.insert(seq.begin() + static_cast<std::ptrdiff_t>(pick(seq.size() + 1)), std::move(m));
     };
     auto insert = [&](const v1::Envelope& e) {
+      if (!mix.invalid) return;
       insert_at_random({partition, e.event_id().empty() ? prefix + "no-id" : e.event_id(),
                         e.SerializeAsString()});
       ++stream.invalid;
@@ -362,12 +365,12 @@ InboundStream GenerateInboundStream(uint64_t seed, size_t min_messages, int part
       insert(e);
     }
     // Dead letters.
-    if (chance(0.06)) {
+    if (chance(0.06) && mix.undecodable) {
       insert_at_random({partition, prefix + "garbage",
                         std::string("\x0a\xff\xff not an envelope ", 21) + prefix});
       ++stream.undecodable;
     }
-    if (chance(0.04)) {
+    if (chance(0.04) && mix.undecodable) {
       insert_at_random(
           {partition, prefix + "newer", UnknownPayload(prefix + "newer").SerializeAsString()});
       ++stream.undecodable;
@@ -439,10 +442,15 @@ TestCluster::~TestCluster() {
 }
 
 void RecreatePathwayTopics(const std::string& bootstrap, int partitions) {
-  bus::KafkaConfig config;
-  config.bootstrap_servers = bootstrap;
   std::vector<std::string> names;
   for (auto t : topics::kAll) names.emplace_back(t);
+  RecreateTopics(bootstrap, names, partitions);
+}
+
+void RecreateTopics(const std::string& bootstrap, const std::vector<std::string>& names,
+                    int partitions) {
+  bus::KafkaConfig config;
+  config.bootstrap_servers = bootstrap;
   if (auto s = bus::DeleteTopics(config, names, std::chrono::seconds(90)); !s.ok()) {
     Fail("delete topics: " + s.error().ToString());
   }
@@ -467,7 +475,7 @@ void RecreatePathwayTopics(const std::string& bootstrap, int partitions) {
       all = all && ready->count(name) && ready->at(name) == partitions;
     }
     if (all) return;
-    if (Clock::now() >= deadline) Fail("pathway topics not ready after 60 s");
+    if (Clock::now() >= deadline) Fail("topics not ready after 60 s");
     std::this_thread::sleep_for(kPollInterval);
   }
 }
@@ -937,28 +945,40 @@ EngineConfig NamedEngineConfig(const TestCluster& cluster, const WorkDir& dir,
 
 RunOutcome ReferenceRun(const InboundStream& stream, const std::string& key_file,
                         const WorkDir& dir) {
+  return ReferenceRun(std::vector<std::vector<InboundMessage>>{stream.messages}, key_file, dir,
+                      nullptr);
+}
+
+RunOutcome ReferenceRun(const std::vector<std::vector<InboundMessage>>& stages,
+                        const std::string& key_file, const WorkDir& dir,
+                        std::vector<int64_t>* progress) {
   auto started = Clock::now();
   auto cluster = TestCluster::Mock(1);
-  Publish(cluster->bootstrap(), stream);
   KafkaProbe probe(cluster->bootstrap());
   const EngineConfig config =
       NamedEngineConfig(*cluster, dir, "reference", key_file, UniqueGroupPrefix("reference"));
   EngineProcess engine(config);
-  engine.Start();
-  std::string detail;
-  bool exited = false;
-  bool caught_up = WaitUntilCaughtUp(
-      probe, config.group_prefix, std::chrono::seconds(240),
-      [&] {
-        if (!exited && !engine.Running()) exited = true;
-      },
-      &detail);
-  if (exited) Fail("the reference engine exited on its own:\n" + engine.LogTail());
-  if (!caught_up) Fail("the reference run did not finish (" + detail + "):\n" + engine.LogTail());
-  auto status = engine.Terminate(std::chrono::seconds(40));
-  if (status != 0) {
-    Fail("the reference engine did not exit 0 on SIGTERM (" +
-         (status ? std::to_string(*status) : std::string("timeout")) + "):\n" + engine.LogTail());
+  for (const auto& stage : stages) {
+    Publish(cluster->bootstrap(), stage);
+    engine.Start();
+    std::string detail;
+    bool exited = false;
+    bool caught_up = WaitUntilCaughtUp(
+        probe, config.group_prefix, std::chrono::seconds(240),
+        [&] {
+          if (!exited && !engine.Running()) exited = true;
+        },
+        &detail);
+    if (exited) Fail("the reference engine exited on its own:\n" + engine.LogTail());
+    if (!caught_up) {
+      Fail("the reference run did not finish (" + detail + "):\n" + engine.LogTail());
+    }
+    auto status = engine.Terminate(std::chrono::seconds(40));
+    if (status != 0) {
+      Fail("the reference engine did not exit 0 on SIGTERM (" +
+           (status ? std::to_string(*status) : std::string("timeout")) + "):\n" + engine.LogTail());
+    }
+    if (progress) progress->push_back(Progress(probe).value_or(0));
   }
   RunOutcome outcome;
   ReadOutputs(cluster->bootstrap(), outcome, std::chrono::seconds(60));

@@ -70,20 +70,7 @@ class PathwayctlRebuild : public ::testing::Test {
 
   // Every record on pathway.audit.v1 (read with pathwayctl tail).
   std::vector<v1::Envelope> Audit(size_t expected) {
-    RunResult tailed =
-        testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
-                                      "--topic", std::string(topics::kAudit), "--from-beginning",
-                                      "--max", std::to_string(expected), "--timeout", "30"});
-    EXPECT_EQ(tailed.exit_code, 0) << tailed.err;
-    std::vector<v1::Envelope> out;
-    std::stringstream lines(tailed.out);
-    for (std::string line; std::getline(lines, line);) {
-      if (line.empty()) continue;
-      v1::Envelope e;
-      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
-      out.push_back(std::move(e));
-    }
-    return out;
+    return testing::AuditTrail(dir_.path(), cluster_->BootstrapServers(), expected);
   }
 
   // Replaces child A's stored state by a damaged copy: the referral's date moved.
