@@ -564,8 +564,10 @@ CaseStep Redrive(const store::CaseState& state, const v1::Envelope& command,
                                     request.withdraw_event_ids().end());
   std::vector<v1::Envelope> kept;
   std::vector<std::string> withdrawn;
+  // Two partner systems may use one event id for one child: only the named system's go.
+  const std::string& system = request.withdraw_source_system();
   for (const auto& c : log) {
-    if (named.count(c.event_id())) {
+    if (named.count(c.event_id()) && (system.empty() || c.source().system() == system)) {
       withdrawn.push_back(c.event_id());
     } else {
       kept.push_back(c);
@@ -586,6 +588,7 @@ CaseStep Redrive(const store::CaseState& state, const v1::Envelope& command,
     v1::CommandsWithdrawn* marker = w.mutable_commands_withdrawn();
     for (auto& id : withdrawn) marker->add_event_ids(std::move(id));
     marker->set_operation_id(request.operation_id());
+    marker->set_source_system(system);
     events.push_back(std::move(w));
   }
   TimerChanges delta;
@@ -828,13 +831,24 @@ Migration PlanMigration(const std::string& subject_key, const store::CaseState& 
   return Migrate(subject_key, state, log, request, now, settings).plan;
 }
 
+bool Withdraws(const v1::CommandsWithdrawn& marker, const v1::Envelope& command) {
+  if (!marker.source_system().empty() && marker.source_system() != command.source().system()) {
+    return false;
+  }
+  return std::find(marker.event_ids().begin(), marker.event_ids().end(), command.event_id()) !=
+         marker.event_ids().end();
+}
+
 std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
   // An operator's re-drive withdrew some for good (CommandsWithdrawn, after them).
-  std::set<std::string> withdrawn;
+  std::vector<const v1::CommandsWithdrawn*> markers;
   for (const auto& e : history) {
-    if (!e.has_commands_withdrawn()) continue;
-    for (const auto& id : e.commands_withdrawn().event_ids()) withdrawn.insert(id);
+    if (e.has_commands_withdrawn()) markers.push_back(&e.commands_withdrawn());
   }
+  auto withdrawn = [&](const v1::Envelope& c) {
+    return std::any_of(markers.begin(), markers.end(),
+                       [&](const v1::CommandsWithdrawn* m) { return Withdraws(*m, c); });
+  };
   std::vector<v1::Envelope> out;
   for (const auto& e : history) {
     if (e.has_history_trimmed()) {
@@ -846,7 +860,7 @@ std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
     if (!e.has_command_recorded()) continue;
     v1::Envelope c;
     if (!c.ParseFromString(e.command_recorded().command())) continue;
-    if (!withdrawn.empty() && withdrawn.count(c.event_id())) continue;
+    if (!markers.empty() && withdrawn(c)) continue;
     out.push_back(std::move(c));
   }
   return out;

@@ -157,8 +157,12 @@ Migration PlanMigration(const std::string& subject_key, const pathway::store::v1
                         const MigrationRequest& request, TimePoint now,
                         const StepSettings& settings);
 
+// Whether `marker` withdrew kept command `command`: its event id is named and it came
+// from the marker's system (from any, for a marker that names none).
+bool Withdraws(const pathway::v1::CommandsWithdrawn& marker, const pathway::v1::Envelope& command);
+
 // The commands kept in a case's history (CommandRecorded), in the order kept, without
-// those an operator's re-drive withdrew (CommandsWithdrawn).
+// those an operator's re-drive withdrew (CommandsWithdrawn, Withdraws).
 std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Envelope>& history);
 
 // The content digest (ContentDigest) of the command whose CommandIdentity is

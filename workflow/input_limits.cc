@@ -36,6 +36,8 @@ constexpr Entry kByFullName[] = {
     {"pathway.v1.CaseRedriveRequested.withdraw_event_ids", kIdentifier},
     {"pathway.v1.CommandsWithdrawn.event_ids", kIdentifier},
     {"pathway.v1.CommandsWithdrawn.operation_id", kIdentifier},
+    {"pathway.v1.CommandsWithdrawn.source_system", kIdentifier},
+    {"pathway.v1.CaseRedriveRequested.withdraw_source_system", kIdentifier},
     {"pathway.v1.CaseMigrateRequested.operation_id", kIdentifier},
     {"pathway.v1.CaseMigrateRequested.instance_ids", kIdentifier},
     {"pathway.v1.StateMapping.from_state", kIdentifier},

@@ -1,5 +1,6 @@
 #include "workflow/redrive.h"
 
+#include <algorithm>
 #include <set>
 
 #include "workflow/pathway.h"
@@ -30,10 +31,9 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
     return plan;
   }
   // Commands an earlier re-drive withdrew are gone already (CommandsOf's rule).
-  std::set<std::string> withdrawn;
+  std::vector<const v1::CommandsWithdrawn*> markers;
   for (const auto& e : history) {
-    if (!e.has_commands_withdrawn()) continue;
-    for (const auto& id : e.commands_withdrawn().event_ids()) withdrawn.insert(id);
+    if (e.has_commands_withdrawn()) markers.push_back(&e.commands_withdrawn());
   }
   // The pathway and reference of the instance named, whose commands alone may go.
   const store::PathwayInstance* instance = nullptr;
@@ -58,7 +58,10 @@ RedrivePlan PlanRedrive(const std::string& subject_key, const store::CaseState& 
     if (!e.has_command_recorded()) continue;
     v1::Envelope c;
     if (!c.ParseFromString(e.command_recorded().command())) continue;
-    if (withdrawn.count(c.event_id())) continue;
+    if (std::any_of(markers.begin(), markers.end(),
+                    [&](const v1::CommandsWithdrawn* m) { return Withdraws(*m, c); })) {
+      continue;
+    }
     if (filter.Excludes(e, c) && of_scope(c)) {
       plan.excluded.push_back(c.event_id());
       continue;

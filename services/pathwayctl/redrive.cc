@@ -252,7 +252,9 @@ int RunRedrive(std::span<char* const> args) {
           PrintPlan(l);
         }
         if (sender) {
-          if (Status s = sender->Send(c.place.subject, l.plan.excluded); !s) return s;
+          if (Status s = sender->Send(c.place.subject, l.plan.excluded, filter.source_system); !s) {
+            return s;
+          }
           ++sent;
         }
         return {};

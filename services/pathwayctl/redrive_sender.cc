@@ -28,7 +28,8 @@ Result<std::unique_ptr<RedriveSender>> RedriveSender::Make(const bus::KafkaConfi
   return sender;
 }
 
-Status RedriveSender::Send(const std::string& subject, const std::vector<std::string>& withdraw) {
+Status RedriveSender::Send(const std::string& subject, const std::vector<std::string>& withdraw,
+                           const std::string& source_system) {
   pathway::v1::Envelope e;
   e.set_event_id(HexEncode(Sha256("redrive|" + operation_id_ + "|" + subject)).substr(0, 32));
   e.set_subject_key(subject);
@@ -43,6 +44,7 @@ Status RedriveSender::Send(const std::string& subject, const std::vector<std::st
   auto* r = e.mutable_case_redrive_requested();
   r->set_operation_id(operation_id_);
   for (const auto& id : withdraw) r->add_withdraw_event_ids(id);
+  if (!withdraw.empty()) r->set_withdraw_source_system(source_system);
   const std::string value = e.SerializeAsString();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
   for (;;) {

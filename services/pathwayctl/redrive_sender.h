@@ -28,8 +28,10 @@ class RedriveSender {
                                                      const TimeSource& time);
   ~RedriveSender();
 
-  // Queues the re-drive of `subject` without the kept commands `withdraw` names.
-  Status Send(const std::string& subject, const std::vector<std::string>& withdraw);
+  // Queues the re-drive of `subject` without the kept commands `withdraw` names that
+  // `source_system` sent (every system's with those ids when it is empty).
+  Status Send(const std::string& subject, const std::vector<std::string>& withdraw,
+              const std::string& source_system = {});
   // Queues the migration of `subject`'s instances (`request`, its operation id set
   // here): a CaseMigrateRequested (`pathwayctl migrate --apply`).
   Status SendMigration(const std::string& subject, pathway::v1::CaseMigrateRequested request);

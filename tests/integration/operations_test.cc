@@ -219,10 +219,9 @@ struct BadWeek {
 
 // About a third of the pathway steps of `stream` (never a family's first command,
 // which opens the case) sent by kBadSystem instead, every copy of one alike (a partner's
-// retry repeats the bad step). Only those: the engine tells commands apart by sender
-// and event id, but a re-drive withdraws commands by event id alone, so a bad step
-// sharing its event id with another sender's command would withdraw that one too (see
-// docs/operations.md, "redrive").
+// retry repeats the bad step). Only those: the reference run without them must be
+// what the re-drive gives. (A bad step sharing its event id with another sender's
+// command withdraws only itself: RedriveCommand.WithdrawsOnlyTheNamedSystemsCommand...)
 BadWeek WithABadPartner(const InboundStream& stream) {
   std::set<std::string> first;  // each family's first command ("f<n>-" + its id)
   std::set<std::string> families;

@@ -246,6 +246,46 @@ TEST(RedriveCommand, WithdrawsTheCommandsNamedCorrectsTheCaseOnceAndStaysWithdra
   EXPECT_TRUE(again.outputs.empty());
 }
 
+TEST(RedriveCommand, WithdrawsOnlyTheNamedSystemsCommandWhenTwoSystemsShareAnId) {
+  // Another system sent a later step under the event id of the first system's second
+  // one: the case keeps both (commands are told apart by sender and id).
+  std::vector<v1::Envelope> history = ReadHistory("ehc_assessment.jsonl");
+  ASSERT_GE(history.size(), 4u);
+  const std::string shared = history[1].event_id();
+  const std::string bad_system = "bad-sys";
+  history[1].mutable_source()->set_system(bad_system);
+  history[2].set_event_id(shared);
+  history[2].mutable_source()->set_system("other-sys");
+  ASSERT_NE(bad_system, "other-sys");
+  const TimePoint end = OccurredAt(history.back()) + std::chrono::hours(24);
+  Simulator sim = Simulate(history, end);
+  ASSERT_EQ(sim.subjects().size(), 1u);
+  const auto& [key, subject] = *sim.subjects().begin();
+  const std::vector<v1::Envelope> log = CommandsOf(subject.events);
+  auto with_shared_id = [&](const std::vector<v1::Envelope>& commands) {
+    std::vector<std::string> systems;
+    for (const auto& c : commands) {
+      if (c.event_id() == shared) systems.push_back(c.source().system());
+    }
+    return systems;
+  };
+  ASSERT_EQ(with_shared_id(log).size(), 2u);
+
+  // The dry run leaves out the bad system's command only, and so does the engine.
+  const RedrivePlan plan = PlanRedrive(key, subject.state, subject.events,
+                                       {bad_system, std::nullopt, std::nullopt, ""}, end, {});
+  ASSERT_EQ(plan.excluded, std::vector<std::string>{shared});
+  v1::Envelope redrive = RedriveCommand(key, "redrive-1", plan.excluded, end);
+  redrive.mutable_case_redrive_requested()->set_withdraw_source_system(bad_system);
+  Applied c{subject.state, subject.events};
+  CaseStep step = DecideCommand(c.state, redrive, end, {}, &log);
+  ASSERT_FALSE(step.rejection.has_value());
+  CarryOut(c, step);
+  EXPECT_EQ(with_shared_id(CommandsOf(c.history)), std::vector<std::string>{"other-sys"});
+  EXPECT_EQ(CanonicalCase(FiredThrough(key, c.state, end, {})), CanonicalCase(plan.after));
+  EXPECT_FALSE(CheckCase(key, c.state, c.history, end, {}).diverged());
+}
+
 TEST(RedriveCommand, IsNotAPartnersCommandAndChangesNothingForAnUnknownChild) {
   v1::Envelope e = RedriveCommand("", "redrive-x", {}, pathway::testing::At("2026-01-01"));
   e.mutable_subject()->set_nhs_number("9434765919");
