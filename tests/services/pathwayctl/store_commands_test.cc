@@ -631,7 +631,12 @@ class PathwayctlMigrate : public PathwayctlRebuild {
     std::string json = "{";
     for (auto st : workflow::FindDefinition(v1::PATHWAY_KIND_NEURODEVELOPMENTAL, 1)->states) {
       if (json.size() > 1) json += ", ";
-      json += "\"" + std::string(st) + "\": \"" + std::string(st) + "\"";
+      // Appended piece by piece: GCC 12 at -O3 warns falsely on "literal" + std::string.
+      json += '"';
+      json += st;
+      json += "\": \"";
+      json += st;
+      json += '"';
     }
     Write(mapping_, json + "}");
   }
