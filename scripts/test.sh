@@ -32,6 +32,7 @@ echo "== sanitizer build (ASan + UBSan)"
 bash scripts/build.sh asan
 echo "== tests under sanitizers: unit and mock broker"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS=suppressions=$repo/tests/lsan.supp \
   ctest --test-dir build-asan --output-on-failure -j 2 --timeout 900 -LE 'kafka|browser'
 
 fuzz_seconds=${PATHWAY_FUZZ_SECONDS:-30}
