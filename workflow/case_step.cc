@@ -24,14 +24,9 @@ CaseStep Refuse(const v1::Envelope& command, Rejection rejection, TimePoint now)
   return step;
 }
 
-// History entries the case holds: all it recorded, less what retention removed.
-uint64_t Held(const store::CaseState& state) {
-  return state.history_length() - std::min(state.history_kept_from(), state.history_length());
-}
-
 Rejection HistoryLimit(const store::CaseState& state, const StepSettings& settings) {
   return {"subject_key", "history_limit",
-          "this case already holds " + std::to_string(Held(state)) +
+          "this case already holds " + std::to_string(HeldHistoryLength(state)) +
               " events and the limit per case is " + std::to_string(settings.max_history_per_case) +
               ": an operator must archive the case before more can be recorded"};
 }
@@ -538,7 +533,7 @@ bool ReportsAnImpliedStep(const store::CaseState& state, const v1::Envelope& com
 // `folded` and `f`: FoldCommand of `command` onto `state` (with settings.decide).
 CaseStep InOrder(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                  const StepSettings& settings, store::CaseState folded, Folded f) {
-  if (Held(state) + f.events.size() > settings.max_history_per_case) {
+  if (HeldHistoryLength(state) + f.events.size() > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
   CaseStep step;
@@ -578,7 +573,7 @@ CaseStep Redrive(const store::CaseState& state, const v1::Envelope& command,
   const bool same =
       CanonicalCase(Today(subject, state, now, settings, later)) == CanonicalCase(redecided.folded);
   if (same && withdrawn.empty()) return CaseStep{};
-  if (Held(state) + 2 > settings.max_history_per_case) {
+  if (HeldHistoryLength(state) + 2 > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
   std::vector<v1::Envelope> events;
@@ -700,7 +695,7 @@ CaseStep MigrateStep(const store::CaseState& state, const v1::Envelope& command,
   if (auto r = CheckMigrationRequest(request)) return Refuse(command, std::move(*r), now);
   MigrationCore core = Migrate(subject, state, log, request, now, settings);
   if (core.plan.moved.empty()) return CaseStep{};
-  if (Held(state) + 2 > settings.max_history_per_case) {
+  if (HeldHistoryLength(state) + 2 > settings.max_history_per_case) {
     return Refuse(command, HistoryLimit(state, settings), now);
   }
   std::vector<v1::Envelope> events;
@@ -866,6 +861,15 @@ std::vector<v1::Envelope> CommandsOf(const std::vector<v1::Envelope>& history) {
   return out;
 }
 
+uint64_t HeldHistoryLength(const store::CaseState& state) {
+  return state.history_length() - std::min(state.history_kept_from(), state.history_length());
+}
+
+void KeepHeld(std::vector<v1::Envelope>& history, const store::CaseState& state) {
+  const uint64_t held = HeldHistoryLength(state);
+  if (history.size() > held) history.resize(held);
+}
+
 std::optional<std::string> KeptCommandDigest(const std::vector<v1::Envelope>& history,
                                              std::string_view identity) {
   // Kept() derives the CommandRecorded's id from the identity: no command is parsed
@@ -913,7 +917,7 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
   if (state.erased() || !IsRedecidable(command)) {
     Decision decision = Decide(state, command, now, settings.decide);
     if (decision.rejection) return Refuse(command, std::move(*decision.rejection), now);
-    if (Held(state) + decision.events.size() > settings.max_history_per_case) {
+    if (HeldHistoryLength(state) + decision.events.size() > settings.max_history_per_case) {
       return Refuse(command, HistoryLimit(state, settings), now);
     }
     CaseStep step;
@@ -948,7 +952,7 @@ CaseStep DecideCommand(const store::CaseState& state, const v1::Envelope& comman
         order <= log->front().history_trimmed().through_order()) {
       return Refuse(command, TrimmedRejection(command, log->front().history_trimmed()), now);
     }
-    if (Held(state) + 2 > settings.max_history_per_case) {
+    if (HeldHistoryLength(state) + 2 > settings.max_history_per_case) {
       return Refuse(command, HistoryLimit(state, settings), now);
     }
     Redecided redecided =

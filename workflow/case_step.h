@@ -165,6 +165,15 @@ bool Withdraws(const pathway::v1::CommandsWithdrawn& marker, const pathway::v1::
 // those an operator's re-drive withdrew (CommandsWithdrawn, Withdraws).
 std::vector<pathway::v1::Envelope> CommandsOf(const std::vector<pathway::v1::Envelope>& history);
 
+// The history entries `state` holds: all it recorded, less what retention trimmed
+// (history_kept_from, where a read of its history starts: CaseStore::HistoryFrom).
+uint64_t HeldHistoryLength(const pathway::store::v1::CaseState& state);
+// Cuts `history`, read from history_kept_from on, to the entries `state` holds: entries
+// past them are a batch a crash cut short (restored in part from the changelog), not
+// decided, so neither kept commands nor the case's.
+void KeepHeld(std::vector<pathway::v1::Envelope>& history,
+              const pathway::store::v1::CaseState& state);
+
 // The content digest (ContentDigest) of the command whose CommandIdentity is
 // `identity`, if `history` kept it (a CommandRecorded, withdrawn later or not); nullopt
 // if it did not. A repeat whose dedupe entry has expired (or was never restored: the

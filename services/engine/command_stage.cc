@@ -163,18 +163,15 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
   if (!loaded) return loaded.error();
   pathway::store::v1::CaseState state = loaded->value_or(pathway::store::v1::CaseState());
 
-  // The case's history, read once, only for a command that sorts before what the case
-  // has decided. Entries past the case's length are a batch a crash cut short
-  // (restored in part from the changelog): not decided, so not kept commands.
+  // The case's history as it holds it (workflow::KeepHeld), read once, only for a
+  // command that sorts before what the case has decided.
   std::optional<std::vector<v1::Envelope>> history;
   auto read_history = [&]() -> Status {
     if (history) return {};
     auto read = group.History(command.subject_key(), state.history_kept_from());
     if (!read) return read.error();
     history = std::move(*read);
-    const uint64_t held =
-        state.history_length() - std::min(state.history_kept_from(), state.history_length());
-    if (history->size() > held) history->resize(held);
+    workflow::KeepHeld(*history, state);
     return {};
   };
   // A kept command sorts at or before what its case has decided, so a repeat whose

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "workflow/calendar.h"
+#include "workflow/case_step.h"
 #include "workflow/history_retention.h"
 #include "workflow/workflow.h"
 
@@ -99,10 +100,7 @@ Status RetentionSweeper::CasesSlice(int32_t partition, state::CaseStore& store, 
     }
     auto history = store.HistoryFrom(subject, state.history_kept_from());
     if (!history) return history.error();
-    // Entries past the case's length are a batch a crash cut short: not the case's.
-    const uint64_t held =
-        state.history_length() - std::min(state.history_kept_from(), state.history_length());
-    if (history->size() > held) history->resize(held);
+    workflow::KeepHeld(*history, state);
     auto entry = workflow::TrimHistory(subject, state, *history, day,
                                        options.closed_history_retention_days, now);
     if (!entry) continue;

@@ -6,6 +6,7 @@
 
 #include "common/crypto.h"
 #include "services/pathwayctl/progress.h"
+#include "workflow/case_step.h"
 #include "workflow/identifiers.h"
 
 namespace pathway::ctl {
@@ -198,13 +199,8 @@ Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
           ++end.unreadable;
           unreadable(place, e);
         } else {
-          // Entries past the case's length are a batch a crash cut short, restored in part
-          // from the changelog: not decided, as the engine's command stage reads them.
-          // A trimmed case holds its history from history_kept_from on.
-          const uint64_t held =
-              (*stored)->history_length() -
-              std::min((*stored)->history_kept_from(), (*stored)->history_length());
-          if (history->size() > held) history->resize(held);
+          // As the engine's command stage reads it (workflow::KeepHeld).
+          workflow::KeepHeld(*history, **stored);
           if (Status s = visit({place, **stored, *history}); !s) return s.error();
         }
         end.last = place;

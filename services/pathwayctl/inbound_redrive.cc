@@ -35,9 +35,7 @@ Result<Seen> Lookup(const v1::Envelope& c, const std::vector<state::CaseStore*>&
     }
     auto history = store->HistoryFrom(c.subject_key(), state.history_kept_from());
     if (!history) return history.error();
-    const uint64_t held =
-        state.history_length() - std::min(state.history_kept_from(), state.history_length());
-    if (history->size() > held) history->resize(held);
+    workflow::KeepHeld(*history, state);
     auto kept = workflow::KeptCommandDigest(*history, identity);
     if (!kept) return Seen::kNo;
     return *kept == digest ? Seen::kSame : Seen::kOther;
