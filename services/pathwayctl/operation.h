@@ -1,13 +1,6 @@
-// The audit trail of an operations action (docs/operations.md, "Every action is
-// audited"): who ran it, the reason they typed, what it covered and what it found or
-// changed, as OperationRecorded events on pathway.audit.v1.
-//
-// No record, no action: Start publishes STARTED and waits for the broker to confirm
-// it before the action may read or change anything; a failure there is the caller's
-// cue to stop. Each child an action shows to the operator is recorded on the child's
-// key (AuditRecorded, AUDIT_ACTION_OPERATIONS_INSPECT), confirmed before it is shown.
-//
-// Not thread-safe: one action, one thread.
+// The audit trail of an operations action on the command line: the --operator and
+// --reason flags, and StartAudited (the Kafka sink and STARTED in one step). The trail
+// itself is services/operations/operation_audit.h.
 #pragma once
 
 #include <chrono>
@@ -23,6 +16,7 @@
 #include "common/time_source.h"
 #include "pathway/v1/envelope.pb.h"
 #include "services/bus/kafka_bus.h"
+#include "services/operations/operation_audit.h"
 #include "services/pathwayctl/cli.h"
 
 namespace pathway::ctl {
@@ -32,68 +26,20 @@ inline constexpr std::string_view kOperatorFlagsHelp =
     "                                 default: $PATHWAY_OPERATOR)\n"
     "  --reason TEXT                  why (required; sealed on the audit topic)\n";
 
-// Who runs an action and why.
-struct OperatorFlags {
-  std::string operator_id;
-  std::string reason;
+// Who runs an action and why, from the command line.
+struct OperatorFlags : operations::Operator {
   void AddTo(std::vector<Flag>& flags);
   // Fills operator_id from $PATHWAY_OPERATOR when the flag was not given; an error
   // message names the missing flag.
   std::optional<std::string> Check();
 };
 
-// Where audit records go: published and confirmed, or an error. Kafka in the tool,
-// a recording fake in tests.
-class AuditSink {
- public:
-  virtual ~AuditSink() = default;
-  // Publishes `envelope` keyed by `key` to pathway.audit.v1 and waits (bounded) for
-  // the broker to confirm it.
-  virtual Status Publish(const std::string& key, const pathway::v1::Envelope& envelope) = 0;
-};
-
-// An AuditSink over a Kafka producer made from `config` (the tool's Kafka flags).
-Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(
-    const bus::KafkaConfig& config, std::chrono::milliseconds timeout = std::chrono::seconds(35));
-
-using Counts = std::vector<std::pair<std::string, uint64_t>>;
-
-class OperationAudit {
- public:
-  struct Action {
-    std::string operation;  // "inspect", "rebuild", ...
-    std::string scope;      // "subject <key>", "partition 3", "all"
-    bool dry_run = false;
-  };
-  // Records STARTED. `kek` (32 bytes) seals the reason under the operations key
-  // (OperationsKey). `sink` and `time` must outlive the audit.
-  static Result<std::unique_ptr<OperationAudit>> Start(AuditSink& sink, const OperatorFlags& who,
-                                                       Action action, std::string_view kek,
-                                                       const TimeSource& time);
-
-  const std::string& id() const { return id_; }
-
-  // Records that the case of `subject_key` is about to be shown to the operator.
-  Status ChildShown(std::string_view subject_key);
-  // The end of the action: FINISHED, FAILED (with `detail`) or INTERRUPTED.
-  Status Finish(const Counts& counts);
-  Status Fail(std::string_view detail, const Counts& counts);
-  Status Interrupted(const Counts& counts);
-
- private:
-  OperationAudit(AuditSink& sink, const OperatorFlags& who, Action action, std::string id,
-                 std::string sealed_reason, const TimeSource& time);
-  Status Record(pathway::v1::OperationPhase phase, const Counts& counts, std::string_view detail);
-  pathway::v1::Envelope Base(std::string event_id) const;
-
-  AuditSink& sink_;
-  std::string operator_id_;
-  Action action_;
-  std::string id_;
-  std::string sealed_reason_;
-  const TimeSource& time_;
-  uint32_t records_ = 0;
-};
+using operations::AuditSink;
+using operations::Counts;
+using operations::NewKafkaAuditSink;
+using operations::OpenReason;
+using operations::OperationAudit;
+using operations::OperationsKey;
 
 // An audited action while it runs: the sink and the audit that recorded STARTED on it
 // (declared in this order, so the audit goes before the sink it uses).
@@ -107,11 +53,5 @@ struct AuditedAction {
 std::optional<AuditedAction> StartAudited(std::string_view command, const bus::KafkaConfig& config,
                                           const OperatorFlags& who, OperationAudit::Action action,
                                           std::string_view kek, const TimeSource& time);
-
-// The key the operator's reason is sealed under: derived from the deployment's
-// key-encryption key, as the dead-letter key is.
-std::string OperationsKey(std::string_view kek);
-// Opens a sealed_reason (information governance, with the KEK).
-Result<std::string> OpenReason(std::string_view kek, const pathway::v1::OperationRecorded& op);
 
 }  // namespace pathway::ctl
