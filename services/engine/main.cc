@@ -33,6 +33,7 @@
 #include "services/engine/engine.h"
 #include "services/engine/engine_metrics.h"
 #include "services/engine/member_announcer.h"
+#include "services/engine/operations_service.h"
 #include "services/engine/query_service.h"
 #include "services/gateway/http/http_server.h"
 #include "services/ops/http_server.h"
@@ -409,6 +410,10 @@ int Run(int argc, char** argv) {
 
   // The query endpoint and its announcements. Its own producer: the engine's may be
   // transactional, and an announcement belongs to no transaction.
+  // The operations the gateway asks for: their audit sink (a producer of its own, not
+  // transactional), then the service, both outliving the query server.
+  std::unique_ptr<operations::AuditSink> operations_audit;
+  std::unique_ptr<engine::OperationsService> operations_service;
   std::unique_ptr<engine::QueryService> query_service;  // outlives the server
   std::unique_ptr<gateway::HttpServer> query_server;
   std::unique_ptr<bus::Producer> member_producer;
@@ -419,6 +424,15 @@ int Run(int argc, char** argv) {
     SplitHostPort(flags.query_listen, &host, &port);  // checked with the flags
     engine::QueryServiceOptions query_options{query_token};
     if (flags.options.statutory_sharing) query_options.sharing = &*flags.options.statutory_sharing;
+    auto audit_sink = operations::NewKafkaAuditSink(flags.kafka);
+    if (!audit_sink) {
+      log::Error("kafka_producer_failed", {{"error", audit_sink.error().ToString()}});
+      return 1;
+    }
+    operations_audit = std::move(*audit_sink);
+    operations_service =
+        std::make_unique<engine::OperationsService>(*kek, *operations_audit, read_gate, time);
+    query_options.operations = operations_service.get();
     query_service = std::make_unique<engine::QueryService>(query_options, *keyer, read_gate, time,
                                                            [&engine] { return engine.ready(); });
     gateway::HttpServerOptions http;

@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "pathway/v1/views.pb.h"
 #include "services/bus/key_partition.h"
+#include "services/engine/operations_service.h"
 #include "services/gateway/http/problem.h"
 #include "workflow/calendar.h"
 #include "workflow/caseload.h"
@@ -161,6 +162,13 @@ HttpResponse QueryService::Handle(const HttpRequest& request) const {
     return r;
   }
   const std::string_view path = request.path;
+  if (path.starts_with(OperationsService::kPrefix)) {
+    if (!options_.operations) {
+      return ProblemResponse(MakeProblem(503, "Unavailable", "operations.unavailable",
+                                         "this engine runs no operations for the gateway"));
+    }
+    return options_.operations->Handle(request);
+  }
   if (path == kSubjects) {
     if (request.method != "POST") {
       return ProblemResponse(MakeProblem(405, "Method not allowed", "http.method", "use POST"));

@@ -30,6 +30,8 @@
 
 namespace pathway::engine {
 
+class OperationsService;
+
 class ReadGate {
  public:
   // Engine thread. `store` (not null) must stay open until Stop(partition).
@@ -65,6 +67,9 @@ struct QueryServiceOptions {
   // The statutory sharing the engine decides with (EngineOptions::statutory_sharing);
   // null: none. Not owned.
   const pathway::v1::StatutorySharing* sharing = nullptr;
+  // The operations the gateway's operations role asks for (operations_service.h), under
+  // /internal/v1/operations/; null: those answer 503 operations.unavailable. Not owned.
+  const OperationsService* operations = nullptr;
 };
 
 class QueryService {
