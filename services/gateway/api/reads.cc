@@ -32,16 +32,6 @@ bool MayRead(Role role) {
          role == Role::kPartnerSystem;
 }
 
-HttpResponse ChildNotFound() {
-  return ProblemResponse(
-      MakeProblem(404, "Not found", "child.not_found", "no child known to your service matches"));
-}
-
-HttpResponse EngineError(const Error& e) {
-  (void)e;  // the address and cause stay in the server; the caller may retry
-  return Unavailable("engine.unavailable", "the engine that holds this child did not answer");
-}
-
 std::optional<google::protobuf::Struct> JsonObject(const std::string& body) {
   google::protobuf::Struct out;
   if (!google::protobuf::util::JsonStringToMessage(body, &out).ok()) return std::nullopt;
@@ -56,6 +46,16 @@ std::string StringField(const google::protobuf::Struct& s, const std::string& na
 }  // namespace
 
 namespace reads_internal {
+
+HttpResponse ChildNotFound() {
+  return ProblemResponse(
+      MakeProblem(404, "Not found", "child.not_found", "no child known to your service matches"));
+}
+
+HttpResponse EngineError(const Error& e) {
+  (void)e;  // the address and cause stay in the server; the caller may retry
+  return Unavailable("engine.unavailable", "the engine that holds this child did not answer");
+}
 
 HttpResponse Unavailable(std::string rule, std::string detail) {
   HttpResponse r =
@@ -121,6 +121,73 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
 
 std::string RawQueryValue(std::string_view query, std::string_view name) {
   return QueryParam(query, name).value_or("");
+}
+
+void AskOwner(EngineDirectory& directory, EngineCaller& engines, int max_attempts,
+              const std::string& key, EngineRequest request,
+              std::function<void(Result<HttpResponse>)> done, int attempt) {
+  const int32_t count = directory.partition_count();
+  std::optional<std::string> url;
+  if (count > 0) url = directory.UrlFor(bus::KeyPartition(key, count));
+  if (!url) {
+    return done(Unavailable("engine.rebalancing",
+                            "no engine instance serves this child's partition just now"));
+  }
+  auto again = request;
+  engines.Call(*url, std::move(request),
+               [&directory, &engines, max_attempts, key, again = std::move(again), attempt,
+                done = std::move(done)](Result<HttpResponse> answer) mutable {
+                 // "Not mine": the partition moved; the directory learns the new owner
+                 // from its announcement.
+                 if (answer && answer->status == 421) {
+                   if (attempt + 1 < max_attempts) {
+                     return AskOwner(directory, engines, max_attempts, key, std::move(again),
+                                     std::move(done), attempt + 1);
+                   }
+                   return done(Unavailable("engine.rebalancing",
+                                           "this child's partition is moving between engine "
+                                           "instances; try again shortly"));
+                 }
+                 done(std::move(answer));
+               });
+}
+
+void FindChild(EngineDirectory& directory, EngineCaller& engines, int max_attempts,
+               const v1::ChildSearch& search, std::function<void(FoundChild)> done) {
+  auto any = directory.AnyUrl();
+  if (!any) return done(Unavailable("engine.unavailable", "no engine instance is known"));
+  std::string body;
+  (void)google::protobuf::util::MessageToJsonString(search, &body);
+  engines.Call(
+      *any, EngineRequest{"POST", "/internal/v1/subjects", std::move(body)},
+      [&directory, &engines, max_attempts, done = std::move(done)](Result<HttpResponse> found) {
+        if (!found) return done(EngineError(found.error()));
+        if (found->status != 200) {
+          // The engine's 400/422 name the field and its rule.
+          if (found->status == 400 || found->status == 422 || found->status == 503) {
+            return done(Passed(*found));
+          }
+          return done(Unavailable("engine.unavailable", "the engine could not look the child up"));
+        }
+        auto subject = JsonObject(found->body);
+        const std::string key = subject ? StringField(*subject, "key") : "";
+        if (!workflow::IsSubjectKey(key)) {
+          return done(Unavailable("engine.unavailable", "the engine's answer was not understood"));
+        }
+        if (StringField(*subject, "kind") != "alias") return done(key);
+        // A UPN names an alias; its owner knows the child it is linked to.
+        AskOwner(directory, engines, max_attempts, key,
+                 EngineRequest{"GET", "/internal/v1/aliases/" + key, {}},
+                 [done](Result<HttpResponse> alias) {
+                   if (!alias) return done(EngineError(alias.error()));
+                   if (alias->status == 404) return done(ChildNotFound());
+                   if (alias->status != 200) return done(Passed(*alias));
+                   auto linked = JsonObject(alias->body);
+                   std::string child = linked ? StringField(*linked, "child_id") : "";
+                   if (!workflow::IsSubjectKey(child)) return done(ChildNotFound());
+                   done(std::move(child));
+                 });
+      });
 }
 
 }  // namespace reads_internal
@@ -232,29 +299,8 @@ void ReadApi::Handle(const HttpRequest& request, const Principal& principal, Res
 
 void ReadApi::AskOwner(const std::string& key, EngineRequest request, int attempt,
                        std::function<void(Result<HttpResponse>)> done) {
-  const int32_t count = directory_.partition_count();
-  std::optional<std::string> url;
-  if (count > 0) url = directory_.UrlFor(bus::KeyPartition(key, count));
-  if (!url) {
-    return done(Unavailable("engine.rebalancing",
-                            "no engine instance serves this child's partition just now"));
-  }
-  auto again = request;
-  engines_.Call(*url, std::move(request),
-                [this, key, again = std::move(again), attempt,
-                 done = std::move(done)](Result<HttpResponse> answer) mutable {
-                  // "Not mine": the partition moved; the directory learns the new owner
-                  // from its announcement.
-                  if (answer && answer->status == 421) {
-                    if (attempt + 1 < options_.max_attempts) {
-                      return AskOwner(key, std::move(again), attempt + 1, std::move(done));
-                    }
-                    return done(Unavailable("engine.rebalancing",
-                                            "this child's partition is moving between engine "
-                                            "instances; try again shortly"));
-                  }
-                  done(std::move(answer));
-                });
+  reads_internal::AskOwner(directory_, engines_, options_.max_attempts, key, std::move(request),
+                           std::move(done), attempt);
 }
 
 void ReadApi::PublishAudit(const Principal& principal, const std::string& child_id,
@@ -308,69 +354,39 @@ void ReadApi::Search(const HttpRequest& request, const Principal& principal, Res
                                                "expected a ChildSearch: {\"nhsNumber\": ...} or "
                                                "{\"upn\": ...}")));
   }
-  auto any = directory_.AnyUrl();
-  if (!any) return respond(Unavailable("engine.unavailable", "no engine instance is known"));
-  std::string body;
-  (void)google::protobuf::util::MessageToJsonString(search, &body);
-  engines_.Call(
-      *any, EngineRequest{"POST", "/internal/v1/subjects", std::move(body)},
-      [this, principal, respond = std::move(respond)](Result<HttpResponse> found) {
-        if (!found) return respond(EngineError(found.error()));
-        if (found->status != 200) {
-          // The engine's 400/422 name the field and its rule.
-          if (found->status == 400 || found->status == 422 || found->status == 503) {
-            return respond(Passed(*found));
-          }
-          return respond(
-              Unavailable("engine.unavailable", "the engine could not look the child up"));
-        }
-        auto subject = JsonObject(found->body);
-        const std::string key = subject ? StringField(*subject, "key") : "";
-        if (!workflow::IsSubjectKey(key)) {
-          return respond(
-              Unavailable("engine.unavailable", "the engine's answer was not understood"));
-        }
-        auto check = [this, principal, respond](std::string child_id) {
-          // Whether this agency may see the child: the timeline's own rule,
-          // asked without its events.
-          EngineRequest access{"GET",
-                               "/internal/v1/children/" + child_id +
-                                   "/timeline?events=0&agency=" + PercentEncode(principal.agency),
-                               {}};
-          AskOwner(child_id, std::move(access), 0,
-                   [this, principal, respond, child_id](Result<HttpResponse> seen) {
-                     if (!seen) return respond(EngineError(seen.error()));
-                     if (seen->status == 404) return respond(ChildNotFound());
-                     if (seen->status == 403) {
-                       // Audited, and told as "not found": a search does not
-                       // reveal that a child is known to SEND services.
-                       return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED,
-                                        "search", ChildNotFound(), respond);
-                     }
-                     if (seen->status != 200) return respond(Passed(*seen));
-                     v1::ChildFound out;
-                     out.set_child_id(child_id);
-                     out.set_timeline("/v1/children/" + child_id + "/timeline");
-                     HttpResponse r;
-                     r.headers.emplace_back("Content-Type", "application/json");
-                     (void)google::protobuf::util::MessageToJsonString(out, &r.body);
-                     AuditThen(principal, child_id, v1::AUDIT_ACTION_SEARCH, "search", std::move(r),
-                               respond);
-                   });
-        };
-        if (StringField(*subject, "kind") != "alias") return check(key);
-        // A UPN names an alias; its owner knows the child it is linked to.
-        AskOwner(key, EngineRequest{"GET", "/internal/v1/aliases/" + key, {}}, 0,
-                 [respond, check](Result<HttpResponse> alias) {
-                   if (!alias) return respond(EngineError(alias.error()));
-                   if (alias->status == 404) return respond(ChildNotFound());
-                   if (alias->status != 200) return respond(Passed(*alias));
-                   auto linked = JsonObject(alias->body);
-                   const std::string child = linked ? StringField(*linked, "child_id") : "";
-                   if (!workflow::IsSubjectKey(child)) return respond(ChildNotFound());
-                   check(child);
-                 });
-      });
+  FindChild(directory_, engines_, options_.max_attempts, search,
+            [this, principal, respond = std::move(respond)](FoundChild found) {
+              if (auto* answer = std::get_if<HttpResponse>(&found))
+                return respond(std::move(*answer));
+              const std::string child_id = std::get<std::string>(std::move(found));
+              // Whether this agency may see the child: the timeline's own rule, asked
+              // without its events.
+              EngineRequest access{
+                  "GET",
+                  "/internal/v1/children/" + child_id +
+                      "/timeline?events=0&agency=" + PercentEncode(principal.agency),
+                  {}};
+              AskOwner(child_id, std::move(access), 0,
+                       [this, principal, respond, child_id](Result<HttpResponse> seen) {
+                         if (!seen) return respond(EngineError(seen.error()));
+                         if (seen->status == 404) return respond(ChildNotFound());
+                         if (seen->status == 403) {
+                           // Audited, and told as "not found": a search does not reveal
+                           // that a child is known to SEND services.
+                           return AuditThen(principal, child_id, v1::AUDIT_ACTION_VIEW_REFUSED,
+                                            "search", ChildNotFound(), respond);
+                         }
+                         if (seen->status != 200) return respond(Passed(*seen));
+                         v1::ChildFound out;
+                         out.set_child_id(child_id);
+                         out.set_timeline("/v1/children/" + child_id + "/timeline");
+                         HttpResponse r;
+                         r.headers.emplace_back("Content-Type", "application/json");
+                         (void)google::protobuf::util::MessageToJsonString(out, &r.body);
+                         AuditThen(principal, child_id, v1::AUDIT_ACTION_SEARCH, "search",
+                                   std::move(r), respond);
+                       });
+            });
 }
 
 void ReadApi::Record(const std::string& child_id, const std::string& query,
