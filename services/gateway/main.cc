@@ -28,6 +28,7 @@
 #include "services/gateway/api/deadletters.h"
 #include "services/gateway/api/engine_client.h"
 #include "services/gateway/api/gateway.h"
+#include "services/gateway/api/operations.h"
 #include "services/gateway/api/reads.h"
 #include "services/gateway/auth/auth.h"
 #include "services/gateway/http/http_server.h"
@@ -226,6 +227,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<BusMemberReader> members;
   BusCommandSink audit;
   std::unique_ptr<ReadApi> reads;
+  std::unique_ptr<OperationsApi> operations;
   std::unique_ptr<HttpEngineCaller> engines;
   if (!engine_token.empty()) {
     auto members_consumer = bus::NewKafkaConsumer(consumer_config, "");
@@ -250,8 +252,9 @@ int Run(int argc, char** argv) {
                 BusCommandSink::Keying::kSubject);
     engines = std::make_unique<HttpEngineCaller>(EngineCallerOptions{engine_token});
     reads = std::make_unique<ReadApi>(ReadApiOptions{}, directory, *engines, audit, time);
+    operations = std::make_unique<OperationsApi>(ReadApiOptions{}, directory, *engines);
   }
-  Gateway gateway(**auth, api, time, gateway_options, reads.get(), &dead_letters);
+  Gateway gateway(**auth, api, time, gateway_options, reads.get(), &dead_letters, operations.get());
   auto server = HttpServer::Start(http, [&gateway](HttpRequest request, Responder responder) {
     gateway.Handle(std::move(request), std::move(responder));
   });

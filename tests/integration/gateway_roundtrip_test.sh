@@ -231,6 +231,26 @@ printf '6541003238\n' >"$work/erased-nhs"
 grep -q 'ERASED' "$work/inspect.txt" || fail "inspect: $(cat "$work/inspect.txt")"
 ! grep -q '6541003238\|Example' "$work/inspect.txt" || fail "personal data in inspect's output"
 
+# The same checks over HTTP (docs/operations.md, "Over HTTP"): the operations role
+# inspects a child named in the body, with its reason; the engine that owns the child
+# runs it and records it. The erased young adult shows only the erasure mark; other
+# roles are refused.
+call POST /v1/operations/inspect '{"nhsNumber":"9434765919","reason":"INC-1 check the referral"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"subject_key":"[0-9a-f]\{64\}"' "$work/body" &&
+  grep -q '"pathways":\[{' "$work/body" || fail "inspect over HTTP: $(status) $(body)"
+! grep -q '9434765919\|Ada\|Example' "$work/body" || fail "personal data in the inspection"
+call POST /v1/operations/inspect '{"nhsNumber":"6541003238","reason":"erasure request check"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"erased":true' "$work/body" ||
+  fail "inspect of the erased child over HTTP: $(status) $(body)"
+call POST /v1/operations/inspect '{"nhsNumber":"9434765919","reason":"curious"}' \
+  -H "Authorization: Bearer $clinician"
+[[ $(status) == 403 ]] || fail "a clinician inspected a case: $(status)"
+call POST /v1/operations/inspect '{"nhsNumber":"9434765919"}' -H "Authorization: Bearer $operations"
+[[ $(status) == 400 ]] && grep -q '"rule":"operation.reason"' "$work/body" ||
+  fail "inspect without a reason: $(status) $(body)"
+
 # No identifier in any log line.
 ! grep -q '9434765919\|9434765910\|6541003238\|Ada\|Example' "$work/gateway.log" "$work/engine.log" ||
   fail "personal data in a log"

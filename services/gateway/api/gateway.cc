@@ -116,11 +116,13 @@ struct Gateway::Limiter {
 };
 
 Gateway::Gateway(const Authenticator& auth, Api& api, const TimeSource& time,
-                 GatewayOptions options, ReadApi* reads, const DeadLetterApi* deadletters)
+                 GatewayOptions options, ReadApi* reads, const DeadLetterApi* deadletters,
+                 OperationsApi* operations)
     : auth_(auth),
       api_(api),
       reads_(reads),
       deadletters_(deadletters),
+      operations_(operations),
       time_(time),
       options_(options),
       limiter_(std::make_unique<Limiter>()),
@@ -193,7 +195,8 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   if (req.path.starts_with("/dev/")) return respond(DevRoute(req));
   const bool read = reads_ && ReadApi::Serves(req.path);
   const bool dead = deadletters_ && DeadLetterApi::Serves(req.path);
-  if (!read && !dead && !Api::Serves(req.path)) {
+  const bool ops = operations_ && OperationsApi::Serves(req.path);
+  if (!read && !dead && !ops && !Api::Serves(req.path)) {
     if (static_files_ && !req.path.starts_with("/v1/")) {
       return respond(static_files_->Serve(req));
     }
@@ -205,6 +208,7 @@ void Gateway::Route(const HttpRequest& req, std::function<void(HttpResponse)> se
   if (!principal) return respond(std::move(refusal));
   if (read) return reads_->Handle(req, *principal, std::move(respond));
   if (dead) return respond(deadletters_->Handle(req, *principal));
+  if (ops) return operations_->Handle(req, *principal, std::move(respond));
   api_.Handle(req, *principal, std::move(respond));
 }
 

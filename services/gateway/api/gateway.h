@@ -43,6 +43,7 @@
 #include "common/time_source.h"
 #include "services/gateway/api/api.h"
 #include "services/gateway/api/deadletters.h"
+#include "services/gateway/api/operations.h"
 #include "services/gateway/api/reads.h"
 #include "services/gateway/api/sessions.h"
 #include "services/gateway/api/static_files.h"
@@ -72,9 +73,10 @@ class Gateway {
  public:
   // All references must outlive the Gateway.
   // `reads` may be null: then /v1/children/* is 404 (no engine query endpoint);
-  // `deadletters` likewise for /v1/deadletters.
+  // `deadletters` likewise for /v1/deadletters, `operations` for /v1/operations/*.
   Gateway(const Authenticator& auth, Api& api, const TimeSource& time, GatewayOptions options = {},
-          ReadApi* reads = nullptr, const DeadLetterApi* deadletters = nullptr);
+          ReadApi* reads = nullptr, const DeadLetterApi* deadletters = nullptr,
+          OperationsApi* operations = nullptr);
   ~Gateway();
 
   // The HttpServer's handler: Route, answered through `responder`.
@@ -103,6 +105,7 @@ class Gateway {
   Api& api_;
   ReadApi* reads_;
   const DeadLetterApi* deadletters_;
+  OperationsApi* operations_;
   const TimeSource& time_;
   GatewayOptions options_;
   std::unique_ptr<Limiter> limiter_;

@@ -432,6 +432,33 @@ std::string OpenApiDocument() {
                                               {"pattern", Str(kCursorPattern)}})}})})},
                    {"responses", responses}})}}));
   }
+  {
+    // Operations (operations.h): run by the engine that owns the child, audited there.
+    const Descriptor* inspect = pathway::v1::OperationsInspect::descriptor();
+    needed.insert(inspect);
+    Value responses = Obj(
+        {{"200",
+          Obj({{"description",
+                Str("The case as the engine holds it and why it is in its state: the document "
+                    "`pathwayctl inspect --json` prints (docs/operations.md, \"inspect\")")},
+               {"content",
+                Obj({{"application/json", Obj({{"schema", Obj({{"type", Str("object")}})}})}})}})},
+         {"422", ProblemResponseRef("Not exactly one child named, or not a valid NHS number or "
+                                    "UPN: the field and the rule")}});
+    CommonProblems(responses);
+    Set(paths, "/v1/operations/inspect",
+        Obj({{"post",
+              Obj({{"operationId", Str("inspect_child")},
+                   {"summary", Str("One child's case as the engine holds it, with the reason you "
+                                   "give (role: operations). Recorded on pathway.audit.v1 and on "
+                                   "the child's own trail before it is shown")},
+                   {"security", Security()},
+                   {"requestBody",
+                    Obj({{"required", Bool(true)},
+                         {"content", Obj({{"application/json",
+                                           Obj({{"schema", Ref(SchemaName(inspect))}})}})}})},
+                   {"responses", responses}})}}));
+  }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {
     Set(paths, probe,
         Obj({{"get", Obj({{"operationId", Str(probe == "/health/live" ? "live" : "ready")},

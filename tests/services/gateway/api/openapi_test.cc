@@ -11,6 +11,7 @@
 #include "services/gateway/api/api.h"
 #include "services/gateway/api/command_routes.h"
 #include "services/gateway/api/deadletters.h"
+#include "services/gateway/api/operations.h"
 #include "services/gateway/api/reads.h"
 
 namespace pathway::gateway {
@@ -69,6 +70,8 @@ TEST(OpenApi, EveryCommandRouteIsDocumentedAndEveryDocumentedPathIsServed) {
       // the front door's own (gateway.h)
     } else if (path == "/v1/deadletters") {
       EXPECT_TRUE(DeadLetterApi::Serves(path)) << path;
+    } else if (path.starts_with("/v1/operations/")) {
+      EXPECT_TRUE(OperationsApi::Serves(path)) << path;
     } else if (path.starts_with("/v1/children/") || path == "/v1/caseload") {
       EXPECT_TRUE(ReadApi::Serves(path)) << path;
     } else if (path.starts_with("/v1/")) {

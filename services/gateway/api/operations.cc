@@ -1,0 +1,108 @@
+#include "services/gateway/api/operations.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <utility>
+#include <variant>
+
+#include "pathway/v1/views.pb.h"
+#include "services/gateway/api/reads_internal.h"
+#include "services/gateway/http/problem.h"
+#include "services/operations/operation_audit.h"
+#include "workflow/identifiers.h"
+
+namespace pathway::gateway {
+namespace {
+
+namespace v1 = pathway::v1;
+using Respond = std::function<void(HttpResponse)>;
+using namespace reads_internal;  // NOLINT(google-build-using-namespace)
+
+constexpr std::string_view kPrefix = "/v1/operations/";
+constexpr std::string_view kInspect = "/v1/operations/inspect";
+
+HttpResponse Invalid(int status, std::string title, std::string rule, std::string detail,
+                     std::string field) {
+  Problem p = MakeProblem(status, std::move(title), std::move(rule), std::move(detail));
+  p.field = std::move(field);
+  return ProblemResponse(p);
+}
+
+bool Blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+}  // namespace
+
+OperationsApi::OperationsApi(ReadApiOptions options, EngineDirectory& directory,
+                             EngineCaller& engines)
+    : options_(options), directory_(directory), engines_(engines) {}
+
+bool OperationsApi::Serves(std::string_view path) { return path.starts_with(kPrefix); }
+
+void OperationsApi::Handle(const HttpRequest& request, const Principal& principal,
+                           Respond respond) {
+  if (principal.role != Role::kOperations) {
+    return respond(ProblemResponse(MakeProblem(403, "Forbidden", "authorisation.role",
+                                               "only the operations role runs operations")));
+  }
+  if (request.path != kInspect) {
+    return respond(
+        ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such operation")));
+  }
+  if (request.method != "POST") {
+    HttpResponse r = ProblemResponse(
+        MakeProblem(405, "Method not allowed", "http.method_not_allowed", "use POST"));
+    r.headers.emplace_back("Allow", "POST");
+    return respond(std::move(r));
+  }
+  v1::OperationsInspect body;
+  if (!google::protobuf::util::JsonStringToMessage(request.body, &body).ok()) {
+    return respond(ProblemResponse(
+        MakeProblem(400, "Invalid body", "body.invalid_json",
+                    "expected an OperationsInspect: {\"childId\" | \"nhsNumber\" | \"upn\": "
+                    "..., \"reason\": ...}")));
+  }
+  if (Blank(body.reason()) || body.reason().size() > operations::kMaxReasonBytes) {
+    return respond(Invalid(400, "Invalid reason", "operation.reason",
+                           "say why (1 to " + std::to_string(operations::kMaxReasonBytes) +
+                               " bytes): every operations action is recorded with its reason",
+                           "reason"));
+  }
+  const int named = !body.child_id().empty() + !body.nhs_number().empty() + !body.upn().empty();
+  if (named != 1) {
+    return respond(Invalid(422, "Name one child", "operation.one_child",
+                           "give exactly one of childId, nhsNumber and upn", "child_id"));
+  }
+  v1::OperationRequest forward;
+  forward.set_operator_id(principal.id);
+  forward.set_reason(body.reason());
+  std::string forwarded;
+  (void)google::protobuf::util::MessageToJsonString(forward, &forwarded);
+
+  auto inspect = [this, forwarded, respond](const std::string& child_id) {
+    AskOwner(directory_, engines_, options_.max_attempts, child_id,
+             EngineRequest{"POST", "/internal/v1/operations/children/" + child_id + "/inspect",
+                           forwarded},
+             [respond](Result<HttpResponse> answer) {
+               if (!answer) return respond(EngineError(answer.error()));
+               const int s = answer->status;
+               if (s == 200 || s == 400 || s == 404 || s == 503) return respond(Passed(*answer));
+               respond(Unavailable("engine.unavailable", "the engine could not run the operation"));
+             });
+  };
+  if (!body.child_id().empty()) {
+    if (!workflow::IsSubjectKey(body.child_id())) return respond(ChildNotFound());
+    return inspect(body.child_id());
+  }
+  v1::ChildSearch search;
+  search.set_nhs_number(body.nhs_number());
+  search.set_upn(body.upn());
+  FindChild(directory_, engines_, options_.max_attempts, search,
+            [inspect, respond](FoundChild found) {
+              if (auto* answer = std::get_if<HttpResponse>(&found)) {
+                return respond(std::move(*answer));
+              }
+              inspect(std::get<std::string>(found));
+            });
+}
+
+}  // namespace pathway::gateway
