@@ -260,13 +260,7 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
 }
 
 workflow::StepSettings CommandStage::StepSettings() const {
-  const EngineOptions& options = context_.options;
-  return {.decide = {.identity_hold_days = options.identity_hold_days,
-                     .sharing = options.statutory_sharing ? &*options.statutory_sharing : nullptr,
-                     .start_versions =
-                         options.start_versions.empty() ? nullptr : &options.start_versions},
-          .warning_lead_days = options.warning_lead_days,
-          .max_history_per_case = options.max_history_per_case};
+  return StepSettingsOf(context_.options);
 }
 
 Status CommandStage::CommitRejection(GroupCommit& group, state::Batch batch,
@@ -379,6 +373,15 @@ Status CommandStage::FireTimers() {
     if (auto s = group.Flush(); !s) return s;
   }
   return {};
+}
+
+workflow::StepSettings StepSettingsOf(const EngineOptions& options) {
+  return {.decide = {.identity_hold_days = options.identity_hold_days,
+                     .sharing = options.statutory_sharing ? &*options.statutory_sharing : nullptr,
+                     .start_versions =
+                         options.start_versions.empty() ? nullptr : &options.start_versions},
+          .warning_lead_days = options.warning_lead_days,
+          .max_history_per_case = options.max_history_per_case};
 }
 
 }  // namespace pathway::engine

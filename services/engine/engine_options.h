@@ -13,6 +13,7 @@
 
 #include "pathway/v1/config.pb.h"
 #include "pathway/v1/pathways.pb.h"
+#include "workflow/case_step.h"
 
 namespace pathway::engine {
 
@@ -96,6 +97,11 @@ struct EngineOptions {
 };
 
 // Values that cost a RocksDB read to compute, for metrics (Engine::Snapshot).
+// The decision settings `options` give: what the command stage decides with, and what
+// the operations the engine runs for the gateway check and re-decide with. Points into
+// `options` (its sharing rules and start versions), which must outlive the result.
+workflow::StepSettings StepSettingsOf(const EngineOptions& options);
+
 struct EngineSnapshot {
   size_t owned_partitions = 0;
   uint64_t outbox_depth = 0;                // entries waiting for delivery (incl. changelog)

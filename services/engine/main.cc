@@ -410,9 +410,10 @@ int Run(int argc, char** argv) {
 
   // The query endpoint and its announcements. Its own producer: the engine's may be
   // transactional, and an announcement belongs to no transaction.
-  // The operations the gateway asks for: their audit sink (a producer of its own, not
-  // transactional), then the service, both outliving the query server.
+  // The operations the gateway asks for: their audit and re-drive sinks (producers of
+  // their own, not transactional), then the service, all outliving the query server.
   std::unique_ptr<operations::AuditSink> operations_audit;
+  std::unique_ptr<operations::AuditSink> operations_commands;
   std::unique_ptr<engine::OperationsService> operations_service;
   std::unique_ptr<engine::QueryService> query_service;  // outlives the server
   std::unique_ptr<gateway::HttpServer> query_server;
@@ -425,13 +426,17 @@ int Run(int argc, char** argv) {
     engine::QueryServiceOptions query_options{query_token};
     if (flags.options.statutory_sharing) query_options.sharing = &*flags.options.statutory_sharing;
     auto audit_sink = operations::NewKafkaAuditSink(flags.kafka);
-    if (!audit_sink) {
-      log::Error("kafka_producer_failed", {{"error", audit_sink.error().ToString()}});
+    auto command_sink = operations::NewKafkaSink(flags.kafka, std::string(topics::kCommands));
+    if (!audit_sink || !command_sink) {
+      const Error& e = !audit_sink ? audit_sink.error() : command_sink.error();
+      log::Error("kafka_producer_failed", {{"error", e.ToString()}});
       return 1;
     }
     operations_audit = std::move(*audit_sink);
-    operations_service =
-        std::make_unique<engine::OperationsService>(*kek, *operations_audit, read_gate, time);
+    operations_commands = std::move(*command_sink);
+    operations_service = std::make_unique<engine::OperationsService>(
+        *kek, engine::OperationsService::Sinks{*operations_audit, *operations_commands}, read_gate,
+        time, engine::StepSettingsOf(flags.options));
     query_options.operations = operations_service.get();
     query_service = std::make_unique<engine::QueryService>(query_options, *keyer, read_gate, time,
                                                            [&engine] { return engine.ready(); });

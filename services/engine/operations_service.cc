@@ -3,26 +3,33 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
-#include <optional>
+#include <chrono>
 #include <utility>
 
-#include "pathway/v1/views.pb.h"
 #include "services/bus/key_partition.h"
 #include "services/gateway/http/problem.h"
+#include "services/operations/case_reports.h"
 #include "services/operations/inspection.h"
+#include "services/operations/report_json.h"
+#include "workflow/calendar.h"
+#include "workflow/clock.h"
 #include "workflow/identifiers.h"
+#include "workflow/rebuild.h"
+#include "workflow/redrive.h"
 
 namespace pathway::engine {
 namespace {
 
+namespace v1 = pathway::v1;
 using gateway::HttpRequest;
 using gateway::HttpResponse;
 using gateway::MakeProblem;
 using gateway::ProblemResponse;
+using operations::report::Json;
 
 constexpr std::string_view kChildren = "children/";
-constexpr std::string_view kInspect = "/inspect";
 constexpr size_t kMaxOperatorBytes = 200;
+constexpr size_t kMaxNameBytes = 200;
 
 HttpResponse Problem(int status, std::string title, std::string rule, std::string detail,
                      std::string field = "") {
@@ -31,17 +38,23 @@ HttpResponse Problem(int status, std::string title, std::string rule, std::strin
   return ProblemResponse(p);
 }
 
+HttpResponse BadRedrive(const std::string& field, std::string detail) {
+  return Problem(400, "Invalid re-drive", "operation.redrive." + field, std::move(detail),
+                 "redrive." + field);
+}
+
+HttpResponse Answer(std::string body) {
+  HttpResponse r;
+  r.status = 200;
+  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
+  r.body = std::move(body);
+  return r;
+}
+
 bool Blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 // The operator and reason the gateway passes, checked as pathwayctl checks its flags.
-std::optional<HttpResponse> ParseOperator(const std::string& body, operations::Operator& who) {
-  pathway::v1::OperationRequest request;
-  google::protobuf::util::JsonParseOptions parse;
-  parse.ignore_unknown_fields = false;
-  if (!google::protobuf::util::JsonStringToMessage(body, &request, parse).ok()) {
-    return Problem(400, "Invalid body", "body.invalid_json",
-                   "expected an OperationRequest in protobuf JSON");
-  }
+std::optional<HttpResponse> CheckOperator(const v1::OperationRequest& request) {
   if (Blank(request.operator_id()) || request.operator_id().size() > kMaxOperatorBytes) {
     return Problem(400, "Invalid operator", "operation.operator_id",
                    "every operations action is recorded with who ran it (1 to 200 bytes)",
@@ -53,9 +66,35 @@ std::optional<HttpResponse> ParseOperator(const std::string& body, operations::O
                        std::to_string(operations::kMaxReasonBytes) + " bytes)",
                    "reason");
   }
-  who.operator_id = request.operator_id();
-  who.reason = request.reason();
-  who.system = std::string(OperationsService::kSystem);
+  return std::nullopt;
+}
+
+// The re-drive's scope as `pathwayctl redrive` takes it from its flags.
+std::optional<HttpResponse> ParseScope(const v1::RedriveScope& scope,
+                                       workflow::RedriveFilter& filter) {
+  if (scope.exclude_source().size() > kMaxNameBytes) {
+    return BadRedrive("exclude_source", "a partner system's name is at most 200 bytes");
+  }
+  if (scope.instance_id().size() > kMaxNameBytes) {
+    return BadRedrive("instance_id", "a pathway instance id is at most 200 bytes");
+  }
+  if ((!scope.from().empty() || !scope.to().empty()) && scope.exclude_source().empty()) {
+    return BadRedrive("exclude_source", "from and to narrow exclude_source: name the system");
+  }
+  filter.source_system = scope.exclude_source();
+  filter.instance_id = scope.instance_id();
+  if (!scope.from().empty()) {
+    filter.from = workflow::ParseDate(scope.from());
+    if (!filter.from) return BadRedrive("from", "from is a date, YYYY-MM-DD");
+  }
+  if (!scope.to().empty()) {
+    filter.to = workflow::ParseDate(scope.to());
+    if (!filter.to) return BadRedrive("to", "to is a date, YYYY-MM-DD");
+  }
+  if (filter.from && filter.to &&
+      std::chrono::sys_days{*filter.to} < std::chrono::sys_days{*filter.from}) {
+    return BadRedrive("to", "to is before from");
+  }
   return std::nullopt;
 }
 
@@ -69,33 +108,56 @@ HttpResponse AuditUnavailable(const Error& e) {
 
 }  // namespace
 
-OperationsService::OperationsService(std::string kek, operations::AuditSink& audit,
-                                     const ReadGate& gate, const TimeSource& time)
-    : kek_(std::move(kek)), audit_(audit), gate_(gate), time_(time) {}
+// The case copied out of the store under the read gate.
+struct OperationsService::Loaded {
+  bool served = false;
+  std::optional<Error> error;
+  std::optional<operations::CaseInspection> inspection;  // nullopt: no such case
+};
+
+OperationsService::OperationsService(std::string kek, Sinks sinks, const ReadGate& gate,
+                                     const TimeSource& time, workflow::StepSettings settings)
+    : kek_(std::move(kek)), sinks_(sinks), gate_(gate), time_(time), settings_(settings) {}
 
 HttpResponse OperationsService::Handle(const HttpRequest& request) const {
   std::string_view path = request.path;
   path.remove_prefix(std::min(path.size(), kPrefix.size()));
-  if (path.starts_with(kChildren) && path.ends_with(kInspect) &&
-      path.size() > kChildren.size() + kInspect.size()) {
-    if (request.method != "POST") {
-      return Problem(405, "Method not allowed", "http.method", "use POST");
-    }
-    std::string_view id = path.substr(kChildren.size());
-    id.remove_suffix(kInspect.size());
-    operations::Operator who;
-    if (auto bad = ParseOperator(request.body, who)) return std::move(*bad);
-    return Inspect(std::string(id), who);
+  const size_t slash = path.rfind('/');
+  if (!path.starts_with(kChildren) || slash == std::string_view::npos ||
+      slash <= kChildren.size()) {
+    return Problem(404, "Not found", "http.not_found", "no such operation");
   }
-  return Problem(404, "Not found", "http.not_found", "no such operation");
+  const std::string action(path.substr(slash + 1));
+  if (action != "inspect" && action != "check" && action != "redrive") {
+    return Problem(404, "Not found", "http.not_found", "no such operation");
+  }
+  if (request.method != "POST")
+    return Problem(405, "Method not allowed", "http.method", "use POST");
+  v1::OperationRequest body;
+  google::protobuf::util::JsonParseOptions parse;
+  parse.ignore_unknown_fields = false;
+  if (!google::protobuf::util::JsonStringToMessage(request.body, &body, parse).ok()) {
+    return Problem(400, "Invalid body", "body.invalid_json",
+                   "expected an OperationRequest in protobuf JSON");
+  }
+  if (auto bad = CheckOperator(body)) return std::move(*bad);
+  if (action != "redrive" && body.has_redrive()) {
+    return Problem(400, "Invalid body", "operation.redrive", "only a re-drive has a scope",
+                   "redrive");
+  }
+  return Run(action, std::string(path.substr(kChildren.size(), slash - kChildren.size())), body);
 }
 
-HttpResponse OperationsService::Inspect(const std::string& child_id,
-                                        const operations::Operator& who) const {
+HttpResponse OperationsService::Run(const std::string& action, const std::string& child_id,
+                                    const v1::OperationRequest& request) const {
   const auto not_found = [] {
     return Problem(404, "Not found", "child.not_found", "no child is known by this id");
   };
   if (!workflow::IsSubjectKey(child_id)) return not_found();
+  workflow::RedriveFilter filter;
+  if (action == "redrive") {
+    if (auto bad = ParseScope(request.redrive(), filter)) return std::move(*bad);
+  }
   const int32_t partition = bus::KeyPartition(child_id, gate_.partition_count());
   const auto not_owner = [partition] {
     return Problem(421, "Not this instance", "engine.not_owner",
@@ -105,47 +167,138 @@ HttpResponse OperationsService::Inspect(const std::string& child_id,
   const auto serving = gate_.Serving();
   if (std::find(serving.begin(), serving.end(), partition) == serving.end()) return not_owner();
 
-  std::lock_guard lock(mu_);
-  auto audit = operations::OperationAudit::Start(
-      audit_, who, {"inspect", "subject " + child_id, false}, kek_, time_);
-  if (!audit) return AuditUnavailable(audit.error());
+  operations::Operator who;
+  who.operator_id = request.operator_id();
+  who.reason = request.reason();
+  who.system = std::string(kSystem);
+  // The scope in pathwayctl's words; `rebuild` is the check's name there.
+  std::string scope = "subject " + child_id;
+  if (!filter.instance_id.empty()) scope += ", instance " + filter.instance_id;
+  if (!filter.source_system.empty()) {
+    scope += ", without " + filter.source_system + " from " +
+             (filter.from ? workflow::FormatDate(*filter.from) : "the start") + " to " +
+             (filter.to ? workflow::FormatDate(*filter.to) : "now");
+  }
+  const bool apply = action == "redrive" && request.redrive().apply();
+  const std::string operation = action == "check" ? "rebuild" : action;
 
-  std::optional<Result<operations::CaseInspection>> loaded;
-  bool found = false;
-  const bool served = gate_.Read(partition, [&](state::CaseStore& store) {
+  std::lock_guard lock(mu_);
+  auto started = operations::OperationAudit::Start(
+      sinks_.audit, who, {operation, scope, action != "inspect" && !apply}, kek_, time_);
+  if (!started) return AuditUnavailable(started.error());
+  operations::OperationAudit& audit = **started;
+
+  Loaded loaded;
+  loaded.served = gate_.Read(partition, [&](state::CaseStore& store) {
     auto state = store.LoadCase(child_id);
     if (!state) {
-      loaded.emplace(state.error());
+      loaded.error = state.error();
       return;
     }
     if (!state->has_value()) return;
-    found = true;
-    loaded.emplace(operations::LoadInspection(store, partition, child_id, std::move(**state)));
+    if (action == "inspect") {
+      auto inspection = operations::LoadInspection(store, partition, child_id, std::move(**state));
+      if (!inspection) {
+        loaded.error = inspection.error();
+        return;
+      }
+      loaded.inspection = std::move(*inspection);
+      return;
+    }
+    // Check and re-drive read the history as the command stage does: what the case holds.
+    auto history = store.HistoryFrom(child_id, (*state)->history_kept_from());
+    if (!history) {
+      loaded.error = history.error();
+      return;
+    }
+    workflow::KeepHeld(*history, **state);
+    loaded.inspection.emplace();
+    loaded.inspection->partition = partition;
+    loaded.inspection->subject = child_id;
+    loaded.inspection->state = std::move(**state);
+    loaded.inspection->history = std::move(*history);
   });
-  if (!served) {
-    (void)(*audit)->Fail("the partition moved to another instance", {});
+  if (!loaded.served) {
+    (void)audit.Fail("the partition moved to another instance", {});
     return not_owner();
   }
-  if (!found && !loaded) {
-    (void)(*audit)->Finish({{"cases", 0}});
-    return not_found();
-  }
-  if (!*loaded) {
-    (void)(*audit)->Fail("the case could not be read", {});
+  if (loaded.error) {
+    (void)audit.Fail("the case could not be read", {});
     return Problem(500, "Internal error", "engine.store", "the case could not be read");
   }
-  const operations::CaseInspection& inspection = **loaded;
+  if (!loaded.inspection) {
+    (void)audit.Finish({{"cases", 0}});
+    return not_found();
+  }
+  const operations::CaseInspection& c = *loaded.inspection;
+  const TimePoint now = time_.Now();
+
+  std::string body;
+  operations::Counts counts = {{"cases", 1}};
+  bool send = false;
+  workflow::RedrivePlan plan;
+  if (action == "inspect") {
+    body = operations::InspectionJson(c, audit.id());
+    counts.emplace_back("events", c.history.size());
+  } else if (action == "check") {
+    const workflow::CaseCheck check =
+        workflow::CheckCase(child_id, c.state, c.history, now, settings_);
+    counts.emplace_back("erased", check.erased);
+    counts.emplace_back("diverged", check.diverged());
+    body = Json()
+               .Str("operation_id", audit.id())
+               .Str("as_of", workflow::FormatDate(workflow::LondonDate(now)))
+               .Bool("erased", check.erased)
+               .Bool("diverged", check.diverged())
+               .Field("case", operations::CaseCheckJson(child_id, partition, check))
+               .Done();
+  } else {
+    if (!filter.instance_id.empty() &&
+        std::none_of(c.state.pathways().begin(), c.state.pathways().end(),
+                     [&](const auto& p) { return p.instance_id() == filter.instance_id; })) {
+      (void)audit.Finish({{"cases", 0}});
+      return Problem(422, "Not this child's pathway", "operation.redrive.instance_id",
+                     "the child's case holds no pathway instance with this id",
+                     "redrive.instance_id");
+    }
+    plan = workflow::PlanRedrive(child_id, c.state, c.history, filter, now, settings_);
+    send = apply && !plan.erased && (plan.changes || !plan.excluded.empty());
+    counts.emplace_back("erased", plan.erased);
+    counts.emplace_back("would_change", plan.changes);
+    counts.emplace_back("commands_left_out", plan.excluded.size());
+    counts.emplace_back("redrives_sent", send);
+    body = Json()
+               .Str("operation_id", audit.id())
+               .Str("as_of", workflow::FormatDate(workflow::LondonDate(now)))
+               .Bool("dry_run", !apply)
+               .Bool("erased", plan.erased)
+               .Bool("would_change", plan.changes)
+               .Bool("sent", send)
+               .Field("case", operations::RedrivePlanJson(child_id, partition, plan))
+               .Done();
+  }
+
   // Shown from here: on the child's trail first.
-  if (Status s = (*audit)->ChildShown(child_id); !s) {
-    (void)(*audit)->Fail("the view of the case was not recorded", {});
+  if (Status s = audit.ChildShown(child_id); !s) {
+    (void)audit.Fail("the view of the case was not recorded", {});
     return AuditUnavailable(s.error());
   }
-  HttpResponse r;
-  r.status = 200;
-  r.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}};
-  r.body = operations::InspectionJson(inspection, (*audit)->id());
-  (void)(*audit)->Finish({{"cases", 1}, {"events", inspection.history.size()}});
-  return r;
+  if (send) {
+    const operations::RedriveSender by{who.operator_id, audit.id(), who.system};
+    if (Status s = sinks_.commands.Publish(
+            child_id,
+            operations::RedriveCommand(child_id, plan.excluded, filter.source_system, by, now));
+        !s) {
+      (void)audit.Fail("the re-drive was not confirmed by the broker", counts);
+      auto r = Problem(503, "Not sent", "operation.not_sent",
+                       "the broker did not confirm the re-drive: run it again (a re-drive the "
+                       "engine has made already changes nothing more)");
+      r.headers.emplace_back("Retry-After", "5");
+      return r;
+    }
+  }
+  (void)audit.Finish(counts);
+  return Answer(std::move(body));
 }
 
 }  // namespace pathway::engine

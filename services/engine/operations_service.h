@@ -1,20 +1,31 @@
-// The operations the gateway's operations role asks the engine to run
-// (docs/operations.md, "Over HTTP"), served on the query endpoint after its service-token
-// and readiness checks (query_service.h):
+// The operations the gateway's operations role asks the engine to run for one child
+// (docs/operations.md, "Over HTTP"), served on the query endpoint after its
+// service-token and readiness checks (query_service.h). Each is a POST with an
+// OperationRequest body (the operator and the reason; for a re-drive, its scope):
 //
-//   POST /internal/v1/operations/children/<child id>/inspect   body OperationRequest
-//       200 the case inspection (services/operations/inspection.h, the JSON of
-//       `pathwayctl inspect --json`); 404 child.not_found; 421 engine.not_owner;
-//       400 operation.operator_id / operation.reason; 503 audit.unavailable.
+//   /internal/v1/operations/children/<child id>/inspect   the case inspection
+//       (services/operations/inspection.h, the JSON of `pathwayctl inspect --json`)
+//   /internal/v1/operations/children/<child id>/check     the case checked against its
+//       history as `pathwayctl rebuild --subject-key` checks it
+//   /internal/v1/operations/children/<child id>/redrive   what re-deciding the case
+//       without the scope's commands would change (`pathwayctl redrive`); with
+//       `apply`, and when anything would, the re-drive command sent to the engine on
+//       pathway.commands.v1, so the engine makes the change through its normal path.
 //
-// The engine runs them because it holds what they need: the child's store and the
-// key-encryption key that seals the operator's reason. The gateway has neither; it
-// authenticates the operator, checks the role and passes who and why.
+// Answers: 200 the report; 404 child.not_found; 421 engine.not_owner; 400
+// operation.operator_id, operation.reason or operation.redrive.<field>; 422
+// operation.redrive.instance_id (not this child's); 503 audit.unavailable (nothing
+// read or shown) or operation.not_sent (a re-drive the broker did not confirm).
+//
+// The engine runs them because it holds what they need: the child's store, its
+// decision settings and the key-encryption key that seals the operator's reason. The
+// gateway has none of these; it authenticates the operator, checks the role and passes
+// who and why.
 //
 // No record, no action, as for `pathwayctl`: STARTED is confirmed on pathway.audit.v1
 // before anything is read, the child shown is recorded on the child's own trail before
 // the answer is sent, and FINISHED or FAILED ends the operation. Actions run one at a
-// time (the audit sink is not thread-safe; operations are rare). Reads hold the
+// time (the sinks are not thread-safe; operations are rare). Reads hold the
 // partition's read gate only while copying the case out, never while waiting for the
 // broker, so a rebalance is not held up by an audit record.
 //
@@ -22,36 +33,50 @@
 #pragma once
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/time_source.h"
+#include "pathway/v1/views.pb.h"
 #include "services/engine/query_service.h"
 #include "services/gateway/http/http_server.h"
 #include "services/operations/operation_audit.h"
+#include "workflow/case_step.h"
 
 namespace pathway::engine {
 
 class OperationsService {
  public:
   static constexpr std::string_view kPrefix = "/internal/v1/operations/";
-  // The Source.system of the audit records: the operations ran at the gateway's request.
+  // The Source.system of the records and commands: run at the gateway's request.
   static constexpr std::string_view kSystem = "pathway-gateway";
 
-  // `audit`, `gate` and `time` must outlive the service. `kek` (32 bytes) seals the
-  // reasons, as pathwayctl's do.
-  OperationsService(std::string kek, operations::AuditSink& audit, const ReadGate& gate,
-                    const TimeSource& time);
+  struct Sinks {
+    operations::AuditSink& audit;     // pathway.audit.v1
+    operations::AuditSink& commands;  // pathway.commands.v1 (re-drives)
+  };
+
+  // The sinks, `gate` and `time` must outlive the service. `kek` (32 bytes) seals the
+  // reasons, as pathwayctl's do. `settings` are the engine's own decision settings
+  // (a case checked or re-decided under others differs by the settings alone); the
+  // sharing rules they point to must outlive the service.
+  OperationsService(std::string kek, Sinks sinks, const ReadGate& gate, const TimeSource& time,
+                    workflow::StepSettings settings);
 
   gateway::HttpResponse Handle(const gateway::HttpRequest& request) const;
 
  private:
-  gateway::HttpResponse Inspect(const std::string& child_id, const operations::Operator& who) const;
+  struct Loaded;
+  gateway::HttpResponse Run(const std::string& action, const std::string& child_id,
+                            const pathway::v1::OperationRequest& request) const;
 
   const std::string kek_;
-  operations::AuditSink& audit_;
+  const Sinks sinks_;
   const ReadGate& gate_;
   const TimeSource& time_;
+  const workflow::StepSettings settings_;
   mutable std::mutex mu_;  // one action at a time
 };
 

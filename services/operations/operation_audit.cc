@@ -24,9 +24,10 @@ void SetTimestamp(google::protobuf::Timestamp& t, TimePoint at) {
   t.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
 }
 
-class KafkaAuditSink final : public AuditSink {
+class KafkaTopicSink final : public AuditSink {
  public:
-  explicit KafkaAuditSink(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+  KafkaTopicSink(std::string topic, std::chrono::milliseconds timeout)
+      : topic_(std::move(topic)), timeout_(timeout) {}
 
   Status Init(const bus::KafkaConfig& config) {
     auto producer = bus::NewKafkaProducer(config, [this](const bus::Delivery& d) {
@@ -45,9 +46,7 @@ class KafkaAuditSink final : public AuditSink {
       reports_ = 0;
       failure_.clear();
     }
-    if (Status s =
-            producer_->Produce(std::string(topics::kAudit), key, envelope.SerializeAsString(), 0);
-        !s) {
+    if (Status s = producer_->Produce(topic_, key, envelope.SerializeAsString(), 0); !s) {
       return s;
     }
     if (Status s = producer_->Flush(timeout_); !s) return s;
@@ -61,6 +60,7 @@ class KafkaAuditSink final : public AuditSink {
   }
 
  private:
+  std::string topic_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<bus::Producer> producer_;
   std::mutex mu_;  // delivery reports arrive on the thread that polls (Flush's)
@@ -70,11 +70,16 @@ class KafkaAuditSink final : public AuditSink {
 
 }  // namespace
 
-Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(const bus::KafkaConfig& config,
-                                                     std::chrono::milliseconds timeout) {
-  auto sink = std::make_unique<KafkaAuditSink>(timeout);
+Result<std::unique_ptr<AuditSink>> NewKafkaSink(const bus::KafkaConfig& config, std::string topic,
+                                                std::chrono::milliseconds timeout) {
+  auto sink = std::make_unique<KafkaTopicSink>(std::move(topic), timeout);
   if (Status s = sink->Init(config); !s) return s.error();
   return std::unique_ptr<AuditSink>(std::move(sink));
+}
+
+Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(const bus::KafkaConfig& config,
+                                                     std::chrono::milliseconds timeout) {
+  return NewKafkaSink(config, std::string(topics::kAudit), timeout);
 }
 
 std::string OperationsKey(std::string_view kek) { return HmacSha256(kek, "pathway.operations.v1"); }

@@ -37,7 +37,8 @@ struct Operator {
 };
 
 // Where audit records go: published and confirmed, or an error. Kafka in the tools,
-// a recording fake in tests.
+// a recording fake in tests. The engine also sends the re-drives it runs for the
+// gateway to pathway.commands.v1 through one (NewKafkaSink).
 class AuditSink {
  public:
   virtual ~AuditSink() = default;
@@ -46,7 +47,11 @@ class AuditSink {
   virtual Status Publish(const std::string& key, const pathway::v1::Envelope& envelope) = 0;
 };
 
-// An AuditSink over a Kafka producer made from `config`.
+// An AuditSink over a Kafka producer made from `config`, publishing to `topic`.
+Result<std::unique_ptr<AuditSink>> NewKafkaSink(
+    const bus::KafkaConfig& config, std::string topic,
+    std::chrono::milliseconds timeout = std::chrono::seconds(35));
+// The same for pathway.audit.v1.
 Result<std::unique_ptr<AuditSink>> NewKafkaAuditSink(
     const bus::KafkaConfig& config, std::chrono::milliseconds timeout = std::chrono::seconds(35));
 

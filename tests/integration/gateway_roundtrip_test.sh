@@ -244,6 +244,15 @@ call POST /v1/operations/inspect '{"nhsNumber":"6541003238","reason":"erasure re
   -H "Authorization: Bearer $operations"
 [[ $(status) == 200 ]] && grep -q '"erased":true' "$work/body" ||
   fail "inspect of the erased child over HTTP: $(status) $(body)"
+call POST /v1/operations/check '{"nhsNumber":"9434765919","reason":"INC-1 is the store sound"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"diverged":false' "$work/body" ||
+  fail "check over HTTP: $(status) $(body)"
+call POST /v1/operations/redrive \
+  '{"nhsNumber":"9434765919","reason":"INC-1 without the GP system","redrive":{"excludeSource":"gp-system"}}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"dry_run":true' "$work/body" && grep -q '"sent":false' "$work/body" ||
+  fail "re-drive dry run over HTTP: $(status) $(body)"
 call POST /v1/operations/inspect '{"nhsNumber":"9434765919","reason":"curious"}' \
   -H "Authorization: Bearer $clinician"
 [[ $(status) == 403 ]] || fail "a clinician inspected a case: $(status)"

@@ -434,30 +434,53 @@ std::string OpenApiDocument() {
   }
   {
     // Operations (operations.h): run by the engine that owns the child, audited there.
-    const Descriptor* inspect = pathway::v1::OperationsInspect::descriptor();
-    needed.insert(inspect);
-    Value responses = Obj(
-        {{"200",
-          Obj({{"description",
-                Str("The case as the engine holds it and why it is in its state: the document "
-                    "`pathwayctl inspect --json` prints (docs/operations.md, \"inspect\")")},
-               {"content",
-                Obj({{"application/json", Obj({{"schema", Obj({{"type", Str("object")}})}})}})}})},
-         {"422", ProblemResponseRef("Not exactly one child named, or not a valid NHS number or "
-                                    "UPN: the field and the rule")}});
-    CommonProblems(responses);
-    Set(paths, "/v1/operations/inspect",
-        Obj({{"post",
-              Obj({{"operationId", Str("inspect_child")},
-                   {"summary", Str("One child's case as the engine holds it, with the reason you "
-                                   "give (role: operations). Recorded on pathway.audit.v1 and on "
-                                   "the child's own trail before it is shown")},
-                   {"security", Security()},
-                   {"requestBody",
-                    Obj({{"required", Bool(true)},
-                         {"content", Obj({{"application/json",
-                                           Obj({{"schema", Ref(SchemaName(inspect))}})}})}})},
-                   {"responses", responses}})}}));
+    const Descriptor* child = pathway::v1::OperationsChild::descriptor();
+    const Descriptor* redrive = pathway::v1::OperationsRedrive::descriptor();
+    needed.insert(child);
+    needed.insert(redrive);
+    struct Operation {
+      const char* path;
+      const char* id;
+      const Descriptor* body;
+      const char* summary;
+      const char* answer;
+    };
+    for (const Operation& o : {
+             Operation{"/v1/operations/inspect", "inspect_child", child,
+                       "One child's case as the engine holds it and why it is in its state, with "
+                       "the reason you give (role: operations)",
+                       "The document `pathwayctl inspect --json` prints (docs/operations.md)"},
+             Operation{"/v1/operations/check", "check_child", child,
+                       "One child's case checked against its history with the engine's own "
+                       "code, as `pathwayctl rebuild` checks it (role: operations)",
+                       "Whether the case diverged, and where (field paths, never values)"},
+             Operation{"/v1/operations/redrive", "redrive_child", redrive,
+                       "What re-deciding one child's case without a partner's commands would "
+                       "change; with apply, the engine makes the change and emits a "
+                       "correction (role: operations)",
+                       "The plan, and whether the re-drive was sent to the engine"},
+         }) {
+      Value responses = Obj(
+          {{"200", Obj({{"description", Str(o.answer)},
+                        {"content", Obj({{"application/json",
+                                          Obj({{"schema", Obj({{"type", Str("object")}})}})}})}})},
+           {"422",
+            ProblemResponseRef("Not exactly one child named, not a valid NHS number or "
+                               "UPN, or not this child's pathway: the field and the rule")}});
+      CommonProblems(responses);
+      Set(paths, o.path,
+          Obj({{"post",
+                Obj({{"operationId", Str(o.id)},
+                     {"summary", Str(std::string(o.summary) +
+                                     ". Recorded on pathway.audit.v1, and on the child's own "
+                                     "trail, before anything is shown")},
+                     {"security", Security()},
+                     {"requestBody",
+                      Obj({{"required", Bool(true)},
+                           {"content", Obj({{"application/json",
+                                             Obj({{"schema", Ref(SchemaName(o.body))}})}})}})},
+                     {"responses", responses}})}}));
+    }
   }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {
     Set(paths, probe,

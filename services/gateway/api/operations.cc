@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -19,7 +20,6 @@ using Respond = std::function<void(HttpResponse)>;
 using namespace reads_internal;  // NOLINT(google-build-using-namespace)
 
 constexpr std::string_view kPrefix = "/v1/operations/";
-constexpr std::string_view kInspect = "/v1/operations/inspect";
 
 HttpResponse Invalid(int status, std::string title, std::string rule, std::string detail,
                      std::string field) {
@@ -44,7 +44,9 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
     return respond(ProblemResponse(MakeProblem(403, "Forbidden", "authorisation.role",
                                                "only the operations role runs operations")));
   }
-  if (request.path != kInspect) {
+  const std::string_view path = request.path;
+  const std::string action(path.substr(std::min(path.size(), kPrefix.size())));
+  if (action != "inspect" && action != "check" && action != "redrive") {
     return respond(
         ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such operation")));
   }
@@ -54,12 +56,26 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
     r.headers.emplace_back("Allow", "POST");
     return respond(std::move(r));
   }
-  v1::OperationsInspect body;
-  if (!google::protobuf::util::JsonStringToMessage(request.body, &body).ok()) {
-    return respond(ProblemResponse(
-        MakeProblem(400, "Invalid body", "body.invalid_json",
-                    "expected an OperationsInspect: {\"childId\" | \"nhsNumber\" | \"upn\": "
-                    "..., \"reason\": ...}")));
+  // One child and a reason; a re-drive also its scope.
+  v1::OperationsRedrive body;
+  bool parsed = false;
+  if (action == "redrive") {
+    parsed = google::protobuf::util::JsonStringToMessage(request.body, &body).ok();
+  } else {
+    v1::OperationsChild child;
+    parsed = google::protobuf::util::JsonStringToMessage(request.body, &child).ok();
+    body.set_child_id(child.child_id());
+    body.set_nhs_number(child.nhs_number());
+    body.set_upn(child.upn());
+    body.set_reason(child.reason());
+  }
+  if (!parsed) {
+    return respond(ProblemResponse(MakeProblem(
+        400, "Invalid body", "body.invalid_json",
+        action == "redrive" ? "expected an OperationsRedrive: {\"childId\" | \"nhsNumber\" | "
+                              "\"upn\": ..., \"reason\": ..., \"redrive\": {...}}"
+                            : "expected an OperationsChild: {\"childId\" | \"nhsNumber\" | "
+                              "\"upn\": ..., \"reason\": ...}")));
   }
   if (Blank(body.reason()) || body.reason().size() > operations::kMaxReasonBytes) {
     return respond(Invalid(400, "Invalid reason", "operation.reason",
@@ -72,37 +88,38 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
     return respond(Invalid(422, "Name one child", "operation.one_child",
                            "give exactly one of childId, nhsNumber and upn", "child_id"));
   }
+  // Who is the signed-in operator, never anything the body says.
   v1::OperationRequest forward;
   forward.set_operator_id(principal.id);
   forward.set_reason(body.reason());
+  if (body.has_redrive()) *forward.mutable_redrive() = body.redrive();
   std::string forwarded;
   (void)google::protobuf::util::MessageToJsonString(forward, &forwarded);
 
-  auto inspect = [this, forwarded, respond](const std::string& child_id) {
+  auto run = [this, action, forwarded, respond](const std::string& child_id) {
     AskOwner(directory_, engines_, options_.max_attempts, child_id,
-             EngineRequest{"POST", "/internal/v1/operations/children/" + child_id + "/inspect",
+             EngineRequest{"POST", "/internal/v1/operations/children/" + child_id + "/" + action,
                            forwarded},
              [respond](Result<HttpResponse> answer) {
                if (!answer) return respond(EngineError(answer.error()));
                const int s = answer->status;
-               if (s == 200 || s == 400 || s == 404 || s == 503) return respond(Passed(*answer));
+               if (s == 200 || s == 400 || s == 404 || s == 422 || s == 503) {
+                 return respond(Passed(*answer));
+               }
                respond(Unavailable("engine.unavailable", "the engine could not run the operation"));
              });
   };
   if (!body.child_id().empty()) {
     if (!workflow::IsSubjectKey(body.child_id())) return respond(ChildNotFound());
-    return inspect(body.child_id());
+    return run(body.child_id());
   }
   v1::ChildSearch search;
   search.set_nhs_number(body.nhs_number());
   search.set_upn(body.upn());
-  FindChild(directory_, engines_, options_.max_attempts, search,
-            [inspect, respond](FoundChild found) {
-              if (auto* answer = std::get_if<HttpResponse>(&found)) {
-                return respond(std::move(*answer));
-              }
-              inspect(std::get<std::string>(found));
-            });
+  FindChild(directory_, engines_, options_.max_attempts, search, [run, respond](FoundChild found) {
+    if (auto* answer = std::get_if<HttpResponse>(&found)) return respond(std::move(*answer));
+    run(std::get<std::string>(found));
+  });
 }
 
 }  // namespace pathway::gateway

@@ -11,14 +11,20 @@
 #include <vector>
 
 #include "services/bus/key_partition.h"
+#include "services/operations/case_reports.h"
 #include "services/operations/inspection.h"
+#include "services/topics.h"
 #include "tests/common/engine_harness.h"
 #include "tests/common/histories.h"
 #include "tests/common/http_answers.h"
+#include "workflow/clock.h"
+#include "workflow/rebuild.h"
+#include "workflow/redrive.h"
 
 namespace pathway::engine {
 namespace {
 namespace v1 = pathway::v1;
+namespace store = pathway::store::v1;
 
 using gateway::HttpRequest;
 using gateway::HttpResponse;
@@ -82,6 +88,24 @@ class OperationsServiceTest : public ::testing::Test {
   HttpResponse Inspect(const std::string& id, const std::string& body) {
     return query.Handle(Post("/internal/v1/operations/children/" + id + "/inspect", body));
   }
+  HttpResponse Check(const std::string& id) {
+    return query.Handle(
+        Post("/internal/v1/operations/children/" + id + "/check", Body("ops.jones", kReason)));
+  }
+  HttpResponse Redrive(const std::string& id, const std::string& scope) {
+    return query.Handle(
+        Post("/internal/v1/operations/children/" + id + "/redrive",
+             R"({"operatorId": "ops.jones", "reason": "INC-8", "redrive": )" + scope + "}"));
+  }
+  // The stored case and the history it holds, as the command stage reads them.
+  std::pair<store::CaseState, std::vector<v1::Envelope>> Stored() {
+    auto state = h.StoreFor(child).LoadCase(child);
+    EXPECT_TRUE(state.ok() && state->has_value());
+    auto history = h.StoreFor(child).HistoryFrom(child, (*state)->history_kept_from());
+    EXPECT_TRUE(history.ok());
+    workflow::KeepHeld(*history, **state);
+    return {**state, *history};
+  }
   std::vector<v1::OperationPhase> Phases() const {
     std::vector<v1::OperationPhase> out;
     for (const auto& [key, e] : sink.records) {
@@ -93,7 +117,8 @@ class OperationsServiceTest : public ::testing::Test {
   ReadGate gate;  // before the harness: the engine stops it when it goes
   EngineHarness h;
   RecordingSink sink;
-  OperationsService operations{kKek, sink, gate, h.time()};
+  RecordingSink commands;
+  OperationsService operations{kKek, {sink, commands}, gate, h.time(), StepSettingsOf({})};
   QueryService query{QueryServiceOptions{kToken, 50, 200, nullptr, &operations}, h.keyer(), gate,
                      h.time(), [] { return true; }};
   std::string nhs, child;
@@ -214,6 +239,126 @@ TEST_F(OperationsServiceTest, OnlyPostAndOnlyWithTheServiceToken) {
       Post("/internal/v1/operations/children/" + child + "/inspect", Body("ops.jones", kReason)));
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(RuleOf(r), "operations.unavailable");
+}
+
+TEST_F(OperationsServiceTest, CheckReportsTheCaseAsRebuildDoesAndFindsADamagedState) {
+  HttpResponse r = Check(child);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("diverged":false)"), std::string::npos) << r.body;
+  auto [state, history] = Stored();
+  const int32_t partition = bus::KeyPartition(child, kPartitions);
+  const auto clean = workflow::CheckCase(child, state, history, h.time().Now(), StepSettingsOf({}));
+  EXPECT_NE(r.body.find(operations::CaseCheckJson(child, partition, clean)), std::string::npos);
+  ASSERT_FALSE(sink.records.empty());
+  EXPECT_EQ(sink.records.front().second.operation_recorded().operation(), "rebuild");
+  EXPECT_TRUE(sink.records.front().second.operation_recorded().dry_run());
+
+  // A state damaged at rest: a pathway's state changed behind the engine's back.
+  store::CaseState damaged = state;
+  ASSERT_GT(damaged.pathways_size(), 0);
+  damaged.mutable_pathways(0)->set_state(damaged.pathways(0).state() + "-damaged");
+  state::Batch batch;
+  batch.subject_key = child;
+  batch.new_state = damaged;
+  batch.partition = partition;
+  ASSERT_TRUE(h.StoreFor(child).Commit(std::span<const state::Batch>(&batch, 1)).ok());
+  r = Check(child);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("diverged":true)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("history_differs":true)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("pathways[0].state")"), std::string::npos) << r.body;
+  EXPECT_TRUE(commands.records.empty()) << "a check changes nothing";
+}
+
+TEST_F(OperationsServiceTest,
+       ARedriveDryRunListsWhatLeavingOutAPartnersWeekWouldChangeAndSendsNothing) {
+  const std::string scope = R"({"excludeSource": "rio", "from": "2025-04-01", "to": "2025-12-31"})";
+  HttpResponse r = Redrive(child, scope);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("dry_run":true)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("would_change":true)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("sent":false)"), std::string::npos) << r.body;
+
+  auto [state, history] = Stored();
+  workflow::RedriveFilter filter;
+  filter.source_system = "rio";
+  filter.from = workflow::ParseDate("2025-04-01");
+  filter.to = workflow::ParseDate("2025-12-31");
+  const auto plan =
+      workflow::PlanRedrive(child, state, history, filter, h.time().Now(), StepSettingsOf({}));
+  ASSERT_FALSE(plan.excluded.empty());
+  EXPECT_NE(
+      r.body.find(operations::RedrivePlanJson(child, bus::KeyPartition(child, kPartitions), plan)),
+      std::string::npos);
+  EXPECT_TRUE(commands.records.empty());
+  const auto& started = sink.records.front().second.operation_recorded();
+  EXPECT_EQ(started.operation(), "redrive");
+  EXPECT_TRUE(started.dry_run());
+  EXPECT_EQ(started.scope(), "subject " + child + ", without rio from 2025-04-01 to 2025-12-31");
+}
+
+TEST_F(OperationsServiceTest,
+       ARedriveAppliedSendsOneRedriveCommandThroughTheEngineAndTheEngineCorrectsTheCase) {
+  const std::string scope =
+      R"({"excludeSource": "rio", "from": "2025-04-01", "to": "2025-12-31", "apply": true})";
+  HttpResponse r = Redrive(child, scope);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("sent":true)"), std::string::npos) << r.body;
+  ASSERT_EQ(commands.records.size(), 1u);
+  const auto& [key, command] = commands.records.front();
+  EXPECT_EQ(key, child);
+  ASSERT_TRUE(command.has_case_redrive_requested());
+  EXPECT_EQ(command.source().system(), "pathway-gateway");
+  EXPECT_EQ(command.actor().id(), "ops.jones");
+  EXPECT_EQ(command.case_redrive_requested().withdraw_source_system(), "rio");
+  EXPECT_FALSE(command.case_redrive_requested().withdraw_event_ids().empty());
+  EXPECT_EQ(command.case_redrive_requested().operation_id(),
+            sink.records.front().second.operation_recorded().operation_id());
+  EXPECT_FALSE(sink.records.front().second.operation_recorded().dry_run());
+
+  // Through the engine's normal path: the case is corrected, and nothing is left to do.
+  const std::string topic(topics::kCommands);
+  h.broker().Append(topic, h.broker().PartitionFor(topic, key), key, command.SerializeAsString());
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  commands.records.clear();
+  r = Redrive(child, scope);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("would_change":false)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("excluded_commands":[])"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("sent":false)"), std::string::npos) << r.body;
+  EXPECT_TRUE(commands.records.empty());
+}
+
+TEST_F(OperationsServiceTest, ARedriveScopeIsCheckedBeforeAnythingIsRecorded) {
+  struct Case {
+    std::string scope;
+    int status;
+    std::string rule;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"from": "2025-04-01"})", 400, "operation.redrive.exclude_source"},
+           {R"({"excludeSource": "rio", "from": "2025-13-01"})", 400, "operation.redrive.from"},
+           {R"({"excludeSource": "rio", "to": "yesterday"})", 400, "operation.redrive.to"},
+           {R"({"excludeSource": "rio", "from": "2025-05-01", "to": "2025-04-01"})", 400,
+            "operation.redrive.to"},
+           {R"({"excludeSource": ")" + std::string(201, 'x') + R"("})", 400,
+            "operation.redrive.exclude_source"},
+       }) {
+    HttpResponse r = Redrive(child, c.scope);
+    EXPECT_EQ(r.status, c.status) << c.scope;
+    EXPECT_EQ(RuleOf(r), c.rule) << c.scope;
+  }
+  EXPECT_TRUE(sink.records.empty());
+  // Another child's pathway: refused once the case is read; the operation ends.
+  HttpResponse r = Redrive(child, R"({"instanceId": "not-this-childs", "apply": true})");
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(RuleOf(r), "operation.redrive.instance_id");
+  EXPECT_TRUE(commands.records.empty());
+  // Only a re-drive has a scope.
+  r = query.Handle(Post("/internal/v1/operations/children/" + child + "/check",
+                        R"({"operatorId": "o", "reason": "r", "redrive": {"apply": true}})"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(RuleOf(r), "operation.redrive");
 }
 
 }  // namespace

@@ -91,7 +91,9 @@ class OperationsApiTest : public ::testing::Test {
   engine::ReadGate gate;
   EngineHarness h;
   RecordingSink sink;
-  engine::OperationsService operations{kKek, sink, gate, h.time()};
+  RecordingSink commands;
+  engine::OperationsService operations{
+      kKek, {sink, commands}, gate, h.time(), engine::StepSettingsOf({})};
   engine::QueryService service{
       engine::QueryServiceOptions{kEngineToken, 50, 200, nullptr, &operations}, h.keyer(), gate,
       h.time(), [] { return true; }};
@@ -163,6 +165,42 @@ TEST_F(OperationsApiTest, AReasonAndExactlyOneChildAreRequired) {
     EXPECT_EQ(RuleOf(r), c.rule) << c.body;
   }
   EXPECT_TRUE(sink.records.empty()) << "nothing was run, so nothing is recorded";
+}
+
+TEST_F(OperationsApiTest, CheckAndRedriveReachTheOwnerWithTheScopeAndTheSignedInOperator) {
+  HttpResponse r =
+      Call(Post("/v1/operations/check", R"({"nhsNumber": ")" + nhs + R"(", "reason": "INC-10"})"),
+           Operator());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("diverged":false)"), std::string::npos) << r.body;
+  EXPECT_EQ(engines.calls.back().target, "/internal/v1/operations/children/" + child + "/check");
+
+  r = Call(Post("/v1/operations/redrive",
+                R"({"childId": ")" + child +
+                    R"(", "reason": "INC-11", "redrive": {"excludeSource": "rio", "from": )"
+                    R"("2025-04-01", "apply": true}})"),
+           Operator());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("sent":true)"), std::string::npos) << r.body;
+  ASSERT_EQ(commands.records.size(), 1u);
+  EXPECT_EQ(commands.records[0].second.actor().id(), "ops.jones");
+  EXPECT_EQ(commands.records[0].second.case_redrive_requested().withdraw_source_system(), "rio");
+
+  // The engine's refusal of a scope passes through, naming the field.
+  r = Call(
+      Post("/v1/operations/redrive",
+           R"({"childId": ")" + child + R"(", "reason": "x", "redrive": {"from": "2025-04-01"}})"),
+      Operator());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(RuleOf(r), "operation.redrive.exclude_source");
+  // An unknown field of the scope is refused by the gateway itself.
+  r = Call(
+      Post("/v1/operations/redrive",
+           R"({"childId": ")" + child + R"(", "reason": "x", "redrive": {"everything": true}})"),
+      Operator());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(RuleOf(r), "body.invalid_json");
+  EXPECT_EQ(commands.records.size(), 1u);
 }
 
 TEST_F(OperationsApiTest, OnlyPostAndOnlyInspect) {
