@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 #include "workflow/pathways/definitions.h"
 #include "workflow/shared_record.h"
@@ -61,6 +62,41 @@ const Definition* FindDefinitionByName(std::string_view name) {
     if (d->name == name && (!latest || d->version > latest->version)) latest = d;
   }
   return latest;
+}
+
+std::optional<std::string> AddStartVersion(std::string_view spec,
+                                           std::map<pathway::v1::PathwayKind, uint32_t>& versions) {
+  const size_t eq = spec.find('=');
+  if (eq == std::string_view::npos) return "expected PATHWAY=VERSION, e.g. neurodevelopmental=1";
+  const Definition* named = FindDefinitionByName(spec.substr(0, eq));
+  if (!named) return "no pathway is named '" + std::string(spec.substr(0, eq)) + "'";
+  const std::string_view text = spec.substr(eq + 1);
+  uint32_t version = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      !FindDefinition(named->kind, version)) {
+    std::string known;
+    for (const Definition* d : AllDefinitions()) {
+      if (d->kind != named->kind) continue;
+      if (!known.empty()) known += ", ";
+      known += std::to_string(d->version);
+    }
+    std::string message = "pathway ";
+    message += named->name;
+    message += " has no version '";
+    message += text;
+    message += "' (it has ";
+    message += known;
+    message += ")";
+    return message;
+  }
+  if (!versions.emplace(named->kind, version).second) {
+    std::string message = "pathway ";
+    message += named->name;
+    message += " is given a start version twice";
+    return message;
+  }
+  return std::nullopt;
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -182,6 +183,11 @@ const Definition* FindDefinition(pathway::v1::PathwayKind kind, uint32_t version
 // The newest version: what a new instance starts with.
 const Definition* LatestDefinition(pathway::v1::PathwayKind kind);
 const Definition* FindDefinitionByName(std::string_view name);
+// Adds "PATHWAY=VERSION" (a definition's name and one of its versions: which version new
+// instances of that pathway start under, DecideOptions::start_versions) to `versions`.
+// Else why not, naming the part at fault; a pathway named twice is refused.
+std::optional<std::string> AddStartVersion(std::string_view spec,
+                                           std::map<pathway::v1::PathwayKind, uint32_t>& versions);
 
 // The Mermaid state diagram of `definition`, drawn from its data.
 std::string DescribeMermaid(const Definition& definition);

@@ -62,6 +62,9 @@ constexpr const char* kUsage =
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
     "                      [--ops-listen HOST:PORT (default 127.0.0.1:9464; off to disable)]\n"
     "                      [--max-history-per-case N (default 10000)]\n"
+    "                      [--start-version PATHWAY=VERSION]... (new instances of the\n"
+    "                       pathway start under that definition version; default the\n"
+    "                       latest; docs/operations.md, \"migrate\")]\n"
     "                      [--dedupe-retention-days N (default 35; 0 keeps them for\n"
     "                       ever): at least pathway.inbound.v1's and pathway.commands.v1's\n"
     "                       retention plus a week (docs/operations.md, \"Retention\")]\n"
@@ -164,6 +167,11 @@ int Run(int argc, char** argv) {
       const auto n = WholeNumber(v, 1, std::numeric_limits<long long>::max());
       if (!n) return Usage("--max-history-per-case must be a positive whole number");
       flags.options.max_history_per_case = static_cast<uint64_t>(*n);
+    } else if (arg == "--start-version") {
+      if (!value(&v)) return Usage("--start-version needs PATHWAY=VERSION");
+      if (auto error = workflow::AddStartVersion(v, flags.options.start_versions)) {
+        return Usage("--start-version: " + *error);
+      }
     } else if (arg == "--dedupe-retention-days") {
       if (!value(&v)) return Usage("--dedupe-retention-days needs a value");
       const auto days = WholeNumber(v, 0, 36500);

@@ -10,6 +10,7 @@
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
 #include "workflow/identifiers.h"
+#include "workflow/pathway.h"
 #include "workflow/workflow.h"
 
 namespace pathway::ctl {
@@ -81,6 +82,10 @@ void DecisionFlags::AddTo(std::vector<Flag>& flags) {
   flags.push_back({"--max-history-per-case", true, Store(max_history)});
   flags.push_back({"--statutory-sharing", true, Store(sharing_path)});
   flags.push_back({"--as-of", true, Store(as_of)});
+  flags.push_back({"--start-version", true, [this](std::string_view v) {
+                     start_versions.emplace_back(v);
+                     return std::optional<std::string>();
+                   }});
 }
 
 Result<Decisions> LoadDecisions(const DecisionFlags& flags, const TimeSource& time) {
@@ -111,6 +116,15 @@ Result<Decisions> LoadDecisions(const DecisionFlags& flags, const TimeSource& ti
     d.sharing = std::make_unique<pathway::v1::StatutorySharing>();
     if (auto error = LoadStatutorySharing(flags.sharing_path, *d.sharing)) return bad(*error);
     d.settings.decide.sharing = d.sharing.get();
+  }
+  if (!flags.start_versions.empty()) {
+    d.start_versions = std::make_unique<std::map<pathway::v1::PathwayKind, uint32_t>>();
+    for (const auto& spec : flags.start_versions) {
+      if (auto error = workflow::AddStartVersion(spec, *d.start_versions)) {
+        return bad("--start-version: " + *error);
+      }
+    }
+    d.settings.decide.start_versions = d.start_versions.get();
   }
   d.now = time.Now();
   if (!flags.as_of.empty()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,7 @@ inline constexpr std::string_view kDecisionFlagsHelp =
     "  --identity-hold-days N         as the engine runs (default 14)\n"
     "  --max-history-per-case N       as the engine runs (default 10000)\n"
     "  --statutory-sharing FILE       as the engine runs (default: none)\n"
+    "  --start-version PATHWAY=V      as the engine runs (repeatable; default: the latest)\n"
     "  --as-of YYYY-MM-DD             the day to decide at (default: today in London)\n";
 
 // The engine's decision settings: they must be the engine's own, or a re-decided case
@@ -71,12 +73,15 @@ struct DecisionFlags {
   std::string max_history;
   std::string sharing_path;
   std::string as_of;
+  std::vector<std::string> start_versions;  // "PATHWAY=VERSION", as the engine's flag
   void AddTo(std::vector<Flag>& flags);
 };
 
 struct Decisions {
   workflow::StepSettings settings;  // settings.decide.sharing points into `sharing`
   std::unique_ptr<pathway::v1::StatutorySharing> sharing;
+  // settings.decide.start_versions points here when any is given.
+  std::unique_ptr<std::map<pathway::v1::PathwayKind, uint32_t>> start_versions;
   TimePoint now;  // noon in London on the as-of day, or the real now
 };
 // The settings the flags name; an error message names the flag.

@@ -266,4 +266,28 @@ TEST(CommandMapping, ACommandWithoutItsBusinessDateIsRejected) {
 }
 
 }  // namespace
+TEST(StartVersion, APathwayAndOneOfItsVersionsElseWhyNot) {
+  std::map<pathway::v1::PathwayKind, uint32_t> versions;
+  EXPECT_EQ(AddStartVersion("neurodevelopmental=1", versions), std::nullopt);
+  EXPECT_EQ(versions.at(pathway::v1::PATHWAY_KIND_NEURODEVELOPMENTAL), 1u);
+  EXPECT_EQ(AddStartVersion("neurodevelopmental=2", versions),
+            "pathway neurodevelopmental is given a start version twice");
+  const auto refused = [&](std::string_view spec) {
+    std::map<pathway::v1::PathwayKind, uint32_t> fresh;
+    auto error = AddStartVersion(spec, fresh);
+    EXPECT_TRUE(fresh.empty()) << spec;
+    return error.value_or("");
+  };
+  EXPECT_EQ(refused("neurodevelopmental"), "expected PATHWAY=VERSION, e.g. neurodevelopmental=1");
+  EXPECT_EQ(refused("nowhere=1"), "no pathway is named 'nowhere'");
+  const Definition* latest = LatestDefinition(pathway::v1::PATHWAY_KIND_NEURODEVELOPMENTAL);
+  ASSERT_NE(latest, nullptr);
+  const std::string beyond = "neurodevelopmental=" + std::to_string(latest->version + 1);
+  EXPECT_NE(refused(beyond).find("has no version"), std::string::npos);
+  for (std::string_view bad : {"neurodevelopmental=", "neurodevelopmental=1x",
+                               "neurodevelopmental=-1", "neurodevelopmental=0"}) {
+    EXPECT_NE(refused(bad).find("has no version"), std::string::npos) << bad;
+  }
+}
+
 }  // namespace pathway::workflow
