@@ -59,13 +59,23 @@ class PathwayctlRebuild : public ::testing::Test {
     std::ofstream(path) << content;
   }
 
-  RunResult Rebuild(std::vector<std::string> extra, const std::string& stdin_path = "/dev/null") {
+  // pathwayctl `command` on this engine's data and the mock cluster, run by ops.jones for
+  // `reason`: `fixed` and then `extra` follow.
+  RunResult Ctl(std::string command, std::string reason, std::vector<std::string> fixed,
+                const std::vector<std::string>& extra,
+                const std::string& stdin_path = "/dev/null") {
     std::vector<std::string> args = {
-        "rebuild",     "--data-dir",          h_.data_dir(),
-        "--operator",  "ops.jones",           "--reason",
-        "INC-7 check", "--bootstrap-servers", cluster_->BootstrapServers()};
+        std::move(command), "--data-dir",          h_.data_dir(),
+        "--operator",       "ops.jones",           "--reason",
+        std::move(reason),  "--bootstrap-servers", cluster_->BootstrapServers()};
+    args.insert(args.end(), fixed.begin(), fixed.end());
     args.insert(args.end(), extra.begin(), extra.end());
     return testing::RunCtl(dir_.path(), args, {}, stdin_path);
+  }
+
+  RunResult Rebuild(const std::vector<std::string>& extra,
+                    const std::string& stdin_path = "/dev/null") {
+    return Ctl("rebuild", "INC-7 check", {}, extra, stdin_path);
   }
 
   // Every record on pathway.audit.v1 (read with pathwayctl tail).
@@ -239,18 +249,9 @@ TEST_F(PathwayctlRebuild, BadUsageIsRefusedWithoutEchoingAnNhsNumber) {
 // inspect: the same engine's data, one child at a time.
 class PathwayctlInspect : public PathwayctlRebuild {
  protected:
-  RunResult Inspect(std::vector<std::string> extra, const std::string& stdin_path = "/dev/null") {
-    std::vector<std::string> args = {"inspect",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "INC-8: why is this case waiting",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args, {}, stdin_path);
+  RunResult Inspect(const std::vector<std::string>& extra,
+                    const std::string& stdin_path = "/dev/null") {
+    return Ctl("inspect", "INC-8: why is this case waiting", {}, extra, stdin_path);
   }
   std::string NhsFile(const std::string& nhs) {
     const std::string path = dir_.path() + "/nhs-" + nhs;
@@ -335,18 +336,8 @@ class PathwayctlRedrive : public PathwayctlRebuild {
     Status s = h_.RunUntilIdle();
     ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
-  RunResult Redrive(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"redrive",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "INC-9: trust PAS sent a bad week",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args);
+  RunResult Redrive(const std::vector<std::string>& extra) {
+    return Ctl("redrive", "INC-9: trust PAS sent a bad week", {}, extra);
   }
 };
 
@@ -444,21 +435,9 @@ class PathwayctlRedriveInbound : public PathwayctlRebuild {
     ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(30)).ok());
     ASSERT_EQ(failed, 0);
   }
-  RunResult FromInbound(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"redrive",
-                                     "--from-inbound",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "INC-12: commands topic lost",
-                                     "--since",
-                                     "2000-01-01T00:00:00Z",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args);
+  RunResult FromInbound(const std::vector<std::string>& extra) {
+    return Ctl("redrive", "INC-12: commands topic lost",
+               {"--from-inbound", "--since", "2000-01-01T00:00:00Z"}, extra);
   }
 };
 
@@ -640,24 +619,9 @@ class PathwayctlMigrate : public PathwayctlRebuild {
     }
     Write(mapping_, json + "}");
   }
-  RunResult Migrate(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"migrate",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "CHG-2210: ADHD under 18 weeks RTT",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers(),
-                                     "--pathway",
-                                     "neurodevelopmental",
-                                     "--from",
-                                     "1",
-                                     "--to",
-                                     "2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args);
+  RunResult Migrate(const std::vector<std::string>& extra) {
+    return Ctl("migrate", "CHG-2210: ADHD under 18 weeks RTT",
+               {"--pathway", "neurodevelopmental", "--from", "1", "--to", "2"}, extra);
   }
   std::string mapping_;
 };
