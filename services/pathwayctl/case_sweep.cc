@@ -223,11 +223,24 @@ void SweptRunFlags::AddTo(std::vector<Flag>& flags) {
   kafka.AddTo(flags);
 }
 
-void PrintSweptRunHelp(std::string_view usage) {
-  for (std::string_view text : {usage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
-                                kOperatorFlagsHelp, kKafkaFlagsHelp}) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
+std::optional<int> ParseSweptRunArgs(std::string_view command, std::string_view usage,
+                                     std::span<char* const> args, std::vector<Flag> flags,
+                                     SweptRunFlags& run_flags) {
+  bool help = false;
+  flags.push_back({"--help", false, Set(help, true)});
+  run_flags.AddTo(flags);
+  std::vector<std::string> positional;
+  if (auto error = ParseArgs(args, flags, positional)) return UsageError(command, *error);
+  if (help) {
+    for (std::string_view text : {usage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
+                                  kOperatorFlagsHelp, kKafkaFlagsHelp}) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    return kExitOk;
   }
+  // Not echoed: a positional argument may well be an NHS number.
+  if (!positional.empty()) return UsageError(command, "unexpected positional argument");
+  return std::nullopt;
 }
 
 std::optional<SweptRunInput> LoadSweptRun(std::string_view command, SweptRunFlags& flags,
@@ -278,6 +291,29 @@ Status RecordShown(OperationAudit& audit, const std::string& subject) {
 void PrintUnreadable(const Place& place, const Error& error) {
   std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(), place.partition,
               error.ToString().c_str());
+}
+
+void PrintCorrection(const pathway::v1::CaseCorrected& diff) {
+  using operations::report::DateText;
+  using operations::report::StatusText;
+  for (const auto& d : diff.deadlines()) {
+    std::printf(
+        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
+        d.has_due_before()
+            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
+            : "none",
+        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
+                    : "none (cancelled)");
+  }
+  for (const auto& s : diff.steps()) {
+    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
+                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
+                s.withdrawn() ? "withdrawn" : "recorded");
+  }
+  for (const auto& r : diff.rejections()) {
+    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
+                r.withdrawn() ? "withdrawn" : "made");
+  }
 }
 
 std::optional<int> FinishSweptRun(const SweptRunWords& words, const SweptRunInput& input,

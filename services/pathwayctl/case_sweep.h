@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,8 +105,14 @@ struct SweptRunFlags {
   void AddTo(std::vector<Flag>& flags);
 };
 
-// `usage` and then the help of every SweptRunFlags flag, on stdout.
-void PrintSweptRunHelp(std::string_view usage);
+// Parses `args` with the command's own `flags`, `run_flags` and --help. Returns the exit
+// code when the command ends here: 0 after printing `usage` and the help of every
+// SweptRunFlags flag on stdout (--help), 2 on bad usage said as `command`'s error (a bad
+// flag, or a positional argument, never echoed: it may well be an NHS number). nullopt:
+// the command goes on. `run_flags` is not to be copied afterwards.
+std::optional<int> ParseSweptRunArgs(std::string_view command, std::string_view usage,
+                                     std::span<char* const> args, std::vector<Flag> flags,
+                                     SweptRunFlags& run_flags);
 
 // What a store-wide run reads before it starts.
 struct SweptRunInput {
@@ -132,6 +139,11 @@ Status RecordShown(OperationAudit& audit, const std::string& subject);
 
 // Prints a case the walk could not read, on stdout (Sweep's `unreadable`).
 void PrintUnreadable(const Place& place, const Error& error);
+
+// Prints what re-deciding a case changes, one line each, indented under the case:
+// deadlines (due date and status before and after), steps recorded or withdrawn, and
+// refusals made or withdrawn (redrive's and migrate's listings).
+void PrintCorrection(const pathway::v1::CaseCorrected& diff);
 
 // How a run's end is told in its messages.
 struct SweptRunWords {

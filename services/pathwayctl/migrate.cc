@@ -116,24 +116,7 @@ void PrintPlan(const Listed& l) {
       std::printf("  not moved: instance %s: %s\n", i.instance_id.c_str(), i.why.c_str());
     }
   }
-  for (const auto& d : l.plan.diff.deadlines()) {
-    std::printf(
-        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
-        d.has_due_before()
-            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
-            : "none",
-        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
-                    : "none (cancelled)");
-  }
-  for (const auto& s : l.plan.diff.steps()) {
-    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
-                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
-                s.withdrawn() ? "withdrawn" : "recorded");
-  }
-  for (const auto& r : l.plan.diff.rejections()) {
-    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
-                r.withdrawn() ? "withdrawn" : "made");
-  }
+  PrintCorrection(l.plan.diff);
 }
 
 // The mapping file: a JSON object of state names. An error names what is wrong.
@@ -168,23 +151,18 @@ bool ParseVersion(const std::string& text, uint32_t& out) {
 }  // namespace
 
 int RunMigrate(std::span<char* const> args) {
-  bool json = false, help = false, dry_run = false, apply = false;
+  bool json = false, dry_run = false, apply = false;
   std::string pathway_name, from_text, to_text, mapping_path;
   SweptRunFlags run_flags;
-  std::vector<Flag> flags = {
+  const std::vector<Flag> flags = {
       {"--pathway", true, Store(pathway_name)}, {"--from", true, Store(from_text)},
       {"--to", true, Store(to_text)},           {"--mapping", true, Store(mapping_path)},
       {"--dry-run", false, Set(dry_run, true)}, {"--apply", false, Set(apply, true)},
-      {"--json", false, Set(json, true)},       {"--help", false, Set(help, true)},
+      {"--json", false, Set(json, true)},
   };
-  run_flags.AddTo(flags);
-  std::vector<std::string> positional;
-  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
-  if (help) {
-    PrintSweptRunHelp(kUsage);
-    return kExitOk;
+  if (auto exit_code = ParseSweptRunArgs(kCmd, kUsage, args, flags, run_flags)) {
+    return *exit_code;
   }
-  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
   if (dry_run == apply) {
     return UsageError(kCmd, "say --dry-run (show what would move) or --apply (move them)");
   }

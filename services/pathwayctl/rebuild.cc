@@ -140,22 +140,15 @@ void PrintReport(const Report& r) {
 }  // namespace
 
 int RunRebuild(std::span<char* const> args) {
-  bool json = false, help = false, repair = false;
+  bool json = false, repair = false;
   SweptRunFlags run_flags;
-  std::vector<Flag> flags = {
+  const std::vector<Flag> flags = {
       {"--json", false, Set(json, true)},
       {"--repair", false, Set(repair, true)},
-      {"--help", false, Set(help, true)},
   };
-  run_flags.AddTo(flags);
-  std::vector<std::string> positional;
-  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
-  if (help) {
-    PrintSweptRunHelp(kUsage);
-    return kExitOk;
+  if (auto exit_code = ParseSweptRunArgs(kCmd, kUsage, args, flags, run_flags)) {
+    return *exit_code;
   }
-  // Not echoed: a positional argument may well be an NHS number.
-  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
   RealTimeSource clock;
   int exit_code = kExitOk;
   auto input = LoadSweptRun(kCmd, run_flags, clock, exit_code);

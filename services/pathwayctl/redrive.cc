@@ -99,24 +99,7 @@ void PrintPlan(const Listed& l) {
                 l.plan.excluded.size() == 1 ? "" : "s");
   }
   std::printf("\n");
-  for (const auto& d : l.plan.diff.deadlines()) {
-    std::printf(
-        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
-        d.has_due_before()
-            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
-            : "none",
-        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
-                    : "none (cancelled)");
-  }
-  for (const auto& s : l.plan.diff.steps()) {
-    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
-                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
-                s.withdrawn() ? "withdrawn" : "recorded");
-  }
-  for (const auto& r : l.plan.diff.rejections()) {
-    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
-                r.withdrawn() ? "withdrawn" : "made");
-  }
+  PrintCorrection(l.plan.diff);
   if (!l.plan.fields.empty()) {
     std::printf("  fields:");
     for (const auto& f : l.plan.fields) std::printf(" %s", f.c_str());
@@ -131,26 +114,20 @@ int RunRedrive(std::span<char* const> args) {
   for (const char* arg : args) {
     if (std::string_view(arg) == "--from-inbound") return RunRedriveFromInbound(args);
   }
-  bool json = false, help = false, dry_run = false, apply = false;
+  bool json = false, dry_run = false, apply = false;
   std::string exclude_source, from_text, to_text;
   SweptRunFlags run_flags;
-  std::vector<Flag> flags = {
+  const std::vector<Flag> flags = {
       {"--exclude-source", true, Store(exclude_source)},
       {"--from", true, Store(from_text)},
       {"--to", true, Store(to_text)},
       {"--dry-run", false, Set(dry_run, true)},
       {"--apply", false, Set(apply, true)},
       {"--json", false, Set(json, true)},
-      {"--help", false, Set(help, true)},
   };
-  run_flags.AddTo(flags);
-  std::vector<std::string> positional;
-  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
-  if (help) {
-    PrintSweptRunHelp(kUsage);
-    return kExitOk;
+  if (auto exit_code = ParseSweptRunArgs(kCmd, kUsage, args, flags, run_flags)) {
+    return *exit_code;
   }
-  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
   if (dry_run == apply) {
     return UsageError(kCmd, "say --dry-run (show what would change) or --apply (change it)");
   }
