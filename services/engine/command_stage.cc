@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "services/engine/engine_day.h"
 #include "services/engine/outputs.h"
 #include "services/topics.h"
 #include "workflow/calendar.h"
@@ -156,8 +157,7 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
   batch.dedupe_event_id = std::move(identity);
   batch.dedupe_digest = std::move(digest);
   // The engine's own date, not the command's: retention is about re-delivery.
-  batch.dedupe_day = static_cast<uint32_t>(
-      std::chrono::sys_days(workflow::LondonDate(time_.Now())).time_since_epoch().count());
+  batch.dedupe_day = EngineDay(time_.Now());
 
   auto loaded = group.LoadCase(command.subject_key());
   if (!loaded) return loaded.error();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "services/engine/engine_day.h"
 #include "workflow/calendar.h"
 #include "workflow/case_step.h"
 #include "workflow/history_retention.h"
@@ -32,8 +33,7 @@ bool RetentionSweeper::Pass::Finish(uint32_t today) {
 Status RetentionSweeper::Run() {
   const EngineOptions& options = context_.options;
   if (options.retention_batch == 0) return {};
-  const auto today = static_cast<uint32_t>(
-      std::chrono::sys_days(workflow::LondonDate(time_.Now())).time_since_epoch().count());
+  const uint32_t today = EngineDay(time_.Now());
   for (int32_t partition : context_.owned) {
     state::CaseStore* store = context_.stores.Find(partition);
     if (!store) continue;

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <map>
 
 #include "common/crypto.h"
 #include "services/pathwayctl/progress.h"
+#include "workflow/calendar.h"
 #include "workflow/case_step.h"
+#include "workflow/clock.h"
 #include "workflow/identifiers.h"
 
 namespace pathway::ctl {
@@ -210,6 +213,168 @@ Result<SweepEnd> Sweep(const EngineData& data, const Scope& scope, bool plain,
   }
   progress.Finish();
   return end;
+}
+
+void SweptRunFlags::AddTo(std::vector<Flag>& flags) {
+  scope.AddTo(flags);
+  data.AddTo(flags);
+  decisions.AddTo(flags);
+  who.AddTo(flags);
+  kafka.AddTo(flags);
+}
+
+std::optional<int> ParseSweptRunArgs(std::string_view command, std::string_view usage,
+                                     std::span<char* const> args, std::vector<Flag> flags,
+                                     SweptRunFlags& run_flags) {
+  bool help = false;
+  flags.push_back({"--help", false, Set(help, true)});
+  run_flags.AddTo(flags);
+  std::vector<std::string> positional;
+  if (auto error = ParseArgs(args, flags, positional)) return UsageError(command, *error);
+  if (help) {
+    for (std::string_view text : {usage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
+                                  kOperatorFlagsHelp, kKafkaFlagsHelp}) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    return kExitOk;
+  }
+  // Not echoed: a positional argument may well be an NHS number.
+  if (!positional.empty()) return UsageError(command, "unexpected positional argument");
+  return std::nullopt;
+}
+
+std::optional<SweptRunInput> LoadSweptRun(std::string_view command, SweptRunFlags& flags,
+                                          const TimeSource& time, int& exit_code) {
+  const auto usage = [&](std::string_view message) {
+    exit_code = UsageError(command, message);
+    return std::nullopt;
+  };
+  const auto failure = [&](std::string_view message) {
+    PrintErr(command, message);
+    exit_code = kExitFailure;
+    return std::nullopt;
+  };
+  if (auto error = flags.who.Check()) return usage(*error);
+  if (auto error = flags.kafka.Resolve()) return usage(*error);
+  auto decisions = LoadDecisions(flags.decisions, time);
+  if (!decisions) return usage(decisions.error().detail);
+  auto data = EngineData::Load(flags.data);
+  if (!data) return failure(data.error().detail);
+  ScopeError scope_error;
+  auto scope = ResolveScope(flags.scope, *data, scope_error);
+  if (!scope) return scope_error.usage ? usage(scope_error.message) : failure(scope_error.message);
+  return SweptRunInput{std::move(*decisions), std::move(*data), std::move(*scope)};
+}
+
+Result<std::unique_ptr<RedriveSender>> StartSender(std::string_view command,
+                                                   const SweptRunFlags& flags,
+                                                   OperationAudit& audit, const TimeSource& time) {
+  auto made = RedriveSender::Make(flags.kafka.config, flags.who.operator_id, audit.id(), time);
+  if (!made) {
+    const std::string message = "cannot send to the engine: " + made.error().ToString();
+    PrintErr(command, message);
+    (void)audit.Fail(message, {});
+  }
+  return made;
+}
+
+Status RecordShown(OperationAudit& audit, const std::string& subject) {
+  if (Status s = audit.ChildShown(subject); !s) {
+    return Error{s.error().code,
+                 "the view of a case was not recorded on "
+                 "pathway.audit.v1: " +
+                     s.error().detail};
+  }
+  return {};
+}
+
+void PrintUnreadable(const Place& place, const Error& error) {
+  std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(), place.partition,
+              error.ToString().c_str());
+}
+
+void PrintCorrection(const pathway::v1::CaseCorrected& diff) {
+  using operations::report::DateText;
+  using operations::report::StatusText;
+  for (const auto& d : diff.deadlines()) {
+    std::printf(
+        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
+        d.has_due_before()
+            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
+            : "none",
+        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
+                    : "none (cancelled)");
+  }
+  for (const auto& s : diff.steps()) {
+    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
+                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
+                s.withdrawn() ? "withdrawn" : "recorded");
+  }
+  for (const auto& r : diff.rejections()) {
+    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
+                r.withdrawn() ? "withdrawn" : "made");
+  }
+}
+
+std::optional<int> FinishSweptRun(const SweptRunWords& words, const SweptRunInput& input,
+                                  OperationAudit& audit, RedriveSender* sender,
+                                  const Result<SweepEnd>& end,
+                                  const std::function<Counts(const SweepEnd*)>& counts) {
+  // What was sent is confirmed before the run says so (also when it stopped early).
+  if (sender) {
+    if (Status s = sender->Confirm(); !s) {
+      // Appended piece by piece: GCC 12 at -O3 misreads "literal" + std::string.
+      std::string message(words.sent);
+      message += " not confirmed by the broker: ";
+      message += s.error().ToString();
+      message += " (";
+      message += words.again;
+      message += ")";
+      PrintErr(words.command, message);
+      (void)audit.Fail(message, counts(end ? &*end : nullptr));
+      return kExitFailure;
+    }
+  }
+  if (!end) {
+    PrintErr(words.command, end.error().detail);
+    (void)audit.Fail(end.error().detail, counts(nullptr));
+    return kExitFailure;
+  }
+  if (!input.scope.subject.empty() && end->cases == 0 && !input.scope.resume_after) {
+    (void)audit.Finish(counts(&*end));
+    PrintErr(words.command, "no case with this subject key in " + input.data.data_dir);
+    return kExitFailure;
+  }
+  if (end->interrupted) {
+    (void)audit.Interrupted(counts(&*end));
+    const std::string after = end->ResumeAfter();
+    std::string cases = std::to_string(end->cases);
+    cases += words.singular && end->cases == 1 ? " case" : " cases";
+    std::string nothing = "(nothing ";
+    nothing += words.visited;
+    nothing += " yet: run again)";
+    std::fprintf(stderr, "%.*s: interrupted after %s; resume with --resume-after %s\n",
+                 static_cast<int>(words.command.size()), words.command.data(), cases.c_str(),
+                 after.empty() ? nothing.c_str() : after.c_str());
+  } else if (Status s = audit.Finish(counts(&*end)); !s) {
+    PrintErr(words.command, "the end of the action was not recorded: " + s.error().ToString());
+  }
+  return std::nullopt;
+}
+
+operations::report::Json SweptRunJson(std::string_view operation_id, std::string_view scope,
+                                      bool dry_run, std::string_view sent_key, uint64_t sent,
+                                      TimePoint now, const SweepEnd& end) {
+  operations::report::Json json;
+  json.Str("operation_id", operation_id)
+      .Str("scope", scope)
+      .Bool("dry_run", dry_run)
+      .Num(sent_key, static_cast<int64_t>(sent))
+      .Str("as_of", workflow::FormatDate(workflow::LondonDate(now)))
+      .Bool("interrupted", end.interrupted)
+      .Str("resume_after", end.interrupted ? end.ResumeAfter() : "")
+      .Num("cases", static_cast<int64_t>(end.cases));
+  return json;
 }
 
 }  // namespace pathway::ctl

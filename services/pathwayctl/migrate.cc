@@ -36,6 +36,12 @@ namespace v1 = pathway::v1;
 
 constexpr std::string_view kCmd = "migrate";
 constexpr int kExitInterrupted = 130;
+// How the end of a run is told (FinishSweptRun).
+constexpr SweptRunWords kEnd{.command = kCmd,
+                             .sent = "migration commands",
+                             .again = "run again: what was moved is not sent again",
+                             .visited = "read",
+                             .singular = false};
 
 constexpr std::string_view kUsage =
     "usage: pathwayctl migrate --pathway NAME --from V1 --to V2 --mapping FILE\n"
@@ -110,24 +116,7 @@ void PrintPlan(const Listed& l) {
       std::printf("  not moved: instance %s: %s\n", i.instance_id.c_str(), i.why.c_str());
     }
   }
-  for (const auto& d : l.plan.diff.deadlines()) {
-    std::printf(
-        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
-        d.has_due_before()
-            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
-            : "none",
-        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
-                    : "none (cancelled)");
-  }
-  for (const auto& s : l.plan.diff.steps()) {
-    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
-                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
-                s.withdrawn() ? "withdrawn" : "recorded");
-  }
-  for (const auto& r : l.plan.diff.rejections()) {
-    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
-                r.withdrawn() ? "withdrawn" : "made");
-  }
+  PrintCorrection(l.plan.diff);
 }
 
 // The mapping file: a JSON object of state names. An error names what is wrong.
@@ -162,34 +151,18 @@ bool ParseVersion(const std::string& text, uint32_t& out) {
 }  // namespace
 
 int RunMigrate(std::span<char* const> args) {
-  bool json = false, help = false, dry_run = false, apply = false;
+  bool json = false, dry_run = false, apply = false;
   std::string pathway_name, from_text, to_text, mapping_path;
-  ScopeFlags scope_flags;
-  EngineDataFlags data_flags;
-  DecisionFlags decision_flags;
-  OperatorFlags who;
-  KafkaFlags kafka;
-  std::vector<Flag> flags = {
+  SweptRunFlags run_flags;
+  const std::vector<Flag> flags = {
       {"--pathway", true, Store(pathway_name)}, {"--from", true, Store(from_text)},
       {"--to", true, Store(to_text)},           {"--mapping", true, Store(mapping_path)},
       {"--dry-run", false, Set(dry_run, true)}, {"--apply", false, Set(apply, true)},
-      {"--json", false, Set(json, true)},       {"--help", false, Set(help, true)},
+      {"--json", false, Set(json, true)},
   };
-  scope_flags.AddTo(flags);
-  data_flags.AddTo(flags);
-  decision_flags.AddTo(flags);
-  who.AddTo(flags);
-  kafka.AddTo(flags);
-  std::vector<std::string> positional;
-  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
-  if (help) {
-    for (std::string_view text : {kUsage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
-                                  kOperatorFlagsHelp, kKafkaFlagsHelp}) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-    }
-    return kExitOk;
+  if (auto exit_code = ParseSweptRunArgs(kCmd, kUsage, args, flags, run_flags)) {
+    return *exit_code;
   }
-  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
   if (dry_run == apply) {
     return UsageError(kCmd, "say --dry-run (show what would move) or --apply (move them)");
   }
@@ -204,25 +177,14 @@ int RunMigrate(std::span<char* const> args) {
   if (mapping_path.empty()) return UsageError(kCmd, "--mapping FILE is required");
   if (auto error = ReadMapping(mapping_path, request.mapping)) return UsageError(kCmd, *error);
   if (auto r = workflow::CheckMigrationRequest(request)) return UsageError(kCmd, r->reason);
-  if (auto error = who.Check()) return UsageError(kCmd, *error);
-  if (auto error = kafka.Resolve()) return UsageError(kCmd, *error);
   RealTimeSource clock;
-  auto decisions = LoadDecisions(decision_flags, clock);
-  if (!decisions) return UsageError(kCmd, decisions.error().detail);
-  auto data = EngineData::Load(data_flags);
-  if (!data) {
-    PrintErr(kCmd, data.error().detail);
-    return kExitFailure;
-  }
-  ScopeError scope_error;
-  auto scope = ResolveScope(scope_flags, *data, scope_error);
-  if (!scope) {
-    if (scope_error.usage) return UsageError(kCmd, scope_error.message);
-    PrintErr(kCmd, scope_error.message);
-    return kExitFailure;
-  }
-  if (!scope->instance.empty()) request.instance_ids.insert(scope->instance);
-  std::string audited_scope = scope->text;
+  int exit_code = kExitOk;
+  auto input = LoadSweptRun(kCmd, run_flags, clock, exit_code);
+  if (!input) return exit_code;
+  const Decisions& decisions = input->decisions;
+  const Scope& scope = input->scope;
+  if (!scope.instance.empty()) request.instance_ids.insert(scope.instance);
+  std::string audited_scope = scope.text;
   audited_scope += ", ";
   audited_scope += pathway_name;
   audited_scope += " version ";
@@ -230,8 +192,8 @@ int RunMigrate(std::span<char* const> args) {
   audited_scope += " to ";
   audited_scope += std::to_string(request.to_version);
 
-  auto run =
-      StartAudited(kCmd, kafka.config, who, {"migrate", audited_scope, dry_run}, data->kek, clock);
+  auto run = StartAudited(kCmd, run_flags.kafka.config, run_flags.who,
+                          {"migrate", audited_scope, dry_run}, input->data.kek, clock);
   if (!run) return kExitFailure;
   std::unique_ptr<OperationAudit>& audit = run->audit;
   if (!json) {
@@ -240,13 +202,8 @@ int RunMigrate(std::span<char* const> args) {
   }
   std::unique_ptr<RedriveSender> sender;
   if (apply) {
-    auto made = RedriveSender::Make(kafka.config, who.operator_id, audit->id(), clock);
-    if (!made) {
-      const std::string message = "cannot send to the engine: " + made.error().ToString();
-      PrintErr(kCmd, message);
-      (void)audit->Fail(message, {});
-      return kExitFailure;
-    }
+    auto made = StartSender(kCmd, run_flags, *audit, clock);
+    if (!made) return kExitFailure;
     sender = std::move(*made);
   }
   // What the engine is sent: the request as checked, for the instances that move.
@@ -272,21 +229,16 @@ int RunMigrate(std::span<char* const> args) {
             {"migrations_sent", sent}};
   };
   auto end = Sweep(
-      *data, *scope, json,
+      input->data, scope, json,
       [&](const SweptCase& c) -> Status {
         Listed l{c.place, workflow::PlanMigrate(c.place.subject, c.state, c.history, request,
-                                                decisions->now, decisions->settings)};
+                                                decisions.now, decisions.settings)};
         erased += l.plan.erased;
         if (l.plan.instances.empty()) return {};
         moving += l.plan.moved;
         not_moving += l.plan.instances.size() - l.plan.moved;
         changing += l.plan.changes;
-        if (Status s = audit->ChildShown(c.place.subject); !s) {
-          return Error{s.error().code,
-                       "the view of a case was not recorded on "
-                       "pathway.audit.v1: " +
-                           s.error().detail};
-        }
+        if (Status s = RecordShown(*audit, c.place.subject); !s) return s;
         if (json) {
           items.push_back(PlanJson(l));
         } else {
@@ -302,56 +254,19 @@ int RunMigrate(std::span<char* const> args) {
         }
         return {};
       },
-      [&](const Place& place, const Error& e) {
-        std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(),
-                    place.partition, e.ToString().c_str());
-      });
-  if (sender) {
-    if (Status s = sender->Confirm(); !s) {
-      const std::string message =
-          "migration commands not confirmed by the broker: " + s.error().ToString() +
-          " (run again: what was moved is not sent again)";
-      PrintErr(kCmd, message);
-      (void)audit->Fail(message, counts(end ? &*end : nullptr));
-      return kExitFailure;
-    }
-  }
-  if (!end) {
-    PrintErr(kCmd, end.error().detail);
-    (void)audit->Fail(end.error().detail, counts(nullptr));
-    return kExitFailure;
-  }
-  if (!scope->subject.empty() && end->cases == 0 && !scope->resume_after) {
-    (void)audit->Finish(counts(&*end));
-    PrintErr(kCmd, "no case with this subject key in " + data->data_dir);
-    return kExitFailure;
-  }
-  const std::string after = end->last ? end->last->Text() : std::string();
-  if (end->interrupted) {
-    (void)audit->Interrupted(counts(&*end));
-    std::fprintf(stderr, "migrate: interrupted after %llu cases; resume with --resume-after %s\n",
-                 static_cast<unsigned long long>(end->cases),
-                 after.empty() ? "(nothing read yet: run again)" : after.c_str());
-  } else if (Status s = audit->Finish(counts(&*end)); !s) {
-    PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
+      PrintUnreadable);
+  if (auto failed = FinishSweptRun(kEnd, *input, *audit, sender.get(), end, counts)) {
+    return *failed;
   }
   if (json) {
-    std::printf("%s\n",
-                Json()
-                    .Str("operation_id", audit->id())
-                    .Str("scope", audited_scope)
-                    .Bool("dry_run", dry_run)
-                    .Num("migrations_sent", static_cast<int64_t>(sent))
-                    .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions->now)))
-                    .Bool("interrupted", end->interrupted)
-                    .Str("resume_after", end->interrupted ? after : "")
-                    .Num("cases", static_cast<int64_t>(end->cases))
-                    .Num("instances_moved", static_cast<int64_t>(moving))
-                    .Num("instances_not_moved", static_cast<int64_t>(not_moving))
-                    .Num("would_change", static_cast<int64_t>(changing))
-                    .Field("cases_listed", Array(items))
-                    .Done()
-                    .c_str());
+    std::printf("%s\n", SweptRunJson(audit->id(), audited_scope, dry_run, "migrations_sent", sent,
+                                     decisions.now, *end)
+                            .Num("instances_moved", static_cast<int64_t>(moving))
+                            .Num("instances_not_moved", static_cast<int64_t>(not_moving))
+                            .Num("would_change", static_cast<int64_t>(changing))
+                            .Field("cases_listed", Array(items))
+                            .Done()
+                            .c_str());
   } else if (!end->interrupted) {
     std::printf(
         "migrate (%s): %llu cases read, %llu instances to move (%llu cases would change), "

@@ -27,6 +27,12 @@ namespace store = pathway::store::v1;
 constexpr std::string_view kCmd = "rebuild";
 constexpr int kExitDiverged = 3;
 constexpr int kExitInterrupted = 130;
+// How the end of a run is told (FinishSweptRun).
+constexpr SweptRunWords kEnd{.command = kCmd,
+                             .sent = "repairs",
+                             .again = "run again",
+                             .visited = "checked",
+                             .singular = true};
 
 constexpr std::string_view kUsage =
     "usage: pathwayctl rebuild (--all | --partition P | --subject-key KEY |\n"
@@ -134,88 +140,49 @@ void PrintReport(const Report& r) {
 }  // namespace
 
 int RunRebuild(std::span<char* const> args) {
-  bool json = false, help = false, repair = false;
-  ScopeFlags scope_flags;
-  EngineDataFlags data_flags;
-  DecisionFlags decision_flags;
-  OperatorFlags who;
-  KafkaFlags kafka;
-  std::vector<Flag> flags = {
+  bool json = false, repair = false;
+  SweptRunFlags run_flags;
+  const std::vector<Flag> flags = {
       {"--json", false, Set(json, true)},
       {"--repair", false, Set(repair, true)},
-      {"--help", false, Set(help, true)},
   };
-  scope_flags.AddTo(flags);
-  data_flags.AddTo(flags);
-  decision_flags.AddTo(flags);
-  who.AddTo(flags);
-  kafka.AddTo(flags);
-  std::vector<std::string> positional;
-  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
-  if (help) {
-    for (std::string_view text : {kUsage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
-                                  kOperatorFlagsHelp, kKafkaFlagsHelp}) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-    }
-    return kExitOk;
+  if (auto exit_code = ParseSweptRunArgs(kCmd, kUsage, args, flags, run_flags)) {
+    return *exit_code;
   }
-  // Not echoed: a positional argument may well be an NHS number.
-  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
-  if (auto error = who.Check()) return UsageError(kCmd, *error);
-  if (auto error = kafka.Resolve()) return UsageError(kCmd, *error);
   RealTimeSource clock;
-  auto decisions = LoadDecisions(decision_flags, clock);
-  if (!decisions) return UsageError(kCmd, decisions.error().detail);
-  auto data = EngineData::Load(data_flags);
-  if (!data) {
-    PrintErr(kCmd, data.error().detail);
-    return kExitFailure;
-  }
-  ScopeError scope_error;
-  auto scope = ResolveScope(scope_flags, *data, scope_error);
-  if (!scope) {
-    if (scope_error.usage) return UsageError(kCmd, scope_error.message);
-    PrintErr(kCmd, scope_error.message);
-    return kExitFailure;
-  }
+  int exit_code = kExitOk;
+  auto input = LoadSweptRun(kCmd, run_flags, clock, exit_code);
+  if (!input) return exit_code;
+  const Decisions& decisions = input->decisions;
+  const Scope& scope = input->scope;
 
   // No record, no action.
-  auto run =
-      StartAudited(kCmd, kafka.config, who, {"rebuild", scope->text, !repair}, data->kek, clock);
+  auto run = StartAudited(kCmd, run_flags.kafka.config, run_flags.who,
+                          {"rebuild", scope.text, !repair}, input->data.kek, clock);
   if (!run) return kExitFailure;
   std::unique_ptr<OperationAudit>& audit = run->audit;
   if (!json) std::fprintf(stderr, "rebuild: operation %s\n", audit->id().c_str());
 
   std::unique_ptr<RedriveSender> sender;
   if (repair) {
-    auto made = RedriveSender::Make(kafka.config, who.operator_id, audit->id(), clock);
-    if (!made) {
-      const std::string message = "cannot send to the engine: " + made.error().ToString();
-      PrintErr(kCmd, message);
-      (void)audit->Fail(message, {});
-      return kExitFailure;
-    }
+    auto made = StartSender(kCmd, run_flags, *audit, clock);
+    if (!made) return kExitFailure;
     sender = std::move(*made);
   }
   Tally tally;
   std::vector<Report> reports;
   auto end = Sweep(
-      *data, *scope, json,
+      input->data, scope, json,
       [&](const SweptCase& c) -> Status {
         workflow::CaseCheck check = workflow::CheckCase(c.place.subject, c.state, c.history,
-                                                        decisions->now, decisions->settings);
+                                                        decisions.now, decisions.settings);
         tally.erased += check.erased;
         if (!check.diverged()) return {};
         ++tally.diverged;
         tally.history += check.history_differs;
         tally.redecided += check.redecided_differs;
         // What the case holds is about to be shown: on the child's trail first.
-        if (Status s = audit->ChildShown(c.place.subject); !s) {
-          return Error{s.error().code,
-                       "the view of a case was not recorded on "
-                       "pathway.audit.v1: " +
-                           s.error().detail};
-        }
+        if (Status s = RecordShown(*audit, c.place.subject); !s) return s;
         if (sender) {
           if (Status s = sender->Send(c.place.subject, {}); !s) return s;
           ++tally.repairs;
@@ -225,46 +192,25 @@ int RunRebuild(std::span<char* const> args) {
         reports.push_back(std::move(r));
         return {};
       },
-      [&](const Place& place, const Error& e) {
-        std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(),
-                    place.partition, e.ToString().c_str());
-      });
-  if (sender) {
-    if (Status s = sender->Confirm(); !s) {
-      const std::string message =
-          "repairs not confirmed by the broker: " + s.error().ToString() + " (run again)";
-      PrintErr(kCmd, message);
-      (void)audit->Fail(message, tally.counts());
-      return kExitFailure;
-    }
+      PrintUnreadable);
+  if (end) {
+    tally.cases = end->cases;
+    tally.unreadable = end->unreadable;
   }
-  if (!end) {
-    PrintErr(kCmd, end.error().detail);
-    (void)audit->Fail(end.error().detail, tally.counts());
-    return kExitFailure;
-  }
-  tally.cases = end->cases;
-  tally.unreadable = end->unreadable;
-  if (!scope->subject.empty() && end->cases == 0 && !scope->resume_after) {
-    (void)audit->Finish(tally.counts());
-    PrintErr(kCmd, "no case with this subject key in " + data->data_dir);
-    return kExitFailure;
+  const auto counts = [&tally](const SweepEnd*) { return tally.counts(); };
+  if (auto failed = FinishSweptRun(kEnd, *input, *audit, sender.get(), end, counts)) {
+    return *failed;
   }
   std::vector<std::string> items;
   for (const auto& r : reports) items.push_back(ReportJson(r));
 
   if (end->interrupted) {
-    (void)audit->Interrupted(tally.counts());
-    const std::string after = end->last ? end->last->Text() : std::string();
-    std::fprintf(stderr, "rebuild: interrupted after %s; resume with --resume-after %s\n",
-                 Plural(tally.cases, "case", "cases").c_str(),
-                 after.empty() ? "(nothing checked yet: run again)" : after.c_str());
     if (json) {
       std::printf("%s\n", Json()
                               .Str("operation_id", audit->id())
-                              .Str("scope", scope->text)
+                              .Str("scope", scope.text)
                               .Bool("interrupted", true)
-                              .Str("resume_after", after)
+                              .Str("resume_after", end->ResumeAfter())
                               .Num("cases", static_cast<int64_t>(tally.cases))
                               .Field("diverged", Array(items))
                               .Done()
@@ -272,22 +218,18 @@ int RunRebuild(std::span<char* const> args) {
     }
     return kExitInterrupted;
   }
-  if (Status s = audit->Finish(tally.counts()); !s) {
-    PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
-  }
   if (json) {
-    std::printf("%s\n",
-                Json()
-                    .Str("operation_id", audit->id())
-                    .Str("scope", scope->text)
-                    .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions->now)))
-                    .Num("cases", static_cast<int64_t>(tally.cases))
-                    .Num("erased", static_cast<int64_t>(tally.erased))
-                    .Num("unreadable", static_cast<int64_t>(tally.unreadable))
-                    .Num("repairs_sent", static_cast<int64_t>(tally.repairs))
-                    .Field("diverged", Array(items))
-                    .Done()
-                    .c_str());
+    std::printf("%s\n", Json()
+                            .Str("operation_id", audit->id())
+                            .Str("scope", scope.text)
+                            .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions.now)))
+                            .Num("cases", static_cast<int64_t>(tally.cases))
+                            .Num("erased", static_cast<int64_t>(tally.erased))
+                            .Num("unreadable", static_cast<int64_t>(tally.unreadable))
+                            .Num("repairs_sent", static_cast<int64_t>(tally.repairs))
+                            .Field("diverged", Array(items))
+                            .Done()
+                            .c_str());
   } else {
     std::printf(
         "rebuild: %s checked (%s erased, not checked), %s unreadable; %s diverged "

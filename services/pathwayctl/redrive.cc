@@ -30,6 +30,12 @@ namespace v1 = pathway::v1;
 
 constexpr std::string_view kCmd = "redrive";
 constexpr int kExitInterrupted = 130;
+// How the end of a run is told (FinishSweptRun).
+constexpr SweptRunWords kEnd{.command = kCmd,
+                             .sent = "re-drive commands",
+                             .again = "run again: what was applied is not sent again",
+                             .visited = "read",
+                             .singular = false};
 
 constexpr std::string_view kUsage =
     "usage: pathwayctl redrive (--all | --partition P | --subject-key KEY |\n"
@@ -93,24 +99,7 @@ void PrintPlan(const Listed& l) {
                 l.plan.excluded.size() == 1 ? "" : "s");
   }
   std::printf("\n");
-  for (const auto& d : l.plan.diff.deadlines()) {
-    std::printf(
-        "  deadline %s of %s: %s -> %s\n", d.name().c_str(), d.instance_id().c_str(),
-        d.has_due_before()
-            ? ("due " + DateText(d.due_before()) + " " + StatusText(d.status_before())).c_str()
-            : "none",
-        d.has_due() ? ("due " + DateText(d.due()) + " " + StatusText(d.status())).c_str()
-                    : "none (cancelled)");
-  }
-  for (const auto& s : l.plan.diff.steps()) {
-    std::printf("  step %s on %s%s of %s: %s\n", s.step().c_str(), DateText(s.on()).c_str(),
-                s.implied() ? " (implied)" : "", s.instance_id().c_str(),
-                s.withdrawn() ? "withdrawn" : "recorded");
-  }
-  for (const auto& r : l.plan.diff.rejections()) {
-    std::printf("  refusal of %s (%s): %s\n", r.rejected_event_id().c_str(), r.rule().c_str(),
-                r.withdrawn() ? "withdrawn" : "made");
-  }
+  PrintCorrection(l.plan.diff);
   if (!l.plan.fields.empty()) {
     std::printf("  fields:");
     for (const auto& f : l.plan.fields) std::printf(" %s", f.c_str());
@@ -125,37 +114,20 @@ int RunRedrive(std::span<char* const> args) {
   for (const char* arg : args) {
     if (std::string_view(arg) == "--from-inbound") return RunRedriveFromInbound(args);
   }
-  bool json = false, help = false, dry_run = false, apply = false;
+  bool json = false, dry_run = false, apply = false;
   std::string exclude_source, from_text, to_text;
-  ScopeFlags scope_flags;
-  EngineDataFlags data_flags;
-  DecisionFlags decision_flags;
-  OperatorFlags who;
-  KafkaFlags kafka;
-  std::vector<Flag> flags = {
+  SweptRunFlags run_flags;
+  const std::vector<Flag> flags = {
       {"--exclude-source", true, Store(exclude_source)},
       {"--from", true, Store(from_text)},
       {"--to", true, Store(to_text)},
       {"--dry-run", false, Set(dry_run, true)},
       {"--apply", false, Set(apply, true)},
       {"--json", false, Set(json, true)},
-      {"--help", false, Set(help, true)},
   };
-  scope_flags.AddTo(flags);
-  data_flags.AddTo(flags);
-  decision_flags.AddTo(flags);
-  who.AddTo(flags);
-  kafka.AddTo(flags);
-  std::vector<std::string> positional;
-  if (auto error = ParseArgs(args, flags, positional)) return UsageError(kCmd, *error);
-  if (help) {
-    for (std::string_view text : {kUsage, kScopeFlagsHelp, kEngineDataFlagsHelp, kDecisionFlagsHelp,
-                                  kOperatorFlagsHelp, kKafkaFlagsHelp}) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-    }
-    return kExitOk;
+  if (auto exit_code = ParseSweptRunArgs(kCmd, kUsage, args, flags, run_flags)) {
+    return *exit_code;
   }
-  if (!positional.empty()) return UsageError(kCmd, "unexpected positional argument");
   if (dry_run == apply) {
     return UsageError(kCmd, "say --dry-run (show what would change) or --apply (change it)");
   }
@@ -176,33 +148,22 @@ int RunRedrive(std::span<char* const> args) {
       std::chrono::sys_days{*filter.to} < std::chrono::sys_days{*filter.from}) {
     return UsageError(kCmd, "--to is before --from");
   }
-  if (auto error = who.Check()) return UsageError(kCmd, *error);
-  if (auto error = kafka.Resolve()) return UsageError(kCmd, *error);
   RealTimeSource clock;
-  auto decisions = LoadDecisions(decision_flags, clock);
-  if (!decisions) return UsageError(kCmd, decisions.error().detail);
-  auto data = EngineData::Load(data_flags);
-  if (!data) {
-    PrintErr(kCmd, data.error().detail);
-    return kExitFailure;
-  }
-  ScopeError scope_error;
-  auto scope = ResolveScope(scope_flags, *data, scope_error);
-  if (!scope) {
-    if (scope_error.usage) return UsageError(kCmd, scope_error.message);
-    PrintErr(kCmd, scope_error.message);
-    return kExitFailure;
-  }
-  filter.instance_id = scope->instance;  // --instance: that pathway's commands only
-  std::string audited_scope = scope->text;
+  int exit_code = kExitOk;
+  auto input = LoadSweptRun(kCmd, run_flags, clock, exit_code);
+  if (!input) return exit_code;
+  const Decisions& decisions = input->decisions;
+  const Scope& scope = input->scope;
+  filter.instance_id = scope.instance;  // --instance: that pathway's commands only
+  std::string audited_scope = scope.text;
   if (!exclude_source.empty()) {
     audited_scope += ", without " + exclude_source + " from " +
                      (filter.from ? workflow::FormatDate(*filter.from) : "the start") + " to " +
                      (filter.to ? workflow::FormatDate(*filter.to) : "now");
   }
 
-  auto run =
-      StartAudited(kCmd, kafka.config, who, {"redrive", audited_scope, dry_run}, data->kek, clock);
+  auto run = StartAudited(kCmd, run_flags.kafka.config, run_flags.who,
+                          {"redrive", audited_scope, dry_run}, input->data.kek, clock);
   if (!run) return kExitFailure;
   std::unique_ptr<OperationAudit>& audit = run->audit;
   if (!json) {
@@ -211,13 +172,8 @@ int RunRedrive(std::span<char* const> args) {
   }
   std::unique_ptr<RedriveSender> sender;
   if (apply) {
-    auto made = RedriveSender::Make(kafka.config, who.operator_id, audit->id(), clock);
-    if (!made) {
-      const std::string message = "cannot send to the engine: " + made.error().ToString();
-      PrintErr(kCmd, message);
-      (void)audit->Fail(message, {});
-      return kExitFailure;
-    }
+    auto made = StartSender(kCmd, run_flags, *audit, clock);
+    if (!made) return kExitFailure;
     sender = std::move(*made);
   }
 
@@ -232,20 +188,15 @@ int RunRedrive(std::span<char* const> args) {
             {"redrives_sent", sent}};
   };
   auto end = Sweep(
-      *data, *scope, json,
+      input->data, scope, json,
       [&](const SweptCase& c) -> Status {
         Listed l{c.place, workflow::PlanRedrive(c.place.subject, c.state, c.history, filter,
-                                                decisions->now, decisions->settings)};
+                                                decisions.now, decisions.settings)};
         erased += l.plan.erased;
         excluded += l.plan.excluded.size();
         if (!l.plan.changes && l.plan.excluded.empty()) return {};
         changing += l.plan.changes;
-        if (Status s = audit->ChildShown(c.place.subject); !s) {
-          return Error{s.error().code,
-                       "the view of a case was not recorded on "
-                       "pathway.audit.v1: " +
-                           s.error().detail};
-        }
+        if (Status s = RecordShown(*audit, c.place.subject); !s) return s;
         if (json) {
           items.push_back(PlanJson(l));
         } else {
@@ -259,56 +210,18 @@ int RunRedrive(std::span<char* const> args) {
         }
         return {};
       },
-      [&](const Place& place, const Error& e) {
-        std::printf("unreadable: subject %s (partition %d): %s\n", place.subject.c_str(),
-                    place.partition, e.ToString().c_str());
-      });
-  // What was sent is confirmed before the run says so (also when it stopped early).
-  if (sender) {
-    if (Status s = sender->Confirm(); !s) {
-      const std::string message =
-          "re-drive commands not confirmed by the broker: " + s.error().ToString() +
-          " (run again: what was applied is not sent again)";
-      PrintErr(kCmd, message);
-      (void)audit->Fail(message, counts(end ? &*end : nullptr));
-      return kExitFailure;
-    }
-  }
-  if (!end) {
-    PrintErr(kCmd, end.error().detail);
-    (void)audit->Fail(end.error().detail, counts(nullptr));
-    return kExitFailure;
-  }
-  if (!scope->subject.empty() && end->cases == 0 && !scope->resume_after) {
-    (void)audit->Finish(counts(&*end));
-    PrintErr(kCmd, "no case with this subject key in " + data->data_dir);
-    return kExitFailure;
-  }
-  const std::string after = end->last ? end->last->Text() : std::string();
-  if (end->interrupted) {
-    (void)audit->Interrupted(counts(&*end));
-    std::fprintf(stderr, "redrive: interrupted after %llu cases; resume with --resume-after %s\n",
-                 static_cast<unsigned long long>(end->cases),
-                 after.empty() ? "(nothing read yet: run again)" : after.c_str());
-  } else if (Status s = audit->Finish(counts(&*end)); !s) {
-    PrintErr(kCmd, "the end of the action was not recorded: " + s.error().ToString());
+      PrintUnreadable);
+  if (auto failed = FinishSweptRun(kEnd, *input, *audit, sender.get(), end, counts)) {
+    return *failed;
   }
   if (json) {
-    std::printf("%s\n",
-                Json()
-                    .Str("operation_id", audit->id())
-                    .Str("scope", audited_scope)
-                    .Bool("dry_run", dry_run)
-                    .Num("redrives_sent", static_cast<int64_t>(sent))
-                    .Str("as_of", workflow::FormatDate(workflow::LondonDate(decisions->now)))
-                    .Bool("interrupted", end->interrupted)
-                    .Str("resume_after", end->interrupted ? after : "")
-                    .Num("cases", static_cast<int64_t>(end->cases))
-                    .Num("would_change", static_cast<int64_t>(changing))
-                    .Num("commands_left_out", static_cast<int64_t>(excluded))
-                    .Field("cases_changed", Array(items))
-                    .Done()
-                    .c_str());
+    std::printf("%s\n", SweptRunJson(audit->id(), audited_scope, dry_run, "redrives_sent", sent,
+                                     decisions.now, *end)
+                            .Num("would_change", static_cast<int64_t>(changing))
+                            .Num("commands_left_out", static_cast<int64_t>(excluded))
+                            .Field("cases_changed", Array(items))
+                            .Done()
+                            .c_str());
   } else if (!end->interrupted && dry_run) {
     std::printf(
         "redrive (dry run): %llu cases read, %llu would change, %llu commands left out; "

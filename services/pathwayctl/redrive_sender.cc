@@ -31,37 +31,29 @@ Result<std::unique_ptr<RedriveSender>> RedriveSender::Make(const bus::KafkaConfi
 Status RedriveSender::Send(const std::string& subject, const std::vector<std::string>& withdraw,
                            const std::string& source_system) {
   pathway::v1::Envelope e;
-  e.set_event_id(HexEncode(Sha256("redrive|" + operation_id_ + "|" + subject)).substr(0, 32));
-  e.set_subject_key(subject);
-  const auto micros = time_.Now().time_since_epoch().count();
-  e.mutable_occurred_at()->set_seconds(micros / 1'000'000);
-  e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-  e.mutable_source()->set_agency("pathway");
-  e.mutable_source()->set_system("pathwayctl");
-  e.mutable_actor()->set_id(operator_id_);
-  e.mutable_actor()->set_role("operations");
-  e.set_correlation_id(operation_id_);
   auto* r = e.mutable_case_redrive_requested();
   r->set_operation_id(operation_id_);
   for (const auto& id : withdraw) r->add_withdraw_event_ids(id);
   if (!withdraw.empty()) r->set_withdraw_source_system(source_system);
-  const std::string value = e.SerializeAsString();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
-  for (;;) {
-    Status s = producer_->Produce(std::string(topics::kCommands), subject, value, 0);
-    if (s) return {};
-    if (s.error().code != bus::make_error_code(bus::errc::kQueueFull) ||
-        std::chrono::steady_clock::now() > deadline) {
-      return s;
-    }
-    producer_->Poll(std::chrono::milliseconds(100));
-  }
+  return Produce("redrive", subject, std::move(e));
 }
 
 Status RedriveSender::SendMigration(const std::string& subject,
                                     pathway::v1::CaseMigrateRequested request) {
   pathway::v1::Envelope e;
-  e.set_event_id(HexEncode(Sha256("migrate|" + operation_id_ + "|" + subject)).substr(0, 32));
+  request.set_operation_id(operation_id_);
+  *e.mutable_case_migrate_requested() = std::move(request);
+  return Produce("migrate", subject, std::move(e));
+}
+
+Status RedriveSender::Produce(std::string_view kind, const std::string& subject,
+                              pathway::v1::Envelope e) {
+  std::string identity(kind);
+  identity += "|";
+  identity += operation_id_;
+  identity += "|";
+  identity += subject;
+  e.set_event_id(HexEncode(Sha256(identity)).substr(0, 32));
   e.set_subject_key(subject);
   const auto micros = time_.Now().time_since_epoch().count();
   e.mutable_occurred_at()->set_seconds(micros / 1'000'000);
@@ -71,9 +63,8 @@ Status RedriveSender::SendMigration(const std::string& subject,
   e.mutable_actor()->set_id(operator_id_);
   e.mutable_actor()->set_role("operations");
   e.set_correlation_id(operation_id_);
-  request.set_operation_id(operation_id_);
-  *e.mutable_case_migrate_requested() = std::move(request);
   const std::string value = e.SerializeAsString();
+  // A full local queue is waited out (bounded): the run is a batch, not a live path.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);
   for (;;) {
     Status s = producer_->Produce(std::string(topics::kCommands), subject, value, 0);

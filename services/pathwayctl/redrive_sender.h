@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -40,6 +41,10 @@ class RedriveSender {
 
  private:
   RedriveSender(std::string operator_id, std::string operation_id, const TimeSource& time);
+  // Queues `command` (its payload set) for `subject` on pathway.commands.v1, with the
+  // envelope filled in: the event id fixed by `kind` ("redrive", "migrate"), the run and
+  // the subject, the time, and pathwayctl and the operator as its source and actor.
+  Status Produce(std::string_view kind, const std::string& subject, pathway::v1::Envelope command);
 
   std::string operator_id_;
   std::string operation_id_;

@@ -204,6 +204,44 @@ size_t OutboxWhileRunning(const std::string& data_dir, const std::string& kek) {
   return ::testing::AssertionSuccess();
 }
 
+// Starts the engine and waits until it has settled (Settled).
+::testing::AssertionResult Started(KafkaProbe& probe, EngineProcess& engine,
+                                   const std::string& kek) {
+  engine.Start();
+  return Settled(probe, engine, kek);
+}
+
+// Waits until the engine has decided the commands up to `progress` (where a reference run
+// was at that point) and then until it has settled (Settled).
+::testing::AssertionResult DecidedUpTo(KafkaProbe& probe, EngineProcess& engine, int64_t progress,
+                                       const std::string& kek) {
+  if (!WaitForProgress(probe, progress, kEngineDeadline, nullptr)) {
+    return ::testing::AssertionFailure()
+           << Progress(probe).value_or(-1) << " of " << progress << "\n"
+           << engine.LogTail();
+  }
+  return Settled(probe, engine, kek);
+}
+
+// Stops the engine with SIGTERM: it must exit 0 within 40 s.
+::testing::AssertionResult Stopped(EngineProcess& engine) {
+  const std::optional<int> exit_code = engine.Terminate(std::chrono::seconds(40));
+  if (exit_code == std::optional<int>(0)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "the engine exited with " << (exit_code ? std::to_string(*exit_code) : "no status")
+         << "\n"
+         << engine.LogTail();
+}
+
+// `config` for the engine that goes on from the data directory `fresh` a restore wrote,
+// with a log of its own in `dir`.
+EngineConfig RestoredEngineConfig(EngineConfig config, const std::string& fresh,
+                                  const WorkDir& dir) {
+  config.data_dir = fresh;
+  config.log_file = dir.Sub("restored-engine.log");
+  return config;
+}
+
 int64_t CommandsOnTopic(KafkaProbe& probe) {
   return probe.Total({std::string(topics::kCommands)}).value_or(-1);
 }
@@ -322,8 +360,7 @@ TEST(Operations, RedriveApplyKilledAndRunAgainCorrectsEachChangedCaseOnce) {
       NamedEngineConfig(*cluster, dir, "engine", key_file, UniqueGroupPrefix("ops-redrive"));
   const std::string& data = config.data_dir;
   EngineProcess engine(config);
-  engine.Start();
-  ASSERT_TRUE(Settled(probe, engine, kek));
+  ASSERT_TRUE(Started(probe, engine, kek));
 
   // The children the bad steps changed: their case is not the one it should be.
   const std::map<std::string, std::string> before = CanonicalCases(data, kek);
@@ -419,8 +456,7 @@ TEST(Operations, RedriveApplyKilledAndRunAgainCorrectsEachChangedCaseOnce) {
       << again.out;
 
   // 5. The engine back: it applies every re-drive; those sent twice change nothing twice.
-  engine.Start();
-  ASSERT_TRUE(Settled(probe, engine, kek));
+  ASSERT_TRUE(Started(probe, engine, kek));
   RunResult nothing_left = ops.Run("redrive", Join<std::string>(week_flags, {"--all", "--apply"}));
   ASSERT_EQ(nothing_left.exit_code, 0) << nothing_left.err;
   EXPECT_NE(nothing_left.out.find("; 0 re-drive commands sent"), std::string::npos)
@@ -429,7 +465,7 @@ TEST(Operations, RedriveApplyKilledAndRunAgainCorrectsEachChangedCaseOnce) {
   EXPECT_EQ(rebuilt.exit_code, 0) << rebuilt.err << rebuilt.out;
   EXPECT_NE(rebuilt.out.find(Text("", before.size(), " cases checked")), std::string::npos)
       << rebuilt.out;
-  ASSERT_EQ(engine.Terminate(std::chrono::seconds(40)), std::optional<int>(0)) << engine.LogTail();
+  ASSERT_TRUE(Stopped(engine));
 
   // 6a. On pathway.events.v1: one CaseCorrected per changed child, once on the wire, caused
   // by a re-drive for that child that names only bad steps; none for any other child.
@@ -534,9 +570,8 @@ TEST(Operations, RebuildRepairHasTheEngineReDecideADamagedCaseInTheOpen) {
       NamedEngineConfig(*cluster, dir, "engine", key_file, UniqueGroupPrefix("ops-repair"));
   const std::string& data = config.data_dir;
   EngineProcess engine(config);
-  engine.Start();
-  ASSERT_TRUE(Settled(probe, engine, kek));
-  ASSERT_EQ(engine.Terminate(std::chrono::seconds(40)), std::optional<int>(0)) << engine.LogTail();
+  ASSERT_TRUE(Started(probe, engine, kek));
+  ASSERT_TRUE(Stopped(engine));
   const std::map<std::string, std::string> sound = CanonicalCases(data, kek);
 
   // The first child with a referral, damaged in its partition's store.
@@ -580,7 +615,7 @@ TEST(Operations, RebuildRepairHasTheEngineReDecideADamagedCaseInTheOpen) {
   ASSERT_TRUE(Settled(probe, engine, kek));
   RunResult clean = ops.Run("rebuild", {"--data-dir", data, "--all", "--as-of", kDay});
   EXPECT_EQ(clean.exit_code, 0) << clean.err << clean.out;
-  ASSERT_EQ(engine.Terminate(std::chrono::seconds(40)), std::optional<int>(0)) << engine.LogTail();
+  ASSERT_TRUE(Stopped(engine));
 
   const std::map<std::string, v1::Envelope> redrives = Redrives(bootstrap);
   ASSERT_EQ(redrives.size(), 1u);
@@ -684,10 +719,7 @@ TEST(Operations, ALostServerRestoredFromABackupGoesOnWithEveryOutputOnceAndTheEr
   // After the backup: the young adult erased; all of it out and on the changelog; then
   // the server and its disk are lost.
   Publish(bootstrap, erasure);
-  ASSERT_TRUE(WaitForProgress(probe, progress[0], kEngineDeadline, nullptr))
-      << Progress(probe).value_or(-1) << " of " << progress[0] << "\n"
-      << lost.LogTail();
-  ASSERT_TRUE(Settled(probe, lost, kek));
+  ASSERT_TRUE(DecidedUpTo(probe, lost, progress[0], kek));
   lost.Kill();
   fs::remove_all(config.data_dir);
 
@@ -702,17 +734,11 @@ TEST(Operations, ALostServerRestoredFromABackupGoesOnWithEveryOutputOnceAndTheEr
   EXPECT_NE(restored.out.find("0 unreadable, 0 diverged"), std::string::npos) << restored.out;
   EXPECT_EQ(restored.out.find(kYoungAdult), std::string::npos);
   EXPECT_FALSE(fs::exists(fresh + "/state/RESTORE-INCOMPLETE"));
-  EngineConfig next_config = config;
-  next_config.data_dir = fresh;
-  next_config.log_file = dir.Sub("restored-engine.log");
-  EngineProcess next(next_config);
+  EngineProcess next(RestoredEngineConfig(config, fresh, dir));
   next.Start();
   Publish(bootstrap, parts[2]);
-  ASSERT_TRUE(WaitForProgress(probe, progress[1], kEngineDeadline, nullptr))
-      << Progress(probe).value_or(-1) << " of " << progress[1] << "\n"
-      << next.LogTail();
-  ASSERT_TRUE(Settled(probe, next, kek));
-  ASSERT_EQ(next.Terminate(std::chrono::seconds(40)), std::optional<int>(0)) << next.LogTail();
+  ASSERT_TRUE(DecidedUpTo(probe, next, progress[1], kek));
+  ASSERT_TRUE(Stopped(next));
   EXPECT_FALSE(LogEvents(next.Log(), "partition_restored").empty()) << next.LogTail();
 
   // Every output of the reference, once on the wire; every case and history the same.
@@ -796,8 +822,7 @@ TEST(Operations, WithTheChangelogLostARestoredEngineGoesOnFromTheBackup) {
   // The backup once the first part is decided; the second part after it.
   Publish(bootstrap, parts[0]);
   EngineProcess lost(config);
-  lost.Start();
-  ASSERT_TRUE(Settled(probe, lost, kek));
+  ASSERT_TRUE(Started(probe, lost, kek));
   RunResult backed_up =
       ops.Run("backup", {"--data-dir", config.data_dir, "--out", backup, "--json"});
   ASSERT_EQ(backed_up.exit_code, 0) << backed_up.err << backed_up.out;
@@ -815,10 +840,7 @@ TEST(Operations, WithTheChangelogLostARestoredEngineGoesOnFromTheBackup) {
   }
   ASSERT_EQ(held.size(), static_cast<size_t>(kTestPartitions));
   Publish(bootstrap, parts[1]);
-  ASSERT_TRUE(WaitForProgress(probe, progress[0], kEngineDeadline, nullptr))
-      << Progress(probe).value_or(-1) << " of " << progress[0] << "\n"
-      << lost.LogTail();
-  ASSERT_TRUE(Settled(probe, lost, kek));
+  ASSERT_TRUE(DecidedUpTo(probe, lost, progress[0], kek));
   const int64_t since_backup = CommandsOnTopic(probe) - held_total;
   ASSERT_GT(since_backup, 0);
   lost.Kill();
@@ -858,17 +880,11 @@ TEST(Operations, WithTheChangelogLostARestoredEngineGoesOnFromTheBackup) {
     EXPECT_EQ(again, since_backup) << "the commands decided since the backup, decided again";
   }
 
-  EngineConfig next_config = config;
-  next_config.data_dir = fresh;
-  next_config.log_file = dir.Sub("restored-engine.log");
-  EngineProcess next(next_config);
+  EngineProcess next(RestoredEngineConfig(config, fresh, dir));
   next.Start();
   Publish(bootstrap, parts[2]);
-  ASSERT_TRUE(WaitForProgress(probe, progress[1], kEngineDeadline, nullptr))
-      << Progress(probe).value_or(-1) << " of " << progress[1] << "\n"
-      << next.LogTail();
-  ASSERT_TRUE(Settled(probe, next, kek));
-  ASSERT_EQ(next.Terminate(std::chrono::seconds(40)), std::optional<int>(0)) << next.LogTail();
+  ASSERT_TRUE(DecidedUpTo(probe, next, progress[1], kek));
+  ASSERT_TRUE(Stopped(next));
   EXPECT_EQ(LogEvents(next.Log(), "changelog_truncated").size(),
             static_cast<size_t>(kTestPartitions))
       << next.LogTail();

@@ -6,15 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
 #include "tests/common/random_mix.h"
+#include "tests/common/redecide_fixture.h"
 #include "workflow/case_step.h"
 #include "workflow/rebuild.h"
 #include "workflow/simulator.h"
@@ -23,16 +21,11 @@ namespace pathway::workflow {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
-using pathway::testing::OccurredAt;
+using pathway::testing::ArrivalOf;
+using pathway::testing::kHistories;
+using pathway::testing::LatestSent;
 using pathway::testing::ReadHistory;
-
-std::string Key(std::string_view nhs) { return HexEncode(Sha256("test|" + std::string(nhs))); }
-
-constexpr const char* kHistories[] = {
-    "ehc_assessment.jsonl",      "annual_review.jsonl",
-    "neurodevelopmental.jsonl",  "preparing_for_adulthood.jsonl",
-    "disagreement.jsonl",        "exceptional_needs_grant.jsonl",
-    "multi_pathway_child.jsonl", "tell_it_once_three_pathways.jsonl"};
+using pathway::testing::Simulate;
 
 CivilDate Day(int y, unsigned m, unsigned d) {
   return CivilDate{std::chrono::year{y}, std::chrono::month{m}, std::chrono::day{d}};
@@ -129,16 +122,10 @@ TEST(HistoryRetention, TheWindowRunsFromTheClosingAndFromTheLastRecordingWhichev
 
 // Runs `arrival` through the simulator and then 800 days on; trims every closed case
 // and checks it folds, checks and refuses every command it had decided.
-void TrimAndCheck(const std::vector<v1::Envelope>& arrival, const char* name, uint32_t seed,
+void TrimAndCheck(const std::vector<v1::Envelope>& arrival, std::string_view name, uint32_t seed,
                   int& trimmed, int& refused) {
-  Simulator sim{Key};
-  TimePoint now{};
-  for (const auto& c : arrival) {
-    now = std::max(now, OccurredAt(c));
-    sim.Process(c, now);
-  }
-  now += std::chrono::hours(24 * 800);
-  sim.AdvanceTo(LondonDate(now));
+  const TimePoint now = LatestSent(arrival) + std::chrono::hours(24 * 800);
+  const Simulator sim = Simulate(arrival, now);
   for (const auto& [key, subject] : sim.subjects()) {
     auto trim = TrimHistory(key, subject.state, subject.events, LondonDate(now), 400, now);
     if (!trim) continue;
@@ -167,17 +154,10 @@ void TrimAndCheck(const std::vector<v1::Envelope>& arrival, const char* name, ui
 TEST(HistoryRetention, EveryClosedCaseOfEveryHistoryTrimmedStillChecksAndRefusesWhatCameBefore) {
   int trimmed = 0;
   int refused = 0;
-  for (const char* name : kHistories) {
-    const std::vector<v1::Envelope> full = ReadHistory(name);
+  for (std::string_view name : kHistories) {
+    const std::vector<v1::Envelope> full = ReadHistory(std::string(name));
     for (uint32_t seed = 1; seed <= 6; ++seed) {
-      std::mt19937 rng(seed);
-      std::vector<v1::Envelope> arrival;
-      for (size_t i = 0; i < full.size(); ++i) {
-        if (i > 0 && seed > 1 && rng() % 6 == 0) continue;  // a message that never came
-        arrival.push_back(full[i]);
-      }
-      if (seed > 1) std::shuffle(arrival.begin(), arrival.end(), rng);
-      TrimAndCheck(arrival, name, seed, trimmed, refused);
+      TrimAndCheck(ArrivalOf(full, seed), name, seed, trimmed, refused);
     }
   }
   // Random mixes of every pathway's commands over three children, some by UPN only.

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
+#include "tests/common/redecide_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/rebuild.h"
 #include "workflow/redrive.h"
@@ -24,18 +24,13 @@ namespace pathway::workflow {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
+using pathway::testing::kHistories;
+using pathway::testing::LatestSent;
 using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
+using pathway::testing::Simulate;
 
 constexpr auto kNd = v1::PATHWAY_KIND_NEURODEVELOPMENTAL;
-
-std::string Key(std::string_view nhs) { return HexEncode(Sha256("test|" + std::string(nhs))); }
-
-constexpr const char* kHistories[] = {
-    "ehc_assessment.jsonl",      "annual_review.jsonl",
-    "neurodevelopmental.jsonl",  "preparing_for_adulthood.jsonl",
-    "disagreement.jsonl",        "exceptional_needs_grant.jsonl",
-    "multi_pathway_child.jsonl", "tell_it_once_three_pathways.jsonl"};
 
 // New neurodevelopmental instances start on version 1: a deployment before version 2.
 const std::map<v1::PathwayKind, uint32_t> kStartOnV1{{kNd, 1}};
@@ -44,19 +39,6 @@ StepSettings StartOn(uint32_t version) {
   StepSettings s;
   if (version == 1) s.decide.start_versions = &kStartOnV1;
   return s;
-}
-
-// Runs `commands` in the order given (each at the latest time sent so far), then the
-// calendar on to `end`, new neurodevelopmental instances on `version`.
-Simulator Simulate(const std::vector<v1::Envelope>& commands, TimePoint end, uint32_t version) {
-  Simulator sim(Key, StartOn(version));
-  TimePoint now{};
-  for (const auto& c : commands) {
-    now = std::max(now, OccurredAt(c));
-    sim.Process(c, now);
-  }
-  sim.AdvanceTo(LondonDate(end));
-  return sim;
 }
 
 // Every state of the neurodevelopmental pathway mapped to itself (v2 keeps the names).
@@ -90,8 +72,8 @@ bool AdhdOnly(const store::CaseState& state) {
 
 TEST(Migrate, Version1To2ChangesExactlyTheAdhdOnlyChildrenAndGivesTheCaseStartedOnVersion2) {
   int compared = 0, changed = 0, moved = 0;
-  for (const char* name : kHistories) {
-    const std::vector<v1::Envelope> full = ReadHistory(name);
+  for (std::string_view name : kHistories) {
+    const std::vector<v1::Envelope> full = ReadHistory(std::string(name));
     // Each neurodevelopmental referral as it is, as ADHD only and as autism.
     for (const auto assessment : {v1::ND_ASSESSMENT_TYPE_UNSPECIFIED, v1::ND_ASSESSMENT_TYPE_ADHD,
                                   v1::ND_ASSESSMENT_TYPE_AUTISM}) {
@@ -105,12 +87,10 @@ TEST(Migrate, Version1To2ChangesExactlyTheAdhdOnlyChildrenAndGivesTheCaseStarted
         std::vector<v1::Envelope> arrival = variant;
         std::mt19937 rng(seed);
         if (seed > 1) std::shuffle(arrival.begin() + 1, arrival.end(), rng);
-        TimePoint end{};
-        for (const auto& c : full) end = std::max(end, OccurredAt(c));
-        end += std::chrono::hours(24 * 30);
+        const TimePoint end = LatestSent(full) + std::chrono::hours(24 * 30);
 
-        const Simulator on_v1 = Simulate(arrival, end, 1);
-        const Simulator on_v2 = Simulate(arrival, end, 2);
+        const Simulator on_v1 = Simulate(arrival, end, StartOn(1));
+        const Simulator on_v2 = Simulate(arrival, end, StartOn(2));
         for (const auto& [key, subject] : on_v1.subjects()) {
           const store::CaseState v2_case =
               FiredThrough(key, on_v2.subjects().at(key).state, end, {});
@@ -159,7 +139,7 @@ V1Case AdhdChildOnV1() {
   const std::vector<v1::Envelope> full = ReadHistory("multi_pathway_child.jsonl");
   V1Case c;
   c.end = OccurredAt(full.back()) + std::chrono::hours(24);
-  const Simulator sim = Simulate(full, c.end, 1);
+  const Simulator sim = Simulate(full, c.end, StartOn(1));
   const auto& [key, subject] = *sim.subjects().begin();
   c.key = key;
   c.state = subject.state;

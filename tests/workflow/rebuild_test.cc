@@ -5,65 +5,47 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <random>
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
 #include "tests/common/random_mix.h"
+#include "tests/common/redecide_fixture.h"
 #include "workflow/simulator.h"
 
 namespace pathway::workflow {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
+using pathway::testing::ArrivalOf;
 using pathway::testing::At;
-using pathway::testing::OccurredAt;
+using pathway::testing::kHistories;
+using pathway::testing::LatestSent;
 using pathway::testing::ReadHistory;
-
-std::string Key(std::string_view nhs) { return HexEncode(Sha256("test|" + std::string(nhs))); }
-
-constexpr const char* kHistories[] = {
-    "ehc_assessment.jsonl",      "annual_review.jsonl",
-    "neurodevelopmental.jsonl",  "preparing_for_adulthood.jsonl",
-    "disagreement.jsonl",        "exceptional_needs_grant.jsonl",
-    "multi_pathway_child.jsonl", "tell_it_once_three_pathways.jsonl"};
+using pathway::testing::Simulate;
 
 struct Sim {
-  Simulator sim{Key};
-  TimePoint now{};
+  Simulator sim;
+  TimePoint now;
 };
 
 // Each command arrives in the order given; the calendar then runs `days` on.
-void Arrive(Sim& run, const std::vector<v1::Envelope>& commands, int days) {
-  for (const auto& c : commands) {
-    run.now = std::max(run.now, OccurredAt(c));
-    run.sim.Process(c, run.now);
-  }
-  run.now += std::chrono::hours(24 * days);
-  run.sim.AdvanceTo(LondonDate(run.now));
+Sim Arrive(const std::vector<v1::Envelope>& commands, int days) {
+  const TimePoint now = LatestSent(commands) + std::chrono::hours(24 * days);
+  return {Simulate(commands, now), now};
 }
 
 TEST(Rebuild, NoCaseOfAnyHistoryInAnyArrivalOrderDiverges) {
   int cases = 0;
   int redecided_late = 0;
-  for (const char* name : kHistories) {
-    const std::vector<v1::Envelope> full = ReadHistory(name);
+  for (std::string_view name : kHistories) {
+    const std::vector<v1::Envelope> full = ReadHistory(std::string(name));
     for (uint32_t seed = 1; seed <= 6; ++seed) {
-      std::mt19937 rng(seed);
-      std::vector<v1::Envelope> arrival;
-      for (size_t i = 0; i < full.size(); ++i) {
-        if (i > 0 && seed > 1 && rng() % 6 == 0) continue;  // a message that never came
-        arrival.push_back(full[i]);
-      }
-      if (seed > 1) std::shuffle(arrival.begin(), arrival.end(), rng);
+      const std::vector<v1::Envelope> arrival = ArrivalOf(full, seed);
       // Checked part way (timers still to fire) and after every clock has run out.
       for (int days : {0, 400}) {
-        Sim run;
-        Arrive(run, arrival, days);
+        const Sim run = Arrive(arrival, days);
         for (const auto& [key, subject] : run.sim.subjects()) {
           const CaseCheck check = CheckCase(key, subject.state, subject.events, run.now, {});
           EXPECT_FALSE(check.history_differs)
@@ -86,8 +68,7 @@ TEST(Rebuild, NoCaseOfRandomMixesOverEveryPathwayWithIdentitiesAndLateCommandsDi
   const auto pool = pathway::testing::HistoryPool();
   int cases = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
-    Sim run;
-    Arrive(run, pathway::testing::RandomMix(pool, seed), 30);
+    const Sim run = Arrive(pathway::testing::RandomMix(pool, seed), 30);
     for (const auto& [key, subject] : run.sim.subjects()) {
       const CaseCheck check = CheckCase(key, subject.state, subject.events, run.now, {});
       EXPECT_FALSE(check.history_differs)
@@ -107,8 +88,7 @@ struct OneCase {
   TimePoint now;
 };
 OneCase EhcCase() {
-  Sim run;
-  Arrive(run, ReadHistory("ehc_assessment.jsonl"), 0);
+  const Sim run = Arrive(ReadHistory("ehc_assessment.jsonl"), 0);
   EXPECT_EQ(run.sim.subjects().size(), 1u);
   const auto& [key, subject] = *run.sim.subjects().begin();
   return {key, subject, run.now};

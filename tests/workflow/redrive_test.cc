@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "common/crypto.h"
 #include "tests/common/commands.h"
 #include "tests/common/histories.h"
+#include "tests/common/redecide_fixture.h"
 #include "workflow/pathway.h"
 #include "workflow/rebuild.h"
 #include "workflow/simulator.h"
@@ -22,34 +22,16 @@ namespace pathway::workflow {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
+using pathway::testing::kHistories;
+using pathway::testing::LatestSent;
 using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
-
-std::string Key(std::string_view nhs) { return HexEncode(Sha256("test|" + std::string(nhs))); }
-
-constexpr const char* kHistories[] = {
-    "ehc_assessment.jsonl",      "annual_review.jsonl",
-    "neurodevelopmental.jsonl",  "preparing_for_adulthood.jsonl",
-    "disagreement.jsonl",        "exceptional_needs_grant.jsonl",
-    "multi_pathway_child.jsonl", "tell_it_once_three_pathways.jsonl"};
-
-// Runs `commands` in the order given (each at the latest time sent so far), then the
-// calendar on to `end`.
-Simulator Simulate(const std::vector<v1::Envelope>& commands, TimePoint end) {
-  Simulator sim(Key);
-  TimePoint now{};
-  for (const auto& c : commands) {
-    now = std::max(now, OccurredAt(c));
-    sim.Process(c, now);
-  }
-  sim.AdvanceTo(LondonDate(end));
-  return sim;
-}
+using pathway::testing::Simulate;
 
 TEST(Redrive, LeavingOutAPartnersMessagesGivesTheCaseAsIfTheyHadNeverBeenSent) {
   int changed = 0, compared = 0;
-  for (const char* name : kHistories) {
-    const std::vector<v1::Envelope> full = ReadHistory(name);
+  for (std::string_view name : kHistories) {
+    const std::vector<v1::Envelope> full = ReadHistory(std::string(name));
     for (uint32_t seed = 1; seed <= 8; ++seed) {
       std::mt19937 rng(seed);
       std::vector<v1::Envelope> arrival = full;
@@ -65,9 +47,7 @@ TEST(Redrive, LeavingOutAPartnersMessagesGivesTheCaseAsIfTheyHadNeverBeenSent) {
       for (const auto& c : arrival) {
         if (!bad.count(c.event_id())) without.push_back(c);
       }
-      TimePoint end{};
-      for (const auto& c : full) end = std::max(end, OccurredAt(c));
-      end += std::chrono::hours(24 * 30);
+      const TimePoint end = LatestSent(full) + std::chrono::hours(24 * 30);
 
       Simulator sent = Simulate(arrival, end);
       Simulator never = Simulate(without, end);

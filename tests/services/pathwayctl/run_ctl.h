@@ -139,14 +139,14 @@ inline RunResult RunCtl(const std::string& dir, const std::vector<std::string>& 
   return process.Wait(limit);
 }
 
-// The first `expected` records of pathway.audit.v1 (fewer if it holds fewer after 30 s),
-// read with pathwayctl tail.
-inline std::vector<pathway::v1::Envelope> AuditTrail(const std::string& dir,
-                                                     const std::string& bootstrap,
-                                                     size_t expected) {
+// The first `expected` messages of `topic` (fewer if it holds fewer after 30 s), read
+// from the beginning with pathwayctl tail; each must be an Envelope.
+inline std::vector<pathway::v1::Envelope> TailTopic(const std::string& dir,
+                                                    const std::string& bootstrap,
+                                                    const std::string& topic, size_t expected) {
   RunResult tailed =
-      RunCtl(dir, {"tail", "--bootstrap-servers", bootstrap, "--topic", "pathway.audit.v1",
-                   "--from-beginning", "--max", std::to_string(expected), "--timeout", "30"});
+      RunCtl(dir, {"tail", "--bootstrap-servers", bootstrap, "--topic", topic, "--from-beginning",
+                   "--max", std::to_string(expected), "--timeout", "30"});
   EXPECT_EQ(tailed.exit_code, 0) << tailed.err;
   std::vector<pathway::v1::Envelope> out;
   std::stringstream lines(tailed.out);
@@ -157,6 +157,13 @@ inline std::vector<pathway::v1::Envelope> AuditTrail(const std::string& dir,
     out.push_back(std::move(e));
   }
   return out;
+}
+
+// The first `expected` records of pathway.audit.v1 (fewer if it holds fewer after 30 s).
+inline std::vector<pathway::v1::Envelope> AuditTrail(const std::string& dir,
+                                                     const std::string& bootstrap,
+                                                     size_t expected) {
+  return TailTopic(dir, bootstrap, "pathway.audit.v1", expected);
 }
 
 }  // namespace pathway::testing

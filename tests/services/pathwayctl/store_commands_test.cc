@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -59,13 +58,41 @@ class PathwayctlRebuild : public ::testing::Test {
     std::ofstream(path) << content;
   }
 
-  RunResult Rebuild(std::vector<std::string> extra, const std::string& stdin_path = "/dev/null") {
+  // pathwayctl `command` on this engine's data and the mock cluster, run by ops.jones for
+  // `reason`: `fixed` and then `extra` follow.
+  RunResult Ctl(std::string command, std::string reason, std::vector<std::string> fixed,
+                const std::vector<std::string>& extra,
+                const std::string& stdin_path = "/dev/null") {
     std::vector<std::string> args = {
-        "rebuild",     "--data-dir",          h_.data_dir(),
-        "--operator",  "ops.jones",           "--reason",
-        "INC-7 check", "--bootstrap-servers", cluster_->BootstrapServers()};
+        std::move(command), "--data-dir",          h_.data_dir(),
+        "--operator",       "ops.jones",           "--reason",
+        std::move(reason),  "--bootstrap-servers", cluster_->BootstrapServers()};
+    args.insert(args.end(), fixed.begin(), fixed.end());
     args.insert(args.end(), extra.begin(), extra.end());
     return testing::RunCtl(dir_.path(), args, {}, stdin_path);
+  }
+
+  RunResult Rebuild(const std::vector<std::string>& extra,
+                    const std::string& stdin_path = "/dev/null") {
+    return Ctl("rebuild", "INC-7 check", {}, extra, stdin_path);
+  }
+
+  // The first `n` commands on pathway.commands.v1 (what pathwayctl sent the engine).
+  std::vector<v1::Envelope> CommandsSent(size_t n) {
+    return testing::TailTopic(dir_.path(), cluster_->BootstrapServers(),
+                              std::string(topics::kCommands), n);
+  }
+
+  // Hands `commands` to this engine's command stage, each on the partition its subject
+  // key places it (as Kafka's producer does), and runs the engine until it is idle.
+  void Deliver(const std::vector<v1::Envelope>& commands) {
+    const std::string topic(topics::kCommands);
+    for (const auto& c : commands) {
+      h_.broker().Append(topic, h_.broker().PartitionFor(topic, c.subject_key()), c.subject_key(),
+                         c.SerializeAsString());
+    }
+    Status s = h_.RunUntilIdle();
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
 
   // Every record on pathway.audit.v1 (read with pathwayctl tail).
@@ -170,21 +197,13 @@ TEST_F(PathwayctlRebuild, RepairHasTheEngineReDecideTheDamagedCaseInTheOpen) {
 
   // The re-drive reaches the engine (restarted on the damaged data) on the child's
   // partition, and the engine corrects the case on its normal path.
-  RunResult sent =
-      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
-                                    "--topic", std::string(topics::kCommands), "--from-beginning",
-                                    "--max", "1", "--timeout", "30"});
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  v1::Envelope redrive;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(sent.out, &redrive).ok()) << sent.out;
+  const std::vector<v1::Envelope> sent = CommandsSent(1);
+  ASSERT_EQ(sent.size(), 1u);
+  const v1::Envelope& redrive = sent[0];
   EXPECT_EQ(redrive.subject_key(), subject_a_);
   EXPECT_EQ(redrive.case_redrive_requested().withdraw_event_ids_size(), 0);
   h_.Restart();
-  const std::string commands(topics::kCommands);
-  h_.broker().Append(commands, h_.broker().PartitionFor(commands, subject_a_), subject_a_,
-                     redrive.SerializeAsString());
-  Status s = h_.RunUntilIdle();
-  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  Deliver(sent);
   int corrections = 0;
   for (const auto& e : h_.Read(topics::kEvents)) corrections += e.has_case_corrected();
   EXPECT_EQ(corrections, 1);
@@ -239,18 +258,9 @@ TEST_F(PathwayctlRebuild, BadUsageIsRefusedWithoutEchoingAnNhsNumber) {
 // inspect: the same engine's data, one child at a time.
 class PathwayctlInspect : public PathwayctlRebuild {
  protected:
-  RunResult Inspect(std::vector<std::string> extra, const std::string& stdin_path = "/dev/null") {
-    std::vector<std::string> args = {"inspect",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "INC-8: why is this case waiting",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args, {}, stdin_path);
+  RunResult Inspect(const std::vector<std::string>& extra,
+                    const std::string& stdin_path = "/dev/null") {
+    return Ctl("inspect", "INC-8: why is this case waiting", {}, extra, stdin_path);
   }
   std::string NhsFile(const std::string& nhs) {
     const std::string path = dir_.path() + "/nhs-" + nhs;
@@ -335,18 +345,8 @@ class PathwayctlRedrive : public PathwayctlRebuild {
     Status s = h_.RunUntilIdle();
     ASSERT_TRUE(s.ok()) << s.error().ToString();
   }
-  RunResult Redrive(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"redrive",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "INC-9: trust PAS sent a bad week",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args);
+  RunResult Redrive(const std::vector<std::string>& extra) {
+    return Ctl("redrive", "INC-9: trust PAS sent a bad week", {}, extra);
   }
 };
 
@@ -444,21 +444,9 @@ class PathwayctlRedriveInbound : public PathwayctlRebuild {
     ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(30)).ok());
     ASSERT_EQ(failed, 0);
   }
-  RunResult FromInbound(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"redrive",
-                                     "--from-inbound",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "INC-12: commands topic lost",
-                                     "--since",
-                                     "2000-01-01T00:00:00Z",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers()};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args);
+  RunResult FromInbound(const std::vector<std::string>& extra) {
+    return Ctl("redrive", "INC-12: commands topic lost",
+               {"--from-inbound", "--since", "2000-01-01T00:00:00Z"}, extra);
   }
 };
 
@@ -556,26 +544,15 @@ TEST_F(PathwayctlRedrive, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIs
 
   // What pathwayctl sent to pathway.commands.v1 reaches this engine's command stage, on
   // the partition its key places it (the memory bus places keys as Kafka's producer).
-  RunResult sent =
-      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
-                                    "--topic", std::string(topics::kCommands), "--from-beginning",
-                                    "--max", "1", "--timeout", "30"});
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  v1::Envelope redrive;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(sent.out, &redrive).ok()) << sent.out;
+  const std::vector<v1::Envelope> sent = CommandsSent(1);
+  ASSERT_EQ(sent.size(), 1u);
+  const v1::Envelope& redrive = sent[0];
   ASSERT_TRUE(redrive.has_case_redrive_requested());
   EXPECT_EQ(redrive.subject_key(), subject_a_);
   ASSERT_EQ(redrive.case_redrive_requested().withdraw_event_ids_size(), 1);
   EXPECT_EQ(redrive.case_redrive_requested().withdraw_event_ids(0), "nd-a");
   EXPECT_EQ(redrive.actor().id(), "ops.jones");
-  const std::string commands(topics::kCommands);
-  const auto deliver = [&] {
-    h_.broker().Append(commands, h_.broker().PartitionFor(commands, subject_a_), subject_a_,
-                       redrive.SerializeAsString());
-    Status s = h_.RunUntilIdle();
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-  };
-  deliver();
+  Deliver(sent);
 
   // Partners see one correction: the accepted step withdrawn, caused by the re-drive.
   const auto corrections = [&] {
@@ -596,7 +573,7 @@ TEST_F(PathwayctlRedrive, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIs
   }
 
   // Delivered again (a producer's retry): a repeat, nothing new.
-  deliver();
+  Deliver(sent);
   EXPECT_EQ(corrections(), 1);
   // Run again (a run killed after sending): nothing left to change, nothing sent.
   RunResult again = Redrive({"--all", "--apply", "--exclude-source", "trust-pas"});
@@ -640,24 +617,9 @@ class PathwayctlMigrate : public PathwayctlRebuild {
     }
     Write(mapping_, json + "}");
   }
-  RunResult Migrate(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"migrate",
-                                     "--data-dir",
-                                     h_.data_dir(),
-                                     "--operator",
-                                     "ops.jones",
-                                     "--reason",
-                                     "CHG-2210: ADHD under 18 weeks RTT",
-                                     "--bootstrap-servers",
-                                     cluster_->BootstrapServers(),
-                                     "--pathway",
-                                     "neurodevelopmental",
-                                     "--from",
-                                     "1",
-                                     "--to",
-                                     "2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return testing::RunCtl(dir_.path(), args);
+  RunResult Migrate(const std::vector<std::string>& extra) {
+    return Ctl("migrate", "CHG-2210: ADHD under 18 weeks RTT",
+               {"--pathway", "neurodevelopmental", "--from", "1", "--to", "2"}, extra);
   }
   std::string mapping_;
 };
@@ -691,31 +653,12 @@ TEST_F(PathwayctlMigrate, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIs
   RunResult applied = Migrate({"--all", "--apply", "--mapping", mapping_});
   ASSERT_EQ(applied.exit_code, 0) << applied.err << applied.out;
   EXPECT_THAT(applied.out, HasSubstr("2 migration commands sent to the engine"));
-  RunResult sent =
-      testing::RunCtl(dir_.path(), {"tail", "--bootstrap-servers", cluster_->BootstrapServers(),
-                                    "--topic", std::string(topics::kCommands), "--from-beginning",
-                                    "--max", "2", "--timeout", "30"});
-  ASSERT_EQ(sent.exit_code, 0) << sent.err;
-  std::vector<v1::Envelope> migrations;
-  std::stringstream lines(sent.out);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty()) continue;
-    v1::Envelope e;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &e).ok()) << line;
-    ASSERT_TRUE(e.has_case_migrate_requested());
-    migrations.push_back(std::move(e));
-  }
+  const std::vector<v1::Envelope> migrations = CommandsSent(2);
   ASSERT_EQ(migrations.size(), 2u);
-  const std::string commands(topics::kCommands);
-  const auto deliver = [&] {
-    for (const auto& m : migrations) {
-      h_.broker().Append(commands, h_.broker().PartitionFor(commands, m.subject_key()),
-                         m.subject_key(), m.SerializeAsString());
-    }
-    Status s = h_.RunUntilIdle();
-    ASSERT_TRUE(s.ok()) << s.error().ToString();
-  };
-  deliver();
+  for (const auto& m : migrations) {
+    ASSERT_TRUE(m.has_case_migrate_requested());
+  }
+  Deliver(migrations);
   const auto corrections = [&] {
     int n = 0;
     for (const auto& e : h_.Read(topics::kEvents)) {
@@ -736,7 +679,7 @@ TEST_F(PathwayctlMigrate, ApplyGoesThroughTheEngineWhichCorrectsOnceAndNothingIs
     }
   }
   // Delivered again, then run again: nothing new, nothing left to send.
-  deliver();
+  Deliver(migrations);
   EXPECT_EQ(corrections(), 1);
   RunResult again = Migrate({"--all", "--apply", "--mapping", mapping_});
   ASSERT_EQ(again.exit_code, 0) << again.err;
