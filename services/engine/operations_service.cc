@@ -284,7 +284,7 @@ HttpResponse OperationsService::Run(const std::string& action, const std::string
     return AuditUnavailable(s.error());
   }
   if (send) {
-    const operations::RedriveSender by{who.operator_id, audit.id(), who.system};
+    const operations::Sender by{who.operator_id, audit.id(), who.system};
     if (Status s = sinks_.commands.Publish(
             child_id,
             operations::RedriveCommand(child_id, plan.excluded, filter.source_system, by, now));

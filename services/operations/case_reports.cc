@@ -51,16 +51,14 @@ std::string RedrivePlanJson(const std::string& subject, int32_t partition,
       .Done();
 }
 
-pathway::v1::Envelope RedriveCommand(const std::string& subject,
-                                     const std::vector<std::string>& withdraw,
-                                     const std::string& source_system, const RedriveSender& by,
-                                     TimePoint now) {
-  pathway::v1::Envelope e;
-  std::string seed = "redrive|";
-  seed += by.operation_id;
-  seed += "|";
-  seed += subject;
-  e.set_event_id(HexEncode(Sha256(seed)).substr(0, 32));
+pathway::v1::Envelope StampCommand(std::string_view kind, const std::string& subject,
+                                   const Sender& by, TimePoint now, pathway::v1::Envelope e) {
+  std::string identity(kind);
+  identity += "|";
+  identity += by.operation_id;
+  identity += "|";
+  identity += subject;
+  e.set_event_id(HexEncode(Sha256(identity)).substr(0, 32));
   e.set_subject_key(subject);
   const auto micros =
       std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
@@ -71,11 +69,19 @@ pathway::v1::Envelope RedriveCommand(const std::string& subject,
   e.mutable_actor()->set_id(by.operator_id);
   e.mutable_actor()->set_role("operations");
   e.set_correlation_id(by.operation_id);
+  return e;
+}
+
+pathway::v1::Envelope RedriveCommand(const std::string& subject,
+                                     const std::vector<std::string>& withdraw,
+                                     const std::string& source_system, const Sender& by,
+                                     TimePoint now) {
+  pathway::v1::Envelope e;
   auto* r = e.mutable_case_redrive_requested();
   r->set_operation_id(by.operation_id);
   for (const auto& id : withdraw) r->add_withdraw_event_ids(id);
   if (!withdraw.empty()) r->set_withdraw_source_system(source_system);
-  return e;
+  return StampCommand("redrive", subject, by, now, std::move(e));
 }
 
 }  // namespace pathway::operations

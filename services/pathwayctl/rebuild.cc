@@ -3,13 +3,12 @@
 // directory (the engine may run); changes nothing. docs/operations.md, "rebuild".
 #include "workflow/rebuild.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "services/operations/case_reports.h"
 #include "services/pathwayctl/case_sweep.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
@@ -98,31 +97,6 @@ std::string CorrectionLines(const v1::CaseCorrected& c) {
   return out;
 }
 
-std::string ReportJson(const Report& r) {
-  std::vector<std::string> paths;
-  for (const auto& p : r.check.history_differences) paths.push_back(Quote(p));
-  std::vector<std::string> fields;
-  for (const auto& f : r.check.redecided_fields) fields.push_back(Quote(f));
-  std::string corrected = "null";
-  if (r.check.redecided_differs) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    corrected.clear();
-    if (!google::protobuf::util::MessageToJsonString(r.check.redecided, &corrected, options).ok()) {
-      corrected = "null";
-    }
-  }
-  return Json()
-      .Str("subject_key", r.place.subject)
-      .Num("partition", r.place.partition)
-      .Bool("history_differs", r.check.history_differs)
-      .Field("history_differences", Array(paths))
-      .Bool("redecided_differs", r.check.redecided_differs)
-      .Field("redecided_fields", Array(fields))
-      .Field("redecided", corrected)
-      .Done();
-}
-
 void PrintReport(const Report& r) {
   std::printf("diverged: subject %s (partition %d)\n", r.place.subject.c_str(), r.place.partition);
   if (r.check.history_differs) {
@@ -202,7 +176,8 @@ int RunRebuild(std::span<char* const> args) {
     return *failed;
   }
   std::vector<std::string> items;
-  for (const auto& r : reports) items.push_back(ReportJson(r));
+  for (const auto& r : reports)
+    items.push_back(operations::CaseCheckJson(r.place.subject, r.place.partition, r.check));
 
   if (end->interrupted) {
     if (json) {

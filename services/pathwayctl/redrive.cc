@@ -7,13 +7,12 @@
 // docs/operations.md, "redrive".
 #include "workflow/redrive.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "services/operations/case_reports.h"
 #include "services/pathwayctl/case_sweep.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
@@ -71,25 +70,6 @@ struct Listed {
   Place place;
   workflow::RedrivePlan plan;
 };
-
-std::string PlanJson(const Listed& l) {
-  std::vector<std::string> excluded, fields;
-  for (const auto& id : l.plan.excluded) excluded.push_back(Quote(id));
-  for (const auto& f : l.plan.fields) fields.push_back(Quote(f));
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string diff;
-  if (!google::protobuf::util::MessageToJsonString(l.plan.diff, &diff, options).ok()) {
-    diff = "null";
-  }
-  return Json()
-      .Str("subject_key", l.place.subject)
-      .Num("partition", l.place.partition)
-      .Field("excluded_commands", Array(excluded))
-      .Field("fields", Array(fields))
-      .Field("changes", diff)
-      .Done();
-}
 
 void PrintPlan(const Listed& l) {
   std::printf("would change: subject %s (partition %d)", l.place.subject.c_str(),
@@ -198,7 +178,7 @@ int RunRedrive(std::span<char* const> args) {
         changing += l.plan.changes;
         if (Status s = RecordShown(*audit, c.place.subject); !s) return s;
         if (json) {
-          items.push_back(PlanJson(l));
+          items.push_back(operations::RedrivePlanJson(l.place.subject, l.place.partition, l.plan));
         } else {
           PrintPlan(l);
         }

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "common/crypto.h"
 #include "pathway/v1/envelope.pb.h"
+#include "services/operations/case_reports.h"
 #include "services/topics.h"
 
 namespace pathway::ctl {
@@ -30,12 +30,8 @@ Result<std::unique_ptr<RedriveSender>> RedriveSender::Make(const bus::KafkaConfi
 
 Status RedriveSender::Send(const std::string& subject, const std::vector<std::string>& withdraw,
                            const std::string& source_system) {
-  pathway::v1::Envelope e;
-  auto* r = e.mutable_case_redrive_requested();
-  r->set_operation_id(operation_id_);
-  for (const auto& id : withdraw) r->add_withdraw_event_ids(id);
-  if (!withdraw.empty()) r->set_withdraw_source_system(source_system);
-  return Produce("redrive", subject, std::move(e));
+  return Produce(subject,
+                 operations::RedriveCommand(subject, withdraw, source_system, By(), time_.Now()));
 }
 
 Status RedriveSender::SendMigration(const std::string& subject,
@@ -43,26 +39,13 @@ Status RedriveSender::SendMigration(const std::string& subject,
   pathway::v1::Envelope e;
   request.set_operation_id(operation_id_);
   *e.mutable_case_migrate_requested() = std::move(request);
-  return Produce("migrate", subject, std::move(e));
+  return Produce(subject,
+                 operations::StampCommand("migrate", subject, By(), time_.Now(), std::move(e)));
 }
 
-Status RedriveSender::Produce(std::string_view kind, const std::string& subject,
-                              pathway::v1::Envelope e) {
-  std::string identity(kind);
-  identity += "|";
-  identity += operation_id_;
-  identity += "|";
-  identity += subject;
-  e.set_event_id(HexEncode(Sha256(identity)).substr(0, 32));
-  e.set_subject_key(subject);
-  const auto micros = time_.Now().time_since_epoch().count();
-  e.mutable_occurred_at()->set_seconds(micros / 1'000'000);
-  e.mutable_occurred_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-  e.mutable_source()->set_agency("pathway");
-  e.mutable_source()->set_system("pathwayctl");
-  e.mutable_actor()->set_id(operator_id_);
-  e.mutable_actor()->set_role("operations");
-  e.set_correlation_id(operation_id_);
+operations::Sender RedriveSender::By() const { return {operator_id_, operation_id_, "pathwayctl"}; }
+
+Status RedriveSender::Produce(const std::string& subject, const pathway::v1::Envelope& e) {
   const std::string value = e.SerializeAsString();
   // A full local queue is waited out (bounded): the run is a batch, not a live path.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(35);

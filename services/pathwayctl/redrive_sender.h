@@ -16,6 +16,7 @@
 #include "common/time_source.h"
 #include "pathway/v1/envelope.pb.h"
 #include "services/bus/kafka_bus.h"
+#include "services/operations/case_reports.h"
 
 namespace pathway::ctl {
 
@@ -41,10 +42,11 @@ class RedriveSender {
 
  private:
   RedriveSender(std::string operator_id, std::string operation_id, const TimeSource& time);
-  // Queues `command` (its payload set) for `subject` on pathway.commands.v1, with the
-  // envelope filled in: the event id fixed by `kind` ("redrive", "migrate"), the run and
-  // the subject, the time, and pathwayctl and the operator as its source and actor.
-  Status Produce(std::string_view kind, const std::string& subject, pathway::v1::Envelope command);
+  // The operator and operation the commands are stamped with (operations::StampCommand).
+  operations::Sender By() const;
+  // Queues `command` for `subject` on pathway.commands.v1, waiting out (bounded) a full
+  // local queue.
+  Status Produce(const std::string& subject, const pathway::v1::Envelope& command);
 
   std::string operator_id_;
   std::string operation_id_;
