@@ -14,9 +14,9 @@
 #include "services/operations/case_reports.h"
 #include "services/operations/inspection.h"
 #include "services/topics.h"
-#include "tests/common/engine_harness.h"
-#include "tests/common/histories.h"
 #include "tests/common/http_answers.h"
+#include "tests/common/recording_sink.h"
+#include "tests/common/served_history.h"
 #include "workflow/clock.h"
 #include "workflow/rebuild.h"
 #include "workflow/redrive.h"
@@ -28,29 +28,13 @@ namespace store = pathway::store::v1;
 
 using gateway::HttpRequest;
 using gateway::HttpResponse;
-using pathway::testing::EngineHarness;
-using pathway::testing::OccurredAt;
-using pathway::testing::ReadHistory;
+using pathway::testing::RecordingSink;
 using pathway::testing::RuleOf;
+using pathway::testing::ServedHistory;
 
 const std::string kToken = "0123456789abcdef0123456789abcdef";
 const std::string kKek(32, 'k');
-constexpr int32_t kPartitions = 4;  // EngineHarness's
 const std::string kReason = "INC-7: family says the assessment date is wrong";
-
-// Records what is published; refuses from the `refuse_from`th record on.
-class RecordingSink final : public operations::AuditSink {
- public:
-  Status Publish(const std::string& key, const v1::Envelope& e) override {
-    if (records.size() >= refuse_from) {
-      return Error{std::make_error_code(std::errc::io_error), "broker down"};
-    }
-    records.emplace_back(key, e);
-    return {};
-  }
-  size_t refuse_from = 1000;
-  std::vector<std::pair<std::string, v1::Envelope>> records;
-};
 
 HttpRequest Post(std::string path, std::string body, std::string token = kToken) {
   HttpRequest r;
@@ -66,25 +50,8 @@ std::string Body(std::string_view operator_id, std::string_view reason) {
          std::string(reason) + R"("})";
 }
 
-class OperationsServiceTest : public ::testing::Test {
+class OperationsServiceTest : public ::testing::Test, protected ServedHistory {
  protected:
-  OperationsServiceTest() : h(Options(gate)) {
-    gate.SetPartitionCount(kPartitions);
-    for (const auto& e : ReadHistory("neurodevelopmental.jsonl")) {
-      h.time().Set(OccurredAt(e));
-      h.Publish(e);
-      EXPECT_TRUE(h.RunUntilIdle().ok());
-      if (nhs.empty() && e.has_referral_submitted()) {
-        nhs = e.referral_submitted().child().nhs_number();
-      }
-    }
-    child = h.SubjectOf(nhs);
-  }
-  static EngineOptions Options(ReadGate& gate) {
-    EngineOptions o;
-    o.reads = &gate;
-    return o;
-  }
   HttpResponse Inspect(const std::string& id, const std::string& body) {
     return query.Handle(Post("/internal/v1/operations/children/" + id + "/inspect", body));
   }
@@ -114,14 +81,11 @@ class OperationsServiceTest : public ::testing::Test {
     return out;
   }
 
-  ReadGate gate;  // before the harness: the engine stops it when it goes
-  EngineHarness h;
   RecordingSink sink;
   RecordingSink commands;
   OperationsService operations{kKek, {sink, commands}, gate, h.time(), StepSettingsOf({})};
   QueryService query{QueryServiceOptions{kToken, 50, 200, nullptr, &operations}, h.keyer(), gate,
                      h.time(), [] { return true; }};
-  std::string nhs, child;
 };
 
 TEST_F(OperationsServiceTest, InspectAnswersTheCaseAsPathwayctlPrintsItAfterRecordingWhoAndWhy) {

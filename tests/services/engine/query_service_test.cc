@@ -17,6 +17,7 @@
 #include "tests/common/engine_harness.h"
 #include "tests/common/histories.h"
 #include "tests/common/http_answers.h"
+#include "tests/common/served_history.h"
 #include "tests/common/temp_dir.h"
 
 namespace pathway::engine {
@@ -29,7 +30,6 @@ using pathway::testing::OccurredAt;
 using pathway::testing::ReadHistory;
 
 const std::string kToken = "0123456789abcdef0123456789abcdef";
-constexpr int32_t kPartitions = 4;  // EngineHarness's
 
 HttpRequest Request(std::string method, std::string path, std::string query = {},
                     std::string body = {}, std::string token = kToken) {
@@ -44,38 +44,17 @@ HttpRequest Request(std::string method, std::string path, std::string query = {}
 
 using pathway::testing::RuleOf;
 
-class QueryServiceTest : public ::testing::Test {
+class QueryServiceTest : public ::testing::Test, protected pathway::testing::ServedHistory {
  protected:
-  QueryServiceTest() : h(Options(gate)) {
-    gate.SetPartitionCount(kPartitions);
-    for (const auto& e : ReadHistory("neurodevelopmental.jsonl")) {
-      h.time().Set(OccurredAt(e));
-      h.Publish(e);
-      EXPECT_TRUE(h.RunUntilIdle().ok());
-      if (nhs.empty() && e.has_referral_submitted()) {
-        nhs = e.referral_submitted().child().nhs_number();
-        given = e.referral_submitted().child().given_name();
-      }
-    }
-    child = h.SubjectOf(nhs);
-  }
-  static EngineOptions Options(ReadGate& gate) {
-    EngineOptions o;
-    o.reads = &gate;
-    return o;
-  }
   HttpResponse Timeline(const std::string& agency, const std::string& id,
                         const std::string& extra = {}) {
     return service.Handle(
         Request("GET", "/internal/v1/children/" + id + "/timeline", "agency=" + agency + extra));
   }
 
-  ReadGate gate;  // before the harness: the engine stops it when it goes
-  EngineHarness h;
   std::atomic<bool> ready{true};
   QueryService service{QueryServiceOptions{kToken}, h.keyer(), gate, h.time(),
                        [this] { return ready.load(); }};
-  std::string nhs, given, child;
 };
 
 TEST_F(QueryServiceTest, EveryRequestNeedsTheServiceToken) {
@@ -256,21 +235,11 @@ TEST_F(QueryServiceTest, ReadsDuringARestartAreAnsweredOrToldNotMine) {
 // those the family consented to for the purpose, with provenance; everything else by
 // type only, and why.
 TEST(QueryServiceRecord, ConsentDecidesWhatEachAgencySeesWithProvenance) {
-  ReadGate gate;
-  gate.SetPartitionCount(kPartitions);
-  EngineOptions options;
-  options.reads = &gate;
-  EngineHarness h(options);
-  std::string nhs;
-  for (const auto& e : ReadHistory("tell_it_once_three_pathways.jsonl")) {
-    h.time().Set(OccurredAt(e));
-    h.Publish(e);
-    ASSERT_TRUE(h.RunUntilIdle().ok());
-    if (nhs.empty() && e.has_referral_submitted())
-      nhs = e.referral_submitted().child().nhs_number();
-  }
-  QueryService service{QueryServiceOptions{kToken}, h.keyer(), gate, h.time(), [] { return true; }};
-  const std::string child = h.SubjectOf(nhs);
+  pathway::testing::ServedHistory served("tell_it_once_three_pathways.jsonl");
+  EngineHarness& h = served.h;
+  QueryService service{QueryServiceOptions{kToken}, h.keyer(), served.gate, h.time(),
+                       [] { return true; }};
+  const std::string& child = served.child;
   auto record = [&](const std::string& agency, const std::string& purpose) {
     return service.Handle(Request("GET", "/internal/v1/children/" + child + "/record",
                                   "agency=" + agency + "&purpose=" + purpose));

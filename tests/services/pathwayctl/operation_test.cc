@@ -8,22 +8,13 @@
 #include <vector>
 
 #include "tests/common/commands.h"
+#include "tests/common/recording_sink.h"
 
 namespace pathway::ctl {
 namespace {
 namespace v1 = pathway::v1;
 
-// Records what is published; refuses everything once `refuse` is set.
-class RecordingSink final : public AuditSink {
- public:
-  Status Publish(const std::string& key, const v1::Envelope& e) override {
-    if (refuse) return Error{std::make_error_code(std::errc::io_error), "broker down"};
-    records.emplace_back(key, e);
-    return {};
-  }
-  bool refuse = false;
-  std::vector<std::pair<std::string, v1::Envelope>> records;
-};
+using pathway::testing::RecordingSink;
 
 const std::string kKek(32, 'k');
 
@@ -73,7 +64,7 @@ TEST(OperationAudit, StartedAndFinishedNameTheOperatorScopeAndCountsWithTheReaso
 
 TEST(OperationAudit, NoStartedRecordMeansNoAction) {
   RecordingSink sink;
-  sink.refuse = true;
+  sink.refuse_from = 0;
   SimulatedTimeSource time(pathway::testing::At("2026-12-05"));
   auto audit = OperationAudit::Start(sink, Who(), {"inspect", "subject x", false}, kKek, time);
   ASSERT_FALSE(audit.ok());

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "services/engine/operations_service.h"
-#include "tests/common/engine_harness.h"
-#include "tests/common/histories.h"
 #include "tests/common/http_answers.h"
+#include "tests/common/recording_sink.h"
+#include "tests/common/served_history.h"
 #include "tests/services/gateway/api/api_fakes.h"
 #include "tests/services/gateway/api/engine_fakes.h"
 
@@ -20,25 +20,15 @@ namespace pathway::gateway {
 namespace {
 
 namespace v1 = pathway::v1;
-using pathway::testing::EngineHarness;
-using pathway::testing::OccurredAt;
-using pathway::testing::ReadHistory;
+using pathway::testing::RecordingSink;
 using pathway::testing::RuleOf;
+using pathway::testing::ServedHistory;
 using testing::Answers;
 using testing::FakeDirectory;
 using testing::kEngineToken;
 using testing::LocalEngines;
 
 const std::string kKek(32, 'k');
-
-class RecordingSink final : public operations::AuditSink {
- public:
-  Status Publish(const std::string& key, const v1::Envelope& e) override {
-    records.emplace_back(key, e);
-    return {};
-  }
-  std::vector<std::pair<std::string, v1::Envelope>> records;
-};
 
 HttpRequest Post(std::string path, std::string body) {
   HttpRequest r;
@@ -50,25 +40,8 @@ HttpRequest Post(std::string path, std::string body) {
 
 Principal Operator() { return {"ops.jones", Role::kOperations, "pathway", "", false}; }
 
-class OperationsApiTest : public ::testing::Test {
+class OperationsApiTest : public ::testing::Test, protected ServedHistory {
  protected:
-  OperationsApiTest() : h(Options(gate)) {
-    gate.SetPartitionCount(4);
-    for (const auto& e : ReadHistory("neurodevelopmental.jsonl")) {
-      h.time().Set(OccurredAt(e));
-      h.Publish(e);
-      EXPECT_TRUE(h.RunUntilIdle().ok());
-      if (nhs.empty() && e.has_referral_submitted()) {
-        nhs = e.referral_submitted().child().nhs_number();
-      }
-    }
-    child = h.SubjectOf(nhs);
-  }
-  static engine::EngineOptions Options(engine::ReadGate& gate) {
-    engine::EngineOptions o;
-    o.reads = &gate;
-    return o;
-  }
   HttpResponse Call(const HttpRequest& request, const Principal& who) {
     Answers a;
     api.Handle(request, who, a.Callback());
@@ -88,8 +61,6 @@ class OperationsApiTest : public ::testing::Test {
     return nullptr;
   }
 
-  engine::ReadGate gate;
-  EngineHarness h;
   RecordingSink sink;
   RecordingSink commands;
   engine::OperationsService operations{
@@ -100,7 +71,6 @@ class OperationsApiTest : public ::testing::Test {
   FakeDirectory directory;
   LocalEngines engines{service};
   OperationsApi api{ReadApiOptions{}, directory, engines};
-  std::string nhs, child;
 };
 
 TEST_F(OperationsApiTest,

@@ -20,6 +20,7 @@
 #include "tests/common/engine_harness.h"
 #include "tests/common/histories.h"
 #include "tests/common/http_answers.h"
+#include "tests/common/served_history.h"
 #include "tests/services/gateway/api/api_fakes.h"
 #include "tests/services/gateway/api/engine_fakes.h"
 
@@ -61,24 +62,8 @@ Principal Person(Role role, std::string agency) {
   return {"staff-9", role, std::move(agency), "", false};
 }
 
-class ReadApiTest : public ::testing::Test {
+class ReadApiTest : public ::testing::Test, protected pathway::testing::ServedHistory {
  protected:
-  ReadApiTest() : h(Options(gate)) {
-    gate.SetPartitionCount(4);
-    for (const auto& e : ReadHistory("neurodevelopmental.jsonl")) {
-      h.time().Set(OccurredAt(e));
-      h.Publish(e);
-      EXPECT_TRUE(h.RunUntilIdle().ok());
-      if (nhs.empty() && e.has_referral_submitted())
-        nhs = e.referral_submitted().child().nhs_number();
-    }
-    child = h.SubjectOf(nhs);
-  }
-  static engine::EngineOptions Options(engine::ReadGate& gate) {
-    engine::EngineOptions o;
-    o.reads = &gate;
-    return o;
-  }
   HttpResponse Call(const HttpRequest& request, const Principal& who) {
     Answers a;
     reads.Handle(request, who, a.Callback());
@@ -92,8 +77,6 @@ class ReadApiTest : public ::testing::Test {
     return Call(Get("/v1/children/" + child + "/timeline", std::move(query)), who);
   }
 
-  engine::ReadGate gate;
-  EngineHarness h;
   engine::QueryService service{engine::QueryServiceOptions{kToken}, h.keyer(), gate, h.time(),
                                [] { return true; }};
   FakeDirectory directory;
@@ -101,7 +84,7 @@ class ReadApiTest : public ::testing::Test {
   FakeSink audit;
   SimulatedTimeSource time{TimePoint(std::chrono::seconds(1'767'225'600))};
   ReadApi reads{ReadApiOptions{}, directory, engines, audit, time};
-  std::string nhs, child;
+
   const Principal trust = Person(Role::kClinician, "RV5");
   const Principal stranger = Person(Role::kCaseworker, "RXX99");
 };
