@@ -214,6 +214,10 @@ Operations (docs/operations.md; each audited on pathway.audit.v1):
       --operator you --reason why --bootstrap-servers $bootstrap
   $ctl rebuild --data-dir $run/engine --all --statutory-sharing config/statutory_sharing.json \\
       --operator you --reason why --bootstrap-servers $bootstrap
+  or one child over HTTP as the operations role (/v1/operations/inspect, check, redrive):
+  curl -H "Authorization: Bearer \$(awk '\$1=="operations"{print \$3}' $run/dev-sign-ins.txt)" \\
+       -H 'Content-Type: application/json' $gateway_url/v1/operations/inspect \\
+       --data '{"nhsNumber": "$demo_nhs", "reason": "why"}'
 Publish your own referrals (JSON lines of pathway.v1.Envelope):
   $ctl publish --bootstrap-servers $bootstrap --topic pathway.inbound.v1 FILE.jsonl
 MSG
