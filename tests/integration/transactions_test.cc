@@ -109,6 +109,8 @@ std::map<std::string, int> ReadCopies(const std::string& bootstrap, const std::s
 }
 
 TEST(TransactionsOnRealKafka, AStalledInstanceIsFencedAndReadCommittedSeesEachOutputOnce) {
+  // Unbuffered: if a step ever hangs until ctest's timeout, the log says which.
+  std::cout << std::unitbuf;
   if (!TestCluster::RealRequested()) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
   auto cluster = TestCluster::Real();
   WorkDir dir("transactions");
@@ -181,6 +183,7 @@ TEST(TransactionsOnRealKafka, AStalledInstanceIsFencedAndReadCommittedSeesEachOu
       << a_status.error().ToString();
   std::cout << "[transactions] A, on waking: " << a_status.error().ToString() << "\n";
   a.reset();
+  std::cout << "[transactions] A closed; B finishes the stream\n";
 
   // B finishes the stream: until nothing moves for 30 Steps, then drains.
   int quiet = 0;
