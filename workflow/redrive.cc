@@ -1,14 +1,50 @@
 #include "workflow/redrive.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
+#include "workflow/clock.h"
 #include "workflow/pathway.h"
 #include "workflow/rebuild.h"
 
 namespace pathway::workflow {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
+
+std::optional<RedriveFilter::Fault> RedriveFilter::SetWindow(std::string source,
+                                                             std::string_view from_text,
+                                                             std::string_view to_text) {
+  if ((!from_text.empty() || !to_text.empty()) && source.empty()) {
+    return Fault::kDatesWithoutSource;
+  }
+  source_system = std::move(source);
+  from.reset();
+  to.reset();
+  if (!from_text.empty()) {
+    from = ParseDate(from_text);
+    if (!from) return Fault::kFrom;
+  }
+  if (!to_text.empty()) {
+    to = ParseDate(to_text);
+    if (!to) return Fault::kTo;
+  }
+  if (from && to && std::chrono::sys_days{*to} < std::chrono::sys_days{*from}) {
+    return Fault::kToBeforeFrom;
+  }
+  return std::nullopt;
+}
+
+std::string RedriveFilter::Describe() const {
+  if (source_system.empty()) return "";
+  std::string text = "without ";
+  text += source_system;
+  text += " from ";
+  text += from ? FormatDate(*from) : "the start";
+  text += " to ";
+  text += to ? FormatDate(*to) : "now";
+  return text;
+}
 
 bool RedriveFilter::Excludes(const v1::Envelope& recorded, const v1::Envelope& command) const {
   if (source_system.empty() || command.source().system() != source_system) return false;

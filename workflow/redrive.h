@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/time_source.h"
@@ -36,6 +37,17 @@ struct RedriveFilter {
   // reference); the rest of the case keeps every command. Empty: every pathway's.
   std::string instance_id;
   bool Excludes(const pathway::v1::Envelope& recorded, const pathway::v1::Envelope& command) const;
+
+  // What is wrong with a window given as text (`pathwayctl redrive`'s flags, the
+  // gateway's re-drive scope); the caller words it in its own terms.
+  enum class Fault { kDatesWithoutSource, kFrom, kTo, kToBeforeFrom };
+  // Sets `source_system` and the window from `from` and `to` (YYYY-MM-DD; "" for an
+  // open end); dates narrow a source, so they need one. On a fault the filter is not
+  // to be used.
+  std::optional<Fault> SetWindow(std::string source, std::string_view from, std::string_view to);
+  // "without SYSTEM from DATE to DATE" ("the start", "now" for open ends); "" when
+  // nothing is left out. How audit records and reports name what was left out.
+  std::string Describe() const;
 };
 
 struct RedrivePlan {

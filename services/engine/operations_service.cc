@@ -51,16 +51,15 @@ HttpResponse Answer(std::string body) {
   return r;
 }
 
-bool Blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
-
 // The operator and reason the gateway passes, checked as pathwayctl checks its flags.
 std::optional<HttpResponse> CheckOperator(const v1::OperationRequest& request) {
-  if (Blank(request.operator_id()) || request.operator_id().size() > kMaxOperatorBytes) {
+  if (operations::IsBlank(request.operator_id()) ||
+      request.operator_id().size() > kMaxOperatorBytes) {
     return Problem(400, "Invalid operator", "operation.operator_id",
                    "every operations action is recorded with who ran it (1 to 200 bytes)",
                    "operator_id");
   }
-  if (Blank(request.reason()) || request.reason().size() > operations::kMaxReasonBytes) {
+  if (!operations::IsStatedReason(request.reason())) {
     return Problem(400, "Invalid reason", "operation.reason",
                    "every operations action is recorded with why it was run (1 to " +
                        std::to_string(operations::kMaxReasonBytes) + " bytes)",
@@ -78,23 +77,20 @@ std::optional<HttpResponse> ParseScope(const v1::RedriveScope& scope,
   if (scope.instance_id().size() > kMaxNameBytes) {
     return BadRedrive("instance_id", "a pathway instance id is at most 200 bytes");
   }
-  if ((!scope.from().empty() || !scope.to().empty()) && scope.exclude_source().empty()) {
-    return BadRedrive("exclude_source", "from and to narrow exclude_source: name the system");
+  using Fault = workflow::RedriveFilter::Fault;
+  if (auto fault = filter.SetWindow(scope.exclude_source(), scope.from(), scope.to())) {
+    switch (*fault) {
+      case Fault::kDatesWithoutSource:
+        return BadRedrive("exclude_source", "from and to narrow exclude_source: name the system");
+      case Fault::kFrom:
+        return BadRedrive("from", "from is a date, YYYY-MM-DD");
+      case Fault::kTo:
+        return BadRedrive("to", "to is a date, YYYY-MM-DD");
+      case Fault::kToBeforeFrom:
+        return BadRedrive("to", "to is before from");
+    }
   }
-  filter.source_system = scope.exclude_source();
   filter.instance_id = scope.instance_id();
-  if (!scope.from().empty()) {
-    filter.from = workflow::ParseDate(scope.from());
-    if (!filter.from) return BadRedrive("from", "from is a date, YYYY-MM-DD");
-  }
-  if (!scope.to().empty()) {
-    filter.to = workflow::ParseDate(scope.to());
-    if (!filter.to) return BadRedrive("to", "to is a date, YYYY-MM-DD");
-  }
-  if (filter.from && filter.to &&
-      std::chrono::sys_days{*filter.to} < std::chrono::sys_days{*filter.from}) {
-    return BadRedrive("to", "to is before from");
-  }
   return std::nullopt;
 }
 
@@ -150,22 +146,16 @@ HttpResponse OperationsService::Handle(const HttpRequest& request) const {
 
 HttpResponse OperationsService::Run(const std::string& action, const std::string& child_id,
                                     const v1::OperationRequest& request) const {
-  const auto not_found = [] {
-    return Problem(404, "Not found", "child.not_found", "no child is known by this id");
-  };
-  if (!workflow::IsSubjectKey(child_id)) return not_found();
+  if (!workflow::IsSubjectKey(child_id)) return NotFound();
   workflow::RedriveFilter filter;
   if (action == "redrive") {
     if (auto bad = ParseScope(request.redrive(), filter)) return std::move(*bad);
   }
   const int32_t partition = bus::KeyPartition(child_id, gate_.partition_count());
-  const auto not_owner = [partition] {
-    return Problem(421, "Not this instance", "engine.not_owner",
-                   "this instance does not serve partition " + std::to_string(partition));
-  };
   // Asked of the wrong instance, nothing is recorded: the gateway asks the owner next.
   const auto serving = gate_.Serving();
-  if (std::find(serving.begin(), serving.end(), partition) == serving.end()) return not_owner();
+  if (std::find(serving.begin(), serving.end(), partition) == serving.end())
+    return NotOwner(partition);
 
   operations::Operator who;
   who.operator_id = request.operator_id();
@@ -175,9 +165,8 @@ HttpResponse OperationsService::Run(const std::string& action, const std::string
   std::string scope = "subject " + child_id;
   if (!filter.instance_id.empty()) scope += ", instance " + filter.instance_id;
   if (!filter.source_system.empty()) {
-    scope += ", without " + filter.source_system + " from " +
-             (filter.from ? workflow::FormatDate(*filter.from) : "the start") + " to " +
-             (filter.to ? workflow::FormatDate(*filter.to) : "now");
+    scope += ", ";
+    scope += filter.Describe();
   }
   const bool apply = action == "redrive" && request.redrive().apply();
   const std::string operation = action == "check" ? "rebuild" : action;
@@ -220,7 +209,7 @@ HttpResponse OperationsService::Run(const std::string& action, const std::string
   });
   if (!loaded.served) {
     (void)audit.Fail("the partition moved to another instance", {});
-    return not_owner();
+    return NotOwner(partition);
   }
   if (loaded.error) {
     (void)audit.Fail("the case could not be read", {});
@@ -228,7 +217,7 @@ HttpResponse OperationsService::Run(const std::string& action, const std::string
   }
   if (!loaded.inspection) {
     (void)audit.Finish({{"cases", 0}});
-    return not_found();
+    return NotFound();
   }
   const operations::CaseInspection& c = *loaded.inspection;
   const TimePoint now = time_.Now();

@@ -55,17 +55,6 @@ HttpResponse ViewJson(const google::protobuf::Message& view) {
   return Json(200, std::move(body));
 }
 
-HttpResponse NotOwner(int32_t partition) {
-  auto p = MakeProblem(421, "Not this instance", "engine.not_owner",
-                       "this instance does not serve partition " + std::to_string(partition));
-  return ProblemResponse(p);
-}
-
-HttpResponse NotFound() {
-  return ProblemResponse(
-      MakeProblem(404, "Not found", "child.not_found", "no child is known by this id"));
-}
-
 // "agency=RXX01&events=20" -> the value of `name`, percent-decoded ("" if absent or
 // malformed: a malformed value never matches an agency).
 std::string QueryValue(std::string_view query, std::string_view name) {
@@ -103,6 +92,17 @@ HttpResponse BadQuery(const std::string& field, const std::string& detail) {
 }
 
 }  // namespace
+
+HttpResponse NotOwner(int32_t partition) {
+  auto p = MakeProblem(421, "Not this instance", "engine.not_owner",
+                       "this instance does not serve partition " + std::to_string(partition));
+  return ProblemResponse(p);
+}
+
+HttpResponse NotFound() {
+  return ProblemResponse(
+      MakeProblem(404, "Not found", "child.not_found", "no child is known by this id"));
+}
 
 void ReadGate::Serve(int32_t partition, state::CaseStore* store) {
   std::unique_lock lock(mu_);

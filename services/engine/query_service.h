@@ -32,6 +32,12 @@ namespace pathway::engine {
 
 class OperationsService;
 
+// The answers every request about one child shares (the reads here, the operations in
+// operations_service.h): 421 engine.not_owner when this instance does not serve the
+// child's partition, 404 child.not_found when no child is known by the id.
+gateway::HttpResponse NotOwner(int32_t partition);
+gateway::HttpResponse NotFound();
+
 class ReadGate {
  public:
   // Engine thread. `store` (not null) must stay open until Stop(partition).

@@ -29,6 +29,16 @@ namespace pathway::operations {
 // The longest reason an operator may type.
 inline constexpr size_t kMaxReasonBytes = 2000;
 
+// Whether `text` is empty or only white space.
+inline bool IsBlank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+// Whether `reason` says why an action is run, as every operations action must: not
+// blank, at most kMaxReasonBytes. The one rule for pathwayctl, the gateway and the engine.
+inline bool IsStatedReason(std::string_view reason) {
+  return !IsBlank(reason) && reason.size() <= kMaxReasonBytes;
+}
+
 // Who runs an action, why, and through what.
 struct Operator {
   std::string operator_id;

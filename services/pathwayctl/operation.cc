@@ -15,11 +15,11 @@ std::optional<std::string> OperatorFlags::Check() {
   if (operator_id.empty()) {
     if (const char* env = std::getenv("PATHWAY_OPERATOR")) operator_id = env;
   }
-  if (Trim(operator_id).empty()) {
+  if (operations::IsBlank(operator_id)) {
     return "--operator is required (or $PATHWAY_OPERATOR): every operations action is "
            "recorded with who ran it";
   }
-  if (Trim(reason).empty()) {
+  if (operations::IsBlank(reason)) {
     return "--reason is required: every operations action is recorded with why it was run";
   }
   if (reason.size() > kMaxReasonBytes) {

@@ -112,21 +112,18 @@ int RunRedrive(std::span<char* const> args) {
     return UsageError(kCmd, "say --dry-run (show what would change) or --apply (change it)");
   }
   workflow::RedriveFilter filter;
-  filter.source_system = exclude_source;
-  if ((!from_text.empty() || !to_text.empty()) && exclude_source.empty()) {
-    return UsageError(kCmd, "--from and --to narrow --exclude-source: name the system");
-  }
-  if (!from_text.empty()) {
-    filter.from = workflow::ParseDate(from_text);
-    if (!filter.from) return UsageError(kCmd, "--from must be a date, YYYY-MM-DD");
-  }
-  if (!to_text.empty()) {
-    filter.to = workflow::ParseDate(to_text);
-    if (!filter.to) return UsageError(kCmd, "--to must be a date, YYYY-MM-DD");
-  }
-  if (filter.from && filter.to &&
-      std::chrono::sys_days{*filter.to} < std::chrono::sys_days{*filter.from}) {
-    return UsageError(kCmd, "--to is before --from");
+  using Fault = workflow::RedriveFilter::Fault;
+  if (auto fault = filter.SetWindow(exclude_source, from_text, to_text)) {
+    switch (*fault) {
+      case Fault::kDatesWithoutSource:
+        return UsageError(kCmd, "--from and --to narrow --exclude-source: name the system");
+      case Fault::kFrom:
+        return UsageError(kCmd, "--from must be a date, YYYY-MM-DD");
+      case Fault::kTo:
+        return UsageError(kCmd, "--to must be a date, YYYY-MM-DD");
+      case Fault::kToBeforeFrom:
+        return UsageError(kCmd, "--to is before --from");
+    }
   }
   RealTimeSource clock;
   int exit_code = kExitOk;
@@ -136,10 +133,9 @@ int RunRedrive(std::span<char* const> args) {
   const Scope& scope = input->scope;
   filter.instance_id = scope.instance;  // --instance: that pathway's commands only
   std::string audited_scope = scope.text;
-  if (!exclude_source.empty()) {
-    audited_scope += ", without " + exclude_source + " from " +
-                     (filter.from ? workflow::FormatDate(*filter.from) : "the start") + " to " +
-                     (filter.to ? workflow::FormatDate(*filter.to) : "now");
+  if (!filter.source_system.empty()) {
+    audited_scope += ", ";
+    audited_scope += filter.Describe();
   }
 
   auto run = StartAudited(kCmd, run_flags.kafka.config, run_flags.who,

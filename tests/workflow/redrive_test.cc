@@ -279,5 +279,21 @@ TEST(RedriveCommand, IsNotAPartnersCommandAndChangesNothingForAnUnknownChild) {
   EXPECT_TRUE(step.outputs.empty());
 }
 
+TEST(RedriveFilter, AWindowGivenAsTextIsCheckedAndDescribedOneWay) {
+  using Fault = RedriveFilter::Fault;
+  RedriveFilter f;
+  EXPECT_EQ(f.SetWindow("", "2025-03-01", ""), Fault::kDatesWithoutSource);
+  EXPECT_EQ(f.SetWindow("rio", "2025-13-01", ""), Fault::kFrom);
+  EXPECT_EQ(f.SetWindow("rio", "", "soon"), Fault::kTo);
+  EXPECT_EQ(f.SetWindow("rio", "2025-03-08", "2025-03-01"), Fault::kToBeforeFrom);
+  EXPECT_EQ(f.SetWindow("", "", ""), std::nullopt);
+  EXPECT_EQ(f.Describe(), "");
+  EXPECT_EQ(f.SetWindow("rio", "2025-03-01", "2025-03-01"), std::nullopt);
+  EXPECT_EQ(f.Describe(), "without rio from 2025-03-01 to 2025-03-01");
+  EXPECT_EQ(f.SetWindow("rio", "", ""), std::nullopt);
+  EXPECT_FALSE(f.from.has_value()) << "a window set again starts afresh";
+  EXPECT_EQ(f.Describe(), "without rio from the start to now");
+}
+
 }  // namespace
 }  // namespace pathway::workflow

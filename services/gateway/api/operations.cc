@@ -28,8 +28,6 @@ HttpResponse Invalid(int status, std::string title, std::string rule, std::strin
   return ProblemResponse(p);
 }
 
-bool Blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
-
 }  // namespace
 
 OperationsApi::OperationsApi(ReadApiOptions options, EngineDirectory& directory,
@@ -77,7 +75,7 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
                             : "expected an OperationsChild: {\"childId\" | \"nhsNumber\" | "
                               "\"upn\": ..., \"reason\": ...}")));
   }
-  if (Blank(body.reason()) || body.reason().size() > operations::kMaxReasonBytes) {
+  if (!operations::IsStatedReason(body.reason())) {
     return respond(Invalid(400, "Invalid reason", "operation.reason",
                            "say why (1 to " + std::to_string(operations::kMaxReasonBytes) +
                                " bytes): every operations action is recorded with its reason",
