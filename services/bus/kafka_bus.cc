@@ -13,6 +13,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -833,8 +834,10 @@ class KafkaConsumer final : public Consumer {
   // librdkafka issue #4519).
   void Close() override {
     if (mode_ == Mode::kClosed) return;
+    const bool subscribed = mode_ == Mode::kSubscribed;
     mode_ = Mode::kClosed;
     if (!consumer_) return;
+    if (subscribed) LeaveGroup();
     const RdKafka::ErrorCode err = consumer_->close();
     if (err != RdKafka::ERR_NO_ERROR) {
       log::Warn("kafka.close_error", {{"code", RdKafka::err2str(err)}});
@@ -844,6 +847,39 @@ class KafkaConsumer final : public Consumer {
 
  private:
   enum class Mode { kIdle, kSubscribed, kAssigned, kClosed };
+
+  // How long Close waits, beyond what the listener's OnRevoke takes, for the group to
+  // take the assignment back before it closes anyway.
+  static constexpr int kLeaveBoundMs = 10000;
+
+  // Unsubscribes, then serves the rebalance events until this member holds nothing
+  // and none is queued, while the group is still running. librdkafka 2.0.2 can block
+  // for ever in close() when it hands the application a rebalance left over from
+  // before (typically after max.poll.interval.ms put this member out of the group and
+  // it rejoined): the *assign() answering it is queued to a group that has meanwhile
+  // terminated and never replies (upstream issue #4884; the fix, PR #4883, is in no
+  // release). Answered here, every such call gets its reply, and close() has nothing
+  // left to hand over. Messages read meanwhile are dropped uncommitted: the next owner
+  // reads them from the committed offsets.
+  void LeaveGroup() {
+    if (RdKafka::ErrorCode e = consumer_->unsubscribe(); e != RdKafka::ERR_NO_ERROR) {
+      log::Warn("kafka.unsubscribe_error", {{"code", RdKafka::err2str(e)}});
+      return;
+    }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kLeaveBoundMs);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+      const bool quiet = m == nullptr || m->err() == RdKafka::ERR__TIMED_OUT;
+      std::vector<RdKafka::TopicPartition*> held;
+      const RdKafka::ErrorCode e = consumer_->assignment(held);
+      const bool empty = held.empty();
+      RdKafka::TopicPartition::destroy(held);
+      if (e != RdKafka::ERR_NO_ERROR) return;
+      if (quiet && empty) return;
+    }
+    log::Warn("kafka.leave_incomplete", {{"bound_ms", std::to_string(kLeaveBoundMs)}});
+  }
 
   // Eager rebalancing (the default range/roundrobin assignors): every rebalance
   // revokes everything, then assigns the new set. Cooperative-sticky, which moves
@@ -871,8 +907,17 @@ class KafkaConsumer final : public Consumer {
     for (const RdKafka::TopicPartition* p : partitions) {
       ours.push_back({p->topic(), p->partition(), FromRdOffset(p->offset())});
     }
-    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS && mode_ == Mode::kClosed && !cooperative) {
+      // Leaving: an assignment now is left over from a join before the unsubscribe.
+      // It is answered (the group waits for an answer) by taking nothing, and the
+      // listener never hears of it.
+      if (RdKafka::ErrorCode e = consumer->unassign(); e != RdKafka::ERR_NO_ERROR) {
+        log::Error("kafka.unassign_error", {{"code", RdKafka::err2str(e)}});
+      }
+      log::Info("kafka.assignment_declined", {{"count", std::to_string(partitions.size())}});
+    } else if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       if (listener_ != nullptr) listener_->OnAssign(ours);
+      for (const TopicPartition& tp : ours) announced_.insert({tp.topic, tp.partition});
       for (RdKafka::TopicPartition* p : partitions) {
         // Matched by name, so a listener that reorders the list still works.
         auto it = std::find_if(ours.begin(), ours.end(), [&](const TopicPartition& tp) {
@@ -904,7 +949,7 @@ class KafkaConsumer final : public Consumer {
       if (consumer->assignment_lost()) {
         log::Warn("kafka.partitions_lost", {{"count", std::to_string(partitions.size())}});
       }
-      if (listener_ != nullptr) listener_->OnRevoke(ours);
+      TellRevoked(std::move(ours));
       if (cooperative) {
         std::unique_ptr<RdKafka::Error> e(consumer->incremental_unassign(partitions));
         if (e) log::Error("kafka.unassign_error", {{"detail", e->str()}});
@@ -914,15 +959,28 @@ class KafkaConsumer final : public Consumer {
       log::Info("kafka.partitions_revoked", {{"count", std::to_string(partitions.size())}});
     } else {
       log::Error("kafka.rebalance_error", {{"code", RdKafka::err2str(err)}});
-      if (listener_ != nullptr) listener_->OnRevoke(ours);
+      TellRevoked(std::move(ours));
       (void)consumer->unassign();
     }
+  }
+
+  // The listener hears a partition revoked only if it heard it assigned: a declined
+  // assignment's partitions can still be listed in the revocation that follows. It is
+  // called even when that leaves the list empty, as for an eager rebalance that had
+  // nothing to take back.
+  void TellRevoked(std::vector<TopicPartition> partitions) {
+    std::erase_if(partitions, [&](const TopicPartition& tp) {
+      return announced_.erase({tp.topic, tp.partition}) == 0;
+    });
+    if (listener_ != nullptr) listener_->OnRevoke(partitions);
   }
 
   std::string group_id_;
   bool has_group_;
   Mode mode_ = Mode::kIdle;
   RebalanceListener* listener_ = nullptr;
+  // The partitions the listener was told are assigned and not yet told revoked.
+  std::set<std::pair<std::string, int32_t>> announced_;
   std::optional<Error> pending_error_;
   LogEvents events_;
   Rebalance rebalance_;

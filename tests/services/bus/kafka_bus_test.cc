@@ -9,12 +9,15 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -268,10 +271,13 @@ class RecordingListener : public RebalanceListener {
   }
   void OnRevoke(const std::vector<TopicPartition>& partitions) override {
     revoked.push_back(partitions);
+    // Stands for an engine draining its outbox to a broker that no longer takes it.
+    if (revoke_takes.count() > 0) std::this_thread::sleep_for(revoke_takes);
   }
 
   std::vector<std::vector<TopicPartition>> assigned;
   std::vector<std::vector<TopicPartition>> revoked;
+  milliseconds revoke_takes{0};
 
  private:
   std::map<int32_t, int64_t> start_;
@@ -527,6 +533,105 @@ TEST(KafkaBusTest, DeleteRecordsBeforeMovesTheLogStartOnRealKafka) {
   EXPECT_EQ(beyond.error().code, make_error_code(errc::kConfig)) << beyond.error().ToString();
   EXPECT_THAT(beyond.error().detail, HasSubstr(topic + "[0]"));
   EXPECT_EQ(watermarks(), std::make_pair(kBelow, int64_t{kRecords}));
+}
+
+// A member that stops polling for longer than max.poll.interval.ms is put out of its
+// group while another member takes its partitions; then it shuts down (an engine fenced
+// after a stall does, as in integration.kafka.transactions). Its Close must return, and
+// its listener must hear every partition it was given taken back. librdkafka 2.0.2 can
+// block for ever in close() when the rebalance events queued during the stall are
+// answered while the group is terminating (upstream issue #4884).
+// With `rejoining`, the newcomer leaves first and the stalled member polls until it has
+// answered the loss, so it is rejoining (an assignment on its way) when it closes.
+void CloseReturnsAfterAStallLostTheGroup(KafkaConfig config, const std::string& topic,
+                                         int32_t partitions, const std::string& group,
+                                         bool rejoining) {
+  config.settings["session.timeout.ms"] = "6000";
+  config.settings["heartbeat.interval.ms"] = "500";
+  config.settings["max.poll.interval.ms"] = "6000";  // librdkafka's minimum: the session
+  const auto joined = [](Consumer& consumer, const RecordingListener& listener, size_t want) {
+    const auto deadline = Clock::now() + std::chrono::seconds(90);
+    while (Clock::now() < deadline) {
+      Result<std::optional<Message>> m = consumer.Poll(milliseconds(100));
+      if (!m.ok()) return false;
+      if (!listener.assigned.empty() && listener.assigned.size() > listener.revoked.size() &&
+          listener.assigned.back().size() == want) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  RecordingListener stalled_heard;
+  auto stalled = NewKafkaConsumer(config, group);
+  ASSERT_TRUE(stalled.ok()) << stalled.error().ToString();
+  ASSERT_TRUE((*stalled)->Subscribe({topic}, &stalled_heard).ok());
+  ASSERT_TRUE(joined(**stalled, stalled_heard, static_cast<size_t>(partitions)));
+
+  // From here `stalled` is not polled: the group's rebalance for the newcomer waits for
+  // it, its client leaves the group at max.poll.interval.ms, and the newcomer gets all.
+  RecordingListener other_heard;
+  auto other = NewKafkaConsumer(config, group);
+  ASSERT_TRUE(other.ok()) << other.error().ToString();
+  ASSERT_TRUE((*other)->Subscribe({topic}, &other_heard).ok());
+  ASSERT_TRUE(joined(**other, other_heard, static_cast<size_t>(partitions)))
+      << "the stalled member should have lost the group";
+
+  if (rejoining) {
+    (*other)->Close();
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (stalled_heard.revoked.empty() && Clock::now() < deadline) {
+      ASSERT_TRUE((*stalled)->Poll(milliseconds(10)).ok());
+    }
+    ASSERT_FALSE(stalled_heard.revoked.empty()) << "the stalled member never heard of its loss";
+  }
+
+  // Close runs on a thread of its own so that a hang fails the test rather than
+  // stopping it at ctest's timeout; a thread stuck in librdkafka cannot be joined, so
+  // the process ends here if it is.
+  stalled_heard.revoke_takes = milliseconds(7000);
+  auto closed = std::make_shared<std::promise<void>>();
+  std::future<void> done = closed->get_future();
+  std::thread([consumer = stalled->get(), closed] {
+    consumer->Close();
+    closed->set_value();
+  }).detach();
+  if (done.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    std::fprintf(stderr, "Close() of the stalled member did not return within 60 s\n");
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+  size_t given = 0;
+  size_t taken = 0;
+  for (const auto& a : stalled_heard.assigned) given += a.size();
+  for (const auto& r : stalled_heard.revoked) taken += r.size();
+  EXPECT_EQ(given, taken) << "every partition announced was revoked";
+  EXPECT_GE(given, static_cast<size_t>(partitions));
+  if (!rejoining) (*other)->Close();
+}
+
+TEST(KafkaBusTest, CloseReturnsAfterAStallLostTheGroup) {
+  auto cluster = StartCluster(1, {{"stall", 2}});
+  ASSERT_NE(cluster, nullptr);
+  CloseReturnsAfterAStallLostTheGroup(ConfigFor(*cluster), "stall", 2, "stall-test", false);
+  CloseReturnsAfterAStallLostTheGroup(ConfigFor(*cluster), "stall", 2, "stall-rejoin", true);
+}
+
+TEST(KafkaBusTest, CloseReturnsAfterAStallLostTheGroupOnRealKafka) {
+  const char* real = std::getenv("PATHWAY_TEST_KAFKA_BOOTSTRAP");
+  if (!(real && *real)) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
+  KafkaConfig config;
+  config.bootstrap_servers = real;
+  const std::string topic =
+      "pathway-test-stall-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  Status created = CreateTopics(config, {{topic, 2, 1, {{"min.insync.replicas", "1"}}}},
+                                std::chrono::seconds(30));
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  CloseReturnsAfterAStallLostTheGroup(config, topic, 2, topic + "-group", false);
+  CloseReturnsAfterAStallLostTheGroup(config, topic, 2, topic + "-rejoin", true);
+  Status dropped = DeleteTopics(config, {topic}, std::chrono::seconds(60));
+  EXPECT_TRUE(dropped.ok()) << dropped.error().ToString();
 }
 
 TEST(KafkaBusTest, ConsumerStateErrors) {
