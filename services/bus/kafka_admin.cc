@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace pathway::bus {
@@ -18,6 +19,10 @@ template <class T>
 using Owned = std::unique_ptr<T, KafkaDeleter>;
 
 Error ConfigError(const std::string& what) { return Error{make_error_code(errc::kConfig), what}; }
+
+int ToTimeoutMs(std::chrono::milliseconds timeout) {
+  return static_cast<int>(std::clamp<int64_t>(timeout.count(), 1, 3'600'000));
+}
 
 // A producer handle for admin requests, configured like every pathway client.
 Result<Owned<rd_kafka_t>> NewAdminHandle(const KafkaConfig& config) {
@@ -169,6 +174,81 @@ Status DeleteTopics(const KafkaConfig& config, const std::vector<std::string>& n
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll interval
   }
+}
+
+Result<std::map<std::string, std::map<std::string, std::string>>> DescribeTopicConfigs(
+    const KafkaConfig& config, const std::vector<std::string>& topics,
+    std::chrono::milliseconds timeout) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  if (topics.empty()) return out;
+  char err[512];
+  auto handle = NewAdminHandle(config);
+  if (!handle) return handle.error();
+  Owned<rd_kafka_t> rk = std::move(*handle);
+
+  std::vector<rd_kafka_ConfigResource_t*> requests;
+  for (const auto& topic : topics) {
+    requests.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
+  }
+  std::optional<Error> failure;
+  {
+    Owned<rd_kafka_AdminOptions_t> options(
+        rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS));
+    rd_kafka_AdminOptions_set_request_timeout(options.get(), ToTimeoutMs(timeout), err, sizeof err);
+    // Any broker answers for a topic. Named, the request goes to it rather than waiting
+    // for the controller, which librdkafka 2.0.2 does until the timeout on a cluster
+    // that names none (the mock); and a broker without the API is refused at once.
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk.get(), 0, nullptr, &md, ToTimeoutMs(timeout)) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (md->broker_cnt > 0) {
+        rd_kafka_AdminOptions_set_broker(options.get(), md->brokers[0].id, err, sizeof err);
+      }
+      rd_kafka_metadata_destroy(md);
+    }
+    Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
+    rd_kafka_DescribeConfigs(rk.get(), requests.data(), requests.size(), options.get(),
+                             queue.get());
+    // The request timeout bounds the result; allow a little more for its delivery.
+    Owned<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), ToTimeoutMs(timeout) + 2000));
+    if (!event) {
+      failure = Error{make_error_code(errc::kTimeout), "describe topic configs"};
+    } else if (rd_kafka_event_error(event.get())) {
+      const bool timed_out = rd_kafka_event_error(event.get()) == RD_KAFKA_RESP_ERR__TIMED_OUT;
+      failure =
+          Error{make_error_code(timed_out ? errc::kTimeout : errc::kTransport),
+                std::string("describe topic configs: ") + rd_kafka_event_error_string(event.get())};
+    } else {
+      size_t n = 0;
+      const rd_kafka_ConfigResource_t** resources = rd_kafka_DescribeConfigs_result_resources(
+          rd_kafka_event_DescribeConfigs_result(event.get()), &n);
+      for (size_t i = 0; i < n && !failure; ++i) {
+        const std::string name = rd_kafka_ConfigResource_name(resources[i]);
+        const rd_kafka_resp_err_t e = rd_kafka_ConfigResource_error(resources[i]);
+        if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+          failure = ConfigError("topic '" + name + "' does not exist");
+          break;
+        }
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          failure = Error{make_error_code(errc::kTransport),
+                          "topic '" + name + "': " + rd_kafka_err2str(e)};
+          break;
+        }
+        std::map<std::string, std::string>& configs = out[name];
+        size_t count = 0;
+        const rd_kafka_ConfigEntry_t** entries =
+            rd_kafka_ConfigResource_configs(resources[i], &count);
+        for (size_t j = 0; j < count; ++j) {
+          const char* value = rd_kafka_ConfigEntry_value(entries[j]);
+          // A sensitive setting's value is not sent; none of a topic's matters here.
+          if (value != nullptr) configs[rd_kafka_ConfigEntry_name(entries[j])] = value;
+        }
+      }
+    }
+  }
+  rd_kafka_ConfigResource_destroy_array(requests.data(), requests.size());
+  if (failure) return *failure;
+  return out;
 }
 
 }  // namespace pathway::bus

@@ -33,4 +33,13 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
 Status DeleteTopics(const KafkaConfig& config, const std::vector<std::string>& names,
                     std::chrono::milliseconds timeout);
 
+// The configuration of each named topic as its brokers apply it (defaults included):
+// topic -> config name -> value. Bounded by `timeout`. kConfig names a topic that does
+// not exist; kTimeout past the bound; kTransport for any other refusal, including a
+// broker without the DescribeConfigs API (librdkafka's mock cluster) and a principal
+// not allowed to describe the topic (a DESCRIBE_CONFIGS ACL).
+Result<std::map<std::string, std::map<std::string, std::string>>> DescribeTopicConfigs(
+    const KafkaConfig& config, const std::vector<std::string>& topics,
+    std::chrono::milliseconds timeout);
+
 }  // namespace pathway::bus

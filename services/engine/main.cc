@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -24,12 +25,15 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/crypto.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "services/bus/kafka_admin.h"
 #include "services/bus/kafka_bus.h"
 #include "services/engine/caseload_index.h"
+#include "services/engine/dedupe_window.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_metrics.h"
 #include "services/engine/member_announcer.h"
@@ -114,6 +118,31 @@ std::string DefaultInstanceId() {
 int Usage(const std::string& problem) {
   std::cerr << "pathway-engine: " << problem << "\n" << kUsage;
   return 2;
+}
+
+// The dedupe window against the retention of the topics Kafka re-delivers from
+// (dedupe_window.h). A shortfall stops the start: the window is a setting, and the
+// operator sets it from the message. Brokers that cannot say (the embedded mock has no
+// DescribeConfigs; a principal without the DESCRIBE_CONFIGS ACL) leave it unchecked,
+// logged, since refusing to start there would stop a partnership's engine for a
+// check the operator can make by hand (deploy/README.md).
+bool DedupeWindowCoversTheTopics(const bus::KafkaConfig& kafka, int dedupe_days) {
+  if (dedupe_days <= 0) return true;
+  const std::vector<std::string> topics = {std::string(topics::kInbound),
+                                           std::string(topics::kCommands)};
+  auto configs = bus::DescribeTopicConfigs(kafka, topics, std::chrono::seconds(10));
+  if (!configs) {
+    log::Warn("topic_retention_unchecked", {{"error", configs.error().ToString()}});
+    return true;
+  }
+  for (const std::string& topic : topics) {
+    if (auto why = engine::DedupeWindowShortfall(dedupe_days, topic, (*configs)[topic])) {
+      log::Error("dedupe_window_too_short", {{"topic", topic}, {"detail", *why}});
+      return false;
+    }
+  }
+  log::Info("topic_retention_checked", {{"dedupe_retention_days", std::to_string(dedupe_days)}});
+  return true;
 }
 
 int Run(int argc, char** argv) {
@@ -352,6 +381,7 @@ int Run(int argc, char** argv) {
     log::Error("kafka_consumer_failed", {{"error", e.ToString()}});
     return 1;
   }
+  if (!DedupeWindowCoversTheTopics(flags.kafka, flags.options.dedupe_retention_days)) return 1;
 
   // Business time: the system clock, or (tests, replays) a clock that stands still so
   // that two runs over the same input decide byte-identical state.

@@ -552,6 +552,42 @@ TEST(Operations, RedriveApplyKilledAndRunAgainCorrectsEachChangedCaseOnce) {
 // in the store only: the changelog still holds what was committed) is found by
 // `rebuild`, and `rebuild --repair` has the running engine re-decide it: one
 // CaseCorrected for that child, and the case it was before the damage.
+// docs/operations.md, "Choosing the window": an engine whose dedupe window is shorter
+// than the retention of the topics Kafka re-delivers from does not start, and says
+// which topic and what to set. The real Kafka's topics keep messages for a week (the
+// broker's default); the mock cannot describe topics, so there the check is skipped,
+// logged, and the engine starts.
+TEST(Operations, ADedupeWindowShorterThanTheTopicsRetentionStopsTheStart) {
+  WorkDir dir("ops-window");
+  const std::string key_file = WriteKeyFile(dir.Sub("subject-key"), 5);
+  auto cluster = TestCluster::FromEnvironment(1);
+  EngineConfig config =
+      NamedEngineConfig(*cluster, dir, "engine", key_file, UniqueGroupPrefix("ops-window"));
+  config.extra_args.insert(config.extra_args.end(), {"--dedupe-retention-days", "1"});
+  EngineProcess engine(config);
+  engine.Start();
+  if (cluster->is_real()) {
+    const std::optional<int> exit_code = engine.WaitExit(std::chrono::seconds(60));
+    ASSERT_EQ(exit_code, std::optional<int>(1)) << engine.LogTail();
+    const std::string log = engine.Log();
+    EXPECT_NE(log.find("event=dedupe_window_too_short topic=pathway.inbound.v1"), std::string::npos)
+        << log;
+    EXPECT_NE(log.find("set it to at least 7"), std::string::npos) << log;
+    EXPECT_EQ(log.find("event=engine_started"), std::string::npos) << "nothing was processed";
+    return;
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (engine.Log().find("event=engine_started") == std::string::npos &&
+         Clock::now() < deadline && engine.Running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polls the log
+  }
+  const std::string log = engine.Log();
+  EXPECT_NE(log.find("event=topic_retention_unchecked"), std::string::npos) << log;
+  EXPECT_NE(log.find("not supported"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=engine_started"), std::string::npos) << log;
+  ASSERT_TRUE(Stopped(engine));
+}
+
 TEST(Operations, RebuildRepairHasTheEngineReDecideADamagedCaseInTheOpen) {
   const uint64_t seed = EnvNumber("PATHWAY_TEST_SEED", 18);
   const auto started = Clock::now();

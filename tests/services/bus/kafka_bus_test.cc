@@ -634,6 +634,48 @@ TEST(KafkaBusTest, CloseReturnsAfterAStallLostTheGroupOnRealKafka) {
   EXPECT_TRUE(dropped.ok()) << dropped.error().ToString();
 }
 
+// librdkafka 2.0.2's mock has no DescribeConfigs: the engine then leaves its dedupe
+// window unchecked, so the refusal must come back as an error, within the bound.
+TEST(KafkaBusTest, DescribeTopicConfigsIsAnErrorWithinItsBoundOnTheMock) {
+  auto cluster = StartCluster(1, {{"described", 1}});
+  ASSERT_NE(cluster, nullptr);
+  const auto start = Clock::now();
+  auto configs = DescribeTopicConfigs(ConfigFor(*cluster), {"described"}, milliseconds(10000));
+  // Refused at once, not at the bound: an engine starting on the mock is not held up.
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  ASSERT_FALSE(configs.ok()) << "the 2.0.2 mock cannot describe configs";
+  EXPECT_EQ(configs.error().code, make_error_code(errc::kTransport)) << configs.error().ToString();
+  EXPECT_THAT(configs.error().detail, HasSubstr("not supported"));
+}
+
+TEST(KafkaBusTest, DescribeTopicConfigsReadsATopicsRetentionOnRealKafka) {
+  const char* real = std::getenv("PATHWAY_TEST_KAFKA_BOOTSTRAP");
+  if (!(real && *real)) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
+  KafkaConfig config;
+  config.bootstrap_servers = real;
+  const std::string topic =
+      "pathway-test-describe-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  Status created = CreateTopics(
+      config, {{topic, 1, 1, {{"min.insync.replicas", "1"}, {"retention.ms", "123456789"}}}},
+      std::chrono::seconds(30));
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+
+  auto configs = DescribeTopicConfigs(config, {topic}, std::chrono::seconds(30));
+  ASSERT_TRUE(configs.ok()) << configs.error().ToString();
+  ASSERT_EQ(configs->count(topic), 1u);
+  EXPECT_EQ(configs->at(topic).at("retention.ms"), "123456789");
+  EXPECT_EQ(configs->at(topic).at("cleanup.policy"), "delete") << "defaults are stated too";
+
+  auto missing = DescribeTopicConfigs(config, {topic + "-none"}, std::chrono::seconds(30));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, make_error_code(errc::kConfig)) << missing.error().ToString();
+  EXPECT_THAT(missing.error().detail, HasSubstr(topic + "-none"));
+
+  Status dropped = DeleteTopics(config, {topic}, std::chrono::seconds(60));
+  EXPECT_TRUE(dropped.ok()) << dropped.error().ToString();
+}
+
 TEST(KafkaBusTest, ConsumerStateErrors) {
   auto cluster = StartCluster(1, {{"state", 1}});
   ASSERT_NE(cluster, nullptr);
