@@ -1,24 +1,22 @@
 // pathwayctl deadletters list | show | resubmit | discard (docs/operations.md, "Dead
-// letters"): the command line over deadletters.h, with the audit trail (operation.h).
+// letters"): the command line over deadletters.h and the audited actions of
+// services/operations/deadletter_actions.h, which the engine also runs for the gateway.
 //
 // What needs the operations role (the key-encryption key, --operator, --reason) and is
 // audited: show with the original's bytes, resubmit, discard. list and a sealed show
 // print no personal data (the reason has long numbers masked; no bytes, no digest) and
 // are not audited, as the gateway's dead-letter list is not.
-#include <google/protobuf/util/json_util.h>
-
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "common/crypto.h"
 #include "common/time_source.h"
 #include "services/engine/subject_keyer.h"
+#include "services/operations/deadletter_actions.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/commands.h"
 #include "services/pathwayctl/deadletters.h"
@@ -27,14 +25,22 @@
 #include "services/pathwayctl/kafka_flags.h"
 #include "services/pathwayctl/operation.h"
 #include "services/topics.h"
-#include "workflow/identifiers.h"
-#include "workflow/identity.h"
 
 namespace pathway::ctl {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using SteadyClock = std::chrono::steady_clock;
+using operations::ClosedJson;
+using operations::DeadLetterAction;
+using operations::DeadLetterActor;
+using operations::DeadLetterJson;
+using operations::DeadLetterShown;
+using operations::EnvelopeJson;
+using operations::FindForAction;
+using operations::PayloadName;
+using operations::ShownJson;
+using operations::WrongDeadLetterKey;
 
 constexpr std::string_view kCmd = "deadletters";
 
@@ -84,6 +90,8 @@ constexpr std::string_view kUsage =
 constexpr std::string_view kExitHelp =
     "\nExit 0 done; 1 refused, or the broker or the audit failed; 2 bad usage, a missing\n"
     "key file, or no dead letter at PARTITION/OFFSET.\n";
+
+void Warn(const std::string& text) { PrintErr(kCmd, text); }
 
 void PrintUsage() {
   std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
@@ -150,45 +158,6 @@ Result<std::string> LoadKeyFile(const std::string& file, const std::string& data
 
 // ----------------------------------------------------------------------------- Output
 
-std::string OriginalJson(const DeadLetterRecord& r) {
-  return Json()
-      .Str("topic", r.dead().topic())
-      .Num("partition", r.dead().partition())
-      .Num("offset", r.dead().offset())
-      .Num("bytes", static_cast<int64_t>(r.dead().original_size()))
-      .Str("written_by", r.FromIntake() ? "intake" : "outbox")
-      .Done();
-}
-
-std::string DispositionJson(const store::DeadLetterDisposition& d) {
-  Json j;
-  j.Str("operation_id", d.operation_id())
-      .Str("operator", d.operator_id())
-      .Str("at", UtcText(d.at_ms()));
-  if (d.outcome() == store::DEAD_LETTER_OUTCOME_RESUBMITTED) {
-    j.Field("resubmitted_to", Json()
-                                  .Str("topic", topics::kInbound)
-                                  .Num("partition", d.resubmitted_partition())
-                                  .Num("offset", d.resubmitted_offset())
-                                  .Done());
-  }
-  return j.Done();
-}
-
-std::string EntryJson(const DeadLetterRecord& r) {
-  Json j;
-  j.Str("place", r.place.Text())
-      .Num("partition", r.place.partition)
-      .Num("offset", r.place.offset)
-      .Str("written", UtcText(r.timestamp_ms))
-      .Str("event_id", r.envelope.event_id())
-      .Str("reason", ShownReason(r.dead().reason()))
-      .Field("original", OriginalJson(r))
-      .Str("disposition", r.DispositionText());
-  if (r.disposition) j.Field("decided", DispositionJson(*r.disposition));
-  return j.Done();
-}
-
 std::string OriginalText(const DeadLetterRecord& r) {
   const std::string size = std::to_string(r.dead().original_size()) + " bytes";
   if (r.FromIntake()) return r.OriginalText() + " (" + size + ")";
@@ -222,26 +191,11 @@ int ClientFailure(const Result<T>& made) {
   return made.error().code == bus::make_error_code(bus::errc::kConfig) ? kExitUsage : kExitFailure;
 }
 
-int ExitFor(const Error& e) {
-  if (e.code == NoSuchDeadLetter()) return kExitUsage;
-  return kExitFailure;
-}
-
-// What a failed read or action says: the detail alone for our own refusals, the error
-// with its kind otherwise.
-std::string Describe(const Error& e) {
-  if (e.code == NoSuchDeadLetter() || e.code == Refused()) return e.detail;
-  return e.ToString();
-}
-
-// The operator's key-encryption key must be the deployment's: checked on the dead
-// letter's excerpt before an action starts. kExitUsage with a message if not.
-std::optional<int> WrongKey(const DeadLetterRecord& r, std::string_view kek) {
-  if (SealedUnder(r, DeadLetterKey(kek))) return std::nullopt;
-  return UsageError(kCmd, "the key-encryption key given does not open dead letter " +
-                              r.place.Text() +
-                              ": it is not this deployment's (the engine's "
-                              "--key-encryption-key-file)");
+// What a failed action tells the operator, and its exit code.
+int ActionFailure(const Error& e) {
+  if (e.code == WrongDeadLetterKey()) return UsageError(kCmd, e.detail);
+  PrintErr(kCmd, e.detail);
+  return e.code == NoSuchDeadLetter() ? kExitUsage : kExitFailure;
 }
 
 // ------------------------------------------------------------------------------- list
@@ -252,7 +206,7 @@ int RunList(Options& o) {
   auto all = ListDeadLetters(**consumer, o.deadline());
   (*consumer)->Close();
   if (!all) {
-    PrintErr(kCmd, Describe(all.error()));
+    PrintErr(kCmd, DeadLetterErrorText(all.error()));
     return kExitFailure;
   }
   size_t open = 0, resubmitted = 0, discarded = 0;
@@ -269,7 +223,7 @@ int RunList(Options& o) {
   }
   if (o.json) {
     std::vector<std::string> entries;
-    for (const auto* r : shown) entries.push_back(EntryJson(*r));
+    for (const auto* r : shown) entries.push_back(DeadLetterJson(*r));
     Print(Json()
               .Field("dead_letters", Array(entries))
               .Num("total", static_cast<int64_t>(all->size()))
@@ -301,29 +255,43 @@ int RunList(Options& o) {
 
 // ------------------------------------------------------------------------------- show
 
-// The subject keys of the children the original names, as the engine's intake routes
-// it (none if it does not decode or intake would reject it).
-std::set<std::string> ChildrenNamed(const v1::Envelope& e, const std::string& subject_secret) {
-  const engine::SubjectKeyer keyer = engine::SubjectKeyer::FromSecret(subject_secret);
-  workflow::IntakeOutput routed =
-      workflow::Intake(e, [&](std::string_view id) { return keyer.Key(id); });
-  std::set<std::string> keys;
-  for (const v1::Envelope& c : routed.commands) {
-    if (!c.subject_key().empty()) keys.insert(c.subject_key());
-  }
-  return keys;
-}
-
-std::string PayloadName(const v1::Envelope& e) {
-  if (e.payload_case() == v1::Envelope::PAYLOAD_NOT_SET) return "no payload it knows";
-  const auto* field = v1::Envelope::descriptor()->FindFieldByNumber(e.payload_case());
-  return field ? field->name() : "field " + std::to_string(e.payload_case());
-}
-
 std::string NumbersText(const std::vector<int>& numbers) {
   std::string out;
   for (int n : numbers) out += (out.empty() ? "" : ", ") + std::to_string(n);
   return out;
+}
+
+// The human form of a show: the dead letter, what was read, and the bytes (the
+// Envelope as JSON if it decodes, unless --hex).
+std::string ShownText(const std::string& human, const DeadLetterShown& shown, bool hex) {
+  const DeadLetterRecord& r = shown.record;
+  const OriginalContent& content = shown.content;
+  std::string text = human;
+  if (content.full) {
+    text += "  content      the whole original (" + std::to_string(content.bytes.size()) +
+            " bytes), read from " + r.OriginalText() + "; its SHA-256 matches\n";
+  } else {
+    text += "  content      an excerpt: the first " + std::to_string(content.bytes.size()) +
+            " of " + std::to_string(r.dead().original_size()) +
+            " bytes, opened from the dead letter, since " + content.why_excerpt + "\n";
+  }
+  if (shown.decoded) {
+    text += "  decodes as   a pathway.v1.Envelope (" + PayloadName(*shown.decoded) + ")";
+    if (!shown.unknown_fields.empty()) {
+      text += "; unknown fields " + NumbersText(shown.unknown_fields);
+    }
+    text += "\n";
+  } else if (shown.whole) {
+    text += "  decodes as   nothing: not a pathway.v1.Envelope\n";
+  }
+  text += "  audit        operation " + shown.operation_id + "; recorded on the audit trail of " +
+          std::to_string(shown.children) + (shown.children == 1 ? " child" : " children") + "\n\n";
+  if (shown.decoded && !hex) {
+    text += EnvelopeJson(*shown.decoded, true).value_or("") + "\n";
+  } else {
+    text += HexDump(content.bytes);
+  }
+  return text;
 }
 
 int RunShow(Options& o, DeadLetterPlace place) {
@@ -354,15 +322,9 @@ int RunShow(Options& o, DeadLetterPlace place) {
   const Deadline deadline = o.deadline();
   auto consumer = bus::NewKafkaConsumer(o.kafka.config, "");
   if (!consumer) return ClientFailure(consumer);
-  auto found = FindDeadLetter(**consumer, place, deadline);
-  if (!found) {
-    PrintErr(kCmd, Describe(found.error()));
-    return ExitFor(found.error());
-  }
+  auto found = FindForAction(**consumer, place, DeadLetterAction::kShow, kek, deadline);
+  if (!found) return ActionFailure(found.error());
   const DeadLetterRecord& r = *found;
-  if (!kek.empty()) {
-    if (auto wrong = WrongKey(r, kek)) return *wrong;
-  }
 
   std::string human = "dead letter " + r.place.Text() + " of " + std::string(topics::kDeadLetter) +
                       "\n  written      " + UtcText(r.timestamp_ms) + "\n  reason       " +
@@ -372,7 +334,7 @@ int RunShow(Options& o, DeadLetterPlace place) {
     (*consumer)->Close();
     if (o.json) {
       Print(Json()
-                .Field("dead_letter", EntryJson(r))
+                .Field("dead_letter", DeadLetterJson(r))
                 .Field("content", Json().Bool("sealed", true).Done())
                 .Done() +
             "\n");
@@ -389,113 +351,14 @@ int RunShow(Options& o, DeadLetterPlace place) {
   RealTimeSource time;
   auto sink = NewKafkaAuditSink(o.kafka.config);
   if (!sink) return ClientFailure(sink);
-  auto audit = OperationAudit::Start(
-      **sink, o.who, {"deadletters show", "dead letter " + r.place.Text(), false}, kek, time);
-  if (!audit) {
-    PrintErr(kCmd, "nothing shown: " + audit.error().ToString());
-    return kExitFailure;
-  }
-  auto fail = [&](const Error& e, const Counts& counts) {
-    if (Status s = (*audit)->Fail(Describe(e), counts); !s) {
-      PrintErr(kCmd, "the audit record FAILED was not confirmed: " + s.error().ToString());
-    }
-    PrintErr(kCmd, Describe(e));
-    return kExitFailure;
-  };
-
-  auto content = OpenOriginal(**consumer, r, DeadLetterKey(kek), deadline);
-  (*consumer)->Close();
-  if (!content) return fail(content.error(), {});
-  // Only the whole original is decoded: a cut one could decode into something else.
-  const bool whole = content->full || content->bytes.size() == r.dead().original_size();
-  std::optional<v1::Envelope> decoded;
-  if (whole) {
-    v1::Envelope e;
-    if (e.ParseFromString(content->bytes)) decoded = std::move(e);
-  }
-  std::set<std::string> children;
-  if (decoded && r.FromIntake()) children = ChildrenNamed(*decoded, subject_secret);
-  // An engine output names its child by subject key; only the engine's own records are
-  // trusted to (a partner's text never becomes a Kafka key).
-  if (decoded && !r.FromIntake() && workflow::IsSubjectKey(decoded->subject_key())) {
-    children.insert(decoded->subject_key());
-  }
-  // On each child's own trail before anything of theirs is shown.
-  for (const std::string& key : children) {
-    if (Status s = (*audit)->ChildShown(key); !s) {
-      return fail(Error{s.error().code,
-                        "nothing shown: the child's audit record was not "
-                        "confirmed: " +
-                            s.error().detail},
-                  {});
-    }
-  }
-  const Counts counts = {{"bytes_shown", content->bytes.size()}, {"children", children.size()}};
-
-  std::string json_text;
-  if (decoded) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = !o.json;
-    if (!google::protobuf::util::MessageToJsonString(*decoded, &json_text, options).ok()) {
-      decoded.reset();  // e.g. a timestamp out of JSON's range: the bytes instead
-      json_text.clear();
-    }
-  }
-  const std::vector<int> unknown = decoded ? UnknownFieldNumbers(*decoded) : std::vector<int>();
-
-  if (o.json) {
-    Json c;
-    c.Bool("sealed", false)
-        .Str("source", content->full ? "original" : "excerpt")
-        .Num("bytes", static_cast<int64_t>(content->bytes.size()))
-        .Num("original_bytes", static_cast<int64_t>(r.dead().original_size()))
-        .Bool("sha256_verified", content->full)
-        .Str("sha256", HexEncode(r.dead().original_sha256()));
-    if (!content->full) c.Str("why_excerpt", content->why_excerpt);
-    if (decoded) {
-      c.Str("payload", PayloadName(*decoded)).Field("envelope", json_text);
-      std::vector<std::string> numbers;
-      for (int n : unknown) numbers.push_back(std::to_string(n));
-      c.Field("unknown_fields", Array(numbers));
-    }
-    if (!decoded || o.hex) c.Str("hex", HexEncode(content->bytes));
-    Print(Json()
-              .Field("dead_letter", EntryJson(r))
-              .Field("content", c.Done())
-              .Str("operation_id", (*audit)->id())
-              .Done() +
-          "\n");
-  } else {
-    std::string text = human;
-    if (content->full) {
-      text += "  content      the whole original (" + std::to_string(content->bytes.size()) +
-              " bytes), read from " + r.OriginalText() + "; its SHA-256 matches\n";
-    } else {
-      text += "  content      an excerpt: the first " + std::to_string(content->bytes.size()) +
-              " of " + std::to_string(r.dead().original_size()) +
-              " bytes, opened from the dead letter, since " + content->why_excerpt + "\n";
-    }
-    if (decoded) {
-      text += "  decodes as   a pathway.v1.Envelope (" + PayloadName(*decoded) + ")";
-      if (!unknown.empty()) text += "; unknown fields " + NumbersText(unknown);
-      text += "\n";
-    } else if (whole) {
-      text += "  decodes as   nothing: not a pathway.v1.Envelope\n";
-    }
-    text += "  audit        operation " + (*audit)->id() + "; recorded on the audit trail of " +
-            std::to_string(children.size()) + (children.size() == 1 ? " child" : " children") +
-            "\n\n";
-    if (decoded && !o.hex) {
-      text += json_text + "\n";
-    } else {
-      text += HexDump(content->bytes);
-    }
-    Print(text);
-  }
-  if (Status s = (*audit)->Finish(counts); !s) {
-    PrintErr(kCmd, "the audit record FINISHED was not confirmed: " + s.error().ToString());
-    return kExitFailure;
-  }
+  const engine::SubjectKeyer keyer = engine::SubjectKeyer::FromSecret(subject_secret);
+  const DeadLetterActor actor{**sink, o.who, kek, time, deadline, Warn};
+  Status s = ShowDeadLetter(
+      actor, r, **consumer, [&](std::string_view id) { return keyer.Key(id); },
+      [&](const DeadLetterShown& shown) {
+        Print(o.json ? ShownJson(shown, o.hex) + "\n" : ShownText(human, shown, o.hex));
+      });
+  if (!s) return ActionFailure(s.error());
   return kExitOk;
 }
 
@@ -515,19 +378,11 @@ int RunClose(Options& o, DeadLetterPlace place, bool resubmit) {
   const Deadline deadline = o.deadline();
   auto consumer = bus::NewKafkaConsumer(o.kafka.config, "");
   if (!consumer) return ClientFailure(consumer);
-  auto found = FindDeadLetter(**consumer, place, deadline);
-  if (!found) {
-    PrintErr(kCmd, Describe(found.error()));
-    return ExitFor(found.error());
-  }
+  const DeadLetterAction action =
+      resubmit ? DeadLetterAction::kResubmit : DeadLetterAction::kDiscard;
+  auto found = FindForAction(**consumer, place, action, *kek, deadline);
+  if (!found) return ActionFailure(found.error());
   const DeadLetterRecord& r = *found;
-  // What the dead letter itself says is checked before the action starts: nothing is
-  // done, so nothing is recorded.
-  if (auto refusal = RefusalToClose(r, resubmit)) {
-    PrintErr(kCmd, *refusal);
-    return kExitFailure;
-  }
-  if (auto wrong = WrongKey(r, *kek)) return *wrong;
 
   DeliveryWaiter waiter;  // outlives the producer, whose callback it gives
   auto producer = bus::NewKafkaProducer(o.kafka.config, waiter.Callback());
@@ -535,76 +390,25 @@ int RunClose(Options& o, DeadLetterPlace place, bool resubmit) {
   RealTimeSource time;
   auto sink = NewKafkaAuditSink(o.kafka.config);
   if (!sink) return ClientFailure(sink);
-  const std::string action = resubmit ? "deadletters resubmit" : "deadletters discard";
-  auto audit = OperationAudit::Start(**sink, o.who,
-                                     {action, "dead letter " + r.place.Text(), false}, *kek, time);
-  if (!audit) {
-    PrintErr(kCmd, "nothing done: " + audit.error().ToString());
-    return kExitFailure;
-  }
-  const Closer closer{
-      (*audit)->id(), o.who.operator_id,
-      std::chrono::duration_cast<std::chrono::milliseconds>(time.Now().time_since_epoch()).count()};
-
-  std::optional<store::DeadLetterDisposition> disposition;
-  Counts counts;
-  if (resubmit) {
-    ResubmitResult result;
-    Status s = Resubmit(**consumer, **producer, waiter, r, closer, deadline, result);
-    (*consumer)->Close();
-    counts = {{"resubmitted", result.copy ? 1u : 0u}, {"bytes", result.copy ? result.bytes : 0}};
-    if (!s) {
-      std::string detail = Describe(s.error());
-      if (result.copy) {
-        detail = "the original was resubmitted as " + std::string(topics::kInbound) + "/" +
-                 std::to_string(result.copy->partition) + "/" +
-                 std::to_string(result.copy->offset) + ", but " + detail +
-                 ". The dead letter stays open; running resubmit again is safe (the engine "
-                 "drops a repeated event id)";
-      }
-      if (Status a = (*audit)->Fail(detail, counts); !a) {
-        PrintErr(kCmd, "the audit record FAILED was not confirmed: " + a.error().ToString());
-      }
-      PrintErr(kCmd, detail);
-      return kExitFailure;
-    }
-    disposition = std::move(result.disposition);
-  } else {
-    (*consumer)->Close();
-    auto discarded = Discard(**producer, waiter, r, closer, deadline);
-    counts = {{"discarded", discarded ? 1u : 0u}};
-    if (!discarded) {
-      if (Status a = (*audit)->Fail(Describe(discarded.error()), counts); !a) {
-        PrintErr(kCmd, "the audit record FAILED was not confirmed: " + a.error().ToString());
-      }
-      PrintErr(kCmd, Describe(discarded.error()));
-      return kExitFailure;
-    }
-    disposition = std::move(*discarded);
-  }
-  DeadLetterRecord closed = r;
-  closed.disposition = disposition;
-  const Status finished = (*audit)->Finish(counts);
-  if (o.json) {
-    Print(
-        Json().Field("dead_letter", EntryJson(closed)).Str("operation_id", (*audit)->id()).Done() +
-        "\n");
-  } else if (resubmit) {
-    Print("resubmitted dead letter " + r.place.Text() + ": its original (" +
-          std::to_string(r.dead().original_size()) + " bytes, SHA-256 verified) is " +
-          std::string(topics::kInbound) + "/" +
-          std::to_string(disposition->resubmitted_partition()) + "/" +
-          std::to_string(disposition->resubmitted_offset()) +
-          " now, where intake reads it again (operation " + (*audit)->id() + ")\n");
-  } else {
-    Print("discarded dead letter " + r.place.Text() + "; nothing re-enters (operation " +
-          (*audit)->id() + ")\n");
-  }
-  if (!finished) {
-    PrintErr(kCmd, "done, but the audit record FINISHED was not confirmed: " +
-                       finished.error().ToString());
-    return kExitFailure;
-  }
+  const DeadLetterActor actor{**sink, o.who, *kek, time, deadline, Warn};
+  Status s = CloseDeadLetter(
+      actor, r, action, **consumer, **producer, waiter,
+      [&](const DeadLetterRecord& closed, const std::string& operation_id) {
+        if (o.json) {
+          Print(ClosedJson(closed, operation_id) + "\n");
+        } else if (resubmit) {
+          const store::DeadLetterDisposition& d = *closed.disposition;
+          Print("resubmitted dead letter " + r.place.Text() + ": its original (" +
+                std::to_string(r.dead().original_size()) + " bytes, SHA-256 verified) is " +
+                std::string(topics::kInbound) + "/" + std::to_string(d.resubmitted_partition()) +
+                "/" + std::to_string(d.resubmitted_offset()) +
+                " now, where intake reads it again (operation " + operation_id + ")\n");
+        } else {
+          Print("discarded dead letter " + r.place.Text() + "; nothing re-enters (operation " +
+                operation_id + ")\n");
+        }
+      });
+  if (!s) return ActionFailure(s.error());
   return kExitOk;
 }
 

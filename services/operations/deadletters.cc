@@ -1,10 +1,9 @@
-#include "services/pathwayctl/deadletters.h"
+#include "services/operations/deadletters.h"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/unknown_field_set.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -13,7 +12,7 @@
 #include "services/topics.h"
 #include "workflow/identifiers.h"
 
-namespace pathway::ctl {
+namespace pathway::operations {
 namespace {
 namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
@@ -30,14 +29,6 @@ milliseconds Remaining(Deadline deadline) {
 
 Error Timeout(std::string what) {
   return Error{bus::make_error_code(bus::errc::kTimeout), std::move(what)};
-}
-
-template <class T>
-std::optional<T> ParseNumber(std::string_view text) {
-  T value{};
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr != text.data() + text.size() || value < 0) return std::nullopt;
-  return value;
 }
 
 std::string Place(std::string_view topic, int32_t partition, int64_t offset) {
@@ -95,13 +86,9 @@ Status RecordDisposition(bus::Producer& producer, DeliveryWaiter& waiter,
 
 }  // namespace
 
-std::optional<DeadLetterPlace> ParseDeadLetterPlace(std::string_view text) {
-  const size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  auto partition = ParseNumber<int32_t>(text.substr(0, slash));
-  auto offset = ParseNumber<int64_t>(text.substr(slash + 1));
-  if (!partition || !offset) return std::nullopt;
-  return DeadLetterPlace{*partition, *offset};
+std::string DeadLetterErrorText(const Error& e) {
+  if (e.code == NoSuchDeadLetter() || e.code == Refused()) return e.detail;
+  return e.ToString();
 }
 
 std::string DeadLetterRecord::DispositionKey() const {
@@ -518,4 +505,4 @@ Result<store::DeadLetterDisposition> Discard(bus::Producer& producer, DeliveryWa
   return d;
 }
 
-}  // namespace pathway::ctl
+}  // namespace pathway::operations
