@@ -49,6 +49,10 @@ namespace {
 using namespace pathway;
 using std::chrono::milliseconds;
 
+// A dead-letter action's bound on its reads and writes: inside the gateway's 5 s call
+// (engine_client.h), so that the gateway hears the engine's own answer.
+constexpr milliseconds kDeadLetterActionTimeout(4500);
+
 std::atomic<bool> g_stop{false};
 extern "C" void OnSignal(int) { g_stop.store(true); }
 
@@ -472,9 +476,19 @@ int Run(int argc, char** argv) {
     }
     operations_audit = std::move(*audit_sink);
     operations_commands = std::move(*command_sink);
+    // Dead-letter actions read and produce with clients of their own, made per action
+    // (they are rare), in no group and not transactional.
+    const engine::SubjectKeyer& subject_keyer = *keyer;
+    engine::OperationsService::DeadLetterClients dead_letters{
+        [kafka = flags.kafka] { return bus::NewKafkaConsumer(kafka, ""); },
+        [kafka = flags.kafka](bus::DeliveryCallback delivered) {
+          return bus::NewKafkaProducer(kafka, std::move(delivered));
+        },
+        [&subject_keyer](std::string_view nhs_number) { return subject_keyer.Key(nhs_number); },
+        kDeadLetterActionTimeout};
     operations_service = std::make_unique<engine::OperationsService>(
         *kek, engine::OperationsService::Sinks{*operations_audit, *operations_commands}, read_gate,
-        time, engine::StepSettingsOf(flags.options));
+        time, engine::StepSettingsOf(flags.options), std::move(dead_letters));
     query_options.operations = operations_service.get();
     query_service = std::make_unique<engine::QueryService>(query_options, *keyer, read_gate, time,
                                                            [&engine] { return engine.ready(); });

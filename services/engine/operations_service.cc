@@ -28,6 +28,7 @@ using gateway::ProblemResponse;
 using operations::report::Json;
 
 constexpr std::string_view kChildren = "children/";
+constexpr std::string_view kDeadLetters = "deadletters/";
 constexpr size_t kMaxOperatorBytes = 200;
 constexpr size_t kMaxNameBytes = 200;
 
@@ -102,6 +103,31 @@ HttpResponse AuditUnavailable(const Error& e) {
   return r;
 }
 
+// The answer to a dead-letter action that did not give its document. The details are
+// the action's own words (no personal data: deadletter_actions.h).
+HttpResponse DeadLetterProblem(const Error& e) {
+  if (e.code == operations::NoSuchDeadLetter()) {
+    return Problem(404, "Not found", "deadletter.not_found", e.detail);
+  }
+  if (e.code == operations::DeadLetterClosed()) {
+    return Problem(409, "Closed already", "deadletter.closed", e.detail);
+  }
+  if (e.code == operations::Refused() || e.code == operations::WrongDeadLetterKey()) {
+    return Problem(422, "Refused", "deadletter.refused", e.detail);
+  }
+  if (e.code == operations::NotAudited()) return AuditUnavailable(e);
+  auto r = Problem(503, "Unavailable", "deadletter.unavailable", e.detail);
+  r.headers.emplace_back("Retry-After", "5");
+  return r;
+}
+
+std::optional<operations::DeadLetterAction> DeadLetterActionNamed(std::string_view name) {
+  if (name == "show") return operations::DeadLetterAction::kShow;
+  if (name == "resubmit") return operations::DeadLetterAction::kResubmit;
+  if (name == "discard") return operations::DeadLetterAction::kDiscard;
+  return std::nullopt;
+}
+
 }  // namespace
 
 // The case copied out of the store under the read gate.
@@ -112,21 +138,29 @@ struct OperationsService::Loaded {
 };
 
 OperationsService::OperationsService(std::string kek, Sinks sinks, const ReadGate& gate,
-                                     const TimeSource& time, workflow::StepSettings settings)
-    : kek_(std::move(kek)), sinks_(sinks), gate_(gate), time_(time), settings_(settings) {}
+                                     const TimeSource& time, workflow::StepSettings settings,
+                                     DeadLetterClients dead_letters)
+    : kek_(std::move(kek)),
+      sinks_(sinks),
+      gate_(gate),
+      time_(time),
+      settings_(settings),
+      dead_letters_(std::move(dead_letters)) {}
 
 HttpResponse OperationsService::Handle(const HttpRequest& request) const {
   std::string_view path = request.path;
   path.remove_prefix(std::min(path.size(), kPrefix.size()));
+  const bool child = path.starts_with(kChildren);
+  const std::string_view kind = child ? kChildren : kDeadLetters;
   const size_t slash = path.rfind('/');
-  if (!path.starts_with(kChildren) || slash == std::string_view::npos ||
-      slash <= kChildren.size()) {
+  if ((!child && !path.starts_with(kDeadLetters)) || slash == std::string_view::npos ||
+      slash <= kind.size()) {
     return Problem(404, "Not found", "http.not_found", "no such operation");
   }
   const std::string action(path.substr(slash + 1));
-  if (action != "inspect" && action != "check" && action != "redrive") {
-    return Problem(404, "Not found", "http.not_found", "no such operation");
-  }
+  const bool known = child ? action == "inspect" || action == "check" || action == "redrive"
+                           : DeadLetterActionNamed(action).has_value();
+  if (!known) return Problem(404, "Not found", "http.not_found", "no such operation");
   if (request.method != "POST")
     return Problem(405, "Method not allowed", "http.method", "use POST");
   v1::OperationRequest body;
@@ -141,7 +175,59 @@ HttpResponse OperationsService::Handle(const HttpRequest& request) const {
     return Problem(400, "Invalid body", "operation.redrive", "only a re-drive has a scope",
                    "redrive");
   }
-  return Run(action, std::string(path.substr(kChildren.size(), slash - kChildren.size())), body);
+  const std::string target(path.substr(kind.size(), slash - kind.size()));
+  return child ? Run(action, target, body) : RunDeadLetter(action, target, body);
+}
+
+HttpResponse OperationsService::RunDeadLetter(const std::string& action,
+                                              const std::string& place_text,
+                                              const v1::OperationRequest& request) const {
+  const std::optional<operations::DeadLetterPlace> place =
+      operations::ParseDeadLetterPlace(place_text);
+  if (!place) {
+    return Problem(404, "Not found", "deadletter.not_found",
+                   "a dead letter is named PARTITION/OFFSET, as the dead-letter list gives it");
+  }
+  if (!dead_letters_.consumer || !dead_letters_.producer || !dead_letters_.subject_key) {
+    return Problem(503, "Unavailable", "operations.unavailable",
+                   "this engine runs no dead-letter actions");
+  }
+  const operations::DeadLetterAction kind = *DeadLetterActionNamed(action);
+  operations::Operator who;
+  who.operator_id = request.operator_id();
+  who.reason = request.reason();
+  who.system = std::string(kSystem);
+
+  std::lock_guard lock(mu_);
+  const operations::Deadline deadline = std::chrono::steady_clock::now() + dead_letters_.timeout;
+  auto consumer = dead_letters_.consumer();
+  if (!consumer) return DeadLetterProblem(consumer.error());
+  auto found = operations::FindForAction(**consumer, *place, kind, kek_, deadline);
+  if (!found) return DeadLetterProblem(found.error());
+
+  // A FAILED record the broker did not confirm is not logged: the action's own answer
+  // says what failed, and the trail's gap shows as a STARTED without its end.
+  const operations::DeadLetterActor actor{sinks_.audit, who, kek_, time_, deadline, {}};
+  std::optional<std::string> body;
+  Status done;
+  if (kind == operations::DeadLetterAction::kShow) {
+    done = operations::ShowDeadLetter(actor, *found, **consumer, dead_letters_.subject_key,
+                                      [&](const operations::DeadLetterShown& shown) {
+                                        body = operations::ShownJson(shown, false);
+                                      });
+  } else {
+    operations::DeliveryWaiter waiter;  // outlives the producer, whose callback it gives
+    auto producer = dead_letters_.producer(waiter.Callback());
+    if (!producer) return DeadLetterProblem(producer.error());
+    done = operations::CloseDeadLetter(
+        actor, *found, kind, **consumer, **producer, waiter,
+        [&](const operations::DeadLetterRecord& closed, const std::string& operation_id) {
+          body = operations::ClosedJson(closed, operation_id);
+        });
+  }
+  // Shown or done: answered, as the per-child actions are, though FINISHED may be missing.
+  if (body) return Answer(std::move(*body));
+  return DeadLetterProblem(done.error());
 }
 
 HttpResponse OperationsService::Run(const std::string& action, const std::string& child_id,

@@ -12,7 +12,24 @@
 //       `apply`, and when anything would, the re-drive command sent to the engine on
 //       pathway.commands.v1, so the engine makes the change through its normal path.
 //
-// Answers: 200 the report; 404 child.not_found; 421 engine.not_owner; 400
+// and, for any dead letter (docs/operations.md, "Dead letters"; not a child's, so any
+// instance runs them), with an OperationRequest body without a scope:
+//
+//   /internal/v1/operations/deadletters/<PARTITION>/<OFFSET>/show       its original,
+//       opened with the engine's key (the JSON of `pathwayctl deadletters show --json`)
+//   /internal/v1/operations/deadletters/<PARTITION>/<OFFSET>/resubmit   its original
+//       produced again to pathway.inbound.v1, once
+//   /internal/v1/operations/deadletters/<PARTITION>/<OFFSET>/discard    closed, nothing
+//       re-enters
+//
+// run by services/operations/deadletter_actions.h, as `pathwayctl deadletters` runs them.
+// Answers: 200 the document; 404 deadletter.not_found; 409 deadletter.closed
+// (resubmitted or discarded already); 422 deadletter.refused (the original is gone,
+// differs or does not decode; an output on no topic); 503 audit.unavailable (nothing
+// read or shown, nothing produced), deadletter.unavailable (the brokers did not answer
+// in time) or operations.unavailable (the engine was started without the clients).
+//
+// Answers for a child: 200 the report; 404 child.not_found; 421 engine.not_owner; 400
 // operation.operator_id, operation.reason or operation.redrive.<field>; 422
 // operation.redrive.instance_id (not this child's); 503 audit.unavailable (nothing
 // read or shown) or operation.not_sent (a re-drive the broker did not confirm).
@@ -32,20 +49,37 @@
 // Thread-safe. Logs nothing a request carried.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
 #include "common/time_source.h"
 #include "pathway/v1/views.pb.h"
+#include "services/bus/event_bus.h"
 #include "services/engine/query_service.h"
 #include "services/gateway/http/http_server.h"
+#include "services/operations/deadletter_actions.h"
 #include "services/operations/operation_audit.h"
 #include "workflow/case_step.h"
 
 namespace pathway::engine {
+
+// What the dead-letter actions use: clients of the engine's brokers, made for each
+// action (the Kafka ones in the engine, the memory bus's in tests), and the subject
+// key of a child an original names (SubjectKeyer::Key). Any missing: the dead-letter
+// routes answer 503 operations.unavailable.
+struct OperationsDeadLetterClients {
+  std::function<Result<std::unique_ptr<bus::Consumer>>()> consumer;  // in no group
+  std::function<Result<std::unique_ptr<bus::Producer>>(bus::DeliveryCallback)> producer;
+  operations::SubjectKeyFn subject_key;
+  std::chrono::milliseconds timeout = std::chrono::seconds(30);  // bounds each action
+};
 
 class OperationsService {
  public:
@@ -58,12 +92,14 @@ class OperationsService {
     operations::AuditSink& commands;  // pathway.commands.v1 (re-drives)
   };
 
+  using DeadLetterClients = OperationsDeadLetterClients;
+
   // The sinks, `gate` and `time` must outlive the service. `kek` (32 bytes) seals the
-  // reasons, as pathwayctl's do. `settings` are the engine's own decision settings
-  // (a case checked or re-decided under others differs by the settings alone); the
-  // sharing rules they point to must outlive the service.
+  // reasons, as pathwayctl's do, and opens the dead letters. `settings` are the
+  // engine's own decision settings (a case checked or re-decided under others differs by
+  // the settings alone); the sharing rules they point to must outlive the service.
   OperationsService(std::string kek, Sinks sinks, const ReadGate& gate, const TimeSource& time,
-                    workflow::StepSettings settings);
+                    workflow::StepSettings settings, DeadLetterClients dead_letters = {});
 
   gateway::HttpResponse Handle(const gateway::HttpRequest& request) const;
 
@@ -71,12 +107,15 @@ class OperationsService {
   struct Loaded;
   gateway::HttpResponse Run(const std::string& action, const std::string& child_id,
                             const pathway::v1::OperationRequest& request) const;
+  gateway::HttpResponse RunDeadLetter(const std::string& action, const std::string& place,
+                                      const pathway::v1::OperationRequest& request) const;
 
   const std::string kek_;
   const Sinks sinks_;
   const ReadGate& gate_;
   const TimeSource& time_;
   const workflow::StepSettings settings_;
+  const DeadLetterClients dead_letters_;
   mutable std::mutex mu_;  // one action at a time
 };
 
