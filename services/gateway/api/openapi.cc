@@ -157,6 +157,32 @@ Value Security() {
   return Arr({Obj({{"bearer", Arr({})}}), Obj({{"apiKey", Arr({})}}), Obj({{"session", Arr({})}})});
 }
 
+// An operations action (operations.h): a POST with `body`, audited by the engine before
+// it shows anything; `problems` are its own answers besides the common ones.
+void AddOperation(Value& paths, std::string_view path, std::string_view id,
+                  std::string_view summary, std::string_view answer, const Descriptor* body,
+                  std::string_view audited, Value problems) {
+  Value responses = std::move(problems);
+  Set(responses, "200",
+      Obj({{"description", Str(answer)},
+           {"content",
+            Obj({{"application/json", Obj({{"schema", Obj({{"type", Str("object")}})}})}})}}));
+  CommonProblems(responses);
+  std::string text(summary);
+  text += ". Recorded on pathway.audit.v1, and on ";
+  text += audited;
+  text += ", before anything is shown";
+  Set(paths, path,
+      Obj({{"post", Obj({{"operationId", Str(id)},
+                         {"summary", Str(text)},
+                         {"security", Security()},
+                         {"requestBody",
+                          Obj({{"required", Bool(true)},
+                               {"content", Obj({{"application/json",
+                                                 Obj({{"schema", Ref(SchemaName(body))}})}})}})},
+                         {"responses", responses}})}}));
+}
+
 }  // namespace
 
 std::string OpenApiDocument() {
@@ -433,11 +459,14 @@ std::string OpenApiDocument() {
                    {"responses", responses}})}}));
   }
   {
-    // Operations (operations.h): run by the engine that owns the child, audited there.
+    // Operations (operations.h): a child's run by the engine that owns the child, a dead
+    // letter's by any engine instance, audited there.
     const Descriptor* child = pathway::v1::OperationsChild::descriptor();
     const Descriptor* redrive = pathway::v1::OperationsRedrive::descriptor();
+    const Descriptor* dead_letter = pathway::v1::OperationsDeadLetter::descriptor();
     needed.insert(child);
     needed.insert(redrive);
+    needed.insert(dead_letter);
     struct Operation {
       const char* path;
       const char* id;
@@ -459,27 +488,32 @@ std::string OpenApiDocument() {
                        "change; with apply, the engine makes the change and emits a "
                        "correction (role: operations)",
                        "The plan, and whether the re-drive was sent to the engine"},
+             Operation{"/v1/operations/deadletters/show", "show_dead_letter", dead_letter,
+                       "One dead letter's original, opened with the engine's key: the Envelope "
+                       "as JSON when it decodes, else its bytes in hex (role: operations)",
+                       "The document `pathwayctl deadletters show --json` prints"},
+             Operation{"/v1/operations/deadletters/resubmit", "resubmit_dead_letter", dead_letter,
+                       "After a fix: the dead letter's whole original produced again to "
+                       "pathway.inbound.v1, once (role: operations)",
+                       "The dead letter as resubmitted, and where the copy is"},
+             Operation{"/v1/operations/deadletters/discard", "discard_dead_letter", dead_letter,
+                       "The dead letter closed with nothing re-entering (role: operations)",
+                       "The dead letter as discarded"},
          }) {
-      Value responses = Obj(
-          {{"200", Obj({{"description", Str(o.answer)},
-                        {"content", Obj({{"application/json",
-                                          Obj({{"schema", Obj({{"type", Str("object")}})}})}})}})},
-           {"422",
-            ProblemResponseRef("Not exactly one child named, not a valid NHS number or "
-                               "UPN, or not this child's pathway: the field and the rule")}});
-      CommonProblems(responses);
-      Set(paths, o.path,
-          Obj({{"post",
-                Obj({{"operationId", Str(o.id)},
-                     {"summary", Str(std::string(o.summary) +
-                                     ". Recorded on pathway.audit.v1, and on the child's own "
-                                     "trail, before anything is shown")},
-                     {"security", Security()},
-                     {"requestBody",
-                      Obj({{"required", Bool(true)},
-                           {"content", Obj({{"application/json",
-                                             Obj({{"schema", Ref(SchemaName(o.body))}})}})}})},
-                     {"responses", responses}})}}));
+      if (o.body != dead_letter) {
+        AddOperation(paths, o.path, o.id, o.summary, o.answer, o.body, "the child's own trail",
+                     Obj({{"422", ProblemResponseRef(
+                                      "Not exactly one child named, not a valid NHS number or "
+                                      "UPN, or not this child's pathway: the field and the "
+                                      "rule")}}));
+        continue;
+      }
+      AddOperation(paths, o.path, o.id, o.summary, o.answer, o.body,
+                   "the trail of each child the original names",
+                   Obj({{"409", ProblemResponseRef("Resubmitted or discarded already")},
+                        {"422", ProblemResponseRef("Refused: the original is gone, differs or "
+                                                   "does not decode, or it is an output on no "
+                                                   "topic")}}));
     }
   }
   for (std::string_view probe : {"/health/live", "/health/ready"}) {

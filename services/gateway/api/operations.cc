@@ -9,6 +9,7 @@
 #include "pathway/v1/views.pb.h"
 #include "services/gateway/api/reads_internal.h"
 #include "services/gateway/http/problem.h"
+#include "services/operations/deadletter_place.h"
 #include "services/operations/operation_audit.h"
 #include "workflow/identifiers.h"
 
@@ -20,12 +21,45 @@ using Respond = std::function<void(HttpResponse)>;
 using namespace reads_internal;  // NOLINT(google-build-using-namespace)
 
 constexpr std::string_view kPrefix = "/v1/operations/";
+constexpr std::string_view kDeadLetters = "deadletters/";
 
 HttpResponse Invalid(int status, std::string title, std::string rule, std::string detail,
                      std::string field) {
   Problem p = MakeProblem(status, std::move(title), std::move(rule), std::move(detail));
   p.field = std::move(field);
   return ProblemResponse(p);
+}
+
+HttpResponse BadReason() {
+  return Invalid(400, "Invalid reason", "operation.reason",
+                 "say why (1 to " + std::to_string(operations::kMaxReasonBytes) +
+                     " bytes): every operations action is recorded with its reason",
+                 "reason");
+}
+
+// Who is the signed-in operator, never anything the body says.
+std::string Forwarded(const Principal& principal, const std::string& reason,
+                      const v1::RedriveScope* scope) {
+  v1::OperationRequest forward;
+  forward.set_operator_id(principal.id);
+  forward.set_reason(reason);
+  if (scope) *forward.mutable_redrive() = *scope;
+  std::string forwarded;
+  (void)google::protobuf::util::MessageToJsonString(forward, &forwarded);
+  return forwarded;
+}
+
+// The engine's answer relayed: its documents and the problems it names the rules of;
+// anything else is the gateway's 503.
+std::function<void(Result<HttpResponse>)> Relay(Respond respond) {
+  return [respond = std::move(respond)](Result<HttpResponse> answer) {
+    if (!answer) return respond(EngineError(answer.error()));
+    const int s = answer->status;
+    if (s == 200 || s == 400 || s == 404 || s == 409 || s == 422 || s == 503) {
+      return respond(Passed(*answer));
+    }
+    respond(Unavailable("engine.unavailable", "the engine could not run the operation"));
+  };
 }
 
 }  // namespace
@@ -44,7 +78,9 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
   }
   const std::string_view path = request.path;
   const std::string action(path.substr(std::min(path.size(), kPrefix.size())));
-  if (action != "inspect" && action != "check" && action != "redrive") {
+  const bool dead_letter = action == "deadletters/show" || action == "deadletters/resubmit" ||
+                           action == "deadletters/discard";
+  if (!dead_letter && action != "inspect" && action != "check" && action != "redrive") {
     return respond(
         ProblemResponse(MakeProblem(404, "Not found", "http.not_found", "no such operation")));
   }
@@ -54,6 +90,7 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
     r.headers.emplace_back("Allow", "POST");
     return respond(std::move(r));
   }
+  if (dead_letter) return HandleDeadLetter(request, principal, action, std::move(respond));
   // One child and a reason; a re-drive also its scope.
   v1::OperationsRedrive body;
   bool parsed = false;
@@ -75,37 +112,19 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
                             : "expected an OperationsChild: {\"childId\" | \"nhsNumber\" | "
                               "\"upn\": ..., \"reason\": ...}")));
   }
-  if (!operations::IsStatedReason(body.reason())) {
-    return respond(Invalid(400, "Invalid reason", "operation.reason",
-                           "say why (1 to " + std::to_string(operations::kMaxReasonBytes) +
-                               " bytes): every operations action is recorded with its reason",
-                           "reason"));
-  }
+  if (!operations::IsStatedReason(body.reason())) return respond(BadReason());
   const int named = !body.child_id().empty() + !body.nhs_number().empty() + !body.upn().empty();
   if (named != 1) {
     return respond(Invalid(422, "Name one child", "operation.one_child",
                            "give exactly one of childId, nhsNumber and upn", "child_id"));
   }
-  // Who is the signed-in operator, never anything the body says.
-  v1::OperationRequest forward;
-  forward.set_operator_id(principal.id);
-  forward.set_reason(body.reason());
-  if (body.has_redrive()) *forward.mutable_redrive() = body.redrive();
-  std::string forwarded;
-  (void)google::protobuf::util::MessageToJsonString(forward, &forwarded);
-
+  const std::string forwarded =
+      Forwarded(principal, body.reason(), body.has_redrive() ? &body.redrive() : nullptr);
   auto run = [this, action, forwarded, respond](const std::string& child_id) {
     AskOwner(directory_, engines_, options_.max_attempts, child_id,
              EngineRequest{"POST", "/internal/v1/operations/children/" + child_id + "/" + action,
                            forwarded},
-             [respond](Result<HttpResponse> answer) {
-               if (!answer) return respond(EngineError(answer.error()));
-               const int s = answer->status;
-               if (s == 200 || s == 400 || s == 404 || s == 422 || s == 503) {
-                 return respond(Passed(*answer));
-               }
-               respond(Unavailable("engine.unavailable", "the engine could not run the operation"));
-             });
+             Relay(respond));
   };
   if (!body.child_id().empty()) {
     if (!workflow::IsSubjectKey(body.child_id())) return respond(ChildNotFound());
@@ -118,6 +137,35 @@ void OperationsApi::Handle(const HttpRequest& request, const Principal& principa
     if (auto* answer = std::get_if<HttpResponse>(&found)) return respond(std::move(*answer));
     run(std::get<std::string>(found));
   });
+}
+
+// A dead letter is no child's: any engine instance runs the action on it.
+void OperationsApi::HandleDeadLetter(const HttpRequest& request, const Principal& principal,
+                                     const std::string& action, Respond respond) {
+  v1::OperationsDeadLetter body;
+  if (!google::protobuf::util::JsonStringToMessage(request.body, &body).ok()) {
+    return respond(ProblemResponse(
+        MakeProblem(400, "Invalid body", "body.invalid_json",
+                    "expected an OperationsDeadLetter: {\"deadLetter\": \"PARTITION/OFFSET\", "
+                    "\"reason\": ...}")));
+  }
+  if (!operations::IsStatedReason(body.reason())) return respond(BadReason());
+  const std::optional<operations::DeadLetterPlace> place =
+      operations::ParseDeadLetterPlace(body.dead_letter());
+  if (!place) {
+    return respond(Invalid(400, "Invalid dead letter", "operation.dead_letter",
+                           "name the dead letter as the dead-letter list does: PARTITION/OFFSET",
+                           "dead_letter"));
+  }
+  const std::optional<std::string> url = directory_.AnyUrl();
+  if (!url) return respond(Unavailable("engine.unavailable", "no engine instance is known"));
+  std::string target = "/internal/v1/operations/deadletters/";
+  target += place->Text();
+  target += "/";
+  target += action.substr(kDeadLetters.size());
+  engines_.Call(
+      *url, EngineRequest{"POST", std::move(target), Forwarded(principal, body.reason(), nullptr)},
+      Relay(std::move(respond)));
 }
 
 }  // namespace pathway::gateway

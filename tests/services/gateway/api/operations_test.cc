@@ -9,7 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "common/time_source.h"
+#include "services/bus/memory_bus.h"
+#include "services/engine/engine_options.h"
 #include "services/engine/operations_service.h"
+#include "services/engine/outputs.h"
+#include "services/engine/subject_keyer.h"
+#include "services/topics.h"
+#include "tests/common/fixtures.h"
 #include "tests/common/http_answers.h"
 #include "tests/common/recording_sink.h"
 #include "tests/common/served_history.h"
@@ -180,6 +187,151 @@ TEST_F(OperationsApiTest, OnlyPostAndOnlyInspect) {
   EXPECT_EQ(Call(Post("/v1/operations/rebuild", "{}"), Operator()).status, 404);
   EXPECT_TRUE(OperationsApi::Serves("/v1/operations/inspect"));
   EXPECT_FALSE(OperationsApi::Serves("/v1/children/search"));
+}
+
+// The dead-letter routes against an engine whose dead-letter actions run on the memory
+// bus. A dead letter is no child's: any instance is asked.
+class DeadLetterOperationsApiTest : public ::testing::Test {
+ protected:
+  DeadLetterOperationsApiTest() {
+    for (auto topic : topics::kAll) broker.CreateTopic(std::string(topic), 2);
+    gate.SetPartitionCount(4);
+    // A referral the engine's intake dead-lettered: its place.
+    const std::string inbound(topics::kInbound);
+    const std::string value = pathway::testing::ValidReferral("evt-1").SerializeAsString();
+    const int64_t at = broker.Append(inbound, 1, std::string("partner-key"), value);
+    const std::string coordinates = inbound + "/1/" + std::to_string(at);
+    auto d = engine::DeadLetter(coordinates, inbound, 1, at, value, "does not decode",
+                                operations::DeadLetterKey(kKek));
+    EXPECT_TRUE(d.ok());
+    place = "0/" + std::to_string(broker.Append(std::string(topics::kDeadLetter), 0, coordinates,
+                                                d.value().SerializeAsString()));
+  }
+  HttpResponse Call(const std::string& action, const std::string& body,
+                    const Principal& who = Operator()) {
+    Answers a;
+    api.Handle(Post("/v1/operations/deadletters/" + action, body), who, a.Callback());
+    EXPECT_EQ(a.responses.size(), 1u);
+    return a.responses.empty() ? HttpResponse{} : a.responses.front();
+  }
+  std::string Body(const std::string& reason = "INC-12: the partner fixed it") const {
+    return R"({"deadLetter": ")" + place + R"(", "reason": ")" + reason + R"("})";
+  }
+
+  bus::MemoryBroker broker;
+  engine::SubjectKeyer keyer = engine::SubjectKeyer::FromSecret(std::string(32, 's'));
+  SimulatedTimeSource time{TimePoint{}};
+  engine::ReadGate gate;
+  RecordingSink sink;
+  RecordingSink commands;
+  engine::OperationsService operations{
+      kKek,
+      {sink, commands},
+      gate,
+      time,
+      engine::StepSettingsOf({}),
+      {[this]() -> Result<std::unique_ptr<bus::Consumer>> {
+         return bus::NewMemoryConsumer(broker, "");
+       },
+       [this](bus::DeliveryCallback delivered) -> Result<std::unique_ptr<bus::Producer>> {
+         return bus::NewMemoryProducer(broker, std::move(delivered));
+       },
+       [this](std::string_view nhs) { return keyer.Key(nhs); }, std::chrono::seconds(5)}};
+  engine::QueryService service{
+      engine::QueryServiceOptions{kEngineToken, 50, 200, nullptr, &operations}, keyer, gate, time,
+      [] { return true; }};
+  FakeDirectory directory;
+  LocalEngines engines{service};
+  OperationsApi api{ReadApiOptions{}, directory, engines};
+  std::string place;
+};
+
+TEST_F(DeadLetterOperationsApiTest, AnOperatorSeesTheOriginalRecordedAsTheSignedInOperator) {
+  HttpResponse r = Call("show", Body());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("payload":"referral_submitted")"), std::string::npos) << r.body;
+  ASSERT_EQ(engines.calls.size(), 1u);
+  EXPECT_EQ(engines.calls[0].target, "/internal/v1/operations/deadletters/" + place + "/show");
+  ASSERT_FALSE(sink.records.empty());
+  const v1::OperationRecorded& op = sink.records[0].second.operation_recorded();
+  EXPECT_EQ(op.operation(), "deadletters show");
+  EXPECT_EQ(op.operator_id(), "ops.jones");
+  auto reason = operations::OpenReason(kKek, op);
+  ASSERT_TRUE(reason.ok());
+  EXPECT_EQ(*reason, "INC-12: the partner fixed it");
+
+  // Who is never the body's.
+  r = Call("show", R"({"deadLetter": ")" + place + R"(", "reason": "x", "operatorId": "root"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(RuleOf(r), "body.invalid_json");
+}
+
+TEST_F(DeadLetterOperationsApiTest, ResubmitOnceThenTheEnginesRefusalsPassThrough) {
+  HttpResponse r = Call("resubmit", Body());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("disposition":"resubmitted")"), std::string::npos);
+  r = Call("discard", Body());
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(RuleOf(r), "deadletter.closed");
+  r = Call("show", R"({"deadLetter": "1/40", "reason": "x"})");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(RuleOf(r), "deadletter.not_found");
+
+  sink.refuse_from = sink.records.size();
+  r = Call("show", Body());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(RuleOf(r), "audit.unavailable");
+
+  // What the gateway does not relay is its own 503.
+  engines.script.push_back([](const EngineRequest&) -> std::optional<Result<HttpResponse>> {
+    HttpResponse teapot;
+    teapot.status = 500;
+    return Result<HttpResponse>(teapot);
+  });
+  r = Call("show", Body());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(RuleOf(r), "engine.unavailable");
+  directory.known = false;
+  r = Call("show", Body());
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(RuleOf(r), "engine.unavailable");
+}
+
+TEST_F(DeadLetterOperationsApiTest, OnlyTheOperationsRoleWithAReasonAndAPlaceReachesTheEngine) {
+  for (Role role : {Role::kClinician, Role::kCaseworker, Role::kTeamManager, Role::kPartnerSystem,
+                    Role::kAuditor}) {
+    HttpResponse r = Call("show", Body(), Principal{"staff-9", role, "RV5", "", false});
+    EXPECT_EQ(r.status, 403) << RoleName(role);
+    EXPECT_EQ(RuleOf(r), "authorisation.role");
+  }
+  struct Case {
+    std::string body;
+    std::string rule;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"deadLetter": ")" + place + R"("})", "operation.reason"},
+           {Body("  "), "operation.reason"},
+           {R"({"reason": "x"})", "operation.dead_letter"},
+           {R"({"deadLetter": "0", "reason": "x"})", "operation.dead_letter"},
+           {R"({"deadLetter": "0/1/show", "reason": "x"})", "operation.dead_letter"},
+           {R"({"deadLetter": "-1/2", "reason": "x"})", "operation.dead_letter"},
+           {R"({"deadLetter": 3, "reason": "x", "surprise": 1})", "body.invalid_json"},
+       }) {
+    HttpResponse r = Call("discard", c.body);
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_EQ(RuleOf(r), c.rule) << c.body;
+  }
+  HttpRequest get = Post("/v1/operations/deadletters/show", Body());
+  get.method = "GET";
+  Answers a;
+  api.Handle(get, Operator(), a.Callback());
+  ASSERT_EQ(a.responses.size(), 1u);
+  EXPECT_EQ(a.responses[0].status, 405);
+  EXPECT_EQ(Call("open", Body()).status, 404);
+  EXPECT_EQ(Call("", Body()).status, 404);
+  EXPECT_TRUE(engines.calls.empty());
+  EXPECT_TRUE(sink.records.empty());
+  EXPECT_TRUE(broker.ReadAll(std::string(topics::kDeadLetterDispositions)).empty());
 }
 
 }  // namespace
