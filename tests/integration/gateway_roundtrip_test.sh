@@ -198,6 +198,71 @@ call GET /v1/deadletters "" -H "Authorization: Bearer $clinician"
 call GET /v1/deadletters "" -H "X-API-Key: mosaic-1.$secret"
 [[ $(status) == 403 ]] || fail "partner's dead letters: $(status)"
 
+# The dead-letter actions over HTTP (docs/operations.md, "Dead letters"): the operations
+# role opens a dead letter's original with its reason and closes it; an engine instance
+# runs each action and records it on pathway.audit.v1. The undecodable message cannot
+# re-enter, so it is discarded; one from a newer schema (an Envelope holding only an
+# unknown field, 999) is resubmitted, once. dead_place REASON: the place of the first
+# dead letter the list gives with a reason starting so (an extended regular expression;
+# "" if none yet).
+dead_place() {
+  call GET "/v1/deadletters?limit=50" "" -H "Authorization: Bearer $operations"
+  grep -oE '\{"partition":[0-9]+,"offset":[0-9]+,("deadLetteredAt":"[^"]*",)?"reason":"'"$1" \
+    "$work/body" | head -1 | sed -E 's/^\{"partition":([0-9]+),"offset":([0-9]+),.*/\1\/\2/' ||
+    true
+}
+undecodable=$(dead_place 'value does not decode')
+[[ -n $undecodable ]] || fail "no place for the undecodable dead letter: $(body)"
+call POST /v1/operations/deadletters/show \
+  '{"deadLetter":"'"$undecodable"'","reason":"INC-2 what did the partner send"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"source":"original"' "$work/body" &&
+  grep -q '"hex":"6e6f7420616e20456e76656c6f70653a' "$work/body" &&
+  grep -q '"operation_id":"' "$work/body" || fail "dead letter shown over HTTP: $(status) $(body)"
+call POST /v1/operations/deadletters/show '{"deadLetter":"'"$undecodable"'","reason":"curious"}' \
+  -H "Authorization: Bearer $clinician"
+[[ $(status) == 403 ]] || fail "a clinician opened a dead letter: $(status)"
+call POST /v1/operations/deadletters/resubmit \
+  '{"deadLetter":"'"$undecodable"'","reason":"INC-2 try again"}' -H "Authorization: Bearer $operations"
+[[ $(status) == 422 ]] && grep -q '"rule":"deadletter.refused"' "$work/body" ||
+  fail "an undecodable original resubmitted: $(status) $(body)"
+call POST /v1/operations/deadletters/discard '{"deadLetter":"'"$undecodable"'"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 400 ]] && grep -q '"rule":"operation.reason"' "$work/body" ||
+  fail "discard without a reason: $(status) $(body)"
+call POST /v1/operations/deadletters/discard \
+  '{"deadLetter":"'"$undecodable"'","reason":"INC-2 the partner sends it again"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"disposition":"discarded"' "$work/body" ||
+  fail "dead letter discarded over HTTP: $(status) $(body)"
+
+printf '\xb8\x3e\x01\n' >"$work/newer-schema.bin"
+"$pathwayctl" publish --raw --bootstrap-servers "$bootstrap" --topic pathway.inbound.v1 \
+  "$work/newer-schema.bin" >/dev/null 2>"$work/pathwayctl.log" || fail "pathwayctl publish --raw"
+newer=""
+for _ in $(seq 150); do
+  newer=$(dead_place 'unknown payload \(field 999\)')
+  [[ -n $newer ]] && break
+  sleep 0.2
+done
+[[ -n $newer ]] || fail "the newer schema's message is not among the dead letters: $(body)"
+call POST /v1/operations/deadletters/show '{"deadLetter":"'"$newer"'","reason":"INC-3 which field"}' \
+  -H "Authorization: Bearer $operations"
+[[ $(status) == 200 ]] && grep -q '"unknown_fields":\[999\]' "$work/body" ||
+  fail "newer schema's dead letter shown: $(status) $(body)"
+for attempt in 1 2; do
+  call POST /v1/operations/deadletters/resubmit \
+    '{"deadLetter":"'"$newer"'","reason":"INC-3 the engine knows the field now"}' \
+    -H "Authorization: Bearer $operations"
+  if ((attempt == 1)); then
+    [[ $(status) == 200 ]] && grep -q '"disposition":"resubmitted"' "$work/body" ||
+      fail "dead letter resubmitted over HTTP: $(status) $(body)"
+  else
+    [[ $(status) == 409 ]] && grep -q '"rule":"deadletter.closed"' "$work/body" ||
+      fail "dead letter resubmitted twice: $(status) $(body)"
+  fi
+done
+
 # An erasure request (docs/operations.md, "An erasure request"), as the runbook sends it:
 # the operations role asks for a child's records to be erased, the NHS number in the
 # body only. A child whose records a retention rule still keeps is refused with the rule
