@@ -49,9 +49,9 @@ namespace {
 using namespace pathway;
 using std::chrono::milliseconds;
 
-// A dead-letter action's bound on its reads and writes: inside the gateway's 5 s call
-// (engine_client.h), so that the gateway hears the engine's own answer.
-constexpr milliseconds kDeadLetterActionTimeout(4500);
+// A dead-letter action's bound on its reads and writes, as `pathwayctl deadletters`'s
+// default; inside the gateway's 40 s for an operation, so that it hears the answer.
+constexpr milliseconds kDeadLetterActionTimeout(30'000);
 
 std::atomic<bool> g_stop{false};
 extern "C" void OnSignal(int) { g_stop.store(true); }

@@ -13,7 +13,9 @@
 // Runs until SIGTERM or SIGINT, then stops accepting, finishes the requests in flight
 // (at most 10 s) and exits 0. Exits 1 on a fatal error, 2 on bad flags.
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -38,6 +40,12 @@ namespace {
 using namespace pathway;
 using namespace pathway::gateway;
 using std::chrono::milliseconds;
+
+// The operations routes' bound on an engine's answer: beyond the engine's own 30 s for a
+// dead-letter action, so that the gateway relays the engine's answer.
+constexpr milliseconds kOperationTimeout(40'000);
+// A dead letter's show carries its original (as JSON, or in hex: twice its size).
+constexpr std::size_t kMaxOperationAnswerBytes = 16 << 20;
 
 constexpr const char* kUsage =
     "usage: pathway-gateway --bootstrap-servers HOST:PORT[,...]\n"
@@ -229,6 +237,7 @@ int Run(int argc, char** argv) {
   std::unique_ptr<ReadApi> reads;
   std::unique_ptr<OperationsApi> operations;
   std::unique_ptr<HttpEngineCaller> engines;
+  std::unique_ptr<HttpEngineCaller> operation_engines;
   if (!engine_token.empty()) {
     auto members_consumer = bus::NewKafkaConsumer(consumer_config, "");
     if (!members_consumer.ok()) {
@@ -252,7 +261,13 @@ int Run(int argc, char** argv) {
                 BusCommandSink::Keying::kSubject);
     engines = std::make_unique<HttpEngineCaller>(EngineCallerOptions{engine_token});
     reads = std::make_unique<ReadApi>(ReadApiOptions{}, directory, *engines, audit, time);
-    operations = std::make_unique<OperationsApi>(ReadApiOptions{}, directory, *engines);
+    // Operations wait for the audit trail's confirmations and, for a dead letter, read
+    // topics from their start (up to 30 s, operations_service.h), and a show can carry a
+    // large original: a caller of their own, with room for both, so that reads keep
+    // their short bound.
+    operation_engines = std::make_unique<HttpEngineCaller>(
+        EngineCallerOptions{engine_token, kOperationTimeout, kMaxOperationAnswerBytes});
+    operations = std::make_unique<OperationsApi>(ReadApiOptions{}, directory, *operation_engines);
   }
   Gateway gateway(**auth, api, time, gateway_options, reads.get(), &dead_letters, operations.get());
   auto server = HttpServer::Start(http, [&gateway](HttpRequest request, Responder responder) {
