@@ -188,9 +188,12 @@ Status CloseDeadLetter(const DeadLetterActor& actor, const DeadLetterRecord& r,
       if (result.copy) {
         std::string detail = "the original was resubmitted as ";
         detail += topics::kInbound;
-        detail += "/" + std::to_string(result.copy->partition);
-        detail += "/" + std::to_string(result.copy->offset);
-        detail += ", but " + e.detail;
+        detail += '/';
+        detail += std::to_string(result.copy->partition);
+        detail += '/';
+        detail += std::to_string(result.copy->offset);
+        detail += ", but ";
+        detail += e.detail;
         detail +=
             ". The dead letter stays open; running resubmit again is safe (the engine "
             "drops a repeated event id)";
