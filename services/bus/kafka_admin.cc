@@ -20,8 +20,14 @@ using Owned = std::unique_ptr<T, KafkaDeleter>;
 
 Error ConfigError(const std::string& what) { return Error{make_error_code(errc::kConfig), what}; }
 
-int ToTimeoutMs(std::chrono::milliseconds timeout) {
-  return static_cast<int>(std::clamp<int64_t>(timeout.count(), 1, 3'600'000));
+using Deadline = std::chrono::steady_clock::time_point;
+
+// What is left of a call's bound, in librdkafka's int milliseconds: at least 1 (0 would
+// mean "do not wait"), so each request of a call shares the one bound.
+int MsLeft(Deadline deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<int64_t>(left.count(), 1, 3'600'000));
 }
 
 // A producer handle for admin requests, configured like every pathway client.
@@ -112,12 +118,8 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
 Status DeleteTopics(const KafkaConfig& config, const std::vector<std::string>& names,
                     std::chrono::milliseconds timeout) {
   if (names.empty()) return {};
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left_ms = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    return static_cast<int>(std::max<int64_t>(left.count(), 1));
-  };
+  const Deadline deadline = std::chrono::steady_clock::now() + timeout;
+  auto left_ms = [&] { return MsLeft(deadline); };
   char err[512];
   auto handle = NewAdminHandle(config);
   if (!handle) return handle.error();
@@ -181,6 +183,8 @@ Result<std::map<std::string, std::map<std::string, std::string>>> DescribeTopicC
     std::chrono::milliseconds timeout) {
   std::map<std::string, std::map<std::string, std::string>> out;
   if (topics.empty()) return out;
+  // One bound for the metadata request and the describe request together.
+  const Deadline deadline = std::chrono::steady_clock::now() + timeout;
   char err[512];
   auto handle = NewAdminHandle(config);
   if (!handle) return handle.error();
@@ -194,23 +198,23 @@ Result<std::map<std::string, std::map<std::string, std::string>>> DescribeTopicC
   {
     Owned<rd_kafka_AdminOptions_t> options(
         rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS));
-    rd_kafka_AdminOptions_set_request_timeout(options.get(), ToTimeoutMs(timeout), err, sizeof err);
     // Any broker answers for a topic. Named, the request goes to it rather than waiting
     // for the controller, which librdkafka 2.0.2 does until the timeout on a cluster
     // that names none (the mock); and a broker without the API is refused at once.
     const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(rk.get(), 0, nullptr, &md, ToTimeoutMs(timeout)) ==
+    if (rd_kafka_metadata(rk.get(), 0, nullptr, &md, MsLeft(deadline)) ==
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (md->broker_cnt > 0) {
         rd_kafka_AdminOptions_set_broker(options.get(), md->brokers[0].id, err, sizeof err);
       }
       rd_kafka_metadata_destroy(md);
     }
+    rd_kafka_AdminOptions_set_request_timeout(options.get(), MsLeft(deadline), err, sizeof err);
     Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
     rd_kafka_DescribeConfigs(rk.get(), requests.data(), requests.size(), options.get(),
                              queue.get());
     // The request timeout bounds the result; allow a little more for its delivery.
-    Owned<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), ToTimeoutMs(timeout) + 2000));
+    Owned<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), MsLeft(deadline) + 2000));
     if (!event) {
       failure = Error{make_error_code(errc::kTimeout), "describe topic configs"};
     } else if (rd_kafka_event_error(event.get())) {
