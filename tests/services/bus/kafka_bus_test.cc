@@ -15,6 +15,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -436,30 +437,56 @@ std::unique_ptr<rd_kafka_t, RdKafkaDestroy> NewCClient(const std::string& bootst
   return std::unique_ptr<rd_kafka_t, RdKafkaDestroy>(rk);
 }
 
-// Real Kafka only (label kafka, see CMakeLists.txt): the mock cannot delete records
-// (above). Skipped unless PATHWAY_TEST_KAFKA_BOOTSTRAP names a cluster, as the
-// integration tests do.
-TEST(KafkaBusTest, DeleteRecordsBeforeMovesTheLogStartOnRealKafka) {
+// The real Kafka of PATHWAY_TEST_KAFKA_BOOTSTRAP (label kafka, see CMakeLists.txt), or
+// nullopt when none is named: the *OnRealKafka tests skip then, as the integration
+// tests do.
+std::optional<KafkaConfig> RealKafka() {
   const char* real = std::getenv("PATHWAY_TEST_KAFKA_BOOTSTRAP");
-  if (!(real && *real)) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
+  if (!(real && *real)) return std::nullopt;
   KafkaConfig config;
   config.bootstrap_servers = real;
-  // A topic of its own, removed at the end. min.insync.replicas=1: the test cluster's
-  // default (2) would refuse acks=all writes to one replica.
-  const std::string topic =
-      "pathway-test-delete-records-" +
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  Status created = CreateTopics(config, {{topic, 1, 1, {{"min.insync.replicas", "1"}}}},
-                                std::chrono::seconds(30));
-  ASSERT_TRUE(created.ok()) << created.error().ToString();
-  struct DropTopic {
-    const KafkaConfig& config;
-    const std::string& topic;
-    ~DropTopic() {
-      Status s = DeleteTopics(config, {topic}, std::chrono::seconds(60));
-      EXPECT_TRUE(s.ok()) << s.error().ToString();
-    }
-  } drop{config, topic};
+  return config;
+}
+
+// A topic of a test's own on the real Kafka, named from `prefix` and the time, removed
+// when it goes out of scope. min.insync.replicas=1: the test cluster's default (2) would
+// refuse acks=all writes to one replica.
+class ScratchTopic {
+ public:
+  ScratchTopic(const KafkaConfig& config, const std::string& prefix, int partitions,
+               std::map<std::string, std::string> configs = {})
+      : config_(config),
+        name_(prefix +
+              std::to_string(std::chrono::system_clock::now().time_since_epoch().count())) {
+    configs.emplace("min.insync.replicas", "1");
+    created_ = CreateTopics(config_, {{name_, partitions, 1, std::move(configs)}},
+                            std::chrono::seconds(30));
+  }
+  ~ScratchTopic() {
+    if (!created_.ok()) return;
+    Status s = DeleteTopics(config_, {name_}, std::chrono::seconds(60));
+    EXPECT_TRUE(s.ok()) << s.error().ToString();
+  }
+  ScratchTopic(const ScratchTopic&) = delete;
+  ScratchTopic& operator=(const ScratchTopic&) = delete;
+
+  const std::string& name() const { return name_; }
+  const Status& created() const { return created_; }
+
+ private:
+  const KafkaConfig config_;
+  const std::string name_;
+  Status created_;
+};
+
+// Real Kafka only: the mock cannot delete records (above).
+TEST(KafkaBusTest, DeleteRecordsBeforeMovesTheLogStartOnRealKafka) {
+  const std::optional<KafkaConfig> real = RealKafka();
+  if (!real) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
+  const KafkaConfig& config = *real;
+  const ScratchTopic scratch(config, "pathway-test-delete-records-", 1);
+  ASSERT_TRUE(scratch.created().ok()) << scratch.created().error().ToString();
+  const std::string& topic = scratch.name();
 
   constexpr int kRecords = 10;
   constexpr int64_t kBelow = 6;
@@ -483,7 +510,7 @@ TEST(KafkaBusTest, DeleteRecordsBeforeMovesTheLogStartOnRealKafka) {
   Status deleted = (*admin)->DeleteRecordsBefore({{topic, 0, kBelow}}, milliseconds(30000));
   ASSERT_TRUE(deleted.ok()) << deleted.error().ToString();
 
-  auto rk = NewCClient(real);
+  auto rk = NewCClient(config.bootstrap_servers);
   ASSERT_NE(rk, nullptr);
   auto watermarks = [&] {
     int64_t low = -1;
@@ -618,20 +645,13 @@ TEST(KafkaBusTest, CloseReturnsAfterAStallLostTheGroup) {
 }
 
 TEST(KafkaBusTest, CloseReturnsAfterAStallLostTheGroupOnRealKafka) {
-  const char* real = std::getenv("PATHWAY_TEST_KAFKA_BOOTSTRAP");
-  if (!(real && *real)) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
-  KafkaConfig config;
-  config.bootstrap_servers = real;
-  const std::string topic =
-      "pathway-test-stall-" +
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  Status created = CreateTopics(config, {{topic, 2, 1, {{"min.insync.replicas", "1"}}}},
-                                std::chrono::seconds(30));
-  ASSERT_TRUE(created.ok()) << created.error().ToString();
-  CloseReturnsAfterAStallLostTheGroup(config, topic, 2, topic + "-group", false);
-  CloseReturnsAfterAStallLostTheGroup(config, topic, 2, topic + "-rejoin", true);
-  Status dropped = DeleteTopics(config, {topic}, std::chrono::seconds(60));
-  EXPECT_TRUE(dropped.ok()) << dropped.error().ToString();
+  const std::optional<KafkaConfig> real = RealKafka();
+  if (!real) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
+  const ScratchTopic scratch(*real, "pathway-test-stall-", 2);
+  ASSERT_TRUE(scratch.created().ok()) << scratch.created().error().ToString();
+  const std::string& topic = scratch.name();
+  CloseReturnsAfterAStallLostTheGroup(*real, topic, 2, topic + "-group", false);
+  CloseReturnsAfterAStallLostTheGroup(*real, topic, 2, topic + "-rejoin", true);
 }
 
 // librdkafka 2.0.2's mock has no DescribeConfigs: the engine then leaves its dedupe
@@ -649,17 +669,12 @@ TEST(KafkaBusTest, DescribeTopicConfigsIsAnErrorWithinItsBoundOnTheMock) {
 }
 
 TEST(KafkaBusTest, DescribeTopicConfigsReadsATopicsRetentionOnRealKafka) {
-  const char* real = std::getenv("PATHWAY_TEST_KAFKA_BOOTSTRAP");
-  if (!(real && *real)) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
-  KafkaConfig config;
-  config.bootstrap_servers = real;
-  const std::string topic =
-      "pathway-test-describe-" +
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  Status created = CreateTopics(
-      config, {{topic, 1, 1, {{"min.insync.replicas", "1"}, {"retention.ms", "123456789"}}}},
-      std::chrono::seconds(30));
-  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  const std::optional<KafkaConfig> real = RealKafka();
+  if (!real) GTEST_SKIP() << "PATHWAY_TEST_KAFKA_BOOTSTRAP is not set";
+  const KafkaConfig& config = *real;
+  const ScratchTopic scratch(config, "pathway-test-describe-", 1, {{"retention.ms", "123456789"}});
+  ASSERT_TRUE(scratch.created().ok()) << scratch.created().error().ToString();
+  const std::string& topic = scratch.name();
 
   auto configs = DescribeTopicConfigs(config, {topic}, std::chrono::seconds(30));
   ASSERT_TRUE(configs.ok()) << configs.error().ToString();
@@ -671,9 +686,6 @@ TEST(KafkaBusTest, DescribeTopicConfigsReadsATopicsRetentionOnRealKafka) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, make_error_code(errc::kConfig)) << missing.error().ToString();
   EXPECT_THAT(missing.error().detail, HasSubstr(topic + "-none"));
-
-  Status dropped = DeleteTopics(config, {topic}, std::chrono::seconds(60));
-  EXPECT_TRUE(dropped.ok()) << dropped.error().ToString();
 }
 
 TEST(KafkaBusTest, ConsumerStateErrors) {
