@@ -146,9 +146,12 @@ Status ShowDeadLetter(const DeadLetterActor& actor, const DeadLetterRecord& r,
   }
   const Counts counts = {{"bytes_shown", content->bytes.size()}, {"children", children.size()}};
   // One without a JSON form (a timestamp out of its range) is shown as its bytes.
-  if (decoded && EnvelopeJson(*decoded, false)) {
-    shown.unknown_fields = UnknownFieldNumbers(*decoded);
-    shown.decoded = std::move(decoded);
+  if (decoded) {
+    if (std::optional<std::string> json = EnvelopeJson(*decoded, false)) {
+      shown.envelope_json = std::move(*json);
+      shown.unknown_fields = UnknownFieldNumbers(*decoded);
+      shown.decoded = std::move(decoded);
+    }
   }
   shown.content = std::move(*content);
   shown.children = children.size();
@@ -243,8 +246,7 @@ std::string ShownJson(const DeadLetterShown& shown, bool hex) {
       .Str("sha256", HexEncode(r.dead().original_sha256()));
   if (!content.full) c.Str("why_excerpt", content.why_excerpt);
   if (shown.decoded) {
-    c.Str("payload", PayloadName(*shown.decoded))
-        .Field("envelope", EnvelopeJson(*shown.decoded, false).value_or("null"));
+    c.Str("payload", PayloadName(*shown.decoded)).Field("envelope", shown.envelope_json);
     std::vector<std::string> numbers;
     for (int n : shown.unknown_fields) numbers.push_back(std::to_string(n));
     c.Field("unknown_fields", Array(numbers));

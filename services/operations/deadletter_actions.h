@@ -73,6 +73,7 @@ struct DeadLetterShown {
   // The original as an Envelope: only a whole one that decodes (and prints as JSON; a
   // cut one could decode into something else).
   std::optional<pathway::v1::Envelope> decoded;
+  std::string envelope_json;        // EnvelopeJson(*decoded, false), when decoded
   std::vector<int> unknown_fields;  // UnknownFieldNumbers(*decoded)
   size_t children = 0;              // recorded on their own trail
   std::string operation_id;
