@@ -47,6 +47,15 @@ constexpr std::string_view kMetaPurgePending = "purge_pending";
 constexpr std::string_view kFencePrefix = "fence/";
 // The CaseIndexer::version the index was built under, plus one (absent: never built).
 constexpr std::string_view kMetaIndexVersion = "index_version";
+// Present while a changelog re-seed is under way: the index in kReseedOrder of the
+// family it stands in (one byte), then the first key of it not queued yet.
+constexpr std::string_view kMetaReseed = "reseed_next";
+// The families a re-seed queues, in the order that keeps any prefix safe (case_store.h).
+constexpr std::array<ColumnFamily, 6> kReseedOrder = {
+    ColumnFamily::kDataKeys,  ColumnFamily::kTimers, ColumnFamily::kHistory,
+    ColumnFamily::kCaseState, ColumnFamily::kDedupe, ColumnFamily::kOffsets};
+// A re-seed call stops after this many bytes of values, whatever its key count.
+constexpr size_t kReseedBatchBytes = 8 << 20;
 constexpr uint64_t kSchemaVersion = 1;
 
 // The case_index family holds three kinds of key, told apart by their first byte:
@@ -817,6 +826,73 @@ class RocksCaseStore final : public CaseStore {
     auto s = db_->Delete(write_, cf(ColumnFamily::kMeta), kMetaLocalFence);
     if (!s.ok()) return FromRocks(s, "clear fence");
     return {};
+  }
+
+  Status StartReseed() override {
+    if (options_.changelog_topic.empty()) return {};
+    auto s = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaReseed, std::string(1, '\0'));
+    if (!s.ok()) return FromRocks(s, "mark re-seed");
+    return {};
+  }
+
+  Result<ReseedStep> ReseedSome(size_t max_keys) override {
+    if (options_.changelog_topic.empty()) return ReseedStep{};
+    std::string position;
+    auto g = db_->Get(read_, cf(ColumnFamily::kMeta), kMetaReseed, &position);
+    if (g.IsNotFound()) return ReseedStep{};
+    if (!g.ok()) return FromRocks(g, "read re-seed position");
+    if (position.empty() || static_cast<uint8_t>(position[0]) >= kReseedOrder.size()) {
+      return Error{make_error_code(errc::kCorruption), "re-seed position"};
+    }
+    size_t family = static_cast<uint8_t>(position[0]);
+    std::string from = position.substr(1);
+    std::vector<Op> ops;
+    size_t bytes = 0;
+    const size_t max = std::max<size_t>(max_keys, 1);
+    while (family < kReseedOrder.size() && ops.size() < max && bytes < kReseedBatchBytes) {
+      const ColumnFamily f = kReseedOrder[family];
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(f)));
+      for (it->Seek(from); it->Valid() && ops.size() < max && bytes < kReseedBatchBytes;
+           it->Next()) {
+        bytes += it->key().size() + it->value().size();
+        ops.push_back(PutOp(f, it->key().ToString(), it->value().ToString()));
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "read for re-seed");
+      if (it->Valid()) {
+        from = it->key().ToString();  // the first key the next call queues
+        break;
+      }
+      ++family;
+      from.clear();
+    }
+    const bool done = family >= kReseedOrder.size();
+    rocksdb::WriteBatch wb;
+    uint64_t next = outbox_next_;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      pathway::store::v1::OutboxEntry e = MirrorEntry(ops[i]);
+      // Nothing waits on these keys one by one (nothing new is sealed under them); the
+      // call's last record holds back what follows until the whole call is confirmed.
+      e.set_confirm_before_later(i + 1 == ops.size());
+      std::string key;
+      AppendU64(key, next++);
+      CheckPut(wb.Put(cf(ColumnFamily::kOutbox), key, e.SerializeAsString()));
+    }
+    if (done) {
+      CheckPut(wb.Delete(cf(ColumnFamily::kMeta), kMetaReseed));
+    } else {
+      std::string at(1, static_cast<char>(family));
+      at += from;
+      CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaReseed, at));
+    }
+    if (next != outbox_next_) {
+      std::string v;
+      AppendU64(v, next);
+      CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaOutboxNext, v));
+    }
+    auto s = db_->Write(write_, &wb);
+    if (!s.ok()) return FromRocks(s, "queue re-seed");
+    outbox_next_ = next;
+    return ReseedStep{ops.size(), done};
   }
 
   Status SaveLocalFence(const Fence& fence) override {

@@ -346,6 +346,25 @@ class CaseStore {
   // from the changelog instead of keeping it (a restored backup the changelog holds
   // more than; PartitionRestorer).
   virtual Status ClearLocalFence() = 0;
+  // Re-seeding the changelog (docs/decisions.md 133). A store kept over a changelog
+  // that lost its records (the topic recreated or emptied, nobody else fenced it since)
+  // holds what the changelog does not, so an owner rebuilding from the changelog would
+  // lose it. StartReseed marks the store, durably, to queue a changelog record of every
+  // key of every mirrored family as it now stands; ReseedSome queues the records of up
+  // to `max_keys` keys from where the re-seed stands, with the new position in the same
+  // atomic write, so a re-seed a crash interrupted goes on where it stopped. The order
+  // keeps any prefix safe to restore, as a Commit's does: data keys, timers, history,
+  // then case states, then dedupe entries (never one whose state is missing: that
+  // command would be taken as done), then consumed offsets. Each call's last record
+  // asks for confirmation before anything after it goes
+  // (OutboxEntry.confirm_before_later). Without a changelog, or with no re-seed
+  // marked, StartReseed does nothing and ReseedSome returns {0, true}.
+  virtual Status StartReseed() = 0;
+  struct ReseedStep {
+    uint64_t queued = 0;  // records queued by this call
+    bool done = true;     // no re-seed left (the mark is gone)
+  };
+  virtual Result<ReseedStep> ReseedSome(size_t max_keys) = 0;
   // Applies changelog records, in log order, in one atomic write: puts and tombstones
   // of records whose owner wrote the latest fence seen (tracked in `filter` across
   // calls). Fails with kCorruption on a record this version cannot read.

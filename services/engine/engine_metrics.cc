@@ -55,6 +55,9 @@ EngineMetrics::EngineMetrics(ops::Registry& registry)
       &EngineStats::restores);
   add("pathway_engine_restored_records_total", "Changelog records applied by restores",
       &EngineStats::restored_records);
+  add("pathway_engine_changelog_reseeded_records_total",
+      "Changelog records queued again from a store kept over a lost changelog",
+      &EngineStats::reseeded_records);
   add("pathway_engine_history_limit_rejections_total",
       "Commands rejected because their case reached the history limit",
       &EngineStats::history_limit_rejections);

@@ -124,6 +124,7 @@ struct EngineStats {
   uint64_t timers_fired = 0;      // deadline warnings and breaches recorded
   uint64_t restored_records = 0;  // changelog records applied by restores
   uint64_t restores = 0;          // partitions rebuilt from the changelog
+  uint64_t reseeded_records = 0;  // changelog records queued again by re-seeds (decision 133)
   uint64_t history_limit_rejections = 0;
   uint64_t redecisions = 0;            // cases re-decided for a command that arrived out of order
   uint64_t size_rejections = 0;        // commands whose outputs or state were too large

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "services/engine/delivery_router.h"
 #include "services/topics.h"
+#include "state/errc.h"
 
 namespace pathway::engine {
 using std::chrono::milliseconds;
@@ -71,6 +72,7 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
   // nobody else fenced the partition since? Pass 2 (otherwise): rebuild from the log.
   bool full = !local->has_value();
   bool truncated = false;
+  bool reseed = false;  // the local store is kept over a changelog that lost its records
   state::RestoreFilter filter;
   auto deadline = std::chrono::steady_clock::now() + context_.options.restore_timeout;
   if (full && existed) {
@@ -149,7 +151,8 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
                   {{"partition", std::to_string(partition)},
                    {"note",
                     "local fence no longer in the changelog; no other owner seen since, "
-                    "keeping the local store"}});
+                    "keeping the local store and re-seeding the changelog from it"}});
+        reseed = true;
       }
       break;
     }
@@ -189,9 +192,39 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
                                                 {"fence_offset", std::to_string(fence_offset)}});
   }
   store->SetOwner(owner);
+  // Marked before the new fence is saved: once it is, the next takeover no longer sees
+  // the loss, and only the mark makes it finish an interrupted re-seed.
+  if (reseed) {
+    if (auto s = store->StartReseed(); !s) return s.error();
+  }
   if (auto s = store->SaveLocalFence({owner, fence_offset}); !s) return s.error();
   if (auto s = committer_.Restored(partition, *store); !s) return s.error();
+  // After Restored: with transactions it drops outbox sequences an earlier owner
+  // committed, and the re-seed's records must take sequences above those.
+  if (auto s = Reseed(partition, *store); !s) return s.error();
   return resume(store);
+}
+
+Status PartitionRestorer::Reseed(int32_t partition, state::CaseStore& store) {
+  uint64_t queued = 0;
+  // Bounded: each call queues at least one key or finishes, and nothing else writes
+  // the store while its partition is being taken over.
+  for (;;) {
+    auto step = store.ReseedSome(kReseedKeysPerWrite);
+    if (!step) return step.error();
+    queued += step->queued;
+    if (step->done) break;
+    if (step->queued == 0) {
+      return Error{
+          make_error_code(state::errc::kCorruption),
+          "changelog re-seed of partition " + std::to_string(partition) + " made no progress"};
+    }
+  }
+  if (queued == 0) return {};
+  context_.stats.reseeded_records += queued;
+  log::Info("changelog_reseeded",
+            {{"partition", std::to_string(partition)}, {"records", std::to_string(queued)}});
+  return {};
 }
 
 }  // namespace pathway::engine

@@ -9,9 +9,13 @@
 // only the changelog after its own fence); otherwise it wipes the store and rebuilds
 // it from the changelog up to the new fence. A changelog that does not start with a
 // fence has lost records: the store is then rebuilt by processing pathway.commands.v1
-// from its start instead. Finally it lets the Committer adopt what it committed for
-// the partition (Committer::Restored) and reports the offset to resume from. Without
-// a changelog topic the store is used as it is.
+// from its start instead. A store kept although its own fence is gone from the
+// changelog (the topic recreated or emptied, nobody fenced it since: a restored backup,
+// or a store that outlived its changelog) holds what the changelog lost, so TakeOver
+// re-seeds the changelog from it (CaseStore::StartReseed, decision 133), queueing a
+// record of every key before the partition is processed. Finally it lets the Committer
+// adopt what it committed for the partition (Committer::Restored) and reports the
+// offset to resume from. Without a changelog topic the store is used as it is.
 //
 // The fence goes out with opaque DeliveryRouter::Opaque(kFence, 0); the Engine routes
 // its report to OnFenceDelivery.
@@ -53,6 +57,11 @@ class PartitionRestorer {
  private:
   // Writes a fence naming `owner`; its offset in the changelog.
   Result<int64_t> ProduceFence(int32_t partition, const std::string& owner);
+  // Queues what is left of a re-seed the store is marked for (none: nothing).
+  Status Reseed(int32_t partition, state::CaseStore& store);
+
+  // Keys per re-seed write: one atomic write each, and one confirmation each.
+  static constexpr size_t kReseedKeysPerWrite = 4096;
 
   StageContext& context_;
   bus::Producer& producer_;

@@ -959,6 +959,32 @@ TEST(Operations, WithTheChangelogLostARestoredEngineGoesOnFromTheBackup) {
   EXPECT_EQ(resealed, actual.inconsistent_copies);
   actual.inconsistent_copies = 0;  // accounted for above
   ExpectSameOutcome(reference, actual);
+
+  // The restored engine re-seeded every partition's changelog from the kept store
+  // (decision 133), so another instance on an empty data directory rebuilds every
+  // partition from the changelog alone, the backup's children included.
+  EXPECT_EQ(LogEvents(next.Log(), "changelog_reseeded").size(),
+            static_cast<size_t>(kTestPartitions))
+      << next.LogTail();
+  EngineConfig other_config = RestoredEngineConfig(config, dir.Sub("other-data"), dir);
+  other_config.log_file = dir.Sub("other-engine.log");
+  EngineProcess other(other_config);
+  other.Start();
+  // Its group caught up long ago: wait for it to take every partition over.
+  for (const auto deadline = Clock::now() + std::chrono::seconds(120);
+       LogEvents(other.Log(), "partition_restored").size() < static_cast<size_t>(kTestPartitions);
+       std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    ASSERT_LT(Clock::now(), deadline) << "no takeover of every partition\n" << other.LogTail();
+    ASSERT_TRUE(other.Running()) << other.LogTail();
+  }
+  ASSERT_TRUE(Settled(probe, other, kek));
+  ASSERT_TRUE(Stopped(other));
+  EXPECT_EQ(LogEvents(other.Log(), "partition_restored").size(),
+            static_cast<size_t>(kTestPartitions))
+      << other.LogTail();
+  EXPECT_TRUE(LogEvents(other.Log(), "changelog_incomplete").empty()) << other.LogTail();
+  EXPECT_EQ(DumpCaseState(other_config.data_dir, kek), actual.state)
+      << "the other instance holds what the restored one held";
   std::cout << "[changelog-lost] " << since_backup << " commands decided again; "
             << actual.outputs.size() << " distinct outputs, " << actual.wire_duplicates
             << " repeats on the wire, " << resealed << " of them sealed under a new data key; in "

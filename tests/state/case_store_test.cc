@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -644,6 +646,171 @@ TEST(Changelog, LocalFenceRoundTripsAndAnUnknownFamilyIsCorruption) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, make_error_code(errc::kCorruption));
   EXPECT_NE(s.error().detail.find("offset 7"), std::string::npos);
+}
+
+// A store whose changelog was lost, with cases of three subjects (sealed under their
+// own data keys), timers, dedupe entries and an offset, every output delivered.
+std::unique_ptr<CaseStore> OpenSealedWithChangelog(const std::string& dir) {
+  auto store = CaseStore::Open(
+      dir, StoreOptions{std::string(kChangelogTopic), 3, std::string(32, 'K'), nullptr});
+  EXPECT_TRUE(store.ok());
+  return std::move(*store);
+}
+
+std::unique_ptr<CaseStore> ThreeChildren(const std::string& dir) {
+  auto store = OpenSealedWithChangelog(dir);
+  int64_t offset = 0;
+  for (char c : {'a', 'b', 'c'}) {
+    for (int n = 0; n < 2; ++n) {
+      Batch b = SampleBatch(++offset, std::string("evt-") + c + std::to_string(n));
+      b.subject_key = std::string(64, c);
+      b.outbox[0].set_sealed_subject_key(b.subject_key);
+      pathway::store::v1::Timer timer;
+      timer.set_subject_key(b.subject_key);
+      timer.set_instance_id(std::string("ehc-") + c);
+      timer.set_deadline("final_plan" + std::to_string(n));
+      timer.set_kind(pathway::store::v1::TIMER_KIND_BREACH);
+      timer.mutable_fires_on()->set_year(2025);
+      timer.mutable_fires_on()->set_month(7);
+      timer.mutable_fires_on()->set_day(1 + n);
+      b.timers_add.push_back(timer);
+      EXPECT_TRUE(store->Commit(b).ok());
+    }
+  }
+  // Delivered: nothing of this is waiting in the outbox any more.
+  auto items = store->ReadOutbox(0, 10000);
+  EXPECT_TRUE(items.ok());
+  for (const auto& item : *items) EXPECT_TRUE(store->DeleteOutbox(item.sequence).ok());
+  EXPECT_TRUE(store->ReadOutbox(0, 10)->empty());
+  return store;
+}
+
+constexpr std::array<ColumnFamily, 6> kMirrored = {
+    ColumnFamily::kDataKeys,  ColumnFamily::kTimers, ColumnFamily::kHistory,
+    ColumnFamily::kCaseState, ColumnFamily::kDedupe, ColumnFamily::kOffsets};
+
+size_t MirroredKeys(CaseStore& store) {
+  size_t n = 0;
+  for (ColumnFamily f : kMirrored) n += Contents(store, f).size();
+  return n;
+}
+
+TEST(ChangelogReseed, QueuesEveryMirroredKeyInASafeOrderAndRestoresTheStoreAlone) {
+  TempDir dir;
+  auto store = ThreeChildren(dir.path() + "/kept");
+  const size_t keys = MirroredKeys(*store);
+  ASSERT_GT(keys, 20u);
+  store->SetOwner("owner-b");
+
+  ASSERT_TRUE(store->StartReseed().ok());
+  std::vector<size_t> calls;
+  for (int i = 0; i < 100; ++i) {
+    auto step = store->ReseedSome(4);
+    ASSERT_TRUE(step.ok()) << step.error().ToString();
+    if (step->queued > 0) calls.push_back(step->queued);
+    if (step->done) break;
+  }
+  size_t queued = 0;
+  for (size_t n : calls) {
+    EXPECT_LE(n, 4u);
+    queued += n;
+  }
+  EXPECT_EQ(queued, keys) << "every key once";
+  auto again = store->ReseedSome(4);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->queued, 0u) << "the mark is gone once done";
+  EXPECT_TRUE(again->done);
+
+  // Each call's last record, and only it, holds back what follows.
+  auto items = store->ReadOutbox(0, 10000);
+  ASSERT_TRUE(items.ok());
+  ASSERT_EQ(items->size(), keys);
+  size_t at = 0;
+  for (size_t n : calls) {
+    for (size_t i = 0; i < n; ++i, ++at) {
+      EXPECT_EQ((*items)[at].entry.confirm_before_later(), i + 1 == n) << "record " << at;
+      EXPECT_TRUE((*items)[at].entry.changelog());
+    }
+  }
+
+  // Families in the order that keeps any prefix safe.
+  std::vector<ChangelogRecord> records = {Fence("owner-b", 0)};
+  for (auto& r : Sent(*store, 1)) records.push_back(std::move(r));
+  size_t rank = 0;
+  for (size_t i = 1; i < records.size(); ++i) {
+    auto family = static_cast<ColumnFamily>(static_cast<uint8_t>(records[i].key[0]));
+    size_t r = std::find(kMirrored.begin(), kMirrored.end(), family) - kMirrored.begin();
+    ASSERT_LT(r, kMirrored.size()) << "only mirrored families";
+    EXPECT_GE(r, rank) << "record " << i << " goes back to an earlier family";
+    rank = r;
+  }
+
+  // The changelog it re-seeded alone rebuilds the store, data keys included.
+  auto replica = OpenSealedWithChangelog(dir.path() + "/replica");
+  RestoreFilter filter;
+  ASSERT_TRUE(replica->ApplyChangelog(records, filter).ok());
+  EXPECT_EQ(filter.ignored, 0u);
+  for (ColumnFamily f : kMirrored) {
+    EXPECT_EQ(Contents(*replica, f), Contents(*store, f)) << static_cast<int>(f);
+  }
+  for (char c : {'a', 'b', 'c'}) {
+    const std::string subject(64, c);
+    auto history = replica->History(subject);
+    ASSERT_TRUE(history.ok()) << history.error().ToString();
+    EXPECT_FALSE(history->empty());
+    EXPECT_EQ(history->size(), store->History(subject)->size());
+    EXPECT_TRUE(*replica->SeenEvent(std::string("evt-") + c + "1"));
+  }
+  EXPECT_EQ(*replica->NextOffset("pathway.commands.v1", 3), 6);
+}
+
+TEST(ChangelogReseed, AReseedCutShortByACrashGoesOnWhereItStopped) {
+  TempDir dir;
+  const std::string path = dir.path() + "/kept";
+  size_t keys = 0;
+  size_t first = 0;
+  {
+    auto store = ThreeChildren(path);
+    keys = MirroredKeys(*store);
+    ASSERT_TRUE(store->StartReseed().ok());
+    auto step = store->ReseedSome(5);
+    ASSERT_TRUE(step.ok());
+    EXPECT_FALSE(step->done);
+    first = step->queued;
+    EXPECT_EQ(first, 5u);
+  }
+  auto store = OpenSealedWithChangelog(path);
+  size_t rest = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto step = store->ReseedSome(1000);
+    ASSERT_TRUE(step.ok());
+    rest += step->queued;
+    if (step->done) break;
+  }
+  EXPECT_EQ(first + rest, keys);
+  std::set<std::string> distinct;
+  for (const auto& r : Sent(*store)) EXPECT_TRUE(distinct.insert(r.key).second) << "queued twice";
+  EXPECT_EQ(distinct.size(), keys);
+}
+
+TEST(ChangelogReseed, WithoutAChangelogOrAMarkNothingIsQueued) {
+  TempDir dir;
+  auto plain = CaseStore::Open(dir.path() + "/plain");
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE((*plain)->Commit(SampleBatch(1, "evt-1")).ok());
+  const uint64_t next = (*plain)->NextOutboxSequence();
+  ASSERT_TRUE((*plain)->StartReseed().ok());
+  auto step = (*plain)->ReseedSome(100);
+  ASSERT_TRUE(step.ok());
+  EXPECT_EQ(step->queued, 0u);
+  EXPECT_TRUE(step->done);
+  EXPECT_EQ((*plain)->NextOutboxSequence(), next);
+
+  auto unmarked = ThreeChildren(dir.path() + "/unmarked");
+  auto none = unmarked->ReseedSome(100);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->queued, 0u);
+  EXPECT_TRUE(unmarked->ReadOutbox(0, 10)->empty());
 }
 
 }  // namespace changelog
