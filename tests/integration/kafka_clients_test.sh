@@ -6,15 +6,16 @@
 #   kafka_clients_test.sh python DEVBROKER          confluent-kafka for Python      (mock)
 #   kafka_clients_test.sh java-devbroker DEVBROKER  Apache Kafka's Java console
 #                                                   clients get nothing through     (mock)
-#   kafka_clients_test.sh java-real                 the same Java clients on the real
-#                                                   Kafka of PATHWAY_TEST_KAFKA_BOOTSTRAP (kafka)
+#   kafka_clients_test.sh real                      the same Java clients, kcat and
+#                                                   Python on the real Kafka of
+#                                                   PATHWAY_TEST_KAFKA_BOOTSTRAP        (kafka)
 #
 # The Java clients come from the jars scripts/kafka.sh fetches (the classes that
 # bin/kafka-console-producer.sh and bin/kafka-console-consumer.sh run); Python's from
 # scripts/install-py-tools.sh. Every wait is bounded; every process started is stopped
 # by its pid.
 set -euo pipefail
-case_=${1:?usage: kafka_clients_test.sh kcat|python|java-devbroker DEVBROKER | java-real}
+case_=${1:?usage: kafka_clients_test.sh kcat|python|java-devbroker DEVBROKER | real}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 kafka_sh=$repo/scripts/kafka.sh
 work=$(mktemp -d)
@@ -76,26 +77,13 @@ java_consumer() {  # BOOTSTRAP TOPIC TIMEOUT-MS
     --topic "$2" --from-beginning --max-messages 1 --timeout-ms "$3"
 }
 
-message="referral-$RANDOM-$RANDOM"
-case $case_ in
-  kcat)
-    start_devbroker "${2:?DEVBROKER}"
-    echo "$message" >"$work/in.txt"
-    input=$work/in.txt run_bounded kcat-produce 30 kcat -b "$bootstrap" -P -t clients.check \
-      || fail "kcat could not produce to pathway-devbroker"
-    run_bounded kcat-consume 30 kcat -b "$bootstrap" -C -t clients.check -o beginning -c 1 -e -q \
-      || fail "kcat could not consume from pathway-devbroker"
-    [[ $(<"$work/kcat-consume.out") == "$message" ]] || fail "kcat read '$(<"$work/kcat-consume.out")'"
-    # kcat's metadata: what `kcat -L` shows a developer (docs/devbroker.md).
-    run_bounded kcat-list 30 kcat -b "$bootstrap" -L || fail "kcat -L"
-    grep -q 'topic "pathway.inbound.v1" with 8 partitions' "$work/kcat-list.out" \
-      || fail "kcat -L lacks pathway.inbound.v1"
-    ;;
-  python)
-    start_devbroker "${2:?DEVBROKER}"
-    tools=$(bash "$repo/scripts/install-py-tools.sh" 2>"$work/install.log") \
-      || fail "cannot install confluent-kafka (scripts/install-py-tools.sh)"
-    cat >"$work/client.py" <<'PY'
+# confluent-kafka for Python produces a keyed message and reads it back in a consumer
+# group (past any other message already on the topic).
+python_roundtrip() {  # BOOTSTRAP TOPIC
+  local tools
+  tools=$(bash "$repo/scripts/install-py-tools.sh" 2>"$work/install.log") \
+    || fail "cannot install confluent-kafka (scripts/install-py-tools.sh)"
+  cat >"$work/client.py" <<'PY'
 import sys
 from confluent_kafka import Consumer, Producer
 
@@ -116,16 +104,37 @@ try:
             continue
         if msg.error():
             sys.exit(f"consumer error: {msg.error()}")
-        print(msg.key().decode(), msg.value().decode())
-        break
+        if msg.value() == message.encode():
+            print(msg.key().decode(), msg.value().decode())
+            break
     else:
         sys.exit("no message within 30 s")
 finally:
     consumer.close()
 PY
-    run_bounded python 60 "$tools/python" "$work/client.py" "$bootstrap" clients.check "$message" \
-      || fail "confluent-kafka (Python) against pathway-devbroker"
-    [[ $(<"$work/python.out") == "child-key $message" ]] || fail "Python read '$(<"$work/python.out")'"
+  run_bounded python 60 "$tools/python" "$work/client.py" "$1" "$2" "$message" \
+    || fail "confluent-kafka (Python) could not produce and consume on $1"
+  [[ $(<"$work/python.out") == "child-key $message" ]] || fail "Python read '$(<"$work/python.out")'"
+}
+
+message="referral-$RANDOM-$RANDOM"
+case $case_ in
+  kcat)
+    start_devbroker "${2:?DEVBROKER}"
+    echo "$message" >"$work/in.txt"
+    input=$work/in.txt run_bounded kcat-produce 30 kcat -b "$bootstrap" -P -t clients.check \
+      || fail "kcat could not produce to pathway-devbroker"
+    run_bounded kcat-consume 30 kcat -b "$bootstrap" -C -t clients.check -o beginning -c 1 -e -q \
+      || fail "kcat could not consume from pathway-devbroker"
+    [[ $(<"$work/kcat-consume.out") == "$message" ]] || fail "kcat read '$(<"$work/kcat-consume.out")'"
+    # kcat's metadata: what `kcat -L` shows a developer (docs/devbroker.md).
+    run_bounded kcat-list 30 kcat -b "$bootstrap" -L || fail "kcat -L"
+    grep -q 'topic "pathway.inbound.v1" with 8 partitions' "$work/kcat-list.out" \
+      || fail "kcat -L lacks pathway.inbound.v1"
+    ;;
+  python)
+    start_devbroker "${2:?DEVBROKER}"
+    python_roundtrip "$bootstrap" clients.check
     ;;
   java-devbroker)
     # The documented limitation (docs/devbroker.md): librdkafka 2.0.2's mock answers the
@@ -170,7 +179,7 @@ PY
     grep -q 'event=devbroker.java_clients' "$work/broker.log" \
       || fail "pathway-devbroker did not say that Java clients need the real Kafka"
     ;;
-  java-real)
+  real)
     bootstrap=${PATHWAY_TEST_KAFKA_BOOTSTRAP:?set by the integration.kafka fixture}
     # A topic of its own (the broker creates it on first use: auto.create.topics.enable).
     topic="clients.check.$RANDOM$RANDOM"
@@ -181,6 +190,14 @@ PY
       || fail "the Java console consumer failed on the real Kafka"
     grep -qxF "java-$message" "$work/java-consumer.out" \
       || fail "the Java console consumer read '$(<"$work/java-consumer.out")'"
+    echo "java console producer and consumer on the real Kafka: ok"
+    # kcat reads what the Java client wrote; then the Python client on the same topic.
+    run_bounded kcat-consume 30 kcat -b "$bootstrap" -C -t "$topic" -o beginning -c 1 -e -q \
+      || fail "kcat could not consume from the real Kafka"
+    [[ $(<"$work/kcat-consume.out") == "java-$message" ]] || fail "kcat read '$(<"$work/kcat-consume.out")'"
+    echo "kcat on the real Kafka: ok"
+    python_roundtrip "$bootstrap" "$topic"
+    echo "confluent-kafka (Python) on the real Kafka: ok"
     ;;
   *) fail "unknown case '$case_'" ;;
 esac
