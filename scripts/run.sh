@@ -22,7 +22,7 @@
 #
 # Options may come in any order. Stays in the foreground until Ctrl-C (or exits after the
 # demo with --exit-after-demo), then stops every process it started, Kafka included.
-# State lives under .run/ ($PATHWAY_RUN_DIR); the gateway listens on 8080
+# State lives under .run/ ($PATHWAY_RUN_DIR, emptied at start); the gateway listens on 8080
 # ($PATHWAY_GATEWAY_PORT; any free port if it is taken).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
