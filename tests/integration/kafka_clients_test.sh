@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Which Kafka clients pathway-devbroker serves (docs/devbroker.md, "Clients"): each row
-# of that table is one case here, so the table cannot go stale silently.
+# Which Kafka clients pathway-devbroker serves (docs/devbroker.md, "Clients"): what that
+# table says of kcat, confluent-kafka for Python and Apache Kafka's Java client, on the
+# devbroker and on the real Kafka, is checked here, so the table cannot go stale silently.
 #
 #   kafka_clients_test.sh kcat DEVBROKER            kcat produces and consumes      (mock)
 #   kafka_clients_test.sh python DEVBROKER          confluent-kafka for Python      (mock)
@@ -138,8 +139,8 @@ case $case_ in
     ;;
   java-devbroker)
     # The documented limitation (docs/devbroker.md): librdkafka 2.0.2's mock answers the
-    # Java client's ApiVersions v4 request with a malformed error (the array count of a
-    # v0 answer where v3+ needs a compact one), which the client reads as a throttle of
+    # Java client's ApiVersions v4 request with a malformed error (a plain count byte
+    # where a v3+ compact array needs count + 1), which the client reads as a throttle of
     # about 20 minutes; it then finds "no node available". If a future librdkafka fixes
     # that, this fails: update the table in docs/devbroker.md.
     start_devbroker "${2:?DEVBROKER}"
