@@ -3,11 +3,13 @@
 #
 # Usage:
 #   scripts/kafka.sh fetch [--cache DIR]
-#   scripts/kafka.sh start --dir DIR [--brokers 1|3] [--base-port P] [--cache DIR]
+#   scripts/kafka.sh start --dir DIR [--brokers 1|3] [--base-port P | --first-port P] [--cache DIR]
 #   scripts/kafka.sh stop --dir DIR
-#   scripts/kafka.sh create-topics --dir DIR [--partitions N] [--replication-factor R] TOPIC...
+#   scripts/kafka.sh create-topics --dir DIR [--partitions N] [--replication-factor R]
+#                                  [--config NAME=VALUE]... TOPIC...
 #   scripts/kafka.sh kill-broker --dir DIR --node N
 #   scripts/kafka.sh restart-broker --dir DIR --node N
+#   scripts/kafka.sh tool CLASS [ARG...]
 #
 #   fetch           Install Java 17, Maven and kcat from Debian packages if missing, then copy
 #                   the Kafka jars pinned in scripts/kafka/pom.xml from Maven Central into
@@ -18,13 +20,21 @@
 #                   then print exactly one line on stdout, also written to DIR/bootstrap:
 #                     bootstrap.servers=127.0.0.1:P1[,127.0.0.1:P2,...]
 #                   Node i takes port P+2(i-1) for clients and the next one for the
-#                   controller; without --base-port the first free block from 19092 is used.
+#                   controller; without --base-port the first free block from --first-port P
+#                   (default 19092, the tests' clusters; scripts/run.sh uses 29092) is used.
 #                   On a running DIR it only prints the line again; a stopped DIR restarts
 #                   with its data and ports.
 #   stop            SIGTERM every node, SIGKILL after a bounded wait. Keeps data and logs.
 #   create-topics   Create topics (if absent); defaults: 8 partitions, min(brokers, 3) replicas.
+#                   Each --config is a topic setting, e.g. cleanup.policy=compact.
 #   kill-broker     SIGKILL node N (1-based).
 #   restart-broker  Stop node N gracefully if it runs, start it, wait until it has rejoined.
+#   tool            Fetch if needed, then run a Kafka command-line class from the jars in the
+#                   foreground as the same process (exec: its pid is the JVM's), with the
+#                   arguments given, e.g. the console clients that bin/kafka-console-*.sh run:
+#                     tool org.apache.kafka.tools.ConsoleProducer --bootstrap-server B --topic T
+#                     tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server B ...
+#                   (docs/devbroker.md: these Java clients need this real Kafka).
 #
 # DIR layout: cluster.env, bootstrap, nodeN/{server.properties,server.log,pid,data/}.
 # Environment:
@@ -50,8 +60,8 @@ MAX_NODES=9
 START_LOCK="${TMPDIR:-/tmp}/pathway-kafka-start.lock"
 
 # Options, filled in by parse_args.
-DIR="" NODE="" OPT_BROKERS="" OPT_BASE_PORT="" PARTITIONS=8 REPLICATION=""
-ARGS=()
+DIR="" NODE="" OPT_BROKERS="" OPT_BASE_PORT="" OPT_FIRST_PORT="" PARTITIONS=8 REPLICATION=""
+ARGS=() TOPIC_CONFIGS=()
 # Cluster state, from DIR/cluster.env.
 BROKERS="" BASE_PORT="" CLUSTER_ID="" LIB="" JAVA=""
 
@@ -190,17 +200,18 @@ node_pid() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# Prints the first base port >= DEFAULT_BASE_PORT whose 2*$1 ports are all free.
+# Prints the first base port >= --first-port (default DEFAULT_BASE_PORT) whose 2*$1 ports
+# are all free.
 pick_base_port() {
-  local base p
-  for (( base = DEFAULT_BASE_PORT; base < DEFAULT_BASE_PORT + 1000; base += 2 * MAX_NODES )); do
+  local first=${OPT_FIRST_PORT:-$DEFAULT_BASE_PORT} base p
+  for (( base = first; base < first + 1000; base += 2 * MAX_NODES )); do
     for (( p = base; p < base + 2 * $1; p++ )); do
       port_in_use "$p" && continue 2
     done
     echo "$base"
     return 0
   done
-  die "no free block of $(( 2 * $1 )) ports in ${DEFAULT_BASE_PORT}..$(( DEFAULT_BASE_PORT + 999 ))"
+  die "no free block of $(( 2 * $1 )) ports in ${first}..$(( first + 999 ))"
 }
 
 write_node_config() {
@@ -370,6 +381,9 @@ cmd_start() {
     || die "--brokers must be in 1..$MAX_NODES"
   [[ -z $OPT_BASE_PORT ]] || in_range "$OPT_BASE_PORT" 1024 64000 \
     || die "--base-port must be in 1024..64000"
+  [[ -z $OPT_FIRST_PORT ]] || in_range "$OPT_FIRST_PORT" 1024 64000 \
+    || die "--first-port must be in 1024..64000"
+  [[ -z $OPT_BASE_PORT || -z $OPT_FIRST_PORT ]] || die "give --base-port or --first-port, not both"
   cmd_fetch
   mkdir -p "$DIR"
   # A broker maps every log index into memory; under a virtual memory limit (ulimit -v,
@@ -445,7 +459,7 @@ cmd_create_topics() {
   for topic in "${ARGS[@]}"; do
     kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(bootstrap_servers)" \
       --create --if-not-exists --topic "$topic" \
-      --partitions "$PARTITIONS" --replication-factor "$rf" >&2
+      --partitions "$PARTITIONS" --replication-factor "$rf" "${TOPIC_CONFIGS[@]}" >&2
   done
 }
 
@@ -479,9 +493,13 @@ parse_args() {
       --cache) CACHE=${2:?--cache needs a value}; shift 2 ;;
       --brokers) OPT_BROKERS=${2:?--brokers needs a value}; shift 2 ;;
       --base-port) OPT_BASE_PORT=${2:?--base-port needs a value}; shift 2 ;;
+      --first-port) OPT_FIRST_PORT=${2:?--first-port needs a value}; shift 2 ;;
       --node) NODE=${2:?--node needs a value}; shift 2 ;;
       --partitions) PARTITIONS=${2:?--partitions needs a value}; shift 2 ;;
       --replication-factor) REPLICATION=${2:?--replication-factor needs a value}; shift 2 ;;
+      --config)
+        [[ ${2:-} == ?*=* ]] || die "--config needs NAME=VALUE"
+        TOPIC_CONFIGS+=(--config "$2"); shift 2 ;;
       -h | --help) usage 0 ;;
       --) shift; ARGS+=("$@"); break ;;
       -*) die "unknown option $1 (see --help)" ;;
@@ -494,6 +512,12 @@ main() {
   (( $# > 0 )) || usage
   local cmd=$1
   shift
+  if [[ $cmd == tool ]]; then  # the arguments are the tool's own
+    (( $# > 0 )) || die "tool needs a class name"
+    CACHE=$(realpath -m "$CACHE")
+    cmd_fetch
+    exec "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$LIB/*" "$@"
+  fi
   parse_args "$@"
   CACHE=$(realpath -m "$CACHE")
   [[ $cmd == create-topics || ${#ARGS[@]} -eq 0 ]] || die "unexpected argument(s): ${ARGS[*]}"

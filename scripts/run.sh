@@ -1,30 +1,68 @@
 #!/usr/bin/env bash
-# Runs pathway on this machine: the embedded Kafka (pathway-devbroker), the engine,
-# the gateway with the web app (http://127.0.0.1:8080/), and a demo publisher of
-# realistic referrals (valid, invalid, duplicate, undecodable). Installs what is
-# missing and builds first (the web app with npm).
+# Runs pathway on this machine: Kafka, the engine, the gateway with the web app
+# (http://127.0.0.1:8080/), and a demo publisher of realistic referrals (valid, invalid,
+# duplicate, undecodable). Installs what is missing and builds first (the web app with npm).
 #
-#   usage: scripts/run.sh [--exit-after-demo]
+#   usage: scripts/run.sh [--kafka mock|real] [--exit-after-demo] [--no-build]
 #
-# Stays in the foreground until Ctrl-C (or exits after the demo with
-# --exit-after-demo), then stops every process it started. State lives under .run/.
+#   --kafka mock      (default) the embedded Kafka, pathway-devbroker: starts in a second,
+#                     keeps nothing; serves librdkafka-based clients only (kcat,
+#                     confluent-kafka for Python, Go, .NET), not Apache Kafka's Java client
+#                     (docs/devbroker.md, "Clients")
+#   --kafka real      a real Apache Kafka (one KRaft node, scripts/kafka.sh; Java 17 and the
+#                     Kafka jars from Maven Central are installed on first use), on the first
+#                     free port pair from 29092 ($PATHWAY_RUN_KAFKA_PORT), clear of the
+#                     tests' clusters from 19092; the pathway topics are created as
+#                     deploy/README.md says (compacted where services/topics.h says so).
+#                     Any Kafka client can use it, the Java console tools included.
+#   --exit-after-demo stop everything once the demo has been shown, instead of waiting
+#   --no-build        install and build nothing: use the binaries already built in
+#                     $PATHWAY_BUILD_DIR (default build/) and web/dist if it is there
+#                     (tests/integration/run_demo_test.sh runs the demo so)
+#
+# Options may come in any order. Stays in the foreground until Ctrl-C (or exits after the
+# demo with --exit-after-demo), then stops every process it started, Kafka included.
+# State lives under .run/ ($PATHWAY_RUN_DIR, emptied at start); the gateway listens on 8080
+# ($PATHWAY_GATEWAY_PORT; any free port if it is taken).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
-exit_after_demo=false
-[[ ${1:-} == --exit-after-demo ]] && exit_after_demo=true
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0" >&2; exit "${1:-2}"; }
+exit_after_demo=false kafka=mock build=true
+while (($# > 0)); do
+  case $1 in
+    --exit-after-demo) exit_after_demo=true; shift ;;
+    --no-build) build=false; shift ;;
+    --kafka) kafka=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
+    --kafka=*) kafka=${1#--kafka=}; shift ;;
+    -h | --help) usage 0 ;;
+    *) echo "run.sh: unknown option '$1'" >&2; usage ;;
+  esac
+done
+[[ $kafka == mock || $kafka == real ]] || { echo "run.sh: --kafka takes mock or real" >&2; usage; }
 
-bash scripts/install-deps.sh
-bash scripts/install-web-deps.sh
-bash scripts/build.sh release >/dev/null
-# The web app (docs/gateway.md): the exact versions of web/package-lock.json, then web/dist/.
-(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
-bin=$repo/build/services
+if $build; then
+  bash scripts/install-deps.sh
+  bash scripts/install-web-deps.sh
+  bash scripts/build.sh release >/dev/null
+  # The web app (docs/gateway.md): the exact versions of web/package-lock.json, then web/dist/.
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+  bin=$repo/build/services
+else
+  bin=${PATHWAY_BUILD_DIR:-$repo/build}/services
+  [[ -x $bin/engine/pathway-engine ]] || { echo "run.sh: no build in ${bin%/services} (--no-build)" >&2; exit 1; }
+fi
+web_root=()
+if [[ -d $repo/web/dist ]]; then web_root=(--web-root "$repo/web/dist"); fi
 
-run=$repo/.run
+run=${PATHWAY_RUN_DIR:-$repo/.run}
+# A real Kafka left running by a run that was killed: stop it before its files go.
+if [[ -f $run/kafka/cluster.env ]]; then bash scripts/kafka.sh stop --dir "$run/kafka" || true; fi
 rm -rf "$run"
 mkdir -p "$run"
+run=$(cd "$run" && pwd)
 pids=()
+kafka_dir=""
 stop_all() {  # newest first: the gateway and the engine drain while the broker is still up
   local i pid
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -32,16 +70,43 @@ stop_all() {  # newest first: the gateway and the engine drain while the broker 
     kill -TERM "$pid" 2>/dev/null || true
     timeout 30 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   done
+  # The real Kafka last (kafka.sh stops its JVM by the pid it recorded, SIGKILL after 30 s).
+  if [[ -n $kafka_dir ]]; then bash scripts/kafka.sh stop --dir "$kafka_dir" 2>>"$run/kafka.log" || true; fi
 }
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
-mkfifo "$run/devbroker.out"
-"$bin/devbroker/pathway-devbroker" >"$run/devbroker.out" 2>"$run/devbroker.log" &
-pids+=($!)
-exec 3<"$run/devbroker.out"
-read -r -t 30 -u 3 line || { echo "pathway-devbroker did not start; see $run/devbroker.log" >&2; exit 1; }
-bootstrap=${line#bootstrap.servers=}
+if [[ $kafka == real ]]; then
+  kafka_dir=$run/kafka
+  echo "Starting Apache Kafka (scripts/kafka.sh; the first start fetches it; log: $run/kafka.log)"
+  line=$(bash scripts/kafka.sh start --brokers 1 --dir "$kafka_dir" \
+    --first-port "${PATHWAY_RUN_KAFKA_PORT:-29092}" 2>"$run/kafka.log") \
+    || { echo "Kafka did not start; see $run/kafka.log" >&2; exit 1; }
+  bootstrap=${line#bootstrap.servers=}
+  # The engine creates no topics (deploy/README.md): every pathway topic of
+  # services/topics.h, compacted where IsCompacted() says so, 8 partitions as on the mock.
+  mapfile -t all_topics < <(sed -n 's/^inline constexpr std::string_view k[A-Za-z]* = "\(pathway\.[^"]*\)";$/\1/p' services/topics.h)
+  compacted_names=$(sed -n '/IsCompacted/,/^}/p' services/topics.h | grep -o 'k[A-Z][A-Za-z]*' | sort -u)
+  plain=() compacted=()
+  for t in "${all_topics[@]}"; do
+    name=$(sed -n "s/^inline constexpr std::string_view \(k[A-Za-z]*\) = \"$t\";$/\1/p" services/topics.h)
+    if grep -qxF "$name" <<<"$compacted_names"; then compacted+=("$t"); else plain+=("$t"); fi
+  done
+  ((${#plain[@]} >= 5 && ${#compacted[@]} >= 1)) \
+    || { echo "run.sh: cannot read the topics of services/topics.h" >&2; exit 1; }
+  bash scripts/kafka.sh create-topics --dir "$kafka_dir" --partitions 8 "${plain[@]}" 2>>"$run/kafka.log"
+  bash scripts/kafka.sh create-topics --dir "$kafka_dir" --partitions 8 \
+    --config cleanup.policy=compact "${compacted[@]}" 2>>"$run/kafka.log"
+  kafka_label="Kafka (Apache Kafka, scripts/kafka.sh; data and log under $kafka_dir)"
+else
+  mkfifo "$run/devbroker.out"
+  "$bin/devbroker/pathway-devbroker" >"$run/devbroker.out" 2>"$run/devbroker.log" &
+  pids+=($!)
+  exec 3<"$run/devbroker.out"
+  read -r -t 30 -u 3 line || { echo "pathway-devbroker did not start; see $run/devbroker.log" >&2; exit 1; }
+  bootstrap=${line#bootstrap.servers=}
+  kafka_label="Kafka (embedded pathway-devbroker: librdkafka clients only, docs/devbroker.md)"
+fi
 
 # The engine serves the gateway's reads on a loopback port, with a token only the two
 # share (docs/gateway.md, "Reads").
@@ -62,7 +127,7 @@ start_gateway() {  # LISTEN -> sets gateway_url, or leaves it empty (not in a su
   mkfifo "$run/gateway.out.$1"
   "$bin/gateway/pathway-gateway" --bootstrap-servers "$bootstrap" --listen "127.0.0.1:$1" \
     --jwks-file "$run/idp/jwks.json" --issuer https://dev.pathway.invalid --audience pathway \
-    --api-keys-file "$run/api-keys.txt" --web-root "$repo/web/dist" \
+    --api-keys-file "$run/api-keys.txt" "${web_root[@]}" \
     --dev-sign-ins "$run/dev-sign-ins.txt" --insecure-cookies \
     --engine-token-file "$run/query-token" >"$run/gateway.out.$1" 2>>"$run/gateway.log" &
   pids+=($!)
@@ -184,15 +249,24 @@ echo "   had the GP referral system's messages of today never come; audited, and
 
 ops_port=$(sed -n 's/.*event=ops_listening .*port=\([0-9]*\).*/\1/p' "$run/engine.log" | head -1)
 ops_url=${ops_port:+http://127.0.0.1:$ops_port}
+if [[ $kafka == real ]]; then
+  java_watch="  scripts/kafka.sh tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server $bootstrap \\
+      --topic pathway.events.v1 --from-beginning   (Kafka's Java client: this broker serves any client)"
+else
+  java_watch="  (Kafka's Java clients need the real Kafka: scripts/run.sh --kafka real; docs/devbroker.md)"
+fi
+web_note=""
+((${#web_root[@]} > 0)) || web_note="   (not built: web/dist is missing; run without --no-build)"
 cat <<MSG
 
 pathway is running.
-  Kafka (embedded):  bootstrap.servers=$bootstrap
+  $kafka_label
+                     bootstrap.servers=$bootstrap
   engine state:      $run/engine   (logs: $run/engine.log)
   engine health:     ${ops_url:-(port 9464 busy: see the log)}/health/ready
   engine metrics:    ${ops_url:-(port 9464 busy: see the log)}/metrics
 
-  web app:            $gateway_url/   (sign in as one of the development users below)
+  web app:            $gateway_url/   (sign in as one of the development users below)$web_note
   a demo child:       sign in as the clinician, "Find a child" with NHS number $demo_nhs
                       (made up for the demo), see its deadlines and their rules, record its first
                       appointment (referral ID HTTP-2025-0001) and watch the timeline;
@@ -209,6 +283,7 @@ pathway is running.
 Watch the topics:
   $ctl tail --bootstrap-servers $bootstrap --topic pathway.events.v1
   kcat -b $bootstrap -L
+$java_watch
 Operations (docs/operations.md; each audited on pathway.audit.v1):
   echo $demo_nhs | $ctl inspect --data-dir $run/engine --nhs-number-file - \\
       --operator you --reason why --bootstrap-servers $bootstrap

@@ -38,7 +38,9 @@ constexpr std::string_view kUsage =
     "                              partition count; repeatable\n"
     "  --help                      show this help\n"
     "\n"
-    "Every pathway topic (pathway.*.v1) is always created.\n";
+    "Every pathway topic (pathway.*.v1) is always created. It serves librdkafka-based\n"
+    "clients (kcat, confluent-kafka); Apache Kafka's Java client cannot use it: use\n"
+    "scripts/run.sh --kafka real or scripts/kafka.sh for that (docs/devbroker.md).\n";
 
 struct Options {
   int brokers = 1;
@@ -161,6 +163,16 @@ int Run(int argc, char** argv) {
               "this development broker cannot delete records: after an erasure the "
               "landing topics keep what partners sent until the broker is stopped (it keeps "
               "nothing on disk); use a real Kafka cluster for personal data"}});
+
+  // Also said at startup: Apache Kafka's Java client cannot use this broker (librdkafka
+  // 2.0.2's mock answers its ApiVersions v4 request with a malformed error that the
+  // client reads as a 20-minute throttle). docs/devbroker.md, "Clients"; tested by
+  // integration.mock.devbroker_java_unserved.
+  log::Info("devbroker.java_clients",
+            {{"note",
+              "serves librdkafka-based clients (pathway, kcat, confluent-kafka for Python, Go, "
+              ".NET); Apache Kafka's Java client cannot use it (no node available): use "
+              "scripts/run.sh --kafka real or scripts/kafka.sh (docs/devbroker.md)"}});
 
   int signal = 0;
   if (sigwait(&stop_signals, &signal) != 0) {

@@ -23,7 +23,7 @@ read -r -t 30 -u 3 first || fail "devbroker printed nothing within 30 s"
 [[ $first =~ ^bootstrap\.servers=127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+)*$ ]] || fail "first line: $first"
 bootstrap=${first#bootstrap.servers=}
 
-# Any Kafka client sees the pathway topics (kcat uses librdkafka's metadata request).
+# A librdkafka client (kcat) sees the pathway topics (docs/devbroker.md, "Clients").
 metadata=$(timeout 30 kcat -b "$bootstrap" -L) || fail "kcat -L"
 for t in inbound commands events rejections deadletter; do
   grep -q "topic \"pathway.$t.v1\" with 2 partitions" <<<"$metadata" || fail "kcat -L lacks pathway.$t.v1: $metadata"
