@@ -40,6 +40,8 @@ constexpr std::array<uint8_t, 0> kRetired = {};
 constexpr std::string_view kMetaSchemaVersion = "schema_version";
 constexpr std::string_view kMetaOutboxNext = "outbox_next_sequence";
 constexpr std::string_view kMetaLocalFence = "local_fence";
+// Followed by an owner: noted before its fence is produced (CaseStore::NoteOwner).
+constexpr std::string_view kMetaNotedOwner = "noted_owner/";
 // Present while an erasure's landing-topic records wait to be deleted (never mirrored:
 // a restore sets it again from the erasure marks it applies).
 constexpr std::string_view kMetaPurgePending = "purge_pending";
@@ -823,8 +825,39 @@ class RocksCaseStore final : public CaseStore {
   }
 
   Status ClearLocalFence() override {
-    auto s = db_->Delete(write_, cf(ColumnFamily::kMeta), kMetaLocalFence);
+    rocksdb::WriteBatch wb;
+    CheckPut(wb.Delete(cf(ColumnFamily::kMeta), kMetaLocalFence));
+    if (auto s = ForgetNotedOwnersIn(wb); !s) return s;
+    auto s = db_->Write(write_, &wb);
     if (!s.ok()) return FromRocks(s, "clear fence");
+    return {};
+  }
+
+  Status NoteOwner(std::string_view owner) override {
+    std::string key(kMetaNotedOwner);
+    key += owner;
+    auto s = db_->Put(write_, cf(ColumnFamily::kMeta), key, "");
+    if (!s.ok()) return FromRocks(s, "note owner");
+    return {};
+  }
+
+  Result<std::vector<std::string>> NotedOwners() override {
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, cf(ColumnFamily::kMeta)));
+    // Bounded: one key per takeover cut short since the last saved fence.
+    for (it->Seek(kMetaNotedOwner); it->Valid() && it->key().starts_with(kMetaNotedOwner);
+         it->Next()) {
+      out.push_back(it->key().ToString().substr(kMetaNotedOwner.size()));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read noted owners");
+    return out;
+  }
+
+  Status ForgetNotedOwners() override {
+    rocksdb::WriteBatch wb;
+    if (auto s = ForgetNotedOwnersIn(wb); !s) return s;
+    auto s = db_->Write(write_, &wb);
+    if (!s.ok()) return FromRocks(s, "forget noted owners");
     return {};
   }
 
@@ -899,8 +932,22 @@ class RocksCaseStore final : public CaseStore {
     std::string value;
     AppendU64(value, static_cast<uint64_t>(fence.offset));
     value += fence.owner;
-    auto s = db_->Put(write_, cf(ColumnFamily::kMeta), kMetaLocalFence, value);
+    rocksdb::WriteBatch wb;
+    CheckPut(wb.Put(cf(ColumnFamily::kMeta), kMetaLocalFence, value));
+    if (auto s = ForgetNotedOwnersIn(wb); !s) return s;
+    auto s = db_->Write(write_, &wb);
     if (!s.ok()) return FromRocks(s, "write fence");
+    return {};
+  }
+
+  Status ForgetNotedOwnersIn(rocksdb::WriteBatch& wb) {
+    auto noted = NotedOwners();
+    if (!noted) return noted.error();
+    for (const auto& owner : *noted) {
+      std::string key(kMetaNotedOwner);
+      key += owner;
+      CheckPut(wb.Delete(cf(ColumnFamily::kMeta), key));
+    }
     return {};
   }
 

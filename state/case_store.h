@@ -341,11 +341,22 @@ class CaseStore {
   virtual void SetOwner(std::string owner) = 0;
   // The fence this store was last restored up to (kept locally, never mirrored).
   virtual Result<std::optional<Fence>> LocalFence() = 0;
+  // Saves the fence and, in the same write, forgets every noted owner.
   virtual Status SaveLocalFence(const Fence& fence) = 0;
-  // Forgets the local fence: the next takeover with a changelog then rebuilds the store
-  // from the changelog instead of keeping it (a restored backup the changelog holds
-  // more than; PartitionRestorer).
+  // Forgets the local fence and every noted owner: the next takeover with a changelog
+  // then rebuilds the store from the changelog instead of keeping it (a restored backup
+  // the changelog holds more than; PartitionRestorer).
   virtual Status ClearLocalFence() = 0;
+  // The owner a takeover is about to fence with, noted (durably) before its fence is
+  // produced. A fence of a noted owner is this store's own, from a takeover cut short
+  // between producing its fence and SaveLocalFence, and not proof that another owner
+  // had the partition (decision 134). Owners are noted until SaveLocalFence,
+  // ClearLocalFence or ForgetNotedOwners.
+  virtual Status NoteOwner(std::string_view owner) = 0;
+  virtual Result<std::vector<std::string>> NotedOwners() = 0;
+  // A store restored from a backup: its noted owners are the backed-up engine's, whose
+  // fences may have been followed by records this copy does not hold.
+  virtual Status ForgetNotedOwners() = 0;
   // Re-seeding the changelog (docs/decisions.md 133). A store kept over a changelog
   // that lost its records (the topic recreated or emptied, nobody else fenced it since)
   // holds what the changelog does not, so an owner rebuilding from the changelog would

@@ -1,5 +1,6 @@
 #include "services/engine/partition_restorer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -62,6 +63,12 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
   auto random = RandomBytes(16);
   if (!random) return random.error();
   std::string owner = HexEncode(*random);
+  // Noted first: should this takeover stop before SaveLocalFence, the next one must
+  // not take this fence for another owner's and throw away a store that is current
+  // (or, over a lost changelog, the only copy).
+  auto noted = store->NotedOwners();
+  if (!noted) return noted.error();
+  if (auto s = store->NoteOwner(owner); !s) return s.error();
   auto fenced = ProduceFence(partition, owner);
   if (!fenced) return fenced.error();
   const int64_t fence_offset = *fenced;
@@ -128,7 +135,10 @@ Result<PartitionRestorer::Takeover> PartitionRestorer::TakeOver(int32_t partitio
           // another owner proves the local copy stale, so keep looking for one.
           truncated = true;
         }
-        if (fence_owner && *fence_owner != (*local)->owner && *fence_owner != owner) valid = false;
+        if (fence_owner && *fence_owner != (*local)->owner && *fence_owner != owner &&
+            std::find(noted->begin(), noted->end(), *fence_owner) == noted->end()) {
+          valid = false;
+        }
       } else {
         if (first && m.offset > 0 && !fence_owner) truncated = true;
         if (m.offset <= fence_offset) {

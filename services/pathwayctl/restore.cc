@@ -406,11 +406,14 @@ int RunRestore(std::span<char* const> args) {
                     std::to_string(r.backup->records()) + ", " + r.backup->digest().substr(0, 16) +
                     "): the backup is damaged; restore another");
       }
-      if (r.continues == Continuation::kChangelog) {
+      {
+        // The backed-up engine's noted owners are not this copy's: records may follow
+        // their fences that the copy does not hold (decision 134).
         auto restored = state::CaseStore::Open(dir, options(p));
         if (!restored) return fail(dir + ": " + restored.error().ToString());
-        if (Status s = (*restored)->ClearLocalFence(); !s)
-          return fail(dir + ": " + s.error().ToString());
+        Status s = r.continues == Continuation::kChangelog ? (*restored)->ClearLocalFence()
+                                                           : (*restored)->ForgetNotedOwners();
+        if (!s) return fail(dir + ": " + s.error().ToString());
       }
       mark.done.insert(p);
       if (Status s = WriteFileDurably(mark_path, mark.Text()); !s) return fail(s.error().detail);

@@ -630,6 +630,31 @@ TEST(Changelog, ARestoredStoreNumbersNewOutboxEntriesAfterTheRestoredOnes) {
   EXPECT_EQ(items->front().entry.value(), SampleBatch(1, "evt-1").outbox[0].value());
 }
 
+TEST(Changelog, NotedOwnersLastUntilAFenceIsSavedOrCleared) {
+  TempDir dir;
+  auto store = OpenWithChangelog(dir.path());
+  ASSERT_TRUE(store->NoteOwner("owner-1").ok());
+  ASSERT_TRUE(store->NoteOwner("owner-2").ok());
+  EXPECT_EQ(*store->NotedOwners(), (std::vector<std::string>{"owner-1", "owner-2"}));
+  store.reset();
+  store = OpenWithChangelog(dir.path());
+  EXPECT_EQ(store->NotedOwners()->size(), 2u) << "durable";
+  ASSERT_TRUE(store->SaveLocalFence({"owner-2", 9}).ok());
+  EXPECT_TRUE(store->NotedOwners()->empty());
+  EXPECT_EQ((*store->LocalFence())->owner, "owner-2");
+
+  ASSERT_TRUE(store->NoteOwner("owner-3").ok());
+  ASSERT_TRUE(store->ClearLocalFence().ok());
+  EXPECT_TRUE(store->NotedOwners()->empty());
+  EXPECT_FALSE(store->LocalFence()->has_value());
+
+  ASSERT_TRUE(store->SaveLocalFence({"owner-4", 12}).ok());
+  ASSERT_TRUE(store->NoteOwner("owner-5").ok());
+  ASSERT_TRUE(store->ForgetNotedOwners().ok());
+  EXPECT_TRUE(store->NotedOwners()->empty());
+  EXPECT_EQ((*store->LocalFence())->owner, "owner-4") << "the fence stays";
+}
+
 TEST(Changelog, LocalFenceRoundTripsAndAnUnknownFamilyIsCorruption) {
   TempDir dir;
   auto store = OpenWithChangelog(dir.path());

@@ -130,6 +130,82 @@ TEST_F(PartitionRestorerTest, AStoreAnotherOwnerFencedSinceIsRebuiltFromTheChang
   EXPECT_EQ(Fences(0).size(), 3u);
 }
 
+// Decision 134: a takeover stopped after producing its fence and before saving it left
+// a fence that is this store's own, not another owner's.
+TEST_F(PartitionRestorerTest, AFenceOfATakeOverCutShortIsTheStoresOwn) {
+  ASSERT_TRUE(restorer_.TakeOver(0).ok());
+  Consume(0, 5);  // committed locally, not yet on the changelog
+  auto cut_short = [this](const std::string& owner, bool noted) {
+    if (noted) {
+      ASSERT_TRUE(stores_.Find(0)->NoteOwner(owner).ok());
+    }
+    auto fence = state::CaseStore::FenceRecord(owner);
+    broker_.Append(std::string(topics::kChangelog), 0, fence.key(), fence.value());
+  };
+  cut_short("cut-short", true);
+  stores_.Close(0);
+  const uint64_t restores = stats_.restores;
+  auto kept = restorer_.TakeOver(0);
+  ASSERT_TRUE(kept.ok()) << kept.error().ToString();
+  EXPECT_EQ(kept->next_offset, 5) << "the local store is still the truth";
+  EXPECT_EQ(stats_.restores, restores);
+  auto noted = stores_.Find(0)->NotedOwners();
+  ASSERT_TRUE(noted.ok());
+  EXPECT_TRUE(noted->empty()) << "forgotten once the new fence is saved";
+
+  // The same fence from an owner this store never noted: another instance had it.
+  cut_short("stranger", false);
+  stores_.Close(0);
+  auto rebuilt = restorer_.TakeOver(0);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.error().ToString();
+  EXPECT_EQ(stats_.restores, restores + 1);
+  EXPECT_EQ(rebuilt->next_offset, bus::kOffsetBeginning) << "offset 5 never reached the changelog";
+}
+
+// Decision 133 and 134: over a changelog that lost everything, the kept store is the only
+// copy; a takeover cut short there must not throw it away, and the next one re-seeds
+// the changelog from it.
+TEST_F(PartitionRestorerTest, OverALostChangelogTheStoreIsKeptAndReseedsIt) {
+  ASSERT_TRUE(restorer_.TakeOver(0).ok());
+  Consume(0, 5);
+  auto sent = stores_.Find(0)->ReadOutbox(0, 100);
+  ASSERT_TRUE(sent.ok());
+  for (const auto& item : *sent) {
+    ASSERT_TRUE(stores_.Find(0)->DeleteOutbox(item.sequence).ok());  // delivered
+  }
+  broker_.Truncate(std::string(topics::kChangelog), 0, 0);  // the topic recreated
+  ASSERT_TRUE(stores_.Find(0)->NoteOwner("cut-short").ok());
+  auto fence = state::CaseStore::FenceRecord("cut-short");
+  broker_.Append(std::string(topics::kChangelog), 0, fence.key(), fence.value());
+  stores_.Close(0);
+
+  const uint64_t restores = stats_.restores;
+  auto takeover = restorer_.TakeOver(0);
+  ASSERT_TRUE(takeover.ok()) << takeover.error().ToString();
+  EXPECT_EQ(takeover->next_offset, 5);
+  EXPECT_EQ(stats_.restores, restores);
+  EXPECT_GT(stats_.reseeded_records, 0u);
+  size_t records = 0;
+  bool offsets = false;
+  auto queued = stores_.Find(0)->ReadOutbox(0, 1000);
+  ASSERT_TRUE(queued.ok());
+  for (const auto& item : *queued) {
+    ASSERT_TRUE(item.entry.changelog());
+    ++records;
+    offsets = offsets || static_cast<uint8_t>(item.entry.key()[0]) ==
+                             static_cast<uint8_t>(state::ColumnFamily::kOffsets);
+  }
+  EXPECT_EQ(records, stats_.reseeded_records);
+  EXPECT_TRUE(offsets) << "the consumed offset is on the changelog again";
+
+  // Taken over again (the re-seed not sent yet): nothing is queued twice.
+  stores_.Close(0);
+  ASSERT_TRUE(restorer_.TakeOver(0).ok());
+  auto again = stores_.Find(0)->ReadOutbox(0, 1000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->size(), records);
+}
+
 TEST_F(PartitionRestorerTest, WithoutAChangelogTheStoreIsUsedAsItIs) {
   pathway::testing::TempDir plain_dir;
   state::StoreSet plain(plain_dir.path(), "");
