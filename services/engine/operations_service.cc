@@ -103,6 +103,16 @@ HttpResponse AuditUnavailable(const Error& e) {
   return r;
 }
 
+// Another operation runs on this instance. Waiting for it would hold one of the query
+// endpoint's two threads, and two waiting would stop its reads.
+HttpResponse Busy() {
+  auto r = Problem(503, "Busy", "operation.busy",
+                   "another operation is running on this engine instance: try again shortly "
+                   "(nothing was recorded or read)");
+  r.headers.emplace_back("Retry-After", "5");
+  return r;
+}
+
 // The answer to a dead-letter action that did not give its document. The details are
 // the action's own words (no personal data: deadletter_actions.h).
 HttpResponse DeadLetterProblem(const Error& e) {
@@ -198,7 +208,8 @@ HttpResponse OperationsService::RunDeadLetter(const std::string& action,
   who.reason = request.reason();
   who.system = std::string(kSystem);
 
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return Busy();
   const operations::Deadline deadline = std::chrono::steady_clock::now() + dead_letters_.timeout;
   auto consumer = dead_letters_.consumer();
   if (!consumer) return DeadLetterProblem(consumer.error());
@@ -257,7 +268,8 @@ HttpResponse OperationsService::Run(const std::string& action, const std::string
   const bool apply = action == "redrive" && request.redrive().apply();
   const std::string operation = action == "check" ? "rebuild" : action;
 
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return Busy();
   auto started = operations::OperationAudit::Start(
       sinks_.audit, who, {operation, scope, action != "inspect" && !apply}, kek_, time_);
   if (!started) return AuditUnavailable(started.error());

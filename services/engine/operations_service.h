@@ -27,12 +27,14 @@
 // (resubmitted or discarded already); 422 deadletter.refused (the original is gone,
 // differs or does not decode; an output on no topic); 503 audit.unavailable (nothing
 // read or shown, nothing produced), deadletter.unavailable (the brokers did not answer
-// in time) or operations.unavailable (the engine was started without the clients).
+// in time), operations.unavailable (the engine was started without the clients) or
+// operation.busy (another action runs on this instance).
 //
 // Answers for a child: 200 the report; 404 child.not_found; 421 engine.not_owner; 400
 // operation.operator_id, operation.reason or operation.redrive.<field>; 422
 // operation.redrive.instance_id (not this child's); 503 audit.unavailable (nothing
-// read or shown) or operation.not_sent (a re-drive the broker did not confirm).
+// read or shown), operation.not_sent (a re-drive the broker did not confirm) or
+// operation.busy (another action runs on this instance).
 //
 // The engine runs them because it holds what they need: the child's store, its
 // decision settings and the key-encryption key that seals the operator's reason. The
@@ -44,7 +46,10 @@
 // the answer is sent, and FINISHED or FAILED ends the operation. Actions run one at a
 // time (the sinks are not thread-safe; operations are rare). Reads hold the
 // partition's read gate only while copying the case out, never while waiting for the
-// broker, so a rebalance is not held up by an audit record.
+// broker, so a rebalance is not held up by an audit record. An action asked for while
+// another runs is answered at once, 503 operation.busy (nothing recorded or read),
+// rather than waiting: a wait would hold a thread of the query endpoint, whose reads
+// must go on.
 //
 // Thread-safe. Logs nothing a request carried.
 #pragma once

@@ -6,7 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -291,6 +295,74 @@ TEST_F(OperationsServiceTest,
   EXPECT_NE(r.body.find(R"("excluded_commands":[])"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("sent":false)"), std::string::npos) << r.body;
   EXPECT_TRUE(commands.records.empty());
+}
+
+// An audit sink whose first record waits until the test lets it through: an operation
+// held mid-way, deterministically.
+class HeldSink final : public operations::AuditSink {
+ public:
+  Status Publish(const std::string& key, const v1::Envelope& e) override {
+    {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait_for(lock, std::chrono::seconds(30), [this] { return released_; });
+    }
+    return inner.Publish(key, e);
+  }
+  bool WaitEntered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [this] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  RecordingSink inner;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+};
+
+// A second operation does not wait for the first: waiting would hold the query
+// endpoint's threads, and its reads with them.
+TEST_F(OperationsServiceTest, AnOperationAskedForWhileAnotherRunsIsBusyAtOnce) {
+  HeldSink held;
+  OperationsService busy_ops{kKek, {held, commands}, gate, h.time(), StepSettingsOf({})};
+  QueryService busy_query{QueryServiceOptions{kToken, 50, 200, nullptr, &busy_ops}, h.keyer(), gate,
+                          h.time(), [] { return true; }};
+  HttpResponse first;
+  std::thread running([&] {
+    first = busy_query.Handle(
+        Post("/internal/v1/operations/children/" + child + "/inspect", Body("ops.jones", kReason)));
+  });
+  ASSERT_TRUE(held.WaitEntered());
+  HttpResponse second = busy_query.Handle(
+      Post("/internal/v1/operations/children/" + child + "/check", Body("ops.smith", kReason)));
+  held.Release();
+  running.join();
+
+  EXPECT_EQ(second.status, 503) << second.body;
+  EXPECT_NE(second.body.find("operation.busy"), std::string::npos) << second.body;
+  bool retry_after = false;
+  for (const auto& [name, value] : second.headers)
+    retry_after = retry_after || name == "Retry-After";
+  EXPECT_TRUE(retry_after);
+  EXPECT_EQ(first.status, 200) << first.body;
+  for (const auto& [key, e] : held.inner.records) {
+    if (e.has_operation_recorded()) {
+      EXPECT_EQ(e.operation_recorded().operator_id(), "ops.jones")
+          << "the busy one recorded nothing";
+    }
+  }
+  // Once it is done, the next one runs.
+  HttpResponse after = busy_query.Handle(
+      Post("/internal/v1/operations/children/" + child + "/check", Body("ops.smith", kReason)));
+  EXPECT_EQ(after.status, 200) << after.body;
 }
 
 TEST_F(OperationsServiceTest, ARedriveScopeIsCheckedBeforeAnythingIsRecorded) {
