@@ -11,7 +11,9 @@ set -euo pipefail
 mode=${1:?lint or breaking}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 buf=$repo/tools/buf/node_modules/.bin/buf
-if ! "$buf" --version >/dev/null 2>&1; then
+# Installed unless the pinned version is already there.
+want=$(node -p "require('$repo/tools/buf/package.json').devDependencies['@bufbuild/buf']")
+if [[ $("$buf" --version 2>/dev/null || true) != "$want" ]]; then
   (cd "$repo/tools/buf" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 fi
 baseline=$repo/proto/baseline/release.binpb
