@@ -142,7 +142,31 @@ HttpResponse OutcomeResponse(const std::string& event_id, const CommandOutcome& 
     case State::kRejected: {
       const auto& r = outcome.rejection->command_rejected();
       body += "\"rejected\",\"rejection\":{\"field\":" + JsonString(r.field()) +
-              ",\"rule\":" + JsonString(r.rule()) + ",\"reason\":" + JsonString(r.reason()) + "}";
+              ",\"rule\":" + JsonString(r.rule()) + ",\"reason\":" + JsonString(r.reason()) +
+              ",\"violations\":[";
+      // Every violation (CommandRejected.violations), the first being the one above; a
+      // rejection written before the field existed lists that one.
+      if (r.violations_size() == 0) {
+        body += "{\"field\":";
+        body += JsonString(r.field());
+        body += ",\"rule\":";
+        body += JsonString(r.rule());
+        body += ",\"reason\":";
+        body += JsonString(r.reason());
+        body += '}';
+      }
+      for (int i = 0; i < r.violations_size(); ++i) {
+        const auto& v = r.violations(i);
+        if (i) body += ',';
+        body += "{\"field\":";
+        body += JsonString(v.field());
+        body += ",\"rule\":";
+        body += JsonString(v.rule());
+        body += ",\"reason\":";
+        body += JsonString(v.reason());
+        body += '}';
+      }
+      body += "]}";
       break;
     }
   }

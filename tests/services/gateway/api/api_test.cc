@@ -426,6 +426,11 @@ TEST_F(ApiTest, TheOutcomeIsReadAtItsLocation) {
   EXPECT_EQ(rejected.status, 200);
   EXPECT_NE(rejected.body.find("\"status\":\"rejected\""), std::string::npos);
   EXPECT_NE(rejected.body.find("date.before_referral"), std::string::npos);
+  // A rejection from an engine without CommandRejected.violations lists its one.
+  EXPECT_NE(rejected.body.find("\"violations\":[{\"field\":"
+                               "\"nd_first_appointment_attended.attended_on\""),
+            std::string::npos)
+      << rejected.body;
   // Waiting on a GET, answered when the outcome comes.
   Answers w;
   api.Handle(Get("/v1/outcomes/later", {{"prefer", "wait=2"}}), Clinician(), w.Callback());
