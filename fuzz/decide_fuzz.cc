@@ -15,8 +15,8 @@
 
 #include "common/crypto.h"
 #include "fuzz/fuzz_support.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/identity.h"
 #include "workflow/personal_fields.h"

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "fuzz/fuzz_support.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/identity.h"
 #include "workflow/workflow.h"
 

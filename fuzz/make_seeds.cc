@@ -23,8 +23,8 @@
 
 #include "common/crypto.h"
 #include "fuzz/fuzz_support.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/identity.h"
 #include "workflow/workflow.h"
 

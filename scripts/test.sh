@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing,
 # checks formatting, builds and runs every test (unit, embedded mock broker, real
-# Apache Kafka), then the web app's browser tests (label browser: Debian's chromium),
+# Apache Kafka; among the unit tests buf lint and buf breaking on proto/), then the
+# web app's browser tests (label browser: Debian's chromium),
 # then builds with ASan+UBSan and runs the unit and mock tests again,
 # then builds the libFuzzer targets with clang and fuzzes each for a bounded time
 # (replaying every saved crash first; docs/fuzzing.md).
@@ -12,6 +13,9 @@ cd "$repo"
 
 bash scripts/install-deps.sh
 bash scripts/install-fuzz-deps.sh  # clang and libFuzzer, for the fuzz stage
+# node and npm: buf (tools/buf, npm ci) lints and checks the public schema in the unit
+# tests (proto.buf_lint, proto.buf_breaking); the browser stage needs them too.
+bash scripts/install-web-deps.sh
 # The real-Kafka tests need Java and the Kafka jars; fetched before the clock starts.
 bash scripts/kafka.sh fetch
 

@@ -32,8 +32,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "state/errc.h"
 
 namespace pathway::state {

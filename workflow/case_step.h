@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "common/time_source.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/rejection.h"
 #include "workflow/timers.h"
 #include "workflow/workflow.h"

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "pathway/v1/store.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/views.pb.h"
 #include "workflow/calendar.h"
 

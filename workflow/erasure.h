@@ -7,8 +7,8 @@
 // Pure functions, like the rest of workflow/; thread-safe.
 #pragma once
 
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/workflow.h"
 
 namespace pathway::workflow {

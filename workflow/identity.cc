@@ -5,6 +5,7 @@
 #include "common/crypto.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
+#include "workflow/command_check.h"
 #include "workflow/identifiers.h"
 #include "workflow/input_limits.h"
 #include "workflow/shared_record.h"
@@ -98,9 +99,25 @@ bool IsIdentityCommand(const v1::Envelope& command) {
 
 IntakeOutput Intake(v1::Envelope command, const KeyFunction& key) {
   IntakeOutput out;
-  // First, so no value outside the input limits reaches routing, keying or any case.
-  if (auto r = CheckInputLimits(command)) {
-    out.rejection = std::move(r);
+  // First, so no value outside the input limits reaches routing, keying or any case;
+  // every stateless violation at once (input limits, required fields, formats).
+  std::vector<Rejection> violations = CommandViolations(command);
+  // The envelope's own required fields missing alone (event_id, occurred_at) are left
+  // to Decide, as before: the command still reaches its case, whose history records
+  // the rejection. With any other violation they are listed with it.
+  const bool only_envelope = std::all_of(violations.begin(), violations.end(), [](const auto& r) {
+    return r.rule == "required" && r.field.find('.') == std::string::npos;
+  });
+  if (!only_envelope) {
+    out.rejection = violations.front();
+    out.violations = std::move(violations);
+    // A rejection about a child the command names validly is the child's, unless the
+    // command holds values outside the input limits: hostile input stays unrouted, off
+    // every child (only on this rare path is the command walked twice).
+    if (const std::string& nhs = command.referral_submitted().child().nhs_number();
+        command.has_referral_submitted() && IsValidNhsNumber(nhs) && !CheckInputLimits(command)) {
+      out.subject_key = key(nhs);
+    }
     return out;
   }
   if (command.has_alias_linked()) {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "common/time_source.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/rejection.h"
 #include "workflow/workflow.h"
 
@@ -30,10 +30,19 @@ namespace pathway::workflow {
 // AliasLinked for the alias's partition, so no clear identifier passes intake. A
 // command with any value outside the input limits (workflow/input_limits.h: unknown
 // enum numbers, dates and timestamps out of range, over-long strings, control
-// characters, invalid UTF-8) is rejected first, naming the field and rule.
+// characters, invalid UTF-8), a required field missing or a referral's field in the
+// wrong format (workflow/command_check.h) is rejected first, listing every such
+// violation.
 struct IntakeOutput {
   std::vector<pathway::v1::Envelope> commands;
-  std::optional<Rejection> rejection;
+  std::optional<Rejection> rejection;  // the first violation
+  // Every violation, in schema order (first == *rejection), when the command broke
+  // stateless rules; empty for a rejection of one rule (routing, identifiers).
+  std::vector<Rejection> violations;
+  // The child's subject key, when a rejected referral names a valid NHS number and
+  // holds no value outside the input limits: its rejection is then the child's
+  // (CommandRejected's subject_key). Else empty.
+  std::string subject_key;
 };
 using KeyFunction = std::function<std::string(std::string_view)>;
 IntakeOutput Intake(pathway::v1::Envelope command, const KeyFunction& key);

@@ -155,11 +155,13 @@ std::string Path(std::string_view prefix, const pb::FieldDescriptor& field, int 
 // refused rather than walked without bound.
 constexpr int kMaxDepth = 16;
 
-std::optional<Rejection> CheckMessage(const pb::Message& message, const std::string& prefix,
-                                      int depth);
+// Appends the violations in `message` to `out`; stops after the first when `first_only`.
+void CheckMessage(const pb::Message& message, const std::string& prefix, int depth,
+                  std::vector<Rejection>& out, bool first_only);
 
 std::optional<Rejection> CheckValue(const pb::Message& message, const pb::FieldDescriptor& field,
-                                    int index, const std::string& path, int depth) {
+                                    int index, const std::string& path, int depth,
+                                    std::vector<Rejection>& out, bool first_only) {
   const pb::Reflection& r = *message.GetReflection();
   const bool repeated = index >= 0;
   switch (field.cpp_type()) {
@@ -199,28 +201,29 @@ std::optional<Rejection> CheckValue(const pb::Message& message, const pb::FieldD
       if (depth >= kMaxDepth) {
         return Rejection{path, "message.too_deep", "messages nest at most 16 levels deep"};
       }
-      return CheckMessage(sub, path, depth + 1);
+      CheckMessage(sub, path, depth + 1, out, first_only);
+      return std::nullopt;
     }
     default:
       return std::nullopt;
   }
 }
 
-std::optional<Rejection> CheckMessage(const pb::Message& message, const std::string& prefix,
-                                      int depth) {
+void CheckMessage(const pb::Message& message, const std::string& prefix, int depth,
+                  std::vector<Rejection>& out, bool first_only) {
   std::vector<const pb::FieldDescriptor*> fields;
   message.GetReflection()->ListFields(message, &fields);  // set fields, by number
   for (const pb::FieldDescriptor* field : fields) {
-    if (field->is_repeated()) {
-      int size = message.GetReflection()->FieldSize(message, field);
-      for (int i = 0; i < size; ++i) {
-        if (auto r = CheckValue(message, *field, i, Path(prefix, *field, i), depth)) return r;
+    const int size = field->is_repeated() ? message.GetReflection()->FieldSize(message, field) : 1;
+    for (int i = 0; i < size; ++i) {
+      const int index = field->is_repeated() ? i : -1;
+      if (first_only && !out.empty()) return;
+      if (auto r = CheckValue(message, *field, index, Path(prefix, *field, index), depth, out,
+                              first_only)) {
+        out.push_back(std::move(*r));
       }
-    } else if (auto r = CheckValue(message, *field, -1, Path(prefix, *field, -1), depth)) {
-      return r;
     }
   }
-  return std::nullopt;
 }
 }  // namespace
 
@@ -280,7 +283,16 @@ std::optional<Rejection> CheckString(std::string_view value, const StringLimit& 
 bool IsAcceptableIdentifier(std::string_view id) { return !CheckString(id, kIdentifier, ""); }
 
 std::optional<Rejection> CheckInputLimits(const pb::Message& message) {
-  return CheckMessage(message, "", 0);
+  std::vector<Rejection> out;
+  CheckMessage(message, "", 0, out, true);
+  if (out.empty()) return std::nullopt;
+  return std::move(out.front());
+}
+
+std::vector<Rejection> InputLimitViolations(const pb::Message& message) {
+  std::vector<Rejection> out;
+  CheckMessage(message, "", 0, out, false);
+  return out;
 }
 
 }  // namespace pathway::workflow

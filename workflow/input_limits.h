@@ -14,7 +14,8 @@
 //             no C0 control (incl. NUL, CR, ESC), DEL or C1
 //             character; free text may keep \n and \t only        -> string.control_character
 //
-// The first offending field (in field-number order, depth first) is named by its path
+// The first offending field (in field-number order, depth first; InputLimitViolations:
+// every one) is named by its path
 // in protobuf names ("referral_submitted.child.given_name", "legal_bases[2]"); the
 // reason never repeats the value. Pure and deterministic; thread-safe.
 #pragma once
@@ -26,6 +27,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "pathway/v1/common.pb.h"
 #include "workflow/rejection.h"
@@ -62,6 +64,8 @@ std::optional<StringLimit> StringLimitFor(const google::protobuf::FieldDescripto
 // The first value in `message` (an Envelope, or any message for tests) outside the
 // limits above, as a rejection naming its field and rule; nullopt if none.
 std::optional<Rejection> CheckInputLimits(const google::protobuf::Message& message);
+// Every value in `message` outside the limits, one per value, in the same order.
+std::vector<Rejection> InputLimitViolations(const google::protobuf::Message& message);
 
 // The single checks, for callers that build or copy values themselves.
 bool TimestampInRange(const google::protobuf::Timestamp& t);

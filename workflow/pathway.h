@@ -21,8 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/rejection.h"
 

@@ -46,7 +46,7 @@ struct Permission {
   bool allowed = false;
   // Set when a statutory rule, not the agency's own data nor consent, allowed it: its
   // legal basis is named on the reuse or view and in the audit.
-  const v1::SharingRule* statutory = nullptr;
+  const pathway::config::v1::SharingRule* statutory = nullptr;
 };
 
 // An agency may use a fact it gave itself, any fact with the family's consent for this
@@ -56,13 +56,14 @@ struct Permission {
 // allowed the use.
 Permission MayUse(const store::CaseState& state, const v1::FactRecorded& fact,
                   const std::string& agency, const std::string& purpose,
-                  const v1::StatutorySharing* sharing) {
+                  const pathway::config::v1::StatutorySharing* sharing) {
   if (fact.source_agency() == agency ||
       ConsentFor(state, agency, purpose) == v1::CONSENT_DECISION_GRANTED) {
     return {true, nullptr};
   }
   if (sharing == nullptr) return {};
-  const v1::SharingRule* rule = StatutoryBasis(*sharing, agency, purpose, fact.type());
+  const pathway::config::v1::SharingRule* rule =
+      StatutoryBasis(*sharing, agency, purpose, fact.type());
   return {rule != nullptr, rule};
 }
 
@@ -170,7 +171,7 @@ std::string RespondentName(v1::Respondent respondent) {
 
 std::vector<RecordItem> ViewRecord(const store::CaseState& state, const std::string& agency,
                                    const std::string& purpose, CivilDate on,
-                                   const v1::StatutorySharing* sharing) {
+                                   const pathway::config::v1::StatutorySharing* sharing) {
   std::vector<RecordItem> items;
   for (int t = v1::FactType_MIN + 1; t <= v1::FactType_MAX; ++t) {
     if (!v1::FactType_IsValid(t)) continue;

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/workflow.h"
 
@@ -50,11 +50,12 @@ struct RecordItem {
   // Disclosed: "own" (the agency gave it), "consent" or "statutory". Withheld:
   // "disputed" (a caseworker must reconcile it first) or "no_consent".
   std::string basis;
-  const pathway::v1::SharingRule* statutory = nullptr;  // set for "statutory"
+  const pathway::config::v1::SharingRule* statutory = nullptr;  // set for "statutory"
 };
 std::vector<RecordItem> ViewRecord(const pathway::store::v1::CaseState& state,
                                    const std::string& agency, const std::string& purpose,
-                                   CivilDate on, const pathway::v1::StatutorySharing* sharing);
+                                   CivilDate on,
+                                   const pathway::config::v1::StatutorySharing* sharing);
 
 // FactProvided, ConsentRecorded and RecordViewRequested: commands about the record
 // rather than a pathway. Their events carry the command's actor (who recorded it).

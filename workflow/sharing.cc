@@ -17,7 +17,7 @@ Error Invalid(std::string detail) {
 }
 
 // `rules[2] ("la-ehc-advice").agency`: the index always, the id when there is one.
-std::string Where(int index, const v1::SharingRule& rule, std::string_view field) {
+std::string Where(int index, const pathway::config::v1::SharingRule& rule, std::string_view field) {
   std::string where = "rules[" + std::to_string(index) + "]";
   if (!rule.id().empty()) where += " (\"" + rule.id() + "\")";
   return where + "." + std::string(field);
@@ -37,8 +37,8 @@ std::optional<std::string> CheckExact(std::string_view value, std::string_view w
 }
 }  // namespace
 
-Result<v1::StatutorySharing> ParseStatutorySharing(std::string_view json) {
-  v1::StatutorySharing sharing;
+Result<pathway::config::v1::StatutorySharing> ParseStatutorySharing(std::string_view json) {
+  pathway::config::v1::StatutorySharing sharing;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;  // a misspelt field must not be silently dropped
   auto status = google::protobuf::util::JsonStringToMessage(
@@ -53,7 +53,7 @@ Result<v1::StatutorySharing> ParseStatutorySharing(std::string_view json) {
   // (agency, purpose, fact type) -> the index of the rule that covers it.
   std::map<std::tuple<std::string, std::string, int>, int> covered;
   for (int i = 0; i < sharing.rules_size(); ++i) {
-    const v1::SharingRule& rule = sharing.rules(i);
+    const pathway::config::v1::SharingRule& rule = sharing.rules(i);
     if (rule.id().empty()) return Invalid(Where(i, rule, "id") + ": required");
     if (!ids.insert(rule.id()).second) {
       return Invalid(Where(i, rule, "id") + ": duplicate: ids are unique");
@@ -97,8 +97,9 @@ Result<v1::StatutorySharing> ParseStatutorySharing(std::string_view json) {
   return sharing;
 }
 
-const v1::SharingRule* StatutoryBasis(const v1::StatutorySharing& sharing, std::string_view agency,
-                                      std::string_view purpose, v1::FactType type) {
+const pathway::config::v1::SharingRule* StatutoryBasis(
+    const pathway::config::v1::StatutorySharing& sharing, std::string_view agency,
+    std::string_view purpose, v1::FactType type) {
   for (const auto& rule : sharing.rules()) {
     if (rule.agency() != agency || rule.purpose() != purpose) continue;
     for (int t : rule.fact_types()) {

@@ -1,6 +1,6 @@
 // Statutory sharing: what the law lets an agency use from a child's record without the
 // family's consent (docs/tell-it-once.md section 3). The rules are configuration
-// (config/statutory_sharing.json, pathway.v1.StatutorySharing in protobuf's JSON
+// (config/statutory_sharing.json, pathway.config.v1.StatutorySharing in protobuf's JSON
 // mapping), never code: with no rules, nothing is shared without consent. Every reuse
 // or view a rule allows names the rule's legal basis (FactReused.legal_basis,
 // RecordViewed.legal_bases, AuditRecorded.legal_bases).
@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
 #include "pathway/v1/record.pb.h"
 
 namespace pathway::workflow {
@@ -24,12 +24,12 @@ namespace pathway::workflow {
 // point), at least one fact type, none unspecified or unknown or listed twice, and a
 // `legal_basis`; no two rules may cover the same (agency, purpose, fact type), so the
 // basis cited is never ambiguous. Unknown JSON fields are errors.
-Result<pathway::v1::StatutorySharing> ParseStatutorySharing(std::string_view json);
+Result<pathway::config::v1::StatutorySharing> ParseStatutorySharing(std::string_view json);
 
 // The rule that lets `agency` use facts of `type` for `purpose` without consent
 // (exact matches), or nullptr. Points into `sharing`.
-const pathway::v1::SharingRule* StatutoryBasis(const pathway::v1::StatutorySharing& sharing,
-                                               std::string_view agency, std::string_view purpose,
-                                               pathway::v1::FactType type);
+const pathway::config::v1::SharingRule* StatutoryBasis(
+    const pathway::config::v1::StatutorySharing& sharing, std::string_view agency,
+    std::string_view purpose, pathway::v1::FactType type);
 
 }  // namespace pathway::workflow

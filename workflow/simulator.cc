@@ -85,7 +85,17 @@ void Simulator::Process(v1::Envelope inbound, TimePoint now) {
   }
   IntakeOutput routed = Intake(inbound, keyer_);
   if (routed.rejection) {
-    unrouted_.push_back(MakeRejection(inbound, *routed.rejection, now));
+    // As the engine's intake stage: every violation, and the child's key when the
+    // command names a valid NHS number (then the rejection is filed under the child,
+    // with no case opened for it).
+    if (routed.subject_key.empty()) {
+      unrouted_.push_back(MakeRejection(inbound, *routed.rejection, now, routed.violations));
+      return;
+    }
+    inbound.set_subject_key(routed.subject_key);
+    Subject& subject = subjects_[routed.subject_key];
+    subject.rejections.push_back(MakeRejection(inbound, *routed.rejection, now, routed.violations));
+    subject.outputs.push_back(subject.rejections.back());
     return;
   }
   Run(std::move(routed.commands), now);

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "common/time_source.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/case_step.h"
 #include "workflow/timers.h"
@@ -52,7 +52,8 @@ class Simulator {
     std::vector<pathway::v1::Envelope> outputs;
   };
   const std::map<std::string, Subject>& subjects() const { return subjects_; }
-  // Rejections of commands that name no valid child (no subject to file them under).
+  // Rejections of commands that name no valid child (no subject to file them under);
+  // a command rejected at intake that names a valid child is filed under the child.
   const std::vector<pathway::v1::Envelope>& unrouted_rejections() const { return unrouted_; }
 
  private:

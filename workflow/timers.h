@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/time_source.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 
 namespace pathway::workflow {

@@ -48,7 +48,7 @@ std::optional<std::string> TimelineAccess(const store::CaseState& state, const C
 
 v1::ChildRecord BuildRecord(std::string_view child_id, const store::CaseState& state,
                             const std::string& agency, const std::string& purpose, CivilDate on,
-                            const v1::StatutorySharing* sharing) {
+                            const pathway::config::v1::StatutorySharing* sharing) {
   v1::ChildRecord view;
   view.set_child_id(std::string(child_id));
   view.set_agency(agency);

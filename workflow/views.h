@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "pathway/v1/views.pb.h"
 #include "workflow/calendar.h"
 
@@ -64,7 +64,8 @@ pathway::v1::ChildTimeline BuildTimeline(std::string_view child_id,
 pathway::v1::ChildRecord BuildRecord(std::string_view child_id,
                                      const pathway::store::v1::CaseState& state,
                                      const std::string& agency, const std::string& purpose,
-                                     CivilDate on, const pathway::v1::StatutorySharing* sharing);
+                                     CivilDate on,
+                                     const pathway::config::v1::StatutorySharing* sharing);
 
 // The name of an envelope's payload field ("referral_received"), or "" if none is set.
 std::string PayloadKind(const pathway::v1::Envelope& envelope);

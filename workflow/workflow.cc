@@ -7,6 +7,7 @@
 
 #include "common/crypto.h"
 #include "workflow/clock.h"
+#include "workflow/command_check.h"
 #include "workflow/erasure.h"
 #include "workflow/event_identity.h"
 #include "workflow/identifiers.h"
@@ -29,18 +30,6 @@ void SetTimestamp(google::protobuf::Timestamp* ts, TimePoint t) {
 
 Rejection NotACommand() {
   return {"payload", "payload.not_a_command", "this payload is not a command the engine accepts"};
-}
-
-std::optional<Rejection> CheckNhsNumber(const std::string& nhs, const char* field) {
-  if (nhs.size() != 10 || nhs.find_first_not_of("0123456789") != std::string::npos) {
-    return Rejection{field, "nhs_number.format",
-                     "an NHS number is exactly 10 digits with no spaces"};
-  }
-  if (!IsValidNhsNumber(nhs)) {
-    return Rejection{field, "nhs_number.modulus11",
-                     "the NHS number fails its modulus 11 check digit"};
-  }
-  return std::nullopt;
 }
 
 Decision Reject(Rejection r) { return Decision{{}, std::move(r)}; }
@@ -562,40 +551,10 @@ v1::Envelope CausedEnvelope(const v1::Envelope& command, TimePoint now) {
 }
 
 std::optional<Rejection> ValidateReferral(const v1::ReferralSubmitted& referral, CivilDate today) {
-  if (referral.referral_id().empty()) return Required("referral_submitted.referral_id");
-  if (!referral.has_child()) return Required("referral_submitted.child");
-  const v1::ChildIdentity& child = referral.child();
-  if (child.nhs_number().empty()) return Required("referral_submitted.child.nhs_number");
-  if (auto r = CheckNhsNumber(child.nhs_number(), "referral_submitted.child.nhs_number")) {
-    return r;
-  }
-  if (child.given_name().empty()) return Required("referral_submitted.child.given_name");
-  if (child.family_name().empty()) return Required("referral_submitted.child.family_name");
-  if (!child.has_date_of_birth()) return Required("referral_submitted.child.date_of_birth");
-  auto dob = ToCivil(child.date_of_birth());
-  if (!dob) {
-    return Rejection{"referral_submitted.child.date_of_birth", "date.calendar",
-                     "the date of birth is not a real calendar date"};
-  }
-  if (!referral.has_received_on()) return Required("referral_submitted.received_on");
-  auto received = ToCivil(referral.received_on());
-  if (!received) {
-    return Rejection{"referral_submitted.received_on", "date.calendar",
-                     "the date the referral was received is not a real calendar date"};
-  }
-  if (std::chrono::sys_days{*received} > std::chrono::sys_days{today}) {
-    return Rejection{"referral_submitted.received_on", "date.not_in_future",
-                     "the referral is dated after the message itself (occurred_at)"};
-  }
-  if (std::chrono::sys_days{*dob} > std::chrono::sys_days{*received}) {
-    return Rejection{"referral_submitted.child.date_of_birth", "date_of_birth.not_in_future",
-                     "the date of birth is after the date the referral was received"};
-  }
-  if (referral.referrer().agency().empty()) return Required("referral_submitted.referrer.agency");
-  if (referral.reason() == v1::REFERRAL_REASON_UNSPECIFIED) {
-    return Required("referral_submitted.reason");
-  }
-  return std::nullopt;
+  // The required fields are the schema's (pathway.v1.required), read by MissingRequired.
+  std::vector<Rejection> violations = ReferralViolations(referral, today);
+  if (violations.empty()) return std::nullopt;
+  return std::move(violations.front());
 }
 
 Routing RouteCommand(const v1::Envelope& command) {
@@ -638,7 +597,11 @@ std::string TimerOrder(const v1::Date& on) {
 
 Decision Decide(const store::CaseState& state, const v1::Envelope& command, TimePoint now,
                 const DecideOptions& options) {
-  if (command.event_id().empty()) return Reject(Required("event_id"));
+  // The schema's required fields (event_id, occurred_at, a referral's): the intake stage
+  // reported them all; a caller that skips it gets the first.
+  if (std::vector<Rejection> missing = MissingRequired(command); !missing.empty()) {
+    return Reject(std::move(missing.front()));
+  }
   // Every check of "not after today" runs against the command's own day (decision 80).
   if (!CommandDay(command)) return Reject(Required("occurred_at"));
   if (auto erased = ErasedRejection(state)) return Reject(*erased);
@@ -820,7 +783,8 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
   }
 }
 
-v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejection, TimePoint now) {
+v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejection, TimePoint now,
+                           const std::vector<Rejection>& violations) {
   v1::Envelope out = DerivedEnvelope(command, 0, now);
   // A command rejected for its ids (400 KB, control characters) is named by a digest
   // of them: the rejection stays small and printable.
@@ -833,6 +797,19 @@ v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejecti
   r->set_field(rejection.field);
   r->set_rule(rejection.rule);
   r->set_reason(rejection.reason);
+  // Every violation; a single rejection (a rule of the case's state) lists itself.
+  if (violations.empty()) {
+    v1::Violation* v = r->add_violations();
+    v->set_field(rejection.field);
+    v->set_rule(rejection.rule);
+    v->set_reason(rejection.reason);
+  }
+  for (const Rejection& each : violations) {
+    v1::Violation* v = r->add_violations();
+    v->set_field(each.field);
+    v->set_rule(each.rule);
+    v->set_reason(each.reason);
+  }
   return out;
 }
 

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "common/time_source.h"
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/pathway.h"
 #include "workflow/rejection.h"
@@ -44,7 +44,8 @@ std::optional<CivilDate> CommandDay(const pathway::v1::Envelope& command);
 // command dated `on` (workflow/case_step.h CommandOrder).
 std::string TimerOrder(const pathway::v1::Date& on);
 
-// Field checks that need no case state. `today` is the command's day (CommandDay).
+// Field checks that need no case state, the first violation of ReferralViolations
+// (workflow/command_check.h). `today` is the command's day (CommandDay).
 std::optional<Rejection> ValidateReferral(const pathway::v1::ReferralSubmitted& referral,
                                           CivilDate today);
 
@@ -70,7 +71,7 @@ struct DecideOptions {
   // Sharing the law allows without consent (workflow/sharing.h; checked by
   // ParseStatutorySharing). Null: none, so nothing is shared without consent. Not
   // owned: it must outlive every Decide that uses these options.
-  const pathway::v1::StatutorySharing* sharing = nullptr;
+  const pathway::config::v1::StatutorySharing* sharing = nullptr;
   // Whether a step's needs go to the shared record. Off only while a case is re-decided
   // in date order (workflow/case_step.h): needs are decided once, when a step arrives.
   bool decide_needs = true;
@@ -127,8 +128,11 @@ pathway::v1::Envelope DerivedEnvelope(const pathway::v1::Envelope& command, uint
 // The same without an event id: for an event whose id derives from something else.
 pathway::v1::Envelope CausedEnvelope(const pathway::v1::Envelope& command, TimePoint now);
 
-// The CommandRejected envelope for `command`, with a deterministic event id.
+// The CommandRejected envelope for `command`, with a deterministic event id. Its fields
+// 2-4 name `rejection`; its `violations` list `violations` (every violation of the
+// command, `rejection` first: workflow/command_check.h), or `rejection` alone if empty.
 pathway::v1::Envelope MakeRejection(const pathway::v1::Envelope& command,
-                                    const Rejection& rejection, TimePoint now);
+                                    const Rejection& rejection, TimePoint now,
+                                    const std::vector<Rejection>& violations = {});
 
 }  // namespace pathway::workflow

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "services/engine/subject_keyer.h"
 #include "services/topics.h"
 #include "state/case_store.h"
@@ -48,8 +48,8 @@ inline const engine::SubjectKeyer& Keyer() {
 inline std::string SubjectKey(std::string_view nhs) { return Keyer().Key(nhs); }
 
 // The statutory sharing rules scripts/run.sh starts the engine with.
-inline const pathway::v1::StatutorySharing& Sharing() {
-  static const pathway::v1::StatutorySharing sharing = [] {
+inline const pathway::config::v1::StatutorySharing& Sharing() {
+  static const pathway::config::v1::StatutorySharing sharing = [] {
     std::ifstream in(std::string(PATHWAY_CONFIG) + "/statutory_sharing.json");
     std::stringstream json;
     json << in.rdbuf();

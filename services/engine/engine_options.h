@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
 #include "pathway/v1/pathways.pb.h"
 #include "workflow/case_step.h"
 
@@ -45,7 +45,7 @@ struct EngineOptions {
   int identity_hold_days = 14;
   // Sharing the law allows without consent (config/statutory_sharing.json); none if
   // unset: then only an agency's own facts and consented ones are shared.
-  std::optional<pathway::v1::StatutorySharing> statutory_sharing;
+  std::optional<pathway::config::v1::StatutorySharing> statutory_sharing;
   // Pathway kind -> the definition version new instances start under; absent: the
   // latest (workflow::DecideOptions::start_versions). Running instances keep theirs
   // whatever this says; `pathwayctl migrate` moves them (docs/operations.md).

@@ -132,26 +132,39 @@ Status IntakeStage::Handle(const bus::Message& m, uint64_t number) {
     std::string value;
   };
   std::vector<Output> outputs;
-  auto reject = [&](const workflow::Rejection& r) {
+  // One rejection listing every violation (workflow/command_check.h); fields 2-4 name
+  // the first.
+  auto reject = [&](const std::vector<workflow::Rejection>& violations) {
     ++context_.stats.rejections;
-    log::Info("command_rejected",
-              {{"source", Coordinates(m)}, {"field", r.field}, {"rule", r.rule}});
-    v1::Envelope out = workflow::MakeRejection(command, r, time_.Now());
+    const workflow::Rejection& r = violations.front();
+    log::Info("command_rejected", {{"source", Coordinates(m)},
+                                   {"field", r.field},
+                                   {"rule", r.rule},
+                                   {"violations", std::to_string(violations.size())}});
+    v1::Envelope out = workflow::MakeRejection(command, r, time_.Now(), violations);
     outputs.push_back({topics::kRejections, out.event_id(), out.SerializeAsString()});
   };
-  if (command.event_id().empty()) {
-    // No id to dedupe by: name the rejection after the message's coordinates.
-    command.set_event_id("unidentified|" + Coordinates(m));
-    reject({"event_id", "required", "every event needs an event_id"});
+  const bool unidentified = command.event_id().empty();
+  // No id to dedupe by: name the rejection after the message's coordinates, and still
+  // check the rest, so that the rejection lists every violation.
+  if (unidentified) command.set_event_id("unidentified|" + Coordinates(m));
+  workflow::IntakeOutput routed =
+      workflow::Intake(command, [this](std::string_view id) { return keyer_.Key(id); });
+  if (unidentified || routed.rejection) {
+    std::vector<workflow::Rejection> violations;
+    if (unidentified)
+      violations.push_back({"event_id", "required", "every event needs an event_id"});
+    if (!routed.violations.empty()) {
+      violations.insert(violations.end(), routed.violations.begin(), routed.violations.end());
+    } else if (routed.rejection) {
+      violations.push_back(*routed.rejection);
+    }
+    // A rejection about a child named validly carries the child's key.
+    if (!routed.subject_key.empty()) command.set_subject_key(routed.subject_key);
+    reject(violations);
   } else {
-    workflow::IntakeOutput routed =
-        workflow::Intake(command, [this](std::string_view id) { return keyer_.Key(id); });
-    if (routed.rejection) {
-      reject(*routed.rejection);
-    } else {
-      for (const auto& c : routed.commands) {
-        outputs.push_back({topics::kCommands, c.subject_key(), c.SerializeAsString()});
-      }
+    for (const auto& c : routed.commands) {
+      outputs.push_back({topics::kCommands, c.subject_key(), c.SerializeAsString()});
     }
   }
   // Checked before anything is produced: a message whose output could never be

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "pathway/v1/store.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "services/topics.h"
 
 namespace pathway::engine {

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "common/time_source.h"
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
 #include "services/engine/subject_keyer.h"
 #include "services/gateway/http/http_server.h"
 #include "state/case_store.h"
@@ -72,7 +72,7 @@ struct QueryServiceOptions {
   size_t max_events = 200;     // and at most
   // The statutory sharing the engine decides with (EngineOptions::statutory_sharing);
   // null: none. Not owned.
-  const pathway::v1::StatutorySharing* sharing = nullptr;
+  const pathway::config::v1::StatutorySharing* sharing = nullptr;
   // The operations the gateway's operations role asks for (operations_service.h), under
   // /internal/v1/operations/; null: those answer 503 operations.unavailable. Not owned.
   const OperationsService* operations = nullptr;

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "services/bus/event_bus.h"
 #include "services/operations/deadletter_place.h"
 

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "state/case_store.h"
 
 namespace pathway::operations {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
 #include "workflow/pathway.h"

@@ -25,7 +25,7 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
-#include "pathway/v1/store.pb.h"
+#include "pathway/store/v1/store.pb.h"
 
 namespace pathway::ctl {
 

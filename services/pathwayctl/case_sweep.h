@@ -16,8 +16,8 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "services/operations/report_json.h"
 #include "services/pathwayctl/cli.h"
 #include "services/pathwayctl/engine_data.h"

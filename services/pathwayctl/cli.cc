@@ -131,7 +131,7 @@ std::string TailJson(std::string_view value, int32_t partition, int64_t offset) 
 }
 
 std::optional<std::string> LoadStatutorySharing(const std::string& path,
-                                                pathway::v1::StatutorySharing& out) {
+                                                pathway::config::v1::StatutorySharing& out) {
   std::string text;
   if (auto error = ReadInput(path, text)) return *error;
   auto parsed = workflow::ParseStatutorySharing(text);

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 
 namespace pathway::ctl {
@@ -62,6 +62,6 @@ std::string TailJson(std::string_view value, int32_t partition, int64_t offset);
 // Reads and checks a statutory sharing file (--statutory-sharing; workflow/sharing.h)
 // into `out`; on failure "FILE: " and the error naming the rule and field.
 std::optional<std::string> LoadStatutorySharing(const std::string& path,
-                                                pathway::v1::StatutorySharing& out);
+                                                pathway::config::v1::StatutorySharing& out);
 
 }  // namespace pathway::ctl

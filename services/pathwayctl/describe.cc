@@ -80,7 +80,7 @@ int RunDescribeSharing(std::span<char* const> args) {
     std::puts("no statutory sharing file: nothing is shared without the family's consent");
     return kExitOk;
   }
-  v1::StatutorySharing sharing;
+  pathway::config::v1::StatutorySharing sharing;
   if (auto error = LoadStatutorySharing(path, sharing)) {
     PrintErr(kCmd, *error);
     return kExitUsage;

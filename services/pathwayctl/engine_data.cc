@@ -113,7 +113,7 @@ Result<Decisions> LoadDecisions(const DecisionFlags& flags, const TimeSource& ti
   d.settings.decide.identity_hold_days = static_cast<int>(*hold);
   d.settings.max_history_per_case = static_cast<uint64_t>(*history);
   if (!flags.sharing_path.empty()) {
-    d.sharing = std::make_unique<pathway::v1::StatutorySharing>();
+    d.sharing = std::make_unique<pathway::config::v1::StatutorySharing>();
     if (auto error = LoadStatutorySharing(flags.sharing_path, *d.sharing)) return bad(*error);
     d.settings.decide.sharing = d.sharing.get();
   }

@@ -12,7 +12,7 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
-#include "pathway/v1/config.pb.h"
+#include "pathway/config/v1/config.pb.h"
 #include "services/pathwayctl/cli.h"
 #include "state/case_store.h"
 #include "workflow/case_step.h"
@@ -79,7 +79,7 @@ struct DecisionFlags {
 
 struct Decisions {
   workflow::StepSettings settings;  // settings.decide.sharing points into `sharing`
-  std::unique_ptr<pathway::v1::StatutorySharing> sharing;
+  std::unique_ptr<pathway::config::v1::StatutorySharing> sharing;
   // settings.decide.start_versions points here when any is given.
   std::unique_ptr<std::map<pathway::v1::PathwayKind, uint32_t>> start_versions;
   TimePoint now;  // noon in London on the as-of day, or the real now

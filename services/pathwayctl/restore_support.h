@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "common/result.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "services/bus/event_bus.h"
 #include "state/case_store.h"
 

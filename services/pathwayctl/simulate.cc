@@ -311,7 +311,7 @@ int RunSimulate(std::span<char* const> args) {
   }
 
   // Checked before anything is simulated: a bad rule must never be half applied.
-  v1::StatutorySharing sharing;
+  pathway::config::v1::StatutorySharing sharing;
   workflow::DecideOptions options;
   if (!sharing_path.empty()) {
     if (auto error = LoadStatutorySharing(sharing_path, sharing)) {

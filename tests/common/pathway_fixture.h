@@ -33,8 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/histories.h"
 #include "workflow/calendar.h"

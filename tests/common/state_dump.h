@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "common/crypto.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "state/case_store.h"
 
 namespace pathway::testing {

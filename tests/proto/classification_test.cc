@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "pathway/config/v1/config.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/common.pb.h"
-#include "pathway/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
-#include "pathway/v1/store.pb.h"
 #include "pathway/v1/views.pb.h"
 
 namespace {
@@ -45,8 +45,8 @@ std::set<const Descriptor*> EveryMessage() {
   for (const Descriptor* d :
        {pathway::store::v1::CaseState::descriptor(), pathway::store::v1::Timer::descriptor(),
         pathway::store::v1::OutboxEntry::descriptor(),
-        pathway::store::v1::ChangelogValue::descriptor(), v1::StatutorySharing::descriptor(),
-        v1::ChildTimeline::descriptor()}) {
+        pathway::store::v1::ChangelogValue::descriptor(),
+        pathway::config::v1::StatutorySharing::descriptor(), v1::ChildTimeline::descriptor()}) {
     Reach(d, seen);
   }
   // And any message of the same files that nothing above reaches (a new record type).
@@ -64,11 +64,12 @@ TEST(Classification, TheWalkReachesEveryPathwayFileAndTheStoreRecords) {
     files.insert(d->file()->name());
     names.insert(d->full_name());
   }
-  EXPECT_EQ(files, (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/config.proto",
-                                          "pathway/v1/envelope.proto", "pathway/v1/pathways.proto",
-                                          "pathway/v1/record.proto", "pathway/v1/store.proto",
-                                          "pathway/v1/views.proto"}));
-  for (const char* name : {"pathway.v1.NdDischarged", "pathway.v1.SharingRule",
+  EXPECT_EQ(files,
+            (std::set<std::string>{"pathway/v1/common.proto", "pathway/v1/envelope.proto",
+                                   "pathway/v1/pathways.proto", "pathway/v1/record.proto",
+                                   "pathway/v1/views.proto", "pathway/config/v1/config.proto",
+                                   "pathway/store/v1/store.proto"}));
+  for (const char* name : {"pathway.v1.NdDischarged", "pathway.config.v1.SharingRule",
                            "pathway.store.v1.OutboxEntry", "pathway.store.v1.PathwayInstance"}) {
     EXPECT_TRUE(names.count(name)) << name;
   }

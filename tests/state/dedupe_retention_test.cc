@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pathway/v1/store.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "state/case_store.h"
 #include "tests/common/temp_dir.h"
 

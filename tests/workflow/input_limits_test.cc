@@ -87,6 +87,7 @@ TEST(InputLimits, UnknownEnumNumbersAreRejectedWherever) {
   Envelope link;
   link.set_event_id("link-1");
   link.mutable_subject()->set_nhs_number(kValidNhsNumber);
+  link.mutable_occurred_at()->set_seconds(1741598000);  // else named first (schema order)
   link.mutable_identifier_linked()->set_kind(static_cast<v1::IdentifierKind>(-7));
   EXPECT_EQ(IntakeRejection(link), std::make_pair(std::string("identifier_linked.kind"),
                                                   std::string("enum.unknown_value")));
@@ -168,7 +169,8 @@ TEST(InputLimits, TimestampsOutsideTheRangeAreRejected) {
     e.mutable_occurred_at()->set_seconds(c.seconds);
     e.mutable_occurred_at()->set_nanos(c.nanos);
     if (c.ok) {
-      EXPECT_EQ(IntakeRejection(e).second, "");
+      // In range (a referral dated after its message is refused, but for its date).
+      EXPECT_NE(IntakeRejection(e).first, "occurred_at");
     } else {
       EXPECT_EQ(IntakeRejection(e),
                 std::make_pair(std::string("occurred_at"), std::string("timestamp.out_of_range")));

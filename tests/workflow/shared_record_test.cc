@@ -43,11 +43,11 @@ constexpr const char* kReview = "annual_review";
 constexpr const char* kRegSix = "SEND Regulations 2014 reg 6(1)";
 constexpr const char* kRegTwenty = "SEND Regulations 2014 reg 20";
 constexpr const char* kRegEight = "SEND Regulations 2014 reg 8";
-v1::StatutorySharing TestSharing() {
-  v1::StatutorySharing sharing;
+pathway::config::v1::StatutorySharing TestSharing() {
+  pathway::config::v1::StatutorySharing sharing;
   auto add = [&](const char* id, const char* agency, const char* purpose,
                  std::initializer_list<v1::FactType> types, const char* basis) {
-    v1::SharingRule* rule = sharing.add_rules();
+    pathway::config::v1::SharingRule* rule = sharing.add_rules();
     rule->set_id(id);
     rule->set_agency(agency);
     rule->set_purpose(purpose);
@@ -69,7 +69,8 @@ v1::StatutorySharing TestSharing() {
 // One child's record driven directly through the shared-record decisions.
 class Family {
  public:
-  explicit Family(CivilDate start, const v1::StatutorySharing* sharing = nullptr) : today_(start) {
+  explicit Family(CivilDate start, const pathway::config::v1::StatutorySharing* sharing = nullptr)
+      : today_(start) {
     options_.sharing = sharing;
   }
 
@@ -425,7 +426,7 @@ std::vector<std::string> Bases(const google::protobuf::RepeatedPtrField<std::str
 }
 
 TEST(SharedRecord, AStatutoryRuleServesTheCouncilsEhcNeedWithoutConsentAndNamesItsLegalBasis) {
-  const v1::StatutorySharing sharing = TestSharing();
+  const pathway::config::v1::StatutorySharing sharing = TestSharing();
   Family f(kStart, &sharing);
   // The trust's diagnosis is in the record; the family has consented to nothing.
   f.Provide(v1::FACT_TYPE_DIAGNOSES, "Autism (2025)", kTrust);
@@ -475,7 +476,7 @@ TEST(SharedRecord, AStatutoryRuleServesTheCouncilsEhcNeedWithoutConsentAndNamesI
 }
 
 TEST(SharedRecord, AStatutoryRuleSharesOnlyItsAgencyPurposeAndFactTypes) {
-  const v1::StatutorySharing sharing = TestSharing();
+  const pathway::config::v1::StatutorySharing sharing = TestSharing();
   Family f(kStart, &sharing);
   f.Provide(v1::FACT_TYPE_DIAGNOSES, "Autism (2025)", kTrust);
   f.Provide(v1::FACT_TYPE_ALL_ABOUT_ME, "Loves trains", kTrust);
@@ -516,7 +517,7 @@ TEST(SharedRecord, AStatutoryRuleSharesOnlyItsAgencyPurposeAndFactTypes) {
 }
 
 TEST(SharedRecord, WithdrawingConsentStopsConsentBasedSharingButNotStatutorySharing) {
-  const v1::StatutorySharing sharing = TestSharing();
+  const pathway::config::v1::StatutorySharing sharing = TestSharing();
   Family f(kStart, &sharing);
   f.Provide(v1::FACT_TYPE_DIAGNOSES, "Autism (2025)", kTrust);
   f.Consent(kCouncil, kEhc, v1::CONSENT_DECISION_GRANTED);
@@ -571,7 +572,7 @@ TEST(SharedRecord, RecordCommandsNameTheFieldAndRuleTheyBreak) {
 // and the passing of time; odd seeds run with statutory sharing rules, even ones
 // without.
 TEST(SharedRecord, NoInterleavingMakesTheFamilyAnswerTwiceWithinAValidityPeriod) {
-  const v1::StatutorySharing sharing = TestSharing();
+  const pathway::config::v1::StatutorySharing sharing = TestSharing();
   const v1::FactType types[] = {v1::FACT_TYPE_FAMILY_VIEWS, v1::FACT_TYPE_ALL_ABOUT_ME,
                                 v1::FACT_TYPE_EXISTING_ADVICE};
   const char* agencies[] = {kCouncil, kTrust, kSchool, kIcb};
@@ -582,11 +583,11 @@ TEST(SharedRecord, NoInterleavingMakesTheFamilyAnswerTwiceWithinAValidityPeriod)
   for (uint32_t seed = 1; seed <= 300; ++seed) {
     std::mt19937 rng(seed);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
-    const v1::StatutorySharing* rules = seed % 2 ? &sharing : nullptr;
+    const pathway::config::v1::StatutorySharing* rules = seed % 2 ? &sharing : nullptr;
     Family f(kStart, rules);
     // The rule that lets `agency` use `type` for `purpose` without consent, if any.
     auto statutory = [&](const std::string& agency, const std::string& purpose,
-                         v1::FactType type) -> const v1::SharingRule* {
+                         v1::FactType type) -> const pathway::config::v1::SharingRule* {
       return rules ? StatutoryBasis(*rules, agency, purpose, type) : nullptr;
     };
     // The model: per type, the days the family was asked; per (agency, purpose), consent.
@@ -646,7 +647,8 @@ TEST(SharedRecord, NoInterleavingMakesTheFamilyAnswerTwiceWithinAValidityPeriod)
           const bool own_or_consented =
               source->source_agency() == r.agency() ||
               consent[r.agency() + "/" + r.purpose()] == v1::CONSENT_DECISION_GRANTED;
-          const v1::SharingRule* rule = statutory(r.agency(), r.purpose(), r.type());
+          const pathway::config::v1::SharingRule* rule =
+              statutory(r.agency(), r.purpose(), r.type());
           EXPECT_TRUE(own_or_consented || rule)
               << "seed " << seed << ": reused without consent or a rule by " << r.agency();
           // The law is named exactly when it, and nothing else, allowed the reuse.

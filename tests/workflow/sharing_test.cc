@@ -27,7 +27,7 @@ TEST(Sharing, ParsesRulesInProtobufJsonMapping) {
   auto parsed = ParseStatutorySharing(Rules(kGood));
   ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
   ASSERT_EQ(parsed->rules_size(), 1);
-  const v1::SharingRule& rule = parsed->rules(0);
+  const pathway::config::v1::SharingRule& rule = parsed->rules(0);
   EXPECT_EQ(rule.id(), "la-ehc");
   EXPECT_EQ(rule.agency(), "209");
   EXPECT_EQ(rule.purpose(), "ehc_needs_assessment");
@@ -48,7 +48,7 @@ TEST(Sharing, NoRulesMeansNothingIsSharedWithoutConsent) {
   EXPECT_EQ(empty->rules_size(), 0);
   EXPECT_EQ(StatutoryBasis(*empty, "209", "ehc_needs_assessment", v1::FACT_TYPE_DIAGNOSES),
             nullptr);
-  EXPECT_EQ(StatutoryBasis(v1::StatutorySharing(), "209", "ehc_needs_assessment",
+  EXPECT_EQ(StatutoryBasis(pathway::config::v1::StatutorySharing(), "209", "ehc_needs_assessment",
                            v1::FACT_TYPE_DIAGNOSES),
             nullptr);
 }
@@ -133,7 +133,7 @@ TEST(Sharing, TheBasisIsFoundByExactAgencyPurposeAndFactTypeOnly) {
       R"({"id":"trust-ehc","agency":"RQM","purpose":"ehc_needs_assessment",)"
       R"("factTypes":["FACT_TYPE_CURRENT_SETTING"],"legalBasis":"SEND Regulations 2014 reg 8"})"));
   ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
-  const v1::SharingRule* rule =
+  const pathway::config::v1::SharingRule* rule =
       StatutoryBasis(*parsed, "209", "ehc_needs_assessment", v1::FACT_TYPE_DIAGNOSES);
   ASSERT_NE(rule, nullptr);
   EXPECT_EQ(rule->id(), "la-ehc");
@@ -169,7 +169,7 @@ TEST(Sharing, TheDefaultConfigurationIsValidAndCitesItsLaw) {
     EXPECT_THAT(rule.note(), HasSubstr("partnership must confirm")) << rule.id();
   }
   // The council's EHC needs assessment may use health and education advice (reg 6(1)).
-  const v1::SharingRule* ehc =
+  const pathway::config::v1::SharingRule* ehc =
       StatutoryBasis(*parsed, "209", "ehc_needs_assessment", v1::FACT_TYPE_EXISTING_ADVICE);
   ASSERT_NE(ehc, nullptr);
   EXPECT_THAT(ehc->legal_basis(), HasSubstr("reg 6(1)"));

@@ -114,7 +114,7 @@ TEST(BuildRecord, StatutorySharingNamesItsLegalBasisAndDisputedFactsWait) {
   };
   add_fact(v1::FACT_TYPE_FAMILY_VIEWS, "209", false);
   add_fact(v1::FACT_TYPE_SCHOOL_OBSERVATIONS, "SCH", true);
-  v1::StatutorySharing sharing;
+  pathway::config::v1::StatutorySharing sharing;
   auto* rule = sharing.add_rules();
   rule->set_id("la-views");
   rule->set_agency("LA");

@@ -102,7 +102,9 @@ std::string FieldFromParseError(std::string_view message) {
   return safe == field ? safe : "";
 }
 
-Problem RejectionProblem(const workflow::Rejection& r, std::string event_id) {
+// `r` is the first violation; `all` every one (r alone if empty).
+Problem RejectionProblem(const workflow::Rejection& r, const std::vector<workflow::Rejection>& all,
+                         std::string event_id) {
   Problem p;
   p.status = 422;
   p.title = "The command is not valid";
@@ -110,7 +112,8 @@ Problem RejectionProblem(const workflow::Rejection& r, std::string event_id) {
   p.field = r.field;
   p.detail = r.reason;
   p.event_id = std::move(event_id);
-  p.violations.push_back(Violation{r.field, r.rule, r.reason});
+  if (all.empty()) p.violations.push_back(Violation{r.field, r.rule, r.reason});
+  for (const auto& v : all) p.violations.push_back(Violation{v.field, v.rule, v.reason});
   return p;
 }
 
@@ -119,7 +122,9 @@ HttpResponse OutcomeResponse(const std::string& event_id, const CommandOutcome& 
   using State = CommandOutcome::State;
   if (outcome.state == State::kRejected && final_status && outcome.rejection) {
     const auto& r = outcome.rejection->command_rejected();
-    return ProblemResponse(RejectionProblem({r.field(), r.rule(), r.reason()}, event_id));
+    std::vector<workflow::Rejection> all;
+    for (const auto& v : r.violations()) all.push_back({v.field(), v.rule(), v.reason()});
+    return ProblemResponse(RejectionProblem({r.field(), r.rule(), r.reason()}, all, event_id));
   }
   std::string body = "{\"eventId\":" + JsonString(event_id) + ",\"status\":";
   switch (outcome.state) {
@@ -137,7 +142,31 @@ HttpResponse OutcomeResponse(const std::string& event_id, const CommandOutcome& 
     case State::kRejected: {
       const auto& r = outcome.rejection->command_rejected();
       body += "\"rejected\",\"rejection\":{\"field\":" + JsonString(r.field()) +
-              ",\"rule\":" + JsonString(r.rule()) + ",\"reason\":" + JsonString(r.reason()) + "}";
+              ",\"rule\":" + JsonString(r.rule()) + ",\"reason\":" + JsonString(r.reason()) +
+              ",\"violations\":[";
+      // Every violation (CommandRejected.violations), the first being the one above; a
+      // rejection written before the field existed lists that one.
+      if (r.violations_size() == 0) {
+        body += "{\"field\":";
+        body += JsonString(r.field());
+        body += ",\"rule\":";
+        body += JsonString(r.rule());
+        body += ",\"reason\":";
+        body += JsonString(r.reason());
+        body += '}';
+      }
+      for (int i = 0; i < r.violations_size(); ++i) {
+        const auto& v = r.violations(i);
+        if (i) body += ',';
+        body += "{\"field\":";
+        body += JsonString(v.field());
+        body += ",\"rule\":";
+        body += JsonString(v.rule());
+        body += ",\"reason\":";
+        body += JsonString(v.reason());
+        body += '}';
+      }
+      body += "]}";
       break;
     }
   }
@@ -339,15 +368,12 @@ void Api::Impl::Post(const HttpRequest& req, const Principal& who, std::string_v
 
   // The engine's own stateless checks, so that most mistakes are answered now.
   const auto hash = [](std::string_view id) { return HexEncode(Sha256(id)); };
+  // Every violation at once (workflow/command_check.h: required fields, input limits,
+  // the referral's formats and dates).
   auto intake = workflow::Intake(command, hash);
-  if (intake.rejection)
-    return respond(ProblemResponse(RejectionProblem(*intake.rejection, event_id)));
-  if (command.has_referral_submitted()) {
-    if (auto day = workflow::CommandDay(command)) {
-      if (auto r = workflow::ValidateReferral(command.referral_submitted(), *day)) {
-        return respond(ProblemResponse(RejectionProblem(*r, event_id)));
-      }
-    }
+  if (intake.rejection) {
+    return respond(
+        ProblemResponse(RejectionProblem(*intake.rejection, intake.violations, event_id)));
   }
 
   std::string idem;

@@ -618,9 +618,23 @@ std::string OpenApiDocument() {
                               Str("a pathway.v1.Envelope as published on pathway.events.v1")}})}})},
                  {"rejection",
                   Obj({{"type", Str("object")},
-                       {"properties", Obj({{"field", Obj({{"type", Str("string")}})},
-                                           {"rule", Obj({{"type", Str("string")}})},
-                                           {"reason", Obj({{"type", Str("string")}})}})}})}})}}));
+                       {"description",
+                        Str("field, rule and reason name the first violation; violations "
+                            "lists every one (pathway.v1.CommandRejected)")},
+                       {"properties",
+                        Obj({{"field", Obj({{"type", Str("string")}})},
+                             {"rule", Obj({{"type", Str("string")}})},
+                             {"reason", Obj({{"type", Str("string")}})},
+                             {"violations",
+                              Obj({{"type", Str("array")},
+                                   {"items",
+                                    Obj({{"type", Str("object")},
+                                         {"properties",
+                                          Obj({{"field", Obj({{"type", Str("string")}})},
+                                               {"rule", Obj({{"type", Str("string")}})},
+                                               {"reason",
+                                                Obj({{"type",
+                                                      Str("string")}})}})}})}})}})}})}})}}));
 
   Value doc = Obj({
       {"openapi", Str("3.1.0")},

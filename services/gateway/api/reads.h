@@ -31,7 +31,7 @@
 
 #include "common/result.h"
 #include "common/time_source.h"
-#include "pathway/v1/store.pb.h"
+#include "pathway/store/v1/store.pb.h"
 #include "pathway/v1/views.pb.h"
 #include "services/gateway/api/api.h"
 #include "services/gateway/auth/auth.h"

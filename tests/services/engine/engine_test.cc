@@ -88,6 +88,34 @@ TEST(Engine, InvalidNhsNumberIsRejectedAtIntakeNamingTheField) {
   }
 }
 
+TEST(Engine, AReferralWithThreeMistakesGetsOneRejectionNamingAllThree) {
+  EngineHarness h;
+  Envelope bad = ValidReferral("evt-1");
+  auto* referral = bad.mutable_referral_submitted();
+  referral->mutable_child()->clear_given_name();
+  referral->clear_reason();
+  referral->mutable_received_on()->set_day(11);  // after the message itself
+  h.Publish(bad);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 1u);
+  const auto& r = rejections[0].command_rejected();
+  EXPECT_EQ(r.rejected_event_id(), "evt-1");
+  // Fields 2-4 keep their meaning: the first violation.
+  EXPECT_EQ(r.field(), "referral_submitted.child.given_name");
+  EXPECT_EQ(r.rule(), "required");
+  ASSERT_EQ(r.violations_size(), 3);
+  EXPECT_EQ(r.violations(0).field(), "referral_submitted.child.given_name");
+  EXPECT_EQ(r.violations(1).field(), "referral_submitted.reason");
+  EXPECT_EQ(r.violations(1).rule(), "required");
+  EXPECT_EQ(r.violations(2).field(), "referral_submitted.received_on");
+  EXPECT_EQ(r.violations(2).rule(), "date.not_in_future");
+  // The NHS number is valid: the rejection is the child's.
+  EXPECT_EQ(rejections[0].subject_key(), h.SubjectOf(kValidNhsNumber));
+  EXPECT_TRUE(h.Read(topics::kEvents).empty());
+  EXPECT_TRUE(h.Read(topics::kCommands).empty());
+}
+
 TEST(Engine, FutureDateOfBirthIsRejectedByTheWorkflow) {
   EngineHarness h;
   Envelope bad = ValidReferral("evt-1");
@@ -571,7 +599,7 @@ TEST(Engine, StatutorySharingGivenToTheEngineServesANeedWithoutConsentAndNamesTh
   using pathway::testing::Command;
   using pathway::testing::Day;
   EngineOptions options;
-  pathway::v1::StatutorySharing sharing;
+  pathway::config::v1::StatutorySharing sharing;
   auto* rule = sharing.add_rules();
   rule->set_id("la-advice");
   rule->set_agency("209");

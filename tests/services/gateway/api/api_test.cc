@@ -210,6 +210,27 @@ TEST_F(ApiTest, OnlyJsonIsAccepted) {
   EXPECT_TRUE(sink.published.empty());
 }
 
+TEST_F(ApiTest, AReferralWithThreeMistakesIsAnsweredWithAllThree) {
+  // A check digit that fails, no given name, no reason.
+  std::string referral =
+      R"({"referralSubmitted":{"referralId":"R-1","child":{"nhsNumber":"9434765910",)"
+      R"("familyName":"B","dateOfBirth":{"year":2018,"month":2,"day":3}},"referrer":{"agency":"Y00001","role":"GP"},)"
+      R"("receivedOn":{"year":2025,"month":3,"day":10}}})";
+  HttpResponse r = Call(Post("/v1/commands/referral_submitted", referral));
+  EXPECT_EQ(r.status, 422) << r.body;
+  const size_t list = r.body.find("\"violations\":[");
+  ASSERT_NE(list, std::string::npos) << r.body;
+  const size_t nhs = r.body.find("referral_submitted.child.nhs_number", list);
+  const size_t name = r.body.find("referral_submitted.child.given_name", list);
+  const size_t reason = r.body.find("referral_submitted.reason", list);
+  EXPECT_NE(nhs, std::string::npos) << r.body;
+  EXPECT_NE(name, std::string::npos) << r.body;
+  EXPECT_NE(reason, std::string::npos) << r.body;
+  EXPECT_TRUE(nhs < name && name < reason) << "schema order: " << r.body;
+  EXPECT_EQ(r.body.find("9434765910"), std::string::npos);
+  EXPECT_TRUE(sink.published.empty());
+}
+
 TEST_F(ApiTest, TheEnginesStatelessChecksAnswerAtOnceNamingTheFieldAndRule) {
   // A referral whose NHS number fails its check digit.
   std::string referral =
@@ -405,6 +426,11 @@ TEST_F(ApiTest, TheOutcomeIsReadAtItsLocation) {
   EXPECT_EQ(rejected.status, 200);
   EXPECT_NE(rejected.body.find("\"status\":\"rejected\""), std::string::npos);
   EXPECT_NE(rejected.body.find("date.before_referral"), std::string::npos);
+  // A rejection from an engine without CommandRejected.violations lists its one.
+  EXPECT_NE(rejected.body.find("\"violations\":[{\"field\":"
+                               "\"nd_first_appointment_attended.attended_on\""),
+            std::string::npos)
+      << rejected.body;
   // Waiting on a GET, answered when the outcome comes.
   Answers w;
   api.Handle(Get("/v1/outcomes/later", {{"prefer", "wait=2"}}), Clinician(), w.Callback());

@@ -1,0 +1,180 @@
+// The schema marks required fields ((pathway.v1.required), proto/pathway/v1/common.proto)
+// and the validator reads the marks: for every command payload type and every field
+// marked required, a command without it is rejected naming exactly that field; a
+// command with several mistakes is rejected once, naming them all, in schema order.
+#include "workflow/command_check.h"
+
+#include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pathway/v1/common.pb.h"
+#include "tests/common/fixtures.h"
+#include "workflow/identity.h"
+#include "workflow/workflow.h"
+
+namespace pathway::workflow {
+namespace {
+namespace pb = google::protobuf;
+using pathway::store::v1::CaseState;
+using pathway::testing::kValidNhsNumber;
+using pathway::testing::March10th2025;
+using pathway::testing::ValidReferral;
+using pathway::v1::Envelope;
+
+std::string Join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+// Every path marked required in `type` (singular message fields walked), as the
+// validator names them.
+void RequiredPaths(const pb::Descriptor* type, const std::string& prefix, int depth,
+                   std::vector<std::string>& out) {
+  if (depth > 8) return;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* f = type->field(i);
+    if (f->options().GetExtension(pathway::v1::required)) out.push_back(Join(prefix, f->name()));
+    if (f->message_type() && !f->is_repeated() &&
+        f->message_type()->file()->package() == "pathway.v1") {
+      RequiredPaths(f->message_type(), Join(prefix, f->name()), depth + 1, out);
+    }
+  }
+}
+
+// Clears the field at `path` (singular fields only) in `message`.
+void ClearPath(pb::Message& message, const std::string& path) {
+  const size_t dot = path.find('.');
+  const pb::FieldDescriptor* f = message.GetDescriptor()->FindFieldByName(path.substr(0, dot));
+  ASSERT_NE(f, nullptr) << path;
+  if (dot == std::string::npos) {
+    message.GetReflection()->ClearField(&message, f);
+    return;
+  }
+  ClearPath(*message.GetReflection()->MutableMessage(&message, f), path.substr(dot + 1));
+}
+
+// An otherwise valid command carrying `payload` (a field of Envelope's payload oneof):
+// the full valid referral, or the envelope's required fields and an empty payload.
+Envelope ValidCommand(const pb::FieldDescriptor* payload) {
+  if (payload->name() == "referral_submitted") return ValidReferral("evt-1");
+  Envelope e = ValidReferral("evt-1");
+  e.clear_referral_submitted();
+  e.mutable_subject()->set_nhs_number(kValidNhsNumber);
+  e.GetReflection()->MutableMessage(&e, payload);  // sets the (empty) payload
+  return e;
+}
+
+std::vector<std::string> Fields(const std::vector<Rejection>& violations) {
+  std::vector<std::string> out;
+  for (const auto& v : violations) out.push_back(v.field + " " + v.rule);
+  return out;
+}
+
+TEST(CommandCheck, EveryRequiredFieldOfEveryCommandIsNamedWhenMissing) {
+  const pb::OneofDescriptor* oneof = Envelope::descriptor()->FindOneofByName("payload");
+  ASSERT_NE(oneof, nullptr);
+  std::set<std::string> checked;
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    const pb::FieldDescriptor* payload = oneof->field(i);
+    if (payload->number() >= 500) continue;  // commands are 100..499; events are not checked
+    const Envelope valid = ValidCommand(payload);
+    ASSERT_EQ(Fields(CommandViolations(valid)), std::vector<std::string>{}) << payload->name();
+    std::vector<std::string> paths;
+    RequiredPaths(Envelope::descriptor(), "", 0, paths);
+    // Only this payload's required fields, and the envelope's own.
+    std::erase_if(paths, [&](const std::string& p) {
+      return p.find('.') != std::string::npos && !p.starts_with(payload->name() + ".");
+    });
+    for (const std::string& path : paths) {
+      Envelope missing = valid;
+      ClearPath(missing, path);
+      EXPECT_EQ(Fields(CommandViolations(missing)), std::vector<std::string>{path + " required"})
+          << payload->name() << ": " << path;
+      // The same through Decide (for callers that skip intake): its one rejection.
+      missing.set_subject_key(std::string(64, 'a'));
+      Decision d = Decide(CaseState(), missing, March10th2025());
+      ASSERT_TRUE(d.rejection.has_value()) << path;
+      EXPECT_EQ(d.rejection->field, path);
+      checked.insert(path);
+    }
+  }
+  // The engine's requirements, as partners read them in the schema.
+  EXPECT_EQ(
+      checked,
+      (std::set<std::string>{
+          "event_id", "occurred_at", "referral_submitted.referral_id", "referral_submitted.child",
+          "referral_submitted.child.nhs_number", "referral_submitted.child.given_name",
+          "referral_submitted.child.family_name", "referral_submitted.child.date_of_birth",
+          "referral_submitted.referrer", "referral_submitted.referrer.agency",
+          "referral_submitted.reason", "referral_submitted.received_on"}));
+}
+
+Envelope ThreeMistakes() {
+  Envelope e = ValidReferral("evt-3");
+  auto* r = e.mutable_referral_submitted();
+  r->mutable_child()->set_nhs_number("9434765918");  // fails modulus 11
+  r->mutable_child()->clear_given_name();
+  r->clear_reason();
+  return e;
+}
+
+TEST(CommandCheck, AReferralWithThreeMistakesNamesAllThreeInSchemaOrder) {
+  EXPECT_EQ(Fields(CommandViolations(ThreeMistakes())),
+            (std::vector<std::string>{"referral_submitted.child.nhs_number nhs_number.modulus11",
+                                      "referral_submitted.child.given_name required",
+                                      "referral_submitted.reason required"}));
+
+  IntakeOutput out = Intake(ThreeMistakes(), [](std::string_view id) { return std::string(id); });
+  ASSERT_TRUE(out.rejection.has_value());
+  EXPECT_EQ(out.rejection->field, "referral_submitted.child.nhs_number");
+  EXPECT_EQ(out.violations.size(), 3u);
+  EXPECT_TRUE(out.commands.empty());
+  EXPECT_EQ(out.subject_key, "") << "an invalid NHS number names no child";
+
+  Envelope rejected =
+      MakeRejection(ThreeMistakes(), *out.rejection, March10th2025(), out.violations);
+  const auto& r = rejected.command_rejected();
+  EXPECT_EQ(r.field(), "referral_submitted.child.nhs_number");
+  EXPECT_EQ(r.rule(), "nhs_number.modulus11");
+  ASSERT_EQ(r.violations_size(), 3);
+  EXPECT_EQ(r.violations(1).field(), "referral_submitted.child.given_name");
+  EXPECT_EQ(r.violations(2).field(), "referral_submitted.reason");
+  EXPECT_EQ(r.violations(2).rule(), "required");
+}
+
+TEST(CommandCheck, InputLimitsFormatsAndDatesAreListedTogetherOncePerField) {
+  Envelope e = ValidReferral("evt-4");
+  auto* r = e.mutable_referral_submitted();
+  r->mutable_child()->set_family_name(std::string(300, 'x'));   // string.too_long
+  r->mutable_child()->mutable_date_of_birth()->set_year(2026);  // after received_on
+  r->mutable_received_on()->set_day(11);                        // after occurred_at
+  r->mutable_referrer()->clear_agency();
+  EXPECT_EQ(Fields(CommandViolations(e)),
+            (std::vector<std::string>{
+                "referral_submitted.child.family_name string.too_long",
+                "referral_submitted.child.date_of_birth date_of_birth.not_in_future",
+                "referral_submitted.referrer.agency required",
+                "referral_submitted.received_on date.not_in_future"}));
+}
+
+TEST(CommandCheck, ARejectionForOneRuleListsItself) {
+  Envelope out = MakeRejection(
+      ValidReferral("evt-5"),
+      {"referral_submitted.referral_id", "referral.duplicate", "already open"}, March10th2025());
+  ASSERT_EQ(out.command_rejected().violations_size(), 1);
+  EXPECT_EQ(out.command_rejected().violations(0).rule(), "referral.duplicate");
+}
+
+TEST(CommandCheck, AValidReferralNamesItsChildOnARejectionOfAnotherField) {
+  Envelope e = ValidReferral("evt-6");
+  e.mutable_referral_submitted()->clear_referral_id();
+  IntakeOutput out = Intake(e, [](std::string_view id) { return "key:" + std::string(id); });
+  ASSERT_TRUE(out.rejection.has_value());
+  EXPECT_EQ(out.subject_key, "key:" + std::string(kValidNhsNumber));
+}
+
+}  // namespace
+}  // namespace pathway::workflow
