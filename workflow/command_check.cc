@@ -30,17 +30,18 @@ std::string Join(std::string_view prefix, std::string_view name) {
 void WalkRequired(const pb::Message& message, const std::string& prefix, int depth,
                   std::vector<Rejection>& out) {
   // Input limits refuse anything deeper (message.too_deep); never walk without bound.
-  if (depth > 16) return;
+  if (depth > 16 || out.size() >= kMaxViolations) return;
   const pb::Descriptor& type = *message.GetDescriptor();
   const pb::Reflection& r = *message.GetReflection();
-  for (int i = 0; i < type.field_count(); ++i) {  // declaration order; sorted by the caller
+  for (int i = 0; i < type.field_count() && out.size() < kMaxViolations; ++i) {
+    // Declaration order; sorted by the caller.
     const pb::FieldDescriptor& field = *type.field(i);
     const bool required = field.options().GetExtension(v1::required);
     if (field.is_repeated()) {
       const int size = r.FieldSize(message, &field);
       if (required && size == 0) out.push_back(Missing(Join(prefix, field.name())));
       if (field.cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-      for (int k = 0; k < size; ++k) {
+      for (int k = 0; k < size && out.size() < kMaxViolations; ++k) {
         std::string path = Join(prefix, field.name());
         path += '[';  // appended: "[" + std::to_string(k) trips GCC bug 105651 at -O3
         path += std::to_string(k);
@@ -114,6 +115,7 @@ std::vector<Rejection> InSchemaOrder(std::vector<Rejection> all) {
   for (const auto& [key, i] : keys) {
     if (!out.empty() && out.back().field == all[i].field) continue;
     out.push_back(std::move(all[i]));
+    if (out.size() == kMaxViolations) break;
   }
   return out;
 }
@@ -179,7 +181,7 @@ std::vector<Rejection> ReferralViolations(const v1::ReferralSubmitted& referral,
 }
 
 std::vector<Rejection> CommandViolations(const v1::Envelope& command) {
-  std::vector<Rejection> all = InputLimitViolations(command);
+  std::vector<Rejection> all = InputLimitViolations(command, kMaxViolations);
   std::vector<Rejection> missing = MissingRequired(command);
   all.insert(all.end(), std::make_move_iterator(missing.begin()),
              std::make_move_iterator(missing.end()));

@@ -10,7 +10,9 @@
 //                the command's day, a birth not after the referral)
 //
 // Violations come in schema order (field-number order, depth first; the elements of
-// a repeated field in index order), at most one per field (the first rule it breaks).
+// a repeated field in index order), at most one per field (the first rule it breaks),
+// and at most kMaxViolations of them (the first in that order): a hostile message of
+// many small bad values must not make a rejection many times its own size.
 // Paths are protobuf field names ("referral_submitted.child.nhs_number"), as in
 // CommandRejected. Rules that depend on the case (a step not valid in the pathway's
 // state) are decided later, one at a time, by Decide. Pure; thread-safe.
@@ -18,6 +20,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -27,6 +30,8 @@
 #include "workflow/rejection.h"
 
 namespace pathway::workflow {
+
+inline constexpr size_t kMaxViolations = 100;
 
 // Every field marked required in `message` (and, recursively, in every message field
 // that is set) that is unset, empty or zero, as rule "required" with its path under

@@ -155,13 +155,14 @@ std::string Path(std::string_view prefix, const pb::FieldDescriptor& field, int 
 // refused rather than walked without bound.
 constexpr int kMaxDepth = 16;
 
-// Appends the violations in `message` to `out`; stops after the first when `first_only`.
+// Appends the violations in `message` to `out`; stops after the first when `first_only`,
+// and once `out` holds `max`.
 void CheckMessage(const pb::Message& message, const std::string& prefix, int depth,
-                  std::vector<Rejection>& out, bool first_only);
+                  std::vector<Rejection>& out, bool first_only, size_t max);
 
 std::optional<Rejection> CheckValue(const pb::Message& message, const pb::FieldDescriptor& field,
                                     int index, const std::string& path, int depth,
-                                    std::vector<Rejection>& out, bool first_only) {
+                                    std::vector<Rejection>& out, bool first_only, size_t max) {
   const pb::Reflection& r = *message.GetReflection();
   const bool repeated = index >= 0;
   switch (field.cpp_type()) {
@@ -201,7 +202,7 @@ std::optional<Rejection> CheckValue(const pb::Message& message, const pb::FieldD
       if (depth >= kMaxDepth) {
         return Rejection{path, "message.too_deep", "messages nest at most 16 levels deep"};
       }
-      CheckMessage(sub, path, depth + 1, out, first_only);
+      CheckMessage(sub, path, depth + 1, out, first_only, max);
       return std::nullopt;
     }
     default:
@@ -210,16 +211,16 @@ std::optional<Rejection> CheckValue(const pb::Message& message, const pb::FieldD
 }
 
 void CheckMessage(const pb::Message& message, const std::string& prefix, int depth,
-                  std::vector<Rejection>& out, bool first_only) {
+                  std::vector<Rejection>& out, bool first_only, size_t max) {
   std::vector<const pb::FieldDescriptor*> fields;
   message.GetReflection()->ListFields(message, &fields);  // set fields, by number
   for (const pb::FieldDescriptor* field : fields) {
     const int size = field->is_repeated() ? message.GetReflection()->FieldSize(message, field) : 1;
     for (int i = 0; i < size; ++i) {
       const int index = field->is_repeated() ? i : -1;
-      if (first_only && !out.empty()) return;
+      if ((first_only && !out.empty()) || out.size() >= max) return;
       if (auto r = CheckValue(message, *field, index, Path(prefix, *field, index), depth, out,
-                              first_only)) {
+                              first_only, max)) {
         out.push_back(std::move(*r));
       }
     }
@@ -284,14 +285,15 @@ bool IsAcceptableIdentifier(std::string_view id) { return !CheckString(id, kIden
 
 std::optional<Rejection> CheckInputLimits(const pb::Message& message) {
   std::vector<Rejection> out;
-  CheckMessage(message, "", 0, out, true);
+  CheckMessage(message, "", 0, out, true, SIZE_MAX);
   if (out.empty()) return std::nullopt;
   return std::move(out.front());
 }
 
-std::vector<Rejection> InputLimitViolations(const pb::Message& message) {
+std::vector<Rejection> InputLimitViolations(const pb::Message& message, size_t max) {
   std::vector<Rejection> out;
-  CheckMessage(message, "", 0, out, false);
+  CheckMessage(message, "", 0, out, false, max);
+  if (out.size() > max) out.resize(max);
   return out;
 }
 

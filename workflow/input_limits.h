@@ -25,6 +25,7 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -64,8 +65,11 @@ std::optional<StringLimit> StringLimitFor(const google::protobuf::FieldDescripto
 // The first value in `message` (an Envelope, or any message for tests) outside the
 // limits above, as a rejection naming its field and rule; nullopt if none.
 std::optional<Rejection> CheckInputLimits(const google::protobuf::Message& message);
-// Every value in `message` outside the limits, one per value, in the same order.
-std::vector<Rejection> InputLimitViolations(const google::protobuf::Message& message);
+// Every value in `message` outside the limits, one per value, in the same order; at
+// most `max` of them (the first), so that a hostile message of many small bad values
+// cannot make a list many times its own size.
+std::vector<Rejection> InputLimitViolations(const google::protobuf::Message& message,
+                                            size_t max = SIZE_MAX);
 
 // The single checks, for callers that build or copy values themselves.
 bool TimestampInRange(const google::protobuf::Timestamp& t);

@@ -14,6 +14,7 @@
 #include "pathway/v1/common.pb.h"
 #include "tests/common/fixtures.h"
 #include "workflow/identity.h"
+#include "workflow/input_limits.h"
 #include "workflow/workflow.h"
 
 namespace pathway::workflow {
@@ -143,6 +144,23 @@ TEST(CommandCheck, AReferralWithThreeMistakesNamesAllThreeInSchemaOrder) {
   EXPECT_EQ(r.violations(1).field(), "referral_submitted.child.given_name");
   EXPECT_EQ(r.violations(2).field(), "referral_submitted.reason");
   EXPECT_EQ(r.violations(2).rule(), "required");
+}
+
+// A hostile message of many small bad values: the list stays bounded, the first in
+// schema order, however many the message holds.
+TEST(CommandCheck, AMessageWithThousandsOfBadValuesListsTheFirstHundred) {
+  Envelope e;
+  e.set_event_id("evt-many");
+  e.mutable_occurred_at()->set_seconds(1741600000);  // 2025-03-10
+  auto* redrive = e.mutable_case_redrive_requested();
+  for (int i = 0; i < 5000; ++i) redrive->add_withdraw_event_ids("bad\x01id");
+  const std::vector<Rejection> violations = CommandViolations(e);
+  ASSERT_EQ(violations.size(), kMaxViolations);
+  EXPECT_EQ(violations.front().field, "case_redrive_requested.withdraw_event_ids[0]");
+  EXPECT_EQ(violations.back().field, "case_redrive_requested.withdraw_event_ids[99]");
+  for (const auto& v : violations) EXPECT_EQ(v.rule, "string.control_character") << v.field;
+  EXPECT_LE(InputLimitViolations(e, 7).size(), 7u);
+  EXPECT_EQ(InputLimitViolations(e).size(), 5000u) << "unbounded unless asked";
 }
 
 TEST(CommandCheck, InputLimitsFormatsAndDatesAreListedTogetherOncePerField) {
