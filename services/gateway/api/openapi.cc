@@ -58,6 +58,15 @@ Value Ref(std::string_view name) {
   return Obj({{"$ref", Str("#/components/schemas/" + std::string(name))}});
 }
 
+// CommandRejected.violations as the gateway answers them: {field, rule, reason} each.
+Value ViolationsArray() {
+  return Obj({{"type", Str("array")},
+              {"items", Obj({{"type", Str("object")},
+                             {"properties", Obj({{"field", Obj({{"type", Str("string")}})},
+                                                 {"rule", Obj({{"type", Str("string")}})},
+                                                 {"reason", Obj({{"type", Str("string")}})}})}})}});
+}
+
 std::string SchemaName(const Descriptor* d) {
   // "pathway.v1.ReferralSubmitted" -> "ReferralSubmitted" (the catalogue has one package)
   return d->name();
@@ -546,22 +555,14 @@ std::string OpenApiDocument() {
   Set(schemas, "Problem",
       Obj({{"type", Str("object")},
            {"required", Arr({Str("type"), Str("title"), Str("status"), Str("rule")})},
-           {"properties",
-            Obj({{"type", Obj({{"type", Str("string")}})},
-                 {"title", Obj({{"type", Str("string")}})},
-                 {"status", Obj({{"type", Str("integer")}})},
-                 {"detail", Obj({{"type", Str("string")}})},
-                 {"rule", Obj({{"type", Str("string")}})},
-                 {"field", Obj({{"type", Str("string")}})},
-                 {"eventId", Obj({{"type", Str("string")}})},
-                 {"violations",
-                  Obj({{"type", Str("array")},
-                       {"items",
-                        Obj({{"type", Str("object")},
-                             {"properties",
-                              Obj({{"field", Obj({{"type", Str("string")}})},
-                                   {"rule", Obj({{"type", Str("string")}})},
-                                   {"reason", Obj({{"type", Str("string")}})}})}})}})}})}}));
+           {"properties", Obj({{"type", Obj({{"type", Str("string")}})},
+                               {"title", Obj({{"type", Str("string")}})},
+                               {"status", Obj({{"type", Str("integer")}})},
+                               {"detail", Obj({{"type", Str("string")}})},
+                               {"rule", Obj({{"type", Str("string")}})},
+                               {"field", Obj({{"type", Str("string")}})},
+                               {"eventId", Obj({{"type", Str("string")}})},
+                               {"violations", ViolationsArray()}})}}));
   {
     const Value integer = Obj({{"type", Str("integer")}, {"minimum", Num(0)}});
     Set(schemas, "DeadLetter",
@@ -621,20 +622,10 @@ std::string OpenApiDocument() {
                        {"description",
                         Str("field, rule and reason name the first violation; violations "
                             "lists every one (pathway.v1.CommandRejected)")},
-                       {"properties",
-                        Obj({{"field", Obj({{"type", Str("string")}})},
-                             {"rule", Obj({{"type", Str("string")}})},
-                             {"reason", Obj({{"type", Str("string")}})},
-                             {"violations",
-                              Obj({{"type", Str("array")},
-                                   {"items",
-                                    Obj({{"type", Str("object")},
-                                         {"properties",
-                                          Obj({{"field", Obj({{"type", Str("string")}})},
-                                               {"rule", Obj({{"type", Str("string")}})},
-                                               {"reason",
-                                                Obj({{"type",
-                                                      Str("string")}})}})}})}})}})}})}})}}));
+                       {"properties", Obj({{"field", Obj({{"type", Str("string")}})},
+                                           {"rule", Obj({{"type", Str("string")}})},
+                                           {"reason", Obj({{"type", Str("string")}})},
+                                           {"violations", ViolationsArray()}})}})}})}}));
 
   Value doc = Obj({
       {"openapi", Str("3.1.0")},
