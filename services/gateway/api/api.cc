@@ -102,6 +102,15 @@ std::string FieldFromParseError(std::string_view message) {
   return safe == field ? safe : "";
 }
 
+// Every violation of `r` (CommandRejected.violations), the first being the one its
+// fields 2-4 name; a rejection written before the field existed lists that one.
+std::vector<Violation> ViolationsOf(const pathway::v1::CommandRejected& r) {
+  std::vector<Violation> out;
+  if (r.violations_size() == 0) out.push_back(Violation{r.field(), r.rule(), r.reason()});
+  for (const auto& v : r.violations()) out.push_back(Violation{v.field(), v.rule(), v.reason()});
+  return out;
+}
+
 // `r` is the first violation; `all` every one (r alone if empty).
 Problem RejectionProblem(const workflow::Rejection& r, const std::vector<workflow::Rejection>& all,
                          std::string event_id) {
@@ -122,9 +131,9 @@ HttpResponse OutcomeResponse(const std::string& event_id, const CommandOutcome& 
   using State = CommandOutcome::State;
   if (outcome.state == State::kRejected && final_status && outcome.rejection) {
     const auto& r = outcome.rejection->command_rejected();
-    std::vector<workflow::Rejection> all;
-    for (const auto& v : r.violations()) all.push_back({v.field(), v.rule(), v.reason()});
-    return ProblemResponse(RejectionProblem({r.field(), r.rule(), r.reason()}, all, event_id));
+    Problem p = RejectionProblem({r.field(), r.rule(), r.reason()}, {}, event_id);
+    p.violations = ViolationsOf(r);
+    return ProblemResponse(p);
   }
   std::string body = "{\"eventId\":" + JsonString(event_id) + ",\"status\":";
   switch (outcome.state) {
@@ -143,30 +152,9 @@ HttpResponse OutcomeResponse(const std::string& event_id, const CommandOutcome& 
       const auto& r = outcome.rejection->command_rejected();
       body += "\"rejected\",\"rejection\":{\"field\":" + JsonString(r.field()) +
               ",\"rule\":" + JsonString(r.rule()) + ",\"reason\":" + JsonString(r.reason()) +
-              ",\"violations\":[";
-      // Every violation (CommandRejected.violations), the first being the one above; a
-      // rejection written before the field existed lists that one.
-      if (r.violations_size() == 0) {
-        body += "{\"field\":";
-        body += JsonString(r.field());
-        body += ",\"rule\":";
-        body += JsonString(r.rule());
-        body += ",\"reason\":";
-        body += JsonString(r.reason());
-        body += '}';
-      }
-      for (int i = 0; i < r.violations_size(); ++i) {
-        const auto& v = r.violations(i);
-        if (i) body += ',';
-        body += "{\"field\":";
-        body += JsonString(v.field());
-        body += ",\"rule\":";
-        body += JsonString(v.rule());
-        body += ",\"reason\":";
-        body += JsonString(v.reason());
-        body += '}';
-      }
-      body += "]}";
+              ",\"violations\":";
+      body += ViolationsJson(ViolationsOf(r));
+      body += '}';
       break;
     }
   }

@@ -79,6 +79,23 @@ std::string SafeFieldName(std::string_view name) {
   return std::string(name);
 }
 
+std::string ViolationsJson(const std::vector<Violation>& violations) {
+  std::string out = "[";
+  for (size_t i = 0; i < violations.size(); ++i) {
+    const auto& v = violations[i];
+    if (i) out += ',';
+    out += "{\"field\":";
+    out += JsonString(v.field);
+    out += ",\"rule\":";
+    out += JsonString(v.rule);
+    out += ",\"reason\":";
+    out += JsonString(v.reason);
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
 HttpResponse ProblemResponse(const Problem& p) {
   std::string body = "{\"type\":" + JsonString("https://pathway.invalid/problems/" + p.rule) +
                      ",\"title\":" + JsonString(p.title) +
@@ -88,14 +105,8 @@ HttpResponse ProblemResponse(const Problem& p) {
   if (!p.field.empty()) body += ",\"field\":" + JsonString(p.field);
   if (!p.event_id.empty()) body += ",\"eventId\":" + JsonString(p.event_id);
   if (!p.violations.empty()) {
-    body += ",\"violations\":[";
-    for (size_t i = 0; i < p.violations.size(); ++i) {
-      const auto& v = p.violations[i];
-      if (i) body += ',';
-      body += "{\"field\":" + JsonString(v.field) + ",\"rule\":" + JsonString(v.rule) +
-              ",\"reason\":" + JsonString(v.reason) + "}";
-    }
-    body += ']';
+    body += ",\"violations\":";
+    body += ViolationsJson(p.violations);
   }
   body += '}';
   HttpResponse r;

@@ -44,6 +44,10 @@ inline Problem MakeProblem(int status, std::string title, std::string rule, std:
 //  "rule", "field", "eventId", "violations": [...]} (empty members left out).
 HttpResponse ProblemResponse(const Problem& problem);
 
+// `violations` as the JSON array both problems and outcomes carry:
+// [{"field", "rule", "reason"}, ...].
+std::string ViolationsJson(const std::vector<Violation>& violations);
+
 // A JSON string literal (quotes included) with every control character, quote,
 // backslash and non-ASCII byte sequence escaped safely (invalid UTF-8 becomes U+FFFD).
 std::string JsonString(std::string_view value);
