@@ -392,7 +392,14 @@ launch_node() {
   "$JAVA" $JVM_OPTS -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$LIB/*" \
     kafka.Kafka "$dir/server.properties" </dev/null >>"$dir/server.log" 2>&1 9>&- &
-  echo $! >"$dir/pid"
+  local pid=$! deadline=$(( SECONDS + 10 ))
+  echo "$pid" >"$dir/pid"
+  # Until the child has exec'd the JVM its command line is this script's, which node_pid
+  # does not recognize: on a loaded machine wait_ready then took a starting node for an
+  # exited one. Wait (bounded) for the exec.
+  while ! node_pid "$n" >/dev/null && pid_alive "$pid" && (( SECONDS < deadline )); do
+    sleep 0.05
+  done
 }
 
 show_log_tail() {
