@@ -156,11 +156,12 @@ bool DedupeWindowCoversTheTopics(const bus::KafkaConfig& kafka, int dedupe_days)
 // broker's default partitions and replicas), so that an outcome never waits on a topic
 // nobody made. Where the engine may not create topics (no CREATE ACL on the prefix,
 // docs/partners.md) operations make them; the engine then starts all the same.
-void CreateOutcomeTopics(const bus::KafkaConfig& kafka, const workflow::PartnerDirectory& partners) {
+void CreateOutcomeTopics(const bus::KafkaConfig& kafka,
+                         const workflow::PartnerDirectory& partners) {
   std::vector<bus::TopicSpec> specs;
   for (std::string& topic : partners.Topics()) {
-    specs.push_back({.name = std::move(topic), .partitions = -1, .replication_factor = -1,
-                     .configs = {}});
+    specs.push_back(
+        {.name = std::move(topic), .partitions = -1, .replication_factor = -1, .configs = {}});
   }
   if (auto s = bus::CreateTopics(kafka, specs, std::chrono::seconds(10)); !s) {
     log::Warn("outcome_topics_unchecked", {{"error", s.error().ToString()}});
