@@ -76,6 +76,13 @@ stop_all() {  # newest first: the gateway and the engine drain while the broker 
 trap stop_all EXIT
 trap 'exit 0' INT TERM
 
+# Each partner's outcome topic (config/partners.json, docs/partners.md), made with the
+# others so that the engine finds them (it only creates what is missing, and the mock
+# has no controller to ask).
+mapfile -t outcome_topics < <(python3 -c 'import json, sys
+for p in json.load(open(sys.argv[1]))["partners"]: print("pathway.outcomes.v1." + p["id"])' \
+  config/partners.json)
+
 if [[ $kafka == real ]]; then
   kafka_dir=$run/kafka
   echo "Starting Apache Kafka (scripts/kafka.sh; the first start fetches it; log: $run/kafka.log)"
@@ -83,24 +90,27 @@ if [[ $kafka == real ]]; then
     --first-port "${PATHWAY_RUN_KAFKA_PORT:-29092}" 2>"$run/kafka.log") \
     || { echo "Kafka did not start; see $run/kafka.log" >&2; exit 1; }
   bootstrap=${line#bootstrap.servers=}
-  # The engine creates no topics (deploy/README.md): every pathway topic of
+  # The engine creates only missing outcome topics (deploy/README.md): every pathway topic of
   # services/topics.h, compacted where IsCompacted() says so, 8 partitions as on the mock.
   mapfile -t all_topics < <(sed -n 's/^inline constexpr std::string_view k[A-Za-z]* = "\(pathway\.[^"]*\)";$/\1/p' services/topics.h)
   compacted_names=$(sed -n '/IsCompacted/,/^}/p' services/topics.h | grep -o 'k[A-Z][A-Za-z]*' | sort -u)
   plain=() compacted=()
   for t in "${all_topics[@]}"; do
+    [[ $t != *. ]] || continue  # a prefix (kOutcomesPrefix), not a topic
     name=$(sed -n "s/^inline constexpr std::string_view \(k[A-Za-z]*\) = \"$t\";$/\1/p" services/topics.h)
     if grep -qxF "$name" <<<"$compacted_names"; then compacted+=("$t"); else plain+=("$t"); fi
   done
   ((${#plain[@]} >= 5 && ${#compacted[@]} >= 1)) \
     || { echo "run.sh: cannot read the topics of services/topics.h" >&2; exit 1; }
-  bash scripts/kafka.sh create-topics --dir "$kafka_dir" --partitions 8 "${plain[@]}" 2>>"$run/kafka.log"
+  bash scripts/kafka.sh create-topics --dir "$kafka_dir" --partitions 8 "${plain[@]}" \
+    "${outcome_topics[@]}" 2>>"$run/kafka.log"
   bash scripts/kafka.sh create-topics --dir "$kafka_dir" --partitions 8 \
     --config cleanup.policy=compact "${compacted[@]}" 2>>"$run/kafka.log"
   kafka_label="Kafka (Apache Kafka, scripts/kafka.sh; data and log under $kafka_dir)"
 else
   mkfifo "$run/devbroker.out"
-  "$bin/devbroker/pathway-devbroker" >"$run/devbroker.out" 2>"$run/devbroker.log" &
+  "$bin/devbroker/pathway-devbroker" "${outcome_topics[@]/#/--topic=}" \
+    >"$run/devbroker.out" 2>"$run/devbroker.log" &
   pids+=($!)
   exec 3<"$run/devbroker.out"
   read -r -t 30 -u 3 line || { echo "pathway-devbroker did not start; see $run/devbroker.log" >&2; exit 1; }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 
 namespace pathway::bus {
@@ -62,10 +64,25 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
   auto handle = NewAdminHandle(config);
   if (!handle) return handle.error();
   Owned<rd_kafka_t> rk = std::move(*handle);
+  const Deadline deadline = std::chrono::steady_clock::now() + timeout;
 
+  // Only what is missing is asked of the controller: with nothing missing there is no
+  // request, so a cluster without one (librdkafka's mock) answers at once.
+  std::set<std::string> existing;
+  {
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(rk.get(), 1, nullptr, &md, MsLeft(deadline)) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) existing.insert(md->topics[i].topic);
+      }
+      rd_kafka_metadata_destroy(md);
+    }
+  }
   std::vector<rd_kafka_NewTopic_t*> requests;
   Status status;
   for (const auto& t : topics) {
+    if (existing.count(t.name)) continue;
     rd_kafka_NewTopic_t* nt =
         rd_kafka_NewTopic_new(t.name.c_str(), t.partitions, t.replication_factor, err, sizeof err);
     if (!nt) {
@@ -79,18 +96,16 @@ Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& top
       }
     }
   }
-  if (status.ok()) {
+  if (status.ok() && !requests.empty()) {
     Owned<rd_kafka_AdminOptions_t> options(
         rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
-    rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()), err,
-                                              sizeof err);
-    rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
-                                                err, sizeof err);
+    const int left_ms = MsLeft(deadline);
+    rd_kafka_AdminOptions_set_request_timeout(options.get(), left_ms, err, sizeof err);
+    rd_kafka_AdminOptions_set_operation_timeout(options.get(), left_ms, err, sizeof err);
     Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));
     rd_kafka_CreateTopics(rk.get(), requests.data(), requests.size(), options.get(), queue.get());
     // The request timeout bounds the result; allow a little more for its delivery.
-    Owned<rd_kafka_event_t> event(
-        rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()) + 2000));
+    Owned<rd_kafka_event_t> event(rd_kafka_queue_poll(queue.get(), left_ms + 2000));
     if (!event) {
       status = Error{make_error_code(errc::kTimeout), "create topics"};
     } else if (rd_kafka_event_error(event.get())) {

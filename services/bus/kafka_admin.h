@@ -21,7 +21,8 @@ struct TopicSpec {
 };
 
 // Creates each topic that does not exist yet; an existing topic is left as it is
-// (its partition count is not changed). Bounded by `timeout`.
+// (its partition count is not changed), and with none missing nothing is requested.
+// Bounded by `timeout` (about 2 s more for the result's delivery).
 Status CreateTopics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
                     std::chrono::milliseconds timeout);
 

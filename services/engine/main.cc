@@ -163,7 +163,7 @@ void CreateOutcomeTopics(const bus::KafkaConfig& kafka,
     specs.push_back(
         {.name = std::move(topic), .partitions = -1, .replication_factor = -1, .configs = {}});
   }
-  if (auto s = bus::CreateTopics(kafka, specs, std::chrono::seconds(10)); !s) {
+  if (auto s = bus::CreateTopics(kafka, specs, std::chrono::seconds(5)); !s) {
     log::Warn("outcome_topics_unchecked", {{"error", s.error().ToString()}});
     return;
   }
