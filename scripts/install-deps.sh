@@ -11,6 +11,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libjwt-dev
   kcat clang-format curl
+  # Partners' generated Java code (docs/partners.md, tests/partners/): protobuf-java
+  # 3.21.12 (/usr/share/java/protobuf.jar, the match of protoc) and javac.
+  libprotobuf-java openjdk-17-jdk-headless
 )
 if (($# > 0)); then packages=("$@"); fi
 
