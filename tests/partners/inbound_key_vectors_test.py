@@ -9,6 +9,7 @@ import json
 import pathlib
 import sys
 
+sys.dont_write_bytecode = True  # nothing written into the source tree
 repo = pathlib.Path(sys.argv[1])
 sys.path.insert(0, str(repo / "examples" / "python"))
 from inbound_key import inbound_key  # noqa: E402
