@@ -16,6 +16,10 @@ requirements=("schemathesis==4.32.5" "confluent-kafka==2.16.1" "protobuf==4.21.1
 installed() {
   "$venv/bin/pip" list --disable-pip-version-check --format=freeze 2>/dev/null | tr 'A-Z_' 'a-z-'
 }
+# One installer at a time (tests that need the tools run in parallel).
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock -w 600 9 || { echo "install-py-tools: timed out waiting for $venv.lock" >&2; exit 1; }
 missing=()
 if [[ -x $venv/bin/pip ]]; then
   have=$(installed)

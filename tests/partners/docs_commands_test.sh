@@ -45,9 +45,11 @@ if ! command -v go >/dev/null; then
   for d in /usr/local/go/bin /usr/lib/go/bin; do [[ -x $d/go ]] && PATH=$PATH:$d; done
 fi
 export GOTOOLCHAIN=local GOCACHE=$work/.gocache GOPATH=$work/.gopath
-tools=$(bash "$repo/scripts/install-py-tools.sh" 2>"$work/install.log") \
-  || { cat "$work/install.log" >&2; fail "scripts/install-py-tools.sh"; }
-ln -s "$(dirname "$tools")" "$work/.venv"
+if [[ " $* " == *" codegen-python "* || " $* " == *" try-python "* ]]; then
+  tools=$(bash "$repo/scripts/install-py-tools.sh" 2>"$work/install.log") \
+    || { cat "$work/install.log" >&2; fail "scripts/install-py-tools.sh"; }
+  ln -s "$(dirname "$tools")" "$work/.venv"
+fi
 if [[ " $* " == *" examples-java "* ]]; then
   # The Kafka client jars, where the page says scripts/kafka.sh fetch puts them.
   bash "$repo/scripts/kafka.sh" fetch 2>"$work/fetch.log" \
