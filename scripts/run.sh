@@ -112,7 +112,7 @@ fi
 # share (docs/gateway.md, "Reads").
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$run/query-token")
 "$bin/engine/pathway-engine" --bootstrap-servers "$bootstrap" --data-dir "$run/engine" \
-  --statutory-sharing config/statutory_sharing.json \
+  --statutory-sharing config/statutory_sharing.json --partners config/partners.json \
   --query-listen 127.0.0.1:0 --query-token-file "$run/query-token" 2>"$run/engine.log" &
 pids+=($!)
 

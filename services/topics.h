@@ -16,6 +16,13 @@ inline constexpr std::string_view kEvents = "pathway.events.v1";
 inline constexpr std::string_view kRejections = "pathway.rejections.v1";
 // Messages that could not be processed at all, with the reason and original bytes.
 inline constexpr std::string_view kDeadLetter = "pathway.deadletter.v1";
+// What became of each inbound message (pathway.v1.MessageOutcome), one topic per
+// partner: kOutcomesPrefix + the partner's id (config/partners.json), so that Kafka
+// ACLs keep each partner to its own (docs/partners.md). Keyed by outcome id.
+inline constexpr std::string_view kOutcomesPrefix = "pathway.outcomes.v1.";
+// Outcomes of messages whose sender could not be read or is not registered: read by
+// operations only. Its suffix cannot be a partner id (those start with a-z or 0-9).
+inline constexpr std::string_view kUnaddressedOutcomes = "pathway.outcomes.v1._unaddressed";
 // What operations decided about each dead letter (resubmitted or discarded): a
 // pathway.store.v1.DeadLetterDisposition keyed by the dead letter's event id, written
 // by `pathwayctl deadletters`. Compacted: the latest decision per dead letter is kept.
@@ -34,10 +41,17 @@ inline constexpr std::string_view kChangelog = "pathway.engine.cases.changelog";
 // Compacted: the latest announcement of each instance is all a reader needs.
 inline constexpr std::string_view kEngineMembers = "pathway.engine.members.v1";
 
-inline constexpr std::array<std::string_view, 9> kAll = {
-    kInbound,    kCommands,      kEvents,
-    kRejections, kDeadLetter,    kAudit,
-    kChangelog,  kEngineMembers, kDeadLetterDispositions};
+// The fixed topics; each registered partner adds kOutcomesPrefix + its id.
+inline constexpr std::array<std::string_view, 10> kAll = {kInbound,
+                                                          kCommands,
+                                                          kEvents,
+                                                          kRejections,
+                                                          kDeadLetter,
+                                                          kAudit,
+                                                          kChangelog,
+                                                          kEngineMembers,
+                                                          kDeadLetterDispositions,
+                                                          kUnaddressedOutcomes};
 inline constexpr int kDefaultPartitions = 8;
 
 // Topic-level settings a real cluster needs (create topics with them).

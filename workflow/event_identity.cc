@@ -29,11 +29,14 @@ std::string CommandIdentity(const v1::Envelope& command) {
 }
 
 std::string ContentDigest(const v1::Envelope& command) {
-  // Partners rarely set recorded_at (the engine does): copy only to clear it.
+  // Partners rarely set recorded_at (the engine does): copy only to clear it. The
+  // inbound place is where a copy was read, not what it says: a repeat sent again later
+  // is read elsewhere and is still the same message.
   std::optional<v1::Envelope> cleared;
-  if (command.has_recorded_at()) {
+  if (command.has_recorded_at() || command.has_inbound_place()) {
     cleared = command;
     cleared->clear_recorded_at();
+    cleared->clear_inbound_place();
   }
   const v1::Envelope& message = cleared ? *cleared : command;
   // Sized first and written in one go (a growing string costs more than the hash).

@@ -21,7 +21,8 @@ namespace pathway::workflow {
 std::string CommandIdentity(const pathway::v1::Envelope& command);
 
 // 16 bytes: SHA-256 of the command as the engine received it, with recorded_at
-// cleared (a partner's retry may restamp its transport time). The same message sent
+// cleared (a partner's retry may restamp its transport time) and inbound_place (where
+// the intake read it). The same message sent
 // again has the same digest; another message under the same identity does not.
 std::string ContentDigest(const pathway::v1::Envelope& command);
 

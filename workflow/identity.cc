@@ -69,6 +69,8 @@ v1::Envelope Forwarded(const v1::CommandHeld& held, const std::string& subject_k
   command.set_causation_id(held.held_event_id());
   command.set_subject_key(subject_key);
   command.clear_subject();
+  // The partner's message was answered when it was held: one outcome per message.
+  command.clear_inbound_place();
   return command;
 }
 }  // namespace

@@ -11,6 +11,7 @@
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
 #include "workflow/event_identity.h"
+#include "workflow/outcome.h"
 #include "workflow/personal_fields.h"
 #include "workflow/workflow.h"
 
@@ -18,6 +19,15 @@ namespace pathway::engine {
 namespace {
 namespace v1 = pathway::v1;
 using std::chrono::milliseconds;
+
+// The start of a partner's message's outcome, if `command` is one: the intake routed
+// it and named where it read it. The engine's own commands (follow-ons, operations)
+// answer nobody.
+std::optional<v1::MessageOutcome> OutcomeFor(const v1::Envelope& command, TimePoint now) {
+  if (!command.has_inbound_place()) return std::nullopt;
+  return workflow::OutcomeOf(command.inbound_place(), {command.event_id(), command.source()},
+                             command.subject_key(), now);
+}
 }  // namespace
 
 Status CarryOut(state::Batch& batch, state::CaseStore& store, const std::string& subject,
@@ -142,6 +152,16 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
       ++stats.duplicates;
       log::Info("duplicate_ignored",
                 {{"source", Coordinates(m)}, {"event_id", command.event_id()}});
+      if (command.has_inbound_place()) {
+        auto loaded = group.LoadCase(command.subject_key());
+        if (!loaded) return loaded.error();
+        const auto state = loaded->value_or(pathway::store::v1::CaseState());
+        auto read = group.History(command.subject_key(), state.history_kept_from());
+        if (!read) return read.error();
+        workflow::KeepHeld(*read, state);
+        AnswerDuplicate(batch, command,
+                        workflow::FirstMessageOf(*read, identity, command.event_id()));
+      }
       return group.Add(std::move(batch));  // advance the offset, nothing else
     }
     ++stats.rejections;
@@ -152,6 +172,7 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
                                    {"rule", reused.rule}});
     v1::Envelope rejection = workflow::MakeReusedIdRejection(command, digest, time_.Now());
     AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
+    AnswerRejected(batch, command, rejection);
     return group.Add(std::move(batch));  // the first message's entry stays as it is
   }
   batch.dedupe_event_id = std::move(identity);
@@ -187,6 +208,9 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
         log::Info("duplicate_ignored", {{"source", Coordinates(m)},
                                         {"event_id", command.event_id()},
                                         {"found_in", "history"}});
+        AnswerDuplicate(
+            batch, command,
+            workflow::FirstMessageOf(*history, batch.dedupe_event_id, command.event_id()));
       } else {
         ++stats.rejections;
         workflow::Rejection reused = workflow::ReusedIdRejection();
@@ -198,6 +222,7 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
             workflow::MakeReusedIdRejection(command, batch.dedupe_digest, time_.Now());
         AddToOutbox(batch, topics::kRejections, command.subject_key(),
                     rejection.SerializeAsString());
+        AnswerRejected(batch, command, rejection);
       }
       // Remembered again, with the first message's content, so that the next repeat is a
       // cheap lookup.
@@ -237,7 +262,26 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
   state::Batch rejected = batch;  // what to commit instead if the outputs are too large
   std::vector<std::string> ids;
   for (const auto& event : step.history) ids.push_back(event.event_id());
+  // The sender's answer: the rejection the case keeps, or the events it caused.
+  std::optional<v1::MessageOutcome> outcome = OutcomeFor(command, now);
+  if (outcome) {
+    // Refused if the step refuses it, directly or in re-deciding the case in date order
+    // (then the refusal is among the outputs); else the events it published.
+    v1::OutcomeAccepted accepted;
+    for (const auto& out : step.outputs) {
+      if (out.sink == workflow::Sink::kRejections && out.envelope.has_command_rejected() &&
+          out.envelope.causation_id() == command.event_id()) {
+        *outcome->mutable_rejected() = out.envelope.command_rejected();
+        break;
+      }
+      if (out.sink == workflow::Sink::kEvents) {
+        *accepted.add_events() = workflow::CausedEventOf(out.envelope);
+      }
+    }
+    if (!outcome->has_rejected()) *outcome->mutable_accepted() = std::move(accepted);
+  }
   if (auto s = CarryOut(batch, store, command.subject_key(), std::move(step)); !s) return s;
+  if (outcome) Answer(batch, *outcome);
   // Every value this commit writes or sends must fit, checked before anything is
   // committed: one that could never be sent would stop the partition for good.
   if (auto r = CheckSizes(batch)) {
@@ -273,7 +317,39 @@ Status CommandStage::CommitRejection(GroupCommit& group, state::Batch batch,
   // Bounded whatever the command held: MakeRejection names a hostile id by its digest.
   v1::Envelope rejection = workflow::MakeRejection(command, r, time_.Now());
   AddToOutbox(batch, topics::kRejections, command.subject_key(), rejection.SerializeAsString());
+  AnswerRejected(batch, command, rejection);
   return group.Add(std::move(batch));
+}
+
+void CommandStage::Answer(state::Batch& batch, const v1::MessageOutcome& outcome) const {
+  AddToOutbox(batch, context_.options.partners.TopicFor(outcome.source().agency()),
+              outcome.outcome_id(), outcome.SerializeAsString());
+}
+
+void CommandStage::AnswerRejected(state::Batch& batch, const v1::Envelope& command,
+                                  const v1::Envelope& rejection) const {
+  std::optional<v1::MessageOutcome> outcome = OutcomeFor(command, time_.Now());
+  if (!outcome) return;
+  *outcome->mutable_rejected() = rejection.command_rejected();
+  Answer(batch, *outcome);
+}
+
+void CommandStage::AnswerDuplicate(state::Batch& batch, const v1::Envelope& command,
+                                   const workflow::FirstMessage& first) const {
+  std::optional<v1::MessageOutcome> outcome = OutcomeFor(command, time_.Now());
+  if (!outcome) return;
+  // Read again from the same place: the engine's own re-delivery (a restart before the
+  // intake's offsets were committed), not the partner's repeat. Its outcome went out
+  // with the first commit.
+  const v1::MessagePlace& here = command.inbound_place();
+  if (first.place && first.place->topic() == here.topic() &&
+      first.place->partition() == here.partition() && first.place->offset() == here.offset()) {
+    return;
+  }
+  v1::OutcomeDuplicate* duplicate = outcome->mutable_duplicate();
+  if (first.place) duplicate->set_first_outcome_id(workflow::OutcomeId(*first.place));
+  *duplicate->mutable_first() = first.caused;
+  Answer(batch, *outcome);
 }
 
 GroupCommit& CommandStage::GroupFor(int32_t partition, state::CaseStore& store) {

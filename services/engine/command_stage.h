@@ -35,6 +35,7 @@
 #include "services/engine/outbox_sender.h"
 #include "services/engine/stage_context.h"
 #include "workflow/case_step.h"
+#include "workflow/outcome.h"
 #include "workflow/rejection.h"
 
 namespace pathway::engine {
@@ -67,6 +68,14 @@ class CommandStage {
   // Rejects `command` in a batch of its own (consumed offset and dedupe entry only).
   Status CommitRejection(GroupCommit& group, state::Batch batch,
                          const pathway::v1::Envelope& command, const workflow::Rejection& r);
+  // Queues `outcome` to its sender's topic (docs/partners.md).
+  void Answer(state::Batch& batch, const pathway::v1::MessageOutcome& outcome) const;
+  // The outcome of a partner's message that was rejected, or repeated: nothing for the
+  // engine's own commands (no inbound place), nor for a re-delivery of the first.
+  void AnswerRejected(state::Batch& batch, const pathway::v1::Envelope& command,
+                      const pathway::v1::Envelope& rejection) const;
+  void AnswerDuplicate(state::Batch& batch, const pathway::v1::Envelope& command,
+                       const workflow::FirstMessage& first) const;
   // What a case step depends on, from the options (the simulator takes the same).
   workflow::StepSettings StepSettings() const;
   // The group commit of `partition`'s commands in this Step (made on first use).

@@ -14,6 +14,7 @@
 #include "pathway/config/v1/config.pb.h"
 #include "pathway/v1/pathways.pb.h"
 #include "workflow/case_step.h"
+#include "workflow/outcome.h"
 
 namespace pathway::engine {
 
@@ -46,6 +47,9 @@ struct EngineOptions {
   // Sharing the law allows without consent (config/statutory_sharing.json); none if
   // unset: then only an agency's own facts and consented ones are shared.
   std::optional<pathway::config::v1::StatutorySharing> statutory_sharing;
+  // Whose outcome topic each inbound message's outcome goes to (config/partners.json,
+  // docs/partners.md); without partners every outcome is unaddressed.
+  workflow::PartnerDirectory partners;
   // Pathway kind -> the definition version new instances start under; absent: the
   // latest (workflow::DecideOptions::start_versions). Running instances keep theirs
   // whatever this says; `pathwayctl migrate` moves them (docs/operations.md).

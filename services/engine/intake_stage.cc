@@ -9,6 +9,7 @@
 #include "services/engine/outputs.h"
 #include "services/topics.h"
 #include "workflow/identity.h"
+#include "workflow/outcome.h"
 #include "workflow/rejection.h"
 #include "workflow/workflow.h"
 
@@ -99,12 +100,22 @@ Status IntakeStage::Produce(std::string_view topic, std::string_view key, std::s
 Status IntakeStage::DeadLetterInbound(const bus::Message& m, std::string reason) {
   ++context_.stats.dead_letters;
   log::Warn("dead_letter", {{"source", Coordinates(m)}, {"reason", reason}});
+  // The sender's answer, as far as the bytes say who sent them.
+  v1::MessageOutcome outcome =
+      workflow::OutcomeOf(workflow::PlaceOf(m.topic, m.partition, m.offset),
+                          workflow::ReadSender(m.value), "", time_.Now());
+  outcome.mutable_dead_lettered()->set_reason(reason);
   auto d = DeadLetter(Coordinates(m), m.topic, m.partition, m.offset, m.value, std::move(reason),
                       context_.options.dead_letter_key);
   if (!d) return d.error();
-  // Without a batch index: a dead letter the broker refuses (a few KiB) stops the
-  // process, since nothing smaller could stand in for it.
-  return Produce(topics::kDeadLetter, Coordinates(m), d->SerializeAsString(), 0);
+  outcome.mutable_dead_lettered()->set_dead_letter_id(d->event_id());
+  // Without a batch index: a dead letter or an outcome the broker refuses (a few KiB)
+  // stops the process, since nothing smaller could stand in for it.
+  if (auto s = Produce(topics::kDeadLetter, Coordinates(m), d->SerializeAsString(), 0); !s) {
+    return s;
+  }
+  return Produce(context_.options.partners.TopicFor(outcome.source().agency()),
+                 outcome.outcome_id(), outcome.SerializeAsString(), 0);
 }
 
 Status IntakeStage::Handle(const bus::Message& m, uint64_t number) {
@@ -126,6 +137,8 @@ Status IntakeStage::Handle(const bus::Message& m, uint64_t number) {
     }
   }
 
+  const v1::MessagePlace place = workflow::PlaceOf(m.topic, m.partition, m.offset);
+  const bool unidentified = command.event_id().empty();
   struct Output {
     std::string_view topic;
     std::string key;
@@ -143,8 +156,15 @@ Status IntakeStage::Handle(const bus::Message& m, uint64_t number) {
                                    {"violations", std::to_string(violations.size())}});
     v1::Envelope out = workflow::MakeRejection(command, r, time_.Now(), violations);
     outputs.push_back({topics::kRejections, out.event_id(), out.SerializeAsString()});
+    // The sender's answer: the same rejection, on its own topic.
+    // Its event id as the rejection names it (a hostile one by its digest).
+    const std::string sent_id = unidentified ? "" : out.command_rejected().rejected_event_id();
+    v1::MessageOutcome outcome =
+        workflow::OutcomeOf(place, {sent_id, command.source()}, command.subject_key(), time_.Now());
+    *outcome.mutable_rejected() = out.command_rejected();
+    outputs.push_back({context_.options.partners.TopicFor(command.source().agency()),
+                       outcome.outcome_id(), outcome.SerializeAsString()});
   };
-  const bool unidentified = command.event_id().empty();
   // No id to dedupe by: name the rejection after the message's coordinates, and still
   // check the rest, so that the rejection lists every violation.
   if (unidentified) command.set_event_id("unidentified|" + Coordinates(m));
@@ -163,7 +183,9 @@ Status IntakeStage::Handle(const bus::Message& m, uint64_t number) {
     if (!routed.subject_key.empty()) command.set_subject_key(routed.subject_key);
     reject(violations);
   } else {
-    for (const auto& c : routed.commands) {
+    for (auto& c : routed.commands) {
+      // The command stage answers the sender (its outcome names this place).
+      *c.mutable_inbound_place() = place;
       outputs.push_back({topics::kCommands, c.subject_key(), c.SerializeAsString()});
     }
   }

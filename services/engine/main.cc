@@ -65,6 +65,9 @@ constexpr const char* kUsage =
     "                      [--warning-lead-days N (default 14)]\n"
     "                      [--statutory-sharing FILE (sharing without consent, e.g.\n"
     "                       config/statutory_sharing.json; none if not given)]\n"
+    "                      [--partners FILE (whose outcome topic each message's outcome\n"
+    "                       goes to, e.g. config/partners.json; without it every outcome\n"
+    "                       goes to pathway.outcomes.v1._unaddressed)]\n"
     "                      [--identity-hold-days N (default 14): how long a command\n"
     "                       naming only an unlinked UPN or local id waits for its link]\n"
     "                      [--fixed-clock RFC3339 (tests: business time stands still)]\n"
@@ -149,6 +152,23 @@ bool DedupeWindowCoversTheTopics(const bus::KafkaConfig& kafka, int dedupe_days)
   return true;
 }
 
+// Each partner's outcome topic, and the unaddressed one, created where missing (the
+// broker's default partitions and replicas), so that an outcome never waits on a topic
+// nobody made. Where the engine may not create topics (no CREATE ACL on the prefix,
+// docs/partners.md) operations make them; the engine then starts all the same.
+void CreateOutcomeTopics(const bus::KafkaConfig& kafka, const workflow::PartnerDirectory& partners) {
+  std::vector<bus::TopicSpec> specs;
+  for (std::string& topic : partners.Topics()) {
+    specs.push_back({.name = std::move(topic), .partitions = -1, .replication_factor = -1,
+                     .configs = {}});
+  }
+  if (auto s = bus::CreateTopics(kafka, specs, std::chrono::seconds(10)); !s) {
+    log::Warn("outcome_topics_unchecked", {{"error", s.error().ToString()}});
+    return;
+  }
+  log::Info("outcome_topics_ready", {{"topics", std::to_string(specs.size())}});
+}
+
 int Run(int argc, char** argv) {
   Flags flags;
   for (int i = 1; i < argc; ++i) {
@@ -187,6 +207,16 @@ int Run(int argc, char** argv) {
       auto sharing = workflow::ParseStatutorySharing(text.str());
       if (!sharing) return Usage(path + ": " + sharing.error().detail);
       flags.options.statutory_sharing = std::move(*sharing);
+    } else if (arg == "--partners") {
+      std::string path;
+      if (!value(&path)) return Usage("--partners needs a file");
+      std::ifstream in(path);
+      if (!in) return Usage(path + ": cannot be read");
+      std::stringstream text;
+      text << in.rdbuf();
+      auto registry = workflow::ParsePartnerRegistry(text.str());
+      if (!registry) return Usage(path + ": " + registry.error().detail);
+      flags.options.partners = workflow::PartnerDirectory(*registry);
     } else if (arg == "--identity-hold-days") {
       if (!value(&v)) return Usage("--identity-hold-days needs a value");
       const auto days = WholeNumber(v, 1, 365);
@@ -386,6 +416,7 @@ int Run(int argc, char** argv) {
     return 1;
   }
   if (!DedupeWindowCoversTheTopics(flags.kafka, flags.options.dedupe_retention_days)) return 1;
+  CreateOutcomeTopics(flags.kafka, flags.options.partners);
 
   // Business time: the system clock, or (tests, replays) a clock that stands still so
   // that two runs over the same input decide byte-identical state.
