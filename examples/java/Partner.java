@@ -130,7 +130,7 @@ public final class Partner {
     RecordMetadata m = producer.send(new ProducerRecord<>(INBOUND, key.getBytes(), e.toByteArray()))
                            .get(timeout.toSeconds(), TimeUnit.SECONDS);
     // The outcome's id is where the message landed.
-    return m.topic() + ":" + m.partition() + ":" + m.offset();
+    return m.topic() + "/" + m.partition() + "/" + m.offset();
   }
 
   // The outcome of the message sent to this place (bounded wait).

@@ -116,7 +116,7 @@ class Partner:
             raise SystemExit(f"not delivered: {reports[0][0] if reports else 'no report in time'}")
         msg = reports[0][1]
         # The outcome's id is where the message landed.
-        return f"{msg.topic()}:{msg.partition()}:{msg.offset()}"
+        return f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
 
     def outcome(self, outcome_id: str) -> outcome_pb2.MessageOutcome:
         """The outcome of the message sent to this place (bounded wait)."""

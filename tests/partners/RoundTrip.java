@@ -49,7 +49,7 @@ public final class RoundTrip {
         "the (pathway.v1.required) option is not readable");
 
     MessageOutcome o = MessageOutcome.newBuilder()
-        .setOutcomeId("pathway.inbound.v1:3:42")
+        .setOutcomeId("pathway.inbound.v1/3/42")
         .setInboundEventId(e.getEventId())
         .setRejected(CommandRejected.newBuilder()
             .addViolations(Violation.newBuilder()

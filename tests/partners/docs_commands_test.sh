@@ -75,10 +75,10 @@ check_try() {  # NAME: what the example printed (it checks the outcomes itself, 
     "violation: referral_submitted.child.date_of_birth [required]" \
     "violation: referral_submitted.reason [required]" \
     "== the corrected referral" "event: referral_received " \
-    "== the same message again" "  first outcome: pathway.inbound.v1:"; do
+    "== the same message again" "  first outcome: pathway.inbound.v1/"; do
     grep -qF -- "$line" "$out" || fail "$1 did not print '$line'"
   done
-  [[ $(grep -c '^outcome pathway.inbound.v1:[0-9]*:[0-9]* for event ' "$out") == 3 ]] \
+  [[ $(grep -c '^outcome pathway.inbound.v1/[0-9]*/[0-9]* for event ' "$out") == 3 ]] \
     || fail "$1 did not print three outcomes"
   grep -q ': rejected$' "$out" && grep -q ': accepted$' "$out" && grep -q ': duplicate$' "$out" \
     || fail "$1: not rejected, accepted, duplicate"

@@ -36,7 +36,7 @@ assert envelope_key(back) == "subject-bucket:gmi", envelope_key(back)
 required = envelope_pb2.ChildIdentity.DESCRIPTOR.fields_by_name["nhs_number"].GetOptions()
 assert required.Extensions[common_pb2.required], "the (pathway.v1.required) option is not readable"
 
-o = outcome_pb2.MessageOutcome(outcome_id="pathway.inbound.v1:3:42", inbound_event_id=e.event_id)
+o = outcome_pb2.MessageOutcome(outcome_id="pathway.inbound.v1/3/42", inbound_event_id=e.event_id)
 for field, rule in [("referral_submitted.child.nhs_number", "nhs_number.modulus11"),
                     ("referral_submitted.child.date_of_birth", "required"),
                     ("referral_submitted.reason", "required")]:

@@ -43,7 +43,7 @@ func main() {
 	required, _ := proto.GetExtension(field.Options(), pathwayv1.E_Required).(bool)
 	check(required, "the (pathway.v1.required) option is not readable")
 
-	o := &pathwayv1.MessageOutcome{OutcomeId: "pathway.inbound.v1:3:42", InboundEventId: e.EventId,
+	o := &pathwayv1.MessageOutcome{OutcomeId: "pathway.inbound.v1/3/42", InboundEventId: e.EventId,
 		Result: &pathwayv1.MessageOutcome_Rejected{Rejected: &pathwayv1.CommandRejected{
 			Violations: []*pathwayv1.Violation{{Field: "referral_submitted.reason", Rule: "required"}}}}}
 	b, err = proto.Marshal(o)
