@@ -19,11 +19,11 @@ lang=${1:?usage: partner_example_test.sh python DEVBROKER ENGINE | java ENGINE}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 pids=()
-cleanup() {
+cleanup() {  # newest first, each gone before the next: the engine drains while its broker is up
   local i
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    timeout 30 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || continue
+    timeout 30 tail --pid="${pids[i]}" -f /dev/null 2>/dev/null || kill -KILL "${pids[i]}" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   [[ -n ${KEEP_WORK:-} ]] || rm -rf "$work"  # KEEP_WORK=1: keep the logs to look at
@@ -34,17 +34,13 @@ fail() {
   for f in "$work"/*.log; do [[ -f $f ]] && { echo "--- $f"; tail -30 "$f"; }; done >&2
   exit 1
 }
-# The partner outcome topics the examples read (icb) and the one for unregistered
-# senders: created here in case the broker does not have them yet.
-outcome_topics=(pathway.outcomes.v1.icb pathway.outcomes.v1._unaddressed)
 
 case $lang in
   python)
     devbroker=${2:?DEVBROKER} engine=${3:?ENGINE}
-    topic_flags=()
-    for t in "${outcome_topics[@]}"; do topic_flags+=(--topic "$t"); done
+    # As scripts/run.sh starts it: the engine creates the partners' outcome topics.
     mkfifo "$work/broker.out"
-    "$devbroker" "${topic_flags[@]}" >"$work/broker.out" 2>"$work/broker.log" &
+    "$devbroker" >"$work/broker.out" 2>"$work/broker.log" &
     pids+=($!)
     exec 3<"$work/broker.out"
     read -r -t 30 -u 3 first || fail "pathway-devbroker printed nothing within 30 s"
@@ -56,9 +52,11 @@ case $lang in
     engine=${2:?ENGINE}
     bootstrap=${PATHWAY_TEST_KAFKA_BOOTSTRAP:?set by the integration.kafka fixture}
     kafka_dir=${PATHWAY_TEST_KAFKA_DIR:?set by the integration.kafka fixture}
-    # As the other pathway topics of the test cluster (replicated, min.insync.replicas).
+    # Created as operations would (deploy/README.md), replicated like the other pathway
+    # topics of the test cluster, rather than with the brokers' defaults by the engine.
     bash "$repo/scripts/kafka.sh" create-topics --dir "$kafka_dir" --partitions 4 \
-      "${outcome_topics[@]}" 2>"$work/topics.log" || fail "kafka.sh create-topics"
+      pathway.outcomes.v1.icb pathway.outcomes.v1._unaddressed 2>"$work/topics.log" \
+      || fail "kafka.sh create-topics"
     blocks=(codegen-java examples-java try-java)
     # A consumer group of its own: not the offsets another test's engine left behind.
     group_flags=(--group-prefix "partner-example-$RANDOM$RANDOM")
@@ -82,4 +80,8 @@ kill -0 "${pids[-1]}" 2>/dev/null || fail "the engine exited"
 if grep -Eq '(^|[^0-9])999[0-9]{7}([^0-9]|$)' "$work/example.log" "$work/engine.log"; then
   fail "an NHS number of the 999 range appears in a log"
 fi
+# The engine stops cleanly on SIGTERM (bounded), like every pathway process.
+engine_pid=${pids[-1]}
+kill -TERM "$engine_pid"
+timeout 60 tail --pid="$engine_pid" -f /dev/null || fail "the engine still runs 60 s after SIGTERM"
 echo "PASS: the $lang partner example in $((SECONDS - started)) s"
