@@ -11,6 +11,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libjwt-dev
   kcat clang-format curl
+  # Partners' generated code (docs/partners.md, tests/partners/): protobuf-java 3.21.12
+  # (/usr/share/java/protobuf.jar, the match of protoc) and javac; protoc-gen-go and
+  # google.golang.org/protobuf 1.28.1 (the Go toolchain is the machine's).
+  libprotobuf-java openjdk-17-jdk-headless protoc-gen-go golang-google-protobuf-dev
 )
 if (($# > 0)); then packages=("$@"); fi
 

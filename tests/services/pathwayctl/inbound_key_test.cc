@@ -2,12 +2,16 @@
 // spread between children, and never the identifier or any run of its digits.
 #include "services/pathwayctl/inbound_key.h"
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "tests/common/fixtures.h"
@@ -117,6 +121,54 @@ TEST(InboundKey, NeverContainsTheIdentifierOrAnyRunOfItsDigits) {
   Envelope upn;
   upn.mutable_subject()->set_upn("B801200005001");
   EXPECT_EQ(InboundKey(upn).find("801200005001"), std::string::npos);
+}
+
+// examples/inbound_key_vectors.json, the reference partners' own key functions are
+// tested against (docs/partners.md, "Keying"; the Python and Java ones in
+// tests/partners/): each vector's key must be what this implementation gives an
+// Envelope naming the child by that kind of identifier.
+TEST(InboundKey, MatchesThePartnersTestVectors) {
+  std::ifstream in(PATHWAY_INBOUND_KEY_VECTORS);
+  ASSERT_TRUE(in) << PATHWAY_INBOUND_KEY_VECTORS;
+  std::stringstream text;
+  text << in.rdbuf();
+  google::protobuf::Struct doc;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(text.str(), &doc).ok());
+  ASSERT_TRUE(doc.fields().contains("vectors"));
+  const auto& vectors = doc.fields().at("vectors").list_value().values();
+  ASSERT_GE(vectors.size(), 10);
+  std::set<std::string> kinds;
+  for (const auto& vector : vectors) {
+    const auto& fields = vector.struct_value().fields();
+    ASSERT_TRUE(fields.contains("kind") && fields.contains("identifier") && fields.contains("key"));
+    const std::string& kind = fields.at("kind").string_value();
+    const std::string& identifier = fields.at("identifier").string_value();
+    const std::string& key = fields.at("key").string_value();
+    // The note, not the identifier, names a failing vector.
+    const std::string note = fields.contains("note") ? fields.at("note").string_value() : kind;
+    kinds.insert(kind);
+    Envelope e;
+    e.set_event_id("vector-event");
+    if (kind == "nhs") {
+      e.mutable_subject()->set_nhs_number(identifier);
+      // The same child named only by the referral: the same key.
+      Envelope referral;
+      referral.set_event_id("vector-referral");
+      referral.mutable_referral_submitted()->mutable_child()->set_nhs_number(identifier);
+      EXPECT_EQ(InboundKey(referral), key) << note;
+    } else if (kind == "upn") {
+      e.mutable_subject()->set_upn(identifier);
+    } else if (kind == "local") {
+      e.mutable_subject()->set_local_id(identifier);
+    } else if (kind == "event") {
+      e.set_event_id(identifier);
+    } else {
+      ADD_FAILURE() << "unknown kind " << kind;
+      continue;
+    }
+    EXPECT_EQ(InboundKey(e), key) << note;
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"nhs", "upn", "local", "event"}));
 }
 
 }  // namespace
