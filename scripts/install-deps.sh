@@ -13,8 +13,8 @@ packages=(
   kcat clang-format curl
   # Partners' generated code (docs/partners.md, tests/partners/): protobuf-java 3.21.12
   # (/usr/share/java/protobuf.jar, the match of protoc) and javac; protoc-gen-go and
-  # google.golang.org/protobuf 1.28.1 (the Go toolchain is the machine's).
-  libprotobuf-java openjdk-17-jdk-headless protoc-gen-go golang-google-protobuf-dev
+  # google.golang.org/protobuf 1.28.1 with Debian's Go (a newer go on PATH is used first).
+  libprotobuf-java openjdk-17-jdk-headless protoc-gen-go golang-google-protobuf-dev golang-go
 )
 if (($# > 0)); then packages=("$@"); fi
 
