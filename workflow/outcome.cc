@@ -204,6 +204,14 @@ v1::CausedEvent CausedEventOf(const v1::Envelope& event) {
   return out;
 }
 
+void AddCausedEvent(v1::OutcomeAccepted& accepted, const v1::Envelope& event) {
+  if (accepted.events_size() < kMaxOutcomeEvents) {
+    *accepted.add_events() = CausedEventOf(event);
+  } else {
+    accepted.set_events_not_listed(accepted.events_not_listed() + 1);
+  }
+}
+
 FirstMessage FirstMessageOf(const std::vector<v1::Envelope>& history, std::string_view identity,
                             std::string_view event_id) {
   FirstMessage out;
@@ -221,7 +229,7 @@ FirstMessage FirstMessageOf(const std::vector<v1::Envelope>& history, std::strin
       continue;
     }
     if (e.has_history_trimmed() || e.has_pathways_migrated()) continue;  // history only
-    if (e.causation_id() == event_id) *out.caused.add_events() = CausedEventOf(e);
+    if (e.causation_id() == event_id) AddCausedEvent(out.caused, e);
   }
   return out;
 }

@@ -70,6 +70,10 @@ pathway::v1::MessageOutcome OutcomeOf(const pathway::v1::MessagePlace& place, co
 
 // An event named for an outcome: its id, its payload's field name and pathway instance.
 pathway::v1::CausedEvent CausedEventOf(const pathway::v1::Envelope& event);
+// The most events an outcome names; the rest are counted (events_not_listed).
+inline constexpr int kMaxOutcomeEvents = 1000;
+// Names `event` in `accepted`, or counts it past kMaxOutcomeEvents.
+void AddCausedEvent(pathway::v1::OutcomeAccepted& accepted, const pathway::v1::Envelope& event);
 
 // What a case's history holds of the first message with a command's identity
 // (workflow::CommandIdentity): where the intake read it, if the case kept that command

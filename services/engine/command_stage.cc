@@ -274,9 +274,7 @@ Status CommandStage::HandleCommand(const bus::Message& m) {
         *outcome->mutable_rejected() = out.envelope.command_rejected();
         break;
       }
-      if (out.sink == workflow::Sink::kEvents) {
-        *accepted.add_events() = workflow::CausedEventOf(out.envelope);
-      }
+      if (out.sink == workflow::Sink::kEvents) workflow::AddCausedEvent(accepted, out.envelope);
     }
     if (!outcome->has_rejected()) *outcome->mutable_accepted() = std::move(accepted);
   }

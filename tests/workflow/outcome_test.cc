@@ -146,6 +146,20 @@ TEST(Outcome, CausedEventsAreNamedByTheirPayloadField) {
   EXPECT_EQ(c.pathway_instance_id(), "p1");
 }
 
+TEST(Outcome, AThousandEventsAreNamedAndTheRestCounted) {
+  v1::OutcomeAccepted accepted;
+  v1::Envelope e;
+  e.mutable_referral_received();
+  for (int i = 0; i < kMaxOutcomeEvents + 5; ++i) {
+    e.set_event_id("e" + std::to_string(i));
+    AddCausedEvent(accepted, e);
+  }
+  ASSERT_EQ(accepted.events_size(), kMaxOutcomeEvents);
+  EXPECT_EQ(accepted.events(kMaxOutcomeEvents - 1).event_id(),
+            "e" + std::to_string(kMaxOutcomeEvents - 1));
+  EXPECT_EQ(accepted.events_not_listed(), 5u);
+}
+
 TEST(Outcome, TheFirstMessageIsFoundByItsKeptCommandAndCause) {
   v1::Envelope command = ValidReferral("evt-1");
   *command.mutable_inbound_place() = PlaceOf("pathway.inbound.v1", 1, 7);
