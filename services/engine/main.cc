@@ -152,6 +152,15 @@ bool DedupeWindowCoversTheTopics(const bus::KafkaConfig& kafka, int dedupe_days)
   return true;
 }
 
+// The whole of a configuration file, or nullopt if it cannot be read.
+std::optional<std::string> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 // Each partner's outcome topic, and the unaddressed one, created where missing (the
 // broker's default partitions and replicas), so that an outcome never waits on a topic
 // nobody made. Where the engine may not create topics (no CREATE ACL on the prefix,
@@ -201,21 +210,17 @@ int Run(int argc, char** argv) {
     } else if (arg == "--statutory-sharing") {
       std::string path;
       if (!value(&path)) return Usage("--statutory-sharing needs a file");
-      std::ifstream in(path);
-      if (!in) return Usage(path + ": cannot be read");
-      std::stringstream text;
-      text << in.rdbuf();
-      auto sharing = workflow::ParseStatutorySharing(text.str());
+      const auto text = ReadConfigFile(path);
+      if (!text) return Usage(path + ": cannot be read");
+      auto sharing = workflow::ParseStatutorySharing(*text);
       if (!sharing) return Usage(path + ": " + sharing.error().detail);
       flags.options.statutory_sharing = std::move(*sharing);
     } else if (arg == "--partners") {
       std::string path;
       if (!value(&path)) return Usage("--partners needs a file");
-      std::ifstream in(path);
-      if (!in) return Usage(path + ": cannot be read");
-      std::stringstream text;
-      text << in.rdbuf();
-      auto registry = workflow::ParsePartnerRegistry(text.str());
+      const auto text = ReadConfigFile(path);
+      if (!text) return Usage(path + ": cannot be read");
+      auto registry = workflow::ParsePartnerRegistry(*text);
       if (!registry) return Usage(path + ": " + registry.error().detail);
       flags.options.partners = workflow::PartnerDirectory(*registry);
     } else if (arg == "--identity-hold-days") {
