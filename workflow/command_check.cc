@@ -7,8 +7,12 @@
 #include <utility>
 
 #include "pathway/v1/common.pb.h"
+#include "workflow/erasure.h"
 #include "workflow/identifiers.h"
+#include "workflow/identity.h"
 #include "workflow/input_limits.h"
+#include "workflow/pathway.h"
+#include "workflow/shared_record.h"
 #include "workflow/workflow.h"
 
 namespace pathway::workflow {
@@ -154,6 +158,48 @@ void ReferralFormats(const v1::ReferralSubmitted& referral, std::optional<CivilD
                    "the date of birth is after the date the referral was received"});
   }
 }
+
+// Who the command is about (Envelope.subject), as RouteCommand will route it: required
+// on every command a partner sends except a referral, which names the child in full.
+// Subject is a field of the envelope, required or not by the payload it carries, so the
+// schema's option cannot say it; its comment does, and this is the one place it is
+// decided (docs/decisions.md 142). An NHS number in its format, or else an alias (a
+// UPN, a local id) in its; an IdentifierLinked needs the NHS number it links to.
+void SubjectViolations(const v1::Envelope& command, std::vector<Rejection>& out) {
+  const bool partner_command =
+      FindCommandRoute(command) || IsRecordCommand(command) || command.has_identifier_linked() ||
+      (IsErasureCommand(command) && command.erasure_requested().erased_subject_key().empty());
+  if (!partner_command || command.has_referral_submitted()) return;
+  const v1::SubjectRef& subject = command.subject();
+  if (!subject.nhs_number().empty()) {
+    if (auto r = CheckNhsNumber(subject.nhs_number(), "subject.nhs_number")) {
+      out.push_back(std::move(*r));
+    }
+    return;
+  }
+  if (!command.has_identifier_linked()) {
+    Alias alias = AliasOf(subject);
+    if (alias.rejection) {
+      out.push_back(std::move(*alias.rejection));
+      return;
+    }
+    if (!alias.hash_input.empty()) return;
+  }
+  out.push_back(Missing("subject.nhs_number"));
+}
+
+// An IdentifierLinked's value in the format of its kind (presence is MissingRequired's).
+void IdentifierFormats(const v1::Envelope& command, std::vector<Rejection>& out) {
+  if (!command.has_identifier_linked()) return;
+  const v1::IdentifierLinked& link = command.identifier_linked();
+  if (link.value().empty() ||
+      (link.kind() != v1::IDENTIFIER_KIND_UPN && link.kind() != v1::IDENTIFIER_KIND_LOCAL_ID)) {
+    return;
+  }
+  if (auto r = CheckIdentifier(link.kind(), link.value(), "identifier_linked.value")) {
+    out.push_back(std::move(*r));
+  }
+}
 }  // namespace
 
 std::optional<Rejection> CheckNhsNumber(std::string_view nhs, std::string_view field) {
@@ -188,6 +234,8 @@ std::vector<Rejection> CommandViolations(const v1::Envelope& command) {
   if (command.has_referral_submitted()) {
     ReferralFormats(command.referral_submitted(), CommandDay(command), all);
   }
+  SubjectViolations(command, all);
+  IdentifierFormats(command, all);
   return InSchemaOrder(std::move(all));
 }
 

@@ -26,6 +26,8 @@ bool IsValidLocalId(std::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
 }
 
+}  // namespace
+
 std::optional<Rejection> CheckIdentifier(v1::IdentifierKind kind, const std::string& value,
                                          const std::string& field) {
   if (value.empty()) return Rejection{field, "required", "this field is required"};
@@ -42,6 +44,7 @@ std::optional<Rejection> CheckIdentifier(v1::IdentifierKind kind, const std::str
   return std::nullopt;
 }
 
+namespace {
 std::string HashInput(v1::IdentifierKind kind, const std::string& value) {
   return (kind == v1::IDENTIFIER_KIND_UPN ? "upn:" : "local:") + value;
 }
@@ -134,23 +137,8 @@ IntakeOutput Intake(v1::Envelope command, const KeyFunction& key) {
                               "set by the engine only; partners name the child in subject"};
     return out;
   }
-  if (command.has_identifier_linked()) {
-    const v1::IdentifierLinked& link = command.identifier_linked();
-    if (link.kind() != v1::IDENTIFIER_KIND_UPN && link.kind() != v1::IDENTIFIER_KIND_LOCAL_ID) {
-      out.rejection = Rejection{"identifier_linked.kind", "required",
-                                "name the kind of identifier: upn or local_id"};
-      return out;
-    }
-    if (auto r = CheckIdentifier(link.kind(), link.value(), "identifier_linked.value")) {
-      out.rejection = r;
-      return out;
-    }
-    if (!link.has_linked_on()) {
-      out.rejection =
-          Rejection{"identifier_linked.linked_on", "required", "this field is required"};
-      return out;
-    }
-  }
+  // An IdentifierLinked's kind, value and date, and every command's subject, were
+  // checked with the rest (CommandViolations): all at once.
   Routing routing = RouteCommand(command);
   if (routing.rejection) {
     out.rejection = routing.rejection;

@@ -56,6 +56,11 @@ struct Alias {
 };
 Alias AliasOf(const pathway::v1::SubjectRef& subject);
 
+// An identifier of `kind` in its format (a UPN's check letter, a local id's
+// "<system>:<id>"), naming `field`; "required" if it is empty.
+std::optional<Rejection> CheckIdentifier(pathway::v1::IdentifierKind kind, const std::string& value,
+                                         const std::string& field);
+
 // A command that names a child only by an alias (no NHS number).
 bool IsAliasAddressed(const pathway::v1::Envelope& command);
 

@@ -288,12 +288,6 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
   };
   if (command.payload_case() == v1::Envelope::kRecordViewRequested) {
     const v1::RecordViewRequested& v = command.record_view_requested();
-    if (v.agency().empty()) {
-      return Rejected("record_view_requested.agency", "required", "who is asking");
-    }
-    if (v.purpose().empty()) {
-      return Rejected("record_view_requested.purpose", "required", "a view needs a purpose");
-    }
     if (command.actor().id().empty()) {
       return Rejected("actor.id", "required", "every view is audited to a person");
     }
@@ -324,12 +318,6 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
   }
   if (command.payload_case() == v1::Envelope::kFactProvided) {
     const v1::FactProvided& p = command.fact_provided();
-    if (p.type() == v1::FACT_TYPE_UNSPECIFIED) {
-      return Rejected("fact_provided.type", "required", "say which kind of fact this is");
-    }
-    if (p.content().empty()) {
-      return Rejected("fact_provided.content", "required", "a fact needs its content");
-    }
     auto on = CommandDate(p.has_provided_on() ? &p.provided_on() : nullptr, today);
     if (!on) {
       return BadDate("fact_provided.provided_on");
@@ -366,13 +354,6 @@ Decision DecideRecordCommand(const store::CaseState& state, const v1::Envelope& 
     return decision;
   }
   const v1::ConsentRecorded& c = command.consent_recorded();
-  if (c.agency().empty()) return Rejected("consent_recorded.agency", "required", "whose consent");
-  if (c.purpose().empty()) {
-    return Rejected("consent_recorded.purpose", "required", "consent is given for a purpose");
-  }
-  if (c.decision() == v1::CONSENT_DECISION_UNSPECIFIED) {
-    return Rejected("consent_recorded.decision", "required", "grant, refuse or withdraw");
-  }
   auto on = CommandDate(c.has_recorded_on() ? &c.recorded_on() : nullptr, today);
   if (!on) {
     return BadDate("consent_recorded.recorded_on");

@@ -427,10 +427,9 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
                               const CommandInfo& info, TimePoint now, uint32_t first_index,
                               Decision decision, const DecideOptions& options) {
   CivilDate today = CommandDay(command).value_or(LondonDate(now));
-  if (info.reference.empty()) return Reject(Required(info.reference_field));
-  // Every command carries the date its step happened: the clocks run from it, never
-  // from the day a message happened to arrive.
-  if (!info.date) return Reject(Required(info.date_field));
+  // Every command carries its reference and the date its step happened (the clocks run
+  // from it, never from the day a message happened to arrive): both are marked required
+  // in the schema, so Decide's MissingRequired has rejected a command without them.
   const auto dated = ToCivil(*info.date);
   if (!dated) return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
   if (std::chrono::sys_days{*dated} > std::chrono::sys_days{today}) {

@@ -13,14 +13,17 @@
 
 #include "pathway/v1/common.pb.h"
 #include "tests/common/fixtures.h"
+#include "tests/workflow/required_fields.h"
 #include "workflow/identity.h"
 #include "workflow/input_limits.h"
+#include "workflow/pathway.h"
 #include "workflow/workflow.h"
 
 namespace pathway::workflow {
 namespace {
 namespace pb = google::protobuf;
 using pathway::store::v1::CaseState;
+using pathway::testing::FillRequired;
 using pathway::testing::kValidNhsNumber;
 using pathway::testing::March10th2025;
 using pathway::testing::ValidReferral;
@@ -58,13 +61,19 @@ void ClearPath(pb::Message& message, const std::string& path) {
 }
 
 // An otherwise valid command carrying `payload` (a field of Envelope's payload oneof):
-// the full valid referral, or the envelope's required fields and an empty payload.
+// the full valid referral, or the envelope's required fields, the child's NHS number
+// and the payload's required fields (FillRequired, in the formats CommandViolations
+// checks).
 Envelope ValidCommand(const pb::FieldDescriptor* payload) {
   if (payload->name() == "referral_submitted") return ValidReferral("evt-1");
   Envelope e = ValidReferral("evt-1");
   e.clear_referral_submitted();
   e.mutable_subject()->set_nhs_number(kValidNhsNumber);
-  e.GetReflection()->MutableMessage(&e, payload);  // sets the (empty) payload
+  FillRequired(*e.GetReflection()->MutableMessage(&e, payload));  // sets the payload
+  if (e.has_identifier_linked()) {
+    e.mutable_identifier_linked()->set_kind(pathway::v1::IDENTIFIER_KIND_LOCAL_ID);
+    e.mutable_identifier_linked()->set_value("mosaic:123456");
+  }
   return e;
 }
 
@@ -102,15 +111,142 @@ TEST(CommandCheck, EveryRequiredFieldOfEveryCommandIsNamedWhenMissing) {
       checked.insert(path);
     }
   }
-  // The engine's requirements, as partners read them in the schema.
-  EXPECT_EQ(
-      checked,
-      (std::set<std::string>{
-          "event_id", "occurred_at", "referral_submitted.referral_id", "referral_submitted.child",
-          "referral_submitted.child.nhs_number", "referral_submitted.child.given_name",
-          "referral_submitted.child.family_name", "referral_submitted.child.date_of_birth",
-          "referral_submitted.referrer", "referral_submitted.referrer.agency",
-          "referral_submitted.reason", "referral_submitted.received_on"}));
+  // The engine's requirements, as partners read them in the schema: the envelope's,
+  // the referral's, ...
+  for (const char* path :
+       {"event_id", "occurred_at", "referral_submitted.referral_id", "referral_submitted.child",
+        "referral_submitted.child.nhs_number", "referral_submitted.child.given_name",
+        "referral_submitted.child.family_name", "referral_submitted.child.date_of_birth",
+        "referral_submitted.referrer", "referral_submitted.referrer.agency",
+        "referral_submitted.reason", "referral_submitted.received_on"}) {
+    EXPECT_TRUE(checked.contains(path)) << path;
+  }
+  // ... every pathway command's reference and business date (the definitions' routes:
+  // Decide cannot place a step without them) ...
+  for (const CommandRoute& route : AllCommandRoutes()) {
+    const std::string payload(route.payload);
+    EXPECT_TRUE(checked.contains(Join(payload, std::string(route.reference_field))))
+        << payload << " reference";
+    EXPECT_TRUE(checked.contains(Join(payload, std::string(route.date_field))))
+        << payload << " date";
+  }
+  // ... and what each step itself needs whatever the case holds (docs/schema.md
+  // "Required fields" lists the fields required only in some states).
+  for (const char* path : {"referral_accepted.pathways",
+                           "referral_redirected.service",
+                           "referral_declined.reason",
+                           "ehc_assessment_requested.requested_by",
+                           "ehc_assessment_decided.decision",
+                           "ehc_advice_requested.source",
+                           "ehc_advice_received.source",
+                           "ehc_exception_recorded.exception",
+                           "annual_review_meeting_scheduled.meeting_on",
+                           "annual_review_decided.decision",
+                           "phase_transfer_due.transfer",
+                           "phase_transfer_due.moves_on",
+                           "nd_referral_accepted.referred_on",
+                           "nd_referral_accepted.assessment",
+                           "nd_referral_accepted.route",
+                           "nd_risk_assessed.risk",
+                           "nd_support_offered.support",
+                           "nd_assessment_commissioned.provider",
+                           "nd_outcome_recorded.outcome",
+                           "nd_discharged.reason",
+                           "pfa_started.date_of_birth",
+                           "pfa_named_worker_assigned.worker_id",
+                           "pfa_handover_planned.service",
+                           "pfa_handover_planned.handover_by",
+                           "pfa_handover_completed.service",
+                           "pfa_plan_ended.reason",
+                           "eng_applied.cluster",
+                           "eng_decided.decision",
+                           "eng_reviewed.outcome",
+                           "disagreement_opened.about",
+                           "disagreement_resolved.how",
+                           "fact_provided.type",
+                           "fact_provided.content",
+                           "consent_recorded.agency",
+                           "consent_recorded.purpose",
+                           "consent_recorded.decision",
+                           "record_view_requested.agency",
+                           "record_view_requested.purpose",
+                           "identifier_linked.kind",
+                           "identifier_linked.value",
+                           "identifier_linked.linked_on"}) {
+    EXPECT_TRUE(checked.contains(path)) << path;
+  }
+  // Fields required only in some states, or with another field's value, are decided by
+  // their steps and never marked: a mark would reject what the case could make valid.
+  for (const char* path : {"nd_referral_accepted.date_of_birth", "annual_review_due.date_of_birth",
+                           "nd_referral_accepted.strong_evidence", "eng_decided.years",
+                           "eng_reviewed.years", "ehc_assessment_decided.appeal_rights_given",
+                           "annual_review_decided.appeal_rights_given"}) {
+    EXPECT_FALSE(checked.contains(path)) << path;
+  }
+}
+
+// Subject is a field of the envelope, required by every command a partner sends except
+// a referral: not the schema's option (the payload decides), CommandViolations decides
+// it, with the rest.
+TEST(CommandCheck, EveryCommandButAReferralNamesItsSubject) {
+  const pb::OneofDescriptor* oneof = Envelope::descriptor()->FindOneofByName("payload");
+  int commands = 0;
+  for (int i = 0; i < oneof->field_count(); ++i) {
+    const pb::FieldDescriptor* payload = oneof->field(i);
+    if (payload->number() >= 500) continue;
+    Envelope e = ValidCommand(payload);
+    e.clear_subject();
+    const std::vector<std::string> violations = Fields(CommandViolations(e));
+    const bool partner_command = payload->name() != "referral_submitted" &&
+                                 payload->name() != "alias_linked" && payload->number() < 450;
+    if (partner_command) {
+      ++commands;
+      EXPECT_EQ(violations, std::vector<std::string>{"subject.nhs_number required"})
+          << payload->name();
+    } else {
+      EXPECT_EQ(violations, std::vector<std::string>{}) << payload->name();
+    }
+  }
+  EXPECT_GT(commands, 40);
+}
+
+// One rejection names every mistake: a subject, an identifier and a pathway command's
+// own fields, not one per round trip.
+TEST(CommandCheck, SubjectFormatsAreListedWithTheOtherViolations) {
+  Envelope e = ValidCommand(Envelope::descriptor()->FindFieldByName("nd_referral_accepted"));
+  e.mutable_subject()->clear_nhs_number();
+  e.mutable_subject()->set_upn("A12345678901");  // 12 characters, not 13
+  e.mutable_nd_referral_accepted()->clear_route();
+  EXPECT_EQ(Fields(CommandViolations(e)),
+            (std::vector<std::string>{"subject.upn upn.check_letter",
+                                      "nd_referral_accepted.route required"}));
+
+  Envelope link = ValidCommand(Envelope::descriptor()->FindFieldByName("identifier_linked"));
+  link.mutable_subject()->set_nhs_number("9434765918");  // fails modulus 11
+  link.mutable_identifier_linked()->set_value("no-colon");
+  link.mutable_identifier_linked()->clear_linked_on();
+  EXPECT_EQ(Fields(CommandViolations(link)),
+            (std::vector<std::string>{"subject.nhs_number nhs_number.modulus11",
+                                      "identifier_linked.value local_id.format",
+                                      "identifier_linked.linked_on required"}));
+}
+
+// A pathway command missing two of its own required fields: ONE rejection at intake
+// naming both, in schema order, before it reaches any case.
+TEST(CommandCheck, APathwayCommandMissingTwoFieldsIsRejectedOnceNamingBoth) {
+  Envelope e = ValidCommand(Envelope::descriptor()->FindFieldByName("nd_referral_accepted"));
+  e.mutable_nd_referral_accepted()->clear_assessment();
+  e.mutable_nd_referral_accepted()->clear_referred_on();
+  IntakeOutput out = Intake(e, [](std::string_view id) { return "key:" + std::string(id); });
+  EXPECT_TRUE(out.commands.empty());
+  ASSERT_TRUE(out.rejection.has_value());
+  EXPECT_EQ(out.rejection->field, "nd_referral_accepted.referred_on");
+  EXPECT_EQ(Fields(out.violations),
+            (std::vector<std::string>{"nd_referral_accepted.referred_on required",
+                                      "nd_referral_accepted.assessment required"}));
+  Envelope rejected = MakeRejection(e, *out.rejection, March10th2025(), out.violations);
+  ASSERT_EQ(rejected.command_rejected().violations_size(), 2);
+  EXPECT_EQ(rejected.command_rejected().violations(1).field(), "nd_referral_accepted.assessment");
 }
 
 Envelope ThreeMistakes() {

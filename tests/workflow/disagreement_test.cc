@@ -75,9 +75,8 @@ class Disagreement : public pathway::testing::PathwayFixture {
   }
 
   bool HasDeadline(const std::string& name) { return FindDeadline(Instance(), name) != nullptr; }
-  std::string LastRejectionField() {
-    return Child().rejections.empty() ? "" : LastRejection().field();
-  }
+  // The case's or the intake's (a required field missing is refused before any case).
+  std::string LastRejectionField() { return Rejections() == 0 ? "" : LastRejection().field(); }
   int Breaches(const std::string& name) {
     int n = 0;
     for (const auto& e : Child().events) {

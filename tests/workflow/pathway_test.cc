@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/common/fixtures.h"
+#include "tests/workflow/required_fields.h"
 #include "workflow/shared_record.h"
 #include "workflow/workflow.h"
 
@@ -255,7 +256,9 @@ TEST(CommandMapping, ACommandWithoutItsBusinessDateIsRejected) {
       e.mutable_occurred_at()->set_seconds(1741598000);  // dated, as every command is
       e.mutable_subject()->set_nhs_number(pathway::testing::kValidNhsNumber);
       auto* message = e.GetReflection()->MutableMessage(&e, route.payload_descriptor);
+      pathway::testing::FillRequired(*message);  // every other required field
       message->GetReflection()->SetString(message, route.reference_descriptor, "REF-1");
+      message->GetReflection()->ClearField(message, route.date_descriptor);
     }
     e.set_subject_key("subject");
     Decision d = Decide(pathway::store::v1::CaseState(), e, pathway::testing::March10th2025());

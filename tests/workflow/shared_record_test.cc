@@ -17,6 +17,7 @@
 #include "tests/common/histories.h"
 #include "workflow/calendar.h"
 #include "workflow/clock.h"
+#include "workflow/command_check.h"
 #include "workflow/sharing.h"
 #include "workflow/simulator.h"
 
@@ -158,6 +159,14 @@ class Family {
   void Run(const v1::Envelope& command) {
     // Noon UTC is the same London date all year.
     TimePoint now{std::chrono::sys_days{today_} + std::chrono::hours(12)};
+    // As Decide does first: the fields the schema marks required (command_check.h), of
+    // the payload (these commands carry no occurred_at: "today" is the fixture's).
+    std::vector<Rejection> missing = MissingRequired(command);
+    std::erase_if(missing, [](const Rejection& r) { return r.field.find('.') == r.field.npos; });
+    if (!missing.empty()) {
+      rejections_.push_back(missing.front().field + ":" + missing.front().rule);
+      return;
+    }
     Decision d = DecideRecordCommand(state_, command, now, options_);
     if (d.rejection) rejections_.push_back(d.rejection->field + ":" + d.rejection->rule);
     Record(std::move(d.events));

@@ -89,7 +89,6 @@ StepResult ReviewDue(const StepInput& in) {
 
 StepResult MeetingScheduled(const StepInput& in) {
   const auto& c = in.command.annual_review_meeting_scheduled();
-  if (!c.has_meeting_on()) return Required("annual_review_meeting_scheduled.meeting_on");
   auto meeting = ToCivil(c.meeting_on());
   if (!meeting) return NotACalendarDate("annual_review_meeting_scheduled.meeting_on");
   if (*meeting < in.on) {
@@ -215,8 +214,8 @@ StepResult Decided(const StepInput& in) {
       out.facts.push_back(MakeFact("decision", "cease"));
       out.cancel_all_pending = true;
       return out;
-    default:
-      return Required("annual_review_decided.decision");
+    default:  // UNSPECIFIED is rejected as required (the schema marks it)
+      return UnknownValue("annual_review_decided.decision");
   }
 }
 
@@ -269,10 +268,6 @@ StepResult AmendedPlanIssued(const StepInput& in) {
 
 StepResult PhaseTransferDue(const StepInput& in) {
   const auto& c = in.command.phase_transfer_due();
-  if (c.transfer() == v1::PHASE_TRANSFER_UNSPECIFIED) {
-    return Required("phase_transfer_due.transfer");
-  }
-  if (!c.has_moves_on()) return Required("phase_transfer_due.moves_on");
   auto moves = ToCivil(c.moves_on());
   if (!moves) return NotACalendarDate("phase_transfer_due.moves_on");
   // Judged on the day the transfer was recorded (recorded_on), not on the day the

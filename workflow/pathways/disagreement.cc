@@ -103,7 +103,6 @@ bool Pending(const store::PathwayInstance& instance, const char* name) {
 
 StepResult Opened(const StepInput& in) {
   const auto& c = in.command.disagreement_opened();
-  if (c.about() == v1::DISPUTED_DECISION_UNSPECIFIED) return Required("disagreement_opened.about");
   CivilDate appeal_by = TribunalTimeLimit(AddMonths(in.on, 2));
   if (auto r = OutsideCalendar("disagreement_opened.decision_letter_on", in.on, appeal_by)) {
     return *r;
@@ -228,7 +227,6 @@ StepResult AppealLodged(const StepInput& in) {
 
 StepResult Resolved(const StepInput& in) {
   const auto& c = in.command.disagreement_resolved();
-  if (c.how() == v1::RESOLUTION_UNSPECIFIED) return Required("disagreement_resolved.how");
   if (c.how() == v1::RESOLUTION_TRIBUNAL_DECISION && in.instance->state() != kAppealed) {
     return Rejection{"disagreement_resolved.how", "resolution.no_appeal",
                      "a Tribunal decision needs an appeal, and none has been lodged"};

@@ -30,9 +30,6 @@ CivilDate RequestDate(const StepInput& in) { return StoredDate(in.instance->star
 
 StepResult Requested(const StepInput& in) {
   const auto& c = in.command.ehc_assessment_requested();
-  if (c.requested_by() == v1::EHC_REQUESTER_UNSPECIFIED) {
-    return Required("ehc_assessment_requested.requested_by");
-  }
   Outcome out;
   out.to_state = kReceived;
   out.facts.push_back(MakeFact(
@@ -78,14 +75,13 @@ StepResult Decided(const StepInput& in) {
       out.to_state = kRefused;
       out.facts.push_back(MakeFact("decision", "refuse"));
       return out;
-    default:
-      return Required("ehc_assessment_decided.decision");
+    default:  // UNSPECIFIED is rejected as required (the schema marks it)
+      return UnknownValue("ehc_assessment_decided.decision");
   }
 }
 
 StepResult AdviceRequested(const StepInput& in) {
   const auto& c = in.command.ehc_advice_requested();
-  if (c.source() == v1::ADVICE_SOURCE_UNSPECIFIED) return Required("ehc_advice_requested.source");
   if (auto r = BeforeDecision(in)) return *r;
   std::string name = AdviceDeadline(c.source());
   if (const auto* d = FindDeadline(*in.instance, name)) {
@@ -109,7 +105,6 @@ StepResult AdviceRequested(const StepInput& in) {
 
 StepResult AdviceReceived(const StepInput& in) {
   const auto& c = in.command.ehc_advice_received();
-  if (c.source() == v1::ADVICE_SOURCE_UNSPECIFIED) return Required("ehc_advice_received.source");
   std::string name = AdviceDeadline(c.source());
   const auto* d = FindDeadline(*in.instance, name);
   if (!d || d->status() == v1::DEADLINE_STATUS_CANCELLED) {
@@ -183,9 +178,6 @@ StepResult FinalIssued(const StepInput& in) {
 
 StepResult ExceptionRecorded(const StepInput& in) {
   const auto& c = in.command.ehc_exception_recorded();
-  if (c.exception() == v1::STATUTORY_EXCEPTION_UNSPECIFIED) {
-    return Required("ehc_exception_recorded.exception");
-  }
   // Recorded and reported, never moving a deadline (reg 10(4)).
   Outcome out;
   out.facts.push_back(MakeFact(

@@ -49,7 +49,6 @@ void Fund(Outcome& out, CivilDate from, int years) {
 
 StepResult Applied(const StepInput& in) {
   const auto& c = in.command.eng_applied();
-  if (c.cluster().empty()) return Required("eng_applied.cluster");
   Outcome out;
   out.to_state = kApplied;
   out.facts.push_back(MakeFact("cluster", c.cluster()));
@@ -88,8 +87,8 @@ StepResult Decided(const StepInput& in) {
       out.to_state = kDeclined;
       out.facts.push_back(MakeFact("decision", "declined"));
       return out;
-    default:
-      return Required("eng_decided.decision");
+    default:  // UNSPECIFIED is rejected as required (the schema marks it)
+      return UnknownValue("eng_decided.decision");
   }
 }
 
@@ -126,8 +125,8 @@ StepResult Reviewed(const StepInput& in) {
       out.facts.push_back(MakeFact("ehc_request_to_follow", "true"));
       out.cancel_all_pending = true;
       return out;
-    default:
-      return Required("eng_reviewed.outcome");
+    default:  // UNSPECIFIED is rejected as required (the schema marks it)
+      return UnknownValue("eng_reviewed.outcome");
   }
 }
 

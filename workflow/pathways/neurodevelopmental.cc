@@ -66,7 +66,6 @@ struct AdhdStandard {
 
 StepResult Accepted(const StepInput& in, AdhdStandard adhd) {
   const auto& c = in.command.nd_referral_accepted();
-  if (!c.has_referred_on()) return Required("nd_referral_accepted.referred_on");
   auto referred = ToCivil(c.referred_on());
   if (!referred) {
     return Rejection{"nd_referral_accepted.referred_on", "date.calendar",
@@ -79,10 +78,6 @@ StepResult Accepted(const StepInput& in, AdhdStandard adhd) {
                      "the referral date " + FormatDate(*referred) +
                          " is after the date it was accepted (" + FormatDate(in.on) + ")"};
   }
-  if (c.assessment() == v1::ND_ASSESSMENT_TYPE_UNSPECIFIED) {
-    return Required("nd_referral_accepted.assessment");
-  }
-  if (c.route() == v1::ND_ROUTE_UNSPECIFIED) return Required("nd_referral_accepted.route");
 
   // Tell it once: the date of birth from the referral already on the child's record
   // serves when the trust's message does not carry one. It is used here and never
@@ -140,7 +135,6 @@ StepResult Accepted(const StepInput& in, AdhdStandard adhd) {
 
 StepResult RiskAssessed(const StepInput& in) {
   const auto& c = in.command.nd_risk_assessed();
-  if (c.risk() == v1::RISK_LEVEL_UNSPECIFIED) return Required("nd_risk_assessed.risk");
   // The current level is the latest assessment's: an older one arriving late must not
   // overwrite it (and move the monthly contact clock).
   if (auto last = ParseDate(FactValue(*in.instance, "risk_assessed_on"));
@@ -189,7 +183,6 @@ StepResult WaitingContact(const StepInput& in) {
 
 StepResult SupportOffered(const StepInput& in) {
   const auto& c = in.command.nd_support_offered();
-  if (c.support().empty()) return Required("nd_support_offered.support");
   Outcome out;
   out.facts.push_back(MakeFact("support_offered", c.support()));
   out.facts.push_back(MakeFact("support_offered_on", FormatDate(in.on)));
@@ -198,7 +191,6 @@ StepResult SupportOffered(const StepInput& in) {
 
 StepResult Commissioned(const StepInput& in) {
   const auto& c = in.command.nd_assessment_commissioned();
-  if (c.provider().empty()) return Required("nd_assessment_commissioned.provider");
   Outcome out;
   out.facts.push_back(MakeFact("provider", c.provider()));
   out.facts.push_back(MakeFact("commissioned_on", FormatDate(in.on)));
@@ -238,8 +230,8 @@ StepResult OutcomeRecorded(const StepInput& in) {
       out.to_state = kClosed;
       out.cancel_all_pending = true;
       break;
-    default:
-      return Required("nd_outcome_recorded.outcome");
+    default:  // UNSPECIFIED is rejected as required (the schema marks it)
+      return UnknownValue("nd_outcome_recorded.outcome");
   }
   out.facts.push_back(
       MakeFact("outcome", EnumSuffix(v1::NdOutcome_Name(c.outcome()), "ND_OUTCOME_")));
@@ -263,7 +255,6 @@ StepResult PostDiagnosticSupport(const StepInput& in) {
 
 StepResult Discharged(const StepInput& in) {
   const auto& c = in.command.nd_discharged();
-  if (c.reason().empty()) return Required("nd_discharged.reason");
   Outcome out;
   out.to_state = kDischarged;
   out.facts.push_back(MakeFact("discharge_reason", c.reason()));

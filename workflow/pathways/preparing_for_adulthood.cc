@@ -73,7 +73,6 @@ bool Outstanding(const pathway::store::v1::Deadline* d) {
 
 StepResult Started(const StepInput& in) {
   const auto& c = in.command.pfa_started();
-  if (!c.has_date_of_birth()) return Required("pfa_started.date_of_birth");
   auto dob = ToCivil(c.date_of_birth());
   if (!dob) {
     return Rejection{"pfa_started.date_of_birth", "date.calendar",
@@ -154,7 +153,6 @@ StepResult CareActCompleted(const StepInput& in) {
 
 StepResult NamedWorker(const StepInput& in) {
   const auto& c = in.command.pfa_named_worker_assigned();
-  if (c.worker_id().empty()) return Required("pfa_named_worker_assigned.worker_id");
   // A reassignment is a new fact; the latest wins.
   Outcome out;
   out.facts.push_back(MakeFact("named_worker", c.worker_id()));
@@ -163,10 +161,6 @@ StepResult NamedWorker(const StepInput& in) {
 
 StepResult HandoverPlanned(const StepInput& in) {
   const auto& c = in.command.pfa_handover_planned();
-  if (c.service() == v1::ADULT_SERVICE_UNSPECIFIED) {
-    return Required("pfa_handover_planned.service");
-  }
-  if (!c.has_handover_by()) return Required("pfa_handover_planned.handover_by");
   auto by = ToCivil(c.handover_by());
   if (!by) {
     return Rejection{"pfa_handover_planned.handover_by", "date.calendar",
@@ -200,9 +194,6 @@ StepResult HandoverPlanned(const StepInput& in) {
 
 StepResult HandoverCompleted(const StepInput& in) {
   const auto& c = in.command.pfa_handover_completed();
-  if (c.service() == v1::ADULT_SERVICE_UNSPECIFIED) {
-    return Required("pfa_handover_completed.service");
-  }
   std::string name = HandoverDeadline(c.service());
   const auto* d = FindDeadline(*in.instance, name);
   if (Done(d)) {
@@ -222,7 +213,6 @@ StepResult HandoverCompleted(const StepInput& in) {
 
 StepResult Ended(const StepInput& in) {
   const auto& c = in.command.pfa_plan_ended();
-  if (c.reason().empty()) return Required("pfa_plan_ended.reason");
   auto run_to = FactDate(in, "plan_may_run_to");
   if (run_to && Before(*run_to, in.on)) {
     return Rejection{"pfa_plan_ended.ended_on", "plan_end.after_age_limit",
@@ -243,14 +233,14 @@ StepResult Ended(const StepInput& in) {
 // A handover completed to a service with none planned: it was planned.
 bool HandoverNotPlanned(const StepInput& in) {
   const auto service = in.command.pfa_handover_completed().service();
-  if (service == v1::ADULT_SERVICE_UNSPECIFIED) return false;  // the step itself rejects it
+  // Unset: rejected before any step (the schema marks it required).
+  if (service == v1::ADULT_SERVICE_UNSPECIFIED) return false;
   const auto* d = FindDeadline(*in.instance, HandoverDeadline(service));
   return !Done(d) && !Outstanding(d);
 }
 
 StepResult HandoverPlannedImplied(const StepInput& in) {
   const auto service = in.command.pfa_handover_completed().service();
-  if (service == v1::ADULT_SERVICE_UNSPECIFIED) return Required("pfa_handover_completed.service");
   // The agreed date is not known; the handover that happened is the date that is.
   std::string name = HandoverDeadline(service);
   Outcome out;

@@ -34,7 +34,6 @@ StepResult Screened(const StepInput& in) {
 
 StepResult Accepted(const StepInput& in) {
   const auto& c = in.command.referral_accepted();
-  if (c.pathways().empty()) return Required("referral_accepted.pathways");
   Outcome out;
   out.to_state = kAccepted;
   for (int kind : c.pathways()) {
@@ -51,15 +50,13 @@ StepResult Accepted(const StepInput& in) {
 
 StepResult Redirected(const StepInput& in) {
   const auto& c = in.command.referral_redirected();
-  if (c.service().empty()) return Required("referral_redirected.service");
   Outcome out;
   out.to_state = kRedirected;
   out.facts.push_back(MakeFact("redirected_to", c.service()));
   return out;
 }
 
-StepResult Declined(const StepInput& in) {
-  if (in.command.referral_declined().reason().empty()) return Required("referral_declined.reason");
+StepResult Declined(const StepInput&) {
   Outcome out;
   out.to_state = kDeclined;
   return out;

@@ -9,8 +9,18 @@
 
 namespace pathway::workflow::pathways {
 
+// For a field required only in some states or with another field's value; a field
+// required whatever the case holds is marked (pathway.v1.required) in the schema instead,
+// and MissingRequired decides it before any step runs (docs/decisions.md 142).
 inline Rejection Required(std::string field) {
   return {std::move(field), "required", "this field is required"};
+}
+
+// An enum value the schema does not know, in a switch over a required enum: zero is
+// rejected before the step runs (MissingRequired) and unknown values at intake (input
+// limits); this answers a caller of Decide that skipped intake the same way.
+inline Rejection UnknownValue(std::string field) {
+  return {std::move(field), "enum.unknown_value", "this value is not one the schema defines"};
 }
 
 // "ADVICE_SOURCE_HEALTH", "ADVICE_SOURCE_" -> "health": enum values as stable snake_case.

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <set>
+#include <utility>
 
 #include "tests/common/commands.h"
 #include "tests/common/engine_harness.h"
@@ -112,6 +113,45 @@ TEST(Engine, AReferralWithThreeMistakesGetsOneRejectionNamingAllThree) {
   EXPECT_EQ(r.violations(2).rule(), "date.not_in_future");
   // The NHS number is valid: the rejection is the child's.
   EXPECT_EQ(rejections[0].subject_key(), h.SubjectOf(kValidNhsNumber));
+  EXPECT_TRUE(h.Read(topics::kEvents).empty());
+  EXPECT_TRUE(h.Read(topics::kCommands).empty());
+}
+
+// A pathway command's own required fields are the schema's (docs/decisions.md 142):
+// two missing, and no subject either, is ONE rejection at intake naming all three, in
+// schema order, and nothing reaches a case.
+TEST(Engine, APathwayCommandMissingTwoRequiredFieldsGetsOneRejectionNamingBoth) {
+  EngineHarness h;
+  Envelope bad = pathway::testing::NdAccepted("evt-nd", "ND-1", "2025-03-03", "RV5", "");
+  bad.mutable_nd_referral_accepted()->clear_route();
+  bad.mutable_nd_referral_accepted()->clear_referred_on();
+  h.Publish(bad);
+  Envelope unaddressed = bad;
+  unaddressed.set_event_id("evt-nd-2");
+  unaddressed.clear_subject();
+  h.Publish(unaddressed);
+  ASSERT_TRUE(h.RunUntilIdle().ok());
+  auto rejections = h.Read(topics::kRejections);
+  ASSERT_EQ(rejections.size(), 2u);
+  // Unrouted, so in no particular order.
+  if (rejections[0].command_rejected().rejected_event_id() != "evt-nd") {
+    std::swap(rejections[0], rejections[1]);
+  }
+  const auto& r = rejections[0].command_rejected();
+  EXPECT_EQ(r.rejected_event_id(), "evt-nd");
+  EXPECT_EQ(r.field(), "nd_referral_accepted.referred_on");
+  EXPECT_EQ(r.rule(), "required");
+  ASSERT_EQ(r.violations_size(), 2);
+  EXPECT_EQ(r.violations(0).field(), "nd_referral_accepted.referred_on");
+  EXPECT_EQ(r.violations(1).field(), "nd_referral_accepted.route");
+  EXPECT_EQ(r.violations(1).rule(), "required");
+  const auto& r2 = rejections[1].command_rejected();
+  EXPECT_EQ(r2.rejected_event_id(), "evt-nd-2");
+  ASSERT_EQ(r2.violations_size(), 3);
+  EXPECT_EQ(r2.violations(0).field(), "subject.nhs_number");
+  EXPECT_EQ(r2.violations(0).rule(), "required");
+  EXPECT_EQ(r2.violations(1).field(), "nd_referral_accepted.referred_on");
+  EXPECT_EQ(r2.violations(2).field(), "nd_referral_accepted.route");
   EXPECT_TRUE(h.Read(topics::kEvents).empty());
   EXPECT_TRUE(h.Read(topics::kCommands).empty());
 }
