@@ -429,7 +429,10 @@ Decision DecidePathwayCommand(const store::CaseState& state, const v1::Envelope&
   CivilDate today = CommandDay(command).value_or(LondonDate(now));
   // Every command carries its reference and the date its step happened (the clocks run
   // from it, never from the day a message happened to arrive): both are marked required
-  // in the schema, so Decide's MissingRequired has rejected a command without them.
+  // in the schema, so Decide's MissingRequired has rejected a command without them. Kept
+  // here too, so that no other way in can reach the date unset.
+  if (info.reference.empty()) return Reject(Required(info.reference_field));
+  if (!info.date) return Reject(Required(info.date_field));
   const auto dated = ToCivil(*info.date);
   if (!dated) return Reject({info.date_field, "date.calendar", "this is not a real calendar date"});
   if (std::chrono::sys_days{*dated} > std::chrono::sys_days{today}) {
