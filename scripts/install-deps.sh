@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev libjwt-dev
   kcat clang-format curl
+  # Scripts read JSON with it (run.sh and partner-acls.sh: config/partners.json).
+  python3
   # Partners' generated code (docs/partners.md, tests/partners/): protobuf-java 3.21.12
   # (/usr/share/java/protobuf.jar, the match of protoc) and javac; protoc-gen-go and
   # google.golang.org/protobuf 1.28.1 with Debian's Go (a newer go on PATH is used first).
