@@ -119,10 +119,10 @@ IntakeOutput Intake(v1::Envelope command, const KeyFunction& key) {
     // A rejection about a child the command names validly is the child's, unless the
     // command holds values outside the input limits: hostile input stays unrouted, off
     // every child (only on this rare path is the command walked twice).
-    if (const std::string& nhs = command.referral_submitted().child().nhs_number();
-        command.has_referral_submitted() && IsValidNhsNumber(nhs) && !CheckInputLimits(command)) {
-      out.subject_key = key(nhs);
-    }
+    const std::string& nhs = command.has_referral_submitted()
+                                 ? command.referral_submitted().child().nhs_number()
+                                 : command.subject().nhs_number();
+    if (IsValidNhsNumber(nhs) && !CheckInputLimits(command)) out.subject_key = key(nhs);
     return out;
   }
   if (command.has_alias_linked()) {

@@ -39,9 +39,10 @@ struct IntakeOutput {
   // Every violation, in schema order (first == *rejection), when the command broke
   // stateless rules; empty for a rejection of one rule (routing, identifiers).
   std::vector<Rejection> violations;
-  // The child's subject key, when a rejected referral names a valid NHS number and
-  // holds no value outside the input limits: its rejection is then the child's
-  // (CommandRejected's subject_key). Else empty.
+  // The child's subject key, when a rejected command names a valid NHS number (a
+  // referral's child, any other command's subject) and holds no value outside the input
+  // limits: its rejection is then the child's (CommandRejected's subject_key). Else
+  // empty.
   std::string subject_key;
 };
 using KeyFunction = std::function<std::string(std::string_view)>;
