@@ -125,7 +125,7 @@ int Rank(const v1::Envelope& c) {
 v1::Envelope Kept(const v1::Envelope& command, const std::string& order,
                   const std::optional<Rejection>& rejection, TimePoint now) {
   v1::Envelope e = CausedEnvelope(command, now);
-  e.set_event_id(DerivedEventId("recorded|" + CommandIdentity(command), 0));
+  e.set_event_id(KeptCommandId(CommandIdentity(command)));
   v1::CommandRecorded* r = e.mutable_command_recorded();
   r->set_command(command.SerializeAsString());
   r->set_order(order);
@@ -870,13 +870,17 @@ void KeepHeld(std::vector<v1::Envelope>& history, const store::CaseState& state)
   if (history.size() > held) history.resize(held);
 }
 
-std::optional<std::string> KeptCommandDigest(const std::vector<v1::Envelope>& history,
-                                             std::string_view identity) {
-  // Kept() derives the CommandRecorded's id from the identity: no command is parsed
-  // but the one that matches.
+std::string KeptCommandId(std::string_view identity) {
   std::string cause = "recorded|";
   cause += identity;
-  const std::string kept_id = DerivedEventId(cause, 0);
+  return DerivedEventId(cause, 0);
+}
+
+std::optional<std::string> KeptCommandDigest(const std::vector<v1::Envelope>& history,
+                                             std::string_view identity) {
+  // The CommandRecorded's id derives from the identity: no command is parsed but the
+  // one that matches.
+  const std::string kept_id = KeptCommandId(identity);
   for (const auto& e : history) {
     if (!e.has_command_recorded() || e.event_id() != kept_id) continue;
     v1::Envelope c;

@@ -174,6 +174,10 @@ uint64_t HeldHistoryLength(const pathway::store::v1::CaseState& state);
 void KeepHeld(std::vector<pathway::v1::Envelope>& history,
               const pathway::store::v1::CaseState& state);
 
+// The event id of the CommandRecorded that keeps the command whose CommandIdentity is
+// `identity` in its case's history.
+std::string KeptCommandId(std::string_view identity);
+
 // The content digest (ContentDigest) of the command whose CommandIdentity is
 // `identity`, if `history` kept it (a CommandRecorded, withdrawn later or not); nullopt
 // if it did not. A repeat whose dedupe entry has expired (or was never restored: the

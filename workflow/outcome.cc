@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <set>
 
-#include "common/crypto.h"
 #include "services/topics.h"
+#include "workflow/case_step.h"
+#include "workflow/workflow.h"
 
 namespace pathway::workflow {
 namespace {
@@ -46,11 +47,6 @@ bool IsPadded(std::string_view s) {
   return !s.empty() && (space(s.front()) || space(s.back()));
 }
 
-void SetTimestamp(google::protobuf::Timestamp* ts, TimePoint t) {
-  auto us = t.time_since_epoch().count();
-  ts->set_seconds(us / 1'000'000);
-  ts->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
-}
 }  // namespace
 
 Result<config::PartnerRegistry> ParsePartnerRegistry(std::string_view json) {
@@ -95,8 +91,7 @@ Result<config::PartnerRegistry> ParsePartnerRegistry(std::string_view json) {
   return registry;
 }
 
-PartnerDirectory::PartnerDirectory(const config::PartnerRegistry& registry)
-    : unaddressed_(topics::kUnaddressedOutcomes) {
+PartnerDirectory::PartnerDirectory(const config::PartnerRegistry& registry) {
   for (const config::Partner& p : registry.partners()) {
     std::string topic(topics::kOutcomesPrefix);
     topic += p.id();
@@ -106,18 +101,13 @@ PartnerDirectory::PartnerDirectory(const config::PartnerRegistry& registry)
 }
 
 const std::string& PartnerDirectory::TopicFor(std::string_view agency) const {
-  if (unaddressed_.empty()) {
-    // Default-constructed: no partners. Static, so the reference stays valid.
-    static const std::string kUnaddressed(topics::kUnaddressedOutcomes);
-    return kUnaddressed;
-  }
   auto it = topic_by_agency_.find(std::string(agency));
   return it == topic_by_agency_.end() ? unaddressed_ : it->second;
 }
 
 std::vector<std::string> PartnerDirectory::Topics() const {
   std::vector<std::string> out = partner_topics_;
-  out.emplace_back(topics::kUnaddressedOutcomes);
+  out.push_back(unaddressed_);
   return out;
 }
 
@@ -215,10 +205,7 @@ void AddCausedEvent(v1::OutcomeAccepted& accepted, const v1::Envelope& event) {
 FirstMessage FirstMessageOf(const std::vector<v1::Envelope>& history, std::string_view identity,
                             std::string_view event_id) {
   FirstMessage out;
-  // The kept command's id derives from the identity (as KeptCommandDigest finds it).
-  std::string cause = "recorded|";
-  cause += identity;
-  const std::string kept_id = pathway::DerivedEventId(cause, 0);
+  const std::string kept_id = KeptCommandId(identity);
   for (const auto& e : history) {
     if (e.has_command_recorded()) {
       if (out.place || e.event_id() != kept_id) continue;

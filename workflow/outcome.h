@@ -18,6 +18,7 @@
 #include "pathway/config/v1/config.pb.h"
 #include "pathway/v1/envelope.pb.h"
 #include "pathway/v1/outcome.pb.h"
+#include "services/topics.h"
 
 namespace pathway::workflow {
 
@@ -43,7 +44,7 @@ class PartnerDirectory {
  private:
   std::unordered_map<std::string, std::string> topic_by_agency_;
   std::vector<std::string> partner_topics_;
-  std::string unaddressed_;
+  std::string unaddressed_{topics::kUnaddressedOutcomes};
 };
 
 // What a message says of its sender, read from its bytes even when they do not decode

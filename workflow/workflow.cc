@@ -22,12 +22,6 @@ namespace v1 = pathway::v1;
 namespace store = pathway::store::v1;
 using pathways::Required;
 
-void SetTimestamp(google::protobuf::Timestamp* ts, TimePoint t) {
-  auto us = t.time_since_epoch().count();
-  ts->set_seconds(us / 1'000'000);
-  ts->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
-}
-
 Rejection NotACommand() {
   return {"payload", "payload.not_a_command", "this payload is not a command the engine accepts"};
 }
@@ -783,6 +777,12 @@ void Apply(store::CaseState& state, const v1::Envelope& event) {
       }
       break;
   }
+}
+
+void SetTimestamp(google::protobuf::Timestamp* ts, TimePoint t) {
+  auto us = t.time_since_epoch().count();
+  ts->set_seconds(us / 1'000'000);
+  ts->set_nanos(static_cast<int32_t>((us % 1'000'000) * 1000));
 }
 
 v1::Envelope MakeRejection(const v1::Envelope& command, const Rejection& rejection, TimePoint now,

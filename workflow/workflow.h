@@ -128,6 +128,9 @@ pathway::v1::Envelope DerivedEnvelope(const pathway::v1::Envelope& command, uint
 // The same without an event id: for an event whose id derives from something else.
 pathway::v1::Envelope CausedEnvelope(const pathway::v1::Envelope& command, TimePoint now);
 
+// `ts` set to `t` (microseconds kept).
+void SetTimestamp(google::protobuf::Timestamp* ts, TimePoint t);
+
 // The CommandRejected envelope for `command`, with a deterministic event id. Its fields
 // 2-4 name `rejection`; its `violations` list `violations` (every violation of the
 // command, `rejection` first: workflow/command_check.h), or `rejection` alone if empty.
